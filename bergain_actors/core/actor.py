@@ -1,0 +1,152 @@
+"""What an actor is, and how slots find their actor kinds.
+
+An actor lives in a slot (``conductor``, ``critic``, ``streamer``, ``router``, ``ableton``). The bus calls its
+``handle`` synchronously, in seq order, for the event types it ``subscribes`` to: deciding actors therefore decide
+deterministically from events alone. An actor that talks to the world also has ``run``, a task the supervisor
+starts beside it (playback, HTTP, UDP); what that task learns from outside it publishes as events before using it.
+Actors with ``inline = False`` are observers: they get a bounded inbox instead, drained by ``run``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import random
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import structlog
+import trio
+
+from bergain_actors.core import events as ev
+from bergain_actors.core.clock import Meter
+from bergain_actors.core.rng import rng
+
+if TYPE_CHECKING:
+    from bergain_actors.core.bus import Bus
+    from bergain_actors.core.scenario import Scenario
+
+
+class SetContext:
+    """What every actor may know about the set: fixed before the first bar, identical on replay."""
+
+    def __init__(self, scenario: Scenario, *, fast: bool, total_bars: int, pack: Any = None) -> None:
+        self.scenario = scenario
+        self.fast = fast
+        self.total_bars = total_bars
+        self.meter = Meter(scenario.bpm, scenario.beats_per_bar)
+        self.pack = pack
+        self.sink: Any = None
+        """Where the streamer plays (a ``Sink``); None plays offline."""
+        self.wav: Any = None
+        """The set's ``WavWriter``: owned by the set, so a restarted streamer keeps appending to the same file."""
+        self.audio_detail = ""
+        self.durable: dict[str, Any] = {}
+        """State an actor keeps across its own restarts (the streamer's queue of plans), by slot."""
+
+
+class ActorContext:
+    """An actor's handle on the set: emit events, spawn I/O tasks, draw seeded dice."""
+
+    def __init__(self, slot: str, bus: Bus, set_ctx: SetContext) -> None:
+        self.slot = slot
+        self.bus = bus
+        self.set = set_ctx
+        self.nursery: trio.Nursery | None = None
+        self.log = structlog.get_logger(slot)
+
+    @property
+    def scenario(self) -> Scenario:
+        return self.set.scenario
+
+    def emit(self, event: ev.Event) -> ev.Event:
+        """Publish ``event`` from this slot; returns it stamped with its seq."""
+        return self.bus.publish(event, source=self.slot)
+
+    def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Start background I/O owned by this actor (cancelled when the actor is restarted or the set ends)."""
+        if self.nursery is None:
+            raise RuntimeError(f"{self.slot}: spawn() before the actor's nursery is open")
+        self.nursery.start_soon(fn, *args)
+
+    def rng(self, bar: int, purpose: str) -> random.Random:
+        return rng(self.set.scenario.seed, self.slot, bar, purpose)
+
+
+class Actor:
+    """Base class. Subclasses set ``kind`` and ``subscribes`` and override ``handle`` and/or ``run``."""
+
+    kind: ClassVar[str] = ""
+    subscribes: ClassVar[tuple[type[ev.Event], ...]] = ()
+    inline: ClassVar[bool] = True
+    deciding: ClassVar[bool] = True
+    """Whether ``replay --verify`` re-runs this actor (edge actors' outputs are recorded inputs instead)."""
+
+    def __init__(self, ctx: ActorContext, config: Any) -> None:
+        self.ctx = ctx
+        self.config = config
+
+    def handle(self, event: ev.Event) -> None:
+        """React to one event. Synchronous and deterministic: no I/O, no clock, no unseeded randomness."""
+
+    def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
+        """Called on a restarted instance with the latest event of each type, to pick up where the set is."""
+
+    async def run(self, inbox: trio.MemoryReceiveChannel[ev.Event] | None) -> None:
+        """The actor's own task, if it needs one. Observers drain ``inbox`` here."""
+        if inbox is not None:
+            async for event in inbox:
+                self.handle(event)
+
+    def close(self) -> None:
+        """Release what the actor holds (files, devices); called once at the end of the set."""
+
+
+Factory = Callable[[ActorContext, Any], Actor]
+
+KINDS: dict[str, dict[str, str | Factory]] = {
+    "conductor": {
+        "autopilot": "bergain_actors.actors.conductor.autopilot:Autopilot",
+        "hold": "bergain_actors.actors.conductor.autopilot:HoldGroove",
+    },
+    "critic": {
+        "arc": "bergain_actors.actors.critic.arc:ArcCritic",
+        "none": "bergain_actors.actors.critic.arc:SilentCritic",
+    },
+    "streamer": {
+        "audio": "bergain_actors.actors.streamer.streamer:AudioStreamer",
+    },
+    "router": {"router": "bergain_actors.actors.router.actor:ProviderRouter"},
+    "ableton": {},
+}
+
+FALLBACKS: dict[str, dict[str, str]] = {
+    "conductor": {"*": "autopilot", "autopilot": "hold", "hold": "hold"},
+    "critic": {"*": "none", "none": "none"},
+    "streamer": {"*": "audio"},
+}
+"""Safe kind a slot falls back to when its actor keeps crashing (``*``: any kind not listed)."""
+
+SLOT_ORDER = ("router", "conductor", "critic", "streamer", "ableton")
+"""Delivery order of one event to inline actors: fixed, so the log never depends on scheduling."""
+
+
+def register(slot: str, kind: str, factory: str | Factory) -> None:
+    """Make ``kind`` available in ``slot`` (a factory, or ``"module:Class"`` imported on first use)."""
+    KINDS.setdefault(slot, {})[kind] = factory
+
+
+def factory(slot: str, kind: str) -> Factory:
+    try:
+        target = KINDS[slot][kind]
+    except KeyError:
+        known = ", ".join(sorted(KINDS.get(slot, {}))) or "none"
+        raise LookupError(f"{slot}.kind: unknown kind {kind!r} (known: {known})") from None
+    if isinstance(target, str):
+        module, _, name = target.partition(":")
+        target = getattr(importlib.import_module(module), name)
+    return target
+
+
+def fallback_kind(slot: str, kind: str) -> str | None:
+    table = FALLBACKS.get(slot, {})
+    return table.get(kind, table.get("*"))

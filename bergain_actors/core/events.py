@@ -1,0 +1,378 @@
+"""Every event of a performance: one tagged union of frozen msgspec structs.
+
+Envelope (on every event):
+- ``seq``: position in the set's log, given by the bus (0 until published);
+- ``bar`` / ``tick``: the musical position the event belongs to (tick in ``TICKS_PER_BEAT`` units from the bar's
+  start);
+- ``source``: the actor slot that emitted it (``conductor``, ``critic``, ``streamer``, ``router``, ``ableton``,
+  ``supervisor``, ``control``);
+- ``cause``: the seq of the event it answers, or -1;
+- ``wall``: wall-clock seconds when it was published, informational only and never compared in replay.
+
+Evolution rules: new fields get defaults, tags are never reused, the log header carries ``LOG_FORMAT``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Union
+
+import msgspec
+
+from bergain_actors.music.plan import BarPlan
+
+WALL_FIELDS = frozenset({"wall", "latency_ms"})
+"""Informational fields that replay never compares (they measure the world, not the decisions)."""
+
+
+class Event(msgspec.Struct, frozen=True, kw_only=True, tag=True, omit_defaults=True):
+    """Base of all events; never published itself."""
+
+    seq: int = 0
+    bar: int = 0
+    tick: int = 0
+    source: str = ""
+    cause: int = -1
+    wall: float = 0.0
+
+
+# --- the set ------------------------------------------------------------------------------------------------------
+
+
+class SetStarted(Event, frozen=True):
+    """Supervisor → everyone: the set begins. Carries what every actor needs to plan the whole set."""
+
+    name: str
+    seed: int
+    bpm: float
+    beats_per_bar: int
+    total_bars: int
+    sample_rate: int
+    lookahead_bars: int
+    fast: bool = False
+
+
+class SetEnded(Event, frozen=True):
+    """Supervisor → everyone: the set is over (``reason``: complete, interrupted, error)."""
+
+    reason: str
+    bars_played: int = 0
+
+
+class Control(Event, frozen=True):
+    """A person or tool → supervisor/actors: a command from outside (stop, swap, brief...), logged first."""
+
+    command: str
+    args: dict[str, Any] = {}
+
+
+# --- conductor ----------------------------------------------------------------------------------------------------
+
+
+class BarPlanned(Event, frozen=True):
+    """Conductor → streamer, critic, ableton: what bar ``bar`` must sound like."""
+
+    plan: BarPlan
+
+
+class MixerMove(Event, frozen=True):
+    """Conductor → log, console, critic: one move on the mixer (add, remove, fader, pattern, mute, unmute, swap,
+    breakdown, restore), with its arguments and what the guardrails made of it."""
+
+    move: str
+    role: str = ""
+    args: dict[str, Any] = {}
+    result: str = "ok"
+    """``ok``, ``clamped: ...`` or ``refused: ...`` — the guardrails speak here."""
+
+
+class PhaseChanged(Event, frozen=True):
+    """Conductor → log, console: the set entered another part of its arc."""
+
+    phase: str
+    target_energy: float
+
+
+class DirectiveActed(Event, frozen=True):
+    """Conductor → critic, log: how the Conductor answered a directive (``cause`` is the directive's seq)."""
+
+    directive: str
+    action: str
+
+
+class BrainChanged(Event, frozen=True):
+    """Conductor → log, console: the brain stepped down (LM late or down) or back up (LM healthy again)."""
+
+    old: str
+    new: str
+    reason: str
+
+
+class PhraseDecision(Event, frozen=True):
+    """Conductor (phrase brain) → log, console: one validated, clamped decision for the phrase starting at ``bar``."""
+
+    decision: dict[str, Any]
+    raw: str = ""
+    clamped: tuple[str, ...] = ()
+
+
+class RLMStep(Event, frozen=True):
+    """Conductor (rlm brain) → log, console: one step of the RLM's REPL: its reasoning, code and output."""
+
+    run: int
+    step: int
+    reasoning: str
+    code: str
+    output: str
+
+
+class ToolCall(Event, frozen=True):
+    """rlm worker → conductor: sandboxed code called a DJ tool (an input from the sandbox, logged first)."""
+
+    call_id: int
+    tool: str
+    args: dict[str, Any] = {}
+
+
+class ToolResult(Event, frozen=True):
+    """Conductor → rlm worker: the value a tool returns to sandboxed code (``cause`` is the call)."""
+
+    call_id: int
+    tool: str
+    value: Any = None
+
+
+# --- critic -------------------------------------------------------------------------------------------------------
+
+
+class Directive(Event, frozen=True):
+    """Critic → conductor: what to change next, in words and in a form the Conductor can act on."""
+
+    kind: str
+    """energy_up, energy_down, less_dense, more_dense, vary, add_kick, stabilize, quieter..."""
+    text: str
+    severity: int = 1
+    data: dict[str, Any] = {}
+
+
+# --- streamer -----------------------------------------------------------------------------------------------------
+
+
+class BarPlayed(Event, frozen=True):
+    """Streamer → conductor, critic: bar ``bar`` was consumed by the device (or written, offline). The clock of the
+    set. ``plan_seq`` is the BarPlanned it rendered; when ``held``, the plan it played again for lack of a new one."""
+
+    plan_seq: int
+    held: bool = False
+    peak: float = 0.0
+    rms: float = 0.0
+    gain_reduction_db: float = 0.0
+
+
+class BarHeld(Event, frozen=True):
+    """Streamer → conductor, log: bar ``bar``'s plan did not arrive by its deadline; the mixer state played again."""
+
+    plan_seq: int
+
+
+class LatePlan(Event, frozen=True):
+    """Streamer → log: a plan arrived after its bar had already been held; it was dropped (``cause`` is the plan)."""
+
+
+class AudioUnderflow(Event, frozen=True):
+    """Streamer → log: the audio device reported ``count`` output underflows while playing bar ``bar``."""
+
+    count: int
+
+
+class AudioStarted(Event, frozen=True):
+    """Streamer → log: where the audio goes (device name or ``file only``) and why."""
+
+    device: str
+    detail: str = ""
+
+
+# --- router -------------------------------------------------------------------------------------------------------
+
+
+class LMRequest(Event, frozen=True):
+    """Conductor or critic → router: one LM call. ``deadline_bar`` is the bar by which the answer is needed."""
+
+    request_id: str
+    purpose: str
+    messages: tuple[dict[str, str], ...]
+    model: str = ""
+    """A provider name from ``[router]`` (empty: the router's preferred order)."""
+    response_schema: dict[str, Any] | None = None
+    max_tokens: int = 256
+    temperature: float = 0.0
+    deadline_bar: int = -1
+
+
+class LMResponse(Event, frozen=True):
+    """Router → requester: the answer to ``request_id`` (``cause`` is the request)."""
+
+    request_id: str
+    provider: str
+    text: str
+    latency_ms: float = 0.0
+    """From the router receiving the request to the answer, failover included."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    attempts: tuple[str, ...] = ()
+    """Providers tried before ``provider`` answered, and why each one did not."""
+
+
+class LMFailed(Event, frozen=True):
+    """Router → requester: no provider could answer ``request_id`` in time (``reason`` says why, e.g. no provider)."""
+
+    request_id: str
+    reason: str
+    attempts: tuple[str, ...] = ()
+
+
+class ProviderStateChanged(Event, frozen=True):
+    """Router → log, conductor, console: a circuit breaker moved (closed, open, half_open)."""
+
+    provider: str
+    old: str
+    new: str
+    reason: str
+
+
+class ProviderHealth(Event, frozen=True):
+    """Router → log, conductor: a snapshot of every provider's circuit (name → state)."""
+
+    states: dict[str, str]
+    order: tuple[str, ...] = ()
+    """Failover order, preferred first."""
+    excluded: dict[str, str] = {}
+    """Providers the router could not use at all (unknown kind, missing key variable...) and why."""
+
+
+class LocalServerChanged(Event, frozen=True):
+    """Router → log, console: the embedded LM's child process ``started``, ``exited`` or ``failed`` to start."""
+
+    provider: str
+    status: Literal["started", "exited", "failed"]
+    detail: str = ""
+    address: str = ""
+    pid: int = 0
+
+
+class ProviderControl(Event, frozen=True):
+    """Control → router: add, remove, switch (make preferred) or reset a provider at runtime."""
+
+    op: Literal["add", "remove", "switch", "reset"]
+    provider: str
+    config: dict[str, Any] = {}
+
+
+# --- supervisor ---------------------------------------------------------------------------------------------------
+
+
+class ActorStarted(Event, frozen=True):
+    """Supervisor → log: slot ``slot`` runs actor kind ``kind``."""
+
+    slot: str
+    kind: str
+
+
+class ActorCrashed(Event, frozen=True):
+    """Supervisor → log: the actor in ``slot`` raised ``error`` (its events so far stand)."""
+
+    slot: str
+    kind: str
+    error: str
+
+
+class ActorRestarted(Event, frozen=True):
+    """Supervisor → log: ``slot`` was restarted (``attempt`` within the restart window)."""
+
+    slot: str
+    kind: str
+    attempt: int
+
+
+class ActorFellBack(Event, frozen=True):
+    """Supervisor → log: ``slot`` hit its restart limit and now runs its safe fallback ``new``."""
+
+    slot: str
+    old: str
+    new: str
+    reason: str
+
+
+class ActorOverloaded(Event, frozen=True):
+    """Bus → supervisor, log: ``slot``'s inbox was full; it is restarted rather than stalling the bus."""
+
+    slot: str
+    capacity: int
+
+
+class ActorSwapped(Event, frozen=True):
+    """Supervisor → log: ``slot`` now runs ``new`` instead of ``old``, from bar ``bar`` on."""
+
+    slot: str
+    old: str
+    new: str
+
+
+AnyEvent = Union[
+    SetStarted,
+    SetEnded,
+    Control,
+    BarPlanned,
+    MixerMove,
+    PhaseChanged,
+    DirectiveActed,
+    BrainChanged,
+    PhraseDecision,
+    RLMStep,
+    ToolCall,
+    ToolResult,
+    Directive,
+    BarPlayed,
+    BarHeld,
+    LatePlan,
+    AudioUnderflow,
+    AudioStarted,
+    LMRequest,
+    LMResponse,
+    LMFailed,
+    ProviderStateChanged,
+    ProviderHealth,
+    ProviderControl,
+    LocalServerChanged,
+    ActorStarted,
+    ActorCrashed,
+    ActorRestarted,
+    ActorFellBack,
+    ActorOverloaded,
+    ActorSwapped,
+]
+
+_encoder = msgspec.msgpack.Encoder()
+_decoder = msgspec.msgpack.Decoder(AnyEvent)
+
+
+def encode(event: Event) -> bytes:
+    """The event as msgpack (the log's record payload)."""
+    return _encoder.encode(event)
+
+
+def decode(payload: bytes) -> Event:
+    """One log payload back into its event type."""
+    return _decoder.decode(payload)
+
+
+def comparable(event: Event) -> dict[str, Any]:
+    """The event as a plain dict without informational wall-clock fields: what replay compares."""
+    data = msgspec.to_builtins(event)
+    for name in WALL_FIELDS:
+        data.pop(name, None)
+    data["type"] = type(event).__name__
+    return data
+
+
+def type_name(event: Event) -> str:
+    return type(event).__name__

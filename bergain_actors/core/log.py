@@ -1,0 +1,230 @@
+"""The append-only performance log.
+
+File: ``MAGIC``, then records. Each record is ``u32 length | u32 crc32(length bytes, payload) | payload``; the
+first payload is the msgpack ``LogHeader``, every later one a msgpack event. The reader streams in chunks, stops
+at the first torn or corrupt record and says where; a writer reopening a log truncates a torn tail first.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO, Literal
+
+import msgspec
+
+from bergain_actors.core import events as ev
+
+MAGIC = b"BGNALOG\x00"
+LOG_FORMAT = 1
+MAX_RECORD = 16 * 1024 * 1024
+FsyncPolicy = Literal["bar", "event", "never"]
+
+_frame = struct.Struct("<II")
+_len = struct.Struct("<I")
+PRECIOUS = (ev.LMResponse, ev.LMFailed, ev.Control, ev.ProviderControl, ev.ActorSwapped, ev.SetEnded, ev.ToolResult)
+"""Events that are fsynced at once under the ``bar`` policy: they cannot be recomputed from anything else."""
+
+
+class LogHeader(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything needed to replay the set without the scenario file or the CLI flags it ran with."""
+
+    format: int = LOG_FORMAT
+    package_version: str
+    scenario_path: str
+    scenario_text: str
+    resolved: dict[str, Any]
+    """The scenario after CLI overrides, as plain data (what replay rebuilds the actors from)."""
+    seed: int
+    pack_hash: str
+    sample_rate: int
+    created: float = 0.0
+    """Wall-clock seconds at creation; informational."""
+
+
+class LogError(Exception):
+    """A file that cannot be read as a log at all."""
+
+
+class LogProblem(msgspec.Struct, frozen=True):
+    """Why reading stopped before the end of the file."""
+
+    kind: Literal["torn", "corrupt"]
+    offset: int
+    record: int
+    detail: str
+
+    def describe(self, path: str | Path) -> str:
+        what = "torn tail" if self.kind == "torn" else "corrupt record"
+        return f"{path}: {what} at byte {self.offset} (record {self.record}): {self.detail}; read up to there"
+
+
+def _frame_payload(payload: bytes) -> bytes:
+    length = _len.pack(len(payload))
+    return _frame.pack(len(payload), zlib.crc32(payload, zlib.crc32(length))) + payload
+
+
+class LogWriter:
+    """Appends events; durability by group commit (see ``commit_due``). Appends only fill an OS buffer."""
+
+    def __init__(self, file: BinaryIO, fsync: FsyncPolicy) -> None:
+        self._file = file
+        self.fsync = fsync
+        self.records = 0
+        self._dirty = False
+        self._encode = msgspec.msgpack.Encoder().encode
+
+    @classmethod
+    def create(cls, path: Path, header: LogHeader, fsync: FsyncPolicy = "bar") -> LogWriter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file = open(path, "xb", buffering=1 << 16)  # noqa: SIM115 - owned by the writer until close()
+        file.write(MAGIC + _frame_payload(msgspec.msgpack.encode(header)))
+        writer = cls(file, fsync)
+        writer.commit()
+        return writer
+
+    @classmethod
+    def reopen(cls, path: Path, fsync: FsyncPolicy = "bar") -> tuple[LogWriter, LogProblem | None]:
+        """Open an existing log for appending, truncating a torn or corrupt tail first."""
+        reader = LogReader(path)
+        count = sum(1 for _ in reader)
+        file = open(path, "r+b", buffering=1 << 16)  # noqa: SIM115
+        file.truncate(reader.good_bytes)
+        file.seek(reader.good_bytes)
+        writer = cls(file, fsync)
+        writer.records = count
+        return writer, reader.problem
+
+    def append(self, event: ev.Event) -> None:
+        payload = self._encode(event)
+        length = _len.pack(len(payload))
+        self._file.write(length + _len.pack(zlib.crc32(payload, zlib.crc32(length))) + payload)
+        self.records += 1
+        self._dirty = True
+        if self.fsync == "event":
+            self.commit()
+
+    def commit_due(self, event: ev.Event) -> bool:
+        """Whether ``event`` closes a group under the ``bar`` policy: a bar boundary or a precious event."""
+        return self.fsync == "bar" and isinstance(event, (ev.BarPlayed, *PRECIOUS))
+
+    def flush(self) -> int | None:
+        """Hand buffered records to the OS; returns the fd to fsync, or None when nothing was pending."""
+        if not self._dirty:
+            return None
+        self._file.flush()
+        self._dirty = False
+        return self._file.fileno()
+
+    def commit(self) -> None:
+        """Flush and fsync now (blocking; the bus does the fsync in a worker thread instead)."""
+        fd = self.flush()
+        if fd is not None and self.fsync != "never":
+            os.fsync(fd)
+
+    def close(self) -> None:
+        if not self._file.closed:
+            self._dirty = True
+            self.commit()
+            self._file.close()
+
+
+class LogReader:
+    """Streams a log's events without loading the file. After iterating, ``problem`` says why it stopped early
+    (None when the file ended cleanly) and ``good_bytes`` where the last complete record ends."""
+
+    CHUNK = 1 << 20
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.problem: LogProblem | None = None
+        try:
+            size = self.path.stat().st_size
+            with open(self.path, "rb") as file:
+                head = file.read(min(size, 64 * 1024 + len(MAGIC)))
+        except OSError as exc:
+            raise LogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        if not head.startswith(MAGIC):
+            raise LogError(f"{path}: not a bergain-actors log (no log signature at the start)")
+        header, end, problem = self._parse_header(head, size)
+        if header is None:
+            raise LogError(f"{path}: log header is {problem}; nothing to replay")
+        self.header: LogHeader = header
+        if header.format > LOG_FORMAT:
+            raise LogError(f"{path}: log format {header.format} is newer than this version reads ({LOG_FORMAT})")
+        self._start = end
+        self.good_bytes = end
+
+    def _parse_header(self, head: bytes, size: int) -> tuple[LogHeader | None, int, str]:
+        pos = len(MAGIC)
+        if len(head) < pos + 8:
+            return None, pos, f"incomplete (file is {size} bytes)"
+        length, crc = _frame.unpack_from(head, pos)
+        end = pos + 8 + length
+        if end > len(head):
+            return None, pos, f"incomplete (file is {size} bytes)"
+        payload = head[pos + 8 : end]
+        if zlib.crc32(payload, zlib.crc32(_len.pack(length))) != crc:
+            return None, pos, "corrupt (checksum mismatch)"
+        try:
+            return msgspec.msgpack.decode(payload, type=LogHeader), end, ""
+        except msgspec.DecodeError as exc:
+            return None, pos, f"unreadable ({exc})"
+
+    def __iter__(self) -> Iterator[ev.Event]:
+        decode = ev._decoder.decode
+        crc32 = zlib.crc32
+        unpack = _frame.unpack_from
+        pack_len = _len.pack
+        record = 1
+        offset = self._start
+        with open(self.path, "rb") as file:
+            file.seek(offset)
+            buf = b""
+            pos = 0
+            eof = False
+            while True:
+                avail = len(buf) - pos
+                if avail >= 8:
+                    length, crc = unpack(buf, pos)
+                    if length > MAX_RECORD:
+                        self._stop("corrupt", offset, record, f"impossible record length {length}")
+                        return
+                    if avail >= 8 + length:
+                        payload = buf[pos + 8 : pos + 8 + length]
+                        if crc32(payload, crc32(pack_len(length))) != crc:
+                            self._stop("corrupt", offset, record, "checksum mismatch")
+                            return
+                        try:
+                            event = decode(payload)
+                        except msgspec.DecodeError as exc:
+                            self._stop("corrupt", offset, record, f"undecodable payload ({exc})")
+                            return
+                        pos += 8 + length
+                        offset += 8 + length
+                        self.good_bytes = offset
+                        record += 1
+                        yield event
+                        continue
+                if eof:
+                    break
+                more = file.read(self.CHUNK)
+                eof = not more
+                buf = buf[pos:] + more
+                pos = 0
+            left = len(buf) - pos
+            if left:
+                self._stop("torn", offset, record, f"{left} trailing bytes of an incomplete record")
+
+    def _stop(self, kind: Literal["torn", "corrupt"], offset: int, record: int, detail: str) -> None:
+        self.problem = LogProblem(kind, offset, record, detail)
+
+
+def read_all(path: str | Path) -> tuple[LogHeader, list[ev.Event], LogProblem | None]:
+    """Header, every good event and the problem (if any): for small logs and tests."""
+    reader = LogReader(path)
+    events = list(reader)
+    return reader.header, events, reader.problem

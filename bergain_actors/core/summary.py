@@ -1,0 +1,107 @@
+"""What a set did, counted from its events: the end-of-run summary and ``inspect``'s report share this."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import msgspec
+
+from bergain_actors.core import events as ev
+
+
+class Summary:
+    def __init__(self) -> None:
+        self.types: Counter[str] = Counter()
+        self.bars_played = 0
+        self.holds = 0
+        self.underflows = 0
+        self.late_plans = 0
+        self.directives = 0
+        self.acted = 0
+        self.crashes: list[str] = []
+        self.restarts: list[str] = []
+        self.fallbacks: list[str] = []
+        self.provider_changes: list[str] = []
+        self.brain_changes: list[str] = []
+        self.lm_requests = 0
+        self.lm_answers = 0
+        self.lm_failures = 0
+        self.phrase_decisions = 0
+        self.end = ""
+        self.name = ""
+        self.bpm = 0.0
+        self.total_bars = 0
+        self.seconds_per_bar = 0.0
+
+    def add(self, event: ev.Event) -> None:
+        self.types[type(event).__name__] += 1
+        match event:
+            case ev.SetStarted():
+                self.name, self.bpm, self.total_bars = event.name, event.bpm, event.total_bars
+                self.seconds_per_bar = event.beats_per_bar * 60 / event.bpm
+            case ev.BarPlayed():
+                self.bars_played = max(self.bars_played, event.bar + 1)
+            case ev.BarHeld():
+                self.holds += 1
+            case ev.AudioUnderflow():
+                self.underflows += event.count
+            case ev.LatePlan():
+                self.late_plans += 1
+            case ev.Directive():
+                self.directives += 1
+            case ev.DirectiveActed():
+                self.acted += 1
+            case ev.ActorCrashed():
+                self.crashes.append(f"bar {event.bar}: {event.slot} ({event.kind}) {event.error}")
+            case ev.ActorRestarted():
+                self.restarts.append(f"bar {event.bar}: {event.slot} ({event.kind}) attempt {event.attempt}")
+            case ev.ActorFellBack():
+                self.fallbacks.append(f"bar {event.bar}: {event.slot} {event.old} → {event.new} ({event.reason})")
+            case ev.ProviderStateChanged():
+                self.provider_changes.append(f"bar {event.bar}: {event.provider} {event.old} → {event.new} ({event.reason})")
+            case ev.BrainChanged():
+                self.brain_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
+            case ev.LMRequest():
+                self.lm_requests += 1
+            case ev.LMResponse():
+                self.lm_answers += 1
+            case ev.LMFailed():
+                self.lm_failures += 1
+            case ev.PhraseDecision():
+                self.phrase_decisions += 1
+            case ev.SetEnded():
+                self.end = event.reason
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {k: v for k, v in vars(self).items() if k != "types"}
+        data["events"] = dict(sorted(self.types.items()))
+        data["minutes"] = round(self.bars_played * self.seconds_per_bar / 60, 2)
+        return msgspec.to_builtins(data)
+
+    def lines(self) -> list[str]:
+        minutes = self.bars_played * self.seconds_per_bar / 60
+        out = [
+            f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at {self.bpm:g} BPM"
+            f" ({minutes:.1f} min){', ' + self.end if self.end else ''}",
+            f"holds        {self.holds}   underflows {self.underflows}   late plans {self.late_plans}",
+            f"directives   {self.directives} given, {self.acted} acted on",
+        ]
+        if self.lm_requests:
+            out.append(
+                f"LM           {self.lm_requests} requests, {self.lm_answers} answered, {self.lm_failures} failed;"
+                f" {self.phrase_decisions} phrase decisions"
+            )
+        for title, items in (
+            ("crashes", self.crashes),
+            ("restarts", self.restarts),
+            ("fallbacks", self.fallbacks),
+            ("brain", self.brain_changes),
+            ("providers", self.provider_changes),
+        ):
+            out.append(f"{title:<12} {len(items)}")
+            out.extend(f"  {item}" for item in items[:20])
+            if len(items) > 20:
+                out.append(f"  … and {len(items) - 20} more")
+        out.append("events       " + ", ".join(f"{k} {v}" for k, v in sorted(self.types.items())))
+        return out

@@ -1,0 +1,179 @@
+"""The supervisor: starts actors by slot, restarts them one-for-one, falls back, swaps.
+
+A crash is an event, a restart is an event, a fallback is an event. An actor that raises is replaced by a fresh
+instance of its kind, which is told where the set is (``resume``) and handed the event it choked on again, so a
+one-off bug costs nothing audible. More than ``max_restarts`` crashes within ``restart_window_bars`` bars and the
+slot gets its safe fallback kind (the conductor's last resort holds the groove) and the set goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import trio
+
+from bergain_actors.core import actor as registry
+from bergain_actors.core import events as ev
+from bergain_actors.core.actor import Actor, ActorContext, SetContext
+from bergain_actors.core.bus import Bus
+
+
+class Supervisor:
+    def __init__(self, bus: Bus, set_ctx: SetContext, slots: Iterable[str]) -> None:
+        self.bus = bus
+        self.set = set_ctx
+        self.slots = tuple(slots)
+        self.kinds: dict[str, str] = {}
+        self.actors: dict[str, Actor] = {}
+        self.crash_bars: dict[str, list[int]] = {}
+        self._nursery: trio.Nursery | None = None
+        self._scopes: dict[str, trio.CancelScope] = {}
+        self.done = trio.Event()
+        self.bars_played = 0
+        bus.on_crash = self._inline_crash
+        bus.on_overload = self._restart_observer
+        bus.taps.append(self._watch)
+
+    # --- starting -------------------------------------------------------------------------------------------------
+
+    def config(self, slot: str) -> Any:
+        return getattr(self.set.scenario, slot)
+
+    def create_all(self) -> None:
+        """Build every slot's actor (raises LookupError for an unknown kind, before anything plays)."""
+        for slot in self.slots:
+            kind = self.config(slot).kind
+            self.actors[slot] = self._build(slot, kind)
+            self.kinds[slot] = kind
+
+    def start(self, nursery: trio.Nursery) -> None:
+        self._nursery = nursery
+        for slot in self.slots:
+            self._activate(slot, self.actors[slot])
+            self.bus.publish(ev.ActorStarted(slot=slot, kind=self.kinds[slot]), source="supervisor")
+
+    def _build(self, slot: str, kind: str) -> Actor:
+        ctx = ActorContext(slot, self.bus, self.set)
+        return registry.factory(slot, kind)(ctx, self.config(slot))
+
+    def _activate(self, slot: str, actor: Actor) -> None:
+        self.actors[slot] = actor
+        inbox = None
+        if actor.inline:
+            self.bus.attach(slot, actor, registry.SLOT_ORDER)
+        else:
+            inbox = self.bus.observe(slot, actor.subscribes, self.set.scenario.supervisor.inbox)
+        if self._nursery is not None and (not actor.inline or type(actor).run is not Actor.run):
+            self._nursery.start_soon(self._run_task, slot, actor, inbox)
+
+    async def _run_task(self, slot: str, actor: Actor, inbox: trio.MemoryReceiveChannel[ev.Event] | None) -> None:
+        with trio.CancelScope() as scope:
+            self._scopes[slot] = scope
+            try:
+                async with trio.open_nursery() as nursery:
+                    actor.ctx.nursery = nursery
+                    await actor.run(inbox)
+            except Exception as exc:
+                if self.actors.get(slot) is actor:
+                    self._crashed(slot, actor, exc, redeliver=None)
+
+    # --- failing --------------------------------------------------------------------------------------------------
+
+    def _inline_crash(self, slot: str, actor: Actor, event: ev.Event, exc: Exception) -> None:
+        self._crashed(slot, actor, exc, redeliver=event)
+
+    def _crashed(self, slot: str, actor: Actor, exc: Exception, redeliver: ev.Event | None) -> None:
+        kind = self.kinds[slot]
+        bar = self._bar()
+        self.bus.publish(ev.ActorCrashed(slot=slot, kind=kind, error=_describe(exc), bar=bar), source="supervisor")
+        window = self.set.scenario.supervisor.restart_window_bars
+        recent = [b for b in self.crash_bars.get(slot, []) if b > bar - window] + [bar]
+        self.crash_bars[slot] = recent
+        self._stop(slot, actor)
+        if len(recent) <= self.set.scenario.supervisor.max_restarts:
+            new = self._build(slot, kind)
+            new.resume(self.bus.last)
+            self._activate(slot, new)
+            self.bus.publish(
+                ev.ActorRestarted(slot=slot, kind=kind, attempt=len(recent), bar=bar), source="supervisor"
+            )
+        else:
+            safe = registry.fallback_kind(slot, kind)
+            if safe is None or safe == kind:
+                self.bus.detach(slot)
+                self.actors.pop(slot, None)
+                self.bus.publish(
+                    ev.ActorFellBack(slot=slot, old=kind, new="none", reason="restart limit; no safer kind", bar=bar),
+                    source="supervisor",
+                )
+                return
+            new = self._build(slot, safe)
+            new.resume(self.bus.last)
+            self.kinds[slot] = safe
+            self.crash_bars[slot] = []
+            self._activate(slot, new)
+            reason = f"{len(recent)} crashes within {window} bars"
+            self.bus.publish(
+                ev.ActorFellBack(slot=slot, old=kind, new=safe, reason=reason, bar=bar), source="supervisor"
+            )
+        if redeliver is not None and new.inline and isinstance(redeliver, new.subscribes):
+            try:
+                new.handle(redeliver)
+            except Exception as again:
+                self._crashed(slot, new, again, redeliver)
+
+    def _restart_observer(self, slot: str) -> None:
+        actor = self.actors.get(slot)
+        if actor is None:
+            return
+        self._stop(slot, actor)
+        new = self._build(slot, self.kinds[slot])
+        new.resume(self.bus.last)
+        self._activate(slot, new)
+        self.bus.publish(ev.ActorRestarted(slot=slot, kind=self.kinds[slot], attempt=0), source="supervisor")
+
+    def _stop(self, slot: str, actor: Actor) -> None:
+        scope = self._scopes.pop(slot, None)
+        if scope is not None:
+            scope.cancel()
+        if actor.inline:
+            self.bus.detach(slot)
+        else:
+            self.bus.unobserve(slot)
+        try:
+            actor.close()
+        except Exception:  # a broken actor's cleanup must not take the set down with it
+            pass
+
+    # --- swapping -------------------------------------------------------------------------------------------------
+
+    def swap(self, slot: str, kind: str) -> None:
+        """Replace ``slot``'s actor with a fresh one of ``kind``; it picks up from the latest events."""
+        old = self.actors[slot]
+        new = self._build(slot, kind)
+        new.resume(self.bus.last)
+        self._stop(slot, old)
+        previous, self.kinds[slot] = self.kinds[slot], kind
+        self._activate(slot, new)
+        self.bus.publish(ev.ActorSwapped(slot=slot, old=previous, new=kind, bar=self._bar()), source="supervisor")
+
+    # --- the end --------------------------------------------------------------------------------------------------
+
+    def _watch(self, event: ev.Event) -> None:
+        if isinstance(event, ev.BarPlayed):
+            self.bars_played = event.bar + 1
+            if event.bar + 1 >= self.set.total_bars:
+                self.done.set()
+
+    def _bar(self) -> int:
+        return self.bars_played
+
+    def close(self) -> None:
+        for slot, actor in list(self.actors.items()):
+            self._stop(slot, actor)
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}"
+    return text if len(text) <= 300 else text[:297] + "..."

@@ -1,0 +1,47 @@
+"""What one bar should sound like: the contract between the Conductor and the renderer.
+
+Positions are integer ticks so plans compare exactly and replay bit for bit.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+TICKS_PER_BEAT = 96
+"""Ticks per quarter note: divisible by 2, 3, 4 and 8, so straight, triplet and 32nd grids are exact."""
+
+
+class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One sounding channel in one bar."""
+
+    role: str
+    """kick, hihat, clap, snare, perc, bassline, synth, texture, fx, drum_loop, ride, ..."""
+    sample: str
+    """Sample id: its path relative to the pack root, with forward slashes."""
+    gain: float
+    """Linear gain, 0..1 (the Conductor's tools clamp it)."""
+    kind: Literal["hit", "loop"] = "hit"
+    """`hit`: the sample is triggered at each tick in `hits`; `loop`: it plays continuously."""
+    hits: tuple[int, ...] = ()
+    """Onsets in ticks from the start of the bar (0 <= t < beats_per_bar * TICKS_PER_BEAT)."""
+    pattern: str = ""
+    """Name of the pattern the hits came from, for people reading the log."""
+    loop_start_bar: int = 0
+    """For loops: the set bar at which the loop's first bar played; bar N plays loop bar (N - start) mod length."""
+    pan: float = 0.0
+    """-1 left .. +1 right (constant-power)."""
+
+
+class BarPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Everything the renderer needs for one bar: pure data, no sample bytes."""
+
+    bar: int
+    bpm: float
+    beats_per_bar: int = 4
+    layers: tuple[Layer, ...] = ()
+    phase: str = ""
+    """Where the set is in its arc (intro, build, peak, breakdown, peak2, outro)."""
+    energy: float = 0.0
+    """The Conductor's own energy estimate for the bar, 0..1."""

@@ -1,0 +1,169 @@
+"""Running one set: load the pack, open the log and the WAV, start the actors, play to the end, close everything.
+
+This is where the world meets the core: file paths, the audio device, the wall clock for the log's name.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+import trio
+
+from bergain_actors import __version__
+from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter, find_device
+from bergain_actors.core import events as ev
+from bergain_actors.core.actor import SLOT_ORDER, SetContext
+from bergain_actors.core.bus import Bus
+from bergain_actors.core.log import LogHeader, LogWriter
+from bergain_actors.core.scenario import Scenario
+from bergain_actors.core.summary import Summary
+from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.music.pack import SamplePack, index_pack
+
+log = structlog.get_logger("set")
+
+_PACKS: dict[tuple[str, int], SamplePack] = {}
+
+
+def load_pack(scenario: Scenario, warn: Callable[[str], None] | None = None) -> SamplePack:
+    """The scenario's sample pack, decoded once per process (tests and replays reuse it)."""
+    root = scenario.path(scenario.sample_pack).resolve()
+    key = (str(root), scenario.sample_rate)
+    if key not in _PACKS:
+        if not root.is_dir():
+            raise FileNotFoundError(f"sample_pack: no such folder: {root}")
+        pack = index_pack(root, scenario.sample_rate, warn=warn or (lambda m: log.warning("sample skipped", why=m)))
+        if not pack.samples:
+            raise FileNotFoundError(f"sample_pack: no usable samples in {root}")
+        _PACKS[key] = pack
+    return _PACKS[key]
+
+
+def slots_of(scenario: Scenario) -> tuple[str, ...]:
+    """The slots a scenario fills, in delivery order."""
+    wanted = ["conductor", "critic", "streamer"]
+    if scenario.router.providers or scenario.router.auto or scenario.conductor.kind in ("phrase", "rlm"):
+        wanted.append("router")
+    if scenario.ableton.kind != "off":
+        wanted.append("ableton")
+    return tuple(s for s in SLOT_ORDER if s in wanted)
+
+
+@dataclass
+class SetResult:
+    log_path: Path
+    wav_path: Path
+    summary: Summary
+    audio: str
+    interrupted: bool = False
+    events: list[ev.Event] = field(default_factory=list)
+
+
+def set_paths(scenario: Scenario, out_dir: Path | None, stamp: str | None = None) -> tuple[Path, Path]:
+    folder = out_dir if out_dir is not None else scenario.path(scenario.log_dir)
+    stem = f"{_slug(scenario.name)}-{stamp or time.strftime('%Y%m%d-%H%M%S')}-seed{scenario.seed}"
+    return folder / f"{stem}.bgnlog", folder / f"{stem}.wav"
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower()).strip("-") or "set"
+
+
+def choose_sink(scenario: Scenario, *, fast: bool, no_audio: bool) -> tuple[Sink, str]:
+    """The sink for this run and a sentence for the user saying where the audio goes."""
+    if fast:
+        return OfflineSink(), "--fast: rendering to the WAV as fast as decisions come (no speakers)"
+    if no_audio or not scenario.streamer.output:
+        return OfflineSink(), "audio output off: rendering to the WAV only"
+    found = find_device(scenario.streamer.device, scenario.sample_rate)
+    if isinstance(found, str):
+        return OfflineSink(), f"{found}: rendering to the WAV as fast as decisions come"
+    index, name = found
+    try:
+        return DeviceSink(index, name, scenario.sample_rate), f"playing on {name}"
+    except Exception as exc:  # PortAudio's errors are its own types; any of them means "no speakers"
+        return OfflineSink(), f"cannot open {name} ({exc}): rendering to the WAV only"
+
+
+async def perform(
+    scenario: Scenario,
+    scenario_text: str,
+    *,
+    log_path: Path,
+    wav_path: Path,
+    sink: Sink | None = None,
+    audio_detail: str = "",
+    scenario_path: str = "",
+    keep_events: bool = False,
+    on_event: Callable[[ev.Event], None] | None = None,
+    before_start: Callable[[Supervisor], None] | None = None,
+) -> SetResult:
+    """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way."""
+    pack = load_pack(scenario)
+    sink = sink or OfflineSink()
+    total = scenario.total_bars()
+    set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
+    set_ctx.sink = sink
+    set_ctx.audio_detail = audio_detail
+    header = LogHeader(
+        package_version=__version__,
+        scenario_path=scenario_path,
+        scenario_text=scenario_text,
+        resolved=scenario.to_builtins(),
+        seed=scenario.seed,
+        pack_hash=pack.content_hash,
+        sample_rate=scenario.sample_rate,
+        created=time.time(),
+    )
+    writer = LogWriter.create(log_path, header, scenario.fsync)
+    set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+    bus = Bus(writer)
+    summary = Summary()
+    result = SetResult(log_path, wav_path, summary, sink.name)
+    bus.taps.append(summary.add)
+    if keep_events:
+        bus.taps.append(result.events.append)
+    if on_event is not None:
+        bus.taps.append(on_event)
+    supervisor = Supervisor(bus, set_ctx, slots_of(scenario))
+    reason = "complete"
+    try:
+        supervisor.create_all()
+        if before_start is not None:
+            before_start(supervisor)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(bus.committer)
+            supervisor.start(nursery)
+            bus.publish(
+                ev.SetStarted(
+                    name=scenario.name,
+                    seed=scenario.seed,
+                    bpm=scenario.bpm,
+                    beats_per_bar=scenario.beats_per_bar,
+                    total_bars=total,
+                    sample_rate=scenario.sample_rate,
+                    lookahead_bars=scenario.lookahead_bars,
+                    fast=set_ctx.fast,
+                ),
+                source="supervisor",
+            )
+            await supervisor.done.wait()
+            nursery.cancel_scope.cancel()
+    except (KeyboardInterrupt, trio.Cancelled):
+        reason = "interrupted"
+        result.interrupted = True
+        raise
+    except BaseException:
+        reason = "error"
+        raise
+    finally:
+        bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
+        supervisor.close()
+        sink.close()
+        set_ctx.wav.close()
+        writer.close()
+    return result

@@ -1,0 +1,167 @@
+"""Replaying a logged set.
+
+- **render**: re-render the audio from the logged plans, in the order the streamer played them (holds included):
+  the WAV comes out bit-identical.
+- **verify**: re-run the deciding actors against the recorded inputs. Every event from outside (bars played, LM
+  answers, control commands) is published again at its logged position; every event the deciding actors emit
+  must equal the logged one at the same seq. The first difference is reported with its seq.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from bergain_actors.actors.streamer.sinks import WavWriter
+from bergain_actors.core import events as ev
+from bergain_actors.core.actor import SetContext
+from bergain_actors.core.bus import Bus
+from bergain_actors.core.log import LogProblem, LogReader
+from bergain_actors.core.scenario import Scenario, from_builtins
+from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.music.render import Renderer
+from bergain_actors.performance import load_pack, slots_of
+
+
+SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack)
+"""What the supervisor does about a deciding actor's crash is itself a decision, reproduced on verify."""
+
+
+class Divergence(BaseException):
+    """Replay produced something other than the log: where, what was logged, what came out. A BaseException so
+    the supervisor never mistakes it for an actor crash while it unwinds the cascade."""
+
+    def __init__(self, seq: int, expected: ev.Event | None, got: ev.Event | None) -> None:
+        self.seq, self.expected, self.got = seq, expected, got
+        super().__init__(f"diverged at seq {seq}")
+
+    def report(self) -> str:
+        def show(event: ev.Event | None) -> str:
+            return "nothing" if event is None else msgspec.json.encode(ev.comparable(event)).decode()
+
+        return f"replay diverged at seq {self.seq}\n  expected: {show(self.expected)}\n  produced: {show(self.got)}"
+
+
+def scenario_of(reader: LogReader) -> Scenario:
+    return from_builtins(reader.header.resolved, f"{reader.path} (header)")
+
+
+def render(log_path: Path, wav_path: Path, warn: Callable[[str], None]) -> tuple[int, LogProblem | None]:
+    """Re-render a set's audio from its log. Returns the bars written and the log's problem, if any."""
+    reader = LogReader(log_path)
+    scenario = scenario_of(reader)
+    pack = _pack_for(reader, scenario, warn)
+    renderer = Renderer(pack, scenario.sample_rate)
+    wav = WavWriter(wav_path, scenario.sample_rate)
+    plans: dict[int, ev.BarPlanned] = {}
+    bars = 0
+    try:
+        for event in reader:
+            if isinstance(event, ev.BarPlanned):
+                plans[event.seq] = event
+            elif isinstance(event, ev.BarPlayed):
+                planned = plans[event.plan_seq]
+                plan = msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
+                wav.write(renderer.render(plan))
+                bars += 1
+                for old in [s for s in plans if s < event.plan_seq]:
+                    del plans[old]
+    finally:
+        wav.close()
+    return bars, reader.problem
+
+
+def _pack_for(reader: LogReader, scenario: Scenario, warn: Callable[[str], None]) -> Any:
+    pack = load_pack(scenario)
+    if pack.content_hash != reader.header.pack_hash:
+        warn(
+            f"the sample pack at {scenario.path(scenario.sample_pack)} is not the one this set was played with"
+            f" (hash {pack.content_hash[:12]}, logged {reader.header.pack_hash[:12]}): replay may differ"
+        )
+    return pack
+
+
+class _Verifier:
+    """Feeds recorded inputs, checks produced events, with a small look-ahead window over the log."""
+
+    def __init__(self, events: Iterator[ev.Event], reproduced: Callable[[ev.Event], bool]) -> None:
+        self._events = events
+        self._ahead: dict[int, ev.Event] = {}
+        self._reproduced = reproduced
+        self.checked = 0
+
+    def logged(self, seq: int) -> ev.Event | None:
+        while seq not in self._ahead:
+            event = next(self._events, None)
+            if event is None:
+                return None
+            self._ahead[event.seq] = event
+        return self._ahead[seq]
+
+    def check(self, produced: ev.Event) -> None:
+        expected = self.logged(produced.seq)
+        if expected is None or not self._reproduced(expected) or ev.comparable(expected) != ev.comparable(produced):
+            raise Divergence(produced.seq, expected, produced)
+        self.checked += 1
+        del self._ahead[produced.seq]
+
+    def inputs(self, bus: Bus) -> Iterator[ev.Event]:
+        """Logged events from outside, in order; a deciding actor's event not reproduced by then diverges."""
+        seq = bus.seq + 1
+        while True:
+            event = self.logged(seq)
+            if event is None:
+                return
+            if self._reproduced(event):
+                raise Divergence(event.seq, event, None)
+            del self._ahead[seq]
+            yield event
+            seq = bus.seq + 1
+
+
+def verify(
+    log_path: Path, warn: Callable[[str], None], override: Callable[[Supervisor], None] | None = None
+) -> tuple[int, LogProblem | None]:
+    """Re-run the deciding actors of a logged set; raises ``Divergence`` at the first difference. Returns the
+    number of events checked. ``override`` may change actors before replay starts (what-if, tests)."""
+    reader = LogReader(log_path)
+    scenario = scenario_of(reader)
+    pack = _pack_for(reader, scenario, warn)
+    set_ctx = SetContext(scenario, fast=False, total_bars=scenario.total_bars(), pack=pack)
+    set_ctx.live = False
+    bus = Bus(None, wall_clock=False)
+    supervisor = Supervisor(bus, set_ctx, [])
+    deciding = [slot for slot in slots_of(scenario) if _is_deciding(supervisor, slot)]
+    supervisor.slots = tuple(deciding)
+    supervisor.create_all()
+    if override is not None:
+        override(supervisor)
+    for slot in deciding:
+        supervisor.bus.attach(slot, supervisor.actors[slot], tuple(deciding))
+
+    def reproduced(event: ev.Event) -> bool:
+        if event.source in deciding:
+            return True
+        return isinstance(event, SUPERVISION) and event.slot in deciding
+
+    checker = _Verifier(iter(reader), reproduced)
+    bus.taps.append(lambda e: checker.check(e) if reproduced(e) else None)
+    count = 0
+    for event in checker.inputs(bus):
+        bus.publish(event)
+        count += 1
+    return count + checker.checked, reader.problem
+
+
+def _is_deciding(supervisor: Supervisor, slot: str) -> bool:
+    from bergain_actors.core import actor as registry
+
+    kind = supervisor.config(slot).kind
+    try:
+        cls: Any = registry.factory(slot, kind)
+    except LookupError:
+        return False
+    return bool(getattr(cls, "deciding", False))
