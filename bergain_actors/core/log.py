@@ -83,6 +83,7 @@ class LogWriter:
         file = open(path, "xb", buffering=1 << 16)  # noqa: SIM115 - owned by the writer until close()
         file.write(MAGIC + _frame_payload(msgspec.msgpack.encode(header)))
         writer = cls(file, fsync)
+        writer._dirty = True
         writer.commit()
         return writer
 

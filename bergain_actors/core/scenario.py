@@ -200,7 +200,7 @@ def _explain(message: str, raw: dict[str, Any]) -> str:
     problem = re.sub(r", got \w+$", "", problem)
     problem = problem[0].lower() + problem[1:]
     found, value = _lookup(raw, path)
-    got = f", got {_show(value)}" if found else ""
+    got = f", got {_show(value)}" if found and "enum value" not in problem else ""
     return f"{path or '(top level)'}: {problem}{got}"
 
 

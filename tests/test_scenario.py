@@ -1,0 +1,91 @@
+"""Scenario files: strict decoding and one-line errors naming file, key and problem."""
+
+from __future__ import annotations
+
+import pytest
+
+from bergain_actors.cli import main
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.core.scenario import ScenarioError
+
+
+def error_for(text: str) -> str:
+    with pytest.raises(ScenarioError) as info:
+        scenarios.parse(text, "scenario.toml")
+    return str(info.value)
+
+
+def test_defaults_decode():
+    scenario = scenarios.parse('name = "x"\nbars = 16\n')
+    assert scenario.total_bars() == 16
+    assert scenario.critic.every_bars == 8
+
+
+def test_minutes_become_whole_bars():
+    assert scenarios.parse("minutes = 60\nbpm = 128\n").total_bars() == 1920
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[critic]\nevery_bars = "eight"\n', 'scenario.toml: critic.every_bars: expected int, got "eight"'),
+        ("[critic]\nevery_bars = 0\n", "scenario.toml: critic.every_bars: expected int >= 1, got 0"),
+        ("bpm = 900\n", "scenario.toml: bpm: expected float <= 240.0, got 900"),
+        ("[critic]\nloudness = 3\n", "scenario.toml: critic.loudness: unknown key"),
+        ("tempo = 128\n", "scenario.toml: tempo: unknown key"),
+        ('fsync = "sometimes"\n', "scenario.toml: fsync: invalid enum value 'sometimes'"),
+        ("bars = 8\nminutes = 2\n", "scenario.toml: bars, minutes: give one of them, not both"),
+        ("[router]\nproviders = [{kind = 'openai'}]\n", "scenario.toml: router.providers[0].name: required key is missing"),
+    ],
+)
+def test_errors_name_key_and_problem(text, message):
+    assert error_for(text) == message
+
+
+def test_invalid_toml_names_file_and_position():
+    message = error_for("name = \n")
+    assert message.startswith("scenario.toml: invalid TOML:")
+    assert "line 1" in message
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def test_cli_bad_scenarios_exit_2_with_one_line(tmp_path, capsys):
+    cases = {
+        "unknown.toml": ("[critic]\nloudness = 3\n", "unknown.toml: critic.loudness: unknown key"),
+        "type.toml": ('seed = "abc"\n', 'type.toml: seed: expected int, got "abc"'),
+        "range.toml": ("lookahead_bars = 0\n", "range.toml: lookahead_bars: expected int >= 1, got 0"),
+        "toml.toml": ("[critic\n", "toml.toml: invalid TOML"),
+        "pack.toml": ('sample_pack = "nowhere"\n', "pack.toml: sample_pack: no such folder"),
+        "kind.toml": ('[critic]\nkind = "grumpy"\n', "kind.toml: critic.kind: unknown kind 'grumpy'"),
+    }
+    for name, (text, expected) in cases.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, err = run_cli(capsys, "run", str(path), "--dry-run")
+        assert code == 2, name
+        assert expected in err, (name, err)
+        assert len(err.strip().splitlines()) == 1, err
+        assert "Traceback" not in err
+    code, err = run_cli(capsys, "run", str(tmp_path / "missing.toml"))
+    assert code == 2 and "no such scenario file" in err
+
+
+def test_cli_dry_run_prints_resolved_configuration(capsys):
+    code = main(["run", str(scenarios.DEFAULT_SCENARIO), "--dry-run", "--bars", "12", "--seed", "5"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert '"total_bars": 12' in out and '"seed": 5' in out
+
+
+def test_cli_non_log_files_exit_2(tmp_path, capsys):
+    junk = tmp_path / "junk.bgnlog"
+    junk.write_bytes(b"\x00\x01 not a log at all")
+    for argv in (["inspect", str(junk)], ["replay", str(junk), "--verify"], ["inspect", str(tmp_path / "none")]):
+        code, err = run_cli(capsys, *argv)
+        assert code == 2, argv
+        assert err.startswith("bergain-actors: ") and "Traceback" not in err
