@@ -13,10 +13,10 @@ from bergain_actors.music.plan import BarPlan, Layer
 
 PHASES: tuple[tuple[str, float, float, float, int], ...] = (
     # name, start (fraction of the set), target energy at start, at end, density cap
-    ("intro", 0.0, 0.25, 0.35, 3),
-    ("build", 0.125, 0.40, 0.75, 5),
+    ("intro", 0.0, 0.35, 0.45, 3),
+    ("build", 0.125, 0.50, 0.75, 5),
     ("peak", 0.375, 0.80, 0.85, 7),
-    ("breakdown", 0.60, 0.35, 0.35, 4),
+    ("breakdown", 0.60, 0.30, 0.35, 5),
     ("peak2", 0.70, 0.80, 0.90, 7),
     ("outro", 0.90, 0.50, 0.20, 3),
 )

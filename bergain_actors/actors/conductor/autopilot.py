@@ -65,8 +65,9 @@ class Autopilot(Conductor):
         wanted = PHASE_ROLES[self.phase]
         if self.phase == "breakdown":
             self.move("breakdown", "", bar, bars=self.bars_left_in_phase(bar))
-            if "fx" not in self.mixer.channels:
-                self.move("add", "fx", bar, gain=PREFERRED_GAIN["fx"])
+            for role in ("texture", "fx"):
+                if role not in self.mixer.channels:
+                    self.move("add", role, bar, gain=PREFERRED_GAIN[role])
             return
         for role in [r for r in self.mixer.channels if r not in wanted]:
             self.move("remove", role, bar)
@@ -160,7 +161,7 @@ class Autopilot(Conductor):
         elif kind in ("energy_down", "less_dense"):
             action = self.strip_back(bar)
         elif kind == "quieter":
-            loudest = max(self.mixer.audible(), key=lambda c: c.gain, default=None)
+            loudest = max((c for c in self.mixer.audible() if c.role != "kick"), key=lambda c: c.gain, default=None)
             action = ""
             if loudest is not None:
                 lowered = round(max(0.1, loudest.gain * 0.8), 3)

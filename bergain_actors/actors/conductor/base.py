@@ -14,7 +14,7 @@ from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc
 from bergain_actors.music.mixer import Mixer, menu_from_pack
 
-BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "perc", "ride"})
+BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
 
 
