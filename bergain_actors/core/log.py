@@ -70,19 +70,22 @@ def _frame_payload(payload: bytes) -> bytes:
 class LogWriter:
     """Appends events; durability by group commit (see ``commit_due``). Appends only fill an OS buffer."""
 
+    BUFFER = 1 << 20
+
     def __init__(self, file: BinaryIO, fsync: FsyncPolicy) -> None:
         self._file = file
         self.fsync = fsync
         self.records = 0
         self._dirty = False
+        self._buf = bytearray()
         self._encode = msgspec.msgpack.Encoder().encode
 
     @classmethod
     def create(cls, path: Path, header: LogHeader, fsync: FsyncPolicy = "bar") -> LogWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
-        file = open(path, "xb", buffering=1 << 16)  # noqa: SIM115 - owned by the writer until close()
-        file.write(MAGIC + _frame_payload(msgspec.msgpack.encode(header)))
+        file = open(path, "xb", buffering=0)  # noqa: SIM115 - owned by the writer until close()
         writer = cls(file, fsync)
+        writer._buf += MAGIC + _frame_payload(msgspec.msgpack.encode(header))
         writer._dirty = True
         writer.commit()
         return writer
@@ -92,7 +95,7 @@ class LogWriter:
         """Open an existing log for appending, truncating a torn or corrupt tail first."""
         reader = LogReader(path)
         count = sum(1 for _ in reader)
-        file = open(path, "r+b", buffering=1 << 16)  # noqa: SIM115
+        file = open(path, "r+b", buffering=0)  # noqa: SIM115
         file.truncate(reader.good_bytes)
         file.seek(reader.good_bytes)
         writer = cls(file, fsync)
@@ -100,13 +103,26 @@ class LogWriter:
         return writer, reader.problem
 
     def append(self, event: ev.Event) -> None:
+        """Frame ``event`` into the write buffer (the OS sees it at the next flush or every MiB)."""
         payload = self._encode(event)
-        length = _len.pack(len(payload))
-        self._file.write(length + _len.pack(zlib.crc32(payload, zlib.crc32(length))) + payload)
+        size = len(payload)
+        buf = self._buf
+        buf += _frame.pack(size, zlib.crc32(payload, zlib.crc32(_len.pack(size))))
+        buf += payload
         self.records += 1
         self._dirty = True
         if self.fsync == "event":
             self.commit()
+        elif len(buf) >= self.BUFFER:
+            self._write()
+
+    def _write(self) -> None:
+        view = memoryview(self._buf)
+        written = 0
+        while written < len(view):
+            written += self._file.write(view[written:]) or 0
+        view.release()
+        self._buf.clear()
 
     def commit_due(self, event: ev.Event) -> bool:
         """Whether ``event`` closes a group under the ``bar`` policy: a bar boundary or a precious event."""
@@ -116,7 +132,7 @@ class LogWriter:
         """Hand buffered records to the OS; returns the fd to fsync, or None when nothing was pending."""
         if not self._dirty:
             return None
-        self._file.flush()
+        self._write()
         self._dirty = False
         return self._file.fileno()
 
