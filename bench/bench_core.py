@@ -38,7 +38,9 @@ def typical_events(n: int) -> list[ev.Event]:
     out: list[ev.Event] = []
     for i in range(n // 4):
         out.append(ev.BarPlanned(plan=plan, seq=4 * i + 1, bar=i, source="conductor"))
-        out.append(ev.MixerMove(move="fader", role="hihat", args={"gain": 0.5}, seq=4 * i + 2, bar=i, source="conductor"))
+        out.append(
+            ev.MixerMove(move="fader", role="hihat", args={"gain": 0.5}, seq=4 * i + 2, bar=i, source="conductor")
+        )
         out.append(ev.Directive(kind="vary", text="stagnant", seq=4 * i + 3, bar=i, source="critic"))
         out.append(ev.BarPlayed(plan_seq=4 * i + 1, seq=4 * i + 4, bar=i, rms=0.2, peak=0.8, source="streamer"))
     return out
@@ -46,7 +48,13 @@ def typical_events(n: int) -> list[ev.Event]:
 
 def header() -> LogHeader:
     return LogHeader(
-        package_version="bench", scenario_path="", scenario_text="", resolved={}, seed=0, pack_hash="", sample_rate=44100
+        package_version="bench",
+        scenario_path="",
+        scenario_text="",
+        resolved={},
+        seed=0,
+        pack_hash="",
+        sample_rate=44100,
     )
 
 
@@ -147,8 +155,19 @@ def bus_throughput(subscribers: int, n: int) -> float:
 def sixty_minute_set(out: Path) -> tuple[float, float]:
     start = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "bergain_actors.cli", "run", "--fast", "--no-audio", "--quiet", "--minutes", "60",
-         "--out", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "bergain_actors.cli",
+            "run",
+            "--fast",
+            "--no-audio",
+            "--quiet",
+            "--minutes",
+            "60",
+            "--out",
+            str(out),
+        ],
         check=True,
         capture_output=True,
         cwd=ROOT,
@@ -164,15 +183,19 @@ def main() -> None:
         path = Path(tmp) / "bench.bgnlog"
         elapsed, fsyncs = trio.run(append_with_group_commit, path, events)
         size = path.stat().st_size
-        rows.append(("log append, fsync=bar", f"{N / elapsed:,.0f} events/s", f"{fsyncs} fsyncs, {size / N:.0f} B/event"))
+        rows.append(
+            ("log append, fsync=bar", f"{N / elapsed:,.0f} events/s", f"{fsyncs} fsyncs, {size / N:.0f} B/event")
+        )
         elapsed, count = read_all(path)
         assert count == N
         rows.append(("log read + decode", f"{count / elapsed:,.0f} events/s", "streaming, 1 MiB chunks"))
         rows.append(("bus publish → 5 inline actors", f"{bus_throughput(5, 200_000):,.0f} events/s", "unpaced"))
-        latencies, rate = trio.run(bus_latency, 10_000, 2.0, 5)
+        latencies, _rate = trio.run(bus_latency, 10_000, 2.0, 5)
         p50 = statistics.median(latencies) * 1e3
         p99 = statistics.quantiles(latencies, n=100)[98] * 1e3
-        rows.append(("bus → 5 observers at 10k events/s", f"p50 {p50:.3f} ms, p99 {p99:.3f} ms", f"{len(latencies)} deliveries"))
+        rows.append(
+            ("bus → 5 observers at 10k events/s", f"p50 {p50:.3f} ms, p99 {p99:.3f} ms", f"{len(latencies)} deliveries")
+        )
         wall, factor = sixty_minute_set(Path(tmp) / "set")
         rows.append(("run --fast, 60-minute set (1920 bars)", f"{wall:.1f} s wall", f"{factor:.0f}× real time"))
     width = max(len(r[0]) for r in rows)

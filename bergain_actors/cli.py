@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
     samples.add_argument("--sample-rate", type=int, default=44100)
     samples.set_defaults(func=cmd_samples)
 
+    providers = sub.add_parser("providers", help="list the LM providers a scenario would use, and their state")
+    providers.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
+    providers.add_argument("--json", action="store_true", help="one JSON object per provider")
+    providers.set_defaults(func=cmd_providers)
+
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
     pack.set_defaults(func=cmd_make_pack)
@@ -174,7 +179,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
     print("\n".join(result.summary.lines()))
-    print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)")
+    print(
+        f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)"
+    )
     print(f"log          {log_path}\nwav          {wav_path}")
     return OK
 
@@ -280,6 +287,15 @@ def cmd_samples(args: argparse.Namespace) -> int:
     pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     print(pack.listing())
     print(f"content hash {pack.content_hash}")
+    return OK
+
+
+def cmd_providers(args: argparse.Namespace) -> int:
+    from bergain_actors.actors.router.report import format_providers, probe_providers
+
+    scenario, _ = scenarios.load(args.scenario)
+    statuses = trio.run(lambda: probe_providers(scenario.router, base_dir=scenario.base_dir))
+    print(format_providers(statuses, args.json))
     return OK
 
 

@@ -25,7 +25,6 @@ from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.render import Renderer
 from bergain_actors.performance import load_pack, slots_of
 
-
 SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack)
 """What the supervisor does about a deciding actor's crash is itself a decision, reproduced on verify."""
 
@@ -153,6 +152,11 @@ def verify(
     for event in checker.inputs(bus):
         bus.publish(event)
         count += 1
+    for actor in supervisor.actors.values():  # actors with work outside the log's order (the rlm program)
+        finished = getattr(actor, "replay_finished", None)
+        mismatch = finished() if finished is not None else None
+        if mismatch is not None:
+            raise Divergence(*mismatch)
     return count + checker.checked, reader.problem
 
 

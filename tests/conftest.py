@@ -34,3 +34,54 @@ def scenario_factory(tmp_path: Path):
         return make_scenario(tmp_path, **changes)
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def jack_server():
+    """A real, clock-paced JACK audio server (dummy driver: no sound card needed), started before PortAudio
+    looks for devices. Yields the server's name."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import time
+
+    if not shutil.which("jackd"):
+        pytest.skip("jackd is not installed (make test installs it: scripts/setup.sh)")
+    name = f"bergain-test-{os.getpid()}"
+    env = {**os.environ, "JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
+    server = subprocess.Popen(
+        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "44100", "-p", "1024"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 10
+    while True:
+        check = subprocess.run(["jack_wait", "-c", "-s", name], env=env, capture_output=True, text=True)
+        if check.stdout.strip() == "running":
+            break
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            pytest.fail(f"jackd did not start: {server.stderr.read().decode(errors='replace')[-500:]}")
+        time.sleep(0.03)  # polling an external process's readiness; nothing in-process to wait on
+    saved = {k: os.environ.get(k) for k in ("JACK_NO_START_SERVER", "JACK_DEFAULT_SERVER")}
+    os.environ.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=name)
+    if "sounddevice" in sys.modules:
+        sd = sys.modules["sounddevice"]
+        sd._terminate()
+        sd._initialize()
+    try:
+        yield name
+    finally:
+        if "sounddevice" in sys.modules:
+            sys.modules["sounddevice"]._terminate()  # before jackd goes, or PortAudio aborts the process
+        server.terminate()
+        server.wait(timeout=10)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        if "sounddevice" in sys.modules:
+            sys.modules["sounddevice"]._initialize()

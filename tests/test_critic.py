@@ -70,7 +70,9 @@ def bars_of(plans: list[BarPlan]) -> list[PlayedBar]:
 
 
 def plan(bar: int, *layers: tuple[str, float]) -> BarPlan:
-    return BarPlan(bar=bar, bpm=128, layers=tuple(Layer(role=r, sample=f"{r}.wav", gain=g, hits=(0,)) for r, g in layers))
+    return BarPlan(
+        bar=bar, bpm=128, layers=tuple(Layer(role=r, sample=f"{r}.wav", gain=g, hits=(0,)) for r, g in layers)
+    )
 
 
 def test_sameness_over_two_phrases_fires_and_a_change_clears_it():

@@ -11,8 +11,13 @@ from bergain_actors.music.plan import BarPlan, Layer
 
 def header() -> LogHeader:
     return LogHeader(
-        package_version="test", scenario_path="s.toml", scenario_text="name = 'x'", resolved={"name": "x"},
-        seed=1, pack_hash="0" * 64, sample_rate=44100,
+        package_version="test",
+        scenario_path="s.toml",
+        scenario_text="name = 'x'",
+        resolved={"name": "x"},
+        seed=1,
+        pack_hash="0" * 64,
+        sample_rate=44100,
     )
 
 

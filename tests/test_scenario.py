@@ -35,7 +35,10 @@ def test_minutes_become_whole_bars():
         ("tempo = 128\n", "scenario.toml: tempo: unknown key"),
         ('fsync = "sometimes"\n', "scenario.toml: fsync: invalid enum value 'sometimes'"),
         ("bars = 8\nminutes = 2\n", "scenario.toml: bars, minutes: give one of them, not both"),
-        ("[router]\nproviders = [{kind = 'openai'}]\n", "scenario.toml: router.providers[0].name: required key is missing"),
+        (
+            "[router]\nproviders = [{kind = 'openai'}]\n",
+            "scenario.toml: router.providers[0].name: required key is missing",
+        ),
     ],
 )
 def test_errors_name_key_and_problem(text, message):

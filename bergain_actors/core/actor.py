@@ -41,6 +41,8 @@ class SetContext:
         """The set's ``WavWriter``: owned by the set, so a restarted streamer keeps appending to the same file."""
         self.audio_detail = ""
         self.durable: dict[str, Any] = {}
+        self.live = True
+        """False while ``replay --verify`` re-runs the deciding actors (no tasks run, nothing talks to the world)."""
         """State an actor keeps across its own restarts (the streamer's queue of plans), by slot."""
 
 
@@ -52,6 +54,7 @@ class ActorContext:
         self.bus = bus
         self.set = set_ctx
         self.nursery: trio.Nursery | None = None
+        self._early: list[tuple[Callable[..., Awaitable[Any]], tuple[Any, ...]]] = []
         self.log = structlog.get_logger(slot)
 
     @property
@@ -63,10 +66,19 @@ class ActorContext:
         return self.bus.publish(event, source=self.slot)
 
     def spawn(self, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
-        """Start background I/O owned by this actor (cancelled when the actor is restarted or the set ends)."""
+        """Start background I/O owned by this actor (cancelled when the actor is restarted or the set ends).
+        Work spawned before the actor's task has opened its nursery starts as soon as it has."""
         if self.nursery is None:
-            raise RuntimeError(f"{self.slot}: spawn() before the actor's nursery is open")
-        self.nursery.start_soon(fn, *args)
+            self._early.append((fn, args))
+        else:
+            self.nursery.start_soon(fn, *args)
+
+    def open(self, nursery: trio.Nursery) -> None:
+        """The actor's task is running: its nursery takes the work spawned so far."""
+        self.nursery = nursery
+        early, self._early = self._early, []
+        for fn, args in early:
+            nursery.start_soon(fn, *args)
 
     def rng(self, bar: int, purpose: str) -> random.Random:
         return rng(self.set.scenario.seed, self.slot, bar, purpose)
@@ -107,6 +119,8 @@ KINDS: dict[str, dict[str, str | Factory]] = {
     "conductor": {
         "autopilot": "bergain_actors.actors.conductor.autopilot:Autopilot",
         "hold": "bergain_actors.actors.conductor.autopilot:HoldGroove",
+        "phrase": "bergain_actors.actors.conductor.phrase:PhraseConductor",
+        "rlm": "bergain_actors.actors.conductor.rlm:RLMConductor",
     },
     "critic": {
         "arc": "bergain_actors.actors.critic.arc:ArcCritic",
@@ -120,7 +134,7 @@ KINDS: dict[str, dict[str, str | Factory]] = {
 }
 
 FALLBACKS: dict[str, dict[str, str]] = {
-    "conductor": {"*": "autopilot", "autopilot": "hold", "hold": "hold"},
+    "conductor": {"*": "autopilot", "rlm": "phrase", "phrase": "autopilot", "autopilot": "hold", "hold": "hold"},
     "critic": {"*": "none", "none": "none"},
     "streamer": {"*": "audio"},
 }

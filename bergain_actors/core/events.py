@@ -14,7 +14,7 @@ Evolution rules: new fields get defaults, tags are never reused, the log header 
 
 from __future__ import annotations
 
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
 import msgspec
 
@@ -317,39 +317,39 @@ class ActorSwapped(Event, frozen=True):
     new: str
 
 
-AnyEvent = Union[
-    SetStarted,
-    SetEnded,
-    Control,
-    BarPlanned,
-    MixerMove,
-    PhaseChanged,
-    DirectiveActed,
-    BrainChanged,
-    PhraseDecision,
-    RLMStep,
-    ToolCall,
-    ToolResult,
-    Directive,
-    BarPlayed,
-    BarHeld,
-    LatePlan,
-    AudioUnderflow,
-    AudioStarted,
-    LMRequest,
-    LMResponse,
-    LMFailed,
-    ProviderStateChanged,
-    ProviderHealth,
-    ProviderControl,
-    LocalServerChanged,
-    ActorStarted,
-    ActorCrashed,
-    ActorRestarted,
-    ActorFellBack,
-    ActorOverloaded,
-    ActorSwapped,
-]
+AnyEvent = (
+    SetStarted
+    | SetEnded
+    | Control
+    | BarPlanned
+    | MixerMove
+    | PhaseChanged
+    | DirectiveActed
+    | BrainChanged
+    | PhraseDecision
+    | RLMStep
+    | ToolCall
+    | ToolResult
+    | Directive
+    | BarPlayed
+    | BarHeld
+    | LatePlan
+    | AudioUnderflow
+    | AudioStarted
+    | LMRequest
+    | LMResponse
+    | LMFailed
+    | ProviderStateChanged
+    | ProviderHealth
+    | ProviderControl
+    | LocalServerChanged
+    | ActorStarted
+    | ActorCrashed
+    | ActorRestarted
+    | ActorFellBack
+    | ActorOverloaded
+    | ActorSwapped
+)
 
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(AnyEvent)

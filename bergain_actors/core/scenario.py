@@ -41,6 +41,10 @@ class ConductorConfig(_Table):
     max_iters: Positive = 12
     max_llm_calls: Positive = 20
     decision_tokens: Positive = 200
+    lead_bars: Annotated[int, msgspec.Meta(ge=1, le=32)] = 4
+    """The phrase brain asks for phrase P when it plans bar P - lead_bars: the LM's time to answer."""
+    step_tokens: Positive = 1024
+    """max_tokens of one RLM step (reasoning + code)."""
     sandbox_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
     sandbox_memory_mb: Positive = 256
 

@@ -59,7 +59,9 @@ class Summary:
             case ev.ActorFellBack():
                 self.fallbacks.append(f"bar {event.bar}: {event.slot} {event.old} → {event.new} ({event.reason})")
             case ev.ProviderStateChanged():
-                self.provider_changes.append(f"bar {event.bar}: {event.provider} {event.old} → {event.new} ({event.reason})")
+                self.provider_changes.append(
+                    f"bar {event.bar}: {event.provider} {event.old} → {event.new} ({event.reason})"
+                )
             case ev.BrainChanged():
                 self.brain_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.LMRequest():

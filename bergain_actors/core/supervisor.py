@@ -8,6 +8,7 @@ slot gets its safe fallback kind (the conductor's last resort holds the groove) 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -72,7 +73,7 @@ class Supervisor:
             self._scopes[slot] = scope
             try:
                 async with trio.open_nursery() as nursery:
-                    actor.ctx.nursery = nursery
+                    actor.ctx.open(nursery)
                     await actor.run(inbox)
             except Exception as exc:
                 if self.actors.get(slot) is actor:
@@ -95,9 +96,7 @@ class Supervisor:
             new = self._build(slot, kind)
             new.resume(self.bus.last)
             self._activate(slot, new)
-            self.bus.publish(
-                ev.ActorRestarted(slot=slot, kind=kind, attempt=len(recent), bar=bar), source="supervisor"
-            )
+            self.bus.publish(ev.ActorRestarted(slot=slot, kind=kind, attempt=len(recent), bar=bar), source="supervisor")
         else:
             safe = registry.fallback_kind(slot, kind)
             if safe is None or safe == kind:
@@ -141,10 +140,8 @@ class Supervisor:
             self.bus.detach(slot)
         else:
             self.bus.unobserve(slot)
-        try:
+        with contextlib.suppress(Exception):  # a broken actor's cleanup must not take the set down with it
             actor.close()
-        except Exception:  # a broken actor's cleanup must not take the set down with it
-            pass
 
     # --- swapping -------------------------------------------------------------------------------------------------
 

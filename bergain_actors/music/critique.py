@@ -40,7 +40,7 @@ class Finding(msgspec.Struct, frozen=True):
 
 def signature(plan: BarPlan) -> tuple:
     """What makes two bars sound the same: layers, samples, gains (to the dB or so) and rhythm."""
-    return tuple((l.role, l.sample, round(l.gain, 2), l.kind, l.hits) for l in plan.layers)
+    return tuple((layer.role, layer.sample, round(layer.gain, 2), layer.kind, layer.hits) for layer in plan.layers)
 
 
 def critique(
@@ -64,42 +64,66 @@ def critique(
     mean_energy = sum(energies) / len(energies)
     if mean_energy < target - ENERGY_TOLERANCE:
         findings.append(
-            Finding("energy_up", f"build up: energy {mean_energy:.2f} is under the {phase} target {target:.2f}", 1,
-                    {"energy": round(mean_energy, 3), "target": target})
+            Finding(
+                "energy_up",
+                f"build up: energy {mean_energy:.2f} is under the {phase} target {target:.2f}",
+                1,
+                {"energy": round(mean_energy, 3), "target": target},
+            )
         )
     elif mean_energy > target + ENERGY_TOLERANCE:
         findings.append(
-            Finding("energy_down", f"strip back: energy {mean_energy:.2f} is over the {phase} target {target:.2f}", 1,
-                    {"energy": round(mean_energy, 3), "target": target})
+            Finding(
+                "energy_down",
+                f"strip back: energy {mean_energy:.2f} is over the {phase} target {target:.2f}",
+                1,
+                {"energy": round(mean_energy, 3), "target": target},
+            )
         )
 
     mean_layers = sum(len(b.plan.layers) for b in recent) / len(recent)
     if mean_layers > cap:
         findings.append(
-            Finding("less_dense", f"too dense: {mean_layers:.1f} layers on average, {cap} suit the {phase}", 1,
-                    {"layers": round(mean_layers, 2), "cap": cap})
+            Finding(
+                "less_dense",
+                f"too dense: {mean_layers:.1f} layers on average, {cap} suit the {phase}",
+                1,
+                {"layers": round(mean_layers, 2), "cap": cap},
+            )
         )
 
     if phase in KICK_PHASES:
-        with_kick = sum(any(l.role == "kick" for l in b.plan.layers) for b in recent) / len(recent)
+        with_kick = sum(any(layer.role == "kick" for layer in b.plan.layers) for b in recent) / len(recent)
         if with_kick < KICK_PRESENCE:
             findings.append(
-                Finding("add_kick", f"bring the kick back: it played in {with_kick:.0%} of the last bars", 1,
-                        {"kick_presence": round(with_kick, 3)})
+                Finding(
+                    "add_kick",
+                    f"bring the kick back: it played in {with_kick:.0%} of the last bars",
+                    1,
+                    {"kick_presence": round(with_kick, 3)},
+                )
             )
 
     window = list(bars[-repetition_bars:])
     if len(window) >= repetition_bars and len({signature(b.plan) for b in window}) == 1:
         severity = min(3, stagnant_streak + 1)
         findings.append(
-            Finding("vary", f"stagnant: the same bar for {len(window)} bars — change something audible", severity,
-                    {"bars": len(window), "streak": stagnant_streak + 1})
+            Finding(
+                "vary",
+                f"stagnant: the same bar for {len(window)} bars — change something audible",
+                severity,
+                {"bars": len(window), "streak": stagnant_streak + 1},
+            )
         )
 
     reduction = sum(b.gain_reduction_db for b in recent) / len(recent)
     if reduction > LIMITER_DB:
         findings.append(
-            Finding("quieter", f"too loud: the limiter takes {reduction:.1f} dB off on average", 1,
-                    {"gain_reduction_db": round(reduction, 2)})
+            Finding(
+                "quieter",
+                f"too loud: the limiter takes {reduction:.1f} dB off on average",
+                1,
+                {"gain_reduction_db": round(reduction, 2)},
+            )
         )
     return findings

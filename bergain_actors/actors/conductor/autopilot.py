@@ -107,12 +107,11 @@ class Autopilot(Conductor):
     def build_up(self, bar: int) -> str:
         for role in PHASE_ROLES[self.phase]:
             channel = self.mixer.channels.get(role)
-            if channel is not None and channel.muted:
-                if self.move("unmute", role, bar) == "ok":
-                    return f"unmute {role}"
-            elif channel is None and len(self.mixer.audible()) < self.cap:
-                if self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5)).startswith(("ok", "clamped")):
-                    return f"add {role}"
+            if channel is not None and channel.muted and self.move("unmute", role, bar) == "ok":
+                return f"unmute {role}"
+            room = channel is None and len(self.mixer.audible()) < self.cap
+            if room and self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5)).startswith(("ok", "clamped")):
+                return f"add {role}"
         for channel in sorted(self.mixer.audible(), key=lambda c: c.gain):
             raised = round(min(1.0, channel.gain + 0.1), 3)
             if raised > channel.gain and self.move("fader", channel.role, bar, gain=raised) == "ok":

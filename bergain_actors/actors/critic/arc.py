@@ -32,9 +32,7 @@ class ArcCritic(Actor):
             if plan is None:
                 return
             self._forget_before(event.plan_seq)
-            self.played.append(
-                PlayedBar(event.bar, plan, event.held, event.rms, event.peak, event.gain_reduction_db)
-            )
+            self.played.append(PlayedBar(event.bar, plan, event.held, event.rms, event.peak, event.gain_reduction_db))
             if (event.bar + 1) % self.every == 0:
                 self.judge(event)
 

@@ -251,6 +251,8 @@ class ProviderRouter(Actor):
     def _start(self, name: str) -> None:
         """Start what a provider needs in the background: its child process, or a check that it is reachable."""
         slot = self.slots[name]
+        if isinstance(slot.provider, HTTPProvider):
+            slot.provider.client  # noqa: B018 -- built now (SSL context: ~20 ms), not during a failover
         if slot.server is not None:
             self.ctx.spawn(slot.server.run)
         elif self.config.probe_at_start and isinstance(slot.provider, HTTPProvider):

@@ -1,0 +1,41 @@
+"""Playing to a real audio server: JACK's dummy driver paces the set like speakers would."""
+
+from __future__ import annotations
+
+import pytest
+import soundfile as sf
+import trio
+
+from bergain_actors.actors.streamer.sinks import DeviceSink
+from bergain_actors.core import events as ev
+from bergain_actors.performance import choose_sink, perform, set_paths
+
+pytestmark = pytest.mark.audio
+
+
+async def test_set_plays_on_the_device_with_backpressure(jack_server, scenario_factory, tmp_path):
+    scenario = scenario_factory(bars=4, bpm=200)
+    sink, detail = choose_sink(scenario, fast=False, no_audio=False)
+    assert isinstance(sink, DeviceSink), detail
+    assert detail == "playing on system"
+    log_path, wav_path = set_paths(scenario, tmp_path, stamp="jack")
+    start = trio.current_time()
+    result = await perform(
+        scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, audio_detail=detail, keep_events=True
+    )
+    elapsed = trio.current_time() - start
+    started = next(e for e in result.events if isinstance(e, ev.AudioStarted))
+    assert started.device == "system"
+    assert [e.bar for e in result.events if isinstance(e, ev.BarPlayed)] == [0, 1, 2, 3]
+    assert result.summary.underflows == sum(e.count for e in result.events if isinstance(e, ev.AudioUnderflow))
+    # the device, not a sleep, set the pace: the last bar cannot be taken before three bars have sounded
+    bar_seconds = 4 * 60 / 200
+    assert elapsed >= 3 * bar_seconds
+    assert sf.info(wav_path).frames == round(4 * bar_seconds * 44100)
+
+
+def test_no_audio_and_fast_never_open_a_device(scenario_factory):
+    scenario = scenario_factory()
+    for kwargs in ({"fast": True, "no_audio": False}, {"fast": False, "no_audio": True}):
+        sink, detail = choose_sink(scenario, **kwargs)
+        assert not sink.live and "WAV" in detail

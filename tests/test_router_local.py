@@ -1,0 +1,95 @@
+"""The real embedded LM (SmolLM2 on xllamacpp) in a child process started by the router itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import trio
+from router_harness import provider, running
+
+from bergain_actors.actors.router.fault_server import FaultServer
+from bergain_actors.core import events as ev
+
+pytestmark = pytest.mark.llm
+
+ROLES = ["kick", "bass", "hat", "clap", "pad"]
+SCHEMA = {
+    "type": "object",
+    "properties": {
+        "energy": {"type": "number"},
+        "add": {"type": "array", "maxItems": 2, "items": {"enum": ROLES}},
+    },
+    "required": ["energy", "add"],
+}
+MESSAGES = (
+    {"role": "system", "content": "You are a techno DJ. Answer in JSON."},
+    {"role": "user", "content": "Next phrase: give the energy from 0 to 1 and up to two roles to add."},
+)
+
+
+def local_first(tmp_path: Path, **router: object) -> dict[str, object]:
+    (tmp_path / "canned.json").write_text(json.dumps([{"energy": 0.5, "add": []}]))
+    fallback = {"name": "canned", "kind": "scripted", "script": str(tmp_path / "canned.json")}
+    return {"providers": [{"name": "local", "kind": "local"}, fallback], "restart_delay_s": 0.1, **router}
+
+
+def assert_decision(text: str) -> None:
+    decision = json.loads(text)
+    assert isinstance(decision["energy"], int | float)
+    assert len(decision["add"]) <= 2 and set(decision["add"]) <= set(ROLES)
+
+
+async def test_schema_constrained_answer_from_the_embedded_server(tmp_path: Path) -> None:
+    async with running(local_first(tmp_path)) as h:
+        started = await h.wait_for(ev.LocalServerChanged)
+        assert started.status == "started" and started.address.startswith("http://127.0.0.1:")
+        assert started.pid != os.getpid()
+        answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
+        assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
+        assert_decision(answer.text)
+        assert answer.completion_tokens > 0 and answer.prompt_tokens > 0
+    assert h.router.slots["local"].server.process.returncode is not None, "the child is stopped with the set"
+
+
+async def test_killed_child_fails_over_restarts_and_recovers(tmp_path: Path) -> None:
+    async with running(local_first(tmp_path)) as h:
+        first = await h.wait_for(ev.LocalServerChanged)
+        assert (await h.ask(messages=MESSAGES, response_schema=SCHEMA)).provider == "local"
+
+        os.kill(first.pid, signal.SIGKILL)
+        exited = await h.wait_for(ev.LocalServerChanged, lambda e: e.status == "exited")
+        assert exited.detail == "exit code -9"
+        during = await h.ask(messages=MESSAGES, response_schema=SCHEMA)
+        assert during.provider == "canned"
+
+        again = await h.wait_for(ev.LocalServerChanged, lambda e: e.status == "started" and e.pid != first.pid)
+        answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
+        assert answer.provider == "local"
+        assert_decision(answer.text)
+        assert h.transitions("local") == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
+        reasons = [e.reason for e in h.of(ev.ProviderStateChanged)]
+        assert reasons[0] == "local server exited: exit code -9" and "restarted" in reasons[1]
+        assert [e.status for e in h.of(ev.LocalServerChanged)] == ["started", "exited", "started"]
+        assert again.address != ""
+
+
+async def test_fault_server_in_front_of_the_real_server(tmp_path: Path, nursery: trio.Nursery) -> None:
+    """Faults injected between the router and the real local LM: it fails over, then gets the real answer."""
+    async with running(local_first(tmp_path)) as h:
+        started = await h.wait_for(ev.LocalServerChanged)
+        proxy = await nursery.start(FaultServer(proxy_to=f"{started.address}/v1").run)
+        await proxy.set_mode("error500")
+        h.bus.publish(
+            ev.ProviderControl(op="add", provider="proxied", config=provider("proxied", proxy.url, model="smollm2")),
+            source="control",
+        )
+        h.bus.publish(ev.ProviderControl(op="switch", provider="proxied"), source="control")
+        assert (await h.ask(messages=MESSAGES, response_schema=SCHEMA)).provider == "local"
+        await proxy.set_mode("proxy")
+        answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
+        assert answer.provider == "proxied" and answer.attempts == ()
+        assert_decision(answer.text)
