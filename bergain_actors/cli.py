@@ -171,8 +171,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_event=None if args.quiet else play_by_play(),
             )
         )
-    except FileNotFoundError as exc:
-        raise BadInput(str(exc)) from None
+    except OSError as exc:  # a missing pack, an --out that is a file, a full disk: the user can fix these
+        raise BadInput(f"{exc.filename or ''}: {exc.strerror or exc}" if exc.filename else str(exc)) from None
     except KeyboardInterrupt:
         print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
         return 130

@@ -63,6 +63,13 @@ class SetResult:
     events: list[ev.Event] = field(default_factory=list)
 
 
+def _stopped(exc: BaseException) -> bool:
+    """Whether ``exc`` (possibly grouped by trio's nurseries) only says the set was stopped from outside."""
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_stopped(inner) for inner in exc.exceptions)
+    return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
+
+
 def set_paths(scenario: Scenario, out_dir: Path | None, stamp: str | None = None) -> tuple[Path, Path]:
     folder = out_dir if out_dir is not None else scenario.path(scenario.log_dir)
     stem = f"{_slug(scenario.name)}-{stamp or time.strftime('%Y%m%d-%H%M%S')}-seed{scenario.seed}"
@@ -153,12 +160,9 @@ async def perform(
             )
             await supervisor.done.wait()
             nursery.cancel_scope.cancel()
-    except (KeyboardInterrupt, trio.Cancelled):
-        reason = "interrupted"
-        result.interrupted = True
-        raise
-    except BaseException:
-        reason = "error"
+    except BaseException as exc:
+        reason = "interrupted" if _stopped(exc) else "error"
+        result.interrupted = reason == "interrupted"
         raise
     finally:
         bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")

@@ -70,8 +70,11 @@ class ActorContext:
         Work spawned before the actor's task has opened its nursery starts as soon as it has."""
         if self.nursery is None:
             self._early.append((fn, args))
-        else:
+            return
+        try:
             self.nursery.start_soon(fn, *args)
+        except RuntimeError:  # the nursery has closed: the set (or this actor) is ending, nothing left to do
+            self.log.info("late work dropped", work=getattr(fn, "__name__", repr(fn)))
 
     def open(self, nursery: trio.Nursery) -> None:
         """The actor's task is running: its nursery takes the work spawned so far."""

@@ -40,7 +40,7 @@ class ConductorConfig(_Table):
     sub_lm: str = ""
     max_iters: Positive = 12
     max_llm_calls: Positive = 20
-    decision_tokens: Positive = 200
+    decision_tokens: Positive = 400
     lead_bars: Annotated[int, msgspec.Meta(ge=1, le=32)] = 4
     """The phrase brain asks for phrase P when it plans bar P - lead_bars: the LM's time to answer."""
     step_tokens: Positive = 1024

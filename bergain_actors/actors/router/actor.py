@@ -153,6 +153,11 @@ class ProviderRouter(Actor):
             if now >= deadline:
                 late = True
                 break
+            if slot.provider.not_ready and self._fast:
+                # offline the music waits for decisions: let a starting local server come up
+                with trio.move_on_at(min(deadline, now + slot.provider.config.timeout_s)):
+                    await slot.provider.wait_ready()
+                now = anyio.current_time()
             if slot.provider.not_ready:
                 attempts.append(f"{name}: {slot.provider.not_ready}")
                 continue

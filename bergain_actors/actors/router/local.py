@@ -84,16 +84,16 @@ class LocalServer:
                 self.on_change("failed", str(message.get("error", message)), "", process.pid)
                 return False
             self.starts += 1
-            self.provider.base_url = f"{message['address']}/v1"
+            self.provider.set_address(f"{message['address']}/v1")
             self.provider.state = "running"
             self.on_change("started", f"loaded in {message.get('load_s', 0):.2f} s", message["address"], process.pid)
             code = await process.wait()
-            self.provider.base_url = ""
+            self.provider.set_address("")
             self.provider.state = "restarting"
             self.on_change("exited", f"exit code {code}", "", process.pid)
             return True
         finally:
-            self.provider.base_url = ""
+            self.provider.set_address("")
             with trio.CancelScope(shield=True):
                 await _terminate(process)
 

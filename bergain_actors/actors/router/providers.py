@@ -22,6 +22,7 @@ from typing import Any, ClassVar, Literal
 
 import httpx
 import msgspec
+import trio
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import ProviderConfig
@@ -69,6 +70,9 @@ class Provider:
     def not_ready(self) -> str:
         """Why the provider cannot take a call right now without it being its failure ("" = ready)."""
         return ""
+
+    async def wait_ready(self) -> None:
+        """Until the provider can take calls (immediately for a provider that is always ready)."""
 
     async def complete(self, request: ev.LMRequest) -> Answer:
         raise NotImplementedError
@@ -241,10 +245,21 @@ class LocalProvider(OpenAIProvider):
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigError("the xllamacpp package is not installed")
         self.state = "starting"
+        self._changed = trio.Event()
 
     @property
     def not_ready(self) -> str:
         return "" if self.base_url else f"local server {self.state}"
+
+    def set_address(self, base_url: str) -> None:
+        """The server is listening (or, with "", gone): wake the calls waiting to see which."""
+        self.base_url = base_url
+        self._changed.set()
+        self._changed = trio.Event()
+
+    async def wait_ready(self) -> None:
+        while not self.base_url and self.state != "failed":
+            await self._changed.wait()
 
     async def check(self) -> str:
         if not self.model_path.is_file():

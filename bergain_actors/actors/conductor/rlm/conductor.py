@@ -1,0 +1,333 @@
+"""The ``rlm`` Conductor: the trio side of the RLM program (see the package docstring for the whole design)."""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+import msgspec
+import trio
+
+from bergain_actors.actors.conductor.phrase import PhraseConductor
+from bergain_actors.actors.conductor.rlm import program
+from bergain_actors.actors.conductor.rlm.program import Halt, LMDown
+from bergain_actors.core import events as ev
+from bergain_actors.core.actor import ActorContext
+
+WORKER = "rlm"
+"""Source of the worker's events: not a deciding slot, so ``replay --verify`` feeds them in as recorded inputs."""
+
+MOVES = ("add", "remove", "fader", "pattern", "mute", "unmute", "swap", "breakdown")
+MAX_PLAY = 32
+IDLE_RUNS = 3
+"""Runs in a row that end without playing a bar before the brain steps down."""
+
+
+class RLMConductor(PhraseConductor):
+    kind = "rlm"
+    subscribes = (*PhraseConductor.subscribes, ev.ToolCall, ev.LMRequest, ev.RLMStep, ev.SetEnded)
+
+    def __init__(self, ctx: ActorContext, config: Any) -> None:
+        super().__init__(ctx, config)
+        self.run_config = program.RunConfig(
+            main_lm=config.main_lm,
+            sub_lm=config.sub_lm,
+            max_iters=config.max_iters,
+            max_llm_calls=config.max_llm_calls,
+            step_tokens=config.step_tokens,
+            sub_tokens=config.decision_tokens,
+            sandbox_timeout_s=config.sandbox_timeout_s,
+            sandbox_memory_mb=config.sandbox_memory_mb,
+        )
+        self.started = False
+        self.runs = 0
+        self.ended: deque[str] = deque(maxlen=3)
+        self.run_played = 0
+        self.idle_runs = 0
+        self.granted = 0
+        """Offline, bars may be planned up to here: ``play`` grants them, so the set moves at the program's pace."""
+        self.playing: tuple[ev.ToolCall, int] | None = None
+        self.outstanding: set[str] = set()
+        self.recent: deque[str] = deque(maxlen=16)
+        self.tape: list[ev.Event] = []
+        """Replay only: the worker's recorded events and their answers, to re-run the program against."""
+        self._wake = trio.Event()
+        self._waiters: dict[str, tuple[trio.Event, list[Any]]] = {}
+        self._call_ids = 0
+
+    # --- events ---------------------------------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.ToolCall):
+            self.record(event)
+            self.on_tool(event)
+        elif isinstance(event, ev.LMRequest):
+            if event.source == WORKER:
+                self.record(event)
+                self.outstanding.add(event.request_id)
+        elif isinstance(event, ev.RLMStep):
+            self.record(event)
+        elif isinstance(event, ev.LMResponse | ev.LMFailed) and event.request_id in self.outstanding:
+            self.record(event)
+            self.outstanding.discard(event.request_id)
+            self._resolve(event.request_id, event)
+            if isinstance(event, ev.LMFailed) and self.level == "rlm":
+                self.step_down(f"LM failed: {event.reason}")
+        elif isinstance(event, ev.SetEnded):
+            self.started = False
+        else:
+            if isinstance(event, ev.SetStarted):
+                self.started = True
+                if self.level == "rlm":
+                    self._wake.set()
+            super().handle(event)
+
+    def record(self, event: ev.Event) -> None:
+        if not self.ctx.set.live:
+            self.tape.append(event)
+
+    def replay_finished(self) -> tuple[int, ev.Event | None, ev.Event | None] | None:
+        """Called by ``replay --verify`` after the log: re-run the program's recorded runs (see ``verify.py``)."""
+        from bergain_actors.actors.conductor.rlm import verify
+
+        return verify.check(self.tape, self.run_config)
+
+    def brain_changed(self, old: str, new: str) -> None:
+        if new == "rlm":
+            self.idle_runs = 0
+            self._wake.set()
+        elif old == "rlm":
+            self.granted = 0
+            self.finish_play()
+
+    # --- planning -------------------------------------------------------------------------------------------------
+
+    def ready(self, bar: int) -> bool:
+        if self.level != "rlm":
+            return super().ready(bar)
+        return not self.fast or bar < self.granted
+
+    def planned(self) -> None:
+        if self.playing is not None and self.next_bar >= self.playing[1]:
+            self.finish_play()
+
+    def plan_bar(self, bar: int) -> None:
+        super().plan_bar(bar)
+        self.run_played += 1
+
+    def on_phrase(self, bar: int, new_phase: bool) -> None:
+        if self.level != "rlm":
+            super().on_phrase(bar, new_phase)
+        elif new_phase:
+            self.fit_cap(bar)
+        del self.directives[:-4]
+
+    # --- the tools ------------------------------------------------------------------------------------------------
+
+    def on_tool(self, call: ev.ToolCall) -> None:
+        tool, args = call.tool, call.args
+        if tool == "begin_run":
+            self.begin_run(call)
+        elif tool == "end_run":
+            self.end_run(call)
+        elif self.level != "rlm":
+            self.reply(call, "refused: the LM is down and another brain has the decks; finish with SUBMIT")
+        elif self.next_bar >= self.total:
+            self.reply(call, self.status(set_over=True) if tool == "play" else "refused: the set is over")
+        elif tool == "play":
+            bars = min(max(_int(args.get("bars"), 8), 1), MAX_PLAY)
+            self.playing = (call, min(self.next_bar + bars, self.total))
+            self.granted = max(self.granted, self.playing[1])
+            self.plan_through(self.horizon)
+        elif tool in MOVES:
+            self.reply(call, self.tool_move(call))
+        elif tool == "history":
+            last = min(max(_int(args.get("last_n"), 8), 1), len(self.recent) or 1)
+            self.reply(call, {"moves": list(self.recent)[-last:], "energy": [round(e, 3) for e in self.energies]})
+        elif tool == "feedback":
+            texts = [d.text for d in self.directives]
+            self.directives.clear()
+            self.reply(call, texts)
+        else:
+            self.reply(call, f"refused: unknown tool {tool!r}")
+
+    def tool_move(self, call: ev.ToolCall) -> str:
+        args, role, bar = call.args, str(call.args.get("role", "")), self.next_bar
+        if call.tool == "breakdown":
+            return self.move("breakdown", "", bar, cause=call.seq, bars=min(max(_int(args.get("bars"), 8), 1), 32))
+        if call.tool == "add":
+            return self.move(
+                "add", role, bar, cause=call.seq, gain=args.get("gain", 0.6), pattern=str(args.get("pattern") or "")
+            )
+        if call.tool == "fader":
+            return self.move("fader", role, bar, cause=call.seq, gain=args.get("gain"))
+        if call.tool == "pattern":
+            return self.move("pattern", role, bar, cause=call.seq, name=str(args.get("name", "")))
+        if call.tool == "swap":
+            choice = _int(args.get("choice"), -1)
+            return self.move("swap", role, bar, cause=call.seq, **({"choice": choice} if choice >= 0 else {}))
+        return self.move(call.tool, role, bar, cause=call.seq)
+
+    def move(self, name: str, role: str, bar: int, /, cause: int = -1, **args: Any) -> str:
+        result = super().move(name, role, bar, cause, **args)
+        self.recent.append(f"bar {bar}: {name} {role} {' '.join(f'{k}={v}' for k, v in args.items())} → {result}")
+        return result
+
+    def begin_run(self, call: ev.ToolCall) -> None:
+        if not self.started or self.level != "rlm" or self.next_bar >= self.total:
+            self.reply(call, {"go": False})
+            return
+        self.runs += 1
+        self.run_played = 0
+        seed = self.ctx.rng(self.next_bar, f"sandbox:{self.runs}").randrange(2**31)
+        self.reply(call, {"go": True, "run": self.runs, "seed": seed, "brief": self.brief, "summary": self.summary()})
+
+    def end_run(self, call: ev.ToolCall) -> None:
+        reason = str(call.args.get("reason", ""))
+        self.ended.append(f"run {call.args.get('run')}: {reason}")
+        self.idle_runs = self.idle_runs + 1 if self.run_played == 0 else 0
+        if self.level == "rlm" and self.idle_runs >= IDLE_RUNS:
+            self.step_down(f"{IDLE_RUNS} runs in a row ended without playing ({reason})")
+        elif self.level == "rlm" and self.run_played == 0:
+            self.granted = max(self.granted, self.next_bar + self.phrase_bars)  # the music moves on meanwhile
+            self.plan_through(self.horizon)
+        self.reply(call, "ok")
+
+    def finish_play(self) -> None:
+        if self.playing is not None:
+            call, _ = self.playing
+            self.playing = None
+            self.reply(call, self.status(set_over=self.next_bar >= self.total))
+
+    def status(self, set_over: bool) -> dict[str, Any]:
+        feedback = [d.text for d in self.directives]
+        self.directives.clear()
+        return {
+            "bars_played": self.next_bar,
+            "bars_left": self.total - self.next_bar,
+            "phase": self.phase,
+            "energy": round(self.mixer.energy(), 3),
+            "target_energy": round(self.target, 3),
+            "layers_allowed": self.cap,
+            "mixer": self.mixer.snapshot(),
+            "feedback": feedback,
+            "set_over": set_over,
+        }
+
+    def summary(self) -> str:
+        """Where the set is, for a new run: its inputs come from this (logged) answer, never from shared state."""
+        mixer = "; ".join(
+            f"{r} {c['gain']:.2f} {c['pattern']}{' muted' if c['muted'] else ''}"
+            for r, c in self.mixer.snapshot().items()
+        )
+        lines = [
+            f"Bar {self.next_bar} of {self.total} ({self.total - self.next_bar} left), phase {self.phase or 'intro'},"
+            f" target energy {self.target:.2f}, at most {self.cap} layers.",
+            f"Mixer: {mixer or 'empty'}.",
+            f"Roles in the pack: {', '.join(self.roles)}.",
+            f"Patterns: {', '.join(self.patterns)}.",
+        ]
+        if self.recent:
+            lines.append("Recent moves: " + " | ".join(list(self.recent)[-6:]))
+        if self.ended:
+            lines.append("Earlier runs: " + " | ".join(self.ended))
+        return "\n".join(lines)
+
+    def reply(self, call: ev.ToolCall, value: Any) -> None:
+        value = msgspec.to_builtins(value)  # what the log will hold is exactly what the sandbox gets
+        self.record(
+            self.ctx.emit(
+                ev.ToolResult(call_id=call.call_id, tool=call.tool, value=value, bar=self.next_bar, cause=call.seq)
+            )
+        )
+        self._resolve(f"tool:{call.call_id}", value)
+
+    # --- the worker thread ----------------------------------------------------------------------------------------
+
+    async def run(self, inbox: Any) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            await trio.to_thread.run_sync(self._work)
+
+    def _work(self) -> None:
+        """The worker thread: runs the program again and again while the conductor says go."""
+        bridge = LiveBridge(self)
+        try:
+            while True:
+                start = bridge.call("begin_run", {})
+                if not start.get("go"):
+                    return
+                program.run_and_report(bridge, start, self.run_config)
+        except Halt:
+            return
+
+    def _resolve(self, key: str, value: Any) -> None:
+        waiter = self._waiters.pop(key, None)
+        if waiter is not None:
+            waiter[1].append(value)
+            waiter[0].set()
+
+    async def _await(self, key: str, publish: ev.Event) -> Any:
+        """Publish a worker event and wait for its answer (which may come inside the publish cascade)."""
+        await trio.lowlevel.checkpoint()  # a stopping set raises here, before anything more is published
+        done, box = trio.Event(), []
+        self._waiters[key] = (done, box)
+        try:
+            self.ctx.bus.publish(publish, source=WORKER)
+            await done.wait()
+        finally:
+            self._waiters.pop(key, None)
+        return box[0]
+
+    async def tool_call(self, tool: str, args: dict[str, Any]) -> Any:
+        self._call_ids += 1
+        call_id = self._call_ids
+        return await self._await(
+            f"tool:{call_id}", ev.ToolCall(call_id=call_id, tool=tool, args=args, bar=self.next_bar)
+        )
+
+    async def lm_call(self, request: ev.LMRequest) -> str:
+        request = msgspec.structs.replace(request, deadline_bar=self.next_bar + self.phrase_bars, bar=self.next_bar)
+        answer = await self._await(request.request_id, request)
+        if isinstance(answer, ev.LMFailed):
+            raise LMDown(answer.reason)
+        return answer.text
+
+    async def rlm_step(self, step: ev.RLMStep) -> None:
+        await trio.lowlevel.checkpoint()
+        self.ctx.bus.publish(msgspec.structs.replace(step, bar=self.next_bar), source=WORKER)
+
+
+class LiveBridge:
+    """The worker thread's way into trio: each call blocks the thread until the answering event. Cancellation (the
+    set ends) turns into ``Halt``; Monty would swallow it inside a tool, so the next call raises it again."""
+
+    def __init__(self, conductor: RLMConductor) -> None:
+        self.conductor = conductor
+        self.halted = False
+
+    def _enter(self, fn: Any, *args: Any) -> Any:
+        if self.halted:
+            raise Halt
+        try:
+            return trio.from_thread.run(fn, *args)
+        except (trio.Cancelled, trio.RunFinishedError):
+            self.halted = True
+            raise Halt from None
+
+    def call(self, tool: str, args: dict[str, Any]) -> Any:
+        return self._enter(self.conductor.tool_call, tool, args)
+
+    def ask(self, request: ev.LMRequest) -> str:
+        return self._enter(self.conductor.lm_call, request)
+
+    def step(self, step: ev.RLMStep) -> None:
+        self._enter(self.conductor.rlm_step, step)
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default

@@ -1,0 +1,306 @@
+"""Render one BarPlan to float32 stereo audio: exact timing, carried-over tails, continuous loops, no clipping.
+
+The renderer is a pure function of the sequence of plans it has been given (plus the pack): no clock, no
+randomness, so replaying the logged plans reproduces the WAV bit for bit.
+
+Time is kept as an exact `Fraction` of frames. Bar k covers frames [floor(start_k), floor(start_k + length)), so
+rounding never accumulates: 1000 bars at 128 BPM are exactly round(1000 * 82687.5) frames long.
+
+One-shots are summed into an accumulator that outlives the bar; whatever sounds past the bar line is played at
+the start of the next bar(s). Loops are read by bar index, so an N-bar loop walks through all N bars. A loop whose
+tagged BPM differs from the plan's is resampled to the plan's tempo (windowed sinc): like a turntable, its pitch
+moves with the tempo. At equal tempo the loop is copied as is. A loop without a BPM tag is fitted to its bars.
+The stretched copy is cached per tempo; making it costs the first bar at a new tempo 50-100 ms per loop bar.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from fractions import Fraction
+
+import msgspec
+import numpy as np
+
+from bergain_actors.music.pack import Sample, SamplePack, resample
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
+
+_CACHE_BYTES = 128 << 20
+"""Budget for gained / stretched copies of samples, so steady-state bars only add views."""
+
+
+class RenderStats(msgspec.Struct, frozen=True):
+    """What the streamer may log about one rendered bar."""
+
+    bar: int
+    frames: int
+    peak: float
+    """Output peak after the limiter (linear, <= 1)."""
+    rms: float
+    gain_reduction_db: float
+    """Deepest limiter gain reduction in this bar (>= 0 dB)."""
+    limited_frames: int
+    """Frames where the limiter's gain was below unity."""
+    clipped_samples: int
+    """Samples the final safety clip touched; should stay 0."""
+    skipped_layers: int
+    """Layers whose sample id is not in the pack."""
+    skipped_hits: int
+    """Hits outside the bar."""
+
+
+class Limiter:
+    """Block limiter: bit-transparent below `threshold`, smooth gain reduction above it, no added latency.
+
+    Each block of `block` frames (2.9 ms) gets the gain that brings its peak to the threshold; gain recovers at
+    `release_db_per_s` (linear in dB, so the whole envelope is a running minimum and vectorizes). Gains are
+    interpolated linearly between block boundaries, each boundary taking the smaller gain of its two neighbouring
+    blocks: the gain starts falling one block before a peak (a 2.9 ms attack) and no frame of a block ever exceeds
+    the threshold. State carries across bars; the one place it cannot look ahead is the bar line, where a
+    downbeat that needs more reduction than the previous bar ended with gets it as a step at the first frame.
+    """
+
+    def __init__(
+        self, sample_rate: int, threshold_db: float = -1.0, block: int = 128, release_db_per_s: float = 30.0
+    ) -> None:
+        self.threshold = float(10.0 ** (threshold_db / 20.0))
+        self.block = block
+        self._release = release_db_per_s * block / sample_rate
+        self.gain_db = 0.0
+        """Gain at the end of the last processed frame."""
+        self._ramps = np.zeros(0, np.float32)
+
+    def process(self, x: np.ndarray, peak: float) -> tuple[float, int, float]:
+        """Limit `x` (frames, 2) in place, given its peak; return (max reduction dB, frames reduced, new peak)."""
+        if self.gain_db == 0.0 and peak <= self.threshold:
+            return 0.0, 0, peak
+        n, b = x.shape[0], self.block
+        nb = -(-n // b)
+        block_peak = self._block_peaks(x, nb)
+        with np.errstate(divide="ignore"):
+            required = np.minimum(0.0, 20.0 * np.log10(self.threshold / np.maximum(block_peak, 1e-30)))
+        k = np.arange(nb)
+        ramp = self._release * k
+        held = np.minimum.accumulate(required - ramp) + ramp
+        held = np.minimum(np.minimum(held, self.gain_db + self._release * (k + 1)), 0.0)
+        bounds = np.empty(nb + 1)
+        bounds[0] = min(self.gain_db, held[0])
+        bounds[1:nb] = np.minimum(held[:-1], held[1:])
+        bounds[nb] = held[-1]
+        self.gain_db = float(bounds[nb])
+        active = np.flatnonzero((bounds[:-1] < 0.0) | (bounds[1:] < 0.0))
+        if active.size == 0:
+            return 0.0, 0, peak
+        first, last = int(active[0]), int(active[-1]) + 1
+        amp = (10.0 ** (bounds[first : last + 1] / 20.0)).astype(np.float32)
+        lo, hi = first * b, min(n, last * b)
+        gain = np.repeat(amp[:-1], 2 * b)[: 2 * (hi - lo)]
+        slope = np.repeat(amp[1:] - amp[:-1], 2 * b)[: 2 * (hi - lo)]
+        slope *= self._ramp(2 * (hi - lo))
+        gain += slope
+        seg = x[lo:hi].reshape(-1)
+        seg *= gain
+        untouched = np.concatenate([block_peak[:first], block_peak[last:]])
+        new_peak = max(float(untouched.max(initial=0.0)), float(seg.max()), -float(seg.min()))
+        return float(-bounds.min()), int(np.count_nonzero(gain < 1.0)) // 2, new_peak
+
+    def _ramp(self, size: int) -> np.ndarray:
+        """0, 0, 1/b, 1/b, ... (b-1)/b, (b-1)/b repeated: the in-block position of each interleaved sample."""
+        if self._ramps.size < size:
+            one = np.repeat(np.arange(self.block, dtype=np.float32) / np.float32(self.block), 2)
+            self._ramps = np.tile(one, -(-size // one.size))
+        return self._ramps[:size]
+
+    def _block_peaks(self, x: np.ndarray, nb: int) -> np.ndarray:
+        """Peak |sample| of each block (both channels)."""
+        flat = np.abs(x.reshape(-1))
+        return np.maximum.reduceat(flat, np.arange(0, 2 * nb * self.block, 2 * self.block)).astype(np.float64)
+
+
+class Renderer:
+    """Turns consecutive BarPlans into consecutive bars of audio from one SamplePack."""
+
+    def __init__(self, pack: SamplePack, sample_rate: int) -> None:
+        if pack.sample_rate != sample_rate:
+            raise ValueError(f"pack decoded at {pack.sample_rate} Hz, renderer runs at {sample_rate} Hz")
+        self.pack = pack
+        self.sample_rate = sample_rate
+        self.limiter = Limiter(sample_rate)
+        self.limiter_engaged_frames = 0
+        """Frames, over the whole set so far, where the limiter reduced gain."""
+        self.last_stats: RenderStats | None = None
+        self._position = Fraction(0)
+        self._longest = max((s.frames for s in pack.samples.values()), default=0)
+        self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
+        self._head = 0
+        self._end = 0
+        """acc[head:end] holds audio due from the next bar on; everything else is zero."""
+        self._tempos: dict[tuple[float, int], tuple[Fraction, Fraction]] = {}
+        self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
+        self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
+        self._copies_bytes = 0
+
+    @property
+    def frame_position(self) -> Fraction:
+        """Exact frame position where the next bar starts."""
+        return self._position
+
+    def render(self, plan: BarPlan) -> np.ndarray:
+        """The next bar of the set: float32 (frames, 2), peak <= 1."""
+        bpm, bar_len = self._tempo(plan.bpm, plan.beats_per_bar)
+        start = self._position
+        first = math.floor(start)
+        n = math.floor(start + bar_len) - first
+        self._position = start + bar_len
+        self._make_room(n)
+        head = self._head
+        onsets = self._onset_table(bpm, start - first)
+        bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
+        skipped_layers = skipped_hits = 0
+        for layer in plan.layers:
+            sample = self.pack.samples.get(layer.sample)
+            if sample is None:
+                skipped_layers += 1
+                continue
+            if layer.gain == 0.0:
+                continue
+            if layer.kind == "loop" and sample.is_loop:
+                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n)
+                continue
+            src = self._gained(layer, sample.id, sample.data)
+            length = src.shape[0]
+            for tick in layer.hits if layer.kind == "hit" else (0,):
+                if not 0 <= tick < bar_ticks:
+                    skipped_hits += 1
+                    continue
+                offset = onsets.get(tick)
+                if offset is None:
+                    offset = self._onset(bpm, start - first, tick, onsets)
+                at = head + offset
+                self._acc[at : at + length] += src
+                self._end = max(self._end, at + length)
+        out = self._acc[head : head + n].copy()
+        self._acc[head : head + n] = 0.0
+        self._head = head + n
+        self._end = max(self._end, self._head)
+        self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
+        return out
+
+    def _finish(self, out: np.ndarray, bar: int, skipped_layers: int, skipped_hits: int) -> RenderStats:
+        flat = out.reshape(-1)
+        peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
+        if not math.isfinite(peak):
+            np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+            peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
+        reduction, limited, peak = self.limiter.process(out, peak)
+        self.limiter_engaged_frames += limited
+        clipped = 0
+        if peak > 1.0:
+            clipped = int(np.count_nonzero(np.abs(flat) > 1.0))
+            np.clip(out, -1.0, 1.0, out=out)
+            peak = 1.0
+        rms = math.sqrt(float(np.dot(flat, flat)) / flat.size) if flat.size else 0.0
+        return RenderStats(
+            bar=bar,
+            frames=out.shape[0],
+            peak=peak,
+            rms=rms,
+            gain_reduction_db=reduction,
+            limited_frames=limited,
+            clipped_samples=clipped,
+            skipped_layers=skipped_layers,
+            skipped_hits=skipped_hits,
+        )
+
+    def _tempo(self, bpm: float, beats_per_bar: int) -> tuple[Fraction, Fraction]:
+        """(exact bpm, exact bar length in frames), memoized: plans repeat their tempo bar after bar."""
+        key = (bpm, beats_per_bar)
+        cached = self._tempos.get(key)
+        if cached is None:
+            if not (math.isfinite(bpm) and bpm > 0) or beats_per_bar < 1:
+                raise ValueError(f"need bpm > 0 and beats_per_bar >= 1, got {bpm!r}, {beats_per_bar!r}")
+            exact = Fraction(str(bpm))
+            cached = self._tempos[key] = (exact, Fraction(beats_per_bar * 60 * self.sample_rate) / exact)
+        return cached
+
+    def _onset_table(self, bpm: Fraction, frac: Fraction) -> dict[int, int]:
+        """tick -> frame offset for bars at this tempo starting at this fractional frame (memoized)."""
+        key = (bpm, frac)
+        table = self._onsets.get(key)
+        if table is None:
+            if len(self._onsets) > 4096:
+                self._onsets.clear()
+            table = self._onsets[key] = {}
+        return table
+
+    def _onset(self, bpm: Fraction, frac: Fraction, tick: int, table: dict[int, int]) -> int:
+        offset = math.floor(frac + tick * Fraction(60 * self.sample_rate) / (bpm * TICKS_PER_BEAT))
+        table[tick] = offset
+        return offset
+
+    def _make_room(self, n: int) -> None:
+        """Ensure acc can take a bar of n frames plus the longest one-shot starting anywhere in it."""
+        need = n + self._longest
+        if self._head + need <= self._acc.shape[0]:
+            return
+        live = self._acc[self._head : self._end].copy()
+        if need > self._acc.shape[0] // 2:
+            self._acc = np.zeros((2 * need, 2), np.float32)
+        else:
+            self._acc[self._head : self._end] = 0.0
+        self._acc[: live.shape[0]] = live
+        self._head, self._end = 0, live.shape[0]
+
+    def _add_loop(self, layer: Layer, sample: Sample, bar: int, bpm: Fraction, bar_len: Fraction, n: int) -> None:
+        src = self._gained(layer, sample.id, self._loop_source(sample, bpm, bar_len), bpm)
+        length = src.shape[0]
+        bars = sample.bars or 1
+        offset = (((bar - layer.loop_start_bar) % bars) * length) // bars
+        at, filled = self._head, 0
+        while filled < n:
+            take = min(n - filled, length - offset)
+            self._acc[at + filled : at + filled + take] += src[offset : offset + take]
+            filled += take
+            offset = 0
+
+    def _loop_source(self, sample: Sample, bpm: Fraction, bar_len: Fraction) -> np.ndarray:
+        """The loop's audio at the plan's tempo: the file itself, or a cached resampled stretch of it."""
+        frames = sample.frames
+        if sample.bpm is not None:
+            target = math.floor(frames * Fraction(str(sample.bpm)) / bpm + Fraction(1, 2))
+        else:
+            target = math.floor((sample.bars or 1) * bar_len + Fraction(1, 2))
+        if target == frames:
+            return sample.data
+        key = ("stretch", sample.id, target)
+        cached = self._cache_get(key)
+        if cached is None:
+            cached = self._cache_put(key, resample(sample.data, target, circular=True))
+        return cached
+
+    def _gained(self, layer: Layer, sid: str, data: np.ndarray, tempo: Fraction | None = None) -> np.ndarray:
+        """data * (left, right) gains with a constant-power pan normalized to unity at centre (cached)."""
+        theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
+        left = layer.gain * math.sqrt(2.0) * math.cos(theta)
+        right = layer.gain * math.sqrt(2.0) * math.sin(theta)
+        if layer.pan == 0.0:
+            left = right = layer.gain
+        key = ("gain", sid, tempo, data.shape[0], left, right)
+        cached = self._cache_get(key)
+        if cached is None:
+            cached = self._cache_put(key, data * np.array([left, right], np.float32))
+        return cached
+
+    def _cache_get(self, key: tuple) -> np.ndarray | None:
+        arr = self._copies.get(key)
+        if arr is not None:
+            self._copies.move_to_end(key)
+        return arr
+
+    def _cache_put(self, key: tuple, arr: np.ndarray) -> np.ndarray:
+        self._copies[key] = arr
+        self._copies_bytes += arr.nbytes
+        while self._copies_bytes > _CACHE_BYTES and len(self._copies) > 1:
+            _, old = self._copies.popitem(last=False)
+            self._copies_bytes -= old.nbytes
+        return arr

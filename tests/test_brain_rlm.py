@@ -1,0 +1,79 @@
+"""The rlm brain, offline, on scripted RLM replies through the real router: tools, guardrails, sandbox limits,
+new runs, cancellation, and replay --verify re-running the program."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import trio
+
+from bergain_actors import replay
+from bergain_actors.actors.conductor.rlm import program
+from bergain_actors.core import events as ev
+from tests.brain_support import load, logged, of, play
+
+
+async def test_rlm_plays_a_set_through_the_tools_and_replays(tmp_path, monkeypatch):
+    scenario, text = load("rlm_scripted.toml", sandbox_timeout_s=0.5)
+    result = await play(scenario, text, tmp_path)
+    events = logged(result.log_path)
+
+    assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(scenario.total_bars()))
+    moves = of(events, ev.MixerMove)
+    assert any(m.role == "texture" and m.move == "fader" and m.result.startswith("clamped") for m in moves)
+    intro_refusals = [m for m in moves if m.move == "add" and m.bar < 12 and "limit" in m.result]
+    assert {m.role for m in intro_refusals} >= {"perc", "clap", "bassline", "synth"}  # layers 4..7 in the intro
+    calls = {c.call_id: c for c in of(events, ev.ToolCall)}
+    runs = [r for r in of(events, ev.ToolResult) if r.tool == "begin_run" and r.value.get("go")]
+    assert len(runs) >= 2, "SUBMIT must start a new run"
+    assert any(calls[r.call_id].tool == "end_run" and r.value == "ok" for r in of(events, ev.ToolResult))
+    steps = of(events, ev.RLMStep)
+    assert any(program.TIMEOUT_MESSAGE in s.output for s in steps), "the endless loop is cut by the sandbox"
+    assert any("hint: build" in s.output for s in steps), "llm_query goes through the router too"
+    assert all(r.source == "rlm" for r in of(events, ev.LMRequest))
+    assert of(events, ev.ActorCrashed) == []
+    assert isinstance(events[-1], ev.SetEnded)
+
+    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
+    assert problem is None and checked == len(events)
+
+    monkeypatch.setattr(program, "DJSet", program.DJSet.with_instructions(program.DJSet.instructions + " Be bold."))
+    with pytest.raises(replay.Divergence) as diverged:
+        replay.verify(result.log_path, warn=lambda m: None)
+    first = of(events, ev.LMRequest)[0]
+    assert diverged.value.seq == first.seq
+
+
+def _children() -> set[str]:
+    return set(subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split())
+
+
+async def test_stopping_inside_a_tool_call_ends_the_worker_and_closes_the_log(tmp_path):
+    scenario, text = load("rlm_scripted.toml", sandbox_timeout_s=0.5)
+    before = _children()  # other tests' servers (a session's JACK server) are not this set's
+    with trio.CancelScope() as scope:
+
+        def stop_in_play(event: ev.Event) -> None:
+            if isinstance(event, ev.ToolCall) and event.tool == "play":
+                scope.cancel()
+
+        await play(scenario, text, tmp_path, on_event=stop_in_play)
+    assert scope.cancelled_caught
+    events = logged(tmp_path / "set.bgnlog")
+    assert isinstance(events[-1], ev.SetEnded) and events[-1].reason == "interrupted"
+    assert any(isinstance(e, ev.ToolCall) and e.tool == "play" for e in events)
+    running = [f for f in sys._current_frames().values() if _in_worker(f)]
+    assert running == [], "the RLM worker thread is still running"
+    left = _children() - before
+    assert not left, f"processes left behind: {left}"
+
+
+def _in_worker(frame) -> bool:
+    while frame is not None:
+        if frame.f_code.co_name == "_work" and "rlm" in frame.f_code.co_filename:
+            return True
+        frame = frame.f_back
+    return False

@@ -1,0 +1,250 @@
+"""The renderer: sample-exact timing, carried tails, multi-bar and tempo-matched loops, a transparent limiter."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import math
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bergain_actors.music.pack import SamplePack, index_pack
+from bergain_actors.music.patterns import pattern_hits
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
+from bergain_actors.music.render import Renderer
+
+SR = 44100
+SHIPPED = Path(__file__).resolve().parent.parent / "sample_pack"
+
+
+def _bar_exact(bpm: float, beats: int = 4) -> Fraction:
+    return Fraction(beats * 60 * SR) / Fraction(str(bpm))
+
+
+def _write(root: Path, rel: str, data: np.ndarray) -> None:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, data, SR, subtype="FLOAT")
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> SamplePack:
+    """Small, exactly representable test sounds: decaying noise one-shots, stepped loops, beat bursts."""
+    root = tmp_path_factory.mktemp("render_pack")
+    rng = np.random.default_rng(1)
+    decay = np.exp(-np.arange(20000) / 3000.0)
+    _write(root, "kick/k.wav", (rng.standard_normal(20000) * 0.3 * decay).astype(np.float32))
+    _write(root, "hihat/h.wav", (rng.standard_normal((3000, 2)) * 0.1).astype(np.float32))
+    _write(root, "fx/long.wav", (rng.standard_normal((3 * SR, 2)) * 0.1).astype(np.float32))
+    _write(root, "perc/dc.wav", np.full(5000, 0.25, np.float32))
+    bar = _bar_exact(128)
+    steps = np.zeros(round(4 * bar), np.float32)
+    for j in range(4):
+        steps[math.floor(j * bar) : math.floor((j + 1) * bar)] = 0.1 * (j + 1)
+    _write(root, "texture/steps_128bpm_4bar_loop.wav", steps)
+    slow = np.zeros(88200, np.float32)
+    for beat in range(4):
+        slow[beat * 22050 : beat * 22050 + 40] = np.hanning(40)
+    _write(root, "drum_loop/beats_120bpm_1bar_loop.wav", slow)
+    return index_pack(root, SR)
+
+
+def _plan(bar: int, *layers: Layer, bpm: float = 128.0) -> BarPlan:
+    return BarPlan(bar=bar, bpm=bpm, layers=tuple(layers))
+
+
+def _reference(pack: SamplePack, plans: list[BarPlan]) -> list[np.ndarray]:
+    """Independent model: place every gained hit on one long timeline at floor(exact time), then cut bars."""
+    starts = [Fraction(0)]
+    for p in plans:
+        starts.append(starts[-1] + _bar_exact(p.bpm, p.beats_per_bar))
+    timeline = np.zeros((math.floor(starts[-1]) + 4 * SR, 2), np.float64)
+    for p, start in zip(plans, starts, strict=False):
+        for layer in p.layers:
+            data = pack.samples[layer.sample].data.astype(np.float64)
+            theta = (layer.pan + 1) * math.pi / 4
+            gains = np.array([math.cos(theta), math.sin(theta)]) * math.sqrt(2) * layer.gain
+            if layer.pan == 0:
+                gains = np.array([layer.gain, layer.gain])
+            for tick in layer.hits:
+                at = math.floor(start + Fraction(tick * 60 * SR) / (Fraction(str(p.bpm)) * TICKS_PER_BEAT))
+                timeline[at : at + data.shape[0]] += data * gains
+    return [timeline[math.floor(a) : math.floor(b)] for a, b in itertools.pairwise(starts)]
+
+
+def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: SamplePack) -> None:
+    kick = Layer("kick", "kick/k.wav", 0.8, hits=pattern_hits("four_on_floor"))
+    hat = Layer("hihat", "hihat/h.wav", 0.6, hits=pattern_hits("offbeat_16ths"), pan=-0.5)
+    tail = Layer("fx", "fx/long.wav", 0.5, hits=(380,), pan=0.3)
+    plans = [_plan(0, kick, hat), _plan(1, kick, tail), _plan(2, hat, bpm=133.7), _plan(3, kick, bpm=133.7)]
+    renderer = Renderer(pack, SR)
+    for plan, expected in zip(plans, _reference(pack, plans), strict=True):
+        got = renderer.render(plan)
+        assert got.dtype == np.float32 and got.shape == expected.shape and got.flags.c_contiguous
+        np.testing.assert_allclose(got, expected, atol=2e-6, rtol=0)
+        assert renderer.last_stats.limited_frames == 0 and renderer.last_stats.gain_reduction_db == 0.0
+    assert renderer.limiter_engaged_frames == 0
+
+
+def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    dc = Layer("perc", "perc/dc.wav", 1.0, hits=(0, 37, 200))
+    for bar in range(5):
+        start = renderer.frame_position
+        out = renderer.render(_plan(bar, dc, bpm=127.3))[:, 0]
+        first = math.floor(start)
+        for tick in (0, 37, 200):
+            onset = math.floor(start + tick * Fraction(60 * SR) / (Fraction("127.3") * TICKS_PER_BEAT)) - first
+            assert out[onset] >= 0.25 - 1e-6 and (onset == 0 or out[onset - 1] in (0.0, 0.25, 0.5))
+
+
+def test_one_shot_tail_continues_into_the_next_bar(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    long = pack.samples["fx/long.wav"].data
+    bar0 = renderer.render(_plan(0, Layer("fx", "fx/long.wav", 1.0, hits=(4 * TICKS_PER_BEAT - 6,))))
+    onset = math.floor(Fraction(4 * TICKS_PER_BEAT - 6, TICKS_PER_BEAT) * 60 * SR / 128)
+    played = bar0.shape[0] - onset
+    np.testing.assert_array_equal(bar0[onset:], long[:played])
+    bar1 = renderer.render(_plan(1))
+    np.testing.assert_array_equal(bar1, long[played : played + bar1.shape[0]])
+    bar2 = renderer.render(_plan(2))
+    rest = long.shape[0] - played - bar1.shape[0]
+    np.testing.assert_array_equal(bar2[:rest], long[played + bar1.shape[0] :])
+    assert not bar2[rest:].any()
+
+
+def test_empty_plan_renders_silence(pack: SamplePack) -> None:
+    out = Renderer(pack, SR).render(_plan(0))
+    assert out.shape == (82687, 2) and out.dtype == np.float32 and not out.any()
+
+
+def test_multi_bar_loop_walks_through_its_bars(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    steps = "texture/steps_128bpm_4bar_loop.wav"
+    for bar in range(10):
+        layer = Layer("texture", steps, 1.0, kind="loop", loop_start_bar=1)
+        out = renderer.render(_plan(bar, layer))
+        loop_bar = (bar - 1) % 4
+        assert np.median(out[:, 0]) == pytest.approx(0.1 * (loop_bar + 1), abs=1e-6), bar
+        assert np.count_nonzero(np.abs(out[:, 0] - 0.1 * (loop_bar + 1)) > 1e-6) <= 1, bar
+    third = renderer.render(_plan(12, Layer("texture", steps, 1.0, kind="loop", loop_start_bar=10)))
+    assert np.median(third) == pytest.approx(0.3, abs=1e-6)
+
+
+def test_loop_at_another_tempo_is_stretched_to_exactly_one_bar(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    beats = Layer("drum_loop", "drum_loop/beats_120bpm_1bar_loop.wav", 0.8, kind="loop")
+    bars = [renderer.render(_plan(b, beats)) for b in range(3)]
+    beat_frames = 60 * SR / 128
+    for out in bars:
+        # bursts found where the beats of a 128 BPM bar are: the loop now lasts exactly one bar
+        peaks = [int(np.argmax(out[round(i * beat_frames) : round(i * beat_frames) + 200, 0])) for i in range(4)]
+        expected = [round(19.5 * 120 / 128 + (i * beat_frames - round(i * beat_frames))) for i in range(4)]
+        assert all(abs(p - e) <= 2 for p, e in zip(peaks, expected, strict=True)), (peaks, expected)
+        assert out[:, 0].max() > 0.7
+    same = Renderer(pack, SR).render(_plan(0, Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 1.0, "loop")))
+    np.testing.assert_array_equal(same, pack.samples["texture/steps_128bpm_4bar_loop.wav"].data[:82687])
+
+
+def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    loud = (
+        Layer("kick", "kick/k.wav", 50.0, hits=pattern_hits("sixteenths")),
+        Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 30.0, kind="loop"),
+        Layer("fx", "fx/long.wav", 1000.0, hits=(0, 100), pan=1.0),
+    )
+    for bar in range(4):
+        out = renderer.render(_plan(bar, *loud))
+        assert np.abs(out).max() <= 1.0
+        stats = renderer.last_stats
+        assert stats.gain_reduction_db > 20.0 and stats.limited_frames > 0 and stats.peak <= 1.0
+        assert stats.clipped_samples == 0
+    assert renderer.limiter_engaged_frames >= 4 * 82687 - 1
+    # after the loud part the limiter releases, then is bit-transparent again
+    hat = Layer("hihat", "hihat/h.wav", 0.5, hits=pattern_hits("offbeat_8ths"))
+    bar = 4
+    while renderer.limiter.gain_db < 0.0 and bar < 40:
+        renderer.render(_plan(bar, hat))
+        bar += 1
+    assert renderer.limiter.gain_db == 0.0
+    reference = Renderer(pack, SR)
+    for b in range(bar):
+        reference.render(_plan(b))
+    nxt = _plan(bar, hat)
+    np.testing.assert_array_equal(renderer.render(nxt), reference.render(nxt))
+
+
+def test_limiter_is_smooth(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    out = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 8.0, hits=(0, 192))))
+    # a constant 2.0 input becomes a gain curve: no jumps bigger than the attack ramp allows
+    assert np.abs(out).max() <= renderer.limiter.threshold + 1e-6
+    assert np.abs(np.diff(out[:4000, 0])).max() < 0.05
+
+
+def _varied_plans() -> list[BarPlan]:
+    kick = Layer("kick", "kick/k.wav", 0.9, hits=pattern_hits("four_on_floor"))
+    hat = Layer("hihat", "hihat/h.wav", 0.7, hits=pattern_hits("sixteenths"), pan=0.4)
+    steps = Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 2.5, kind="loop")
+    stretched = Layer("drum_loop", "drum_loop/beats_120bpm_1bar_loop.wav", 0.8, kind="loop", pan=-0.7)
+    missing = Layer("synth", "synth/not_there.wav", 0.5, hits=(0,))
+    return [_plan(b, kick, hat, steps, stretched, missing, bpm=128.0 if b < 5 else 131.5) for b in range(9)]
+
+
+def test_same_plans_give_identical_bytes(pack: SamplePack) -> None:
+    digests = []
+    for _ in range(2):
+        renderer = Renderer(pack, SR)
+        h = hashlib.sha256()
+        for plan in _varied_plans():
+            h.update(renderer.render(plan).tobytes())
+        digests.append(h.hexdigest())
+        assert renderer.last_stats.skipped_layers == 1
+        assert renderer.limiter_engaged_frames > 0
+    assert digests[0] == digests[1]
+
+
+def test_no_drift_over_1000_bars(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    total = sum(renderer.render(_plan(b)).shape[0] for b in range(1000))
+    assert total == round(1000 * 1.875 * SR)
+    assert renderer.frame_position == 1000 * _bar_exact(128)
+    odd = Renderer(pack, SR)
+    total = sum(odd.render(_plan(b, bpm=127.3)).shape[0] for b in range(1000))
+    assert total == math.floor(1000 * _bar_exact(127.3))
+
+
+def test_unknown_samples_and_out_of_range_hits_are_skipped(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    out = renderer.render(
+        _plan(0, Layer("kick", "kick/missing.wav", 1.0, hits=(0,)), Layer("perc", "perc/dc.wav", 1.0, hits=(0, 384)))
+    )
+    assert renderer.last_stats.skipped_layers == 1 and renderer.last_stats.skipped_hits == 1
+    assert out[0, 0] == pytest.approx(0.25)
+
+
+def test_constant_power_pan(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    left = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0)))
+    assert left[10, 1] == pytest.approx(0.0, abs=1e-7) and left[10, 0] == pytest.approx(0.25 * math.sqrt(2) * 0.5)
+    mid = renderer.render(_plan(1, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=0.5)))
+    assert mid[10, 0] ** 2 + mid[10, 1] ** 2 == pytest.approx(2 * (0.25 * 0.5) ** 2, rel=1e-5)
+
+
+def test_renders_the_shipped_pack_fast_enough_and_clean() -> None:
+    shipped = index_pack(SHIPPED, SR)
+    renderer = Renderer(shipped, SR)
+    layers = (
+        Layer("kick", "kick/kick_punch_A.wav", 0.9, hits=pattern_hits("four_on_floor")),
+        Layer("hihat", "hihat/hat_closed_tight.wav", 0.57, hits=pattern_hits("offbeat_8ths")),
+        Layer("bassline", "bassline/bassline_rolling_A_128bpm_1bar_loop.wav", 0.67, kind="loop"),
+        Layer("texture", "texture/pad_Am9_128bpm_4bar_loop.wav", 0.38, kind="loop"),
+    )
+    for bar in range(8):
+        out = renderer.render(_plan(bar, *layers))
+        assert 0.05 < renderer.last_stats.rms < 0.7
+        assert np.abs(out).max() <= 1.0 and renderer.last_stats.clipped_samples == 0
