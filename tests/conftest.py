@@ -12,12 +12,14 @@ from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.scenario import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
+AUTOPILOT = ROOT / "scenarios" / "autopilot.toml"
+"""The set with no LM: what most tests play."""
 
 
 def make_scenario(tmp_path: Path, **changes: Any) -> Scenario:
-    """The default scenario on the shipped pack, logging under ``tmp_path``, with ``changes`` applied
+    """The autopilot scenario on the shipped pack, logging under ``tmp_path``, with ``changes`` applied
     (``conductor={...}`` style dicts merge into that table)."""
-    raw = msgspec.to_builtins(scenarios.load(scenarios.DEFAULT_SCENARIO)[0])
+    raw = msgspec.to_builtins(scenarios.load(AUTOPILOT)[0])
     raw.pop("base_dir")
     raw.update(sample_pack=str(ROOT / "sample_pack"), log_dir=str(tmp_path), minutes=None, bars=32)
     for key, value in changes.items():

@@ -155,3 +155,18 @@ async def test_phrase_brain_on_the_embedded_local_lm_replays_without_network(tmp
     out = tmp_path / "replayed.wav"
     replay.render(result.log_path, out, warn=lambda m: None)
     assert out.read_bytes() == result.wav_path.read_bytes()
+
+
+@pytest.mark.llm
+def test_default_scenario_is_lm_driven_and_inspect_shows_the_decisions(tmp_path, capsys):
+    from bergain_actors.cli import main
+    from bergain_actors.core.scenario import DEFAULT_SCENARIO
+
+    assert main(["run", str(DEFAULT_SCENARIO), "--bars", "40", "--no-audio", "--quiet", "--out", str(tmp_path)]) == 0
+    (log,) = tmp_path.glob("*.bgnlog")
+    decisions = [e for e in logged(log) if isinstance(e, ev.PhraseDecision) and "fallback" not in e.decision]
+    assert decisions and all(e.source == "conductor" for e in decisions)
+    capsys.readouterr()
+    assert main(["inspect", str(log)]) == 0
+    out = capsys.readouterr().out
+    assert f"{len([e for e in logged(log) if isinstance(e, ev.PhraseDecision)])} phrase decisions" in out

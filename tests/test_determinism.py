@@ -11,12 +11,14 @@ from bergain_actors.actors.conductor import autopilot
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
-from bergain_actors.core.scenario import DEFAULT_SCENARIO
+from bergain_actors.core.scenario import PACKAGE_ROOT
 from bergain_actors.performance import perform, set_paths
+
+AUTOPILOT = PACKAGE_ROOT / "scenarios" / "autopilot.toml"
 
 
 def run_cli(out: Path, *extra: str) -> tuple[Path, Path]:
-    code = main(["run", str(DEFAULT_SCENARIO), "--fast", "--no-audio", "--quiet", "--out", str(out), *extra])
+    code = main(["run", str(AUTOPILOT), "--fast", "--no-audio", "--quiet", "--out", str(out), *extra])
     assert code == 0
     logs, wavs = sorted(out.glob("*.bgnlog")), sorted(out.glob("*.wav"))
     assert len(logs) == 1 and len(wavs) == 1, (logs, wavs)

@@ -15,7 +15,7 @@ import soundfile as sf
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
-from bergain_actors.music.render import Renderer
+from bergain_actors.music.render import MASTER_GAIN, Renderer
 
 SR = 44100
 SHIPPED = Path(__file__).resolve().parent.parent / "sample_pack"
@@ -81,7 +81,7 @@ def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: Sam
     hat = Layer("hihat", "hihat/h.wav", 0.6, hits=pattern_hits("offbeat_16ths"), pan=-0.5)
     tail = Layer("fx", "fx/long.wav", 0.5, hits=(380,), pan=0.3)
     plans = [_plan(0, kick, hat), _plan(1, kick, tail), _plan(2, hat, bpm=133.7), _plan(3, kick, bpm=133.7)]
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     for plan, expected in zip(plans, _reference(pack, plans), strict=True):
         got = renderer.render(plan)
         assert got.dtype == np.float32 and got.shape == expected.shape and got.flags.c_contiguous
@@ -91,7 +91,7 @@ def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: Sam
 
 
 def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     dc = Layer("perc", "perc/dc.wav", 1.0, hits=(0, 37, 200))
     for bar in range(5):
         start = renderer.frame_position
@@ -103,7 +103,7 @@ def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
 
 
 def test_one_shot_tail_continues_into_the_next_bar(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     long = pack.samples["fx/long.wav"].data
     bar0 = renderer.render(_plan(0, Layer("fx", "fx/long.wav", 1.0, hits=(4 * TICKS_PER_BEAT - 6,))))
     onset = math.floor(Fraction(4 * TICKS_PER_BEAT - 6, TICKS_PER_BEAT) * 60 * SR / 128)
@@ -118,12 +118,12 @@ def test_one_shot_tail_continues_into_the_next_bar(pack: SamplePack) -> None:
 
 
 def test_empty_plan_renders_silence(pack: SamplePack) -> None:
-    out = Renderer(pack, SR).render(_plan(0))
+    out = Renderer(pack, SR, master=1.0).render(_plan(0))
     assert out.shape == (82687, 2) and out.dtype == np.float32 and not out.any()
 
 
 def test_multi_bar_loop_walks_through_its_bars(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     steps = "texture/steps_128bpm_4bar_loop.wav"
     for bar in range(10):
         layer = Layer("texture", steps, 1.0, kind="loop", loop_start_bar=1)
@@ -136,7 +136,7 @@ def test_multi_bar_loop_walks_through_its_bars(pack: SamplePack) -> None:
 
 
 def test_loop_at_another_tempo_is_stretched_to_exactly_one_bar(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     beats = Layer("drum_loop", "drum_loop/beats_120bpm_1bar_loop.wav", 0.8, kind="loop")
     bars = [renderer.render(_plan(b, beats)) for b in range(3)]
     beat_frames = 60 * SR / 128
@@ -146,12 +146,14 @@ def test_loop_at_another_tempo_is_stretched_to_exactly_one_bar(pack: SamplePack)
         expected = [round(19.5 * 120 / 128 + (i * beat_frames - round(i * beat_frames))) for i in range(4)]
         assert all(abs(p - e) <= 2 for p, e in zip(peaks, expected, strict=True)), (peaks, expected)
         assert out[:, 0].max() > 0.7
-    same = Renderer(pack, SR).render(_plan(0, Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 1.0, "loop")))
+    same = Renderer(pack, SR, master=1.0).render(
+        _plan(0, Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 1.0, "loop"))
+    )
     np.testing.assert_array_equal(same, pack.samples["texture/steps_128bpm_4bar_loop.wav"].data[:82687])
 
 
 def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     loud = (
         Layer("kick", "kick/k.wav", 50.0, hits=pattern_hits("sixteenths")),
         Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 30.0, kind="loop"),
@@ -171,7 +173,7 @@ def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
         renderer.render(_plan(bar, hat))
         bar += 1
     assert renderer.limiter.gain_db == 0.0
-    reference = Renderer(pack, SR)
+    reference = Renderer(pack, SR, master=1.0)
     for b in range(bar):
         reference.render(_plan(b))
     nxt = _plan(bar, hat)
@@ -179,7 +181,7 @@ def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
 
 
 def test_limiter_is_smooth(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     out = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 8.0, hits=(0, 192))))
     # a constant 2.0 input becomes a gain curve: no jumps bigger than the attack ramp allows
     assert np.abs(out).max() <= renderer.limiter.threshold + 1e-6
@@ -198,7 +200,7 @@ def _varied_plans() -> list[BarPlan]:
 def test_same_plans_give_identical_bytes(pack: SamplePack) -> None:
     digests = []
     for _ in range(2):
-        renderer = Renderer(pack, SR)
+        renderer = Renderer(pack, SR, master=1.0)
         h = hashlib.sha256()
         for plan in _varied_plans():
             h.update(renderer.render(plan).tobytes())
@@ -209,17 +211,17 @@ def test_same_plans_give_identical_bytes(pack: SamplePack) -> None:
 
 
 def test_no_drift_over_1000_bars(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     total = sum(renderer.render(_plan(b)).shape[0] for b in range(1000))
     assert total == round(1000 * 1.875 * SR)
     assert renderer.frame_position == 1000 * _bar_exact(128)
-    odd = Renderer(pack, SR)
+    odd = Renderer(pack, SR, master=1.0)
     total = sum(odd.render(_plan(b, bpm=127.3)).shape[0] for b in range(1000))
     assert total == math.floor(1000 * _bar_exact(127.3))
 
 
 def test_unknown_samples_and_out_of_range_hits_are_skipped(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     out = renderer.render(
         _plan(0, Layer("kick", "kick/missing.wav", 1.0, hits=(0,)), Layer("perc", "perc/dc.wav", 1.0, hits=(0, 384)))
     )
@@ -228,7 +230,7 @@ def test_unknown_samples_and_out_of_range_hits_are_skipped(pack: SamplePack) -> 
 
 
 def test_constant_power_pan(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR)
+    renderer = Renderer(pack, SR, master=1.0)
     left = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0)))
     assert left[10, 1] == pytest.approx(0.0, abs=1e-7) and left[10, 0] == pytest.approx(0.25 * math.sqrt(2) * 0.5)
     mid = renderer.render(_plan(1, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=0.5)))
@@ -248,3 +250,11 @@ def test_renders_the_shipped_pack_fast_enough_and_clean() -> None:
         out = renderer.render(_plan(bar, *layers))
         assert 0.05 < renderer.last_stats.rms < 0.7
         assert np.abs(out).max() <= 1.0 and renderer.last_stats.clipped_samples == 0
+
+
+def test_master_headroom_scales_the_mix_below_the_limiter(pack: SamplePack) -> None:
+    plan = _plan(0, Layer("kick", "kick/k.wav", 0.9, hits=pattern_hits("four_on_floor")))
+    unity = Renderer(pack, SR, master=1.0).render(plan)
+    default = Renderer(pack, SR).render(plan)
+    assert MASTER_GAIN == 0.5
+    np.testing.assert_allclose(default, unity * MASTER_GAIN, rtol=0, atol=1e-7)

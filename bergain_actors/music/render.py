@@ -25,6 +25,10 @@ import numpy as np
 from bergain_actors.music.pack import Sample, SamplePack, resample
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
 
+MASTER_GAIN = 0.5
+"""-6 dB of headroom on the master bus, as a DJ mixer has: a full peak groove of hot samples (kicks peak at 0.95)
+sums under the limiter's threshold, so the limiter catches accidents instead of shaping every bar."""
+
 _CACHE_BYTES = 128 << 20
 """Budget for gained / stretched copies of samples, so steady-state bars only add views."""
 
@@ -120,11 +124,12 @@ class Limiter:
 class Renderer:
     """Turns consecutive BarPlans into consecutive bars of audio from one SamplePack."""
 
-    def __init__(self, pack: SamplePack, sample_rate: int) -> None:
+    def __init__(self, pack: SamplePack, sample_rate: int, master: float = MASTER_GAIN) -> None:
         if pack.sample_rate != sample_rate:
             raise ValueError(f"pack decoded at {pack.sample_rate} Hz, renderer runs at {sample_rate} Hz")
         self.pack = pack
         self.sample_rate = sample_rate
+        self.master = master
         self.limiter = Limiter(sample_rate)
         self.limiter_engaged_frames = 0
         """Frames, over the whole set so far, where the limiter reduced gain."""
@@ -139,6 +144,13 @@ class Renderer:
         self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
         self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._copies_bytes = 0
+
+    def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
+        """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
+        tempo, bar_len = self._tempo(bpm, beats_per_bar)
+        for sample in self.pack.samples.values():
+            if sample.is_loop:
+                self._loop_source(sample, tempo, bar_len)
 
     @property
     def frame_position(self) -> Fraction:
@@ -285,6 +297,7 @@ class Renderer:
         right = layer.gain * math.sqrt(2.0) * math.sin(theta)
         if layer.pan == 0.0:
             left = right = layer.gain
+        left, right = left * self.master, right * self.master
         key = ("gain", sid, tempo, data.shape[0], left, right)
         cached = self._cache_get(key)
         if cached is None:

@@ -40,7 +40,9 @@ class AudioStreamer(Actor):
         super().__init__(ctx, config)
         durable = ctx.set.durable
         if "streamer" not in durable:
-            durable["streamer"] = StreamerState(Renderer(ctx.set.pack, ctx.scenario.sample_rate))
+            renderer = Renderer(ctx.set.pack, ctx.scenario.sample_rate)
+            renderer.prepare(ctx.scenario.bpm, ctx.scenario.beats_per_bar)
+            durable["streamer"] = StreamerState(renderer)
         self.state: StreamerState = durable["streamer"]
         self.sink: Sink = ctx.set.sink or OfflineSink()
         self._arrived = trio.Event()
