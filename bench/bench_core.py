@@ -152,28 +152,20 @@ def bus_throughput(subscribers: int, n: int) -> float:
     return n / elapsed
 
 
-def sixty_minute_set(out: Path) -> tuple[float, float]:
+AUTOPILOT = ROOT / "scenarios" / "autopilot.toml"
+PEAK_RSS = (
+    "import resource, sys; from bergain_actors.cli import main; code = main(sys.argv[1:]); "
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(code)"
+)
+
+
+def fast_set(out: Path, minutes: int) -> tuple[float, float, float]:
+    """Wall seconds, real-time factor and peak RSS (MiB) of ``run --fast`` on the no-LM scenario."""
+    argv = ["run", str(AUTOPILOT), "--fast", "--no-audio", "--quiet", "--minutes", str(minutes), "--out", str(out)]
     start = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bergain_actors.cli",
-            "run",
-            "--fast",
-            "--no-audio",
-            "--quiet",
-            "--minutes",
-            "60",
-            "--out",
-            str(out),
-        ],
-        check=True,
-        capture_output=True,
-        cwd=ROOT,
-    )
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS, *argv], check=True, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - start
-    return wall, 3600 / wall
+    return wall, minutes * 60 / wall, int(done.stderr.strip().splitlines()[-1]) / 1024
 
 
 def main() -> None:
@@ -196,8 +188,15 @@ def main() -> None:
         rows.append(
             ("bus → 5 observers at 10k events/s", f"p50 {p50:.3f} ms, p99 {p99:.3f} ms", f"{len(latencies)} deliveries")
         )
-        wall, factor = sixty_minute_set(Path(tmp) / "set")
-        rows.append(("run --fast, 60-minute set (1920 bars)", f"{wall:.1f} s wall", f"{factor:.0f}× real time"))
+        for minutes in (10, 60):
+            wall, factor, rss = fast_set(Path(tmp) / f"set{minutes}", minutes)
+            rows.append(
+                (
+                    f"run --fast, {minutes}-minute set",
+                    f"{wall:.1f} s, {factor:.0f}× real time",
+                    f"peak RSS {rss:.0f} MiB",
+                )
+            )
     width = max(len(r[0]) for r in rows)
     print(f"{'benchmark':<{width}}  {'result':<32}  note")
     for name, result, note in rows:

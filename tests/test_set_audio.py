@@ -59,7 +59,7 @@ def test_loudness_follows_the_arc(two_minute_set):
 
 def test_arrangement_changes_audibly_across_the_set(two_minute_set):
     _, _, events = two_minute_set
-    layouts = {tuple(sorted(l.role for l in e.plan.layers)) for e in events if isinstance(e, ev.BarPlanned)}
+    layouts = {tuple(sorted(layer.role for layer in e.plan.layers)) for e in events if isinstance(e, ev.BarPlanned)}
     assert len(layouts) >= 5
 
 
