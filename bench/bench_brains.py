@@ -61,12 +61,13 @@ def rlm_numbers(events: list[ev.Event]) -> tuple[float, float, float]:
     return statistics.median(per_step), pct(trips, 0.5), pct(trips, 0.99)
 
 
-async def local_latencies(tmp: Path) -> list[float]:
+async def local_set(tmp: Path) -> tuple[list[float], Path]:
+    """A 30-minute set decided by the embedded SmolLM2: its decision latencies, and its log."""
     scenario, text = load("local_phrase.toml")
-    scenario = scenarios.replace(scenario, minutes=None, bars=160)
+    scenario = scenarios.replace(scenario, minutes=30.0, bars=None)
     result = await play(scenario, text, tmp)
     events = logged(result.log_path)
-    return [e.latency_ms for e in of(events, ev.LMResponse)]
+    return [e.latency_ms for e in of(events, ev.LMResponse)], result.log_path
 
 
 async def long_phrase_set(tmp: Path) -> Path:
@@ -86,13 +87,17 @@ def main() -> None:
         rows.append(("tool round trip sandbox→actor→sandbox p50 / p99", f"{p50:.2f} / {p99:.2f} ms"))
         if "--local" in sys.argv:
             (tmp / "local").mkdir()
-            latencies = trio.run(local_latencies, tmp / "local")
+            latencies, local_log = trio.run(local_set, tmp / "local")
             rows.append(
                 (
                     "phrase decision on local SmolLM2 p50 / p95",
                     f"{pct(latencies, 0.5):.0f} / {pct(latencies, 0.95):.0f} ms (n={len(latencies)})",
                 )
             )
+            started = time.perf_counter()
+            checked, _ = replay.verify(local_log, warn=lambda m: None)
+            elapsed = time.perf_counter() - started
+            rows.append(("replay --verify, 30-min set on local SmolLM2", f"{elapsed:.2f} s ({checked} events)"))
         (tmp / "long").mkdir()
         log = trio.run(long_phrase_set, tmp / "long")
         started = time.perf_counter()

@@ -192,6 +192,9 @@ def play_by_play() -> Callable[[ev.Event], None]:
 
     def show(event: ev.Event) -> None:
         match event:
+            case ev.LocalServerChanged():
+                level = log.info if event.status == "started" else log.warning
+                level("local LM", status=event.status, detail=event.detail, address=event.address)
             case ev.PhaseChanged():
                 log.info("phase", bar=event.bar, phase=event.phase, target=event.target_energy)
             case ev.MixerMove() if event.result != "ok":
