@@ -49,6 +49,8 @@ class SampleInfo(msgspec.Struct, frozen=True):
     bars: int = 1
 
 
+SILENT = "refused: that would leave the mix silent"
+
 DEFAULT_PATTERN = {
     "kick": "four_on_floor",
     "hihat": "offbeat_8ths",
@@ -141,8 +143,12 @@ class Mixer:
         return note or "ok"
 
     def remove(self, role: str) -> str:
-        if self.channels.pop(role, None) is None:
+        channel = self.channels.get(role)
+        if channel is None:
             return f"refused: {role} is not on the mixer"
+        if self._last_voice(channel):
+            return SILENT
+        del self.channels[role]
         return "ok"
 
     def fader(self, role: str, gain: float) -> str:
@@ -172,8 +178,14 @@ class Mixer:
         channel = self.channels.get(role)
         if channel is None:
             return f"refused: {role} is not on the mixer"
+        if muted and self._last_voice(channel):
+            return SILENT
         self.channels[role] = msgspec.structs.replace(channel, muted=muted)
         return "ok"
+
+    def _last_voice(self, channel: Channel) -> bool:
+        """Whether ``channel`` is all that is still sounding: the music never stops, whoever asks."""
+        return not channel.muted and len(self.audible()) == 1
 
     def swap(self, role: str, bar: int, choice: int | None = None, rand: random.Random | None = None) -> str:
         """Another sample for ``role``: by index into the menu, or seeded-random among the others."""

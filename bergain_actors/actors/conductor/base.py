@@ -116,6 +116,8 @@ class Conductor(Actor):
         drop = [c.role for c in self.mixer.audible() if c.role not in BREAKDOWN_KEEP]
         if not drop:
             return "refused: nothing to drop"
+        if len(drop) == len(self.mixer.audible()):
+            return f"refused: nothing would keep playing (a breakdown keeps {', '.join(sorted(BREAKDOWN_KEEP))})"
         for role in drop:
             self.mixer.mute(role)
         self.restore_at, self.restore = bar + max(1, bars), drop

@@ -228,6 +228,10 @@ class PhraseConductor(Autopilot):
         self.apply(decision, bar, new_phase)
 
     def apply(self, decision: dict[str, Any], bar: int, new_phase: bool) -> None:
+        """The arc shapes each new phase; the LM's moves color it; when they leave the mix far off the arc's
+        energy (a small model will), the autopilot steers once."""
+        if new_phase:
+            self.enter_phase(bar)
         moved = 0
         for role in decision["remove"]:
             moved += self.move("remove", role, bar) == "ok"
@@ -241,8 +245,7 @@ class PhraseConductor(Autopilot):
             moved += not self.move("add", add["role"], bar, gain=add["gain"] or 0.6, pattern=pattern).startswith("ref")
         if decision["breakdown"]:
             moved += self.move("breakdown", "", bar, bars=self.phrase_bars).startswith("ok")
-        if not moved:
-            self.target = decision["energy"]
+        if not moved or abs(self.mixer.energy() - self.target) > DRIFT:
             self.steer(bar)
         if new_phase:
             self.fit_cap(bar)
@@ -256,6 +259,10 @@ class PhraseConductor(Autopilot):
         audible = sorted(self.mixer.audible(), key=lambda c: (c.role != "kick", -c.gain, c.role))
         for channel in audible[self.cap :]:
             self.move("remove", channel.role, bar)
+
+
+DRIFT = 0.25
+"""How far from the arc's energy target an LM decision may leave the mix before the autopilot corrects it."""
 
 
 def _phrase_starts(total: int, phrase_bars: int) -> list[int]:
