@@ -85,3 +85,27 @@ async def test_sixty_minute_set_in_virtual_time(autojump_clock, scenario_factory
 
     info = sf.info(wav_path)
     assert info.frames == round(1920 * 1.875 * 44100)
+
+
+def test_truncated_and_corrupt_logs_replay_what_is_good(two_runs, tmp_path, capsys):
+    (log_a, _), _ = two_runs
+    data = log_a.read_bytes()
+    cut = tmp_path / "cut.bgnlog"
+    cut.write_bytes(data[: len(data) * 2 // 3 + 5])
+    capsys.readouterr()
+    assert main(["replay", str(cut), "--wav", str(tmp_path / "cut.wav"), "--verify"]) == 0
+    err = capsys.readouterr().err
+    assert "torn tail at byte" in err
+    offset = int(err.split("torn tail at byte ")[1].split()[0])
+    assert offset <= len(data) * 2 // 3 + 5
+    assert main(["inspect", str(cut), "--json"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(line.startswith("{") for line in lines)
+
+    flipped = bytearray(data)
+    flipped[len(data) // 2] ^= 0x20
+    bad = tmp_path / "bad.bgnlog"
+    bad.write_bytes(bytes(flipped))
+    assert main(["inspect", str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert "corrupt record at byte" in err

@@ -7,12 +7,12 @@ import signal
 
 import msgspec
 import pytest
+from brain_support import load, logged, of, play
 
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.scenario import ProviderConfig
-from brain_support import load, logged, of, play
 
 pytestmark = pytest.mark.llm
 
