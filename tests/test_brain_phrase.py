@@ -170,3 +170,17 @@ def test_default_scenario_is_lm_driven_and_inspect_shows_the_decisions(tmp_path,
     assert main(["inspect", str(log)]) == 0
     out = capsys.readouterr().out
     assert f"{len([e for e in logged(log) if isinstance(e, ev.PhraseDecision)])} phrase decisions" in out
+
+
+def test_compact_grammar_and_schema_read_the_same():
+    from bergain_actors.actors.conductor import decision as dec
+
+    roles, patterns = ["kick", "hihat"], ["four_on_floor", "sixteenths"]
+    grammar = dec.grammar(roles, patterns)
+    assert all(" " not in literal for literal in grammar.split('"')[1::2]), "no whitespace in any literal"
+    assert 'change ::= "{"' in grammar and '"[" change "]' in grammar  # exactly one change: one audible move
+    compact = (
+        '{"energy":0.6,"remove":[],"change":[{"role":"hihat","gain":0.5,"pattern":"keep"}],"add":[],"breakdown":false}'
+    )
+    decision, notes = dec.parse(compact, roles, patterns, 0.5)
+    assert notes == [] and decision["change"] == [{"role": "hihat", "gain": 0.5, "pattern": "keep"}]

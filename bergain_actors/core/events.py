@@ -203,6 +203,8 @@ class LMRequest(Event, frozen=True):
     model: str = ""
     """A provider name from ``[router]`` (empty: the router's preferred order)."""
     response_schema: dict[str, Any] | None = None
+    grammar: str = ""
+    """A llama.cpp GBNF grammar that providers built on llama.cpp use instead of the looser schema grammar."""
     max_tokens: int = 256
     temperature: float = 0.0
     deadline_bar: int = -1

@@ -49,6 +49,37 @@ def schema(roles: list[str], patterns: list[str]) -> dict[str, Any]:
     }
 
 
+def grammar(roles: list[str], patterns: list[str]) -> str:
+    """The same decision as a llama.cpp GBNF grammar without whitespace, for the small local model.
+
+    Under ``json_schema`` the server's grammar allows indentation, and SmolLM2 spends half its tokens on it; this
+    one is compact, asks for exactly one change (one audible move per phrase) and at most one removal and one
+    addition: about 40-110 tokens, a decision inside one bar. ``parse`` reads both forms alike."""
+
+    def one_of(words: list[str]) -> str:
+        return "(" + " | ".join(json.dumps(json.dumps(word)) for word in words) + ")"
+
+    def field(name: str) -> str:
+        return json.dumps(f'"{name}":')
+
+    def layer(name: str, first: str) -> str:
+        return (
+            f'{name} ::= "{{" {field("role")} role "," {field("gain")} num "," {field("pattern")} '
+            f'{one_of([first, *patterns])} "}}"'
+        )
+
+    return "\n".join(
+        [
+            f'root ::= "{{" {field("energy")} num "," {field("remove")} "[" role? "]," {field("change")} "[" change'
+            f' "]," {field("add")} "[" add? "]," {field("breakdown")} ("true" | "false") "}}"',
+            'num ::= "0." [0-9] [0-9]? | "1.0"',
+            f"role ::= {one_of(roles)}",
+            layer("change", KEEP),
+            layer("add", DEFAULT),
+        ]
+    )
+
+
 SYSTEM = (
     "You are the DJ of a live techno set. Decide the next phrase: change one or two things "
     "(remove a layer, change a gain or pattern, add a layer) or call a breakdown. Answer with JSON only."

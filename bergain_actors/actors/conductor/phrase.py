@@ -63,6 +63,7 @@ class PhraseConductor(Autopilot):
         self.roles = sorted(self.mixer.menu)
         self.patterns = known_patterns()
         self.schema = dec.schema(self.roles, self.patterns)
+        self.grammar = dec.grammar(self.roles, self.patterns)
         self.starts = _phrase_starts(self.total, self.phrase_bars)
         self.asked: dict[int, str] = {}
         """Phrase start → request id, for every phrase asked about."""
@@ -189,6 +190,7 @@ class PhraseConductor(Autopilot):
                 messages=({"role": "system", "content": dec.SYSTEM}, {"role": "user", "content": text}),
                 model=self.config.main_lm,
                 response_schema=self.schema,
+                grammar=self.grammar,
                 max_tokens=self.config.decision_tokens,
                 deadline_bar=max(bar - self.lookahead + 1, 0),
                 bar=self.next_bar,

@@ -165,6 +165,8 @@ class OpenAIProvider(HTTPProvider):
     default_base_url = "https://api.openai.com/v1"
     default_model = "gpt-4o-mini"
     default_key_env = "OPENAI_API_KEY"
+    speaks_gbnf = False
+    """Whether the server takes a llama.cpp ``grammar`` (OpenAI proper rejects unknown arguments)."""
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}
@@ -176,7 +178,9 @@ class OpenAIProvider(HTTPProvider):
             "max_tokens": min(request.max_tokens, self.config.max_tokens),
             "temperature": request.temperature,
         }
-        if request.response_schema is not None:
+        if request.grammar and self.speaks_gbnf:
+            body["grammar"] = request.grammar
+        elif request.response_schema is not None:
             schema = {"name": request.purpose or "answer", "schema": request.response_schema}
             body["response_format"] = {"type": "json_schema", "json_schema": schema}
         data = await self.post("/chat/completions", body)
@@ -233,6 +237,7 @@ class LocalProvider(OpenAIProvider):
     """The embedded llama.cpp server; its child process is run by ``local.LocalServer``, which sets ``base_url``."""
 
     kind = "local"
+    speaks_gbnf = True
     default_base_url = ""
     default_model = LOCAL_ALIAS
     default_key_env = ""
