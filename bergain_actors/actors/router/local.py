@@ -48,6 +48,8 @@ class LocalServer:
             str(config.n_ctx),
             "--threads",
             str(config.threads),
+            "--batch-threads",
+            str(config.batch_threads),
         ]
 
     async def run(self) -> None:

@@ -23,7 +23,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alias", default="smollm2")
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch-threads", type=int, default=2)
     args = parser.parse_args(argv)
+    os.nice(10)  # the model is never more important than the audio: the scheduler serves the streamer first
     started = time.perf_counter()
     if not Path(args.model).is_file():
         return _say({"error": f"model file missing: {args.model}"}, 1)
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         params.n_ctx = args.n_ctx
         params.n_parallel = 1
         params.cpuparams.n_threads = args.threads
-        params.cpuparams_batch.n_threads = args.threads
+        params.cpuparams_batch.n_threads = args.batch_threads
         params.model_alias = {args.alias}
         params.warmup = True
         server = xlc.Server(params)
