@@ -19,6 +19,7 @@ import structlog
 import trio
 
 from bergain_actors import __version__
+from bergain_actors.control import console
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.log import LogError, LogReader
@@ -169,6 +170,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 audio_detail=detail,
                 scenario_path=str(args.scenario),
                 on_event=None if args.quiet else play_by_play(),
+                controls=console,
             )
         )
     except OSError as exc:  # a missing pack, an --out that is a file, a full disk: the user can fix these
@@ -211,6 +213,10 @@ def play_by_play() -> Callable[[ev.Event], None]:
                 log.warning("underflow", bar=event.bar, count=event.count)
             case ev.ActorCrashed() | ev.ActorRestarted() | ev.ActorFellBack() | ev.ActorOverloaded():
                 log.warning(type(event).__name__, **{k: v for k, v in ev.comparable(event).items() if k != "type"})
+            case ev.ActorSwapped():
+                log.warning("swapped", bar=event.bar, slot=event.slot, old=event.old, new=event.new)
+            case ev.Control() | ev.ProviderControl():
+                log.info("command", **{k: v for k, v in ev.comparable(event).items() if k not in ("type", "seq")})
             case ev.BrainChanged():
                 log.warning("brain", bar=event.bar, old=event.old, new=event.new, reason=event.reason)
             case ev.ProviderStateChanged():

@@ -6,7 +6,7 @@ This is where the world meets the core: file paths, the audio device, the wall c
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -108,6 +108,7 @@ async def perform(
     keep_events: bool = False,
     on_event: Callable[[ev.Event], None] | None = None,
     before_start: Callable[[Supervisor], None] | None = None,
+    controls: Callable[[Callable[[ev.Event], ev.Event]], Awaitable[None]] | None = None,
 ) -> SetResult:
     """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way."""
     pack = load_pack(scenario)
@@ -158,7 +159,10 @@ async def perform(
                 ),
                 source="supervisor",
             )
+            if controls is not None:
+                nursery.start_soon(controls, lambda event: bus.publish(event, source="control"))
             await supervisor.done.wait()
+            reason = supervisor.end_reason
             nursery.cancel_scope.cancel()
     except BaseException as exc:
         reason = "interrupted" if _stopped(exc) else "error"

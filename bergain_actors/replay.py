@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from bergain_actors.actors.streamer.sinks import WavWriter
+from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
@@ -25,7 +26,7 @@ from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.render import Renderer
 from bergain_actors.performance import load_pack, slots_of
 
-SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack)
+SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack, ev.ActorSwapped)
 """What the supervisor does about a deciding actor's crash is itself a decision, reproduced on verify."""
 
 
@@ -142,7 +143,7 @@ def verify(
     if override is not None:
         override(supervisor)
     for slot in deciding:
-        supervisor.bus.attach(slot, supervisor.actors[slot], tuple(deciding))
+        supervisor.bus.attach(slot, supervisor.actors[slot], registry.SLOT_ORDER)
 
     def reproduced(event: ev.Event) -> bool:
         if event.source in deciding:
@@ -164,7 +165,6 @@ def verify(
 
 
 def _is_deciding(supervisor: Supervisor, slot: str) -> bool:
-    from bergain_actors.core import actor as registry
 
     kind = supervisor.config(slot).kind
     try:

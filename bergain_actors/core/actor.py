@@ -143,7 +143,7 @@ FALLBACKS: dict[str, dict[str, str]] = {
 }
 """Safe kind a slot falls back to when its actor keeps crashing (``*``: any kind not listed)."""
 
-SLOT_ORDER = ("router", "conductor", "critic", "streamer", "ableton")
+SLOT_ORDER = ("supervisor", "router", "conductor", "critic", "streamer", "ableton")
 """Delivery order of one event to inline actors: fixed, so the log never depends on scheduling."""
 
 

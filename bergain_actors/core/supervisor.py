@@ -32,9 +32,12 @@ class Supervisor:
         self._scopes: dict[str, trio.CancelScope] = {}
         self.done = trio.Event()
         self.bars_played = 0
+        self.pending_swaps: list[ev.Control] = []
+        self.end_reason = "complete"
         bus.on_crash = self._inline_crash
         bus.on_overload = self._restart_observer
         bus.taps.append(self._watch)
+        bus.attach("supervisor", _Commands(self), registry.SLOT_ORDER)
 
     # --- starting -------------------------------------------------------------------------------------------------
 
@@ -143,17 +146,43 @@ class Supervisor:
         with contextlib.suppress(Exception):  # a broken actor's cleanup must not take the set down with it
             actor.close()
 
+    # --- commands from outside ------------------------------------------------------------------------------------
+
+    def command(self, event: ev.Control) -> None:
+        """A control command, already logged: swaps wait for the next bar line, stop ends the set there."""
+        if event.command == "swap":
+            self.pending_swaps.append(event)
+        elif event.command == "stop":
+            self.end_reason = "stopped"
+            self.done.set()
+
+    def bar_line(self) -> None:
+        swaps, self.pending_swaps = self.pending_swaps, []
+        for control in swaps:
+            slot, kind = str(control.args.get("slot", "")), str(control.args.get("kind", ""))
+            if slot in self.actors and slot != "streamer":
+                try:
+                    self.swap(slot, kind, cause=control.seq)
+                except LookupError as exc:
+                    self.bus.publish(
+                        ev.ActorCrashed(slot=slot, kind=kind, error=f"swap refused: {exc}", bar=self._bar()),
+                        source="supervisor",
+                    )
+
     # --- swapping -------------------------------------------------------------------------------------------------
 
-    def swap(self, slot: str, kind: str) -> None:
+    def swap(self, slot: str, kind: str, cause: int = -1) -> None:
         """Replace ``slot``'s actor with a fresh one of ``kind``; it picks up from the latest events."""
         old = self.actors[slot]
         new = self._build(slot, kind)
         new.resume(self.bus.last)
         self._stop(slot, old)
         previous, self.kinds[slot] = self.kinds[slot], kind
+        self.crash_bars[slot] = []
         self._activate(slot, new)
-        self.bus.publish(ev.ActorSwapped(slot=slot, old=previous, new=kind, bar=self._bar()), source="supervisor")
+        self.bus.publish(
+            ev.ActorSwapped(slot=slot, old=previous, new=kind, bar=self._bar(), cause=cause), source="supervisor"
+        )
 
     # --- the end --------------------------------------------------------------------------------------------------
 
@@ -169,6 +198,23 @@ class Supervisor:
     def close(self) -> None:
         for slot, actor in list(self.actors.items()):
             self._stop(slot, actor)
+
+
+class _Commands(Actor):
+    """The supervisor's ear on the bus: delivered first in every cascade, so a swap at a bar line happens before
+    any actor hears that bar, and the new actor hears it instead of the old."""
+
+    kind = "supervisor"
+    subscribes = (ev.Control, ev.BarPlayed)
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self.supervisor = supervisor
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.Control):
+            self.supervisor.command(event)
+        elif self.supervisor.pending_swaps:
+            self.supervisor.bar_line()
 
 
 def _describe(exc: BaseException) -> str:
