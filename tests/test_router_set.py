@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 import msgspec
 import pytest
+import trio
 from brain_support import load, logged, of, play
 
+from bergain_actors.actors.router.fault_server import FaultServer
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
@@ -17,25 +20,35 @@ from bergain_actors.core.scenario import ProviderConfig
 pytestmark = pytest.mark.llm
 
 
-async def test_killing_the_local_server_mid_set_fails_over_and_recovers(tmp_path, capsys):
-    scenario, text = load("local_phrase.toml")
-    canned = ProviderConfig(
-        name="canned", kind="scripted", script=str(scenarios.PACKAGE_ROOT / "scenarios" / "phrase_answers.json")
-    )
-    router = msgspec.structs.replace(scenario.router, providers=[*scenario.router.providers, canned], cooldown_s=1.0)
-    scenario = scenarios.replace(scenario, minutes=None, bars=128, router=router)
-    killed: list[int] = []
+async def _play_and_kill(scenario, text, tmp_path):
+    """Play the set and SIGKILL the embedded server's process at bar 40."""
     pid: list[int] = []
 
     def saboteur(event: ev.Event) -> None:
         if isinstance(event, ev.LocalServerChanged) and event.status == "started":
             pid.append(event.pid)
-        if isinstance(event, ev.BarPlayed) and event.bar == 40 and not killed:
-            killed.append(pid[-1])
+        if isinstance(event, ev.BarPlayed) and event.bar == 40:
             os.kill(pid[-1], signal.SIGKILL)
 
-    result = await play(scenario, text, tmp_path, on_event=saboteur)
+    return await play(scenario, text, tmp_path, on_event=saboteur)
+
+
+async def test_killing_the_local_server_mid_set_fails_over_and_recovers(tmp_path, capsys):
+    scenario, text = load("local_phrase.toml")
+    answer = {"energy": 0.6, "remove": [], "change": [{"role": "hihat", "gain": 0.5, "pattern": "keep"}], "add": []}
+    # the stand-in answers over real HTTP, slowly (a byte every 2 ms): the set cannot outrun the local restart
+    canned_server = FaultServer(answer=json.dumps({**answer, "breakdown": False}))
+    canned_server.mode, canned_server.trickle_s = "trickle", 0.002
+    async with trio.open_nursery() as nursery:
+        await nursery.start(canned_server.run)
+        canned = ProviderConfig(name="canned", kind="openai", base_url=canned_server.url, model="m", timeout_s=10.0)
+        providers = [*scenario.router.providers, canned]
+        router = msgspec.structs.replace(scenario.router, providers=providers, cooldown_s=1.0)
+        scenario = scenarios.replace(scenario, minutes=None, bars=128, router=router)
+        result = await _play_and_kill(scenario, text, tmp_path)
+        nursery.cancel_scope.cancel()
     events = logged(result.log_path)
+    killed = [e.pid for e in of(events, ev.LocalServerChanged) if e.status == "exited"]
     assert killed
     assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(128))
     assert of(events, ev.LMFailed) == [], "every phrase got an answer from someone"
