@@ -77,9 +77,6 @@ class Bus:
         if old is not None:
             old[1].close()
 
-    def actor(self, slot: str) -> Actor | None:
-        return self._inline.get(slot)
-
     # --- publishing -----------------------------------------------------------------------------------------------
 
     def publish(self, event: ev.Event, source: str | None = None) -> ev.Event:

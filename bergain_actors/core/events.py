@@ -374,7 +374,3 @@ def comparable(event: Event) -> dict[str, Any]:
         data.pop(name, None)
     data["type"] = type(event).__name__
     return data
-
-
-def type_name(event: Event) -> str:
-    return type(event).__name__

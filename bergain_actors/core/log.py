@@ -75,7 +75,6 @@ class LogWriter:
     def __init__(self, file: BinaryIO, fsync: FsyncPolicy) -> None:
         self._file = file
         self.fsync = fsync
-        self.records = 0
         self._dirty = False
         self._buf = bytearray()
         self._encode = msgspec.msgpack.Encoder().encode
@@ -94,12 +93,12 @@ class LogWriter:
     def reopen(cls, path: Path, fsync: FsyncPolicy = "bar") -> tuple[LogWriter, LogProblem | None]:
         """Open an existing log for appending, truncating a torn or corrupt tail first."""
         reader = LogReader(path)
-        count = sum(1 for _ in reader)
+        for _ in reader:  # read to the end: where the good records stop is where appending resumes
+            pass
         file = open(path, "r+b", buffering=0)  # noqa: SIM115
         file.truncate(reader.good_bytes)
         file.seek(reader.good_bytes)
         writer = cls(file, fsync)
-        writer.records = count
         return writer, reader.problem
 
     def append(self, event: ev.Event) -> None:
@@ -109,7 +108,6 @@ class LogWriter:
         buf = self._buf
         buf += _frame.pack(size, zlib.crc32(payload, zlib.crc32(_len.pack(size))))
         buf += payload
-        self.records += 1
         self._dirty = True
         if self.fsync == "event":
             self.commit()

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
-
-import msgspec
 
 from bergain_actors.core import events as ev
 
@@ -74,12 +71,6 @@ class Summary:
                 self.phrase_decisions += 1
             case ev.SetEnded():
                 self.end = event.reason
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {k: v for k, v in vars(self).items() if k != "types"}
-        data["events"] = dict(sorted(self.types.items()))
-        data["minutes"] = round(self.bars_played * self.seconds_per_bar / 60, 2)
-        return msgspec.to_builtins(data)
 
     def lines(self) -> list[str]:
         minutes = self.bars_played * self.seconds_per_bar / 60

@@ -55,13 +55,6 @@ def phase_at(bar: int, total_bars: int) -> tuple[str, float, int]:
     raise AssertionError("unreachable")
 
 
-def phase_start_bar(phase: str, total_bars: int) -> int:
-    for name, start, *_ in PHASES:
-        if name == phase:
-            return round(start * total_bars)
-    raise KeyError(phase)
-
-
 def gain_cap(role: str) -> float:
     return GAIN_CAPS.get(role, DEFAULT_GAIN_CAP)
 

@@ -154,7 +154,7 @@ class ProviderRouter(Actor):
                 late = True
                 break
             if slot.provider.not_ready and self._fast:
-                # offline the music waits for decisions: let a starting local server come up
+                # offline the music waits for decisions: let a local server that is booting come up
                 with trio.move_on_at(min(deadline, now + slot.provider.config.timeout_s)):
                     await slot.provider.wait_ready()
                 now = anyio.current_time()

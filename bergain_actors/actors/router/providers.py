@@ -250,6 +250,7 @@ class LocalProvider(OpenAIProvider):
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigError("the xllamacpp package is not installed")
         self.state = "starting"
+        self.booted = False
         self._changed = trio.Event()
 
     @property
@@ -259,11 +260,13 @@ class LocalProvider(OpenAIProvider):
     def set_address(self, base_url: str) -> None:
         """The server is listening (or, with "", gone): wake the calls waiting to see which."""
         self.base_url = base_url
+        self.booted = self.booted or bool(base_url)
         self._changed.set()
         self._changed = trio.Event()
 
     async def wait_ready(self) -> None:
-        while not self.base_url and self.state != "failed":
+        """Only the first boot is waited for: after a crash, failing over is the router's job."""
+        while not self.base_url and not self.booted and self.state != "failed":
             await self._changed.wait()
 
     async def check(self) -> str:
