@@ -146,7 +146,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bergain_actors.performance import choose_sink, perform, set_paths
+    from bergain_actors.performance import choose_sink, perform, set_paths, stopped
 
     scenario, text = load_scenario(args)
     if args.dry_run:
@@ -175,7 +175,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     except OSError as exc:  # a missing pack, an --out that is a file, a full disk: the user can fix these
         raise BadInput(f"{exc.filename or ''}: {exc.strerror or exc}" if exc.filename else str(exc)) from None
-    except KeyboardInterrupt:
+    except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
+        if not stopped(exc):
+            raise
         print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
         return 130
     wall = time.perf_counter() - started

@@ -63,10 +63,10 @@ class SetResult:
     events: list[ev.Event] = field(default_factory=list)
 
 
-def _stopped(exc: BaseException) -> bool:
+def stopped(exc: BaseException) -> bool:
     """Whether ``exc`` (possibly grouped by trio's nurseries) only says the set was stopped from outside."""
     if isinstance(exc, BaseExceptionGroup):
-        return all(_stopped(inner) for inner in exc.exceptions)
+        return all(stopped(inner) for inner in exc.exceptions)
     return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
 
 
@@ -165,7 +165,7 @@ async def perform(
             reason = supervisor.end_reason
             nursery.cancel_scope.cancel()
     except BaseException as exc:
-        reason = "interrupted" if _stopped(exc) else "error"
+        reason = "interrupted" if stopped(exc) else "error"
         result.interrupted = reason == "interrupted"
         raise
     finally:
