@@ -7,12 +7,14 @@ import os
 import subprocess
 import sys
 
+import msgspec
 import pytest
 import trio
 
 from bergain_actors import replay
 from bergain_actors.actors.conductor.rlm import program
 from bergain_actors.core import events as ev
+from bergain_actors.core import scenario as scenarios
 from tests.brain_support import load, logged, of, play
 
 
@@ -77,3 +79,22 @@ def _in_worker(frame) -> bool:
             return True
         frame = frame.f_back
     return False
+
+
+async def test_when_the_lm_runs_dry_the_rlm_steps_down_to_phrase_then_autopilot_without_a_gap(tmp_path):
+    scenario, text = load("rlm_scripted.toml")
+    dry = [msgspec.structs.replace(p, cycle=False) for p in scenario.router.providers]  # answers run out mid-set
+    scenario = scenarios.replace(
+        scenario, bars=160, router=msgspec.structs.replace(scenario.router, providers=dry, cooldown_s=600.0)
+    )
+    result = await play(scenario, text, tmp_path)
+    events = logged(result.log_path)
+    changes = [(e.old, e.new) for e in of(events, ev.BrainChanged)]
+    assert changes[:2] == [("rlm", "phrase"), ("phrase", "autopilot")], changes
+    assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(160))
+    assert of(events, ev.BarHeld) == []
+    down = next(e for e in of(events, ev.BrainChanged) if e.new == "phrase")
+    failed = next(e for e in of(events, ev.LMFailed) if e.request_id.startswith("rlm:"))
+    assert down.seq > failed.seq and down.bar - failed.bar <= scenario.conductor.phrase_bars
+    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
+    assert problem is None and checked == len(events)

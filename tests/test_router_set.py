@@ -9,13 +9,13 @@ import signal
 import msgspec
 import pytest
 import trio
-from brain_support import load, logged, of, play
 
 from bergain_actors.actors.router.fault_server import FaultServer
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.scenario import ProviderConfig
+from tests.brain_support import load, logged, of, play
 
 pytestmark = pytest.mark.llm
 
