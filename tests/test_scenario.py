@@ -92,3 +92,13 @@ def test_cli_non_log_files_exit_2(tmp_path, capsys):
         code, err = run_cli(capsys, *argv)
         assert code == 2, argv
         assert err.startswith("bergain-actors: ") and "Traceback" not in err
+
+
+def test_brief_file_is_read_into_the_scenario_and_missing_ones_are_named(tmp_path):
+    (tmp_path / "brief.txt").write_text("Acid at dawn.\n")
+    (tmp_path / "s.toml").write_text('[conductor]\nbrief_file = "brief.txt"\n')
+    scenario, _ = scenarios.load(tmp_path / "s.toml")
+    assert scenario.conductor.brief == "Acid at dawn." and scenario.conductor.brief_file == ""
+    (tmp_path / "t.toml").write_text('[conductor]\nbrief_file = "nope.txt"\n')
+    with pytest.raises(ScenarioError, match=r"t.toml: conductor.brief_file: cannot read .*nope.txt"):
+        scenarios.load(tmp_path / "t.toml")

@@ -157,8 +157,22 @@ def load(path: str | Path) -> tuple[Scenario, str]:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read: {exc}") from None
-    scenario = parse(text, label)
-    return msgspec.structs.replace(scenario, base_dir=str(path.resolve().parent)), text
+    scenario = msgspec.structs.replace(parse(text, label), base_dir=str(path.resolve().parent))
+    return _with_brief(scenario, label), text
+
+
+def _with_brief(scenario: Scenario, label: str) -> Scenario:
+    """Read ``conductor.brief_file`` into ``conductor.brief`` now: the log then keeps the words themselves, and a
+    replay never depends on a file that may have changed since."""
+    name = scenario.conductor.brief_file
+    if not name:
+        return scenario
+    try:
+        brief = scenario.path(name).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{label}: conductor.brief_file: cannot read {scenario.path(name)}: {exc}") from None
+    conductor = msgspec.structs.replace(scenario.conductor, brief=brief, brief_file="")
+    return msgspec.structs.replace(scenario, conductor=conductor)
 
 
 def parse(text: str, label: str = "scenario.toml") -> Scenario:

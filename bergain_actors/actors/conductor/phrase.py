@@ -30,13 +30,6 @@ BRAINS = ("rlm", "phrase", "autopilot")
 """Every brain level, most capable first."""
 
 
-def brief_of(config: Any, ctx: ActorContext) -> str:
-    """The brief text (a file wins over the inline text); read once, before the first bar."""
-    if config.brief_file:
-        return ctx.scenario.path(config.brief_file).read_text(encoding="utf-8").strip()
-    return config.brief
-
-
 class PhraseConductor(Autopilot):
     kind = "phrase"
     subscribes = (
@@ -55,7 +48,7 @@ class PhraseConductor(Autopilot):
         if self.levels[-1] != "autopilot":
             self.levels.append("autopilot")
         self.level = self.levels[0]
-        self.brief = brief_of(config, ctx)
+        self.brief = config.brief
         self.lead = max(config.lead_bars, 1)
         self.fast = ctx.set.fast
         self.horizon = -1
