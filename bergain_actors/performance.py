@@ -71,7 +71,7 @@ def stopped(exc: BaseException) -> bool:
 
 
 def set_paths(scenario: Scenario, out_dir: Path | None, stamp: str | None = None) -> tuple[Path, Path]:
-    folder = out_dir if out_dir is not None else scenario.path(scenario.log_dir)
+    folder = (out_dir if out_dir is not None else scenario.path(scenario.log_dir)).resolve()
     stem = f"{_slug(scenario.name)}-{stamp or time.strftime('%Y%m%d-%H%M%S')}-seed{scenario.seed}"
     return folder / f"{stem}.bgnlog", folder / f"{stem}.wav"
 
