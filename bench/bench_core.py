@@ -59,37 +59,24 @@ def header() -> LogHeader:
 
 
 async def append_with_group_commit(path: Path, events: list[ev.Event]) -> tuple[float, int]:
-    """Appends as the bus does under fsync = "bar": the fsyncs run in a worker thread, one per bar boundary
-    at most (coalesced when the disk is slower than the bars)."""
+    """Appends as the bus does under fsync = "bar", with the bus's own committer fsyncing in a worker thread at
+    most once per bar boundary (coalesced when the disk is slower than the bars)."""
     writer = LogWriter.create(path, header(), "bar")
     bus = Bus(writer)
-    fsyncs = 0
-
-    async def committer() -> None:
-        nonlocal fsyncs
-        import os
-
-        while True:
-            await bus._commit.wait()
-            bus._commit = trio.Event()
-            fd = writer.flush()
-            if fd is not None:
-                await trio.to_thread.run_sync(os.fsync, fd)
-                fsyncs += 1
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(committer)
+        nursery.start_soon(bus.committer)
         start = time.perf_counter()
         for i, event in enumerate(events):
             writer.append(event)
             if writer.commit_due(event):
-                bus._commit.set()
+                bus.request_commit()
             if i % 256 == 255:  # the set yields between bars; let the committer run as it would
                 await trio.lowlevel.checkpoint()
         elapsed = time.perf_counter() - start
         nursery.cancel_scope.cancel()
+    syncs = writer.syncs
     writer.close()
-    return elapsed, fsyncs
+    return elapsed, syncs
 
 
 def read_all(path: Path) -> tuple[float, int]:

@@ -91,7 +91,7 @@ class Bus:
         if self.log is not None:
             self.log.append(event)
             if self.log.commit_due(event):
-                self._commit.set()
+                self.request_commit()
         self.last[type(event)] = event
         for tap in self.taps:
             tap(event)
@@ -136,11 +136,13 @@ class Bus:
 
     # --- durability -----------------------------------------------------------------------------------------------
 
+    def request_commit(self) -> None:
+        """Make what is logged so far durable soon (the committer coalesces requests that pile up)."""
+        self._commit.set()
+
     async def committer(self) -> None:
         """Group commit: fsync in a worker thread whenever a bar ends or a precious event is logged, so appends
         (and the audio path behind them) never wait for the disk."""
-        import os
-
         if self.log is None:
             return
         while True:
@@ -148,4 +150,4 @@ class Bus:
             self._commit = trio.Event()
             fd = self.log.flush()
             if fd is not None:
-                await trio.to_thread.run_sync(os.fsync, fd)
+                await trio.to_thread.run_sync(self.log.sync, fd)

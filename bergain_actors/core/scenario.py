@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from bergain_actors.core.clock import Meter
+
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Gain = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
@@ -132,8 +134,6 @@ class Scenario(_Table):
     """Where relative paths resolve from: the scenario file's folder (set by ``load``; not a TOML key)."""
 
     def total_bars(self) -> int:
-        from bergain_actors.core.clock import Meter
-
         if self.bars is not None:
             return self.bars
         return Meter(self.bpm, self.beats_per_bar).bars_in(self.minutes if self.minutes is not None else 8.0)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bergain_actors.actors.conductor.base import Conductor
 from bergain_actors.core import events as ev
+from bergain_actors.music.arc import phase_at
 
 PREFERRED_GAIN = {
     "kick": 0.9,
@@ -89,8 +90,6 @@ class Autopilot(Conductor):
         return end - bar
 
     def _phase_of(self, bar: int) -> str:
-        from bergain_actors.music.arc import phase_at
-
         return phase_at(bar, self.total)[0]
 
     # --- one change per phrase ------------------------------------------------------------------------------------
