@@ -62,8 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="play a scenario", description="Play a scenario live (or offline with --fast).")
     run.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
     length = run.add_mutually_exclusive_group()
-    length.add_argument("--bars", type=_positive_int, help="play this many bars")
-    length.add_argument("--minutes", type=_positive_float, help="play this many minutes")
+    length.add_argument("--bars", type=int, help="play this many bars")
+    length.add_argument("--minutes", type=float, help=f"play this many minutes (at most {scenarios.MAX_MINUTES})")
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--fast", action="store_true", help="virtual time: render as fast as the decisions come")
     run.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
@@ -99,20 +99,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text}")
-    return value
-
-
 # --- run ----------------------------------------------------------------------------------------------------------
 
 
@@ -126,12 +112,14 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
     if args.seed is not None:
         changes["seed"] = args.seed
     if changes:
-        scenario = scenarios.replace(scenario, **changes)
+        scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
     return scenario, text
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
+    """What the schema cannot see: actor kinds, provider kinds and their files, the pack folder."""
+    from bergain_actors.actors.router.providers import config_problem
     from bergain_actors.core import actor as registry
     from bergain_actors.performance import slots_of
 
@@ -140,6 +128,11 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
             registry.factory(slot, getattr(scenario, slot).kind)
         except LookupError as exc:
             raise scenarios.ScenarioError(f"{label}: {exc}") from None
+    for index, provider in enumerate(scenario.router.providers):
+        problem = config_problem(provider, scenario.path)
+        if problem is not None:
+            key, why = problem
+            raise scenarios.ScenarioError(f"{label}: router.providers[{index}].{key}: {why}")
     pack = scenario.path(scenario.sample_pack)
     if not pack.is_dir():
         raise scenarios.ScenarioError(f"{label}: sample_pack: no such folder: {pack}")

@@ -102,3 +102,56 @@ def test_brief_file_is_read_into_the_scenario_and_missing_ones_are_named(tmp_pat
     (tmp_path / "t.toml").write_text('[conductor]\nbrief_file = "nope.txt"\n')
     with pytest.raises(ScenarioError, match=r"t.toml: conductor.brief_file: cannot read .*nope.txt"):
         scenarios.load(tmp_path / "t.toml")
+
+
+PACK = str(scenarios.PACKAGE_ROOT / "sample_pack")
+
+
+@pytest.mark.parametrize(
+    ("toml", "flags", "expected"),
+    [
+        ("seed = 18446744073709551616\n", [], "s.toml: seed: expected int <= 9223372036854775807"),
+        ("", ["--seed", str(2**64)], "--seed: expected int <= 9223372036854775807, got 18446744073709551616"),
+        ("", ["--minutes", "inf"], "--minutes: expected float <= 600.0, got inf"),
+        ("", ["--minutes", "1e9"], "--minutes: expected float <= 600.0, got 1000000000.0"),
+        ("", ["--minutes", "0"], "--minutes: expected float > 0.0, got 0.0"),
+        ("", ["--bars", "0"], "--bars: expected int >= 1, got 0"),
+        ("bars = 1000000000000\n", [], "s.toml: bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
+        ("", ["--bars", "1000000000000"], "--bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
+        ("[router]\ncooldown_s = inf\n", [], "s.toml: router.cooldown_s: expected float <= 3600.0, got inf"),
+        ("[conductor]\nsandbox_timeout_s = inf\n", [], "s.toml: conductor.sandbox_timeout_s: expected float <= 3600.0"),
+        (
+            '[router]\nproviders = [{name = "x", kind = "bogus"}]\n',
+            [],
+            "s.toml: router.providers[0].kind: unknown provider kind 'bogus'",
+        ),
+        (
+            '[router]\nproviders = [{name = "x", kind = "scripted", script = "nope.json"}]\n',
+            [],
+            "s.toml: router.providers[0].script: cannot read",
+        ),
+        (
+            '[router]\nproviders = [{name = "x", kind = "local", model_path = "nope.gguf"}]\n',
+            [],
+            "s.toml: router.providers[0].model_path: no such file",
+        ),
+    ],
+)
+def test_bad_input_from_toml_or_flags_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, toml, flags, expected):
+    """Command-line overrides go through the scenario's own validation: the same limits, the same one line."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'sample_pack = "{PACK}"\nbpm = 128\n{toml}')
+    out = tmp_path / "out"
+    for dry in (["--dry-run"], []):  # dry run first: before the fix a 10**12-bar set would really play
+        code, err = run_cli(capsys, "run", str(scenario), "--fast", "--quiet", "--out", str(out), *flags, *dry)
+        assert code == 2, (dry, err)
+        assert err.startswith(f"bergain-actors: {expected}"), err
+        assert len(err.strip().splitlines()) == 1, err
+    assert not out.exists(), list(out.iterdir())
+
+
+def test_valid_overrides_still_apply(capsys):
+    code = main(["run", str(scenarios.DEFAULT_SCENARIO), "--dry-run", "--minutes", "600", "--seed", str(2**63 - 1)])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert '"minutes": 600.0' in out and f'"seed": {2**63 - 1}' in out and '"bars": null' in out

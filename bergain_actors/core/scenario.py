@@ -16,6 +16,11 @@ import msgspec
 from bergain_actors.core.clock import Meter
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
+Seed = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""Any signed 64-bit integer: the log (msgpack) holds it and every reader agrees on it."""
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
+"""A finite wait: ``inf`` (valid TOML) would hang a set instead of timing out."""
+MAX_MINUTES = 600
 Gain = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[2]
@@ -47,7 +52,7 @@ class ConductorConfig(_Table):
     """The phrase brain asks for phrase P when it plans bar P - lead_bars: the LM's time to answer."""
     step_tokens: Positive = 1024
     """max_tokens of one RLM step (reasoning + code)."""
-    sandbox_timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 5.0
+    sandbox_timeout_s: Seconds = 5.0
     sandbox_memory_mb: Positive = 256
 
 
@@ -71,7 +76,7 @@ class ProviderConfig(_Table):
     model: str = ""
     base_url: str = ""
     key_env: str = ""
-    timeout_s: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    timeout_s: Seconds = 30.0
     max_tokens: Positive = 512
     script: str = ""
     """For ``scripted``: the file of canned answers (JSON or TOML)."""
@@ -92,10 +97,10 @@ class RouterConfig(_Table):
     auto: bool = False
     """Also use providers found at start: API keys in the environment, Ollama or LM Studio on this machine."""
     failure_threshold: Positive = 3
-    cooldown_s: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    cooldown_s: Seconds = 60.0
     probe_at_start: bool = True
     """Check that each HTTP provider's base URL answers at start; an unreachable one starts with its circuit open."""
-    restart_delay_s: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    restart_delay_s: Seconds = 0.5
     """First wait before restarting a dead local server (doubles on each failed start, up to 30 s)."""
 
 
@@ -114,11 +119,11 @@ class SupervisorConfig(_Table):
 
 class Scenario(_Table):
     name: str = "untitled"
-    seed: int = 0
+    seed: Seed = 0
     bpm: Annotated[float, msgspec.Meta(ge=40, le=240)] = 128.0
     beats_per_bar: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     bars: Positive | None = None
-    minutes: Annotated[float, msgspec.Meta(gt=0, le=600)] | None = None
+    minutes: Annotated[float, msgspec.Meta(gt=0, le=MAX_MINUTES)] | None = None
     sample_pack: str = "sample_pack"
     sample_rate: Annotated[int, msgspec.Meta(ge=8000, le=192000)] = 44100
     lookahead_bars: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
@@ -187,11 +192,42 @@ def parse(text: str, label: str = "scenario.toml") -> Scenario:
 
 def from_builtins(raw: dict[str, Any], label: str = "scenario.toml") -> Scenario:
     try:
+        return _validated(raw)
+    except _Problem as exc:
+        raise ScenarioError(f"{label}: {exc}") from None
+
+
+def override(scenario: Scenario, **changes: Any) -> Scenario:
+    """``scenario`` with command-line overrides (``--seed``, ``--bars``, ``--minutes``) applied through the same
+    validation as the file, so the limits are the same; an error names the flag (``--minutes: expected ...``)."""
+    raw = scenario.to_builtins()
+    raw.pop("base_dir")
+    raw.update(changes)
+    try:
+        checked = _validated(raw)
+    except _Problem as exc:
+        raise ScenarioError(f"--{exc}") from None
+    return msgspec.structs.replace(checked, base_dir=scenario.base_dir)
+
+
+class _Problem(ValueError):
+    """``key: problem``, before the caller says where the key came from (a file, or a flag)."""
+
+
+def _validated(raw: dict[str, Any]) -> Scenario:
+    try:
         scenario = msgspec.convert(raw, Scenario)
     except msgspec.ValidationError as exc:
-        raise ScenarioError(f"{label}: {_explain(str(exc), raw)}") from None
+        raise _Problem(_explain(str(exc), raw)) from None
     if scenario.bars is not None and scenario.minutes is not None:
-        raise ScenarioError(f"{label}: bars, minutes: give one of them, not both")
+        raise _Problem("bars, minutes: give one of them, not both")
+    if scenario.bars is not None:
+        minutes = float(scenario.bars * Meter(scenario.bpm, scenario.beats_per_bar).bar_seconds / 60)
+        if minutes > MAX_MINUTES:
+            raise _Problem(
+                f"bars: {scenario.bars} bars at {scenario.bpm:g} bpm last {minutes:.0f} minutes; "
+                f"a set lasts at most {MAX_MINUTES} minutes"
+            )
     return scenario
 
 

@@ -288,8 +288,11 @@ class ScriptedProvider(Provider):
         path = resolve(config.script)
         try:
             raw = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+        try:
             data = tomllib.loads(raw.decode()) if path.suffix == ".toml" else json.loads(raw)
-        except (OSError, ValueError) as exc:
+        except ValueError as exc:
             raise ConfigError(f"script {path}: {exc}") from None
         table = {"*": data} if isinstance(data, list) else data
         if not isinstance(table, dict) or not all(isinstance(v, list) and v for v in table.values()):
@@ -311,6 +314,9 @@ class ScriptedProvider(Provider):
         return Answer(text, prompt, _estimate_tokens(text))
 
 
+KINDS = ("anthropic", "local", "openai", "scripted")
+
+
 def build(config: ProviderConfig, resolve: Callable[[str], Path] = Path) -> Provider:
     """The provider for ``config``; raises ConfigError when it cannot be used at all."""
     if config.kind == "openai":
@@ -321,7 +327,23 @@ def build(config: ProviderConfig, resolve: Callable[[str], Path] = Path) -> Prov
         return LocalProvider(config, resolve)
     if config.kind == "scripted":
         return ScriptedProvider(config, resolve)
-    raise ConfigError(f"unknown provider kind {config.kind!r} (known: anthropic, local, openai, scripted)")
+    raise ConfigError(f"unknown provider kind {config.kind!r} (known: {', '.join(KINDS)})")
+
+
+def config_problem(config: ProviderConfig, resolve: Callable[[str], Path]) -> tuple[str, str] | None:
+    """(key, problem) when the scenario itself is wrong about ``config``: an unknown kind, a script or model file
+    that is not there. The environment (an unset key variable, a server that is down) is no such problem: the
+    router excludes or trips that provider and the set plays on."""
+    if config.kind not in KINDS:
+        return "kind", f"unknown provider kind {config.kind!r} (known: {', '.join(KINDS)})"
+    if config.kind == "scripted":
+        try:
+            ScriptedProvider(config, resolve)
+        except ConfigError as exc:
+            return "script", str(exc)
+    if config.kind == "local" and config.model_path and not resolve(config.model_path).is_file():
+        return "model_path", f"no such file: {resolve(config.model_path)}"
+    return None
 
 
 def default_model_path() -> Path | None:
