@@ -33,6 +33,7 @@ from bergain_actors.actors.router.providers import (
     build,
     check_json,
 )
+from bergain_actors.actors.router.secrets import Secrets
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.core.clock import Meter
@@ -68,6 +69,8 @@ class ProviderRouter(Actor):
         self._running = False
         self._pending: list[tuple[ev.LMRequest, float]] = []
         """Requests that arrived before ``run`` opened the nursery (they are served as soon as it does)."""
+        self.secrets = Secrets()
+        """Every configured API key: redacted from each event and log line the router makes."""
         for provider in config.providers:
             self._add(provider)
 
@@ -181,7 +184,7 @@ class ProviderRouter(Actor):
                 slot.breaker.release(permit)
                 raise
             self._report(name, slot.breaker.succeeded(permit), request.seq)
-            self.ctx.emit(
+            self._emit(
                 ev.LMResponse(
                     request_id=request.request_id,
                     provider=name,
@@ -220,7 +223,7 @@ class ProviderRouter(Actor):
         return answer
 
     def _failed(self, request: ev.LMRequest, reason: str, attempts: list[str]) -> None:
-        self.ctx.emit(
+        self._emit(
             ev.LMFailed(
                 request_id=request.request_id,
                 reason=reason,
@@ -236,14 +239,16 @@ class ProviderRouter(Actor):
         """Build and register a provider; one that cannot work is excluded with its reason, never fatal."""
         if config.name in self.slots:
             self.excluded[config.name] = "duplicate provider name"
-            self.ctx.log.warning("provider excluded", provider=config.name, reason="duplicate name")
+            self._warn("provider excluded", provider=config.name, reason="duplicate name")
             return
         try:
             provider = build(config, self._resolve)
         except ConfigError as exc:
             self.excluded[config.name] = str(exc)
-            self.ctx.log.warning("provider excluded", provider=config.name, reason=str(exc))
+            self._warn("provider excluded", provider=config.name, reason=str(exc))
             return
+        if isinstance(provider, HTTPProvider) and provider.key:
+            self.secrets.add(provider.key, provider.key_env)
         server = None
         if isinstance(provider, LocalProvider):
             on_change = partial(self._local_changed, config.name)
@@ -291,7 +296,7 @@ class ProviderRouter(Actor):
                 self._remove(name)
                 self._replace(config, None)
         elif name not in self.slots:
-            self.ctx.log.warning("provider control for an unknown provider", op=event.op, provider=name)
+            self._warn("provider control for an unknown provider", op=event.op, provider=name)
             return
         elif event.op == "remove":
             self._remove(name)
@@ -302,7 +307,7 @@ class ProviderRouter(Actor):
                 try:
                     config = msgspec.convert(merged, ProviderConfig)
                 except msgspec.ValidationError as exc:
-                    self.ctx.log.warning("switch refused", provider=name, reason=str(exc))
+                    self._warn("switch refused", provider=name, reason=str(exc))
                     return
                 self._remove(name)
                 self._replace(config, old.breaker)
@@ -323,7 +328,7 @@ class ProviderRouter(Actor):
         changed = ev.LocalServerChanged(
             provider=name, status=status, detail=detail, address=address, pid=pid, bar=self._bar
         )
-        self.ctx.emit(changed)
+        self._emit(changed)
         slot = self.slots.get(name)
         if slot is None:
             return
@@ -338,10 +343,16 @@ class ProviderRouter(Actor):
 
     # --- telling the set ------------------------------------------------------------------------------------------
 
+    def _emit(self, event: ev.Event) -> None:
+        self.ctx.emit(self.secrets.struct(event))
+
+    def _warn(self, message: str, **fields: object) -> None:
+        self.ctx.log.warning(message, **self.secrets.fields(fields))
+
     def _report(self, name: str, moved: Transition | None, cause: int = -1) -> None:
         if moved is None:
             return
-        self.ctx.emit(
+        self._emit(
             ev.ProviderStateChanged(
                 provider=name, old=moved.old, new=moved.new, reason=moved.reason, bar=self._bar, cause=cause
             )
@@ -350,7 +361,7 @@ class ProviderRouter(Actor):
 
     def _health(self, cause: int = -1) -> None:
         states = {name: self.slots[name].breaker.state for name in self.order}
-        self.ctx.emit(
+        self._emit(
             ev.ProviderHealth(
                 states=states, order=tuple(self.order), excluded=dict(self.excluded), bar=self._bar, cause=cause
             )

@@ -6,7 +6,9 @@ Real sockets on 127.0.0.1, a minimal HTTP/1.1 with keep-alive, and a ``mode`` sw
   caller's fault), ``error500``, ``rate_limit``: 429 with ``Retry-After: retry_after``;
 - ``hang``: read the request and never answer; ``trickle``: the right answer, one byte every ``trickle_s``;
 - ``refuse``: stop listening (connections are refused), ``proxy``: forward to ``proxy_to`` (e.g. the real local
-  server).
+  server);
+- ``echo_key``: a 401 whose message repeats the API key the request carried (as some providers do), in the body and
+  in a header.
 
 Only POSTs are subject to the mode and counted (``posts``, ``hits``); ``GET /v1/models`` always answers.
 """
@@ -19,8 +21,10 @@ from typing import Literal
 import httpx
 import trio
 
-Mode = Literal["ok", "malformed", "bad_request", "error500", "rate_limit", "hang", "trickle", "refuse", "proxy"]
-_REASONS = {200: "OK", 400: "Bad Request", 429: "Too Many Requests", 500: "Internal Server Error"}
+Mode = Literal[
+    "ok", "malformed", "bad_request", "error500", "rate_limit", "hang", "trickle", "refuse", "proxy", "echo_key"
+]
+_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}
 
 
 class FaultServer:
@@ -100,7 +104,7 @@ class FaultServer:
                 request, buffer = await _read_request(stream, buffer)
                 if request is None:
                     return
-                method, path, body = request
+                method, path, headers, body = request
                 if method != "POST":
                     await _respond(stream, 200, {"object": "list", "data": [{"id": "fault-model"}]})
                     continue
@@ -110,15 +114,22 @@ class FaultServer:
                 self.bodies.append(json.loads(body or b"{}"))
                 self._posted.set()
                 self._posted = trio.Event()
-                await self._answer(stream, mode, path, body)
+                await self._answer(stream, mode, path, headers, body)
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             return
         finally:
             await stream.aclose()
 
-    async def _answer(self, stream: trio.SocketStream, mode: Mode, path: str, body: bytes) -> None:
+    async def _answer(
+        self, stream: trio.SocketStream, mode: Mode, path: str, headers: dict[str, str], body: bytes
+    ) -> None:
         if mode == "hang":
             await trio.sleep_forever()
+        if mode == "echo_key":
+            key = headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+            error = {"error": {"message": f"Incorrect API key provided: {key}. Check it at your provider."}}
+            await _respond(stream, 401, error, {"X-Rejected-Key": key})
+            return
         if mode == "malformed":
             await _send(stream, 200, b'{"choices": [{"message": ')
         elif mode == "bad_request":
@@ -156,8 +167,11 @@ class FaultServer:
         return {"object": "chat.completion", "model": model, "choices": choices, "usage": usage}
 
 
-async def _read_request(stream: trio.SocketStream, buffer: bytes) -> tuple[tuple[str, str, bytes] | None, bytes]:
-    """One request (method, path, body) and what is left of the buffer; None at end of stream."""
+async def _read_request(
+    stream: trio.SocketStream, buffer: bytes
+) -> tuple[tuple[str, str, dict[str, str], bytes] | None, bytes]:
+    """One request (method, path, headers with lower-case names, body) and what is left of the buffer; None at end
+    of stream."""
     while b"\r\n\r\n" not in buffer:
         chunk = await stream.receive_some(65536)
         if not chunk:
@@ -166,17 +180,17 @@ async def _read_request(stream: trio.SocketStream, buffer: bytes) -> tuple[tuple
     head, _, buffer = buffer.partition(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     method, path, _ = lines[0].split(" ", 2)
-    length = 0
+    headers = {}
     for line in lines[1:]:
         key, _, value = line.partition(":")
-        if key.strip().lower() == "content-length":
-            length = int(value.strip())
+        headers[key.strip().lower()] = value.strip()
+    length = int(headers.get("content-length", 0))
     while len(buffer) < length:
         chunk = await stream.receive_some(65536)
         if not chunk:
             return None, b""
         buffer += chunk
-    return (method, path, buffer[:length]), buffer[length:]
+    return (method, path, headers, buffer[:length]), buffer[length:]
 
 
 def _head(status: int, length: int, extra: dict[str, str] | None = None) -> bytes:
