@@ -23,6 +23,7 @@ from bergain_actors.core.bus import Bus
 from bergain_actors.core.log import LogProblem, LogReader
 from bergain_actors.core.scenario import Scenario, from_builtins
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.render import Renderer
 from bergain_actors.performance import load_pack, slots_of
 
@@ -49,6 +50,20 @@ def scenario_of(reader: LogReader) -> Scenario:
     return from_builtins(reader.header.resolved, f"{reader.path} (header)")
 
 
+def played_plans(reader: LogReader) -> Iterator[BarPlan]:
+    """The plans of the bars the speakers took, in the order they took them: a held bar is its last plan again,
+    at the held bar's number. Reading stops where the log does (see ``reader.problem``)."""
+    plans: dict[int, ev.BarPlanned] = {}
+    for event in reader:
+        if isinstance(event, ev.BarPlanned):
+            plans[event.seq] = event
+        elif isinstance(event, ev.BarPlayed):
+            planned = plans[event.plan_seq]
+            yield msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
+            for old in [s for s in plans if s < event.plan_seq]:
+                del plans[old]
+
+
 def render(log_path: Path, wav_path: Path, warn: Callable[[str], None]) -> tuple[int, LogProblem | None]:
     """Re-render a set's audio from its log. Returns the bars written and the log's problem, if any."""
     reader = LogReader(log_path)
@@ -56,19 +71,11 @@ def render(log_path: Path, wav_path: Path, warn: Callable[[str], None]) -> tuple
     pack = _pack_for(reader, scenario, warn)
     renderer = Renderer(pack, scenario.sample_rate)
     wav = WavWriter(wav_path, scenario.sample_rate)
-    plans: dict[int, ev.BarPlanned] = {}
     bars = 0
     try:
-        for event in reader:
-            if isinstance(event, ev.BarPlanned):
-                plans[event.seq] = event
-            elif isinstance(event, ev.BarPlayed):
-                planned = plans[event.plan_seq]
-                plan = msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
-                wav.write(renderer.render(plan))
-                bars += 1
-                for old in [s for s in plans if s < event.plan_seq]:
-                    del plans[old]
+        for plan in played_plans(reader):
+            wav.write(renderer.render(plan))
+            bars += 1
     finally:
         wav.close()
     return bars, reader.problem

@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from bergain_actors.core.clock import Meter
+from bergain_actors.music.theory import TheoryError, parse_key
 
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Seed = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
@@ -120,6 +121,8 @@ class SupervisorConfig(_Table):
 class Scenario(_Table):
     name: str = "untitled"
     seed: Seed = 0
+    key: str | None = None
+    """The set's key for MIDI outputs ("A minor", "F# dorian"); unset: the shipped pack's A minor."""
     bpm: Annotated[float, msgspec.Meta(ge=40, le=240)] = 128.0
     beats_per_bar: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     bars: Positive | None = None
@@ -228,6 +231,11 @@ def _validated(raw: dict[str, Any]) -> Scenario:
                 f"bars: {scenario.bars} bars at {scenario.bpm:g} bpm last {minutes:.0f} minutes; "
                 f"a set lasts at most {MAX_MINUTES} minutes"
             )
+    if scenario.key is not None:
+        try:
+            parse_key(scenario.key)
+        except TheoryError as exc:
+            raise _Problem(str(exc)) from None
     return scenario
 
 
