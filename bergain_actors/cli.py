@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     providers.add_argument("--json", action="store_true", help="one JSON object per provider")
     providers.set_defaults(func=cmd_providers)
 
+    check = sub.add_parser("check", help="is Ableton Live (AbletonOSC) usable for a set?")
+    check.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
+    check.set_defaults(func=cmd_check)
+
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
     pack.set_defaults(func=cmd_make_pack)
@@ -300,6 +304,18 @@ def cmd_providers(args: argparse.Namespace) -> int:
     scenario, _ = scenarios.load(args.scenario)
     statuses = trio.run(lambda: probe_providers(scenario.router, base_dir=scenario.base_dir))
     print(format_providers(statuses, args.json))
+    return OK
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bergain_actors.actors.ableton.check import NotUsable, check
+
+    scenario, _ = scenarios.load(args.scenario)
+    try:
+        lines = trio.run(check, scenario.ableton)
+    except NotUsable as exc:
+        raise BadInput(f"check: {exc}") from None
+    print("\n".join(lines))
     return OK
 
 

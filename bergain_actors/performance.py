@@ -48,7 +48,7 @@ def slots_of(scenario: Scenario) -> tuple[str, ...]:
     wanted = ["conductor", "critic", "streamer"]
     if scenario.router.providers or scenario.router.auto or scenario.conductor.kind in ("phrase", "rlm"):
         wanted.append("router")
-    if scenario.ableton.kind != "off":
+    if scenario.ableton.kind not in ("none", "off"):
         wanted.append("ableton")
     return tuple(s for s in SLOT_ORDER if s in wanted)
 

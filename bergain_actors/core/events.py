@@ -269,6 +269,69 @@ class ProviderControl(Event, frozen=True):
     config: dict[str, Any] = {}
 
 
+# --- ableton ------------------------------------------------------------------------------------------------------
+
+
+class AbletonStatus(Event, frozen=True):
+    """Ableton → log, console: Live's state as we see it: ``connected``, ``absent`` (not there at the start: the
+    set plays on our own audio), ``lost``, ``restored``, ``reloaded`` (AbletonOSC restarted), ``ready`` (set-up
+    done), ``setup`` (a note on set-up: tracks created, instruments loaded or to load by hand)."""
+
+    state: str
+    detail: str = ""
+    live_version: str = ""
+    tracks: dict[str, int] = {}
+    """Role → Live track index, once set up."""
+
+
+class LiveBeat(Event, frozen=True):
+    """Ableton → streamer's clock, log: Live's beat listener pushed ``beat`` (beats since song start). With
+    ``origin`` (the Live bar where set bar 0 plays), the set's bar is ``beat // beats_per_bar - origin``."""
+
+    beat: int
+    origin: int
+
+
+class AbletonError(Event, frozen=True):
+    """Ableton → log: Live answered a call with ``/live/error`` (or a call found no answer)."""
+
+    message: str
+
+
+class ClipWritten(Event, frozen=True):
+    """Ableton → log: bar ``bar``'s notes for ``role`` are in clip slot ``slot`` of Live track ``track``."""
+
+    role: str
+    track: int
+    slot: int
+    notes: int
+
+
+class ClipFired(Event, frozen=True):
+    """Ableton → log: the clip for bar ``bar`` was fired during Live bar ``live_bar`` (the bar before it plays);
+    Live's launch quantization starts it on the bar line."""
+
+    role: str
+    track: int
+    slot: int
+    live_bar: int
+
+
+class ClipLate(Event, frozen=True):
+    """Ableton → log: ``role``'s clip for bar ``bar`` was not ready before its bar began; the track's clip plays on."""
+
+    role: str
+    reason: str
+
+
+class SceneFired(Event, frozen=True):
+    """Ableton → log: palette mode fired ``scene`` (named ``name``) for the phrase starting at ``bar``."""
+
+    scene: int
+    name: str
+    live_bar: int
+
+
 # --- supervisor ---------------------------------------------------------------------------------------------------
 
 
@@ -345,6 +408,13 @@ AnyEvent = (
     | ProviderHealth
     | ProviderControl
     | LocalServerChanged
+    | AbletonStatus
+    | LiveBeat
+    | AbletonError
+    | ClipWritten
+    | ClipFired
+    | ClipLate
+    | SceneFired
     | ActorStarted
     | ActorCrashed
     | ActorRestarted

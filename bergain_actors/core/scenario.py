@@ -105,11 +105,38 @@ class RouterConfig(_Table):
     """First wait before restarting a dead local server (doubles on each failed start, up to 30 s)."""
 
 
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class AbletonTracks(_Table):
+    """The Live track each role plays on, by name (found, or created when missing)."""
+
+    drums: str = "drums"
+    bass: str = "bass"
+    chords: str = "chords"
+    stab: str = "stab"
+    texture: str = "texture"
+
+
 class AbletonConfig(_Table):
-    kind: str = "off"
+    kind: str = "none"
+    """``none`` (no Ableton) or ``osc`` (Ableton Live through AbletonOSC)."""
     host: str = "127.0.0.1"
-    port: int = 11000
-    reply_port: int = 11001
+    port: Port = 11000
+    """AbletonOSC's listening port."""
+    reply_port: Port = 11001
+    """The port we receive on and send from (upstream AbletonOSC replies to 11001; 0 = any, fork only)."""
+    mode: Literal["live", "palette"] = "live"
+    """``live``: each bar's notes become clips fired a bar ahead; ``palette``: a grid of scenes by energy, one
+    fired per phrase."""
+    tracks: AbletonTracks = msgspec.field(default_factory=AbletonTracks)
+    load_instruments: bool = True
+    """Load an instrument onto each new track through the browser API when AbletonOSC offers it (the fork)."""
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 1.0
+    """How long one query waits for Live (it answers once per ~100 ms tick)."""
+    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    connect_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
+    """How long the set waits for Live at the start before it plays on our own audio instead."""
 
 
 class SupervisorConfig(_Table):

@@ -32,7 +32,8 @@ Push = Callable[[str, tuple[Any, ...]], None]
 
 
 class OscError(Exception):
-    """Talking to AbletonOSC failed; ``kind`` is ``timeout``, ``bind`` (reply port taken) or ``send``."""
+    """Talking to AbletonOSC failed; ``kind`` is ``timeout``, ``bind`` (reply port taken) or ``unknown`` (an
+    address this AbletonOSC does not have)."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -121,10 +122,11 @@ class OscClient:
         self._nursery = nursery
         return self
 
-    async def __aexit__(self, *exc: object) -> bool | None:
+    async def __aexit__(self, *exc: object) -> None:
+        """Stop receiving; an exception from the body propagates as itself (not wrapped in a group)."""
         self._nursery.cancel_scope.cancel()
         try:
-            return await self._nursery_cm.__aexit__(*exc)
+            await self._nursery_cm.__aexit__(None, None, None)
         finally:
             if self._sock is not None:
                 self._sock.close()
@@ -160,6 +162,8 @@ class OscClient:
                     self._waiters[key].remove(waiter)
                     if not self._waiters[key]:
                         del self._waiters[key]
+            if waiter.error is not None:
+                raise waiter.error
             if waiter.done.is_set():
                 return waiter.value[n:]
             if attempt + 1 < attempts:
@@ -180,6 +184,12 @@ class OscClient:
                 self._dispatch(address, args)
 
     def _dispatch(self, address: str, args: tuple[Any, ...]) -> None:
+        if address == "/live/error" and args and str(args[0]).startswith(_UNKNOWN):
+            unknown = str(args[0])[len(_UNKNOWN) :].strip()
+            for key in [k for k in self._waiters if k[0] == unknown]:
+                for waiter in self._waiters.pop(key):
+                    waiter.error = OscError("unknown", f"{unknown}: this AbletonOSC does not offer it")
+                    waiter.done.set()
         for n in range(len(args), -1, -1):
             queue = self._waiters.get((address, _norm(args[:n])))
             if queue:
@@ -193,12 +203,16 @@ class OscClient:
             self.on_push(address, args)
 
 
+_UNKNOWN = "Unknown OSC address:"
+
+
 class _Waiter:
-    __slots__ = ("done", "value")
+    __slots__ = ("done", "error", "value")
 
     def __init__(self) -> None:
         self.done = trio.Event()
         self.value: tuple[Any, ...] = ()
+        self.error: OscError | None = None
 
 
 def _norm(args: Sequence[Any]) -> tuple[Any, ...]:

@@ -1,0 +1,175 @@
+"""What we ask of Live through AbletonOSC: a snapshot of the set, an idempotent set-up, clips written and fired.
+
+Shared by ``check``, the AbletonLink actor, ``replay --ableton`` and the bench. Every function here awaits
+replies: call them only from an actor's own task, never from the audio path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import msgspec
+import trio
+
+from bergain_actors.actors.ableton.osc import OscClient, OscError, chunk_notes
+from bergain_actors.music.plan import TICKS_PER_BEAT
+
+if TYPE_CHECKING:
+    from bergain_actors.music.notes import Note
+
+ROLES = ("drums", "bass", "chords", "stab", "texture")
+"""The Ableton tracks a set plays on, in order."""
+
+INSTRUMENTS = {
+    "drums": ("load_drum_kit", "909 Core Kit"),
+    "bass": ("load_instrument", "Operator"),
+    "chords": ("load_instrument", "Drift"),
+    "stab": ("load_instrument", "Wavetable"),
+    "texture": ("load_instrument", "Drift"),
+}
+"""What each role's track gets through the browser (the fork's ``/live/browser/*``), or what to load by hand."""
+
+
+class TrackInfo(msgspec.Struct, frozen=True):
+    index: int
+    name: str
+    midi: bool
+    devices: tuple[str, ...] = ()
+
+
+class LiveStatus(msgspec.Struct, frozen=True):
+    """One look at Live: what ``check`` prints and what set-up starts from."""
+
+    version: str
+    tempo: float
+    playing: bool
+    tracks: tuple[TrackInfo, ...]
+    scenes: tuple[str, ...]
+    browser: bool
+    """Whether AbletonOSC can load devices (``/live/browser/*``: the smithclay fork)."""
+
+
+class SetupResult(msgspec.Struct, frozen=True):
+    tracks: dict[str, int]
+    """Role → Live track index."""
+    created: tuple[str, ...] = ()
+    loaded: dict[str, str] = {}
+    """Role → instrument loaded through the browser."""
+    to_load: dict[str, str] = {}
+    """Role → instrument the user should load by hand (a track with no instrument, and no browser API)."""
+
+
+async def gather(*calls: object) -> list[tuple]:
+    """Run queries concurrently (pipelined into the same Live tick); results in order."""
+    results: list[tuple] = [()] * len(calls)
+
+    async def one(i: int, call: object) -> None:
+        results[i] = await call  # type: ignore[misc]
+
+    async with trio.open_nursery() as nursery:
+        for i, call in enumerate(calls):
+            nursery.start_soon(one, i, call)
+    return results
+
+
+async def status(osc: OscClient) -> LiveStatus:
+    version, tempo, playing, count, scenes = await gather(
+        osc.query("/live/application/get/version"),
+        osc.query("/live/song/get/tempo"),
+        osc.query("/live/song/get/is_playing"),
+        osc.query("/live/song/get/num_tracks"),
+        osc.query("/live/song/get/scenes/name"),
+    )
+    n = int(count[0])
+    per_track = await gather(
+        *[osc.query("/live/track/get/name", t) for t in range(n)],
+        *[osc.query("/live/track/get/has_midi_input", t) for t in range(n)],
+        *[osc.query("/live/track/get/devices/name", t) for t in range(n)],
+    )
+    tracks = tuple(
+        TrackInfo(t, str(per_track[t][0]), bool(per_track[n + t][0]), tuple(str(d) for d in per_track[2 * n + t]))
+        for t in range(n)
+    )
+    return LiveStatus(
+        version=".".join(str(v) for v in version),
+        tempo=round(float(tempo[0]), 3),
+        playing=bool(playing[0]),
+        tracks=tracks,
+        scenes=tuple(str(s) for s in scenes),
+        browser=await has_browser(osc),
+    )
+
+
+async def has_browser(osc: OscClient) -> bool:
+    try:
+        await osc.query("/live/browser/list_midi_effects", timeout=max(osc.timeout, 1.0))
+    except OscError:
+        return False
+    return True
+
+
+async def setup(
+    osc: OscClient, names: dict[str, str], *, scenes: int, load: bool, current: LiveStatus | None = None
+) -> SetupResult:
+    """Find or create a MIDI track per role (by name), give it an instrument when we can, and make sure Live has
+    at least ``scenes`` scenes. Running it again changes nothing."""
+    now = current or await status(osc)
+    by_name = {t.name.lower(): t for t in now.tracks if t.midi}
+    tracks: dict[str, int] = {}
+    created: list[str] = []
+    devices: dict[str, tuple[str, ...]] = {}
+    count = len(now.tracks)
+    for role in ROLES:
+        found = by_name.get(names[role].lower())
+        if found is not None:
+            tracks[role] = found.index
+            devices[role] = found.devices
+            continue
+        osc.send("/live/song/create_midi_track", -1)
+        osc.send("/live/track/set/name", count, names[role])
+        tracks[role], devices[role] = count, ()
+        created.append(role)
+        count += 1
+    (total,) = await osc.query("/live/song/get/num_tracks")
+    if int(total) != count:
+        raise OscError("setup", f"Live has {total} tracks after set-up, expected {count}")
+    if len(now.scenes) < scenes:
+        for _ in range(scenes - len(now.scenes)):
+            osc.send("/live/song/create_scene", -1)
+        await osc.query("/live/song/get/num_scenes")
+    loaded: dict[str, str] = {}
+    to_load: dict[str, str] = {}
+    for role in ROLES:
+        if devices[role]:
+            continue
+        method, name = INSTRUMENTS[role]
+        if load and now.browser:
+            osc.send("/live/view/set/selected_track", tracks[role])
+            try:
+                reply = await osc.query(f"/live/browser/{method}", name, ids=0, timeout=max(osc.timeout, 2.0))
+            except OscError:
+                to_load[role] = name
+                continue
+            loaded[role] = str(reply[0]) if reply else name
+        else:
+            to_load[role] = name
+    return SetupResult(tracks=tracks, created=tuple(created), loaded=loaded, to_load=to_load)
+
+
+def note_args(notes: Sequence[Note]) -> list[tuple[int, float, float, int, bool]]:
+    """Our notes (ticks) as AbletonOSC's 5-tuples (pitch int, start and length in beats, velocity, mute)."""
+    return [(n.pitch, n.start / TICKS_PER_BEAT, n.duration / TICKS_PER_BEAT, n.velocity, False) for n in notes]
+
+
+async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note], beats: int, name: str) -> None:
+    """Put ``notes`` in a fresh looping clip of ``beats`` beats in an empty-or-stale slot, and wait until Live has
+    done it (a trailing query: AbletonOSC handles one client's messages in order)."""
+    osc.send("/live/clip_slot/delete_clip", track, slot)
+    osc.send("/live/clip_slot/create_clip", track, slot, float(beats))
+    for args in chunk_notes([track, slot], note_args(notes)):
+        osc.send("/live/clip/add/notes", *args)
+    osc.send("/live/clip/set/name", track, slot, name)
+    (got,) = await osc.query("/live/clip/get/name", track, slot)
+    if got != name:
+        raise OscError("write", f"track {track} slot {slot}: clip is {got!r}, expected {name!r}")
