@@ -13,6 +13,7 @@ import trio
 
 from bergain_actors import replay
 from bergain_actors.actors.conductor.rlm import program
+from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from tests.brain_support import load, logged, of, play
@@ -98,3 +99,16 @@ async def test_when_the_lm_runs_dry_the_rlm_steps_down_to_phrase_then_autopilot_
     assert down.seq > failed.seq and down.bar - failed.bar <= scenario.conductor.phrase_bars
     checked, problem = replay.verify(result.log_path, warn=lambda m: None)
     assert problem is None and checked == len(events)
+
+
+async def test_rlm_starts_from_the_autopilot_groove_and_every_bar_sounds(tmp_path, autojump_clock):
+    scenario, text = load("rlm_scripted.toml")
+    scenario = scenarios.replace(scenario, bars=48)
+    result = await play(scenario, text, tmp_path, sink=ClockSink(scenario.sample_rate))  # live: nobody waits
+    events = logged(result.log_path)
+    plans = of(events, ev.BarPlanned)
+    first = next(e for e in events if isinstance(e, ev.LMRequest | ev.ToolCall))
+    assert plans[0].seq < first.seq, "bar 0 is planned before the LM or the program says anything"
+    assert {layer.role for layer in plans[0].plan.layers} >= {"kick", "hihat"}
+    assert all(p.plan.layers for p in plans), "no bar of the set is silent"
+    assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(48))

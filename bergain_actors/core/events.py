@@ -82,7 +82,8 @@ class MixerMove(Event, frozen=True):
     role: str = ""
     args: dict[str, Any] = {}
     result: str = "ok"
-    """``ok``, ``clamped: ...`` or ``refused: ...`` — the guardrails speak here."""
+    """``ok``, ``clamped: ...`` or ``refused: ...`` — the guardrails speak here — or ``unchanged: ...`` when the
+    move changed nothing audible (a fader at its gain): not a move, and no answer to a directive."""
 
 
 class PhaseChanged(Event, frozen=True):

@@ -1,12 +1,13 @@
-"""``autopilot``: a Conductor brain that needs no LM. Seeded rules shape the whole set — intro, build, peak,
-breakdown, second peak, outro — change something audible every phrase, and answer the Critic.
+"""``autopilot``: a brain that needs no LM. Seeded rules shape the whole set — intro, build, peak, breakdown,
+second peak, outro — change something audible every phrase, and answer the Critic.
 
-It is also the floor every LM brain falls back to, so it must never be silent and never stall.
+It is also the floor under every LM brain (it never declines a phrase), so it must never be silent and never
+stall. ``hold`` is the last resort: it decides every phrase by changing nothing.
 """
 
 from __future__ import annotations
 
-from bergain_actors.actors.conductor.base import Conductor
+from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
 
@@ -45,8 +46,12 @@ VARY_PATTERNS = {
 TOLERANCE = 0.07
 
 
-class Autopilot(Conductor):
-    kind = "autopilot"
+class AutopilotBrain(Brain):
+    name = "autopilot"
+
+    def decide(self, bar: int, new_phase: bool) -> bool:
+        self.on_phrase(bar, new_phase)
+        return True
 
     def on_phrase(self, bar: int, new_phase: bool) -> None:
         if new_phase:
@@ -174,7 +179,24 @@ class Autopilot(Conductor):
         return action or self.steer(bar) or "nothing possible"
 
 
+class HoldBrain(Brain):
+    """Keeps playing the last groove unchanged: it decides every phrase by leaving it as it is."""
+
+    name = "hold"
+
+    def decide(self, bar: int, new_phase: bool) -> bool:
+        return True
+
+
+class Autopilot(Conductor):
+    """The conductor with no LM: the autopilot alone."""
+
+    kind = "autopilot"
+    brain_kind = "autopilot"
+
+
 class HoldGroove(Conductor):
-    """Safe mode: keeps playing the last groove unchanged. The last resort when other brains keep crashing."""
+    """Safe mode: holds the groove. The last resort when other conductors keep crashing."""
 
     kind = "hold"
+    brain_kind = "hold"

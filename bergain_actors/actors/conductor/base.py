@@ -1,26 +1,153 @@
-"""The Conductor's mechanics, shared by every brain: it owns the mixer, keeps ``lookahead`` bars planned ahead of
-the streamer, walks the arc, hears the Critic, and turns every move into an event.
+"""The Conductor: the mechanics every set shares, and an ordered list of brains that decide the music.
+
+The Conductor owns the mixer, keeps ``lookahead`` bars planned ahead of the streamer, walks the arc, hears the
+Critic, and turns every move into an event. It decides nothing itself: at each phrase start it asks its brains,
+most capable first from the one leading now, and the first that does not decline decides the phrase. The last
+brain (the autopilot, or the hold) never declines, so a phrase is always decided and the music never stops.
 
 Pacing: bars 0..lookahead-1 are planned when the set starts; each ``BarPlayed(k)`` asks for bar k+lookahead. A
-brain decides at phrase boundaries (``on_phrase``); between them the mixer simply plays on.
+brain may hold planning back (``ready``: offline, the phrase brain waits for its LM answer) and an answer arriving
+later resumes it up to ``horizon``.
+
+Leading brain: ``lead`` is the index of the brain asked first. A brain whose LM fails or is late steps the lead
+down one brain (``step_down``); the router reporting a provider healthy again brings it back to the top
+(``recover``). Each change is a ``BrainChanged``. A swap (``swap conductor X``) builds a new Conductor with X's
+chain, which picks up the groove from the last plan. Everything is decided from events alone.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+from collections import deque
+from typing import Any, ClassVar
+
+import trio
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc
-from bergain_actors.music.mixer import Mixer, menu_from_pack
+from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
 
+BRAINS: dict[str, str] = {
+    "rlm": "bergain_actors.actors.conductor.rlm.conductor:RLMBrain",
+    "phrase": "bergain_actors.actors.conductor.phrase:PhraseBrain",
+    "autopilot": "bergain_actors.actors.conductor.autopilot:AutopilotBrain",
+    "hold": "bergain_actors.actors.conductor.autopilot:HoldBrain",
+}
+"""Every brain, most capable first (imported on first use: the LM brains pull in dspy)."""
+
+LM_BRAINS = ("rlm", "phrase")
+
+
+def chain(kind: str, fallback: list[str]) -> list[str]:
+    """The brains a ``kind`` conductor asks, in order: itself, the fallbacks below it, and always a floor."""
+    if kind not in BRAINS:
+        raise LookupError(f"conductor.kind: unknown brain {kind!r} (known: {', '.join(BRAINS)})")
+    if kind == "hold":
+        return ["hold"]
+    order = list(BRAINS)
+    below = order[order.index(kind) + 1 :]
+    names = [kind] + [b for b in below if b in fallback and b in LM_BRAINS]
+    return names if names[-1] == "autopilot" else [*names, "autopilot"]
+
+
+class Brain:
+    """One way of deciding a phrase. It sees the set through its Conductor (the mixer, the arc, the directives)
+    and acts only through ``move``. ``decide`` returns False to decline, and the next brain decides."""
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, conductor: Conductor) -> None:
+        self.conductor = conductor
+
+    # --- what a brain may override ---------------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> None:
+        """An event for this brain (LM answers, tool calls, provider health...), before the Conductor plans."""
+
+    def ready(self, bar: int) -> bool:
+        """Whether bar ``bar`` may be planned now."""
+        return True
+
+    def decide(self, bar: int, new_phase: bool) -> bool:
+        """Decide the phrase starting at ``bar``; False declines it."""
+        return False
+
+    def planned(self) -> None:
+        """Planning moved on."""
+
+    def lead_changed(self, old: str, new: str) -> None:
+        """The leading brain changed from ``old`` to ``new``."""
+
+    async def work(self) -> None:
+        """Background work of this brain (the rlm worker thread); runs while the Conductor lives."""
+
+    def replay_finished(self) -> tuple[int, ev.Event | None, ev.Event | None] | None:
+        """``replay --verify`` read the whole log: check work that ran outside its order (the rlm program)."""
+        return None
+
+    # --- the set as the brain sees it ------------------------------------------------------------------------------
+
+    @property
+    def ctx(self) -> ActorContext:
+        return self.conductor.ctx
+
+    @property
+    def mixer(self) -> Mixer:
+        return self.conductor.mixer
+
+    @property
+    def phase(self) -> str:
+        return self.conductor.phase
+
+    @property
+    def target(self) -> float:
+        return self.conductor.target
+
+    @property
+    def cap(self) -> int:
+        return self.conductor.cap
+
+    @property
+    def total(self) -> int:
+        return self.conductor.total
+
+    @property
+    def directives(self) -> list[ev.Directive]:
+        return self.conductor.directives
+
+    @property
+    def leading(self) -> bool:
+        return self.conductor.leader is self
+
+    def move(self, name: str, role: str, bar: int, /, cause: int = -1, **args: Any) -> str:
+        return self.conductor.move(name, role, bar, cause, **args)
+
+    def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
+        self.conductor.acted(directive, action, bar)
+
 
 class Conductor(Actor):
     kind = "conductor"
-    subscribes = (ev.SetStarted, ev.BarPlayed, ev.Directive)
+    subscribes = (
+        ev.SetStarted,
+        ev.SetEnded,
+        ev.BarPlayed,
+        ev.Directive,
+        ev.LMRequest,
+        ev.LMResponse,
+        ev.LMFailed,
+        ev.ProviderStateChanged,
+        ev.ProviderHealth,
+        ev.LocalServerChanged,
+        ev.ToolCall,
+        ev.RLMStep,
+    )
+    brain_kind: ClassVar[str] = "hold"
+    """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
 
     def __init__(self, ctx: ActorContext, config: Any) -> None:
         super().__init__(ctx, config)
@@ -29,18 +156,44 @@ class Conductor(Actor):
         self.bpm = scenario.bpm
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
+        self.brief = config.brief
+        self.fast = ctx.set.fast
         self.mixer = Mixer(menu_from_pack(ctx.set.pack) if ctx.set.pack is not None else {}, scenario.beats_per_bar)
         self.next_bar = 0
+        self.horizon = -1
         self.phase = ""
         self.target = 0.0
         self.cap = 3
         self.directives: list[ev.Directive] = []
         self.restore_at = -1
         self.restore: list[str] = []
+        self.energies: deque[float] = deque(maxlen=16)
+        """The mixer's energy at each planned bar, latest last."""
+        self.recent: deque[str] = deque(maxlen=16)
+        """The latest moves in words (what an LM brain may read back)."""
+        self._planning = False
+        self.brains: list[Brain] = [_brain(name)(self) for name in chain(self.brain_kind, config.fallback)]
+        self.lead = 0
+
+    @property
+    def leader(self) -> Brain:
+        return self.brains[self.lead]
+
+    @property
+    def level(self) -> str:
+        """The leading brain's name."""
+        return self.leader.name
+
+    def brain(self, name: str) -> Brain | None:
+        return next((b for b in self.brains if b.name == name), None)
 
     # --- events ---------------------------------------------------------------------------------------------------
 
     def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.SetStarted):
+            self.fast = event.fast
+        for brain in self.brains:
+            brain.handle(event)
         if isinstance(event, ev.SetStarted):
             self.plan_through(self.lookahead - 1)
         elif isinstance(event, ev.BarPlayed):
@@ -49,6 +202,9 @@ class Conductor(Actor):
             self.directives.append(event)
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
+        started = last.get(ev.SetStarted)
+        if isinstance(started, ev.SetStarted):
+            self.fast = started.fast
         planned = last.get(ev.BarPlanned)
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
@@ -58,16 +214,68 @@ class Conductor(Actor):
         if isinstance(played, ev.BarPlayed):
             self.next_bar = max(self.next_bar, played.bar + 1)
 
+    async def run(self, inbox: Any) -> None:
+        async with trio.open_nursery() as nursery:
+            for brain in self.brains:
+                nursery.start_soon(brain.work)
+
+    def replay_finished(self) -> tuple[int, ev.Event | None, ev.Event | None] | None:
+        for brain in self.brains:
+            mismatch = brain.replay_finished()
+            if mismatch is not None:
+                return mismatch
+        return None
+
+    # --- the leading brain ----------------------------------------------------------------------------------------
+
+    def below(self, name: str) -> bool:
+        """Whether the lead is below brain ``name`` (which is in the chain)."""
+        names = [b.name for b in self.brains]
+        return name in names and self.lead > names.index(name)
+
+    def step_down(self, reason: str) -> None:
+        if self.lead + 1 < len(self.brains):
+            self.change_lead(self.lead + 1, reason)
+
+    def recover(self, reason: str) -> None:
+        self.change_lead(0, reason)
+
+    def lead_with(self, name: str, reason: str) -> None:
+        names = [b.name for b in self.brains]
+        if name in names:
+            self.change_lead(names.index(name), reason)
+
+    def change_lead(self, index: int, reason: str) -> None:
+        if index == self.lead:
+            return
+        old, self.lead = self.leader.name, index
+        self.ctx.emit(ev.BrainChanged(old=old, new=self.leader.name, reason=reason, bar=self.next_bar))
+        for brain in self.brains:
+            brain.lead_changed(old, self.leader.name)
+        self.plan_through(self.horizon)
+
     # --- planning -------------------------------------------------------------------------------------------------
 
     def ready(self, bar: int) -> bool:
-        """Whether bar ``bar`` may be planned now (an LM brain in fast mode waits for its decision)."""
-        return True
+        """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead)."""
+        return all([brain.ready(bar) for brain in self.brains])
 
     def plan_through(self, bar: int) -> None:
-        while self.next_bar <= min(bar, self.total - 1) and self.ready(self.next_bar):
-            self.plan_bar(self.next_bar)
-            self.next_bar += 1
+        """Plan up to ``bar`` as far as the brains allow, remembering how far planning may go so an answer arriving
+        later resumes it; never re-entered from inside a bar being planned (a change of lead there takes effect
+        from the next bar)."""
+        self.horizon = max(self.horizon, bar)
+        if self._planning:
+            return
+        self._planning = True
+        try:
+            while self.next_bar <= min(self.horizon, self.total - 1) and self.ready(self.next_bar):
+                self.plan_bar(self.next_bar)
+                self.next_bar += 1
+        finally:
+            self._planning = False
+        for brain in self.brains:
+            brain.planned()
 
     def plan_bar(self, bar: int) -> None:
         phase, self.target, self.cap = arc.phase_at(bar, self.total)
@@ -82,15 +290,21 @@ class Conductor(Actor):
         if new_phase or bar % self.phrase_bars == 0:
             self.on_phrase(bar, new_phase)
         self.ctx.emit(ev.BarPlanned(plan=self.mixer.plan(bar, self.bpm, self.phase), bar=bar))
+        self.energies.append(self.mixer.energy())
 
     def on_phrase(self, bar: int, new_phase: bool) -> None:
-        """A brain's decision point: the first bar of a phrase (or of a new phase)."""
+        """The first bar of a phrase (or of a new phase): the brains from the leading one down, until one decides."""
+        for brain in self.brains[self.lead :]:
+            if brain.decide(bar, new_phase):
+                return
 
     # --- moves ----------------------------------------------------------------------------------------------------
 
     def move(self, name: str, role: str, bar: int, /, cause: int = -1, **args: Any) -> str:
-        """Apply one move to the mixer through the guardrails and log it. Returns the guardrails' verdict."""
+        """Apply one move to the mixer through the guardrails and log it. Returns the guardrails' verdict; a move
+        that changes nothing audible answers ``unchanged: ...`` (it is not a move, and answers no directive)."""
         mixer = self.mixer
+        before = dict(mixer.channels)
         if name == "add":
             rand = self.ctx.rng(bar, f"add:{role}")
             result = mixer.add(role, bar, self.cap, args.get("gain", 0.6), args.get("pattern", ""), rand)
@@ -108,7 +322,10 @@ class Conductor(Actor):
             result = self.breakdown(bar, int(args.get("bars", 4)))
         else:
             result = f"refused: unknown move {name!r}"
+        if not result.startswith("refused") and _same(before, mixer.channels):
+            result = f"unchanged: {role or name} already sounds like that"
         self.ctx.emit(ev.MixerMove(move=name, role=role, args=args, result=result, bar=bar, cause=cause))
+        self.recent.append(f"bar {bar}: {name} {role} {' '.join(f'{k}={v}' for k, v in args.items())} → {result}")
         return result
 
     def breakdown(self, bar: int, bars: int) -> str:
@@ -123,5 +340,21 @@ class Conductor(Actor):
         self.restore_at, self.restore = bar + max(1, bars), drop
         return f"ok: dropped {', '.join(drop)} until bar {self.restore_at}"
 
+    def fit_cap(self, bar: int) -> None:
+        """A new phase may allow fewer layers than are playing: keep the kick and the loudest others."""
+        audible = sorted(self.mixer.audible(), key=lambda c: (c.role != "kick", -c.gain, c.role))
+        for channel in audible[self.cap :]:
+            self.move("remove", channel.role, bar)
+
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.ctx.emit(ev.DirectiveActed(directive=directive.kind, action=action, bar=bar, cause=directive.seq))
+
+
+def _same(before: dict[str, Channel], after: dict[str, Channel]) -> bool:
+    """Whether the audible result is the same: a fader at its current gain, a pattern already playing..."""
+    return before == after
+
+
+def _brain(name: str) -> type[Brain]:
+    module, _, attr = BRAINS[name].partition(":")
+    return getattr(importlib.import_module(module), attr)

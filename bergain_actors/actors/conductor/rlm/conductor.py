@@ -1,4 +1,4 @@
-"""The ``rlm`` Conductor: the trio side of the RLM program (see the package docstring for the whole design)."""
+"""The ``rlm`` brain: the trio side of the RLM program (see the package docstring for the whole design)."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from typing import Any
 import msgspec
 import trio
 
-from bergain_actors.actors.conductor.phrase import PhraseConductor
+from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.actors.conductor.rlm import program
 from bergain_actors.actors.conductor.rlm.program import Halt, LMDown
 from bergain_actors.core import events as ev
-from bergain_actors.core.actor import ActorContext
+from bergain_actors.music.mixer import known_patterns
 
 WORKER = "rlm"
 """Source of the worker's events: not a deciding slot, so ``replay --verify`` feeds them in as recorded inputs."""
@@ -23,12 +23,14 @@ IDLE_RUNS = 3
 """Runs in a row that end without playing a bar before the brain steps down."""
 
 
-class RLMConductor(PhraseConductor):
-    kind = "rlm"
-    subscribes = (*PhraseConductor.subscribes, ev.ToolCall, ev.LMRequest, ev.RLMStep, ev.SetEnded)
+class RLMBrain(Brain):
+    """The trio side of the RLM program: answers its tool calls and LM requests, paces its ``play``."""
 
-    def __init__(self, ctx: ActorContext, config: Any) -> None:
-        super().__init__(ctx, config)
+    name = "rlm"
+
+    def __init__(self, conductor: Conductor) -> None:
+        super().__init__(conductor)
+        config = conductor.config
         self.run_config = program.RunConfig(
             main_lm=config.main_lm,
             sub_lm=config.sub_lm,
@@ -39,21 +41,31 @@ class RLMConductor(PhraseConductor):
             sandbox_timeout_s=config.sandbox_timeout_s,
             sandbox_memory_mb=config.sandbox_memory_mb,
         )
+        self.roles = sorted(self.mixer.menu)
+        self.patterns = known_patterns()
         self.started = False
         self.runs = 0
         self.ended: deque[str] = deque(maxlen=3)
-        self.run_played = 0
+        self.run_from = 0
+        """The bar planned next when the current run began: the run has played ``next_bar - run_from`` bars."""
         self.idle_runs = 0
         self.granted = 0
         """Offline, bars may be planned up to here: ``play`` grants them, so the set moves at the program's pace."""
         self.playing: tuple[ev.ToolCall, int] | None = None
         self.outstanding: set[str] = set()
-        self.recent: deque[str] = deque(maxlen=16)
         self.tape: list[ev.Event] = []
         """Replay only: the worker's recorded events and their answers, to re-run the program against."""
         self._wake = trio.Event()
         self._waiters: dict[str, tuple[trio.Event, list[Any]]] = {}
         self._call_ids = 0
+
+    @property
+    def next_bar(self) -> int:
+        return self.conductor.next_bar
+
+    @property
+    def run_played(self) -> int:
+        return self.next_bar - self.run_from
 
     # --- events ---------------------------------------------------------------------------------------------------
 
@@ -71,16 +83,14 @@ class RLMConductor(PhraseConductor):
             self.record(event)
             self.outstanding.discard(event.request_id)
             self._resolve(event.request_id, event)
-            if isinstance(event, ev.LMFailed) and self.level == "rlm":
-                self.step_down(f"LM failed: {event.reason}")
+            if isinstance(event, ev.LMFailed) and self.leading:
+                self.conductor.step_down(f"LM failed: {event.reason}")
         elif isinstance(event, ev.SetEnded):
             self.started = False
-        else:
-            if isinstance(event, ev.SetStarted):
-                self.started = True
-                if self.level == "rlm":
-                    self._wake.set()
-            super().handle(event)
+        elif isinstance(event, ev.SetStarted):
+            self.started = True
+            if self.leading:
+                self._wake.set()
 
     def record(self, event: ev.Event) -> None:
         if not self.ctx.set.live:
@@ -92,35 +102,34 @@ class RLMConductor(PhraseConductor):
 
         return verify.check(self.tape, self.run_config)
 
-    def brain_changed(self, old: str, new: str) -> None:
-        if new == "rlm":
+    def lead_changed(self, old: str, new: str) -> None:
+        if new == self.name:
             self.idle_runs = 0
             self._wake.set()
-        elif old == "rlm":
+        elif old == self.name:
             self.granted = 0
             self.finish_play()
 
     # --- planning -------------------------------------------------------------------------------------------------
 
     def ready(self, bar: int) -> bool:
-        if self.level != "rlm":
-            return super().ready(bar)
-        return not self.fast or bar < self.granted
+        if not self.leading:
+            return True
+        return not self.conductor.fast or bar < self.granted
 
     def planned(self) -> None:
         if self.playing is not None and self.next_bar >= self.playing[1]:
             self.finish_play()
 
-    def plan_bar(self, bar: int) -> None:
-        super().plan_bar(bar)
-        self.run_played += 1
-
-    def on_phrase(self, bar: int, new_phase: bool) -> None:
-        if self.level != "rlm":
-            super().on_phrase(bar, new_phase)
-        elif new_phase:
-            self.fit_cap(bar)
+    def decide(self, bar: int, new_phase: bool) -> bool:
+        """The program makes its moves through the tools; the autopilot sets up the groove it starts from (and
+        would refill a mix left with nothing audible), so a slow LM never means silence."""
+        if not self.mixer.audible():
+            return False
+        if new_phase:
+            self.conductor.fit_cap(bar)
         del self.directives[:-4]
+        return True
 
     # --- the tools ------------------------------------------------------------------------------------------------
 
@@ -130,7 +139,7 @@ class RLMConductor(PhraseConductor):
             self.begin_run(call)
         elif tool == "end_run":
             self.end_run(call)
-        elif self.level != "rlm":
+        elif not self.leading:
             self.reply(call, "refused: the LM is down and another brain has the decks; finish with SUBMIT")
         elif self.next_bar >= self.total:
             self.reply(call, self.status(set_over=True) if tool == "play" else "refused: the set is over")
@@ -138,12 +147,14 @@ class RLMConductor(PhraseConductor):
             bars = min(max(_int(args.get("bars"), 8), 1), MAX_PLAY)
             self.playing = (call, min(self.next_bar + bars, self.total))
             self.granted = max(self.granted, self.playing[1])
-            self.plan_through(self.horizon)
+            self.conductor.plan_through(self.conductor.horizon)
         elif tool in MOVES:
             self.reply(call, self.tool_move(call))
         elif tool == "history":
-            last = min(max(_int(args.get("last_n"), 8), 1), len(self.recent) or 1)
-            self.reply(call, {"moves": list(self.recent)[-last:], "energy": [round(e, 3) for e in self.energies]})
+            recent = self.conductor.recent
+            last = min(max(_int(args.get("last_n"), 8), 1), len(recent) or 1)
+            energies = [round(e, 3) for e in self.conductor.energies]
+            self.reply(call, {"moves": list(recent)[-last:], "energy": energies})
         elif tool == "feedback":
             texts = [d.text for d in self.directives]
             self.directives.clear()
@@ -168,29 +179,26 @@ class RLMConductor(PhraseConductor):
             return self.move("swap", role, bar, cause=call.seq, **({"choice": choice} if choice >= 0 else {}))
         return self.move(call.tool, role, bar, cause=call.seq)
 
-    def move(self, name: str, role: str, bar: int, /, cause: int = -1, **args: Any) -> str:
-        result = super().move(name, role, bar, cause, **args)
-        self.recent.append(f"bar {bar}: {name} {role} {' '.join(f'{k}={v}' for k, v in args.items())} → {result}")
-        return result
-
     def begin_run(self, call: ev.ToolCall) -> None:
-        if not self.started or self.level != "rlm" or self.next_bar >= self.total:
+        if not self.started or not self.leading or self.next_bar >= self.total:
             self.reply(call, {"go": False})
             return
         self.runs += 1
-        self.run_played = 0
+        self.run_from = self.next_bar
         seed = self.ctx.rng(self.next_bar, f"sandbox:{self.runs}").randrange(2**31)
-        self.reply(call, {"go": True, "run": self.runs, "seed": seed, "brief": self.brief, "summary": self.summary()})
+        brief = self.conductor.brief
+        self.reply(call, {"go": True, "run": self.runs, "seed": seed, "brief": brief, "summary": self.summary()})
 
     def end_run(self, call: ev.ToolCall) -> None:
         reason = str(call.args.get("reason", ""))
         self.ended.append(f"run {call.args.get('run')}: {reason}")
         self.idle_runs = self.idle_runs + 1 if self.run_played == 0 else 0
-        if self.level == "rlm" and self.idle_runs >= IDLE_RUNS:
-            self.step_down(f"{IDLE_RUNS} runs in a row ended without playing ({reason})")
-        elif self.level == "rlm" and self.run_played == 0:
-            self.granted = max(self.granted, self.next_bar + self.phrase_bars)  # the music moves on meanwhile
-            self.plan_through(self.horizon)
+        conductor = self.conductor
+        if self.leading and self.idle_runs >= IDLE_RUNS:
+            conductor.step_down(f"{IDLE_RUNS} runs in a row ended without playing ({reason})")
+        elif self.leading and self.run_played == 0:
+            self.granted = max(self.granted, self.next_bar + conductor.phrase_bars)  # the music moves on meanwhile
+            conductor.plan_through(conductor.horizon)
         self.reply(call, "ok")
 
     def finish_play(self) -> None:
@@ -227,8 +235,8 @@ class RLMConductor(PhraseConductor):
             f"Roles in the pack: {', '.join(self.roles)}.",
             f"Patterns: {', '.join(self.patterns)}.",
         ]
-        if self.recent:
-            lines.append("Recent moves: " + " | ".join(list(self.recent)[-6:]))
+        if self.conductor.recent:
+            lines.append("Recent moves: " + " | ".join(list(self.conductor.recent)[-6:]))
         if self.ended:
             lines.append("Earlier runs: " + " | ".join(self.ended))
         return "\n".join(lines)
@@ -244,7 +252,7 @@ class RLMConductor(PhraseConductor):
 
     # --- the worker thread ----------------------------------------------------------------------------------------
 
-    async def run(self, inbox: Any) -> None:
+    async def work(self) -> None:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
@@ -288,7 +296,8 @@ class RLMConductor(PhraseConductor):
         )
 
     async def lm_call(self, request: ev.LMRequest) -> str:
-        request = msgspec.structs.replace(request, deadline_bar=self.next_bar + self.phrase_bars, bar=self.next_bar)
+        deadline = self.next_bar + self.conductor.phrase_bars
+        request = msgspec.structs.replace(request, deadline_bar=deadline, bar=self.next_bar)
         answer = await self._await(request.request_id, request)
         if isinstance(answer, ev.LMFailed):
             raise LMDown(answer.reason)
@@ -299,12 +308,19 @@ class RLMConductor(PhraseConductor):
         self.ctx.bus.publish(msgspec.structs.replace(step, bar=self.next_bar), source=WORKER)
 
 
+class RLMConductor(Conductor):
+    """The rlm brain leading, the phrase brain and the autopilot under it."""
+
+    kind = "rlm"
+    brain_kind = "rlm"
+
+
 class LiveBridge:
     """The worker thread's way into trio: each call blocks the thread until the answering event. Cancellation (the
     set ends) turns into ``Halt``; Monty would swallow it inside a tool, so the next call raises it again."""
 
-    def __init__(self, conductor: RLMConductor) -> None:
-        self.conductor = conductor
+    def __init__(self, brain: RLMBrain) -> None:
+        self.brain = brain
         self.halted = False
 
     def _enter(self, fn: Any, *args: Any) -> Any:
@@ -317,13 +333,13 @@ class LiveBridge:
             raise Halt from None
 
     def call(self, tool: str, args: dict[str, Any]) -> Any:
-        return self._enter(self.conductor.tool_call, tool, args)
+        return self._enter(self.brain.tool_call, tool, args)
 
     def ask(self, request: ev.LMRequest) -> str:
-        return self._enter(self.conductor.lm_call, request)
+        return self._enter(self.brain.lm_call, request)
 
     def step(self, step: ev.RLMStep) -> None:
-        self._enter(self.conductor.rlm_step, step)
+        self._enter(self.brain.rlm_step, step)
 
 
 def _int(value: Any, default: int) -> int:
