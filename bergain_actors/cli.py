@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
 
@@ -27,6 +28,7 @@ from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
 
 OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
+T = TypeVar("T")
 
 
 class BadInput(Exception):
@@ -76,6 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("log", type=Path)
     replay.add_argument("--wav", type=Path, help="write the re-rendered audio here")
     replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
+    replay.add_argument("--midi", type=Path, help="write the set as a multi-track MIDI file here")
+    replay.add_argument("--force", action="store_true", help="overwrite an existing --midi file")
     replay.set_defaults(func=cmd_replay)
 
     inspect = sub.add_parser("inspect", help="summarize a logged set")
@@ -241,11 +245,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bergain_actors import replay
 
     open_log(args.log)
-    if not args.wav and not args.verify:
-        raise BadInput("replay: say what to do: --wav OUT (re-render) and/or --verify (re-run the decisions)")
+    if not args.wav and not args.verify and not args.midi:
+        raise BadInput(
+            "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
+            " decisions)"
+        )
+    if args.midi:
+        check_output(args.midi, args.log, args.force, "--midi")
     warn = structlog.get_logger("replay").warning
     code = OK
     try:
+        if args.midi:
+            written, problem = write_atomically(args.midi, lambda out: replay.export_midi(args.log, out))
+            if problem is not None:
+                warn(problem.describe(args.log))
+            notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
+            print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:
             bars, problem = replay.render(args.log, args.wav, warn)
             if problem is not None:
@@ -262,6 +277,31 @@ def cmd_replay(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         raise BadInput(str(exc)) from None
     return code
+
+
+def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
+    """Refuse, before any work, an output that would lose something: the log itself, or a file that exists."""
+    if path.exists() and path.resolve() == log.resolve():
+        raise BadInput(f"{flag} {path}: that is the log being replayed; choose another path")
+    if path.is_dir():
+        raise BadInput(f"{flag} {path}: is a folder; give a file name")
+    if path.exists() and not force:
+        raise BadInput(f"{flag} {path}: already exists; pass --force to overwrite it")
+    if not path.parent.is_dir():
+        raise BadInput(f"{flag} {path}: no such folder: {path.parent}")
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Write through a temporary file beside ``path`` and rename it into place: a failure leaves no half file and
+    an overwritten file intact."""
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        with partial.open("wb") as out:
+            result = write(out)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return result
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

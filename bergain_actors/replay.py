@@ -2,6 +2,7 @@
 
 - **render**: re-render the audio from the logged plans, in the order the streamer played them (holds included):
   the WAV comes out bit-identical.
+- **midi**: the same plans as MIDI notes, one track per Ableton role (``music/midi_file.py``).
 - **verify**: re-run the deciding actors against the recorded inputs. Every event from outside (bars played, LM
   answers, control commands) is published again at its logged position; every event the deciding actors emit
   must equal the logged one at the same seq. The first difference is reported with its seq.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import msgspec
 
@@ -23,8 +24,10 @@ from bergain_actors.core.bus import Bus
 from bergain_actors.core.log import LogProblem, LogReader
 from bergain_actors.core.scenario import Scenario, from_builtins
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.music.midi_file import Written, write_midi
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.render import Renderer
+from bergain_actors.music.theory import set_theory
 from bergain_actors.performance import load_pack, slots_of
 
 SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack, ev.ActorSwapped)
@@ -79,6 +82,15 @@ def render(log_path: Path, wav_path: Path, warn: Callable[[str], None]) -> tuple
     finally:
         wav.close()
     return bars, reader.problem
+
+
+def export_midi(log_path: Path, out: BinaryIO) -> tuple[Written, LogProblem | None]:
+    """Write a set as a MIDI file: the plans of the bars played (holds included, as ``render``) in the set's
+    theory, which is a function of the logged scenario's seed and key alone. Opens no socket, reads no pack."""
+    reader = LogReader(log_path)
+    scenario = scenario_of(reader)
+    written = write_midi(played_plans(reader), set_theory(scenario.seed, scenario.key), out, name=scenario.name)
+    return written, reader.problem
 
 
 def _pack_for(reader: LogReader, scenario: Scenario, warn: Callable[[str], None]) -> Any:
