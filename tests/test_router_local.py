@@ -77,6 +77,20 @@ async def test_killed_child_fails_over_restarts_and_recovers(tmp_path: Path) -> 
         assert again.address != ""
 
 
+async def test_fast_mode_waits_for_the_restart_after_a_crash(tmp_path: Path) -> None:
+    """Offline the music waits for decisions: after the child dies, a request waits for the restarted server
+    (within the provider's timeout) instead of failing while it boots."""
+    router = {"providers": [{"name": "local", "kind": "local", "timeout_s": 60.0}], "restart_delay_s": 0.1}
+    async with running(router, fast=True) as h:
+        first = await h.wait_for(ev.LocalServerChanged)
+        os.kill(first.pid, signal.SIGKILL)
+        await h.wait_for(ev.LocalServerChanged, lambda e: e.status == "exited")
+        answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
+        assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
+        assert_decision(answer.text)
+        assert [e.status for e in h.of(ev.LocalServerChanged)] == ["started", "exited", "started"]
+
+
 async def test_fault_server_in_front_of_the_real_server(tmp_path: Path, nursery: trio.Nursery) -> None:
     """Faults injected between the router and the real local LM: it fails over, then gets the real answer."""
     async with running(local_first(tmp_path)) as h:

@@ -66,5 +66,18 @@ async def test_report_says_what_works_and_why_not(
     assert format_providers([], as_json=False).startswith("no providers")
 
 
+async def test_a_dripping_server_cannot_hold_the_report(nursery: trio.Nursery, autojump_clock) -> None:
+    """``/models`` sending a byte a second never trips a per-read timeout; the probe has a total deadline."""
+    drip = await nursery.start(FaultServer().run)
+    drip.models_trickle, drip.trickle_s = True, 1.0
+    config = msgspec.convert({"providers": [{"name": "drip", "kind": "openai", "base_url": drip.url}]}, RouterConfig)
+    with trio.fail_after(60):  # virtual seconds: the answer takes ~60 to drip through
+        [status] = await probe_providers(config)
+    assert status.state == "open" and status.detail == f"unreachable: {drip.url} did not answer within 2 s"
+    with trio.fail_after(60):
+        found = await autodetect(RouterConfig(), env={}, local_ports={"ollama": drip.port})
+    assert found == [], "a local port that only drips is not a usable provider"
+
+
 def test_router_kind_is_registered() -> None:
     assert registry.factory("router", "router").__name__ == "ProviderRouter"

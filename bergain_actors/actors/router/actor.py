@@ -5,9 +5,11 @@ what came back (``LMResponse`` / ``LMFailed``), so the world's answers are in th
 ``replay --verify`` those events are served from the log and this actor is never built.
 
 Deadlines: a request's ``deadline_bar`` is mapped to trio time from the latest ``BarPlayed`` (bar N consumed at T:
-bar D is due at T + (D - N - 1) bars). A call that would miss it is cancelled and counts as a slow-call failure for
-its provider; when no provider can answer in time the caller hears so at once. In fast mode the streamer waits for
-decisions, so only each provider's ``timeout_s`` applies.
+bar D is due at T + (D - N - 1) bars). Each attempt gets at most an even share of the time left with the providers
+after it that could answer, so a hanging provider cannot starve the next one; a call cut off is a slow-call failure
+for its provider (three open its circuit); when no provider can answer in time the caller hears so at once. In
+fast mode the streamer waits for decisions, so only each provider's ``timeout_s`` applies, and a local server that
+is booting or restarting is waited for.
 """
 
 from __future__ import annotations
@@ -148,7 +150,8 @@ class ProviderRouter(Actor):
         started = trio.current_time()
         attempts: list[str] = []
         late = False
-        for name in self._route(request):
+        route = self._route(request)
+        for index, name in enumerate(route):
             slot = self.slots.get(name)
             if slot is None:
                 continue
@@ -170,7 +173,7 @@ class ProviderRouter(Actor):
                 attempts.append(f"{name}: circuit {slot.breaker.state}")
                 continue
             try:
-                answer = await self._call(slot, request, min(deadline, now + slot.provider.config.timeout_s))
+                answer = await self._call(slot, request, self._attempt_limit(slot, route[index + 1 :], now, deadline))
             except ProviderError as exc:
                 attempts.append(f"{name}: {exc}")
                 if exc.counts:
@@ -205,6 +208,20 @@ class ProviderRouter(Actor):
         else:
             reason = "no provider could answer"
         self._failed(request, reason, attempts)
+
+    def _attempt_limit(self, slot: Slot, later: list[str], now: float, deadline: float) -> float:
+        """When this attempt is cut off: at its provider's timeout, and at an even share of the time left with the
+        providers after it that could still answer, so a hanging provider cannot use up the whole deadline and
+        failover still happens within the same request."""
+        limit = min(deadline, now + slot.provider.config.timeout_s)
+        if math.isfinite(deadline):
+            waiting = sum(self._could_answer(name, now) for name in later)
+            limit = min(limit, now + (deadline - now) / (1 + waiting))
+        return limit
+
+    def _could_answer(self, name: str, now: float) -> bool:
+        slot = self.slots.get(name)
+        return slot is not None and not slot.provider.not_ready and slot.breaker.available(now)
 
     async def _call(self, slot: Slot, request: ev.LMRequest, limit: float) -> Answer:
         """One provider call, cut off at ``limit``; any surprise from the provider is its failure, never a crash."""

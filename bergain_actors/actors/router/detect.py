@@ -38,11 +38,14 @@ async def autodetect(
 
     async def probe(name: str, port: int) -> None:
         base_url = f"http://127.0.0.1:{port}/v1"
-        try:
-            async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
-                response = await client.get(f"{base_url}/models")
-            models = [m.get("id", "") for m in response.json().get("data", []) if isinstance(m, dict)]
-        except (httpx.HTTPError, ValueError, AttributeError):
+        with trio.move_on_after(PROBE_TIMEOUT_S) as scope:  # in all: a port dripping bytes beats per-read timeouts
+            try:
+                async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
+                    response = await client.get(f"{base_url}/models")
+                models = [m.get("id", "") for m in response.json().get("data", []) if isinstance(m, dict)]
+            except (httpx.HTTPError, ValueError, AttributeError):
+                return
+        if scope.cancelled_caught:
             return
         if response.status_code == 200:
             local[name] = ProviderConfig(name=name, kind="openai", base_url=base_url, model=next(iter(models), ""))

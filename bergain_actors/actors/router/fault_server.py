@@ -10,7 +10,8 @@ Real sockets on 127.0.0.1, a minimal HTTP/1.1 with keep-alive, and a ``mode`` sw
 - ``echo_key``: a 401 whose message repeats the API key the request carried (as some providers do), in the body and
   in a header.
 
-Only POSTs are subject to the mode and counted (``posts``, ``hits``); ``GET /v1/models`` always answers.
+Only POSTs are subject to the mode and counted (``posts``, ``hits``); ``GET /v1/models`` always answers, one byte
+every ``trickle_s`` when ``models_trickle`` is set.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class FaultServer:
         self.proxy_to = proxy_to.rstrip("/")
         self.retry_after = 1.0
         self.trickle_s = 0.05
+        self.models_trickle = False
         self.port = 0
         self.posts = 0
         self.hits: list[str] = []
@@ -106,7 +108,8 @@ class FaultServer:
                     return
                 method, path, headers, body = request
                 if method != "POST":
-                    await _respond(stream, 200, {"object": "list", "data": [{"id": "fault-model"}]})
+                    models = json.dumps({"object": "list", "data": [{"id": "fault-model"}]}).encode()
+                    await (self._trickle(stream, models) if self.models_trickle else _send(stream, 200, models))
                     continue
                 mode = self.mode
                 self.posts += 1
@@ -148,12 +151,15 @@ class FaultServer:
         else:
             payload = json.dumps(self._payload(path, body)).encode()
             if mode == "trickle":
-                await stream.send_all(_head(200, len(payload)))
-                for i in range(len(payload)):
-                    await stream.send_all(payload[i : i + 1])
-                    await trio.sleep(self.trickle_s)
+                await self._trickle(stream, payload)
             else:
                 await _send(stream, 200, payload)
+
+    async def _trickle(self, stream: trio.SocketStream, payload: bytes) -> None:
+        await stream.send_all(_head(200, len(payload)))
+        for i in range(len(payload)):
+            await stream.send_all(payload[i : i + 1])
+            await trio.sleep(self.trickle_s)
 
     def _payload(self, path: str, body: bytes) -> dict[str, object]:
         model = json.loads(body or b"{}").get("model", "fault-model")

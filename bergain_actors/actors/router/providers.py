@@ -32,6 +32,8 @@ FailureKind = Literal[
 ]
 _NO_VERDICT = frozenset({"caller", "not_ready"})
 
+CHECK_S = 2.0
+"""The whole of a reachability check (``GET /models``), however the server answers."""
 SMOLLM2_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 LOCAL_ALIAS = "smollm2"
 
@@ -118,14 +120,18 @@ class HTTPProvider(Provider):
     async def check(self) -> str:
         if self.not_ready:
             return self.not_ready
-        try:
-            async with httpx.AsyncClient(timeout=2.0, headers=self.headers()) as client:
-                await client.get(f"{self.base_url}/models")
-        except httpx.TimeoutException:
-            return f"unreachable: {self.base_url} did not answer within 2 s"
-        except httpx.TransportError as exc:
-            return f"unreachable: {self.base_url}: {_describe(exc)}"
-        return ""
+        late = f"unreachable: {self.base_url} did not answer within {CHECK_S:g} s"
+        # httpx's timeouts are per read: a server dripping bytes would never trip them, so the whole check has one
+        with trio.move_on_after(CHECK_S):
+            try:
+                async with httpx.AsyncClient(timeout=CHECK_S, headers=self.headers()) as client:
+                    await client.get(f"{self.base_url}/models")
+            except httpx.TimeoutException:
+                return late
+            except httpx.TransportError as exc:
+                return f"unreachable: {self.base_url}: {_describe(exc)}"
+            return ""
+        return late
 
     async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST and classify every way it can go wrong."""
@@ -250,7 +256,6 @@ class LocalProvider(OpenAIProvider):
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigError("the xllamacpp package is not installed")
         self.state = "starting"
-        self.booted = False
         self._changed = trio.Event()
 
     @property
@@ -260,13 +265,13 @@ class LocalProvider(OpenAIProvider):
     def set_address(self, base_url: str) -> None:
         """The server is listening (or, with "", gone): wake the calls waiting to see which."""
         self.base_url = base_url
-        self.booted = self.booted or bool(base_url)
         self._changed.set()
         self._changed = trio.Event()
 
     async def wait_ready(self) -> None:
-        """Only the first boot is waited for: after a crash, failing over is the router's job."""
-        while not self.base_url and not self.booted and self.state != "failed":
+        """Until the server listens (its first boot, or its restart after a crash), or its start failed. The router
+        waits only offline, where the music waits for decisions; live, failing over is its job."""
+        while not self.base_url and self.state != "failed":
             await self._changed.wait()
 
     async def check(self) -> str:
