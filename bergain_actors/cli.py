@@ -20,7 +20,7 @@ import structlog
 import trio
 
 from bergain_actors import __version__
-from bergain_actors.control import console
+from bergain_actors.control.console import console
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.log import LogError, LogReader
@@ -218,8 +218,14 @@ def play_by_play() -> Callable[[ev.Event], None]:
                 log.warning(type(event).__name__, **{k: v for k, v in ev.comparable(event).items() if k != "type"})
             case ev.ActorSwapped():
                 log.warning("swapped", bar=event.bar, slot=event.slot, old=event.old, new=event.new)
-            case ev.Control() | ev.ProviderControl():
+            case ev.Control() | ev.ProviderControl() | ev.Steer():
                 log.info("command", **{k: v for k, v in ev.comparable(event).items() if k not in ("type", "seq")})
+            case ev.CommandRejected():
+                log.warning("rejected", command=event.command, reason=event.reason)
+            case ev.SteerActed():
+                log.info("steer", bar=event.bar, intent=event.intent, action=event.action)
+            case ev.StopPlanned():
+                log.info("stopping", outro_from=event.from_bar, end_bar=event.end_bar)
             case ev.BrainChanged():
                 log.warning("brain", bar=event.bar, old=event.old, new=event.new, reason=event.reason)
             case ev.ProviderStateChanged():

@@ -15,6 +15,7 @@ import trio
 
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter, find_device
+from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SLOT_ORDER, SetContext
 from bergain_actors.core.bus import Bus
@@ -108,7 +109,7 @@ async def perform(
     keep_events: bool = False,
     on_event: Callable[[ev.Event], None] | None = None,
     before_start: Callable[[Supervisor], None] | None = None,
-    controls: Callable[[Callable[[ev.Event], ev.Event]], Awaitable[None]] | None = None,
+    controls: Callable[[Desk], Awaitable[None]] | None = None,
 ) -> SetResult:
     """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way."""
     pack = load_pack(scenario)
@@ -160,7 +161,7 @@ async def perform(
                 source="supervisor",
             )
             if controls is not None:
-                nursery.start_soon(controls, lambda event: bus.publish(event, source="control"))
+                nursery.start_soon(controls, Desk(bus))
             await supervisor.done.wait()
             reason = supervisor.end_reason
             nursery.cancel_scope.cancel()

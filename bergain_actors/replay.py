@@ -33,6 +33,9 @@ from bergain_actors.performance import load_pack, slots_of
 SUPERVISION = (ev.ActorCrashed, ev.ActorRestarted, ev.ActorFellBack, ev.ActorSwapped)
 """What the supervisor does about a deciding actor's crash is itself a decision, reproduced on verify."""
 
+COMMAND_ANSWERS = (ev.CommandRejected, ev.StopPlanned)
+"""The supervisor's answers to commands: decided from the logged command alone, reproduced on verify."""
+
 
 class Divergence(BaseException):
     """Replay produced something other than the log: where, what was logged, what came out. A BaseException so
@@ -156,6 +159,7 @@ def verify(
     set_ctx.live = False
     bus = Bus(None, wall_clock=False)
     supervisor = Supervisor(bus, set_ctx, [])
+    supervisor.set_slots = slots_of(scenario)
     deciding = [slot for slot in slots_of(scenario) if _is_deciding(supervisor, slot)]
     supervisor.slots = tuple(deciding)
     supervisor.create_all()
@@ -167,6 +171,8 @@ def verify(
     def reproduced(event: ev.Event) -> bool:
         if event.source in deciding:
             return True
+        if isinstance(event, COMMAND_ANSWERS):
+            return event.source == "supervisor"
         return isinstance(event, SUPERVISION) and event.slot in deciding
 
     checker = _Verifier(reader, reproduced)

@@ -1,36 +1,86 @@
-"""Live commands: every one is an event first; swaps land on a bar line and replay exactly."""
+"""Live commands: every one is an event first, gets a visible answer, and replays exactly; a wrong one is a
+rejection, never a crash."""
 
 from __future__ import annotations
 
+import itertools
+import math
+
+import numpy as np
+import soundfile as sf
+import trio
+
 from bergain_actors import replay
-from bergain_actors.control import HELP, parse
+from bergain_actors.actors.streamer.sinks import ClockSink
+from bergain_actors.control import Desk, Help, parse
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
+from bergain_actors.music import arc
 from bergain_actors.performance import perform, set_paths
 
 
 def test_parse_commands():
     assert parse("swap critic none") == ev.Control(command="swap", args={"slot": "critic", "kind": "none"})
     assert parse("provider switch local") == ev.ProviderControl(op="switch", provider="local")
+    assert parse("provider add extra openai gpt-x http://h/v1") == ev.ProviderControl(
+        op="add", provider="extra", config={"kind": "openai", "model": "gpt-x", "base_url": "http://h/v1"}
+    )
     assert parse("stop") == ev.Control(command="stop")
-    assert parse("help") == HELP
-    assert parse("dance harder").startswith("not understood: 'dance harder'")
+    assert parse("stop now") == ev.Control(command="stop", args={"now": True})
+    assert parse("stop 16") == ev.Control(command="stop", args={"bars": 16})
+    assert parse("hold") == ev.Steer(intent="hold", text="hold")
+    assert parse("resume") == ev.Steer(intent="resume", text="resume")
+    assert parse("energy +") == ev.Steer(intent="energy", text="energy +", value=0.1)
+    assert parse("energy --") == ev.Steer(intent="energy", text="energy --", value=-0.2)
+    assert parse("energy 0.7") == ev.Steer(intent="energy", text="energy 0.7", value=0.7, absolute=True)
+    assert parse("  darker\t pls ") == ev.Steer(intent="say", text="darker pls")
+    assert parse("help") == Help() and parse("") == Help()
 
 
-async def play(scenario, tmp_path, script):
-    """Run a set whose 'person' types ``script`` (bar → command line) as the bars go by."""
-    log_path, wav_path = set_paths(scenario, tmp_path, stamp="ctl")
+def test_malformed_commands_are_rejections_that_say_why():
+    for line, reason in [
+        ("swap critic", "swap needs a slot and a kind"),
+        ("stop soon", "stop takes nothing, 'now', or a number of bars"),
+        ("energy 7", "energy: '7' is not +, -"),
+        ("energy nan", "energy: 'nan' is not"),
+        ("provider frob x", "provider needs an operation"),
+        ("provider remove x y", "provider remove takes only a name"),
+    ]:
+        parsed = parse(line)
+        assert isinstance(parsed, ev.CommandRejected), line
+        assert parsed.command == line and parsed.reason.startswith(reason), parsed
 
-    async def person(publish) -> None:
-        for line in script:
-            publish(parse(line))
 
-    return await perform(scenario, "", log_path=log_path, wav_path=wav_path, keep_events=True, controls=person)
+async def play(scenario, tmp_path, script, answers=None, stamp="ctl"):
+    """Run a set whose 'person' types each line of ``script`` once bar ``at`` has been played (tests that call it
+    take ``autojump_clock``)."""
+    log_path, wav_path = set_paths(scenario, tmp_path, stamp=stamp)
+
+    async def person(desk: Desk) -> None:
+        send, bars = trio.open_memory_channel[int](math.inf)
+        desk.bus.taps.append(lambda e: send.send_nowait(e.bar) if isinstance(e, ev.BarPlayed) else None)
+        played = -1
+        for at, line in script:
+            while played < at:
+                played = await bars.receive()
+            reply = desk.submit(line)
+            if answers is not None:
+                answers.append(reply)
+
+    sink = ClockSink(scenario.sample_rate)  # paced like speakers (in virtual time): the person answers within a bar
+    return await perform(
+        scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, keep_events=True, controls=person
+    )
 
 
-async def test_swap_lands_on_a_bar_line_and_verifies(scenario_factory, tmp_path):
+def verified(result) -> None:
+    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
+    assert problem is None and checked == len(read_all(result.log_path)[1])
+
+
+async def test_swap_lands_on_a_bar_line_and_verifies(scenario_factory, tmp_path, autojump_clock):
     scenario = scenario_factory(bars=40)
-    result = await play(scenario, tmp_path, ["swap critic none", "swap conductor hold", "swap nobody none"])
+    result = await play(scenario, tmp_path, [(0, "swap critic none"), (0, "swap conductor hold")])
     events = result.events
     swapped = [e for e in events if isinstance(e, ev.ActorSwapped)]
     assert [(e.slot, e.old, e.new) for e in swapped] == [("critic", "arc", "none"), ("conductor", "autopilot", "hold")]
@@ -42,13 +92,128 @@ async def test_swap_lands_on_a_bar_line_and_verifies(scenario_factory, tmp_path)
     moves_after = [e for e in events if isinstance(e, ev.MixerMove) and e.seq > swapped[1].seq]
     assert moves_after == []  # the safe hold brain keeps the groove as it was
     assert result.summary.bars_played == 40
-    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
-    assert problem is None and checked == len(read_all(result.log_path)[1])
+    verified(result)
 
 
-async def test_stop_ends_the_set_cleanly(scenario_factory, tmp_path):
-    result = await play(scenario_factory(bars=400), tmp_path, ["stop"])
+async def test_wrong_swaps_are_rejected_visibly_and_never_count_as_crashes(scenario_factory, tmp_path, autojump_clock):
+    answers = []
+    script = [(1, "swap conductor nonexistent"), (1, "swap nonexistent_slot x"), (1, "swap streamer audio")]
+    script += [(1, "provider remove local"), (1, "swap critic none")]
+    result = await play(scenario_factory(bars=12), tmp_path, script, answers)
+    assert [a.ok for a in answers] == [False, False, False, False, True]
+    assert answers[0].text == (
+        "rejected: swap: conductor.kind: unknown kind 'nonexistent' (known: autopilot, hold, phrase, rlm)"
+    )
+    assert answers[1].text.startswith("rejected: swap: no slot 'nonexistent_slot' in this set (slots: ")
+    assert answers[2].text == "rejected: swap: the streamer cannot be swapped mid-set (it owns the audio device)"
+    assert answers[3].text.startswith("rejected: provider remove: this set has no LM router")
+    rejected = [e for e in result.events if isinstance(e, ev.CommandRejected)]
+    assert [e.cause for e in rejected] == [a.seq for a in answers[:4]]
+    assert not [e for e in result.events if isinstance(e, ev.ActorCrashed)]
+    assert result.summary.crashes == [] and result.summary.rejected == 4
+    assert [(e.slot, e.new) for e in result.events if isinstance(e, ev.ActorSwapped)] == [("critic", "none")]
+    verified(result)
+
+
+async def test_stop_now_ends_the_set_at_the_next_bar_line(scenario_factory, tmp_path, autojump_clock):
+    answers = []
+    result = await play(scenario_factory(bars=400), tmp_path, [(5, "stop now")], answers)
     ended = result.events[-1]
     assert isinstance(ended, ev.SetEnded) and ended.reason == "stopped"
-    assert result.summary.bars_played < 400
+    before = last_played_before(result.events, answers[0].seq)
+    assert answers[0].ok and answers[0].text == f"stopping at the next bar line: the set ends at bar {before + 2}"
+    assert result.summary.bars_played == ended.bars_played == before + 2  # the bar playing then was the last
     assert read_all(result.log_path)[1][-1] == ended
+
+
+def last_played_before(events, seq):
+    return max(e.bar for e in events if isinstance(e, ev.BarPlayed) and e.seq < seq)
+
+
+def layers(events, bar):
+    plan = next(e.plan for e in events if isinstance(e, ev.BarPlanned) and e.bar == bar)
+    return {layer.role for layer in plan.layers}
+
+
+async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tmp_path, autojump_clock):
+    answers = []
+    scenario = scenario_factory(bars=400)
+    result = await play(scenario, tmp_path, [(70, "stop")], answers)
+    planned = next(e for e in result.events if isinstance(e, ev.StopPlanned))
+    start = last_played_before(result.events, answers[0].seq) + 1 + scenario.lookahead_bars
+    assert (planned.from_bar, planned.end_bar) == (start, 96)  # at least 8 bars of outro, then the next phrase line
+    assert answers[0].text == (
+        f"winding down: a {96 - start}-bar outro from bar {start}, the set ends at bar 96 (a phrase line);"
+        " 'stop now' cuts"
+    )
+    ended = result.events[-1]
+    assert isinstance(ended, ev.SetEnded) and ended.reason == "stopped" and ended.bars_played == 96
+    played = [e.bar for e in result.events if isinstance(e, ev.BarPlayed)]
+    assert played == list(range(96))
+    counts = [len(layers(result.events, bar)) for bar in range(start - 1, 96)]
+    assert counts[0] >= 4 and counts[-1] == 1, counts  # the groove thins out to one layer
+    assert all(a >= b for a, b in itertools.pairwise(counts)), counts
+    energies = [e.plan.energy for e in result.events if isinstance(e, ev.BarPlanned) and e.bar >= start - 1]
+    assert energies[-1] < energies[0] / 3
+    assert answers and [a.ok for a in answers] == [True]
+    verified(result)
+    rendered = tmp_path / "replayed.wav"
+    replay.render(result.log_path, rendered, warn=lambda m: None)
+    assert rendered.read_bytes() == result.wav_path.read_bytes()
+
+
+def centroid(wav, first_bar, bars, seconds_per_bar):
+    """Spectral centroid (Hz) of ``bars`` bars of a WAV from ``first_bar``."""
+    audio, rate = sf.read(wav)
+    mono = audio.mean(axis=1)
+    start = round(first_bar * seconds_per_bar * rate)
+    part = mono[start : start + round(bars * seconds_per_bar * rate)]
+    spectrum = np.abs(np.fft.rfft(part))
+    freqs = np.fft.rfftfreq(len(part), 1 / rate)
+    return float((spectrum * freqs).sum() / spectrum.sum())
+
+
+async def test_darker_darkens_the_next_phrase(scenario_factory, tmp_path, autojump_clock):
+    scenario = scenario_factory(bars=80)
+    plain = await play(scenario, tmp_path, [], stamp="plain")
+    answers = []
+    steered = await play(scenario, tmp_path, [(36, "darker")], answers, stamp="dark")
+    acted = next(e for e in steered.events if isinstance(e, ev.SteerActed))
+    assert acted.intent == "darker" and acted.bar == 40 and acted.cause == answers[0].seq
+    assert "remove hihat" in acted.action
+    spb = plain.summary.seconds_per_bar
+    before, after = centroid(plain.wav_path, 40, 8, spb), centroid(steered.wav_path, 40, 8, spb)
+    assert after < 0.8 * before, (before, after)
+    assert centroid(plain.wav_path, 0, 40, spb) == centroid(steered.wav_path, 0, 40, spb)  # nothing before it
+    verified(steered)
+
+
+async def test_hold_keeps_the_groove_until_resume(scenario_factory, tmp_path, autojump_clock):
+    answers = []
+    result = await play(scenario_factory(bars=120), tmp_path, [(10, "hold"), (60, "resume")], answers)
+    acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
+    hold, resume = (last_played_before(result.events, a.seq) + 1 + 2 for a in answers)  # the next bar planned
+    assert [(e.intent, e.bar) for e in acted] == [("hold", hold), ("resume", resume)]
+    held = [e for e in result.events if isinstance(e, ev.BarPlanned) and hold <= e.bar < resume]
+    assert len({e.plan.layers for e in held}) == 1  # not one change while holding, phase changes included
+    assert any(isinstance(e, ev.PhaseChanged) and hold <= e.bar < resume for e in result.events)
+    after = -(-resume // 16) * 16
+    moves = [e for e in result.events if isinstance(e, ev.MixerMove) and e.result == "ok"]
+    assert not [e for e in moves if hold <= e.bar < after] and [e for e in moves if e.bar == after]
+    assert [a.text for a in answers] == [
+        "holding the groove from the next bar: no changes until 'resume'",
+        "resuming: the brain changes things again from the next phrase",
+    ]
+    verified(result)
+
+
+async def test_energy_moves_the_target_and_the_mix(scenario_factory, tmp_path, autojump_clock):
+    result = await play(scenario_factory(bars=64), tmp_path, [(33, "energy -"), (33, "energy -")])
+    plans = {e.bar: e.plan for e in result.events if isinstance(e, ev.BarPlanned)}
+    assert plans[35].target == arc.phase_at(35, 64)[1]
+    assert plans[36].target == round(arc.phase_at(36, 64)[1] - 0.2, 4)
+    assert plans[50].target == round(arc.phase_at(50, 64)[1] - 0.2, 4)  # it stays moved
+    acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
+    assert [(e.intent, e.bar) for e in acted] == [("energy_down", 36), ("energy_down", 36)]
+    assert plans[36].energy < plans[35].energy
+    verified(result)

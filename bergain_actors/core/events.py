@@ -59,10 +59,38 @@ class SetEnded(Event, frozen=True):
 
 
 class Control(Event, frozen=True):
-    """A person or tool → supervisor/actors: a command from outside (stop, swap, brief...), logged first."""
+    """A person or tool → supervisor/actors: a command from outside (stop, swap, brief...), logged first.
+    ``stop`` takes ``args`` ``now`` (cut at the next bar line) or ``bars`` (the shortest outro wanted)."""
 
     command: str
     args: dict[str, Any] = {}
+
+
+class CommandRejected(Event, frozen=True):
+    """Control or supervisor → the person: a command that cannot be carried out, and why. Never a crash."""
+
+    command: str
+    """What was asked, as typed (or as the front end spelled it)."""
+    reason: str
+
+
+class Steer(Event, frozen=True):
+    """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
+    read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
+    ``absolute``), ``hold`` (no changes until ``resume``) or ``resume``."""
+
+    intent: Literal["say", "energy", "hold", "resume"]
+    text: str = ""
+    value: float = 0.0
+    absolute: bool = False
+
+
+class StopPlanned(Event, frozen=True):
+    """Supervisor → conductor, everyone: the set winds down and ends before bar ``end_bar`` (a phrase line); the
+    conductor plays an outro from ``from_bar``. ``cause`` is the stop command."""
+
+    from_bar: int
+    end_bar: int
 
 
 # --- conductor ----------------------------------------------------------------------------------------------------
@@ -97,6 +125,14 @@ class DirectiveActed(Event, frozen=True):
     """Conductor → critic, log: how the Conductor answered a directive (``cause`` is the directive's seq)."""
 
     directive: str
+    action: str
+
+
+class SteerActed(Event, frozen=True):
+    """Conductor → the person, log: how a steer was honoured (``cause`` is the ``Steer``)."""
+
+    intent: str
+    """What the words were taken to mean (darker, energy_up, breakdown, hold, ...; ``unknown`` when no rule fits)."""
     action: str
 
 
@@ -387,10 +423,14 @@ AnyEvent = (
     SetStarted
     | SetEnded
     | Control
+    | CommandRejected
+    | Steer
+    | StopPlanned
     | BarPlanned
     | MixerMove
     | PhaseChanged
     | DirectiveActed
+    | SteerActed
     | BrainChanged
     | PhraseDecision
     | RLMStep

@@ -25,6 +25,9 @@ class Summary:
         self.lm_answers = 0
         self.lm_failures = 0
         self.phrase_decisions = 0
+        self.commands = 0
+        self.rejected = 0
+        self.steers = 0
         self.end = ""
         self.name = ""
         self.bpm = 0.0
@@ -69,6 +72,13 @@ class Summary:
                 self.lm_failures += 1
             case ev.PhraseDecision():
                 self.phrase_decisions += 1
+            case ev.Control() | ev.ProviderControl() | ev.Steer() if event.source != "router":
+                self.commands += 1
+            case ev.CommandRejected():
+                self.commands += event.source == "control"
+                self.rejected += 1
+            case ev.SteerActed():
+                self.steers += 1
             case ev.SetEnded():
                 self.end = event.reason
 
@@ -80,6 +90,8 @@ class Summary:
             f"holds        {self.holds}   underflows {self.underflows}   late plans {self.late_plans}",
             f"directives   {self.directives} given, {self.acted} acted on",
         ]
+        if self.commands:
+            out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
         if self.lm_requests:
             out.append(
                 f"LM           {self.lm_requests} requests, {self.lm_answers} answered, {self.lm_failures} failed;"

@@ -19,6 +19,9 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext, SetContext
 from bergain_actors.core.bus import Bus
 
+OUTRO_BARS = 8
+"""The shortest outro ``stop`` plays before the phrase line it ends on."""
+
 
 class Supervisor:
     def __init__(self, bus: Bus, set_ctx: SetContext, slots: Iterable[str]) -> None:
@@ -34,6 +37,10 @@ class Supervisor:
         self.bars_played = 0
         self.pending_swaps: list[ev.Control] = []
         self.end_reason = "complete"
+        self.set_slots = self.slots
+        """Every slot the set fills (replay's supervisor builds only the deciding ones but judges commands alike)."""
+        self.end_bar = set_ctx.total_bars
+        """The set ends before this bar: its length, or the end of the outro a ``stop`` planned."""
         bus.on_crash = self._inline_crash
         bus.on_overload = self._restart_observer
         bus.taps.append(self._watch)
@@ -149,25 +156,69 @@ class Supervisor:
     # --- commands from outside ------------------------------------------------------------------------------------
 
     def command(self, event: ev.Control) -> None:
-        """A control command, already logged: swaps wait for the next bar line, stop ends the set there."""
+        """A control command, already logged: a swap is checked now and waits for the next bar line; ``stop now``
+        ends the set at the next bar line, ``stop`` plans an outro to a phrase line. Anything that cannot be done
+        is a ``CommandRejected``, never a crash."""
         if event.command == "swap":
-            self.pending_swaps.append(event)
+            problem = self.swap_problem(str(event.args.get("slot", "")), str(event.args.get("kind", "")))
+            if problem:
+                self.reject(event, problem)
+            else:
+                self.pending_swaps.append(event)
         elif event.command == "stop":
-            self.end_reason = "stopped"
-            self.done.set()
+            self.plan_stop(event)
+        else:
+            self.reject(event, f"unknown command {event.command!r}")
+
+    def swap_problem(self, slot: str, kind: str) -> str:
+        if slot == "supervisor" or slot not in self.set_slots:
+            return f"no slot {slot!r} in this set (slots: {', '.join(s for s in self.set_slots)})"
+        if slot == "streamer":
+            return "the streamer cannot be swapped mid-set (it owns the audio device)"
+        try:
+            registry.factory(slot, kind)
+        except LookupError as exc:
+            return str(exc)
+        return ""
+
+    def plan_stop(self, event: ev.Control) -> None:
+        """``stop now``: end after the bar playing now. ``stop``: wind down over at least ``bars`` bars (default
+        ``OUTRO_BARS``) from the first bar not yet planned, and end on the phrase line after that."""
+        if event.args.get("now"):
+            start = end = min(self.bars_played + 1, self.end_bar)
+        else:
+            phrase = max(1, int(getattr(self.config("conductor"), "phrase_bars", 16)))
+            start = self.bars_played + self.set.scenario.lookahead_bars
+            bars = int(event.args.get("bars", OUTRO_BARS))
+            end = min(-(-(start + bars) // phrase) * phrase, self.set.total_bars)
+            if end >= self.end_bar:
+                self.reject(event, f"already ending at bar {self.end_bar} ('stop now' cuts at the next bar line)")
+                return
+        self.end_bar = end
+        self.end_reason = "stopped"
+        stop = ev.StopPlanned(from_bar=min(start, end), end_bar=end, bar=self._bar(), cause=event.seq)
+        self.bus.publish(stop, source="supervisor")
+
+    def providers(self, event: ev.ProviderControl) -> None:
+        if "router" not in self.set_slots:
+            self.reject(event, "this set has no LM router (add [router] providers to the scenario)")
+
+    def reject(self, event: ev.Control | ev.ProviderControl, reason: str) -> None:
+        text = event.command if isinstance(event, ev.Control) else f"provider {event.op}"
+        self.bus.publish(
+            ev.CommandRejected(command=text, reason=reason, bar=self._bar(), cause=event.seq), source="supervisor"
+        )
 
     def bar_line(self) -> None:
         swaps, self.pending_swaps = self.pending_swaps, []
         for control in swaps:
             slot, kind = str(control.args.get("slot", "")), str(control.args.get("kind", ""))
-            if slot in self.actors and slot != "streamer":
-                try:
-                    self.swap(slot, kind, cause=control.seq)
-                except LookupError as exc:
-                    self.bus.publish(
-                        ev.ActorCrashed(slot=slot, kind=kind, error=f"swap refused: {exc}", bar=self._bar()),
-                        source="supervisor",
-                    )
+            if slot not in self.actors:
+                continue  # replay builds only the deciding slots; a live swap of another is a recorded input
+            try:
+                self.swap(slot, kind, cause=control.seq)
+            except Exception as exc:  # the new kind could not even be built: the old actor plays on
+                self.reject(control, f"{slot} {kind} could not start: {_describe(exc)}")
 
     # --- swapping -------------------------------------------------------------------------------------------------
 
@@ -189,7 +240,7 @@ class Supervisor:
     def _watch(self, event: ev.Event) -> None:
         if isinstance(event, ev.BarPlayed):
             self.bars_played = event.bar + 1
-            if event.bar + 1 >= self.set.total_bars:
+            if event.bar + 1 >= self.end_bar:
                 self.done.set()
 
     def _bar(self) -> int:
@@ -205,7 +256,7 @@ class _Commands(Actor):
     any actor hears that bar, and the new actor hears it instead of the old."""
 
     kind = "supervisor"
-    subscribes = (ev.Control, ev.BarPlayed)
+    subscribes = (ev.Control, ev.ProviderControl, ev.BarPlayed)
 
     def __init__(self, supervisor: Supervisor) -> None:
         self.supervisor = supervisor
@@ -213,6 +264,8 @@ class _Commands(Actor):
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.Control):
             self.supervisor.command(event)
+        elif isinstance(event, ev.ProviderControl):
+            self.supervisor.providers(event)
         elif self.supervisor.pending_swaps:
             self.supervisor.bar_line()
 

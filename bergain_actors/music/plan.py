@@ -45,3 +45,5 @@ class BarPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Where the set is in its arc (intro, build, peak, breakdown, peak2, outro)."""
     energy: float = 0.0
     """The Conductor's own energy estimate for the bar, 0..1."""
+    target: float = 0.0
+    """The energy the Conductor aimed at (the arc's target, moved by a person's steering; 0: not recorded)."""

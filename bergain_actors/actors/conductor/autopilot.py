@@ -10,6 +10,7 @@ from __future__ import annotations
 from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
+from bergain_actors.music.steering import BRIGHT_ROLES, intent_of
 
 PREFERRED_GAIN = {
     "kick": 0.9,
@@ -44,6 +45,9 @@ VARY_PATTERNS = {
 }
 
 TOLERANCE = 0.07
+
+STEER_STEP = 0.1
+"""How far words like "more tension" or "calm down" move the energy target."""
 
 
 class AutopilotBrain(Brain):
@@ -155,6 +159,93 @@ class AutopilotBrain(Brain):
                 return f"swap {role}"
         return ""
 
+    # --- a person's steer -----------------------------------------------------------------------------------------
+
+    def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
+        """Common intents mapped to moves in code; words with no rule still change something audible."""
+        if steer.intent == "energy":
+            return ("energy_up" if steer.value > 0 else "energy_down"), self.toward_target(bar)
+        intent = intent_of(steer.text)
+        kind = intent.kind
+        if kind == "darker":
+            action = self.darker(bar)
+        elif kind == "brighter":
+            action = self.brighter(bar)
+        elif kind in ("energy_up", "energy_down"):
+            self.conductor.move_target(self.conductor.bias + (STEER_STEP if kind == "energy_up" else -STEER_STEP))
+            action = self.toward_target(bar)
+        elif kind == "breakdown":
+            verdict = self.move("breakdown", "", bar, bars=self.conductor.phrase_bars)
+            action = verdict if verdict.startswith("ok") else ""
+        elif kind == "drop":
+            action = self.drop(bar)
+        elif kind == "mute":
+            channel = self.mixer.channels.get(intent.role)
+            verdict = self.move("mute", intent.role, bar) if channel and not channel.muted else "no such layer playing"
+            action = f"mute {intent.role}" if verdict == "ok" else f"{intent.role}: {verdict}"
+        elif kind == "bring_in":
+            action = self.bring_in(intent.role, bar)
+        else:
+            action = self.vary(bar, swap=True)
+        return kind, action or "nothing possible"
+
+    def toward_target(self, bar: int) -> str:
+        target = f"target {self.target:.2f}"
+        energy = self.mixer.energy()
+        if energy < self.target - TOLERANCE / 2:
+            return f"{target}: {self.build_up(bar) or 'nothing left to add'}"
+        if energy > self.target + TOLERANCE / 2:
+            return f"{target}: {self.strip_back(bar) or 'nothing left to take away'}"
+        return f"{target}: already there"
+
+    def darker(self, bar: int) -> str:
+        """Take the brightest layer away and pull the other bright ones down: the spectrum's centroid falls."""
+        done = []
+        bright = [c for c in self.mixer.audible() if c.role in BRIGHT_ROLES]
+        bright.sort(key=lambda c: BRIGHT_ROLES.index(c.role))
+        for index, channel in enumerate(bright):
+            if index == 0 and self.move("remove", channel.role, bar) == "ok":
+                done.append(f"remove {channel.role}")
+                continue
+            lowered = round(max(0.1, channel.gain * 0.6), 3)
+            if lowered < channel.gain and self.move("fader", channel.role, bar, gain=lowered) == "ok":
+                done.append(f"fader {channel.role} {lowered}")
+        return ", ".join(done)
+
+    def brighter(self, bar: int) -> str:
+        for role in BRIGHT_ROLES[:3]:
+            room = role not in self.mixer.channels and len(self.mixer.audible()) < self.cap
+            if room and self.move("add", role, bar, gain=PREFERRED_GAIN[role]).startswith(("ok", "clamped")):
+                return f"add {role}"
+        done = []
+        for channel in [c for c in self.mixer.audible() if c.role in BRIGHT_ROLES]:
+            raised = round(min(1.0, channel.gain * 1.3), 3)
+            if raised > channel.gain and not self.move("fader", channel.role, bar, gain=raised).startswith("ref"):
+                done.append(f"fader {channel.role} {raised}")
+        return ", ".join(done)
+
+    def drop(self, bar: int) -> str:
+        """Everything back in: the muted layers (a breakdown's too) and the kick."""
+        done = [f"unmute {c.role}" for c in list(self.mixer.channels.values()) if c.muted]
+        for channel in [c for c in self.mixer.channels.values() if c.muted]:
+            self.move("unmute", channel.role, bar)
+        self.conductor.restore_at, self.conductor.restore = -1, []
+        kick_back = "kick" not in self.mixer.channels
+        if kick_back and self.move("add", "kick", bar, gain=PREFERRED_GAIN["kick"]).startswith(("ok", "clamped")):
+            done.append("add kick")
+        return ", ".join(done)
+
+    def bring_in(self, role: str, bar: int) -> str:
+        channel = self.mixer.channels.get(role)
+        if channel is not None and channel.muted:
+            verdict = self.move("unmute", role, bar)
+        elif channel is not None:
+            raised = round(min(1.0, channel.gain + 0.15), 3)
+            verdict = self.move("fader", role, bar, gain=raised)
+        else:
+            verdict = self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5))
+        return f"{role}: {verdict}"
+
     # --- the Critic -----------------------------------------------------------------------------------------------
 
     def answer(self, directive: ev.Directive, bar: int) -> str:
@@ -186,6 +277,9 @@ class HoldBrain(Brain):
 
     def decide(self, bar: int, new_phase: bool) -> bool:
         return True
+
+    def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
+        return steer.intent, "the hold brain makes no changes"
 
 
 class Autopilot(Conductor):

@@ -13,14 +13,25 @@ Leading brain: ``lead`` is the index of the brain asked first. A brain whose LM 
 down one brain (``step_down``); the router reporting a provider healthy again brings it back to the top
 (``recover``). Each change is a ``BrainChanged``. A swap (``swap conductor X``) builds a new Conductor with X's
 chain, which picks up the groove from the last plan. Everything is decided from events alone.
+
+Steering (``Steer`` events from a person) is the Conductor's, whichever brains it holds: ``hold``/``resume`` take
+effect at the next bar planned (holding, no brain is asked and no move is made but what a person asked for);
+words and energy wait for the next ``STEER_GRID``-bar line, after that bar's phrase decision (so it never undoes
+a request), where the brains from the leading one down answer through ``Brain.on_steer`` (the LM brains decline
+and read the words in their next prompt through ``heard``; the autopilot maps them to moves). A ``SteerActed``
+says how each was honoured. A ``StopPlanned`` turns the bars from its ``from_bar`` into an outro every chain plays
+the same way (``wind_down``), ending before ``end_bar``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 from collections import deque
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
+import msgspec
 import trio
 
 from bergain_actors.core import events as ev
@@ -30,6 +41,15 @@ from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
+
+STEER_GRID = 4
+"""Steers land on 4-bar lines: soon enough to feel answered, late enough to sit in the music."""
+
+MAX_BIAS = 0.4
+"""How far ``energy +``/``-`` may move the target away from the arc."""
+
+OUTRO_KEEP = ("kick", "hihat", "texture")
+"""What an outro strips down to, most essential first (the kick is the last to leave)."""
 
 BRAINS: dict[str, str] = {
     "rlm": "bergain_actors.actors.conductor.rlm.conductor:RLMBrain",
@@ -82,6 +102,11 @@ class Brain:
     def lead_changed(self, old: str, new: str) -> None:
         """The leading brain changed from ``old`` to ``new``."""
 
+    def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
+        """Answer a person's words or energy change at ``bar`` (the target has already moved for ``energy``):
+        what the brain took them to mean and what it did; None declines, and the next brain answers."""
+        return None
+
     async def work(self) -> None:
         """Background work of this brain (the rlm worker thread); runs while the Conductor lives."""
 
@@ -129,6 +154,9 @@ class Brain:
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.conductor.acted(directive, action, bar)
 
+    def heard(self) -> list[str]:
+        return self.conductor.heard()
+
 
 class Conductor(Actor):
     kind = "conductor"
@@ -145,6 +173,8 @@ class Conductor(Actor):
         ev.LocalServerChanged,
         ev.ToolCall,
         ev.RLMStep,
+        ev.Steer,
+        ev.StopPlanned,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
@@ -172,6 +202,16 @@ class Conductor(Actor):
         self.recent: deque[str] = deque(maxlen=16)
         """The latest moves in words (what an LM brain may read back)."""
         self._planning = False
+        self.end = self.total
+        """The bar the set ends before: the scenario's length, or the end of an outro after ``stop``."""
+        self.steers: list[ev.Steer] = []
+        """Steers waiting for their bar."""
+        self.said: deque[str] = deque(maxlen=3)
+        """The performer's words not yet passed on to an LM brain."""
+        self.holding = False
+        self._asked = False
+        self.bias = 0.0
+        self.outro_from = -1
         self.brains: list[Brain] = [_brain(name)(self) for name in chain(self.brain_kind, config.fallback)]
         self.lead = 0
 
@@ -200,6 +240,12 @@ class Conductor(Actor):
             self.plan_through(event.bar + self.lookahead)
         elif isinstance(event, ev.Directive):
             self.directives.append(event)
+        elif isinstance(event, ev.Steer):
+            self.steers.append(event)
+            if event.intent == "say":
+                self.said.append(event.text)
+        elif isinstance(event, ev.StopPlanned):
+            self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
         started = last.get(ev.SetStarted)
@@ -209,10 +255,17 @@ class Conductor(Actor):
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
             self.next_bar = planned.plan.bar + 1
-            self.phase, self.target, self.cap = arc.phase_at(planned.plan.bar, self.total)
+            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total)
+            self.target = planned.plan.target or target
+            self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
         played = last.get(ev.BarPlayed)
         if isinstance(played, ev.BarPlayed):
             self.next_bar = max(self.next_bar, played.bar + 1)
+        acted = last.get(ev.SteerActed)
+        self.holding = isinstance(acted, ev.SteerActed) and acted.intent == "hold"
+        stop = last.get(ev.StopPlanned)
+        if isinstance(stop, ev.StopPlanned):
+            self.outro_from, self.end = max(stop.from_bar, self.next_bar), min(stop.end_bar, self.end)
 
     async def run(self, inbox: Any) -> None:
         async with trio.open_nursery() as nursery:
@@ -269,7 +322,7 @@ class Conductor(Actor):
             return
         self._planning = True
         try:
-            while self.next_bar <= min(self.horizon, self.total - 1) and self.ready(self.next_bar):
+            while self.next_bar <= min(self.horizon, self.end - 1) and self.ready(self.next_bar):
                 self.plan_bar(self.next_bar)
                 self.next_bar += 1
         finally:
@@ -278,18 +331,28 @@ class Conductor(Actor):
             brain.planned()
 
     def plan_bar(self, bar: int) -> None:
-        phase, self.target, self.cap = arc.phase_at(bar, self.total)
-        new_phase = phase != self.phase
-        if new_phase:
-            self.phase = phase
-            self.ctx.emit(ev.PhaseChanged(phase=phase, target_energy=self.target, bar=bar))
-        if bar == self.restore_at:
-            for role in self.restore:
-                self.move("unmute", role, bar)
-            self.restore_at, self.restore = -1, []
-        if new_phase or bar % self.phrase_bars == 0:
-            self.on_phrase(bar, new_phase)
-        self.ctx.emit(ev.BarPlanned(plan=self.mixer.plan(bar, self.bpm, self.phase), bar=bar))
+        if 0 <= self.outro_from <= bar:
+            with self.person_asked():
+                self.wind_down(bar)
+        else:
+            phase, target, self.cap = arc.phase_at(bar, self.total)
+            self.target = round(min(1.0, max(0.05, target + self.bias)), 4)
+            new_phase = phase != self.phase
+            if new_phase:
+                self.phase = phase
+                self.ctx.emit(ev.PhaseChanged(phase=phase, target_energy=self.target, bar=bar))
+            if bar == self.restore_at:
+                self.restore_at, restore, self.restore = -1, self.restore, []
+                with self.person_asked():
+                    for role in restore:
+                        self.move("unmute", role, bar)
+            self.take_steers(bar, ("hold", "resume"))
+            if not self.holding and (new_phase or bar % self.phrase_bars == 0):
+                self.on_phrase(bar, new_phase)
+            if bar % STEER_GRID == 0:
+                self.take_steers(bar, ("say", "energy"))
+        plan = self.mixer.plan(bar, self.bpm, self.phase)
+        self.ctx.emit(ev.BarPlanned(plan=msgspec.structs.replace(plan, target=self.target), bar=bar))
         self.energies.append(self.mixer.energy())
 
     def on_phrase(self, bar: int, new_phase: bool) -> None:
@@ -298,6 +361,75 @@ class Conductor(Actor):
             if brain.decide(bar, new_phase):
                 return
 
+    # --- steering -------------------------------------------------------------------------------------------------
+
+    def take_steers(self, bar: int, intents: tuple[str, ...]) -> None:
+        """Answer the waiting steers of these ``intents`` at ``bar``, in the order they came."""
+        due = [s for s in self.steers if s.intent in intents]
+        self.steers = [s for s in self.steers if s.intent not in intents]
+        for steer in due:
+            with self.person_asked():
+                intent, action = self.answer_steer(steer, bar)
+            self.ctx.emit(ev.SteerActed(intent=intent, action=action, bar=bar, cause=steer.seq))
+
+    def answer_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str]:
+        if steer.intent == "hold":
+            self.holding = True
+            return "hold", "holding the groove: no changes until resume"
+        if steer.intent == "resume":
+            self.holding = False
+            return "resume", "changes resume at the next phrase"
+        if steer.intent == "energy":
+            self.move_target(steer.value - (self.target - self.bias) if steer.absolute else self.bias + steer.value)
+        for brain in self.brains[self.lead :]:
+            answer = brain.on_steer(steer, bar)
+            if answer is not None:
+                return answer
+        return steer.intent, f"{self.level} makes no changes"
+
+    def move_target(self, bias: float) -> None:
+        """Move the energy target off the arc by ``bias`` (clamped), from now on."""
+        arc_target = self.target - self.bias
+        self.bias = round(min(MAX_BIAS, max(-MAX_BIAS, bias)), 4)
+        self.target = round(min(1.0, max(0.05, arc_target + self.bias)), 4)
+
+    def heard(self) -> list[str]:
+        """The performer's words not yet passed on to an LM (each goes into one prompt)."""
+        words = list(self.said)
+        self.said.clear()
+        return words
+
+    @contextlib.contextmanager
+    def person_asked(self) -> Iterator[None]:
+        """Moves made inside happen even while holding: a person asked for them (or a breakdown ends)."""
+        self._asked = True
+        try:
+            yield
+        finally:
+            self._asked = False
+
+    # --- the end --------------------------------------------------------------------------------------------------
+
+    def wind_down(self, bar: int) -> None:
+        """The outro after ``stop``: energy falls toward silence and a layer leaves at each steer-grid line, the
+        least essential first, until the last bar; every chain of brains ends a set this way."""
+        if self.phase != "outro":
+            self.phase, self.cap = "outro", min(self.cap, len(OUTRO_KEEP))
+            self.steers.clear()
+            self.ctx.emit(ev.PhaseChanged(phase="outro", target_energy=self.mixer.energy(), bar=bar))
+        left = max(self.end - bar, 1)
+        self.target = round(self.mixer.energy() * (left - 1) / left, 4)
+        if bar != self.outro_from and (self.end - bar) % STEER_GRID != 0:
+            return
+        audible = self.mixer.audible()
+        steps = max(1, -(-left // STEER_GRID))
+        leaving = -(-(len(audible) - 1) // steps) if len(audible) > 1 else 0
+        for channel in sorted(audible, key=lambda c: (_keep_rank(c.role), c.role))[:leaving]:
+            self.move("remove", channel.role, bar)
+        if left <= STEER_GRID:
+            for channel in self.mixer.audible():
+                self.move("fader", channel.role, bar, gain=round(max(0.1, channel.gain * 0.6), 3))
+
     # --- moves ----------------------------------------------------------------------------------------------------
 
     def move(self, name: str, role: str, bar: int, /, cause: int = -1, **args: Any) -> str:
@@ -305,7 +437,9 @@ class Conductor(Actor):
         that changes nothing audible answers ``unchanged: ...`` (it is not a move, and answers no directive)."""
         mixer = self.mixer
         before = dict(mixer.channels)
-        if name == "add":
+        if self.holding and not self._asked:
+            result = "refused: holding the groove (resume to change it)"
+        elif name == "add":
             rand = self.ctx.rng(bar, f"add:{role}")
             result = mixer.add(role, bar, self.cap, args.get("gain", 0.6), args.get("pattern", ""), rand)
         elif name == "remove":
@@ -348,6 +482,11 @@ class Conductor(Actor):
 
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.ctx.emit(ev.DirectiveActed(directive=directive.kind, action=action, bar=bar, cause=directive.seq))
+
+
+def _keep_rank(role: str) -> int:
+    """Lower leaves an outro sooner."""
+    return -OUTRO_KEEP.index(role) if role in OUTRO_KEEP else -len(OUTRO_KEEP)
 
 
 def _same(before: dict[str, Channel], after: dict[str, Channel]) -> bool:

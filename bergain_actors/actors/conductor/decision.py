@@ -98,6 +98,7 @@ def view(
     roles: list[str],
     energies: list[float],
     directives: list[str],
+    said: list[str] = (),  # type: ignore[assignment]
 ) -> str:
     """What the LM sees: compact, because a 135M model reads slowly and forgets quickly."""
     channels = "; ".join(
@@ -112,6 +113,8 @@ def view(
     ]
     if directives:
         lines.append(f"Critic: {' | '.join(directives)}")
+    if said:
+        lines.append(f"The performer asks: {' | '.join(said)}")
     return "\n".join(lines)
 
 

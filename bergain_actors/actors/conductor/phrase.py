@@ -123,6 +123,7 @@ class PhraseBrain(Brain):
             roles=self.roles,
             energies=summary,
             directives=[d.text for d in self.directives[-3:]],
+            said=self.heard(),
         )
         request_id = f"phrase:{bar}"
         self.asked[bar] = request_id

@@ -305,15 +305,18 @@ class ProviderRouter(Actor):
     def _control(self, event: ev.ProviderControl) -> None:
         name = event.provider
         if event.op == "add":
+            known = {p.name: p for p in self.ctx.scenario.router.providers}
+            base = msgspec.to_builtins(known[name]) if name in known and "kind" not in event.config else {}
             try:
-                config = msgspec.convert({**event.config, "name": name}, ProviderConfig)
+                config = msgspec.convert({**base, **event.config, "name": name}, ProviderConfig)
             except msgspec.ValidationError as exc:
-                self.excluded[name] = f"bad config: {exc}"
-            else:
-                self._remove(name)
-                self._replace(config, None)
+                self._refuse(event, f"{name}: bad config: {exc} (a provider the scenario does not list needs a kind)")
+                return
+            self.excluded.pop(name, None)
+            self._remove(name)
+            self._replace(config, None)
         elif name not in self.slots:
-            self._warn("provider control for an unknown provider", op=event.op, provider=name)
+            self._refuse(event, f"no provider named {name!r} (providers: {', '.join(self.order) or 'none'})")
             return
         elif event.op == "remove":
             self._remove(name)
@@ -324,7 +327,7 @@ class ProviderRouter(Actor):
                 try:
                     config = msgspec.convert(merged, ProviderConfig)
                 except msgspec.ValidationError as exc:
-                    self._warn("switch refused", provider=name, reason=str(exc))
+                    self._refuse(event, f"{name}: bad config: {exc}")
                     return
                 self._remove(name)
                 self._replace(config, old.breaker)
@@ -334,6 +337,10 @@ class ProviderRouter(Actor):
         elif event.op == "reset":
             self._report(name, self.slots[name].breaker.reset(), event.seq)
         self._health(event.seq)
+
+    def _refuse(self, event: ev.ProviderControl, reason: str) -> None:
+        command = f"provider {event.op} {event.provider}"
+        self.ctx.emit(ev.CommandRejected(command=command, reason=reason, bar=self._bar, cause=event.seq))
 
     def _replace(self, config: ProviderConfig, breaker: Breaker | None) -> None:
         self._add(config, breaker)

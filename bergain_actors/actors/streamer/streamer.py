@@ -29,11 +29,13 @@ class StreamerState:
         self.last: ev.BarPlanned | None = None
         self.inflight = -1
         """The bar being rendered or played; if the streamer dies there, its restart holds that bar."""
+        self.end = -1
+        """The bar a ``stop`` ends the set before (-1: the set's own length)."""
 
 
 class AudioStreamer(Actor):
     kind = "audio"
-    subscribes = (ev.BarPlanned,)
+    subscribes = (ev.BarPlanned, ev.StopPlanned)
     deciding = False
 
     def __init__(self, ctx: ActorContext, config: Any) -> None:
@@ -48,6 +50,9 @@ class AudioStreamer(Actor):
         self._arrived = trio.Event()
 
     def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.StopPlanned):
+            self.state.end = event.end_bar
+            self._arrived.set()
         if not isinstance(event, ev.BarPlanned):
             return
         bar = event.plan.bar
@@ -62,7 +67,7 @@ class AudioStreamer(Actor):
         if state.next_bar == 0 and state.inflight < 0:
             self.ctx.emit(ev.AudioStarted(device=self.sink.name, detail=self.ctx.set.audio_detail))
         total = self.ctx.set.total_bars
-        while state.next_bar < total:
+        while state.next_bar < (total if state.end < 0 else min(total, state.end)):
             bar = state.next_bar
             planned = state.pending.pop(bar, None)
             lost = state.inflight == bar
@@ -98,6 +103,6 @@ class AudioStreamer(Actor):
         await trio.sleep_forever()
 
     async def _wait_for(self, bar: int) -> None:
-        while bar not in self.state.pending:
+        while bar not in self.state.pending and not 0 <= self.state.end <= bar:
             self._arrived = trio.Event()
             await self._arrived.wait()

@@ -156,7 +156,7 @@ class RLMBrain(Brain):
             energies = [round(e, 3) for e in self.conductor.energies]
             self.reply(call, {"moves": list(recent)[-last:], "energy": energies})
         elif tool == "feedback":
-            texts = [d.text for d in self.directives]
+            texts = [d.text for d in self.directives] + [f"performer: {words}" for words in self.heard()]
             self.directives.clear()
             self.reply(call, texts)
         else:
@@ -208,7 +208,7 @@ class RLMBrain(Brain):
             self.reply(call, self.status(set_over=self.next_bar >= self.total))
 
     def status(self, set_over: bool) -> dict[str, Any]:
-        feedback = [d.text for d in self.directives]
+        feedback = [d.text for d in self.directives] + [f"performer: {words}" for words in self.heard()]
         self.directives.clear()
         return {
             "bars_played": self.next_bar,

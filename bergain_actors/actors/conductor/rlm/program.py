@@ -197,7 +197,8 @@ def make_tools(bridge: Bridge) -> list[Callable[..., Any]]:
         return call("history", last_n=last_n)
 
     def feedback() -> list:
-        """The Critic's directives since you last asked (energy, density, loudness)."""
+        """Since you last asked: the Critic's directives (energy, density, loudness) and the performer's requests
+        ("performer: ..."), which come first."""
         return call("feedback")
 
     return [play, breakdown, add, remove, fader, pattern, mute, unmute, swap, history, feedback]
@@ -216,8 +217,9 @@ def _plain(value: Any) -> Any:
 class DJSet(dspy.Signature):
     """You are the DJ of a live techno set, playing it bar by bar through the DJ tools. The mixer state lives on the
     host; you only make moves. Loop: look at the status, make one or two moves, then play(8) or play(16) so the
-    music moves on. Less is more: one audible change per phrase. Read feedback() for the Critic. When you have
-    played a good stretch (or play() says set_over), SUBMIT(status=...) with one line on how it went."""
+    music moves on. Less is more: one audible change per phrase. Read feedback(): the Critic, and the performer,
+    who comes first. When you have played a good stretch (or play() says set_over), SUBMIT(status=...) with one
+    line on how it went."""
 
     brief: str = dspy.InputField(desc="what the set should feel like")
     set_so_far: str = dspy.InputField(desc="where the set is: bar, phase, mixer, recent moves")
