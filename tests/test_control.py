@@ -101,9 +101,8 @@ async def test_wrong_swaps_are_rejected_visibly_and_never_count_as_crashes(scena
     script += [(1, "provider remove local"), (1, "swap critic none")]
     result = await play(scenario_factory(bars=12), tmp_path, script, answers)
     assert [a.ok for a in answers] == [False, False, False, False, True]
-    assert answers[0].text == (
-        "rejected: swap: conductor.kind: unknown kind 'nonexistent' (known: autopilot, hold, phrase, rlm)"
-    )
+    known = "rejected: swap: conductor.kind: unknown kind 'nonexistent' (known: autopilot, hold, "
+    assert answers[0].text.startswith(known)  # (other tests may register more kinds)
     assert answers[1].text.startswith("rejected: swap: no slot 'nonexistent_slot' in this set (slots: ")
     assert answers[2].text == "rejected: swap: the streamer cannot be swapped mid-set (it owns the audio device)"
     assert answers[3].text.startswith("rejected: provider remove: this set has no LM router")
