@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
 
@@ -26,6 +26,9 @@ from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.log import LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
+
+if TYPE_CHECKING:
+    from bergain_actors.service.frontend import HttpFrontend
 
 OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
 T = TypeVar("T")
@@ -72,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
+    run.add_argument("--http", metavar="[HOST:]PORT", help="serve the HTTP API and dashboard beside the set")
+    run.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", help="re-render or verify a logged set")
@@ -100,6 +105,22 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="is Ableton Live (AbletonOSC) usable for a set?")
     check.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
     check.set_defaults(func=cmd_check)
+
+    serve = sub.add_parser(
+        "serve",
+        help="the HTTP API: a set with its dashboard, or the LM router alone",
+        description="With a SCENARIO: play it behind the HTTP API (like run --http). Without: serve the default "
+        "scenario's LM providers (ask, clip, providers) with no set playing.",
+    )
+    serve.add_argument("scenario", nargs="?", help="scenario.toml to play (omit to serve the router alone)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (beyond loopback needs --token-env)")
+    serve.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
+    serve.add_argument("--token-env", metavar="NAME", help="environment variable holding the bearer token")
+    serve.add_argument("--bars", type=_positive_int, help="play this many bars")
+    serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
+    serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
+    serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
+    serve.set_defaults(func=cmd_serve)
 
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
@@ -148,6 +169,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped
+    from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
     if args.dry_run:
@@ -155,6 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
+    http = http_frontend(args.http, args.token_env) if args.http else None
     log_path, wav_path = set_paths(scenario, args.out)
     sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     log = structlog.get_logger("set")
@@ -171,7 +194,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 audio_detail=detail,
                 scenario_path=str(args.scenario),
                 on_event=None if args.quiet else play_by_play(),
-                controls=console,
+                before_start=http.attach if http else None,
+                controls=with_frontends(console, http.serve) if http else console,
             )
         )
     except OSError as exc:  # a missing pack, an --out that is a file, a full disk: the user can fix these
@@ -188,6 +212,44 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)"
     )
     print(f"log          {log_path}\nwav          {wav_path}")
+    return OK
+
+
+def http_frontend(address: str, token_env: str | None, default_host: str = "127.0.0.1") -> HttpFrontend:
+    from bergain_actors.service.frontend import HttpFrontend, NeedsToken, parse_address
+
+    try:
+        host, port = parse_address(address, default_host)
+        return HttpFrontend(host, port, api_token(token_env))
+    except (ValueError, NeedsToken) as exc:
+        raise BadInput(str(exc)) from None
+
+
+def api_token(token_env: str | None) -> str | None:
+    if token_env is None:
+        return None
+    token = os.environ.get(token_env, "")
+    if not token:
+        raise BadInput(f"--token-env: the environment variable {token_env} is not set or empty")
+    return token
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from bergain_actors.service.frontend import NeedsToken, serve_router
+
+    if args.scenario is not None:
+        args.http = f"{args.host}:{args.port}" if ":" not in args.host else f"[{args.host}]:{args.port}"
+        args.minutes = args.seed = None
+        args.dry_run = args.quiet = False
+        return cmd_run(args)
+    scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+    token = api_token(args.token_env)
+    try:
+        trio.run(serve_router, scenario, args.host, args.port, token)
+    except NeedsToken as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise BadInput(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return OK
 
 

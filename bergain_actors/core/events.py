@@ -64,6 +64,8 @@ class Control(Event, frozen=True):
 
     command: str
     args: dict[str, Any] = {}
+    request_id: str = ""
+    """The HTTP request that asked for it (empty when typed in the terminal)."""
 
 
 class CommandRejected(Event, frozen=True):
@@ -304,6 +306,8 @@ class ProviderControl(Event, frozen=True):
     op: Literal["add", "remove", "switch", "reset"]
     provider: str
     config: dict[str, Any] = {}
+    request_id: str = ""
+    """The HTTP request that asked for it (empty when typed in the terminal)."""
 
 
 # --- ableton ------------------------------------------------------------------------------------------------------

@@ -1,0 +1,304 @@
+"""The HTTP API of a set (or of the router alone): Starlette routes over a ``Session``.
+
+Request bodies are decoded strictly by msgspec (unknown fields are errors): malformed JSON is 400, a wrong type or
+a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every request that changes
+something becomes an event first and its answer carries that event's seq; read-only requests are not logged.
+Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=`` for the
+dashboard's EventSource, which cannot send headers).
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+from collections.abc import Awaitable, Callable
+from importlib import resources
+from typing import Annotated, Any, Literal, TypeVar
+
+import msgspec
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from bergain_actors import control
+from bergain_actors.core import events as ev
+from bergain_actors.core.scenario import ProviderConfig
+from bergain_actors.service import chat
+from bergain_actors.service.session import NoRouter, Session
+
+MAX_BODY = 64 * 1024
+"""No request needs more: a prompt, a question, a command, a provider's settings."""
+
+Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
+
+
+class AskBody(msgspec.Struct, forbid_unknown_fields=True):
+    question: Text
+    conversation: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "default"
+
+
+class ClipBody(msgspec.Struct, forbid_unknown_fields=True):
+    prompt: Text
+    target: Literal["set", "ableton", "none"] = "set"
+    """``set``: a new layer in the running set from the next phrase; ``ableton``: a clip in Live; ``none``:
+    just the notes."""
+    track: str = ""
+    slot: Annotated[int, msgspec.Meta(ge=-1)] = -1
+
+
+class ControlBody(msgspec.Struct, forbid_unknown_fields=True):
+    command: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    """A command exactly as typed in the terminal during a set, e.g. ``swap critic none``."""
+
+
+class Problem(msgspec.Struct):
+    error: str
+    field: str = ""
+
+
+B = TypeVar("B")
+
+
+class BadRequest(Exception):
+    def __init__(self, status: int, problem: Problem) -> None:
+        self.status = status
+        self.problem = problem
+
+
+def _field(message: str) -> str:
+    found = re.search(r"at `\$\.?([^`]*)`", message)
+    if found:
+        return found.group(1)
+    missing = re.search(r"missing required field `([^`]+)`", message)
+    if missing:
+        return missing.group(1)
+    unknown = re.search(r"unknown field `([^`]+)`", message)
+    return unknown.group(1) if unknown else ""
+
+
+async def decode_body(request: Request, kind: type[B]) -> B:
+    body = await request.body()
+    try:
+        return msgspec.json.decode(body, type=kind)
+    except msgspec.ValidationError as exc:
+        raise BadRequest(422, Problem(str(exc), _field(str(exc)))) from None
+    except msgspec.DecodeError as exc:
+        raise BadRequest(400, Problem(f"malformed JSON: {exc}")) from None
+
+
+def reply(data: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(data), status_code=status, media_type="application/json")
+
+
+class Api:
+    """The routes, bound to one session."""
+
+    def __init__(self, session: Session, *, token: str | None = None) -> None:
+        self.session = session
+        self.token = token
+        self.memory = chat.Memory()
+        self.app = Starlette(routes=self.routes(), max_body_size=MAX_BODY)
+
+    def routes(self) -> list[Route]:
+        def route(path: str, fn: Callable[..., Awaitable[Response]], *methods: str) -> Route:
+            return Route(path, self._guard(fn), methods=list(methods or ("GET",)))
+
+        return [
+            route("/", self.dashboard),
+            route("/health", self.health),
+            route("/providers", self.providers),
+            route("/providers", self.add_provider, "POST"),
+            route("/providers/{name}/reset", self.provider_op("reset"), "POST"),
+            route("/providers/{name}/switch", self.provider_op("switch"), "POST"),
+            route("/providers/{name}", self.provider_op("remove"), "DELETE"),
+            route("/ask", self.ask, "POST"),
+            route("/clip", self.clip, "POST"),
+            route("/control", self.control, "POST"),
+            route("/events", self.events),
+            route("/openapi.json", self.openapi),
+        ]
+
+    def _guard(self, fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def guarded(request: Request) -> Response:
+            if self.token is not None and not self._authorized(request):
+                return reply(Problem("missing or wrong bearer token"), 401)
+            try:
+                return await fn(request)
+            except BadRequest as exc:
+                return reply(exc.problem, exc.status)
+
+        return guarded
+
+    def _authorized(self, request: Request) -> bool:
+        given = request.headers.get("authorization", "")
+        token = given.removeprefix("Bearer ").strip() if given.startswith("Bearer ") else ""
+        token = token or request.query_params.get("token", "")
+        return bool(token) and hmac.compare_digest(token.encode(), (self.token or "").encode())
+
+    # --- reading --------------------------------------------------------------------------------------------------
+
+    async def dashboard(self, request: Request) -> Response:
+        page = resources.files("bergain_actors.service").joinpath("static/dashboard.html").read_text("utf-8")
+        return HTMLResponse(page)
+
+    async def health(self, request: Request) -> Response:
+        session = self.session
+        return reply(
+            {
+                "status": "ok",
+                "uptime_s": round(time.monotonic() - session.started, 3),
+                "playing": session.plays and not session.view.ended,
+                "set": session.view.snapshot(),
+                "providers": {row["name"]: row["state"] for row in session.providers()},
+            }
+        )
+
+    async def providers(self, request: Request) -> Response:
+        return reply(self.session.providers())
+
+    async def events(self, request: Request) -> Response:
+        return StreamingResponse(
+            self.session.stream.subscribe(),
+            media_type="text/event-stream",
+            headers={"cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+
+    async def openapi(self, request: Request) -> Response:
+        return reply(openapi_document())
+
+    # --- changing -------------------------------------------------------------------------------------------------
+
+    async def add_provider(self, request: Request) -> Response:
+        config = await decode_body(request, ProviderConfig)
+        settings = {k: v for k, v in msgspec.to_builtins(config).items() if k != "name"}
+        event = self.session.publish(
+            ev.ProviderControl(op="add", provider=config.name, config=settings, request_id=_rid(request))
+        )
+        return reply({"seq": event.seq, "provider": config.name, "op": "add"}, 202)
+
+    def provider_op(self, op: Literal["reset", "switch", "remove"]) -> Callable[[Request], Awaitable[Response]]:
+        async def apply(request: Request) -> Response:
+            name = request.path_params["name"]
+            router = self.session.router()
+            if router is None or name not in router.slots:
+                return reply(Problem(f"no provider named {name!r}", "name"), 404)
+            event = self.session.publish(ev.ProviderControl(op=op, provider=name, request_id=_rid(request)))
+            return reply({"seq": event.seq, "provider": name, "op": op}, 202)
+
+        return apply
+
+    async def control(self, request: Request) -> Response:
+        body = await decode_body(request, ControlBody)
+        parsed = control.parse(body.command)
+        if isinstance(parsed, str):
+            if parsed == control.HELP:
+                return reply({"answer": parsed})
+            return reply(Problem(parsed.splitlines()[0], "command"), 422)
+        event = self.session.publish(msgspec.structs.replace(parsed, request_id=_rid(request)))
+        return reply({"seq": event.seq, "answer": f"{body.command.strip()}: applies at the next bar line"}, 202)
+
+    async def ask(self, request: Request) -> Response:
+        body = await decode_body(request, AskBody)
+        session = self.session
+        if session.router() is None:
+            return reply(Problem(str(NoRouter.MESSAGE)), 503)
+        context = chat.context(session)
+        messages = chat.messages(context, self.memory.history(body.conversation), body.question)
+        answer = await session.ask_lm("ask", messages, max_tokens=160)
+        if isinstance(answer, ev.LMFailed):
+            return self._unavailable(answer)
+        text = answer.text.strip()
+        self.memory.remember(body.conversation, body.question, text)
+        return reply(
+            {
+                "answer": text,
+                "conversation": body.conversation,
+                "suggestion": chat.suggestion(body.question, text),
+                "context": context,
+                "provider": answer.provider,
+                "seq": answer.seq,
+            }
+        )
+
+    async def clip(self, request: Request) -> Response:
+        from bergain_actors.service import clips
+
+        body = await decode_body(request, ClipBody)
+        try:
+            made = await clips.make_clip(
+                self.session,
+                body.prompt,
+                target=body.target,
+                track=body.track,
+                slot=body.slot,
+                request_id=_rid(request),
+            )
+        except NoRouter as exc:
+            return reply(Problem(str(exc)), 503)
+        except clips.ClipError as exc:
+            return reply(Problem(str(exc), "prompt"), 422)
+        if isinstance(made, ev.LMFailed):
+            return self._unavailable(made)
+        return reply(made, 201)
+
+    def _unavailable(self, failed: ev.LMFailed) -> Response:
+        rows = self.session.providers()
+        return reply(
+            {
+                "error": f"no LM provider could answer: {failed.reason}",
+                "attempts": list(failed.attempts),
+                "providers": [{k: row.get(k) for k in ("name", "state", "symbol", "retry_in_s")} for row in rows],
+            },
+            503,
+        )
+
+
+def _rid(request: Request) -> str:
+    return request.headers.get("x-request-id", "")[:64] or f"http-{id(request):x}"
+
+
+def openapi_document() -> dict[str, Any]:
+    bodies = [AskBody, ClipBody, ControlBody, ProviderConfig, Problem]
+    _, components = msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")
+
+    def body(kind: type) -> dict[str, Any]:
+        ref = {"$ref": f"#/components/schemas/{kind.__name__}"}
+        return {"required": True, "content": {"application/json": {"schema": ref}}}
+
+    def op(summary: str, kind: type | None = None, **responses: str) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "summary": summary,
+            "responses": {k[1:]: {"description": v} for k, v in responses.items()},
+        }
+        if kind is not None:
+            doc["requestBody"] = body(kind)
+        return doc
+
+    bad = {"_400": "malformed JSON", "_422": "invalid field", "_413": "body too large"}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "bergain-actors", "version": _version()},
+        "paths": {
+            "/health": {"get": op("set position, brain, provider states, uptime", _200="ok")},
+            "/providers": {
+                "get": op("providers: circuits, failures, latencies, cooldown left", _200="ok"),
+                "post": op("add a provider (an event)", ProviderConfig, _202="logged", **bad),
+            },
+            "/providers/{name}/reset": {"post": op("close a provider's circuit", _202="logged", _404="unknown")},
+            "/providers/{name}/switch": {"post": op("make a provider preferred", _202="logged", _404="unknown")},
+            "/providers/{name}": {"delete": op("remove a provider", _202="logged", _404="unknown")},
+            "/ask": {"post": op("chat with the session's context", AskBody, _200="answer", _503="no LM", **bad)},
+            "/clip": {"post": op("prompt → MIDI clip", ClipBody, _201="clip", _503="no LM", **bad)},
+            "/control": {"post": op("a terminal command (an event)", ControlBody, _202="logged", **bad)},
+            "/events": {"get": op("Server-Sent Events: every event of the set, in seq order", _200="stream")},
+        },
+        "components": {"schemas": components},
+    }
+
+
+def _version() -> str:
+    from bergain_actors import __version__
+
+    return __version__

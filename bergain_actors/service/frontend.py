@@ -1,0 +1,90 @@
+"""The HTTP API as a front end of a set (``run --http``, ``serve SCENARIO``) or of the router alone (``serve``)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Awaitable, Callable
+
+import trio
+
+from bergain_actors.core import events as ev
+from bergain_actors.core.scenario import Scenario
+from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.service.app import Api
+from bergain_actors.service.http import is_loopback, serve_app
+from bergain_actors.service.session import Session, router_session
+
+Publish = Callable[[ev.Event], ev.Event]
+
+
+class NeedsToken(ValueError):
+    """Binding beyond loopback without a token would open the set to the network."""
+
+
+def parse_address(text: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``PORT`` or ``HOST:PORT`` (``[::1]:PORT`` for IPv6)."""
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]") or default_host
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"--http: expected [HOST:]PORT with a port 0-65535, got {text!r}")
+    return host, int(port)
+
+
+def check_exposure(host: str, token: str | None) -> None:
+    if token is None and not is_loopback(host):
+        raise NeedsToken(
+            f"binding {host} exposes the set beyond this machine: give a token with --token-env NAME "
+            "(requests then need 'Authorization: Bearer <token>')"
+        )
+
+
+class HttpFrontend:
+    """Attach with ``attach`` before the set starts, then run ``serve`` beside it."""
+
+    def __init__(self, host: str, port: int, token: str | None, *, announce: bool = True) -> None:
+        check_exposure(host, token)
+        self.host, self.port, self.token = host, port, token
+        self.announce = announce
+        self.session: Session | None = None
+        self.bound = trio.Event()
+
+    def attach(self, supervisor: Supervisor) -> None:
+        self.session = Session(supervisor)
+
+    async def serve(self, publish: Publish | None = None) -> None:
+        """Serve until cancelled (the set's end cancels it). ``publish`` is unused: the session has the bus."""
+        assert self.session is not None, "attach() first"
+        api = Api(self.session, token=self.token)
+        try:
+            async with trio.open_nursery() as nursery:
+                self.port = await nursery.start(serve_app, api.app, self.host, self.port)
+                self.bound.set()
+                if self.announce:
+                    print(f"HTTP API on {self.url}  (dashboard: {self.url}/)", file=sys.stderr)
+        finally:
+            self.session.stream.close()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def with_frontends(*tasks: Callable[[Publish], Awaitable[None]]) -> Callable[[Publish], Awaitable[None]]:
+    """Several control front ends (the terminal, the HTTP API...) as the one ``controls`` task a set takes."""
+
+    async def run_all(publish: Publish) -> None:
+        async with trio.open_nursery() as nursery:
+            for task in tasks:
+                nursery.start_soon(task, publish)
+
+    return run_all
+
+
+async def serve_router(scenario: Scenario, host: str, port: int, token: str | None) -> None:
+    """``serve`` without a set: the scenario's providers behind the API until interrupted."""
+    check_exposure(host, token)
+    async with router_session(scenario) as session, trio.open_nursery() as nursery:
+        bound = await nursery.start(serve_app, Api(session, token=token).app, host, port)
+        print(f"HTTP API (router only) on http://{host}:{bound}", file=sys.stderr)
+        await trio.sleep_forever()
