@@ -116,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (beyond loopback needs --token-env)")
     serve.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     serve.add_argument("--token-env", metavar="NAME", help="environment variable holding the bearer token")
-    serve.add_argument("--bars", type=_positive_int, help="play this many bars")
+    serve.add_argument("--bars", type=int, help="play this many bars")
     serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")

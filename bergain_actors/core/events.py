@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from bergain_actors.music.plan import BarPlan
+from bergain_actors.music.plan import BarPlan, Note
 
 WALL_FIELDS = frozenset({"wall", "latency_ms"})
 """Informational fields that replay never compares (they measure the world, not the decisions)."""
@@ -423,6 +423,25 @@ class ActorSwapped(Event, frozen=True):
     new: str
 
 
+# --- requests from outside (HTTP API) -----------------------------------------------------------------------------
+
+
+class ClipAdded(Event, frozen=True):
+    """Control → conductor, ableton: a clip made from a prompt, its notes already validated and repaired in code
+    (``start`` in ticks from the clip's start). ``target = "set"``: the Conductor plays it as a layer from the next
+    phrase on; ``"ableton"``: the Ableton actor writes it into Live at ``track`` / ``slot``."""
+
+    request_id: str
+    prompt: str
+    role: str
+    bars: int
+    notes: tuple[Note, ...]
+    key: str = ""
+    target: Literal["set", "ableton"] = "set"
+    track: str = ""
+    slot: int = -1
+
+
 AnyEvent = (
     SetStarted
     | SetEnded
@@ -466,6 +485,7 @@ AnyEvent = (
     | ActorFellBack
     | ActorOverloaded
     | ActorSwapped
+    | ClipAdded
 )
 
 _encoder = msgspec.msgpack.Encoder()

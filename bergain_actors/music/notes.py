@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import msgspec
 
-from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer, Note
 from bergain_actors.music.theory import Theory
 
 TRACKS: tuple[str, ...] = ("drums", "bass", "chords", "stab", "texture")
@@ -84,18 +84,6 @@ RANGES: dict[str, tuple[int, int]] = {"bass": (24, 60), "chords": (45, 84), "sta
 SIXTEENTH = TICKS_PER_BEAT // 4
 SWING = 3
 """The pack's drum loops push their off-sixteenths by 0.035 of a beat: 3 ticks."""
-
-
-class Note(msgspec.Struct, frozen=True, order=True):
-    """One MIDI note inside a bar. Ableton takes ``start`` and ``duration`` in beats: divide by TICKS_PER_BEAT."""
-
-    pitch: int
-    start: int
-    """Ticks from the bar's start."""
-    duration: int
-    """Ticks, >= 1."""
-    velocity: int
-    """1..127."""
 
 
 def velocity(gain: float, level: float = 1.0) -> int:

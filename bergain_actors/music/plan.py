@@ -13,6 +13,18 @@ TICKS_PER_BEAT = 96
 """Ticks per quarter note: divisible by 2, 3, 4 and 8, so straight, triplet and 32nd grids are exact."""
 
 
+class Note(msgspec.Struct, frozen=True, order=True):
+    """One MIDI note inside a bar. Ableton takes ``start`` and ``duration`` in beats: divide by TICKS_PER_BEAT."""
+
+    pitch: int
+    start: int
+    """Ticks from the bar's start."""
+    duration: int
+    """Ticks, >= 1."""
+    velocity: int
+    """1..127."""
+
+
 class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One sounding channel in one bar."""
 
@@ -22,8 +34,9 @@ class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Sample id: its path relative to the pack root, with forward slashes."""
     gain: float
     """Linear gain, 0..1 (the Conductor's tools clamp it)."""
-    kind: Literal["hit", "loop"] = "hit"
-    """`hit`: the sample is triggered at each tick in `hits`; `loop`: it plays continuously."""
+    kind: Literal["hit", "loop", "notes"] = "hit"
+    """`hit`: the sample is triggered at each tick in `hits`; `loop`: it plays continuously; `notes`: ``notes``
+    played by the synth voice (a clip made from a prompt; ``sample`` is empty)."""
     hits: tuple[int, ...] = ()
     """Onsets in ticks from the start of the bar (0 <= t < beats_per_bar * TICKS_PER_BEAT)."""
     pattern: str = ""
@@ -32,6 +45,8 @@ class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """For loops: the set bar at which the loop's first bar played; bar N plays loop bar (N - start) mod length."""
     pan: float = 0.0
     """-1 left .. +1 right (constant-power)."""
+    notes: tuple[Note, ...] = ()
+    """For `notes` layers: what the voice plays in this bar (starts may not leave the bar; tails ring on)."""
 
 
 class BarPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -24,6 +24,7 @@ import numpy as np
 
 from bergain_actors.music.pack import Sample, SamplePack, resample
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
+from bergain_actors.music.voice import tone
 
 MASTER_GAIN = 0.5
 """-6 dB of headroom on the master bus, as a DJ mixer has: a full peak groove of hot samples (kicks peak at 0.95)
@@ -170,6 +171,9 @@ class Renderer:
         bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
         skipped_layers = skipped_hits = 0
         for layer in plan.layers:
+            if layer.kind == "notes":
+                skipped_hits += self._add_notes(layer, bpm, start - first, onsets, bar_ticks)
+                continue
             sample = self.pack.samples.get(layer.sample)
             if sample is None:
                 skipped_layers += 1
@@ -275,6 +279,35 @@ class Renderer:
             filled += take
             offset = 0
 
+    def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
+        """Play a note layer with the synth voice; returns how many notes started outside the bar."""
+        left, right = self._pan_gains(layer)
+        skipped = 0
+        for note in layer.notes if layer.gain else ():
+            if not 0 <= note.start < bar_ticks:
+                skipped += 1
+                continue
+            at = onsets.get(note.start)
+            if at is None:
+                at = self._onset(bpm, frac, note.start, onsets)
+            end = self._onset(bpm, frac, note.start + max(1, note.duration), {})
+            voice = tone(note.pitch, end - at, note.velocity, self.sample_rate)[: self._longest]
+            at += self._head
+            self._acc[at : at + voice.shape[0], 0] += voice * np.float32(left)
+            self._acc[at : at + voice.shape[0], 1] += voice * np.float32(right)
+            self._end = max(self._end, at + voice.shape[0])
+        return skipped
+
+    def _pan_gains(self, layer: Layer) -> tuple[float, float]:
+        """(left, right) gains of a layer on the master bus: constant-power pan, unity at centre."""
+        if layer.pan == 0.0:
+            return layer.gain * self.master, layer.gain * self.master
+        theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
+        return (
+            layer.gain * math.sqrt(2.0) * math.cos(theta) * self.master,
+            layer.gain * math.sqrt(2.0) * math.sin(theta) * self.master,
+        )
+
     def _loop_source(self, sample: Sample, bpm: Fraction, bar_len: Fraction) -> np.ndarray:
         """The loop's audio at the plan's tempo: the file itself, or a cached resampled stretch of it."""
         frames = sample.frames
@@ -292,12 +325,7 @@ class Renderer:
 
     def _gained(self, layer: Layer, sid: str, data: np.ndarray, tempo: Fraction | None = None) -> np.ndarray:
         """data * (left, right) gains with a constant-power pan normalized to unity at centre (cached)."""
-        theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
-        left = layer.gain * math.sqrt(2.0) * math.cos(theta)
-        right = layer.gain * math.sqrt(2.0) * math.sin(theta)
-        if layer.pan == 0.0:
-            left = right = layer.gain
-        left, right = left * self.master, right * self.master
+        left, right = self._pan_gains(layer)
         key = ("gain", sid, tempo, data.shape[0], left, right)
         cached = self._cache_get(key)
         if cached is None:

@@ -37,7 +37,9 @@ import trio
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc
+from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
@@ -175,6 +177,7 @@ class Conductor(Actor):
         ev.RLMStep,
         ev.Steer,
         ev.StopPlanned,
+        ev.ClipAdded,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
@@ -201,6 +204,8 @@ class Conductor(Actor):
         """The mixer's energy at each planned bar, latest last."""
         self.recent: deque[str] = deque(maxlen=16)
         """The latest moves in words (what an LM brain may read back)."""
+        self.clips: dict[str, PlayingClip] = {}
+        """Clips made from prompts (``ClipAdded``), by role: a new clip for a role replaces the old one."""
         self._planning = False
         self.end = self.total
         """The bar the set ends before: the scenario's length, or the end of an outro after ``stop``."""
@@ -246,6 +251,24 @@ class Conductor(Actor):
                 self.said.append(event.text)
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
+        elif isinstance(event, ev.ClipAdded) and event.target == "set":
+            self.add_clip(event)
+
+    def add_clip(self, event: ev.ClipAdded, start: int | None = None) -> None:
+        """Play a prompt's clip from the first phrase boundary that is not planned yet (or from ``start``)."""
+        if start is None:
+            start = next_phrase(self.next_bar, self.phrase_bars)
+        self.clips[event.role] = PlayingClip(event.role, event.notes, event.bars, start, event.seq)
+        self.ctx.emit(
+            ev.MixerMove(
+                move="clip",
+                role=f"clip_{event.role}",
+                args={"bars": event.bars, "notes": len(event.notes), "from_bar": start},
+                result=f"ok: plays from bar {start}",
+                bar=self.next_bar,
+                cause=event.seq,
+            )
+        )
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
         started = last.get(ev.SetStarted)
@@ -266,6 +289,13 @@ class Conductor(Actor):
         stop = last.get(ev.StopPlanned)
         if isinstance(stop, ev.StopPlanned):
             self.outro_from, self.end = max(stop.from_bar, self.next_bar), min(stop.end_bar, self.end)
+        clip = last.get(ev.ClipAdded)
+        if isinstance(clip, ev.ClipAdded) and clip.target == "set" and isinstance(planned, ev.BarPlanned):
+            for layer in planned.plan.layers:
+                if layer.role == f"clip_{clip.role}":  # it was sounding: it goes on where it was
+                    self.clips[clip.role] = PlayingClip(
+                        clip.role, clip.notes, clip.bars, layer.loop_start_bar, clip.seq
+                    )
 
     async def run(self, inbox: Any) -> None:
         async with trio.open_nursery() as nursery:
@@ -352,8 +382,14 @@ class Conductor(Actor):
             if bar % STEER_GRID == 0:
                 self.take_steers(bar, ("say", "energy"))
         plan = self.mixer.plan(bar, self.bpm, self.phase)
-        self.ctx.emit(ev.BarPlanned(plan=msgspec.structs.replace(plan, target=self.target), bar=bar))
+        plan = msgspec.structs.replace(self.with_clips(plan), target=self.target)
+        self.ctx.emit(ev.BarPlanned(plan=plan, bar=bar))
         self.energies.append(self.mixer.energy())
+
+    def with_clips(self, plan: BarPlan) -> BarPlan:
+        layers = [layer_at(clip, plan.bar, plan.beats_per_bar * TICKS_PER_BEAT) for clip in self.clips.values()]
+        extra = tuple(layer for layer in layers if layer is not None)
+        return msgspec.structs.replace(plan, layers=plan.layers + extra) if extra else plan
 
     def on_phrase(self, bar: int, new_phase: bool) -> None:
         """The first bar of a phrase (or of a new phase): the brains from the leading one down, until one decides."""

@@ -1,0 +1,88 @@
+"""Prompt → clip: the LM writes notes to a schema (a grammar on the embedded llama.cpp), code reads the prompt,
+validates and repairs the answer (``music.clip``), and the clip goes where the user asked: a layer of the running
+set from its next phrase, a clip in Ableton, or just the notes (the CLI writes them to a MIDI file)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from bergain_actors.core import events as ev
+from bergain_actors.music.clip import GRAMMAR, Clip, ClipError, parse_prompt, prompt_text, repair_clip, schema
+from bergain_actors.music.theory import set_theory
+from bergain_actors.service.session import Session
+
+__all__ = ["ClipError", "make_clip"]
+
+TOKENS_PER_BAR = 100
+"""A bar of a busy line is about 8 notes of ~25 tokens under the grammar; a cut-off answer is closed and kept."""
+
+SYSTEM = "You write MIDI clips for a techno set. You answer with JSON only."
+
+
+def close_cut_answer(text: str) -> str:
+    """An answer cut off by the token limit, closed after its last complete note (the grammar has no spaces)."""
+    end = text.rfind("}")
+    if text.startswith('{"notes":[') and not text.rstrip().endswith("]}") and end > 0:
+        return text[: end + 1] + "]}"
+    return text
+
+
+async def make_clip(
+    session: Session,
+    prompt: str,
+    *,
+    target: Literal["set", "ableton", "none"] = "set",
+    track: str = "",
+    slot: int = -1,
+    request_id: str = "",
+) -> dict[str, Any] | ev.LMFailed:
+    """Ask the LM for the clip ``prompt`` describes and place it. Raises ``ClipError`` for a prompt or an answer
+    that cannot become a clip, ``NoRouter`` when there is no LM."""
+    request = parse_prompt(prompt)
+    scenario = session.scenario
+    if target == "set" and not session.plays:
+        raise ClipError("target: no set is playing; use target 'none' (or the CLI's --midi)")
+    theory = set_theory(scenario.seed, request.key or getattr(scenario, "key", None) or None)
+    bpm = session.view.bpm or scenario.bpm
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt_text(request, theory, bpm)}]
+    answer = await session.ask_lm(
+        "clip", messages, schema=schema(request.bars), grammar=GRAMMAR, max_tokens=TOKENS_PER_BAR * request.bars
+    )
+    if isinstance(answer, ev.LMFailed):
+        return answer
+    clip = repair_clip(close_cut_answer(answer.text), request.role, theory, request.bars, in_key=request.in_key)
+    result = describe(clip, answer)
+    if target != "none":
+        added = session.publish(
+            ev.ClipAdded(
+                request_id=request_id,
+                prompt=prompt,
+                role=clip.role,
+                bars=clip.bars,
+                notes=clip.notes,
+                key=clip.key,
+                target=target,
+                track=track,
+                slot=slot,
+                bar=max(session.view.bar, 0),
+            )
+        )
+        result["seq"] = added.seq
+        move = session.bus.last.get(ev.MixerMove)
+        if isinstance(move, ev.MixerMove) and move.cause == added.seq:
+            result["from_bar"] = move.args.get("from_bar")
+    return result
+
+
+def describe(clip: Clip, answer: ev.LMResponse) -> dict[str, Any]:
+    return {
+        "role": clip.role,
+        "key": clip.key,
+        "bars": clip.bars,
+        "notes": msgspec.to_builtins(clip.in_beats()),
+        "repairs": list(clip.repairs),
+        "provider": answer.provider,
+        "answer_seq": answer.seq,
+    }
