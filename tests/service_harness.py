@@ -44,6 +44,10 @@ class LiveSet:
             return
         await self._bars.setdefault(bar, trio.Event()).wait()
 
+    def latest(self) -> int:
+        """The latest bar played (-1 before the first)."""
+        return max((e.bar for e in self.events if isinstance(e, ev.BarPlayed)), default=-1)
+
     def of(self, kind: type[ev.Event]) -> list:
         return [e for e in self.events if isinstance(e, kind)]
 

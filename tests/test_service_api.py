@@ -51,7 +51,7 @@ async def test_control_is_an_event_first_and_takes_effect(fast_scenario, tmp_pat
         seq = answer.json()["seq"]
         with trio.fail_after(10):
             while not live.of(ev.ActorSwapped):
-                await live.bar(max(e.bar for e in live.of(ev.BarPlayed)) + 1)
+                await live.bar(live.latest() + 1)
         swapped = live.of(ev.ActorSwapped)[0]
         assert (swapped.slot, swapped.new, swapped.cause) == ("critic", "none", seq)
         control = next(e for e in live.of(ev.Control) if e.seq == seq)
@@ -120,7 +120,7 @@ async def test_a_stalled_sse_client_never_holds_the_set(fast_scenario, tmp_path)
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
         stalled.connect(("127.0.0.1", live.http.port))
         stalled.sendall(b"GET /events HTTP/1.1\r\nhost: x\r\n\r\n")  # and never read a byte
-        start = max((e.bar for e in live.of(ev.BarPlayed)), default=0)
+        start = live.latest()
         healthy = [e async for e in sse_events(client, 16)]
         await live.bar(start + 6)
         stalled.close()

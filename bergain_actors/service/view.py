@@ -142,5 +142,6 @@ class SetView:
             "critic": self.critic,
             "decision": self.decision,
             "critic_notes": list(self.notes),
+            "energy_by_bar": self.energy_by_bar[-512:],
             "ended": self.ended,
         }
