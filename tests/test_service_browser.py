@@ -42,6 +42,7 @@ async def test_dashboard_follows_the_set_and_sends_commands(browser, scenario_fa
 
     scenario = scenario_factory(bpm=240, bars=96)
     async with live_set(scenario, tmp_path) as live:
+
         def open_page() -> None:
             browser.get(live.url + "/")
             WebDriverWait(browser, 30, 0.05).until(lambda d: d.find_element(By.ID, "status").text == "live")
