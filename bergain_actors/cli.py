@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from bergain_actors.service.frontend import HttpFrontend
 
 OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
+DEFAULT_URL = "http://127.0.0.1:8765"
 T = TypeVar("T")
 
 
@@ -121,6 +122,30 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
     serve.set_defaults(func=cmd_serve)
+
+    clip = sub.add_parser(
+        "clip",
+        help="prompt → MIDI clip ('4-bar acid bassline in A minor')",
+        description="With --url (a set's API) the clip joins the set from its next phrase, or goes into Ableton with "
+        "--track/--slot. Without, the scenario's LM writes it to a MIDI file.",
+    )
+    clip.add_argument("prompt")
+    clip.add_argument("--url", help=f"a running set's API (e.g. {DEFAULT_URL})")
+    clip.add_argument("--track", default="", help="Ableton track to write the clip into (needs --url)")
+    clip.add_argument("--slot", type=int, default=-1, help="Ableton clip slot (-1: the first free one)")
+    clip.add_argument("--midi", type=Path, help="write the clip to this MIDI file (default without --url: clip-*.mid)")
+    clip.add_argument("--force", action="store_true", help="overwrite an existing MIDI file")
+    clip.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to use")
+    clip.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
+    clip.set_defaults(func=cmd_clip)
+
+    ask = sub.add_parser("ask", help="ask the co-DJ about the set (uses a running set's API when one answers)")
+    ask.add_argument("question")
+    ask.add_argument("--url", default=DEFAULT_URL, help="the set's API")
+    ask.add_argument("--conversation", default="cli", help="conversation id: the API remembers its last turns")
+    ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
+    ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
+    ask.set_defaults(func=cmd_ask)
 
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
@@ -251,6 +276,68 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise BadInput(f"serve: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     return OK
+
+
+def cmd_clip(args: argparse.Namespace) -> int:
+    from bergain_actors.music.clip import ClipError
+    from bergain_actors.service import client
+    from bergain_actors.service.clips import write_clip_midi
+
+    token = api_token(args.token_env)
+    if (args.track or args.slot >= 0) and not args.url:
+        raise BadInput("clip: --track/--slot write into Ableton through a running set: give its --url")
+    try:
+        out = client.midi_target(args.midi, args.prompt, args.force) if args.midi or not args.url else None
+        if args.url:
+            target = "ableton" if args.track or args.slot >= 0 else "set"
+            body = {"prompt": args.prompt, "target": target, "track": args.track, "slot": args.slot}
+            made = client.run(client.post, args.url, "/clip", body, token)
+        else:
+            scenario, _ = scenarios.load(args.scenario)
+            made = client.run(client.clip_alone, scenario, args.prompt)
+        if out is not None:
+            write_clip_midi(made, scenarios.load(args.scenario)[0].bpm, out)
+    except (ClipError, client.ApiError) as exc:
+        raise BadInput(str(exc)) from None
+    except httpx_errors() as exc:
+        raise BadInput(f"clip: no set answers at {args.url} ({exc})") from None
+    shown = " ".join(f"{n['pitch']}@{n['start']:g}" for n in made["notes"][:16])
+    more = f" … ({len(made['notes'])} notes)" if len(made["notes"]) > 16 else ""
+    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {shown}{more}")
+    for repair in made["repairs"]:
+        print(f"  repaired: {repair}")
+    if "from_bar" in made:
+        print(f"plays in the set from bar {made['from_bar'] + 1} (event {made['seq']})")
+    if out is not None:
+        print(f"wrote {out}")
+    return OK
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from bergain_actors.service import client
+
+    token = api_token(args.token_env)
+    body = {"question": args.question, "conversation": args.conversation}
+    try:
+        answer = client.run(client.post, args.url, "/ask", body, token)
+        where = f"the set at {args.url}"
+    except httpx_errors():
+        scenario, _ = scenarios.load(args.scenario)
+        answer = client.run(client.ask_alone, scenario, args.question)
+        where = "no set playing"
+    except client.ApiError as exc:
+        raise BadInput(str(exc)) from None
+    print(answer["answer"])
+    if answer.get("suggestion"):
+        print(f"(suggestion, not applied: {answer['suggestion']!r})")
+    print(f"({where})", file=sys.stderr)
+    return OK
+
+
+def httpx_errors() -> tuple[type[Exception], ...]:
+    import httpx
+
+    return (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 def play_by_play() -> Callable[[ev.Event], None]:

@@ -93,6 +93,9 @@ def velocity(gain: float, level: float = 1.0) -> int:
 
 def track_for(layer: Layer) -> str | None:
     """The track a layer plays on; ``None`` for a loop of a role no track knows (nothing to derive notes from)."""
+    if layer.kind == "notes":  # a prompt's clip: ``clip_<track>``
+        track = layer.role.removeprefix("clip_")
+        return track if track in TRACKS else None
     track = TRACK_OF.get(layer.role)
     if track is None and layer.kind == "hit":
         return "drums"
@@ -109,7 +112,9 @@ def bar_notes(plan: BarPlan, theory: Theory) -> dict[str, tuple[Note, ...]]:
         if track is None or layer.gain <= 0:
             continue
         loop_bar = (plan.bar - layer.loop_start_bar) % _loop_bars(layer.sample)
-        if track == "drums":
+        if layer.kind == "notes":
+            notes = layer.notes
+        elif track == "drums":
             notes = _drums(layer, loop_bar)
         elif track == "bass":
             notes = _bass(layer, theory, degree, loop_bar, bar_ticks)

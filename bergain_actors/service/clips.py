@@ -4,12 +4,16 @@ set from its next phrase, a clip in Ableton, or just the notes (the CLI writes t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
 from bergain_actors.core import events as ev
 from bergain_actors.music.clip import GRAMMAR, Clip, ClipError, parse_prompt, prompt_text, repair_clip, schema
+from bergain_actors.music.clip_layer import PlayingClip, layer_at
+from bergain_actors.music.midi_file import write_midi
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Note
 from bergain_actors.music.theory import set_theory
 from bergain_actors.service.session import Session
 
@@ -53,7 +57,7 @@ async def make_clip(
     if isinstance(answer, ev.LMFailed):
         return answer
     clip = repair_clip(close_cut_answer(answer.text), request.role, theory, request.bars, in_key=request.in_key)
-    result = describe(clip, answer)
+    result = describe(clip, answer, prompt)
     if target != "none":
         added = session.publish(
             ev.ClipAdded(
@@ -76,13 +80,34 @@ async def make_clip(
     return result
 
 
-def describe(clip: Clip, answer: ev.LMResponse) -> dict[str, Any]:
+def describe(clip: Clip, answer: ev.LMResponse, prompt: str) -> dict[str, Any]:
     return {
         "role": clip.role,
         "key": clip.key,
         "bars": clip.bars,
         "notes": msgspec.to_builtins(clip.in_beats()),
         "repairs": list(clip.repairs),
+        "prompt": prompt,
         "provider": answer.provider,
         "answer_seq": answer.seq,
     }
+
+
+def clip_plans(notes: tuple[Note, ...], role: str, bars: int, bpm: float) -> list[BarPlan]:
+    """A clip as bar plans holding only its note layer, so MIDI files and Ableton treat it as any set's bars."""
+    clip = PlayingClip(role, notes, bars, 0)
+    return [
+        BarPlan(bar=bar, bpm=bpm, layers=(layer,))
+        for bar in range(bars)
+        if (layer := layer_at(clip, bar, 4 * TICKS_PER_BEAT, gain=1.0)) is not None
+    ]
+
+
+def write_clip_midi(result: dict[str, Any], bpm: float, out: Path) -> None:
+    """The clip ``make_clip`` returned, as a MIDI file with one track for its role."""
+    notes = tuple(
+        Note(n["pitch"], round(n["start"] * TICKS_PER_BEAT), max(1, round(n["length"] * TICKS_PER_BEAT)), n["velocity"])
+        for n in result["notes"]
+    )
+    theory = set_theory(0, result["key"])
+    write_midi(clip_plans(notes, result["role"], result["bars"], bpm), theory, out, name=result.get("prompt", ""))

@@ -1,0 +1,70 @@
+"""``bergain-actors clip`` and ``ask``: through a running set's API when one answers, else on the router alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import trio
+
+from bergain_actors.core import events as ev
+from bergain_actors.core.scenario import Scenario
+from bergain_actors.service import chat
+from bergain_actors.service.clips import make_clip
+from bergain_actors.service.session import NoRouter, router_session
+
+
+
+class ApiError(Exception):
+    """The API answered with an error; the message is its own."""
+
+
+async def post(url: str, path: str, body: dict[str, Any], token: str | None, timeout: float = 120.0) -> dict:
+    """POST to a running API; raises ``httpx.ConnectError`` when nothing listens there."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, timeout=timeout) as client:
+        answer = await client.post(path, json=body, headers=headers)
+    data = answer.json()
+    if answer.status_code >= 400:
+        raise ApiError(f"{url}{path}: {answer.status_code} {data.get('error', data)}")
+    return data
+
+
+async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
+    """A clip from the scenario's providers with no set playing (its notes only)."""
+    async with router_session(scenario) as session:
+        made = await make_clip(session, prompt, target="none")
+    if isinstance(made, ev.LMFailed):
+        raise ApiError(f"no LM provider could answer: {made.reason}")
+    return made
+
+
+async def ask_alone(scenario: Scenario, question: str) -> dict[str, Any]:
+    """An answer from the scenario's providers, told only the scenario (no set is playing)."""
+    async with router_session(scenario) as session:
+        facts = chat.context(session)
+        try:
+            answer = await session.ask_lm("ask", chat.messages(facts, [], question), max_tokens=160)
+        except NoRouter as exc:
+            raise ApiError(str(exc)) from None
+    if isinstance(answer, ev.LMFailed):
+        raise ApiError(f"no LM provider could answer: {answer.reason}")
+    text = answer.text.strip()
+    return {"answer": text, "suggestion": chat.suggestion(question, text), "context": facts}
+
+
+def run(fn: Any, *args: Any) -> Any:
+    return trio.run(fn, *args)
+
+
+def midi_target(out: Path | None, prompt: str, force: bool) -> Path:
+    """Where a clip's MIDI file goes: ``out`` or ``clip-<words>.mid``; never over an existing file unless forced."""
+    if out is None:
+        words = "-".join("".join(c for c in w if c.isalnum()) for w in prompt.lower().split()[:6]).strip("-")
+        out = Path(f"clip-{words or 'prompt'}.mid")
+    if out.is_dir():
+        raise ApiError(f"--midi: {out} is a folder; give a file name")
+    if out.exists() and not force:
+        raise ApiError(f"--midi: {out} exists; pass --force to overwrite it")
+    return out
