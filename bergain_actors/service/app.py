@@ -192,12 +192,14 @@ class Api:
     async def control(self, request: Request) -> Response:
         body = await decode_body(request, ControlBody)
         parsed = control.parse(body.command)
-        if isinstance(parsed, str):
-            if parsed == control.HELP:
-                return reply({"answer": parsed})
-            return reply(Problem(parsed.splitlines()[0], "command"), 422)
-        event = self.session.publish(msgspec.structs.replace(parsed, request_id=_rid(request)))
-        return reply({"seq": event.seq, "answer": f"{body.command.strip()}: applies at the next bar line"}, 202)
+        if isinstance(parsed, control.Help):
+            return reply({"ok": True, "answer": parsed.text})
+        if "request_id" in type(parsed).__struct_fields__:
+            parsed = msgspec.structs.replace(parsed, request_id=_rid(request))
+        answer = self.session.desk.apply(parsed)
+        if not answer.ok:
+            return reply({"ok": False, "error": answer.text, "field": "command", "seq": answer.seq}, 422)
+        return reply({"ok": True, "answer": answer.text, "seq": answer.seq}, 202)
 
     async def ask(self, request: Request) -> Response:
         body = await decode_body(request, AskBody)

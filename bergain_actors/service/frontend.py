@@ -7,14 +7,14 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from bergain_actors.core import events as ev
+from bergain_actors.control import Desk
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.service.app import Api
 from bergain_actors.service.http import is_loopback, serve_app
 from bergain_actors.service.session import Session, router_session
 
-Publish = Callable[[ev.Event], ev.Event]
+Frontend = Callable[[Desk], Awaitable[None]]
 
 
 class NeedsToken(ValueError):
@@ -51,8 +51,8 @@ class HttpFrontend:
     def attach(self, supervisor: Supervisor) -> None:
         self.session = Session(supervisor)
 
-    async def serve(self, publish: Publish | None = None) -> None:
-        """Serve until cancelled (the set's end cancels it). ``publish`` is unused: the session has the bus."""
+    async def serve(self, desk: Desk | None = None) -> None:
+        """Serve until cancelled (the set's end cancels it). Commands go through the session's own desk."""
         assert self.session is not None, "attach() first"
         api = Api(self.session, token=self.token)
         try:
@@ -70,13 +70,13 @@ class HttpFrontend:
         return f"http://{host}:{self.port}"
 
 
-def with_frontends(*tasks: Callable[[Publish], Awaitable[None]]) -> Callable[[Publish], Awaitable[None]]:
+def with_frontends(*tasks: Frontend) -> Frontend:
     """Several control front ends (the terminal, the HTTP API...) as the one ``controls`` task a set takes."""
 
-    async def run_all(publish: Publish) -> None:
+    async def run_all(desk: Desk) -> None:
         async with trio.open_nursery() as nursery:
             for task in tasks:
-                nursery.start_soon(task, publish)
+                nursery.start_soon(task, desk)
 
     return run_all
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import trio
 
+from bergain_actors.control import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
@@ -38,6 +39,8 @@ class Session:
     def __init__(self, supervisor: Supervisor, *, plays: bool = True) -> None:
         self.supervisor = supervisor
         self.bus: Bus = supervisor.bus
+        self.desk = Desk(self.bus)
+        """Where ``/control`` commands enter the set, as typed ones do (the front ends share the language)."""
         self.plays = plays
         """Whether a set is playing (False: the router alone)."""
         self.view = SetView()
