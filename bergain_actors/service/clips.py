@@ -10,7 +10,7 @@ from typing import Any, Literal
 import msgspec
 
 from bergain_actors.core import events as ev
-from bergain_actors.music.clip import GRAMMAR, Clip, ClipError, parse_prompt, prompt_text, repair_clip, schema
+from bergain_actors.music.clip import Clip, ClipError, clip_from_answer, grammar, parse_prompt, prompt_text, schema
 from bergain_actors.music.clip_layer import PlayingClip, layer_at
 from bergain_actors.music.midi_file import write_midi
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Note
@@ -52,11 +52,15 @@ async def make_clip(
     bpm = session.view.bpm or scenario.bpm
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt_text(request, theory, bpm)}]
     answer = await session.ask_lm(
-        "clip", messages, schema=schema(request.bars), grammar=GRAMMAR, max_tokens=TOKENS_PER_BAR * request.bars
+        "clip",
+        messages,
+        schema=schema(request.bars),
+        grammar=grammar(request.role, theory, request.bars, request.in_key),
+        max_tokens=TOKENS_PER_BAR * request.bars,
     )
     if isinstance(answer, ev.LMFailed):
         return answer
-    clip = repair_clip(close_cut_answer(answer.text), request.role, theory, request.bars, in_key=request.in_key)
+    clip = clip_from_answer(close_cut_answer(answer.text), request, theory)
     result = describe(clip, answer, prompt)
     if target != "none":
         added = session.publish(

@@ -1,0 +1,130 @@
+"""Prompt → clip through the API with the scripted provider: the notes are repaired into the key and range, the
+clip joins the running set at its next phrase and is heard there, and a set steered over HTTP replays exactly."""
+
+from __future__ import annotations
+
+import httpx
+import numpy as np
+import pytest
+import soundfile as sf
+import trio
+
+from bergain_actors.cli import main
+from bergain_actors.core import events as ev
+from bergain_actors.core.log import read_all
+from bergain_actors.music.clip import CLIP_RANGES
+from bergain_actors.music.render import Renderer
+from bergain_actors.music.theory import set_theory
+from bergain_actors.performance import load_pack
+from service_harness import SCRIPTED, live_set
+
+pytestmark = pytest.mark.timeout(180)
+
+A_MINOR = {9, 11, 0, 2, 4, 5, 7}
+
+
+@pytest.fixture
+def scripted_set(scenario_factory):
+    return lambda **changes: scenario_factory(**{"bpm": 240, "bars": 96, "router": SCRIPTED, **changes})
+
+
+def played_plans(events: list[ev.Event]) -> list:
+    plans = {e.seq: e.plan for e in events if isinstance(e, ev.BarPlanned)}
+    return [plans[e.plan_seq] for e in events if isinstance(e, ev.BarPlayed)]
+
+
+async def test_a_prompt_becomes_a_clip_in_key_that_the_set_plays_from_its_next_phrase(scripted_set, tmp_path):
+    scenario = scripted_set(conductor={"phrase_bars": 4})
+    async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        await live.bar(1)
+        made = await client.post("/clip", json={"prompt": "4-bar acid bassline in A minor"})
+        assert made.status_code == 201, made.text
+        clip = made.json()
+        start = clip["from_bar"]
+        await live.bar(start + 4)
+    assert (clip["role"], clip["key"], clip["bars"]) == ("bass", "A minor", 4)
+    low, high = CLIP_RANGES["bass"]
+    assert all(low <= n["pitch"] <= high and n["pitch"] % 12 in A_MINOR for n in clip["notes"])
+    assert all(0 <= n["start"] and n["start"] + n["length"] <= 16 for n in clip["notes"])
+    assert clip["repairs"]  # the script's answer has two out-of-key notes and one out of range: they were fixed
+    added = next(e for e in live.of(ev.ClipAdded) if e.seq == clip["seq"])
+    assert [n.pitch for n in added.notes] == [n["pitch"] for n in clip["notes"]]
+    assert start % 4 == 0 and start > added.bar
+    plans = played_plans(live.events)
+    with_clip = [p.bar for p in plans if any(layer.role == "clip_bass" for layer in p.layers)]
+    assert with_clip[0] == start and with_clip == list(range(start, plans[-1].bar + 1))
+    # heard from that phrase on: the same plans rendered without the clip differ exactly from bar `start`
+    pack = load_pack(scenario)
+    heard, silent = Renderer(pack, 44100), Renderer(pack, 44100)
+    first_difference = None
+    for plan in plans:
+        bare = plan.__class__(
+            **{
+                **{f: getattr(plan, f) for f in plan.__struct_fields__},
+                "layers": tuple(layer for layer in plan.layers if layer.kind != "notes"),
+            }
+        )
+        if not np.array_equal(heard.render(plan), silent.render(bare)) and first_difference is None:
+            first_difference = plan.bar
+    assert first_difference == start
+
+
+async def test_bad_prompts_and_a_dead_provider_get_clear_answers(scenario_factory, tmp_path):
+    dead = {"providers": [{"name": "gone", "kind": "openai", "base_url": "http://127.0.0.1:9/v1", "timeout_s": 2}]}
+    scenario = scenario_factory(bpm=240, bars=96, router=dead)
+    async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        vague = await client.post("/clip", json={"prompt": "something nice"})
+        assert vague.status_code == 422 and vague.json()["field"] == "prompt"
+        outage = await client.post("/clip", json={"prompt": "2-bar bassline"})
+        assert outage.status_code == 503
+        body = outage.json()
+        assert "no LM provider could answer" in body["error"]
+        assert [p["name"] for p in body["providers"]] == ["gone"]
+        asked = await client.post("/ask", json={"question": "what key are we in?"})
+        assert asked.status_code == 503
+        assert (await client.get("/health")).json()["playing"] is True
+    assert not live.of(ev.ClipAdded) and not live.of(ev.BarHeld)
+
+
+async def test_ask_answers_from_the_sets_context_and_remembers_the_conversation(scripted_set, tmp_path):
+    async with live_set(scripted_set(), tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        await live.bar(1)
+        first = (await client.post("/ask", json={"question": "what key are we in?", "conversation": "c1"})).json()
+        second = (await client.post("/ask", json={"question": "and now?", "conversation": "c1"})).json()
+    assert first["context"]["key"] == set_theory(7).key == "A minor"
+    assert first["context"]["phase"] and "kick" in first["context"]["layers"]
+    assert first["answer"].startswith("We are in A minor")
+    assert second["suggestion"] == "steer darker"  # suggested, never applied
+    requests = [e for e in live.of(ev.LMRequest) if e.purpose == "ask"]
+    assert "key: A minor" in requests[0].messages[0]["content"]
+    assert [m["content"] for m in requests[1].messages[1:]] == ["what key are we in?", first["answer"], "and now?"]
+    assert not live.of(ev.Steer)
+
+
+async def test_a_set_steered_over_http_replays_exactly(scripted_set, tmp_path):
+    scenario = scripted_set(bars=40, conductor={"phrase_bars": 8})
+    async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        await live.bar(1)
+        for command in ("swap critic none", "provider reset scripted", "darker"):
+            assert (await client.post("/control", json={"command": command})).status_code == 202
+        assert (await client.post("/clip", json={"prompt": "2-bar acid bassline"})).status_code == 201
+        await live.bar(10)
+        assert (await client.post("/control", json={"command": "stop now"})).status_code == 202
+        with trio.fail_after(30):
+            await live.ended.wait()
+    assert live.result is not None and live.result.summary.end == "stopped"
+    _, events, problem = read_all(live.log_path)
+    assert problem is None
+    assert [type(e) for e in events if isinstance(e, ev.Control | ev.Steer | ev.ProviderControl | ev.ClipAdded)] == [
+        ev.Control,
+        ev.ProviderControl,
+        ev.Steer,
+        ev.ClipAdded,
+        ev.Control,
+    ]
+    assert main(["replay", str(live.log_path), "--verify"]) == 0
+    again = tmp_path / "again.wav"
+    assert main(["replay", str(live.log_path), "--wav", str(again)]) == 0
+    run, rate = sf.read(live.wav_path, dtype="int16")
+    replayed, _ = sf.read(again, dtype="int16")
+    assert run.shape == replayed.shape and np.array_equal(run, replayed)
