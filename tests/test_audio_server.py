@@ -3,6 +3,7 @@ real ``bergain-actors run`` process sent real signals."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import signal
@@ -48,10 +49,8 @@ class LiveSet:
         assert self.process.stderr is not None
         for line in self.process.stderr:
             self.seen.append(line)
-            try:
+            with contextlib.suppress(ValueError):
                 self.lines.put(json.loads(line))
-            except ValueError:
-                pass
 
     def wait_for(self, text: str) -> dict[str, Any]:
         """The next console line whose event starts with ``text``."""
@@ -121,7 +120,7 @@ def test_default_scenario_sounds_on_a_48k_server(jack48, tmp_path, live_sets):
     heard, rate = sf.read(recording, dtype="float32")
     assert rate == 48000
     assert float(np.sqrt(np.mean(heard**2))) > 0.01  # music, not silence
-    code, out = live.finish()
+    code, _ = live.finish()
     assert code == 0
     (log,) = live.out.glob("*.bgnlog")
     replays_exactly(log, log.with_suffix(".wav"), tmp_path)
