@@ -196,10 +196,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
             raise
-        summary = Summary()
-        for event in LogReader(log_path):
-            summary.add(event)
-        print("\n".join(summary.lines()))
+        if log_path.exists():  # the summary of what was played, read back from the closed log
+            summary = Summary()
+            for event in LogReader(log_path):
+                summary.add(event)
+            print("\n".join(summary.lines()))
         print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
         return 130
     wall = time.perf_counter() - started
