@@ -13,6 +13,7 @@ import pytest
 from bergain_actors.core import events as ev
 from bergain_actors.music.clip import (
     CLIP_RANGES,
+    GRAMMAR,
     ClipAnswer,
     ClipError,
     ClipRequest,
@@ -191,8 +192,9 @@ def test_schema_grammar_and_prompt_describe_the_same_answer() -> None:
 
 
 @pytest.mark.llm
-async def test_the_embedded_lm_answers_the_grammar_with_a_repairable_clip(tmp_path) -> None:
-    """The grammar is one llama.cpp accepts, and what SmolLM2 writes under it becomes a clip."""
+@pytest.mark.parametrize("fitted", [True, False], ids=["role grammar", "generic grammar"])
+async def test_the_embedded_lm_answers_the_grammar_with_a_repairable_clip(fitted: bool) -> None:
+    """Both grammars are ones llama.cpp accepts, and what SmolLM2 writes under them becomes a clip."""
     from tests.router_harness import running
 
     request = parse_prompt("2-bar acid bassline in A minor")
@@ -205,7 +207,10 @@ async def test_the_embedded_lm_answers_the_grammar_with_a_repairable_clip(tmp_pa
         started = await h.wait_for(ev.LocalServerChanged)
         assert started.status == "started", started
         answer = await h.ask(
-            messages=messages, grammar=grammar(request.role, theory, request.bars), max_tokens=200, purpose="clip"
+            messages=messages,
+            grammar=grammar(request.role, theory, request.bars) if fitted else GRAMMAR,
+            max_tokens=200,
+            purpose="clip",
         )
     assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
     text = answer.text
@@ -213,7 +218,7 @@ async def test_the_embedded_lm_answers_the_grammar_with_a_repairable_clip(tmp_pa
         text = text[: text.rfind("},") + 1] + "]}"
     notes = msgspec.json.decode(text, type=ClipAnswer).notes
     assert notes, text
-    clip = repair_clip(text, request.role, theory, request.bars)
+    clip = clip_from_answer(text, request, theory)
     lo, hi = CLIP_RANGES["bass"]
     assert clip.bars == 2 and all(lo <= n.pitch <= hi and theory.in_key(n.pitch) for n in clip.notes)
     assert all(n.start + n.duration <= 8 * Q for n in clip.notes)

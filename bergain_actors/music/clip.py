@@ -204,6 +204,20 @@ def grammar(role: str, theory: Theory, bars: int, in_key: bool = True, beats_per
     )
 
 
+GRAMMAR = "\n".join(
+    [
+        'root ::= "{\\"notes\\":[" note ("," note)* "]}"',
+        'note ::= "{\\"pitch\\":" pitch ",\\"start\\":" start ",\\"length\\":" length ",\\"velocity\\":" velocity "}"',
+        'pitch ::= [0-9] | [1-9] [0-9] | "1" [01] [0-9] | "12" [0-7]',
+        'start ::= [0-9] [0-9]? (".25" | ".5" | ".75")?',
+        f"length ::= ({' | '.join(json.dumps(x) for x in LENGTHS)})",
+        'velocity ::= [6-9] [0-9] | "1" [01] [0-9] | "12" [0-7]',
+    ]
+)
+"""The same shape for any role and key (pitches 0-127, starts up to beat 99): for callers that do not know the
+role yet. ``grammar(role, theory, bars)`` is the better one: it only offers what the repair would keep."""
+
+
 def prompt_text(request: ClipRequest, theory: Theory, bpm: float = 128.0) -> str:
     """The user message for the LM: compact, with the numbers a small model needs, and the first notes of our own
     figure for the request as an example of the shape (a small model copies; a large one varies)."""
