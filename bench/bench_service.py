@@ -25,9 +25,10 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from bergain_actors.core import events as ev  # noqa: E402
-from conftest import make_scenario  # noqa: E402
-from service_harness import live_set  # noqa: E402
+from conftest import make_scenario
+from service_harness import live_set
+
+from bergain_actors.core import events as ev
 
 
 def percentile(values: list[float], q: float) -> float:

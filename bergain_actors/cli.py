@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the scenario's seed")
     run.add_argument("--fast", action="store_true", help="virtual time: render as fast as the decisions come")
     run.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
+    run.add_argument("--device", help="play on this output (name substring or index; see `devices`)")
+    run.add_argument("--sample-rate", type=int, help="render the set (and its WAV) at this rate in Hz")
     run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
@@ -146,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
     ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
     ask.set_defaults(func=cmd_ask)
+    devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
+    devices.set_defaults(func=cmd_devices)
 
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
@@ -165,6 +169,12 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
         changes.update(minutes=args.minutes, bars=None)
     if args.seed is not None:
         changes["seed"] = args.seed
+    if args.sample_rate is not None:
+        changes["sample_rate"] = args.sample_rate
+    if args.device is not None:
+        if args.fast or args.no_audio:
+            raise BadInput("--device: cannot play on a device with --fast or --no-audio")
+        changes["streamer"] = {**msgspec.to_builtins(scenario.streamer), "device": args.device, "output": True}
     if changes:
         scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
@@ -193,6 +203,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from bergain_actors.actors.streamer.devices import NoDevice
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped
     from bergain_actors.service.frontend import with_frontends
 
@@ -204,9 +215,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         return OK
     http = http_frontend(args.http, args.token_env) if args.http else None
     log_path, wav_path = set_paths(scenario, args.out)
-    sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
+    try:
+        sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
+    except NoDevice as exc:
+        raise BadInput(str(exc)) from None
     log = structlog.get_logger("set")
-    log.info(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
+    wav_only = not sink.live and not (args.fast or args.no_audio or not scenario.streamer.output)
+    say = log.warning if wav_only else log.info
+    say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
     started = time.perf_counter()
     try:
         result = trio.run(
@@ -228,6 +244,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
             raise
+        if log_path.exists():  # the summary of what was played, read back from the closed log
+            summary = Summary()
+            for event in LogReader(log_path):
+                summary.add(event)
+            print("\n".join(summary.lines()))
         print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
         return 130
     wall = time.perf_counter() - started
@@ -362,7 +383,7 @@ def play_by_play() -> Callable[[ev.Event], None]:
             case ev.BarHeld():
                 log.warning("held", bar=event.bar)
             case ev.AudioUnderflow():
-                log.warning("underflow", bar=event.bar, count=event.count)
+                log.warning("underflow", bar=event.bar, count=event.count, silent_ms=event.silent_ms)
             case ev.ActorCrashed() | ev.ActorRestarted() | ev.ActorFellBack() | ev.ActorOverloaded():
                 log.warning(type(event).__name__, **{k: v for k, v in ev.comparable(event).items() if k != "type"})
             case ev.ActorSwapped():
@@ -511,6 +532,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     except NotUsable as exc:
         raise BadInput(f"check: {exc}") from None
     print("\n".join(lines))
+    return OK
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from bergain_actors.actors.streamer.devices import NoDevice, listing, outputs
+
+    try:
+        print(listing(outputs()))
+    except NoDevice as exc:
+        print(f"no audio outputs: {exc}")
     return OK
 
 

@@ -14,7 +14,8 @@ import structlog
 import trio
 
 from bergain_actors import __version__
-from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter, find_device
+from bergain_actors.actors.streamer.devices import NoDevice
+from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
 from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SLOT_ORDER, SetContext
@@ -82,19 +83,19 @@ def _slug(name: str) -> str:
 
 
 def choose_sink(scenario: Scenario, *, fast: bool, no_audio: bool) -> tuple[Sink, str]:
-    """The sink for this run and a sentence for the user saying where the audio goes."""
+    """The sink for this run and a sentence for the user saying where the audio goes. A device the scenario
+    (or ``--device``) names that cannot play raises ``NoDevice``: asked for, it is never silently skipped."""
     if fast:
         return OfflineSink(), "--fast: rendering to the WAV as fast as decisions come (no speakers)"
     if no_audio or not scenario.streamer.output:
         return OfflineSink(), "audio output off: rendering to the WAV only"
-    found = find_device(scenario.streamer.device, scenario.sample_rate)
-    if isinstance(found, str):
-        return OfflineSink(), f"{found}: rendering to the WAV as fast as decisions come"
-    index, name = found
-    try:
-        return DeviceSink(index, name, scenario.sample_rate), f"playing on {name}"
-    except Exception as exc:  # PortAudio's errors are its own types; any of them means "no speakers"
-        return OfflineSink(), f"cannot open {name} ({exc}): rendering to the WAV only"
+    wanted = scenario.streamer.device
+    opened = DeviceSink.open(wanted, scenario.sample_rate)
+    if isinstance(opened, str):
+        if wanted:
+            raise NoDevice(f"streamer.device: {wanted!r} cannot be used: {opened}")
+        return OfflineSink(), f"{opened}: rendering to the WAV as fast as decisions come"
+    return opened, opened.detail
 
 
 async def perform(

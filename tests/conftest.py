@@ -87,3 +87,56 @@ def jack_server():
                 os.environ[key] = value
         if "sounddevice" in sys.modules:
             sys.modules["sounddevice"]._initialize()
+
+
+class Jack:
+    """A JACK server on the dummy driver (clock-paced, no sound card) that a test may kill and start again under
+    the same name."""
+
+    def __init__(self, name: str, rate: int) -> None:
+        import os
+
+        self.name, self.rate = name, rate
+        self.env = {**os.environ, "JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
+        self.process: Any = None
+
+    def start(self) -> None:
+        import shutil
+        import subprocess
+        import time
+
+        if not shutil.which("jackd"):
+            pytest.skip("jackd is not installed (make test installs it: scripts/setup.sh)")
+        argv = ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(self.rate), "-p", "1024"]
+        self.process = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 20
+        while True:
+            check = subprocess.run(["jack_wait", "-c", "-s", self.name], env=self.env, capture_output=True, text=True)
+            if check.stdout.strip() == "running":
+                return
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.process.kill()
+                pytest.fail(f"jackd did not start: {self.process.stderr.read().decode(errors='replace')[-500:]}")
+            time.sleep(0.03)  # polling an external process's readiness; nothing in-process to wait on
+
+    def stop(self, sig: int = 15) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            self.process.wait(timeout=20)
+        self.process = None
+
+
+@pytest.fixture
+def jack48(monkeypatch):
+    """A 48 kHz JACK server of this test's own (children inherit its name through the environment)."""
+    import os
+    import uuid
+
+    server = Jack(f"bergain-{os.getpid()}-{uuid.uuid4().hex[:8]}", 48000)
+    server.start()
+    monkeypatch.setenv("JACK_NO_START_SERVER", "1")
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", server.name)
+    try:
+        yield server
+    finally:
+        server.stop()

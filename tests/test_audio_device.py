@@ -17,7 +17,7 @@ async def test_set_plays_on_the_device_with_backpressure(jack_server, scenario_f
     scenario = scenario_factory(bars=4, bpm=200)
     sink, detail = choose_sink(scenario, fast=False, no_audio=False)
     assert isinstance(sink, DeviceSink), detail
-    assert detail == "playing on system"
+    assert detail == "playing on system at 44100 Hz"
     log_path, wav_path = set_paths(scenario, tmp_path, stamp="jack")
     start = trio.current_time()
     result = await perform(

@@ -8,10 +8,10 @@ import shutil
 
 import pytest
 import trio
+from service_harness import live_set
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
-from service_harness import live_set
 
 pytestmark = pytest.mark.timeout(180)
 

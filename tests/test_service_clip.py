@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import trio
+from service_harness import SCRIPTED, live_set
 
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
@@ -16,7 +17,6 @@ from bergain_actors.music.clip import CLIP_RANGES
 from bergain_actors.music.render import Renderer
 from bergain_actors.music.theory import set_theory
 from bergain_actors.performance import load_pack
-from service_harness import SCRIPTED, live_set
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -45,7 +45,7 @@ async def test_a_prompt_becomes_a_clip_in_key_that_the_set_plays_from_its_next_p
     assert (clip["role"], clip["key"], clip["bars"]) == ("bass", "A minor", 4)
     low, high = CLIP_RANGES["bass"]
     assert all(low <= n["pitch"] <= high and n["pitch"] % 12 in A_MINOR for n in clip["notes"])
-    assert all(0 <= n["start"] and n["start"] + n["length"] <= 16 for n in clip["notes"])
+    assert all(n["start"] >= 0 and n["start"] + n["length"] <= 16 for n in clip["notes"])
     assert clip["repairs"]  # the script's answer has two out-of-key notes and one out of range: they were fixed
     added = next(e for e in live.of(ev.ClipAdded) if e.seq == clip["seq"])
     assert [n.pitch for n in added.notes] == [n["pitch"] for n in clip["notes"]]
@@ -125,6 +125,6 @@ async def test_a_set_steered_over_http_replays_exactly(scripted_set, tmp_path):
     assert main(["replay", str(live.log_path), "--verify"]) == 0
     again = tmp_path / "again.wav"
     assert main(["replay", str(live.log_path), "--wav", str(again)]) == 0
-    run, rate = sf.read(live.wav_path, dtype="int16")
+    run, _ = sf.read(live.wav_path, dtype="int16")
     replayed, _ = sf.read(again, dtype="int16")
     assert run.shape == replayed.shape and np.array_equal(run, replayed)

@@ -218,9 +218,20 @@ class LatePlan(Event, frozen=True):
 
 
 class AudioUnderflow(Event, frozen=True):
-    """Streamer → log: the audio device reported ``count`` output underflows while playing bar ``bar``."""
+    """Streamer → log: the audio device ran dry (or flagged an underflow) ``count`` times before it took bar
+    ``bar``; ``silent_ms`` of silence played instead of the set, so the bar reached the speakers late."""
 
     count: int
+    silent_ms: float = 0.0
+
+
+class AudioDeviceChanged(Event, frozen=True):
+    """Streamer → log, console: the device was ``lost`` at bar ``bar`` (the set goes on clock-paced to the WAV)
+    or playback ``resumed`` on it from bar ``bar``."""
+
+    status: Literal["lost", "resumed"]
+    device: str
+    reason: str = ""
 
 
 class AudioStarted(Event, frozen=True):
@@ -464,6 +475,7 @@ AnyEvent = (
     | BarHeld
     | LatePlan
     | AudioUnderflow
+    | AudioDeviceChanged
     | AudioStarted
     | LMRequest
     | LMResponse

@@ -13,6 +13,9 @@ class Summary:
         self.bars_played = 0
         self.holds = 0
         self.underflows = 0
+        self.late_bars = 0
+        self.silent_ms = 0.0
+        self.device_losses: list[str] = []
         self.late_plans = 0
         self.directives = 0
         self.acted = 0
@@ -46,6 +49,11 @@ class Summary:
                 self.holds += 1
             case ev.AudioUnderflow():
                 self.underflows += event.count
+                if event.silent_ms > 0:
+                    self.late_bars += 1
+                    self.silent_ms += event.silent_ms
+            case ev.AudioDeviceChanged():
+                self.device_losses.append(f"bar {event.bar}: {event.device} {event.status} ({event.reason})")
             case ev.LatePlan():
                 self.late_plans += 1
             case ev.Directive():
@@ -87,7 +95,8 @@ class Summary:
         out = [
             f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at {self.bpm:g} BPM"
             f" ({minutes:.1f} min){', ' + self.end if self.end else ''}",
-            f"holds        {self.holds}   underflows {self.underflows}   late plans {self.late_plans}",
+            f"holds        {self.holds}   underflows {self.underflows}   late bars {self.late_bars}"
+            f" ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
             f"directives   {self.directives} given, {self.acted} acted on",
         ]
         if self.commands:
@@ -103,6 +112,7 @@ class Summary:
             ("fallbacks", self.fallbacks),
             ("brain", self.brain_changes),
             ("providers", self.provider_changes),
+            ("audio device", self.device_losses),
         ):
             out.append(f"{title:<12} {len(items)}")
             out.extend(f"  {item}" for item in items[:20])

@@ -95,20 +95,28 @@ def build_palette(theory: Theory, bpm: float = 128.0, bars: int = CLIP_BARS) -> 
 
 
 def _scene(spec: SceneSpec, theory: Theory, bpm: float, bars: int) -> Scene:
-    clips: dict[str, list[Note]] = {}
-    for bar in range(bars):
-        plan = BarPlan(bar=bar, bpm=bpm, layers=spec.layers, phase=spec.phase, energy=spec.energy)
-        offset = bar * plan.beats_per_bar * TICKS_PER_BEAT
-        for track, notes in bar_notes(plan, theory).items():
-            if notes:
-                clips.setdefault(track, []).extend(msgspec.structs.replace(n, start=n.start + offset) for n in notes)
     return Scene(
         name=spec.name,
         phase=spec.phase,
         energy=spec.energy,
         bars=bars,
-        clips={track: tuple(notes) for track, notes in clips.items()},
+        clips=clip_notes(spec.layers, spec.phase, theory, bars, bpm),
     )
+
+
+def clip_notes(
+    layers: tuple[Layer, ...], phase: str, theory: Theory, bars: int, bpm: float = 128.0
+) -> dict[str, tuple[Note, ...]]:
+    """What ``layers`` play over ``bars`` bars of ``phase``'s progression, per track (ticks from the clip's start);
+    tracks with no notes are left out."""
+    clips: dict[str, list[Note]] = {}
+    for bar in range(bars):
+        plan = BarPlan(bar=bar, bpm=bpm, layers=layers, phase=phase)
+        offset = bar * plan.beats_per_bar * TICKS_PER_BEAT
+        for track, notes in bar_notes(plan, theory).items():
+            if notes:
+                clips.setdefault(track, []).extend(msgspec.structs.replace(n, start=n.start + offset) for n in notes)
+    return {track: tuple(notes) for track, notes in clips.items()}
 
 
 def scene_for(phase: str, energy: float) -> int:

@@ -15,7 +15,6 @@ from bergain_actors.service.clips import make_clip
 from bergain_actors.service.session import NoRouter, router_session
 
 
-
 class ApiError(Exception):
     """The API answered with an error; the message is its own."""
 

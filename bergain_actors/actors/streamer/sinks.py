@@ -5,13 +5,37 @@ A sink's ``play`` returns when the bar has been taken — that return is the liv
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import select
+import subprocess
+import sys
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
+import msgspec
 import numpy as np
 import soundfile as sf
+import structlog
 import trio
+
+from bergain_actors.actors.streamer.device_worker import HEADER
+
+log = structlog.get_logger("streamer")
+
+
+class Played(msgspec.Struct, frozen=True):
+    """What happened on the way out while the sink took one bar."""
+
+    underflows: int = 0
+    """Times the device ran dry (or flagged an underflow) since the previous bar."""
+    silent_ms: float = 0.0
+    """Silence the listener heard instead of the set, in milliseconds."""
+    lost: str = ""
+    """Non-empty: the device stopped taking audio, and why; the set goes on clock-paced to the WAV."""
+    resumed: str = ""
+    """Non-empty: playback came back (on which device, at which rate) from this bar on."""
 
 
 class Sink(Protocol):
@@ -19,8 +43,8 @@ class Sink(Protocol):
     live: bool
     """Whether ``play`` is paced by a clock (then a late plan means a hold) or returns at once (offline)."""
 
-    async def play(self, audio: np.ndarray) -> int:
-        """Hand one bar over; returns how many output underflows the device reported while taking it."""
+    async def play(self, audio: np.ndarray) -> Played:
+        """Hand one bar over; returns when it has been taken, with what went wrong on the way out."""
         ...
 
     def close(self) -> None: ...
@@ -50,9 +74,9 @@ class OfflineSink:
     name = "file only"
     live = False
 
-    async def play(self, audio: np.ndarray) -> int:
+    async def play(self, audio: np.ndarray) -> Played:
         await trio.lowlevel.checkpoint()  # let the log committer and observers breathe between bars
-        return 0
+        return Played()
 
     def close(self) -> None:
         pass
@@ -71,70 +95,196 @@ class ClockSink:
         self._start: float | None = None
         self._frames = 0
 
-    async def play(self, audio: np.ndarray) -> int:
+    async def play(self, audio: np.ndarray) -> Played:
+        await trio.sleep_until(self.advance(len(audio)))
+        return Played()
+
+    def advance(self, frames: int) -> float:
+        """Count ``frames`` more; returns when everything counted has played but the last ``period`` frames."""
         if self._start is None:
             self._start = trio.current_time()
-        self._frames += len(audio)
-        await trio.sleep_until(self._start + max(0, self._frames - self.period) / self.sample_rate)
-        return 0
+        self._frames += frames
+        return self._start + max(0, self._frames - self.period) / self.sample_rate
 
     def close(self) -> None:
         pass
 
 
+class Worker:
+    """One device worker process (``device_worker``) and its pipes."""
+
+    def __init__(self, wanted: str, sample_rate: int, margin: float) -> None:
+        argv = [sys.executable, "-m", "bergain_actors.actors.streamer.device_worker", "--rate", str(sample_rate)]
+        argv += ["--device", wanted, "--margin", str(margin)]
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,  # PortAudio and JACK chatter; the worker reports in JSON on stdout
+            env={**os.environ, "JACK_NO_START_SERVER": "1"},  # never start an audio server behind the user's back
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self._buffer = b""
+        self._receive: trio.lowlevel.FdStream | None = None
+        self._send: trio.lowlevel.FdStream | None = None
+        self.sent = 0
+        """Bars handed to this worker (the worker numbers them the same way)."""
+
+    def hello(self, timeout: float) -> dict[str, Any]:
+        """Before the set runs: the worker's first message (``ready`` or ``error``), blocking up to ``timeout``."""
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        while b"\n" not in self._buffer:
+            readable, _, _ = select.select([fd], [], [], timeout)
+            chunk = os.read(fd, 65536) if readable else b""
+            if not chunk:
+                return {"error": "the device worker did not answer" if not readable else "the device worker exited"}
+            self._buffer += chunk
+        return self._line()
+
+    async def message(self) -> dict[str, Any] | None:
+        """The worker's next message; None when it has exited."""
+        if self._receive is None:
+            assert self.process.stdout is not None
+            self._receive = trio.lowlevel.FdStream(os.dup(self.process.stdout.fileno()))
+        while b"\n" not in self._buffer:
+            chunk = await self._receive.receive_some(65536)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        return self._line()
+
+    async def send(self, audio: np.ndarray) -> None:
+        if self._send is None:
+            assert self.process.stdin is not None
+            self._send = trio.lowlevel.FdStream(os.dup(self.process.stdin.fileno()))
+        data = np.ascontiguousarray(audio, dtype=np.float32)
+        await self._send.send_all(HEADER.pack(len(data)) + data.tobytes())
+        self.sent += 1
+
+    def finish(self, timeout: float) -> None:
+        """Let the worker play out what it has (the end marker), then make sure it is gone."""
+        assert self.process.stdin is not None
+        try:
+            os.write(self.process.stdin.fileno(), HEADER.pack(0))
+            self.process.wait(timeout)
+        except (OSError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        for stream in (self._receive, self._send):
+            if stream is not None:
+                stream.close()
+        for pipe in (self.process.stdin, self.process.stdout):
+            if pipe is not None:
+                with contextlib.suppress(OSError):
+                    pipe.close()
+
+    def _line(self) -> dict[str, Any]:
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        try:
+            return json.loads(line)
+        except ValueError:
+            return {"error": f"the device worker said {line[:200]!r}"}
+
+
 class DeviceSink:
-    """A PortAudio output stream (sounddevice). ``write`` blocks in a worker thread until the device has room,
-    which paces the set; PortAudio's underflow flag is counted per bar."""
+    """Plays through a device worker process. A bar not taken within ``WATCHDOG_BARS`` bar lengths (or a worker
+    that reports its stream gone) means the device is lost: the worker is killed, the set goes on clock-paced to
+    the WAV, and a fresh worker is tried every ``RETRY_BARS`` bars; when one is ready, playback resumes at the
+    next bar line."""
 
     live = True
+    WATCHDOG_BARS = 2
+    RETRY_BARS = 2
+    MARGIN = 0.25
+    """Seconds of a bar still queued in the worker when it counts as taken: headroom against hiccups here."""
 
-    def __init__(self, device: int, name: str, sample_rate: int) -> None:
-        import sounddevice as sd
+    def __init__(self, worker: Worker, ready: dict[str, Any], wanted: str, sample_rate: int) -> None:
+        self.wanted = wanted
+        self.sample_rate = sample_rate
+        self._worker: Worker | None = worker
+        self._ready = ready
+        self.name = str(ready["ready"])
+        self._clock: ClockSink | None = None
+        self._probe: Worker | None = None
+        self._next_probe = 0.0
 
-        self.name = name
-        self._stream = sd.OutputStream(device=device, samplerate=sample_rate, channels=2, dtype="float32")
-        self._stream.start()
+    @classmethod
+    def open(cls, wanted: str, sample_rate: int, timeout: float = 20.0) -> DeviceSink | str:
+        """A sink on the device ``wanted`` names (empty: the default output), or why there is none."""
+        worker = Worker(wanted, sample_rate, cls.MARGIN)
+        hello = worker.hello(timeout)
+        if "ready" not in hello:
+            worker.kill()
+            return str(hello.get("error", hello))
+        return cls(worker, hello, wanted, sample_rate)
 
-    async def play(self, audio: np.ndarray) -> int:
-        underflowed = await trio.to_thread.run_sync(self._stream.write, np.ascontiguousarray(audio))
-        return int(bool(underflowed))
+    @property
+    def detail(self) -> str:
+        """Where the audio goes, for the user."""
+        rate = int(self._ready["rate"])
+        via = f" (resampled {self.sample_rate} → {rate} Hz)" if rate != self.sample_rate else f" at {rate} Hz"
+        return f"playing on {self.name}{via}"
+
+    async def play(self, audio: np.ndarray) -> Played:
+        worker = self._worker
+        if worker is None:
+            return await self._play_on_clock(audio)
+        underflows, silent, lost = 0, 0, ""
+        rate = int(self._ready["rate"])
+        with trio.move_on_after(self.WATCHDOG_BARS * len(audio) / self.sample_rate) as watchdog:
+            await worker.send(audio)
+            while True:
+                message = await worker.message()
+                if message is None:
+                    lost = f"the device worker for {self.name} exited (code {worker.process.poll()})"
+                    break
+                if "gone" in message:
+                    lost = str(message["gone"])
+                    break
+                if "took" in message:
+                    underflows += int(message["underflows"])
+                    silent += int(message["silent"])
+                    if message["took"] >= worker.sent - 1:
+                        break
+        if watchdog.cancelled_caught:
+            lost = f"{self.name} took no audio for {self.WATCHDOG_BARS} bars"
+        if lost:
+            worker.kill()
+            self._worker = None
+            self._clock = ClockSink(self.sample_rate, period=round(self.MARGIN * self.sample_rate))
+            self._next_probe = trio.current_time() + self.RETRY_BARS * len(audio) / self.sample_rate
+        return Played(underflows=underflows, silent_ms=round(silent * 1000 / rate, 1), lost=lost)
+
+    async def _play_on_clock(self, audio: np.ndarray) -> Played:
+        """No device: keep the set's pace on trio's clock, and look for the device again meanwhile."""
+        assert self._clock is not None
+        deadline = self._clock.advance(len(audio))
+        now = trio.current_time()
+        if self._probe is None and now >= self._next_probe:
+            self._probe = Worker(self.wanted, self.sample_rate, self.MARGIN)
+            self._next_probe = now + self.RETRY_BARS * len(audio) / self.sample_rate
+        resumed = ""
+        if self._probe is not None:
+            with trio.move_on_at(deadline):
+                hello = await self._probe.message()
+                if hello is not None and "ready" in hello:
+                    self._worker, self._ready, self.name = self._probe, hello, str(hello["ready"])
+                    self._clock = None
+                    resumed = self.detail
+                else:
+                    self._probe.kill()
+                self._probe = None
+        await trio.sleep_until(deadline)
+        return Played(resumed=resumed)
 
     def close(self) -> None:
-        try:
-            self._stream.stop()
-        finally:
-            self._stream.close()
-
-
-def find_device(wanted: str, sample_rate: int) -> tuple[int, str] | str:
-    """The output device to play on, or why there is none. Prefers JACK's default output when JACK runs (other
-    ALSA plugins can shadow it); ``wanted`` picks by index or name substring."""
-    if os.environ.get("BERGAIN_NO_AUDIO"):
-        return "audio disabled by BERGAIN_NO_AUDIO"
-    try:
-        import sounddevice as sd
-    except OSError as exc:
-        return f"PortAudio is not available ({exc})"
-    try:
-        devices = list(sd.query_devices())
-        apis = list(sd.query_hostapis())
-    except Exception as exc:  # PortAudio raises its own error types for a broken audio setup
-        return f"cannot list audio devices ({exc})"
-    outputs = [(i, d) for i, d in enumerate(devices) if d["max_output_channels"] >= 2]
-    if not outputs:
-        return "no audio output device"
-    if wanted:
-        chosen = [(i, d) for i, d in outputs if wanted == str(i) or wanted.lower() in d["name"].lower()]
-        if not chosen:
-            names = ", ".join(f"{i}: {d['name']}" for i, d in outputs)
-            return f"no output device matches {wanted!r} (have {names})"
-    else:
-        jack = [a for a in apis if "JACK" in a["name"] and a["default_output_device"] >= 0]
-        default = jack[0]["default_output_device"] if jack else sd.default.device[1]
-        chosen = [(i, d) for i, d in outputs if i == default] or outputs[:1]
-    index, info = chosen[0]
-    try:
-        sd.check_output_settings(device=index, samplerate=sample_rate, channels=2, dtype="float32")
-    except Exception as exc:
-        return f"{info['name']} cannot play {sample_rate} Hz stereo ({exc}); set sample_rate in the scenario"
-    return index, info["name"]
+        if self._probe is not None:
+            self._probe.kill()
+        if self._worker is not None:
+            self._worker.finish(timeout=2.0)

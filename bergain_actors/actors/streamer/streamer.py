@@ -13,7 +13,7 @@ from typing import Any
 import msgspec
 import trio
 
-from bergain_actors.actors.streamer.sinks import OfflineSink, Sink
+from bergain_actors.actors.streamer.sinks import OfflineSink, Played, Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.render import Renderer
@@ -83,10 +83,8 @@ class AudioStreamer(Actor):
                 self.ctx.emit(ev.BarHeld(plan_seq=planned.seq, bar=bar))
             state.inflight = bar
             audio = state.renderer.render(msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan)
-            if self.ctx.set.wav is not None:
-                self.ctx.set.wav.write(audio)
             state.next_bar, state.last, state.inflight = bar + 1, planned, -1
-            underflows = await self.sink.play(audio)
+            played = await self.sink.play(audio)
             stats = state.renderer.last_stats
             self.ctx.emit(
                 ev.BarPlayed(
@@ -98,9 +96,22 @@ class AudioStreamer(Actor):
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
                 )
             )
-            if underflows:
-                self.ctx.emit(ev.AudioUnderflow(count=underflows, bar=bar))
+            if self.ctx.set.wav is not None:  # after the log: a set cut short mid-bar has the same bars in both
+                self.ctx.set.wav.write(audio)
+            self._report(bar, played)
         await trio.sleep_forever()
+
+    def _report(self, bar: int, played: Played) -> None:
+        """What went wrong on the way out becomes events (and, when the device comes or goes, a warning)."""
+        if played.underflows:
+            self.ctx.emit(ev.AudioUnderflow(count=played.underflows, silent_ms=played.silent_ms, bar=bar))
+        if played.lost:
+            self.ctx.emit(ev.AudioDeviceChanged(status="lost", device=self.sink.name, reason=played.lost, bar=bar))
+            self.ctx.log.warning("audio device lost: playing on to the WAV", bar=bar, reason=played.lost)
+        if played.resumed:
+            back = ev.AudioDeviceChanged(status="resumed", device=self.sink.name, reason=played.resumed, bar=bar)
+            self.ctx.emit(back)
+            self.ctx.log.warning("audio device back", bar=bar, detail=played.resumed)
 
     async def _wait_for(self, bar: int) -> None:
         while bar not in self.state.pending and not 0 <= self.state.end <= bar:

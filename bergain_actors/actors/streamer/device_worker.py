@@ -1,0 +1,185 @@
+"""The device worker: a child process that owns PortAudio and plays the bars the set sends it.
+
+Why a process: when the audio server dies, PortAudio's JACK host API is poisoned for the rest of the process
+(closing the stream waits forever, ``Pa_Terminate`` aborts on an assertion). Confined to a child, the set kills it,
+plays on clock-paced to the WAV, and starts a fresh worker when the server is back.
+
+Protocol. Parent → worker on stdin: ``u32 frames`` then ``frames × 2`` float32 samples at the set's rate, one bar
+per message; ``frames = 0`` means "no more: drain and exit". Worker → parent on stdout, one JSON object a line:
+``{"ready": name, "rate": device_rate}`` or ``{"error": reason}`` first; then ``{"took": bar, "underflows": n,
+"silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to play (the set's clock and
+its backpressure); ``{"gone": reason}`` when the stream stopped on its own (the server went away); ``{"done": true}``
+after draining. Underflows are measured where they happen: the output callback found no audio waiting while the
+set was playing (one per dry spell, ``silent`` frames of silence in all) or PortAudio flagged one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import signal
+import struct
+import sys
+import threading
+import time
+from collections import deque
+from typing import Any
+
+import numpy as np
+
+from bergain_actors.actors.streamer.devices import NoDevice, choose, playable_rate
+
+HEADER = struct.Struct("<I")
+
+
+class Fifo:
+    """Bars waiting for the output callback; the callback reports each bar as it is taken."""
+
+    def __init__(self, margin: int, report: queue.SimpleQueue[dict[str, Any]]) -> None:
+        self.lock = threading.Lock()
+        self.chunks: deque[np.ndarray] = deque()
+        self.head = 0
+        self.queued = 0
+        self.consumed = 0
+        self.received = 0
+        self.ends: deque[tuple[int, int]] = deque()
+        """(bar number, cumulative frame where it ends) for bars not yet reported taken."""
+        self.margin = margin
+        self.report = report
+        self.playing = False
+        """True from the first bar until the end marker: only then is an empty queue an underflow."""
+        self.dry = False
+        self.underflows = 0
+        self.silent = 0
+
+    def push(self, audio: np.ndarray, bar: int | None) -> None:
+        with self.lock:
+            if len(audio):
+                self.chunks.append(audio)
+                self.queued += len(audio)
+                self.received += len(audio)
+            if bar is not None:
+                self.ends.append((bar, self.received))
+                self.playing = True
+            self._report()
+
+    def fill(self, out: np.ndarray, flagged: bool) -> None:
+        """The output callback's work: copy what is queued, silence the rest, count what was missing."""
+        frames = len(out)
+        with self.lock:
+            done = 0
+            while done < frames and self.chunks:
+                chunk = self.chunks[0]
+                n = min(frames - done, len(chunk) - self.head)
+                out[done : done + n] = chunk[self.head : self.head + n]
+                done += n
+                self.head += n
+                if self.head == len(chunk):
+                    self.chunks.popleft()
+                    self.head = 0
+            self.queued -= done
+            self.consumed += done
+            if done < frames:
+                out[done:] = 0
+                if self.playing:
+                    self.underflows += not self.dry
+                    self.silent += frames - done
+                    self.dry = True
+            else:
+                self.dry = False
+            self.underflows += flagged
+            self._report()
+
+    def _report(self) -> None:
+        while self.ends and self.consumed >= self.ends[0][1] - self.margin:
+            bar, _ = self.ends.popleft()
+            self.report.put({"took": bar, "underflows": self.underflows, "silent": self.silent})
+            self.underflows = self.silent = 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="device_worker")
+    parser.add_argument("--device", default="")
+    parser.add_argument("--rate", type=int, required=True, help="the set's sample rate")
+    parser.add_argument("--margin", type=float, default=0.25, help="seconds left in a bar when it counts as taken")
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the set decides when this process ends
+    out = sys.stdout
+    messages: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
+
+    def say(message: dict[str, Any]) -> None:
+        out.write(json.dumps(message) + "\n")
+        out.flush()
+
+    try:
+        import sounddevice as sd
+
+        output = choose(args.device)
+        rate = playable_rate(output, args.rate)
+    except NoDevice as exc:
+        say({"error": str(exc)})
+        os._exit(0)
+    resampler = None
+    if rate != args.rate:
+        import soxr
+
+        resampler = soxr.ResampleStream(args.rate, rate, 2, dtype="float32")
+    fifo = Fifo(round(args.margin * rate), messages)
+
+    def callback(buffer: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+        fifo.fill(buffer, bool(status.output_underflow))
+
+    try:
+        stream = sd.OutputStream(device=output.index, samplerate=rate, channels=2, dtype="float32", callback=callback)
+        stream.start()
+    except Exception as exc:  # PortAudio's own error types
+        say({"error": f"cannot open {output.name} at {rate} Hz ({exc})"})
+        os._exit(0)
+    say({"ready": output.name, "rate": rate, "host_api": output.host_api})
+
+    def writer() -> None:
+        while True:
+            message = messages.get()
+            say(message)
+            if "gone" in message or "done" in message:
+                os._exit(0)  # never close a dead stream (that waits forever) nor terminate PortAudio (that aborts)
+
+    def monitor() -> None:
+        while stream.active:
+            time.sleep(0.05)
+        messages.put({"gone": f"{output.name} stopped taking audio (the audio server went away)"})
+
+    threading.Thread(target=writer, daemon=True).start()
+    threading.Thread(target=monitor, daemon=True).start()
+    stdin = sys.stdin.buffer
+    bar = 0
+    while True:
+        head = stdin.read(HEADER.size)
+        if len(head) < HEADER.size:
+            os._exit(0)  # the set is gone
+        (frames,) = HEADER.unpack(head)
+        if frames == 0:
+            break
+        data = stdin.read(frames * 8)
+        if len(data) < frames * 8:
+            os._exit(0)
+        audio = np.frombuffer(data, dtype=np.float32).reshape(frames, 2)
+        if resampler is not None:
+            audio = resampler.resample_chunk(audio)
+        fifo.push(audio, bar)
+        bar += 1
+    if resampler is not None:
+        fifo.push(resampler.resample_chunk(np.zeros((0, 2), np.float32), last=True), None)
+    with fifo.lock:
+        fifo.playing = False
+    deadline = time.monotonic() + 5
+    while fifo.queued and time.monotonic() < deadline:
+        time.sleep(0.01)
+    messages.put({"done": True})
+    threading.Event().wait()  # the writer ends the process once it has said so
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""The device worker's queue: bars are reported taken at the margin, and silence is counted where it happens."""
+
+from __future__ import annotations
+
+import queue
+
+import numpy as np
+
+from bergain_actors.actors.streamer.device_worker import Fifo
+
+
+def bar(frames: int, value: float) -> np.ndarray:
+    return np.full((frames, 2), value, np.float32)
+
+
+def drain(reports: queue.SimpleQueue) -> list[dict]:
+    out = []
+    while not reports.empty():
+        out.append(reports.get())
+    return out
+
+
+def test_bars_are_taken_in_order_and_dry_spells_are_counted_once():
+    reports: queue.SimpleQueue = queue.SimpleQueue()
+    fifo = Fifo(margin=16, report=reports)
+    out = np.empty((64, 2), np.float32)
+    fifo.fill(out, flagged=False)  # before the first bar: waiting, not an underflow
+    assert not out.any() and fifo.underflows == 0
+    fifo.push(bar(100, 0.5), 0)
+    fifo.push(bar(100, 0.25), 1)
+    fifo.fill(out, flagged=False)
+    assert (out == 0.5).all() and drain(reports) == []
+    fifo.fill(out, flagged=False)  # 128 frames out: bar 0 has 0 left, bar 1 has 72 left
+    assert (out[:36] == 0.5).all() and (out[36:] == 0.25).all()
+    assert drain(reports) == [{"took": 0, "underflows": 0, "silent": 0}]
+    fifo.fill(out, flagged=False)  # 192 out: bar 1 has 8 left (< margin)
+    assert drain(reports) == [{"took": 1, "underflows": 0, "silent": 0}]
+    fifo.fill(out, flagged=False)  # 8 frames of audio, then 56 of silence
+    assert (out[:8] == 0.25).all() and not out[8:].any()
+    fifo.fill(out, flagged=True)  # still dry (one spell), and PortAudio flagged one too
+    fifo.push(bar(128, 1.0), 2)
+    fifo.fill(out, flagged=False)
+    assert (out == 1.0).all()
+    fifo.fill(out, flagged=False)
+    assert drain(reports) == [{"took": 2, "underflows": 2, "silent": 56 + 64}]
