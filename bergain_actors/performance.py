@@ -16,6 +16,7 @@ import trio
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
+from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SLOT_ORDER, SetContext
@@ -161,8 +162,11 @@ async def perform(
                 ),
                 source="supervisor",
             )
+            desk = Desk(bus)
+            if scenario.control.osc_port is not None:
+                await nursery.start(osc.serve, desk, scenario.control.osc_host, scenario.control.osc_port)
             if controls is not None:
-                nursery.start_soon(controls, Desk(bus))
+                nursery.start_soon(controls, desk)
             await supervisor.done.wait()
             reason = supervisor.end_reason
             nursery.cancel_scope.cancel()

@@ -46,7 +46,7 @@ STEER_GRID = 4
 """Steers land on 4-bar lines: soon enough to feel answered, late enough to sit in the music."""
 
 MAX_BIAS = 0.4
-"""How far ``energy +``/``-`` may move the target away from the arc."""
+"""How far ``energy +``/``-`` may move the target away from the arc (a level set outright is not limited)."""
 
 OUTRO_KEEP = ("kick", "hihat", "texture")
 """What an outro strips down to, most essential first (the kick is the last to leave)."""
@@ -379,18 +379,20 @@ class Conductor(Actor):
         if steer.intent == "resume":
             self.holding = False
             return "resume", "changes resume at the next phrase"
-        if steer.intent == "energy":
-            self.move_target(steer.value - (self.target - self.bias) if steer.absolute else self.bias + steer.value)
+        if steer.intent == "energy" and steer.absolute:
+            self.move_target(steer.value - (self.target - self.bias), limit=1.0)
+        elif steer.intent == "energy":
+            self.move_target(self.bias + steer.value)
         for brain in self.brains[self.lead :]:
             answer = brain.on_steer(steer, bar)
             if answer is not None:
                 return answer
         return steer.intent, f"{self.level} makes no changes"
 
-    def move_target(self, bias: float) -> None:
-        """Move the energy target off the arc by ``bias`` (clamped), from now on."""
+    def move_target(self, bias: float, limit: float = MAX_BIAS) -> None:
+        """Move the energy target off the arc by ``bias`` (within ``limit``), from now on."""
         arc_target = self.target - self.bias
-        self.bias = round(min(MAX_BIAS, max(-MAX_BIAS, bias)), 4)
+        self.bias = round(min(limit, max(-limit, bias)), 4)
         self.target = round(min(1.0, max(0.05, arc_target + self.bias)), 4)
 
     def heard(self) -> list[str]:
