@@ -287,6 +287,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             written, problem = write_atomically(args.midi, lambda out: replay.export_midi(args.log, out))
             if problem is not None:
                 warn(problem.describe(args.log))
+            for role, bars in written.unplayed.items():
+                warn(f"{role}: no MIDI track plays this role; left out of {bars} bars")
             notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
             print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:
