@@ -255,7 +255,7 @@ class Conductor(Actor):
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
             self.next_bar = planned.plan.bar + 1
-            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total)
+            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
         played = last.get(ev.BarPlayed)
@@ -335,7 +335,7 @@ class Conductor(Actor):
             with self.person_asked():
                 self.wind_down(bar)
         else:
-            phase, target, self.cap = arc.phase_at(bar, self.total)
+            phase, target, self.cap = arc.phase_at(bar, self.total, self.phrase_bars)
             self.target = round(min(1.0, max(0.05, target + self.bias)), 4)
             new_phase = phase != self.phase
             if new_phase:
