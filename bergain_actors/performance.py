@@ -21,6 +21,7 @@ from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SLOT_ORDER, SetContext
 from bergain_actors.core.bus import Bus
+from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogHeader, LogWriter
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
@@ -131,7 +132,11 @@ async def perform(
         created=time.time(),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
-    set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+    try:
+        set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+    except SetCannotContinue:
+        writer.close()
+        raise
     bus = Bus(writer)
     summary = Summary()
     result = SetResult(log_path, wav_path, summary, sink.name)
@@ -180,4 +185,7 @@ async def perform(
         sink.close()
         set_ctx.wav.close()
         writer.close()
+    failure = supervisor.failure or (f"cannot write the log: {writer.failure.strerror}" if writer.failure else "")
+    if failure:
+        raise SetCannotContinue(f"{failure}; the set stopped after {supervisor.bars_played} bars (log: {log_path})")
     return result
