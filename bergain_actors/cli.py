@@ -23,6 +23,7 @@ from bergain_actors import __version__
 from bergain_actors.control.console import console
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
+from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
@@ -239,7 +240,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 controls=with_frontends(console, http.serve) if http else console,
             )
         )
-    except OSError as exc:  # a missing pack, an --out that is a file, a full disk: the user can fix these
+    except SetCannotContinue as exc:  # a full disk: the set stopped cleanly, the log says how far it got
+        print(f"bergain-actors: {exc}", file=sys.stderr)
+        return FAILED
+    except OSError as exc:  # a missing pack, an --out that is a file: the user can fix these
         raise BadInput(f"{exc.filename or ''}: {exc.strerror or exc}" if exc.filename else str(exc)) from None
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
@@ -435,6 +439,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
             written, problem = write_atomically(args.midi, lambda out: replay.export_midi(args.log, out))
             if problem is not None:
                 warn(problem.describe(args.log))
+            for role, bars in written.unplayed.items():
+                warn(f"{role}: no MIDI track plays this role; left out of {bars} bars")
             notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
             print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:

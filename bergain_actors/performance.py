@@ -16,10 +16,12 @@ import trio
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
+from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SLOT_ORDER, SetContext
 from bergain_actors.core.bus import Bus
+from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogHeader, LogWriter
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
@@ -130,7 +132,11 @@ async def perform(
         created=time.time(),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
-    set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+    try:
+        set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+    except SetCannotContinue:
+        writer.close()
+        raise
     bus = Bus(writer)
     summary = Summary()
     result = SetResult(log_path, wav_path, summary, sink.name)
@@ -161,8 +167,11 @@ async def perform(
                 ),
                 source="supervisor",
             )
+            desk = Desk(bus)
+            if scenario.control.osc_port is not None:
+                await nursery.start(osc.serve, desk, scenario.control.osc_host, scenario.control.osc_port)
             if controls is not None:
-                nursery.start_soon(controls, Desk(bus))
+                nursery.start_soon(controls, desk)
             await supervisor.done.wait()
             reason = supervisor.end_reason
             nursery.cancel_scope.cancel()
@@ -176,4 +185,7 @@ async def perform(
         sink.close()
         set_ctx.wav.close()
         writer.close()
+    failure = supervisor.failure or (f"cannot write the log: {writer.failure.strerror}" if writer.failure else "")
+    if failure:
+        raise SetCannotContinue(f"{failure}; the set stopped after {supervisor.bars_played} bars (log: {log_path})")
     return result

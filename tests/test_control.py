@@ -12,11 +12,12 @@ import trio
 
 from bergain_actors import replay
 from bergain_actors.actors.streamer.sinks import ClockSink
-from bergain_actors.control import Desk, Help, parse
+from bergain_actors.control import Answer, Desk, Help, parse
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
 from bergain_actors.music import arc
 from bergain_actors.performance import perform, set_paths
+from tests.conftest import ROOT
 
 
 def test_parse_commands():
@@ -215,4 +216,29 @@ async def test_energy_moves_the_target_and_the_mix(scenario_factory, tmp_path, a
     acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
     assert [(e.intent, e.bar) for e in acted] == [("energy_down", 36), ("energy_down", 36)]
     assert plans[36].energy < plans[35].energy
+    verified(result)
+
+
+async def test_provider_remove_can_be_undone_with_add(scenario_factory, tmp_path, autojump_clock):
+    script = str(ROOT / "scenarios" / "phrase_answers.json")
+    scenario = scenario_factory(
+        bars=48,
+        conductor={"kind": "phrase"},
+        router={"providers": [{"name": "scripted", "kind": "scripted", "script": script}]},
+    )
+    answers = []
+    lines = ["provider remove scripted", "provider remove scripted", "provider add scripted"]
+    lines += ["provider add other bogus"]
+    result = await play(scenario, tmp_path, [(4, line) for line in lines], answers)
+    assert [a.text for a in answers[:3]] == [
+        "provider remove scripted: providers now none",
+        "rejected: provider remove scripted: no provider named 'scripted' (providers: none)",
+        "provider add scripted: providers now scripted ●",
+    ]
+    assert answers[3] == Answer(
+        False,
+        "rejected: provider add other: unknown provider kind 'bogus' (known: anthropic, local, openai, scripted)",
+        answers[3].seq,
+    )
+    assert result.summary.rejected == 2 and result.summary.crashes == []
     verified(result)

@@ -174,3 +174,14 @@ def test_replay_midi_into_a_missing_folder_or_with_nothing_to_do(exported, tmp_p
     assert "no such folder" in capsys.readouterr().err
     assert main(["replay", str(log_path)]) == 2
     assert "--midi OUT (export MIDI)" in capsys.readouterr().err
+
+
+def test_a_role_without_a_track_is_counted_not_dropped_silently(tmp_path) -> None:
+    kick = Layer("kick", "kick/k.wav", 0.9, hits=(0, 96, 192, 288))
+    vocal = Layer("vocal", "vocal/hey_128bpm_1bar_loop.wav", 0.5, kind="loop")
+    hats = Layer("hat_loop", "hat_loop/hats_1bar_loop.wav", 0.5, kind="loop")
+    plans = [BarPlan(bar=b, bpm=128, layers=(kick, vocal, hats) if b else (kick,), phase="peak") for b in range(3)]
+    written = write_midi(plans, set_theory(0), tmp_path / "x.mid")
+    assert written.unplayed == {"vocal": 2}
+    drums = read_midi(tmp_path / "x.mid").tracks["drums"]
+    assert {n.pitch for n in drums if n.start >= BAR} > {36, 42, 46}  # the hat loop plays the tops figure

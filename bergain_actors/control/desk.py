@@ -95,6 +95,9 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
             health = next((e for e in caused if isinstance(e, ev.ProviderHealth)), None)
             if health is None:
                 return Answer(True, f"provider {event.op} {event.provider}: sent to the router", seq)
+            why = health.excluded.get(event.provider)
+            if why is not None:
+                return Answer(False, f"rejected: provider {event.op} {event.provider}: {why}", seq)
             lights = " ".join(f"{name} {LIGHTS.get(health.states.get(name, ''), '?')}" for name in health.order)
             return Answer(True, f"provider {event.op} {event.provider}: providers now {lights or 'none'}", seq)
     return Answer(True, f"{type(event).__name__} logged", seq)

@@ -39,6 +39,8 @@ class Bus:
         """Synchronous hooks on every published event (verification, tests)."""
         self.on_crash: CrashHandler | None = None
         self.on_overload: OverloadHandler | None = None
+        self.on_log_failure: Callable[[OSError], None] | None = None
+        """Told when the log could not be written (a full disk): the set cannot go on unrecorded."""
         self._wall = time.time if wall_clock else None
         self._inline: dict[str, Actor] = {}
         self._order: list[str] = []
@@ -151,3 +153,5 @@ class Bus:
             fd = self.log.flush()
             if fd is not None:
                 await trio.to_thread.run_sync(self.log.sync, fd)
+            if self.log.failure is not None and self.on_log_failure is not None:
+                self.on_log_failure(self.log.failure)

@@ -76,6 +76,13 @@ class CommandRejected(Event, frozen=True):
     reason: str
 
 
+class SurfaceStarted(Event, frozen=True):
+    """Control → log: a control surface (``osc``) listens at ``address`` for commands."""
+
+    kind: str
+    address: str
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -458,6 +465,7 @@ AnyEvent = (
     | SetEnded
     | Control
     | CommandRejected
+    | SurfaceStarted
     | Steer
     | StopPlanned
     | BarPlanned

@@ -80,6 +80,9 @@ class LogWriter:
         """fsyncs done so far (group commit makes them far fewer than bars when the disk is slow)."""
         self._buf = bytearray()
         self._encode = msgspec.msgpack.Encoder().encode
+        self.failure: OSError | None = None
+        """The latest write or fsync that failed (a full disk). Records not written stay buffered and are tried
+        again at the next flush; the file always ends at a record boundary."""
 
     @classmethod
     def create(cls, path: Path, header: LogHeader, fsync: FsyncPolicy = "bar") -> LogWriter:
@@ -117,11 +120,20 @@ class LogWriter:
             self._write()
 
     def _write(self) -> None:
-        view = memoryview(self._buf)
-        written = 0
-        while written < len(view):
-            written += self._file.write(view[written:]) or 0
-        view.release()
+        start = self._file.tell()
+        try:
+            with memoryview(self._buf) as view:
+                written = 0
+                while written < len(view):
+                    written += self._file.write(view[written:]) or 0
+        except OSError as exc:  # keep the records and cut what part of them got out: the log stays readable
+            self.failure = exc
+            try:
+                self._file.truncate(start)
+                self._file.seek(start)
+            except OSError:
+                pass
+            return
         self._buf.clear()
 
     def commit_due(self, event: ev.Event) -> bool:
@@ -138,7 +150,11 @@ class LogWriter:
 
     def sync(self, fd: int) -> None:
         """fsync what ``flush`` handed to the OS (blocking: the bus calls it from a worker thread)."""
-        os.fsync(fd)
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            self.failure = exc
+            return
         self.syncs += 1
 
     def commit(self) -> None:

@@ -145,6 +145,13 @@ class SupervisorConfig(_Table):
     inbox: Annotated[int, msgspec.Meta(ge=4)] = 256
 
 
+class ControlConfig(_Table):
+    osc_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] | None = None
+    """UDP port of the OSC control surface (TouchOSC, Open Stage Control); unset: off; 0: any free port."""
+    osc_host: str = "127.0.0.1"
+    """Where the surface listens: loopback unless you choose another address (0.0.0.0 for a tablet on the LAN)."""
+
+
 class Scenario(_Table):
     name: str = "untitled"
     seed: Seed = 0
@@ -165,6 +172,7 @@ class Scenario(_Table):
     router: RouterConfig = msgspec.field(default_factory=RouterConfig)
     ableton: AbletonConfig = msgspec.field(default_factory=AbletonConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
+    control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     base_dir: str = ""
     """Where relative paths resolve from: the scenario file's folder (set by ``load``; not a TOML key)."""
 

@@ -18,6 +18,7 @@ from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext, SetContext
 from bergain_actors.core.bus import Bus
+from bergain_actors.core.fatal import fatal_in
 
 OUTRO_BARS = 8
 """The shortest outro ``stop`` plays before the phrase line it ends on."""
@@ -41,8 +42,11 @@ class Supervisor:
         """Every slot the set fills (replay's supervisor builds only the deciding ones but judges commands alike)."""
         self.end_bar = set_ctx.total_bars
         """The set ends before this bar: its length, or the end of the outro a ``stop`` planned."""
+        self.failure = ""
+        """Why the set could not go on (a full disk), for the user; empty when it could."""
         bus.on_crash = self._inline_crash
         bus.on_overload = self._restart_observer
+        bus.on_log_failure = lambda exc: self.fail(f"cannot write the log: {exc.strerror or exc}")
         bus.taps.append(self._watch)
         bus.attach("supervisor", _Commands(self), registry.SLOT_ORDER)
 
@@ -86,13 +90,27 @@ class Supervisor:
                     actor.ctx.open(nursery)
                     await actor.run(inbox)
             except Exception as exc:
-                if self.actors.get(slot) is actor:
+                fatal = fatal_in(exc)
+                if fatal is not None:
+                    self.fail(str(fatal))
+                elif self.actors.get(slot) is actor:
                     self._crashed(slot, actor, exc, redeliver=None)
 
     # --- failing --------------------------------------------------------------------------------------------------
 
     def _inline_crash(self, slot: str, actor: Actor, event: ev.Event, exc: Exception) -> None:
-        self._crashed(slot, actor, exc, redeliver=event)
+        fatal = fatal_in(exc)
+        if fatal is not None:
+            self.fail(str(fatal))
+        else:
+            self._crashed(slot, actor, exc, redeliver=event)
+
+    def fail(self, reason: str) -> None:
+        """The world cannot take the set any further (a full disk): no restart can help, so end the set now, as
+        cleanly as a ``stop``; the first reason is the one reported."""
+        self.failure = self.failure or reason
+        self.end_reason = "error"
+        self.done.set()
 
     def _crashed(self, slot: str, actor: Actor, exc: Exception, redeliver: ev.Event | None) -> None:
         kind = self.kinds[slot]

@@ -7,19 +7,27 @@ checks it clears every phase's target.
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Iterable
+
+import msgspec
 
 from bergain_actors.music.plan import BarPlan, Layer
 
 PHASES: tuple[tuple[str, float, float, float, int], ...] = (
-    # name, start (fraction of the set), target energy at start, at end, density cap
-    ("intro", 0.0, 0.35, 0.45, 3),
-    ("build", 0.125, 0.50, 0.75, 5),
-    ("peak", 0.375, 0.80, 0.85, 7),
-    ("breakdown", 0.60, 0.30, 0.35, 5),
-    ("peak2", 0.70, 0.80, 0.90, 7),
-    ("outro", 0.90, 0.50, 0.20, 3),
+    # name, share of the set, target energy at start, at end, density cap
+    ("intro", 0.125, 0.35, 0.45, 3),
+    ("build", 0.1875, 0.50, 0.75, 5),
+    ("peak", 0.25, 0.80, 0.85, 7),
+    ("breakdown", 0.125, 0.30, 0.35, 5),
+    ("peak2", 0.1875, 0.80, 0.90, 7),
+    ("outro", 0.125, 0.50, 0.20, 3),
 )
+"""An 8-minute set at 128 BPM is 16 phrases of 16 bars: 2 intro, 3 build, 4 peak, 2 breakdown, 3 peak, 2 outro."""
+
+MAX_BREAKDOWN_BARS = 32
+"""A breakdown breathes for 16 or 32 bars, however long the set: longer and the floor empties."""
 
 ROLE_WEIGHT = {
     "kick": 1.0,
@@ -44,15 +52,81 @@ GAIN_CAPS = {"texture": 0.55, "synth": 0.50, "fx": 0.60}
 DEFAULT_GAIN_CAP = 1.0
 
 
-def phase_at(bar: int, total_bars: int) -> tuple[str, float, int]:
+class Section(msgspec.Struct, frozen=True):
+    """One phase of the set: bars [start, end), always on the phrase grid."""
+
+    name: str
+    start: int
+    end: int
+    low: float
+    high: float
+    cap: int
+
+
+def grid(total_bars: int, phrase_bars: int = 16) -> int:
+    """The phrase length the arc is laid on: ``phrase_bars``, halved (down to 4) until every phase gets one."""
+    unit = max(1, phrase_bars)
+    while unit > 4 and total_bars // unit < len(PHASES):
+        unit //= 2
+    return unit
+
+
+@functools.lru_cache(maxsize=64)
+def sections(total_bars: int, phrase_bars: int = 16) -> tuple[Section, ...]:
+    """The arc laid out in whole phrases: each phase gets its share of the phrases (largest remainder, at least
+    one each while there are enough), the breakdown at most ``MAX_BREAKDOWN_BARS``; the last phase takes what is
+    left of a set that does not end on the grid."""
+    if total_bars < 4 * len(PHASES):
+        return _fractions(total_bars)
+    unit = grid(total_bars, phrase_bars)
+    units = total_bars // unit
+    shares = [share * units for _, share, *_ in PHASES]
+    counts = [max(1, int(s)) for s in shares]
+    most = max(1, MAX_BREAKDOWN_BARS // unit)
+    breakdown = [name for name, *_ in PHASES].index("breakdown")
+    counts[breakdown] = min(counts[breakdown], most)
+    order = sorted(range(len(PHASES)), key=lambda i: (-(shares[i] - int(shares[i])), i))
+    while sum(counts) < units:
+        for i in order:
+            if sum(counts) < units and (i != breakdown or counts[i] < most):
+                counts[i] += 1
+    while sum(counts) > units:
+        counts[max((i for i in range(len(counts)) if i != 0), key=lambda i: counts[i])] -= 1
+    out, start = [], 0
+    for (name, _, low, high, cap), count in zip(PHASES, counts, strict=True):
+        out.append(Section(name, start, start + count * unit, low, high, cap))
+        start += count * unit
+    last = out[-1]
+    out[-1] = msgspec.structs.replace(last, end=max(last.end, total_bars))
+    return tuple(out)
+
+
+def _fractions(total_bars: int) -> tuple[Section, ...]:
+    """A set too short for a phrase per phase: each phase starts at its share of the bars (the intro at bar 0)."""
+    out, start, cumulative = [], 0, 0.0
+    for name, share, low, high, cap in PHASES:
+        cumulative += share
+        end = (
+            max(start, math.ceil(cumulative * total_bars - 1e-9))
+            if name != "intro"
+            else max(1, round(share * total_bars))
+        )
+        if end > start:
+            out.append(Section(name, start, end, low, high, cap))
+        start = end
+    return tuple(out)
+
+
+def section_at(bar: int, total_bars: int, phrase_bars: int = 16) -> Section:
+    laid = sections(total_bars, phrase_bars)
+    return next((s for s in laid if s.start <= bar < s.end), laid[-1])
+
+
+def phase_at(bar: int, total_bars: int, phrase_bars: int = 16) -> tuple[str, float, int]:
     """(phase name, target energy, density cap) for ``bar``: the target is interpolated across the phase."""
-    frac = bar / max(total_bars, 1)
-    for i, (name, start, lo, hi, cap) in enumerate(PHASES):
-        end = PHASES[i + 1][1] if i + 1 < len(PHASES) else 1.0
-        if frac < end or i + 1 == len(PHASES):
-            within = (frac - start) / (end - start) if end > start else 0.0
-            return name, round(lo + (hi - lo) * min(max(within, 0.0), 1.0), 4), cap
-    raise AssertionError("unreachable")
+    s = section_at(bar, total_bars, phrase_bars)
+    within = (bar - s.start) / max(1, s.end - s.start - 1)
+    return s.name, round(s.low + (s.high - s.low) * min(max(within, 0.0), 1.0), 4), s.cap
 
 
 def gain_cap(role: str) -> float:

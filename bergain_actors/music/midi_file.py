@@ -15,7 +15,7 @@ from typing import BinaryIO
 import mido
 import msgspec
 
-from bergain_actors.music.notes import TRACKS, Note, bar_notes
+from bergain_actors.music.notes import TRACKS, Note, bar_notes, unplayed
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 from bergain_actors.music.theory import Theory
 
@@ -59,13 +59,17 @@ class Written(msgspec.Struct, frozen=True):
     bars: int
     notes: dict[str, int]
     """Track → notes written."""
+    unplayed: dict[str, int] = {}
+    """Role → bars in which a layer of it had no MIDI equivalent (a loop of a role no track knows)."""
 
 
 def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, name: str = "") -> Written:
     """Write the bars of ``plans`` in order as a type-1 MIDI file to ``out`` (a path or a binary file)."""
     conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = []
-    timed: dict[str, list[tuple[int, int, mido.Message]]] = {track: [] for track in TRACKS}
+    timed: dict[str, list[tuple[int, int, int, int]]] = {track: [] for track in TRACKS}
+    """Per track: (file tick, 0 = off / 1 = on, pitch, velocity), made into messages once sorted."""
     counts = dict.fromkeys(TRACKS, 0)
+    skipped: dict[str, int] = {}
     at = bars = 0
     bpm = phase = meter = None
     for plan in plans:
@@ -79,13 +83,12 @@ def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, n
         if plan.phase != phase and plan.phase:
             conductor.append((at, 2, mido.MetaMessage("marker", text=plan.phase)))
             phase = plan.phase
+        for role in unplayed(plan):
+            skipped[role] = skipped.get(role, 0) + 1
         for track, notes in bar_notes(plan, theory).items():
-            channel = CHANNELS[track]
             for n in notes:
                 start = (at + n.start) * SCALE
-                on = mido.Message("note_on", channel=channel, note=n.pitch, velocity=n.velocity)
-                off = mido.Message("note_off", channel=channel, note=n.pitch, velocity=0)
-                timed[track] += [(start, 1, on), (start + n.duration * SCALE, 0, off)]
+                timed[track] += [(start, 1, n.pitch, n.velocity), (start + n.duration * SCALE, 0, n.pitch, 0)]
             counts[track] += len(notes)
         at += plan.beats_per_bar * TICKS_PER_BEAT
         bars += 1
@@ -97,21 +100,33 @@ def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, n
         head = [mido.MetaMessage("track_name", name=track)]
         if track in PROGRAMS:
             head.append(mido.Message("program_change", channel=CHANNELS[track], program=PROGRAMS[track]))
-        song.tracks.append(_track(head, timed[track], at * SCALE))
+        song.tracks.append(_notes_track(head, timed[track], CHANNELS[track], at * SCALE))
     if isinstance(out, Path):
         song.save(filename=str(out))
     else:
         song.save(file=out)
-    return Written(bars=bars, notes=counts)
+    return Written(bars=bars, notes=counts, unplayed=skipped)
 
 
-def _track(head: list, timed: list[tuple[int, int, mido.Message | mido.MetaMessage]], end: int) -> mido.MidiTrack:
-    """Absolute ticks → deltas; at one tick, note-offs go before note-ons so a repeated note is struck again. Every
-    track ends at ``end``, the last bar's end, so the file lasts as long as the set, trailing silence included."""
+def _track(head: list, timed: list[tuple[int, int, mido.MetaMessage]], end: int) -> mido.MidiTrack:
+    """Absolute ticks → deltas. Every track ends at ``end``, the last bar's end, so the file lasts as long as the
+    set, trailing silence included."""
     track = mido.MidiTrack(head)
     now = 0
-    for tick, _, message in sorted(timed, key=lambda e: (e[0], e[1], getattr(e[2], "note", 0))):
+    for tick, _, message in sorted(timed, key=lambda e: (e[0], e[1])):
         track.append(message.copy(time=tick - now))
+        now = tick
+    track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
+    return track
+
+
+def _notes_track(head: list, timed: list[tuple[int, int, int, int]], channel: int, end: int) -> mido.MidiTrack:
+    """As ``_track`` for notes; at one tick, note-offs go before note-ons so a repeated note is struck again."""
+    track = mido.MidiTrack(head)
+    now = 0
+    for tick, on, pitch, velocity in sorted(timed):
+        kind = "note_on" if on else "note_off"
+        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track

@@ -4,7 +4,8 @@ Drums come from the plan's hits through a General MIDI drum map; bass, chords, s
 ``Theory``: the phase's chord for the bar, played with the figure of the sample the plan chose (the pack's acid,
 offbeat and rolling basslines, its pads, drones and stabs, transposed to follow the chord). Velocity follows the
 layer's gain. Every note lies inside its bar, and no two notes of one pitch overlap, so bars concatenate into
-valid clips and files. Pure and deterministic: the same plan and theory give the same notes.
+valid clips and files. Pure and deterministic: the same plan and theory give the same notes. A set's theory is
+``set_theory(scenario.seed, scenario.key)``: live mode and ``replay --midi`` must both derive it so.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ TRACK_OF: dict[str, str] = {
     "perc": "drums",
     "ride": "drums",
     "drum_loop": "drums",
+    "hat_loop": "drums",
     "fx": "drums",
     "bassline": "bass",
     "bass": "bass",
@@ -89,6 +91,11 @@ SWING = 3
 def velocity(gain: float, level: float = 1.0) -> int:
     """A layer's linear gain (0..1) and a note's accent level (0..1) → MIDI velocity 1..127."""
     return max(1, min(127, round((20 + 107 * min(max(gain, 0.0), 1.0)) * level)))
+
+
+def unplayed(plan: BarPlan) -> tuple[str, ...]:
+    """Roles of ``plan`` that ``bar_notes`` has no notes for (a loop of a role no track knows), to be reported."""
+    return tuple(layer.role for layer in plan.layers if track_for(layer) is None and layer.gain > 0)
 
 
 def track_for(layer: Layer) -> str | None:
@@ -169,7 +176,7 @@ def _accent(role: str, tick: int) -> float:
 
 def _drums(layer: Layer, loop_bar: int) -> list[Note]:
     if layer.kind == "loop":
-        figure = _DRUM_LOOPS["tops" if "tops" in layer.sample else "groove"]
+        figure = _DRUM_LOOPS["tops" if "tops" in layer.sample or layer.role == "hat_loop" else "groove"]
         return [
             Note(GM_DRUMS[sound], tick, SIXTEENTH, velocity(layer.gain, level))
             for bar, tick, sound, level in figure

@@ -99,7 +99,7 @@ class AutopilotBrain(Brain):
         return end - bar
 
     def _phase_of(self, bar: int) -> str:
-        return phase_at(bar, self.total)[0]
+        return phase_at(bar, self.total, self.conductor.phrase_bars)[0]
 
     # --- one change per phrase ------------------------------------------------------------------------------------
 

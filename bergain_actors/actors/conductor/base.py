@@ -48,7 +48,7 @@ STEER_GRID = 4
 """Steers land on 4-bar lines: soon enough to feel answered, late enough to sit in the music."""
 
 MAX_BIAS = 0.4
-"""How far ``energy +``/``-`` may move the target away from the arc."""
+"""How far ``energy +``/``-`` may move the target away from the arc (a level set outright is not limited)."""
 
 OUTRO_KEEP = ("kick", "hihat", "texture")
 """What an outro strips down to, most essential first (the kick is the last to leave)."""
@@ -278,7 +278,7 @@ class Conductor(Actor):
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
             self.next_bar = planned.plan.bar + 1
-            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total)
+            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
         played = last.get(ev.BarPlayed)
@@ -365,7 +365,7 @@ class Conductor(Actor):
             with self.person_asked():
                 self.wind_down(bar)
         else:
-            phase, target, self.cap = arc.phase_at(bar, self.total)
+            phase, target, self.cap = arc.phase_at(bar, self.total, self.phrase_bars)
             self.target = round(min(1.0, max(0.05, target + self.bias)), 4)
             new_phase = phase != self.phase
             if new_phase:
@@ -415,18 +415,20 @@ class Conductor(Actor):
         if steer.intent == "resume":
             self.holding = False
             return "resume", "changes resume at the next phrase"
-        if steer.intent == "energy":
-            self.move_target(steer.value - (self.target - self.bias) if steer.absolute else self.bias + steer.value)
+        if steer.intent == "energy" and steer.absolute:
+            self.move_target(steer.value - (self.target - self.bias), limit=1.0)
+        elif steer.intent == "energy":
+            self.move_target(self.bias + steer.value)
         for brain in self.brains[self.lead :]:
             answer = brain.on_steer(steer, bar)
             if answer is not None:
                 return answer
         return steer.intent, f"{self.level} makes no changes"
 
-    def move_target(self, bias: float) -> None:
-        """Move the energy target off the arc by ``bias`` (clamped), from now on."""
+    def move_target(self, bias: float, limit: float = MAX_BIAS) -> None:
+        """Move the energy target off the arc by ``bias`` (within ``limit``), from now on."""
         arc_target = self.target - self.bias
-        self.bias = round(min(MAX_BIAS, max(-MAX_BIAS, bias)), 4)
+        self.bias = round(min(limit, max(-limit, bias)), 4)
         self.target = round(min(1.0, max(0.05, arc_target + self.bias)), 4)
 
     def heard(self) -> list[str]:

@@ -109,7 +109,7 @@ class PhraseBrain(Brain):
 
     def ask(self, bar: int) -> None:
         conductor = self.conductor
-        phase, target, cap = arc.phase_at(bar, self.total)
+        phase, target, cap = arc.phase_at(bar, self.total, conductor.phrase_bars)
         energies = list(conductor.energies)
         summary = [round(sum(energies[i : i + 4]) / len(energies[i : i + 4]), 2) for i in range(0, len(energies), 4)]
         text = dec.view(
@@ -213,7 +213,7 @@ def _phrase_starts(total: int, phrase_bars: int) -> list[int]:
     starts = []
     previous = ""
     for bar in range(total):
-        phase = arc.phase_at(bar, total)[0]
+        phase = arc.phase_at(bar, total, phrase_bars)[0]
         if phase != previous or bar % phrase_bars == 0:
             starts.append(bar)
         previous = phase

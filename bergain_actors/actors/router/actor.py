@@ -315,6 +315,8 @@ class ProviderRouter(Actor):
             self.excluded.pop(name, None)
             self._remove(name)
             self._replace(config, None)
+            if name in self.excluded:
+                self._refuse(event, self.excluded[name])
         elif name not in self.slots:
             self._refuse(event, f"no provider named {name!r} (providers: {', '.join(self.order) or 'none'})")
             return

@@ -6,9 +6,11 @@ A sink's ``play`` returns when the bar has been taken — that return is the liv
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import select
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ import structlog
 import trio
 
 from bergain_actors.actors.streamer.device_worker import HEADER
+from bergain_actors.core.fatal import SetCannotContinue
 
 log = structlog.get_logger("streamer")
 
@@ -51,21 +54,55 @@ class Sink(Protocol):
 
 
 class WavWriter:
-    """Writes the set incrementally as 16-bit PCM: nothing grows in memory, and the header is valid at close."""
+    """Writes the set incrementally as 16-bit PCM: nothing grows in memory, and the header is valid at close.
+
+    A write the disk cannot take ends the set (``SetCannotContinue``); at close the file is cut back to the last
+    whole bar, which frees room for the log's last records and leaves a WAV every reader accepts."""
 
     def __init__(self, path: Path, sample_rate: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.frames = 0
-        self._file = sf.SoundFile(path, "w", samplerate=sample_rate, channels=2, subtype="PCM_16", format="WAV")
+        try:
+            self._file = sf.SoundFile(path, "w", samplerate=sample_rate, channels=2, subtype="PCM_16", format="WAV")
+        except sf.SoundFileRuntimeError as exc:
+            raise SetCannotContinue(f"cannot write the WAV {path}: {self._why(exc)}") from None
+        self._whole = path.stat().st_size
+        """File size after the last whole bar."""
+        self._torn = False
 
     def write(self, audio: np.ndarray) -> None:
-        self._file.write(audio)
+        try:
+            self._file.write(audio)
+        except sf.SoundFileRuntimeError as exc:
+            self._torn = True
+            raise SetCannotContinue(f"cannot write the WAV {self.path}: {self._why(exc)}") from None
         self.frames += len(audio)
+        self._whole = self.path.stat().st_size
 
     def close(self) -> None:
-        if not self._file.closed:
-            self._file.close()
+        if self._file.closed:
+            return
+        self._file.close()
+        if self._torn:
+            _cut_wav(self.path, self._whole)
+
+    def _why(self, exc: Exception) -> str:
+        """libsndfile says only "System error."; a full disk is the usual cause, so say so when it is."""
+        stats = os.statvfs(self.path.parent)
+        return os.strerror(errno.ENOSPC) if stats.f_bavail * stats.f_frsize < 1 << 20 else str(exc)
+
+
+def _cut_wav(path: Path, size: int) -> None:
+    """Truncate a canonical 44-byte-header WAV to ``size`` bytes and make its RIFF and data sizes say so."""
+    with open(path, "r+b") as file:
+        file.truncate(size)
+        header = file.read(44)
+        if len(header) == 44 and header[:4] == b"RIFF" and header[36:40] == b"data":
+            file.seek(4)
+            file.write(struct.pack("<I", size - 8))
+            file.seek(40)
+            file.write(struct.pack("<I", size - 44))
 
 
 class OfflineSink:
