@@ -48,6 +48,10 @@ A_MINOR = set_theory(0, "A minor")
         ("Make me a deep sub bass line in g minor please", ClipRequest(4, "bass", "G minor", "deep")),
         ("eerie drone", ClipRequest(4, "texture", None, "eerie")),
         ("bassline in C with swing", ClipRequest(4, "bass", "C major", "")),
+        ("drums in a club style", ClipRequest(4, "drums", None, "")),
+        ("bassline in a minor", ClipRequest(4, "bass", "A minor", "")),
+        ("stabs in e", ClipRequest(4, "stab", None, "")),
+        ("stabs in E", ClipRequest(4, "stab", "E major", "")),
     ],
 )
 def test_prompts_parse(prompt: str, expected: ClipRequest) -> None:

@@ -292,8 +292,10 @@ def _key_in(text: str) -> str | None:
     if match is None:
         return None
     note, word = match.group(1), (match.group(2) or "").strip().lower()
-    if word in SCALE_ALIASES or word.endswith(("ian", "ic", "blues", "scale", "mode")):
+    if word and (word in SCALE_ALIASES or word.endswith(("ian", "ic", "blues", "scale", "mode"))):
         note = f"{note} {word}"
+    elif note[0].islower():
+        return None  # "in a club style": an article, not A major
     try:
         _, scale, tonic = parse_key(note)
     except TheoryError as exc:
