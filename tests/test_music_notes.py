@@ -164,3 +164,17 @@ def test_tidy_merges_doubles_and_cuts_overlaps() -> None:
     assert tidy(notes, BAR) == (Note(60, 0, 96, 90), Note(60, 96, 48, 70), Note(62, 300, 84, 70))
     mono = tidy([Note(33, 0, 96, 80), Note(45, 48, 96, 80)], BAR, mono=True)
     assert mono == (Note(33, 0, 48, 80), Note(45, 48, 96, 80))
+
+
+def test_straight_notes_survive_osc_float32_beats_exactly(played) -> None:
+    """Live receives start and duration as 32-bit float beats: on the 32nd grid they arrive exactly, so the
+    notes Live plays compare equal to the plan's."""
+    import struct
+
+    plans, theory = played
+    for plan in plans:
+        for track, notes in bar_notes(plan, theory).items():
+            for n in notes:
+                for ticks in (n.start, n.duration):
+                    beats = ticks / TICKS_PER_BEAT
+                    assert struct.unpack("f", struct.pack("f", beats))[0] == beats, (plan.bar, track, n)
