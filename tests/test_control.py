@@ -137,7 +137,7 @@ def layers(events, bar):
 
 async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tmp_path, autojump_clock):
     answers = []
-    scenario = scenario_factory(bars=400)
+    scenario = scenario_factory(bars=400, conductor={"brief": "techno"})  # a neutral brief: a full build to thin out
     result = await play(scenario, tmp_path, [(70, "stop")], answers)
     planned = next(e for e in result.events if isinstance(e, ev.StopPlanned))
     start = last_played_before(result.events, answers[0].seq) + 1 + scenario.lookahead_bars

@@ -38,7 +38,7 @@ class PhraseBrain(Brain):
         """Phrase start → the menu the LM was shown for it."""
         self.touched: deque[str] = deque(maxlen=4)
         """Roles this brain moved lately, latest last."""
-        self.heard: set[menu.Combination] = set()
+        self.mixes: set[menu.Combination] = set()
         """Every mix planned so far in the set, levels aside."""
         self.starts = _phrase_starts(self.total, conductor.phrase_bars)
         self.asked: dict[int, str] = {}
@@ -105,7 +105,7 @@ class PhraseBrain(Brain):
         return True
 
     def planned(self) -> None:
-        self.heard.add(menu.combination(self.mixer))
+        self.mixes.add(menu.combination(self.mixer))
         next_bar = self.conductor.next_bar
         for old in [b for b in self.asked if b < next_bar - 1 - self.conductor.phrase_bars]:
             self.asked.pop(old)
@@ -127,7 +127,7 @@ class PhraseBrain(Brain):
 
     def menu_for(self, bar: int, phrase_start: bool) -> list[menu.Option]:
         moment = self.moment(bar, phrase_start)
-        return menu.build(self.mixer, moment, self.tone, self.ctx.rng(bar, "menu"), frozenset(self.heard))
+        return menu.build(self.mixer, moment, self.tone, self.ctx.rng(bar, "menu"), frozenset(self.mixes))
 
     def ask(self, bar: int) -> None:
         conductor = self.conductor
