@@ -282,8 +282,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
             " decisions)"
         )
+    if args.wav and args.wav.exists() and args.wav.resolve() == args.log.resolve():
+        raise BadInput(f"--wav {args.wav}: that is the log being replayed; choose another path")
     if args.midi:
         check_output(args.midi, args.log, args.force, "--midi")
+        if args.wav and args.wav.resolve() == args.midi.resolve():
+            raise BadInput(f"--midi {args.midi}: the same file as --wav; choose another path")
     warn = structlog.get_logger("replay").warning
     code = OK
     try:

@@ -185,3 +185,13 @@ def test_a_role_without_a_track_is_counted_not_dropped_silently(tmp_path) -> Non
     assert written.unplayed == {"vocal": 2}
     drums = read_midi(tmp_path / "x.mid").tracks["drums"]
     assert {n.pitch for n in drums if n.start >= BAR} > {36, 42, 46}  # the hat loop plays the tops figure
+
+
+def test_replay_never_writes_audio_over_the_log_or_midi_over_the_audio(exported, tmp_path, capsys) -> None:
+    log_path, _, _ = exported
+    before = log_path.read_bytes()
+    assert main(["replay", str(log_path), "--wav", str(log_path)]) == 2
+    assert "--wav" in capsys.readouterr().err and log_path.read_bytes() == before
+    same = tmp_path / "out.bin"
+    assert main(["replay", str(log_path), "--wav", str(same), "--midi", str(same)]) == 2
+    assert "the same file as --wav" in capsys.readouterr().err and not same.exists()
