@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample-rate", type=int, help="render the set (and its WAV) at this rate in Hz")
     run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
+    run.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
     run.set_defaults(func=cmd_run)
 
@@ -103,6 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="is Ableton Live (AbletonOSC) usable for a set?")
     check.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
     check.set_defaults(func=cmd_check)
+
+    report = sub.add_parser("report", help="an HTML page of plots of a logged set")
+    report.add_argument("log", type=Path)
+    report.add_argument("--out", type=Path, help="folder for the page (default: beside the log)")
+    report.set_defaults(func=cmd_report)
 
     devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
     devices.set_defaults(func=cmd_devices)
@@ -214,7 +220,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)"
     )
     print(f"log          {log_path}\nwav          {wav_path}")
+    if not args.no_report:
+        print(f"report       {_report(log_path, None)}")
     return OK
+
+
+def _report(log_path: Path, out: Path | None) -> Path | str:
+    """Write the set's report; a report that cannot be written is a warning, never a lost set."""
+    from bergain_actors.report import write_report
+
+    try:
+        return write_report(log_path, out)
+    except (OSError, ValueError) as exc:
+        return f"not written: {exc}"
 
 
 def play_by_play() -> Callable[[ev.Event], None]:
@@ -340,6 +358,16 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     finally:
         partial.unlink(missing_ok=True)
     return result
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bergain_actors.report import write_report
+
+    open_log(args.log)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise BadInput(f"{args.out}: --out must be a folder")
+    print(f"report       {write_report(args.log, args.out)}")
+    return OK
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
