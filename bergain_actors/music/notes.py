@@ -250,8 +250,10 @@ beats OSC carries to Live."""
 
 
 def bass_root(theory: Theory, degree: int) -> int:
-    """The chord's root in the bass register: the lowest such note from E1 (28) up."""
-    return 28 + (theory.chord_root(degree) - 4) % 12
+    """The chord's root in the bass register: the lowest such note from F#1 (30) up, so the figures' lowest step
+    (three scale steps down: up to a tritone) and highest (ten steps up: up to an octave and a tritone) stay inside
+    the bass range in every mode."""
+    return 30 + (theory.chord_root(degree) - 6) % 12
 
 
 def _step(theory: Theory, degree: int, steps: int) -> int:
