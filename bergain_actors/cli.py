@@ -78,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample-rate", type=int, help="render the set (and its WAV) at this rate in Hz")
     run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
+    run.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
     run.add_argument("--http", metavar="[HOST:]PORT", help="serve the HTTP API and dashboard beside the set")
     run.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
@@ -149,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
     ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
     ask.set_defaults(func=cmd_ask)
+
+    report = sub.add_parser("report", help="an HTML page of plots of a logged set")
+    report.add_argument("log", type=Path)
+    report.add_argument("--out", type=Path, help="folder for the page (default: beside the log)")
+    report.set_defaults(func=cmd_report)
+
     devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
     devices.set_defaults(func=cmd_devices)
 
@@ -262,6 +269,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)"
     )
     print(f"log          {log_path}\nwav          {wav_path}")
+    if not args.no_report:
+        print(f"report       {_report(log_path, None)}")
     return OK
 
 
@@ -365,6 +374,16 @@ def httpx_errors() -> tuple[type[Exception], ...]:
     return (httpx.ConnectError, httpx.ConnectTimeout)
 
 
+def _report(log_path: Path, out: Path | None) -> Path | str:
+    """Write the set's report; a report that cannot be written is a warning, never a lost set."""
+    from bergain_actors.report import write_report
+
+    try:
+        return write_report(log_path, out)
+    except (OSError, ValueError) as exc:
+        return f"not written: {exc}"
+
+
 def play_by_play() -> Callable[[ev.Event], None]:
     """What a person watching the set sees: the arc, the moves, the critique, the trouble."""
     log = structlog.get_logger("set")
@@ -430,8 +449,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
             " decisions)"
         )
+    if args.wav and args.wav.exists() and args.wav.resolve() == args.log.resolve():
+        raise BadInput(f"--wav {args.wav}: that is the log being replayed; choose another path")
     if args.midi:
         check_output(args.midi, args.log, args.force, "--midi")
+        if args.wav and args.wav.resolve() == args.midi.resolve():
+            raise BadInput(f"--midi {args.midi}: the same file as --wav; choose another path")
     warn = structlog.get_logger("replay").warning
     code = OK
     try:
@@ -484,6 +507,16 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     finally:
         partial.unlink(missing_ok=True)
     return result
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bergain_actors.report import write_report
+
+    open_log(args.log)
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise BadInput(f"{args.out}: --out must be a folder")
+    print(f"report       {write_report(args.log, args.out)}")
+    return OK
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:

@@ -20,24 +20,7 @@ from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.clock import Meter
 from tests.brain_support import load, logged, of, play
 
-GOOD = {
-    "energy": 0.3,
-    "remove": [],
-    "change": [],
-    "add": [{"role": "kick", "gain": 0.9, "pattern": "four_on_floor"}],
-    "breakdown": False,
-}
-WILD = {
-    "energy": 10,
-    "remove": ["nosuchrole"],
-    "change": [],
-    "add": [
-        {"role": "hihat", "gain": 5, "pattern": "offbeat_8ths"},
-        {"role": "texture", "gain": 0.4, "pattern": "nosuchpattern"},
-        {"role": "clap", "gain": 0.5, "pattern": "backbeat"},
-    ],
-    "breakdown": False,
-}
+GOOD = {"move": 1, "energy": "hold"}
 
 
 def scripted(tmp_path, answers, **provider):
@@ -51,24 +34,33 @@ def with_router(scenario, providers, **router):
     return scenarios.replace(scenario, router=config)
 
 
-async def test_decisions_are_clamped_applied_at_phrase_starts_and_garbage_falls_back(tmp_path, monkeypatch):
+async def test_the_lm_picks_from_a_menu_of_valid_moves_and_garbage_falls_back(tmp_path, monkeypatch):
     scenario, text = load("phrase_scripted.toml")
-    scenario = with_router(scenario, [scripted(tmp_path, [GOOD, WILD, [1, 2], GOOD])])
+    answers = [GOOD, {"move": 2, "energy": "up"}, [1, 2], {"move": 9, "energy": "up"}, {"move": 3, "energy": "loud"}]
+    scenario = with_router(scenario, [scripted(tmp_path, answers)])
     result = await play(scenario, text, tmp_path)
     events = logged(result.log_path)
 
+    requests = {int(r.request_id.split(":")[1]): r for r in of(events, ev.LMRequest)}
     decisions = of(events, ev.PhraseDecision)
-    first, wild, garbage = decisions[0], decisions[1], decisions[2]
-    assert first.bar == 0 and first.decision["add"][0]["role"] == "kick"
-    assert wild.decision["energy"] == 1.0 and "energy 10 → 1" in wild.clamped
-    assert len(wild.decision["add"]) == decision.MAX_MOVES and any("gain 5 → 1" in n for n in wild.clamped)
-    assert any("nosuchpattern" in n for n in wild.clamped) and any("nosuchrole" in n for n in wild.clamped)
+    chosen = [d for d in decisions if "fallback" not in d.decision]
+    assert [d.decision["move"] for d in chosen[:2]] == [1, 2]
+    for d in chosen:
+        menu_size = len(d.decision["menu"])
+        assert 1 <= menu_size <= 6 and 'move ::= "1"' in requests[d.bar].grammar
+        assert requests[d.bar].grammar.count(" | ") == menu_size - 1 + 2, "the grammar allows only the menu"
+        lines = requests[d.bar].messages[1]["content"].splitlines()
+        assert f"{d.decision['move']}. {d.decision['label']} " in "\n".join(lines) + " "
+    loud = next(d for d in chosen if d.decision["move"] == 3)
+    assert "energy 'loud' → hold" in loud.clamped and loud.decision["energy"] == "hold"
+    fallbacks = [d for d in decisions if "fallback" in d.decision]
+    assert any("not a JSON object" in d.clamped[0] for d in fallbacks)
+    assert any("not on the menu" in d.clamped[0] for d in fallbacks)
+
     moves = of(events, ev.MixerMove)
-    assert any(m.bar == wild.bar and m.move == "add" and m.role == "hihat" for m in moves)
-    assert garbage.decision == {"fallback": "autopilot"}
-    assert any(m.bar == garbage.bar for m in moves), "the autopilot decides the garbage phrase"
-    starts = {e.bar for e in of(events, ev.PhraseDecision)}
-    assert all(m.bar in starts or m.cause >= 0 or m.move in ("unmute",) for m in moves if m.bar in starts)
+    by_lm = [m for m in moves if m.cause in {d.cause for d in chosen}]
+    assert by_lm and all(m.result.startswith(("ok", "clamped")) for m in by_lm), "every menu move applies"
+    assert not [m for m in moves if m.result.startswith("refused")]
     assert of(events, ev.BrainChanged) == []
 
     checked, _ = replay.verify(result.log_path, warn=lambda m: None)
@@ -133,17 +125,23 @@ async def test_failing_provider_steps_down_within_a_phrase_and_recovers(tmp_path
 @pytest.mark.llm
 async def test_phrase_brain_on_the_embedded_local_lm_replays_without_network(tmp_path, monkeypatch):
     scenario, text = load("local_phrase.toml")
-    scenario = scenarios.replace(scenario, minutes=None, bars=64)
+    # offline the set waits for each answer; on a loaded CI machine one can take well over the scenario's 20 s, so
+    # the test allows two minutes per phrase: it is about replaying without network, not about speed (bench/ is)
+    [local] = scenario.router.providers
+    router = msgspec.structs.replace(scenario.router, providers=[msgspec.structs.replace(local, timeout_s=120.0)])
+    scenario = scenarios.replace(scenario, minutes=None, bars=64, router=router)
     result = await play(scenario, text, tmp_path)
     events = logged(result.log_path)
     requests = of(events, ev.LMRequest)
     decisions = [d for d in of(events, ev.PhraseDecision) if "fallback" not in d.decision]
-    assert requests and of(events, ev.LMFailed) == []
+    assert requests, "the phrase brain asked the LM"
+    assert of(events, ev.LMFailed) == [], [e.reason for e in of(events, ev.LMFailed)]
     assert len(decisions) >= len(requests) - 1, [d.clamped for d in of(events, ev.PhraseDecision)]
     assert all(r.provider == "local" for r in of(events, ev.LMResponse))
     for d in decisions:
-        assert 0.0 <= d.decision["energy"] <= 1.0
-        assert all(0.05 <= a["gain"] <= 1.0 for a in d.decision["add"] if a["gain"] is not None)
+        assert 1 <= d.decision["move"] <= len(d.decision["menu"]) and d.decision["energy"] in ("up", "hold", "down")
+    by_lm = [m for m in of(events, ev.MixerMove) if m.cause in {d.cause for d in decisions}]
+    assert by_lm and all(m.result.startswith(("ok", "clamped")) for m in by_lm), "every chosen move applies"
 
     def no_network(*args, **kwargs):
         raise AssertionError("replay opened a socket")
@@ -165,22 +163,24 @@ def test_default_scenario_is_lm_driven_and_inspect_shows_the_decisions(tmp_path,
     assert main(["run", str(DEFAULT_SCENARIO), "--bars", "40", "--no-audio", "--quiet", "--out", str(tmp_path)]) == 0
     (log,) = tmp_path.glob("*.bgnlog")
     decisions = [e for e in logged(log) if isinstance(e, ev.PhraseDecision) and "fallback" not in e.decision]
-    assert decisions and all(e.source == "conductor" for e in decisions)
+    failures = [e.reason for e in logged(log) if isinstance(e, ev.LMFailed)]
+    assert decisions, f"no phrase decided by the LM in 40 bars (LM failures: {failures})"
+    assert all(e.source == "conductor" for e in decisions)
     capsys.readouterr()
     assert main(["inspect", str(log)]) == 0
     out = capsys.readouterr().out
     assert f"{len([e for e in logged(log) if isinstance(e, ev.PhraseDecision)])} phrase decisions" in out
 
 
-def test_compact_grammar_and_schema_read_the_same():
+def test_menu_grammar_and_schema_allow_only_the_menu():
     from bergain_actors.actors.conductor import decision as dec
 
-    roles, patterns = ["kick", "hihat"], ["four_on_floor", "sixteenths"]
-    grammar = dec.grammar(roles, patterns)
+    grammar = dec.grammar(3)
     assert all(" " not in literal for literal in grammar.split('"')[1::2]), "no whitespace in any literal"
-    assert 'change ::= "{"' in grammar and '"[" change "]' in grammar  # exactly one change: one audible move
-    compact = (
-        '{"energy":0.6,"remove":[],"change":[{"role":"hihat","gain":0.5,"pattern":"keep"}],"add":[],"breakdown":false}'
-    )
-    decision, notes = dec.parse(compact, roles, patterns, 0.5)
-    assert notes == [] and decision["change"] == [{"role": "hihat", "gain": 0.5, "pattern": "keep"}]
+    assert 'move ::= "1" | "2" | "3"' in grammar
+    assert dec.schema(3)["properties"]["move"]["enum"] == [1, 2, 3]
+    assert dec.parse('{"move":2,"energy":"up"}', 3) == ({"move": 2, "energy": "up"}, [])
+    with pytest.raises(dec.InvalidDecision, match="not on the menu"):
+        dec.parse('{"move":4,"energy":"up"}', 3)
+    with pytest.raises(dec.InvalidDecision, match="not on the menu"):
+        dec.parse('{"move":true,"energy":"up"}', 3)

@@ -3,6 +3,7 @@ new runs, cancellation, and replay --verify re-running the program."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,39 @@ from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from tests.brain_support import load, logged, of, play
 
+GREEDY = """
+[[ ## reasoning ## ]]
+I push the texture too loud and stack more layers than the intro allows, to see what the mixer lets through.
+
+[[ ## code ## ]]
+```python
+s = play(4)
+for role, gain in [("texture", 0.4), ("perc", 0.4), ("clap", 0.5), ("bassline", 0.7), ("synth", 0.4)]:
+    print(role, add(role, gain, ""))
+print(fader("texture", 0.95))
+SUBMIT(status="tested the guardrails")
+```
+
+[[ ## completed ## ]]
+"""
+
+
+async def test_the_guardrails_answer_the_program_in_its_own_words(tmp_path):
+    scenario, text = load("rlm_scripted.toml", sandbox_timeout_s=0.5)
+    script = tmp_path / "greedy.json"
+    script.write_text(json.dumps({"rlm": [GREEDY]}))
+    providers = [msgspec.structs.replace(p, script=str(script), cycle=False) for p in scenario.router.providers]
+    router = msgspec.structs.replace(scenario.router, providers=providers)
+    scenario = scenarios.replace(scenario, bars=64, router=router)  # the intro: bars 0-7
+    result = await play(scenario, text, tmp_path)
+    events = logged(result.log_path)
+    moves = of(events, ev.MixerMove)
+    assert any(m.role == "texture" and m.move == "fader" and m.result.startswith("clamped") for m in moves)
+    intro_refusals = [m for m in moves if m.move == "add" and m.bar < 8 and "limit" in m.result]
+    assert {m.role for m in intro_refusals} == {"perc", "clap", "bassline", "synth"}  # layers 4..7 in the intro
+    results = {r.call_id: r.value for r in of(events, ev.ToolResult)}
+    assert any(isinstance(v, str) and "3 layers is the limit" in v for v in results.values()), "the program hears why"
+
 
 async def test_rlm_plays_a_set_through_the_tools_and_replays(tmp_path, monkeypatch):
     scenario, text = load("rlm_scripted.toml", sandbox_timeout_s=0.5)
@@ -26,9 +60,8 @@ async def test_rlm_plays_a_set_through_the_tools_and_replays(tmp_path, monkeypat
 
     assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(scenario.total_bars()))
     moves = of(events, ev.MixerMove)
-    assert any(m.role == "texture" and m.move == "fader" and m.result.startswith("clamped") for m in moves)
-    intro_refusals = [m for m in moves if m.move == "add" and m.bar < 12 and "limit" in m.result]
-    assert {m.role for m in intro_refusals} >= {"perc", "clap", "bassline", "synth"}  # layers 4..7 in the intro
+    by_program = [m for m in moves if m.cause >= 0]
+    assert by_program and not [m for m in moves if m.result.startswith("refused")], "a careful program is never refused"
     calls = {c.call_id: c for c in of(events, ev.ToolCall)}
     runs = [r for r in of(events, ev.ToolResult) if r.tool == "begin_run" and r.value.get("go")]
     assert len(runs) >= 2, "SUBMIT must start a new run"

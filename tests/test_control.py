@@ -137,20 +137,20 @@ def layers(events, bar):
 
 async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tmp_path, autojump_clock):
     answers = []
-    scenario = scenario_factory(bars=400)
-    result = await play(scenario, tmp_path, [(70, "stop")], answers)
+    scenario = scenario_factory(bars=400, conductor={"brief": "techno"})  # a neutral brief: a full groove to thin
+    result = await play(scenario, tmp_path, [(180, "stop")], answers)
     planned = next(e for e in result.events if isinstance(e, ev.StopPlanned))
     start = last_played_before(result.events, answers[0].seq) + 1 + scenario.lookahead_bars
-    assert (planned.from_bar, planned.end_bar) == (start, 96)  # at least 8 bars of outro, then the next phrase line
+    assert (planned.from_bar, planned.end_bar) == (start, 192)  # at least 8 bars of outro, then the next phrase line
     assert answers[0].text == (
-        f"winding down: a {96 - start}-bar outro from bar {start}, the set ends at bar 96 (a phrase line);"
+        f"winding down: a {192 - start}-bar outro from bar {start}, the set ends at bar 192 (a phrase line);"
         " 'stop now' cuts"
     )
     ended = result.events[-1]
-    assert isinstance(ended, ev.SetEnded) and ended.reason == "stopped" and ended.bars_played == 96
+    assert isinstance(ended, ev.SetEnded) and ended.reason == "stopped" and ended.bars_played == 192
     played = [e.bar for e in result.events if isinstance(e, ev.BarPlayed)]
-    assert played == list(range(96))
-    counts = [len(layers(result.events, bar)) for bar in range(start - 1, 96)]
+    assert played == list(range(192))
+    counts = [len(layers(result.events, bar)) for bar in range(start - 1, 192)]
     assert counts[0] >= 4 and counts[-1] == 1, counts  # the groove thins out to one layer
     assert all(a >= b for a, b in itertools.pairwise(counts)), counts
     energies = [e.plan.energy for e in result.events if isinstance(e, ev.BarPlanned) and e.bar >= start - 1]

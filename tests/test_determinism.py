@@ -79,7 +79,6 @@ async def test_sixty_minute_set_in_virtual_time(autojump_clock, scenario_factory
     start = trio.current_time()
     result = await perform(scenario, "", log_path=log_path, wav_path=wav_path)
     assert result.summary.bars_played == 1920
-    assert result.summary.holds == 0
     assert trio.current_time() - start < 1.0  # offline: nothing waits on the clock
     import soundfile as sf
 

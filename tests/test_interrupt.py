@@ -3,13 +3,36 @@
 from __future__ import annotations
 
 import json
+import queue
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
 from bergain_actors.core.scenario import PACKAGE_ROOT
+
+
+def lines_until(process: subprocess.Popen, deadline_s: float) -> Iterator[str]:
+    """The child's stderr line by line, read in a thread so that a silent child cannot hang the test: past the
+    deadline the child is killed and the test fails saying so."""
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=lambda: [*map(lines.put, process.stderr), lines.put(None)], daemon=True).start()
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            line = lines.get(timeout=max(0.0, end - time.monotonic()))
+        except queue.Empty:
+            process.kill()
+            pytest.fail(f"no expected output from the set within {deadline_s:g} s")
+        if line is None:
+            return
+        yield line
 
 
 def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
@@ -19,14 +42,21 @@ def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     seen = []
-    for line in process.stderr:  # console output is JSON lines when not a terminal
-        seen.append(line)
-        if json.loads(line).get("event") == "rlm":  # the program is running its REPL steps
-            process.send_signal(signal.SIGINT)
-            break
-    else:
-        raise AssertionError(f"the set ended before the RLM showed a step: {seen[-5:]}")
-    _, err = process.communicate(timeout=60)
+    try:
+        lines = lines_until(process, 120)
+        for line in lines:  # console output is JSON lines when not a terminal
+            seen.append(line)
+            if line.startswith("{") and json.loads(line).get("event") == "rlm":  # the program runs its REPL steps
+                process.send_signal(signal.SIGINT)
+                break
+        else:
+            raise AssertionError(f"the set ended before the RLM showed a step: {seen[-5:]}")
+        seen.extend(lines)  # what it says while stopping, until it closes stderr (within the same deadline)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    err = "".join(seen)
     assert process.returncode == 130, err[-2000:]
     assert "interrupted" in err
     (log,) = tmp_path.glob("*.bgnlog")

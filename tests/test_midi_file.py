@@ -185,3 +185,27 @@ def test_a_role_without_a_track_is_counted_not_dropped_silently(tmp_path) -> Non
     assert written.unplayed == {"vocal": 2}
     drums = read_midi(tmp_path / "x.mid").tracks["drums"]
     assert {n.pitch for n in drums if n.start >= BAR} > {36, 42, 46}  # the hat loop plays the tops figure
+
+
+def test_replay_never_writes_audio_over_the_log_or_midi_over_the_audio(exported, tmp_path, capsys) -> None:
+    log_path, _, _ = exported
+    before = log_path.read_bytes()
+    assert main(["replay", str(log_path), "--wav", str(log_path)]) == 2
+    assert "--wav" in capsys.readouterr().err and log_path.read_bytes() == before
+    same = tmp_path / "out.bin"
+    assert main(["replay", str(log_path), "--wav", str(same), "--midi", str(same)]) == 2
+    assert "the same file as --wav" in capsys.readouterr().err and not same.exists()
+
+
+def test_a_three_four_set_keeps_its_meter(tmp_path) -> None:
+    from bergain_actors.music.patterns import pattern_hits
+
+    kick = Layer("kick", "kick/k.wav", 0.9, hits=pattern_hits("four_on_floor", 3))
+    acid = Layer("bassline", "bassline/bassline_acid_A_128bpm_2bar_loop.wav", 0.7, kind="loop")
+    plans = [BarPlan(bar=b, bpm=128, beats_per_bar=3, layers=(kick, acid), phase="peak") for b in range(4)]
+    write_midi(plans, set_theory(0), tmp_path / "waltz.mid")
+    song, tracks = midi_notes(tmp_path / "waltz.mid")
+    assert [(m.numerator, m.denominator) for m in song.tracks[0] if m.type == "time_signature"] == [(3, 4)]
+    assert [n[1] for n in tracks["drums"]] == [beat * 480 for beat in range(12)]  # a kick on every beat, no gaps
+    assert all(n[1] % (3 * 480) + n[2] <= 3 * 480 for n in tracks["bass"])  # no bass note crosses a bar line
+    assert song.length == pytest.approx(12 * 60 / 128)

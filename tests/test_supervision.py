@@ -5,6 +5,7 @@ from __future__ import annotations
 import trio
 
 from bergain_actors.actors.critic.arc import ArcCritic
+from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.cli import main
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
@@ -52,9 +53,15 @@ registry.register("critic", "always_crash", AlwaysCrash)
 registry.register("critic", "stuck", Stuck)
 
 
-async def play(scenario, tmp_path):
+async def play(scenario, tmp_path, sink=None):
     log_path, wav_path = set_paths(scenario, tmp_path, stamp="t")
-    return await perform(scenario, "", log_path=log_path, wav_path=wav_path, keep_events=True)
+    return await perform(scenario, "", log_path=log_path, wav_path=wav_path, keep_events=True, sink=sink)
+
+
+def paced(scenario) -> ClockSink:
+    """A sink that takes bars at the speed of time (virtual, under ``autojump_clock``), so a late plan is a hold:
+    offline the streamer waits for plans and ``holds == 0`` could never fail."""
+    return ClockSink(scenario.sample_rate)
 
 
 async def test_one_crash_restarts_and_set_goes_on(scenario_factory, tmp_path):
@@ -67,8 +74,8 @@ async def test_one_crash_restarts_and_set_goes_on(scenario_factory, tmp_path):
     assert result.summary.bars_played == 24
     restarted = next(e for e in result.events if isinstance(e, ev.ActorRestarted))
     assert (restarted.slot, restarted.kind, restarted.attempt) == ("critic", "crash_once", 1)
-    # the restarted critic still judges: a directive after the crash proves it is alive
-    assert any(isinstance(e, ev.Directive) and e.bar > 5 for e in result.events) or kinds.count("BarPlayed") == 24
+    # the restarted critic still judges: a directive after the restart proves it is alive
+    assert [e for e in result.events if isinstance(e, ev.Directive) and e.seq > restarted.seq], "no directive after"
 
 
 async def test_repeated_crashes_fall_back_and_everything_is_logged(scenario_factory, tmp_path, capsys):
@@ -90,9 +97,9 @@ async def test_repeated_crashes_fall_back_and_everything_is_logged(scenario_fact
     assert "critic always_crash → none" in out
 
 
-async def test_full_inbox_marks_observer_overloaded_and_never_blocks_audio(scenario_factory, tmp_path):
+async def test_full_inbox_marks_observer_overloaded_and_never_blocks_audio(scenario_factory, tmp_path, autojump_clock):
     scenario = scenario_factory(bars=40, critic={"kind": "stuck"}, supervisor={"inbox": 4})
-    result = await play(scenario, tmp_path)
+    result = await play(scenario, tmp_path, paced(scenario))
     overloaded = [e for e in result.events if isinstance(e, ev.ActorOverloaded)]
     assert overloaded and overloaded[0].slot == "critic" and overloaded[0].capacity == 4
     assert any(isinstance(e, ev.ActorRestarted) and e.slot == "critic" for e in result.events)
@@ -100,7 +107,7 @@ async def test_full_inbox_marks_observer_overloaded_and_never_blocks_audio(scena
     assert result.summary.holds == 0
 
 
-async def test_conductor_crash_resumes_the_groove_without_a_hold(scenario_factory, tmp_path):
+async def test_conductor_crash_resumes_the_groove_without_a_hold(scenario_factory, tmp_path, autojump_clock):
     from bergain_actors.actors.conductor.autopilot import Autopilot
 
     class Fragile(Autopilot):
@@ -114,7 +121,8 @@ async def test_conductor_crash_resumes_the_groove_without_a_hold(scenario_factor
             super().plan_bar(bar)
 
     registry.register("conductor", "fragile", Fragile)
-    result = await play(scenario_factory(bars=20, conductor={"kind": "fragile"}), tmp_path)
+    scenario = scenario_factory(bars=20, conductor={"kind": "fragile"})
+    result = await play(scenario, tmp_path, paced(scenario))
     planned = sorted(e.plan.bar for e in result.events if isinstance(e, ev.BarPlanned))
     assert planned == list(range(20))
     assert result.summary.holds == 0

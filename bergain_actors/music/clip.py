@@ -132,10 +132,6 @@ class Clip(msgspec.Struct, frozen=True):
     repairs: tuple[str, ...] = ()
     """What ``repair_clip`` had to fix, one line each; empty when the answer was playable as it came."""
 
-    @property
-    def length_beats(self) -> int:
-        return self.bars * self.beats_per_bar
-
     def in_beats(self) -> tuple[ClipNote, ...]:
         """The notes as Ableton's ``/live/clip/add/notes`` takes them (pitch, start, duration in beats, velocity)."""
         return tuple(

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import mido
 import msgspec
 
-from bergain_actors.music.notes import TRACKS, Note, bar_notes, unplayed
+from bergain_actors.music.notes import TRACKS, bar_notes, unplayed
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 from bergain_actors.music.theory import Theory
 
@@ -169,12 +169,3 @@ def read_midi(source: Path | bytes) -> MidiSong:
         if notes or index > 0:
             tracks[name] = tuple(sorted(notes, key=lambda n: (n.start, n.pitch)))
     return MidiSong(ticks_per_beat=song.ticks_per_beat, tempos=tuple(tempos), markers=tuple(markers), tracks=tracks)
-
-
-def in_bars(notes: Iterable[TimedNote], bar_ticks: int) -> dict[int, tuple[Note, ...]]:
-    """Song-time notes → bar index → notes with ticks from that bar's start (as ``bar_notes`` gives them)."""
-    bars: dict[int, list[Note]] = {}
-    for n in notes:
-        bar, start = divmod(n.start, bar_ticks)
-        bars.setdefault(bar, []).append(Note(n.pitch, start, n.duration, n.velocity))
-    return {bar: tuple(found) for bar, found in bars.items()}

@@ -229,20 +229,24 @@ BASS_FIGURES: dict[str, tuple[tuple[int, int, int, float], ...]] = {
         (i * SIXTEENTH, 21, int(s), 1.0 if i % 3 == 0 else 0.7) for i, s in enumerate(_ACID.split()) if s != "."
     ),
     "offbeat": tuple(
-        (b * TICKS_PER_BEAT + TICKS_PER_BEAT // 2, 38, s, 1.0) for b, s in enumerate((0, 0, 0, 2, 0, 0, -1, -3))
+        (b * TICKS_PER_BEAT + TICKS_PER_BEAT // 2, 36, s, 1.0) for b, s in enumerate((0, 0, 0, 2, 0, 0, -1, -3))
     ),
     "rolling": tuple(
-        (b * TICKS_PER_BEAT + o * SIXTEENTH, 19, 7 if (b, o) == (3, 3) else 0, 1.0 if o == 1 else 0.8)
+        (b * TICKS_PER_BEAT + o * SIXTEENTH, 18, 7 if (b, o) == (3, 3) else 0, 1.0 if o == 1 else 0.8)
         for b in range(4)
         for o in (1, 2, 3)
     ),
 }
-"""The pack's basslines as figures that follow the chord: tick 384 and later is the loop's second bar."""
+"""The pack's basslines as figures that follow the chord: tick 384 and later is the loop's second bar. Lengths
+are whole 32nds (multiples of 3 ticks), like every straight position here, so they are exact in the 32-bit float
+beats OSC carries to Live."""
 
 
 def bass_root(theory: Theory, degree: int) -> int:
-    """The chord's root in the bass register: the lowest such note from E1 (28) up."""
-    return 28 + (theory.chord_root(degree) - 4) % 12
+    """The chord's root in the bass register: the lowest such note from F#1 (30) up, so the figures' lowest step
+    (three scale steps down: up to a tritone) and highest (ten steps up: up to an octave and a tritone) stay inside
+    the bass range in every mode."""
+    return 30 + (theory.chord_root(degree) - 6) % 12
 
 
 def _step(theory: Theory, degree: int, steps: int) -> int:

@@ -34,6 +34,7 @@ from typing import Any, ClassVar
 import msgspec
 import trio
 
+from bergain_actors.actors.conductor.brief import tone
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc
@@ -190,6 +191,8 @@ class Conductor(Actor):
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
         self.brief = config.brief
+        self.tone = tone(config.brief)
+        """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
         self.fast = ctx.set.fast
         self.mixer = Mixer(menu_from_pack(ctx.set.pack) if ctx.set.pack is not None else {}, scenario.beats_per_bar)
         self.next_bar = 0
@@ -375,7 +378,9 @@ class Conductor(Actor):
                 self.restore_at, restore, self.restore = -1, self.restore, []
                 with self.person_asked():
                     for role in restore:
-                        self.move("unmute", role, bar)
+                        channel = self.mixer.channels.get(role)
+                        if channel is not None and channel.muted:  # a brain may have taken it out meanwhile
+                            self.move("unmute", role, bar)
             self.take_steers(bar, ("hold", "resume"))
             if not self.holding and (new_phase or bar % self.phrase_bars == 0):
                 self.on_phrase(bar, new_phase)
@@ -478,8 +483,12 @@ class Conductor(Actor):
         if self.holding and not self._asked:
             result = "refused: holding the groove (resume to change it)"
         elif name == "add":
+            asked = args.get("gain", 0.6)
+            gain = self.tone.gain(role, asked) if isinstance(asked, int | float) and asked > 0 else asked
+            if gain != asked:  # the log says what was asked and what the brief made of it
+                args = {**args, "brief": f"{self.tone.describe()}: gain {asked:g} → {gain:g}"}
             rand = self.ctx.rng(bar, f"add:{role}")
-            result = mixer.add(role, bar, self.cap, args.get("gain", 0.6), args.get("pattern", ""), rand)
+            result = mixer.add(role, bar, self.cap, gain, args.get("pattern", ""), rand)
         elif name == "remove":
             result = mixer.remove(role)
         elif name == "fader":

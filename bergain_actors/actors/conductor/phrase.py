@@ -15,14 +15,14 @@ the breaker's half-open probe fed) being answered in time. Everything here is de
 
 from __future__ import annotations
 
-from typing import Any
+from collections import deque
 
 from bergain_actors.actors.conductor import decision as dec
+from bergain_actors.actors.conductor import menu
 from bergain_actors.actors.conductor.autopilot import AutopilotBrain
 from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.core import events as ev
 from bergain_actors.music import arc
-from bergain_actors.music.mixer import known_patterns
 
 
 class PhraseBrain(Brain):
@@ -33,10 +33,13 @@ class PhraseBrain(Brain):
         config = conductor.config
         self.lead_bars = max(config.lead_bars, 1)
         self.healthy: bool | None = None
-        self.roles = sorted(self.mixer.menu)
-        self.patterns = known_patterns()
-        self.schema = dec.schema(self.roles, self.patterns)
-        self.grammar = dec.grammar(self.roles, self.patterns)
+        self.tone = conductor.tone
+        self.menus: dict[int, list[menu.Option]] = {}
+        """Phrase start → the menu the LM was shown for it."""
+        self.touched: deque[str] = deque(maxlen=4)
+        """Roles this brain moved lately, latest last."""
+        self.mixes: set[menu.Combination] = set()
+        """Every mix planned so far in the set, levels aside."""
         self.starts = _phrase_starts(self.total, conductor.phrase_bars)
         self.asked: dict[int, str] = {}
         """Phrase start → request id, for every phrase asked about."""
@@ -97,44 +100,68 @@ class PhraseBrain(Brain):
             soonest = bar if fast else bar + 1  # live, the bar being planned is too late to ask about
             if soonest <= start <= bar + self.lead_bars and start not in self.asked:
                 self.ask(start)
-        if fast and bar in self.asked:
+        if fast and self.menus.get(bar):
             return bar in self.answers  # offline, even a stepped-down brain waits: an answer lets it climb back
         return True
 
     def planned(self) -> None:
+        self.mixes.add(menu.combination(self.mixer))
         next_bar = self.conductor.next_bar
         for old in [b for b in self.asked if b < next_bar - 1 - self.conductor.phrase_bars]:
             self.asked.pop(old)
             self.answers.pop(old, None)
+            self.menus.pop(old, None)
+
+    def moment(self, bar: int, phrase_start: bool) -> menu.Moment:
+        phase, target, cap = arc.phase_at(bar, self.total, self.conductor.phrase_bars)
+        return menu.Moment(
+            bar=bar,
+            phase=phase,
+            target=target,
+            cap=cap,
+            total=self.total,
+            phrase_start=phrase_start,
+            directives=tuple(d.kind for d in self.directives[-3:]),
+            recent_roles=tuple(self.touched),
+        )
+
+    def menu_for(self, bar: int, phrase_start: bool) -> list[menu.Option]:
+        moment = self.moment(bar, phrase_start)
+        return menu.build(self.mixer, moment, self.tone, self.ctx.rng(bar, "menu"), frozenset(self.mixes))
 
     def ask(self, bar: int) -> None:
         conductor = self.conductor
-        phase, target, cap = arc.phase_at(bar, self.total, conductor.phrase_bars)
-        energies = list(conductor.energies)
-        summary = [round(sum(energies[i : i + 4]) / len(energies[i : i + 4]), 2) for i in range(0, len(energies), 4)]
+        if not self.mixer.audible():  # nothing plays yet: the autopilot lays the intro groove first
+            return
+        phase_before = arc.phase_at(bar - 1, self.total, conductor.phrase_bars)[0]
+        phrase_start = arc.phase_at(bar, self.total, conductor.phrase_bars)[0] != phase_before
+        options = self.menu_for(bar, phrase_start or bar == 0)
+        request_id = f"phrase:{bar}"
+        self.asked[bar] = request_id
+        self.menus[bar] = options
+        if not options:  # nothing valid to offer: nothing to ask; the autopilot decides this phrase (``decide``)
+            return
+        moment = self.moment(bar, phrase_start)
         text = dec.view(
             brief=conductor.brief,
             bar=bar,
             total=self.total,
-            phase=phase,
-            target=target,
-            cap=cap,
+            phase=moment.phase,
+            target=moment.target,
+            energy=self.mixer.energy(),
             mixer=self.mixer.snapshot(),
-            roles=self.roles,
-            energies=summary,
-            directives=[d.text for d in self.directives[-3:]],
+            directives=[d.text for d in self.directives[-2:]],
+            options=options,
             said=self.heard(),
         )
-        request_id = f"phrase:{bar}"
-        self.asked[bar] = request_id
         self.ctx.emit(
             ev.LMRequest(
                 request_id=request_id,
                 purpose="phrase",
                 messages=({"role": "system", "content": dec.SYSTEM}, {"role": "user", "content": text}),
                 model=conductor.config.main_lm,
-                response_schema=self.schema,
-                grammar=self.grammar,
+                response_schema=dec.schema(len(options)),
+                grammar=dec.grammar(len(options)),
                 max_tokens=conductor.config.decision_tokens,
                 deadline_bar=max(bar - conductor.lookahead + 1, 0),
                 bar=conductor.next_bar,
@@ -147,13 +174,18 @@ class PhraseBrain(Brain):
         answer = self.answers.get(bar)
         if bar not in self.asked:  # the phrase came too soon to ask about (the set's start, a change of lead)
             return False
+        if not self.menus.get(bar):
+            decision = {"fallback": "autopilot", "hold": "no valid move to offer"}
+            self.ctx.emit(ev.PhraseDecision(decision=decision, bar=bar))
+            return False
         if answer is None:
             self.conductor.step_down(f"LM late for bar {bar}")
             return False
         if isinstance(answer, ev.LMFailed):
             return False
+        offered = self.menus.get(bar, [])
         try:
-            decision, notes = dec.parse(answer.text, self.roles, self.patterns, self.target)
+            choice, notes = dec.parse(answer.text, len(offered))
         except dec.InvalidDecision as exc:
             self.ctx.emit(
                 ev.PhraseDecision(
@@ -161,40 +193,74 @@ class PhraseBrain(Brain):
                 )
             )
             return False
+        rules = self.rules
+        if new_phase:
+            rules.enter_phase(bar)  # the arc shapes each new phase; the LM's move colours it
+        chosen = offered[choice["move"] - 1]
+        option = self.still_valid(chosen, bar, new_phase, choice["move"], notes)
+        decision = {**choice, "menu": [o.label for o in offered], "label": chosen.label}
+        if option is None:
+            decision["hold"] = "the mix already is where the chosen move would take it, and nothing else fits"
         self.ctx.emit(
             ev.PhraseDecision(decision=decision, raw=answer.text, clamped=tuple(notes), bar=bar, cause=answer.seq)
         )
-        self.apply(decision, bar, new_phase)
-        return True
-
-    def apply(self, decision: dict[str, Any], bar: int, new_phase: bool) -> None:
-        """The arc shapes each new phase; the LM's moves color it; when they leave the mix far off the arc's
-        energy (a small model will), the autopilot steers once."""
-        rules = self.rules
-        if new_phase:
-            rules.enter_phase(bar)
-        moved = 0
-        for role in decision["remove"]:
-            moved += self.move("remove", role, bar) == "ok"
-        for change in decision["change"]:
-            if change["gain"] is not None:
-                moved += self.move("fader", change["role"], bar, gain=change["gain"]).startswith(("ok", "clamped"))
-            if change["pattern"] != dec.KEEP:
-                moved += self.move("pattern", change["role"], bar, name=change["pattern"]) == "ok"
-        for add in decision["add"]:
-            pattern = "" if add["pattern"] == dec.DEFAULT else add["pattern"]
-            verdict = self.move("add", add["role"], bar, gain=add["gain"] or 0.6, pattern=pattern)
-            moved += verdict.startswith(("ok", "clamped"))
-        if decision["breakdown"]:
-            moved += self.move("breakdown", "", bar, bars=self.conductor.phrase_bars).startswith("ok")
-        if not moved or abs(self.mixer.energy() - self.target) > DRIFT:
+        applied = [] if option is None else [self.apply(option, bar, answer.seq)]
+        nudge = self.intent(choice["energy"], bar, answer.seq)
+        if nudge is not None:
+            applied.append(nudge)
+        if abs(self.mixer.energy() - self.target) > DRIFT:
             rules.steer(bar)
         if new_phase:
             self.conductor.fit_cap(bar)
         directive = self.directives.pop() if self.directives else None
         self.directives.clear()
-        if directive is not None:
-            self.acted(directive, f"phrase decision: {moved} moves", bar)
+        answering = next((o for o in applied if directive is not None and directive.kind in o.answers), None)
+        if directive is not None and answering is not None:
+            self.acted(directive, answering.label, bar)
+        return True
+
+    def still_valid(
+        self, chosen: menu.Option, bar: int, new_phase: bool, number: int, notes: list[str]
+    ) -> menu.Option | None:
+        """The chosen option if it still applies now (the phase's shaping may have moved the mix since the menu
+        was built); else the same move from a menu built now, else the option at the same number in it."""
+        moment = self.moment(bar, new_phase)
+        if menu.valid(self.mixer, chosen, moment, self.tone):
+            return chosen
+        fresh = self.menu_for(bar, new_phase)
+        same = next((o for o in fresh if o.label == chosen.label), None)
+        if same is not None:
+            return same
+        if not fresh:
+            notes.append(f"{chosen.label!r} no longer applies and nothing else does: a deliberate hold")
+            return None
+        replacement = fresh[min(number, len(fresh)) - 1]
+        notes.append(f"{chosen.label!r} no longer applies → {replacement.label!r}")
+        return replacement
+
+    def apply(self, option: menu.Option, bar: int, cause: int) -> menu.Option:
+        self.move(option.move, option.role, bar, cause=cause, **option.args)
+        self.touched.append(option.role)
+        return option
+
+    def intent(self, energy: str, bar: int, cause: int) -> menu.Option | None:
+        """The LM's energy intent, as far as the arc allows it: one small fader move in that direction, never
+        past the target's tolerance (no energy jumps), never at a phase's first phrase."""
+        if energy == "hold":
+            return None
+        now, target = self.mixer.energy(), self.target
+        if (energy == "up" and now >= target + INTENT_TOLERANCE) or (energy == "down" and now <= target - 0.1):
+            return None
+        fresh = self.menu_for(bar, False)
+        for option in fresh:
+            rising = option.energy > now
+            if (
+                option.move == "fader"
+                and rising == (energy == "up")
+                and abs(option.energy - target) <= 0.1 + abs(now - target)
+            ):
+                return self.apply(option, bar, cause)
+        return None
 
 
 class PhraseConductor(Conductor):
@@ -206,6 +272,9 @@ class PhraseConductor(Conductor):
 
 DRIFT = 0.25
 """How far from the arc's energy target an LM decision may leave the mix before the autopilot corrects it."""
+
+INTENT_TOLERANCE = 0.1
+"""How far above the arc's target an "up" intent may still lift the mix."""
 
 
 def _phrase_starts(total: int, phrase_bars: int) -> list[int]:

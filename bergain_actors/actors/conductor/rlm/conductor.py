@@ -8,6 +8,7 @@ from typing import Any
 import msgspec
 import trio
 
+from bergain_actors.actors.conductor.autopilot import AutopilotBrain
 from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.actors.conductor.rlm import program
 from bergain_actors.actors.conductor.rlm.program import Halt, LMDown
@@ -122,11 +123,15 @@ class RLMBrain(Brain):
             self.finish_play()
 
     def decide(self, bar: int, new_phase: bool) -> bool:
-        """The program makes its moves through the tools; the autopilot sets up the groove it starts from (and
-        would refill a mix left with nothing audible), so a slow LM never means silence."""
+        """The program makes its moves through the tools, between phrases too. The autopilot sets up the groove it
+        starts from (and would refill a mix left with nothing audible), so a slow LM never means silence, and the
+        arc shapes each new phase (the breakdown included) as it does under every brain."""
         if not self.mixer.audible():
             return False
         if new_phase:
+            rules = self.conductor.brain("autopilot")
+            if isinstance(rules, AutopilotBrain):
+                rules.enter_phase(bar)
             self.conductor.fit_cap(bar)
         del self.directives[:-4]
         return True
