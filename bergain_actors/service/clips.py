@@ -19,8 +19,9 @@ from bergain_actors.service.session import Session
 
 __all__ = ["ClipError", "make_clip"]
 
-TOKENS_PER_BAR = 100
-"""A bar of a busy line is about 8 notes of ~25 tokens under the grammar; a cut-off answer is closed and kept."""
+TOKENS_PER_BAR = 64
+"""About two notes of ~25 tokens a bar plus the wrapper: a small model gets a sketch, which the repair keeps, and
+composes from theory where too little is left; a cut-off answer is closed after its last whole note."""
 
 SYSTEM = "You write MIDI clips for a techno set. You answer with JSON only."
 
