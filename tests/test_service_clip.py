@@ -128,3 +128,41 @@ async def test_a_set_steered_over_http_replays_exactly(scripted_set, tmp_path):
     run, _ = sf.read(live.wav_path, dtype="int16")
     replayed, _ = sf.read(again, dtype="int16")
     assert run.shape == replayed.shape and np.array_equal(run, replayed)
+
+
+@pytest.mark.llm
+def test_clip_on_the_command_line_asks_the_embedded_lm_and_writes_a_midi_file(tmp_path):
+    import subprocess
+    import sys
+
+    import mido
+
+    out = tmp_path / "acid.mid"
+    done = subprocess.run(
+        [sys.executable, "-m", "bergain_actors.cli", "clip", "4-bar acid bassline in A minor", "--midi", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stderr
+    song = mido.MidiFile(str(out))
+    pitches = [m.note for track in song.tracks for m in track if m.type == "note_on" and m.velocity > 0]
+    low, high = CLIP_RANGES["bass"]
+    assert pitches and all(low <= p <= high and p % 12 in A_MINOR for p in pitches)
+    assert "4-bar bass clip in A minor" in done.stdout and f"wrote {out}" in done.stdout
+
+
+@pytest.mark.llm
+async def test_ask_during_a_set_answers_on_the_embedded_lm_from_the_sets_context(scenario_factory, tmp_path):
+    local = {"providers": [{"name": "local", "kind": "local", "max_tokens": 400, "timeout_s": 120.0}]}
+    scenario = scenario_factory(bpm=240, bars=400, router=local)
+    async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=170) as client:
+        await live.bar(2)
+        asked = await client.post("/ask", json={"question": "what key are we in?"})
+    assert asked.status_code == 200, asked.text
+    body = asked.json()
+    assert body["provider"] == "local" and body["answer"]
+    request = next(e for e in live.of(ev.LMRequest) if e.purpose == "ask")
+    assert "key: A minor" in request.messages[0]["content"] and body["context"]["key"] == "A minor"
+    response = next(e for e in live.of(ev.LMResponse) if e.request_id == request.request_id)
+    assert response.text.strip() == body["answer"] and response.seq == body["seq"]
