@@ -166,3 +166,24 @@ async def test_providers_are_listed_and_changed_by_events(fast_scenario, tmp_pat
     ]
     assert [seq for *_, seq in ops] == [r.json()["seq"] for r in (added, switched, reset, removed)]
     assert live.of(ev.ProviderHealth)[-1].order == ("spare",)
+
+
+async def test_the_router_alone_answers_provider_requests_and_refuses_set_commands(tmp_path):
+    from bergain_actors.service.app import Api
+    from bergain_actors.service.http import serve_app
+    from bergain_actors.service.session import router_session
+    from conftest import make_scenario
+
+    scenario = make_scenario(tmp_path, router=SCRIPTED)
+    async with router_session(scenario) as session, trio.open_nursery() as nursery:
+        port = await nursery.start(serve_app, Api(session).app, "127.0.0.1", 0)
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            health = (await client.get("/health")).json()
+            steer = await client.post("/control", json={"command": "darker"})
+            reset = await client.post("/control", json={"command": "provider reset scripted"})
+            asked = await client.post("/ask", json={"question": "what key are we in?"})
+        nursery.cancel_scope.cancel()
+    assert health["playing"] is False and health["providers"] == {"scripted": "closed"}
+    assert steer.status_code == 409 and "no set is playing" in steer.json()["error"]
+    assert reset.status_code == 202
+    assert asked.status_code == 200 and asked.json()["context"]["playing"] is False

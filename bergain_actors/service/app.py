@@ -194,6 +194,8 @@ class Api:
         parsed = control.parse(body.command)
         if isinstance(parsed, control.Help):
             return reply({"ok": True, "answer": parsed.text})
+        if not self.session.plays and not isinstance(parsed, ev.ProviderControl):
+            return reply(Problem("no set is playing here: only provider commands apply", "command"), 409)
         if "request_id" in type(parsed).__struct_fields__:
             parsed = msgspec.structs.replace(parsed, request_id=_rid(request))
         answer = self.session.desk.apply(parsed)
