@@ -9,11 +9,15 @@ import socket
 import httpx
 import pytest
 import trio
+from conftest import make_scenario
 from service_harness import SCRIPTED, live_set, sse_events
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
+from bergain_actors.service.app import Api
 from bergain_actors.service.frontend import HttpFrontend, NeedsToken
+from bergain_actors.service.http import serve_app
+from bergain_actors.service.session import router_session
 from bergain_actors.service.stream import EventStream
 
 pytestmark = pytest.mark.timeout(120)
@@ -169,11 +173,6 @@ async def test_providers_are_listed_and_changed_by_events(fast_scenario, tmp_pat
 
 
 async def test_the_router_alone_answers_provider_requests_and_refuses_set_commands(tmp_path):
-    from bergain_actors.service.app import Api
-    from bergain_actors.service.http import serve_app
-    from bergain_actors.service.session import router_session
-    from conftest import make_scenario
-
     scenario = make_scenario(tmp_path, router=SCRIPTED)
     async with router_session(scenario) as session, trio.open_nursery() as nursery:
         port = await nursery.start(serve_app, Api(session).app, "127.0.0.1", 0)
