@@ -71,7 +71,7 @@ def context(session: Session) -> dict[str, Any]:
             critic=[note["text"] for note in list(view.notes)[-2:]],
         )
     ableton = session.supervisor.actors.get("ableton")
-    tracks = getattr(ableton, "track_names", None)
+    tracks = getattr(getattr(ableton, "state", None), "tracks", None)
     if tracks:
         facts["ableton_tracks"] = list(tracks)
     return facts
