@@ -1,6 +1,6 @@
 """The ``bergain-actors`` command.
 
-Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged, 4 log incomplete or damaged.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
 
@@ -28,7 +28,10 @@ from bergain_actors.core.log import LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
 
-OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
+if TYPE_CHECKING:
+    from bergain_actors.replay import Verdict
+
+OK, FAILED, BAD_INPUT, DIVERGED, INCOMPLETE = 0, 1, 2, 3, 4
 T = TypeVar("T")
 
 
@@ -83,7 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--wav", type=Path, help="write the re-rendered audio here")
     replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
     replay.add_argument("--midi", type=Path, help="write the set as a multi-track MIDI file here")
-    replay.add_argument("--force", action="store_true", help="overwrite an existing --midi file")
+    replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
+    replay.add_argument(
+        "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
+    )
     replay.set_defaults(func=cmd_replay)
 
     inspect = sub.add_parser("inspect", help="summarize a logged set")
@@ -300,14 +306,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
             " decisions)"
         )
-    if args.wav and args.wav.exists() and args.wav.resolve() == args.log.resolve():
-        raise BadInput(f"--wav {args.wav}: that is the log being replayed; choose another path")
     if args.midi:
         check_output(args.midi, args.log, args.force, "--midi")
         if args.wav and args.wav.resolve() == args.midi.resolve():
             raise BadInput(f"--midi {args.midi}: the same file as --wav; choose another path")
+    if args.wav:
+        check_output(args.wav, args.log, args.force, "--wav")
     warn = structlog.get_logger("replay").warning
-    code = OK
+    verdicts: list[replay.Verdict] = []
     try:
         if args.midi:
             written, problem = write_atomically(args.midi, lambda out: replay.export_midi(args.log, out))
@@ -318,26 +324,44 @@ def cmd_replay(args: argparse.Namespace) -> int:
             notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
             print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:
-            bars, problem = replay.render(args.log, args.wav, warn)
-            if problem is not None:
-                warn(problem.describe(args.log))
-            print(f"rendered {bars} bars to {args.wav}")
+            partial = args.wav.with_name(f".{args.wav.name}.partial")
+            try:
+                verdict = replay.render(args.log, partial, warn)
+                partial.replace(args.wav)
+            finally:
+                partial.unlink(missing_ok=True)
+            verdicts.append(verdict)
+            report(args.log, verdict, f"rendered {verdict.count()} to {args.wav}")
         if args.verify:
-            checked, problem = replay.verify(args.log, warn)
-            if problem is not None:
-                warn(problem.describe(args.log))
-            print(f"verified: {checked} events replayed identically")
-    except replay.Divergence as exc:
-        print(exc.report(), file=sys.stderr)
-        code = DIVERGED
+            verdict = replay.verify(args.log, warn)
+            verdicts.append(verdict)
+            report(args.log, verdict, f"verified: {verdict.count()} replayed identically")
     except FileNotFoundError as exc:
         raise BadInput(str(exc)) from None
-    return code
+    if any(v.mismatch is not None for v in verdicts):
+        return DIVERGED
+    if not all(v.complete for v in verdicts) and not args.allow_partial:
+        print("bergain-actors: the log is incomplete or damaged: exit 4 (--allow-partial accepts it)", file=sys.stderr)
+        return INCOMPLETE
+    return OK
+
+
+def report(log: Path, verdict: Verdict, done: str) -> None:
+    """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
+    for problem in verdict.problems:
+        print(f"bergain-actors: {log}: {problem}", file=sys.stderr)
+    if verdict.mismatch is not None:
+        print(verdict.mismatch.describe(), file=sys.stderr)
+        print(done.replace(" replayed identically", "") + " before the first difference")
+    elif verdict.complete:
+        print(done)
+    else:
+        print(f"{done} (partial: the log is incomplete or damaged)")
 
 
 def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
     """Refuse, before any work, an output that would lose something: the log itself, or a file that exists."""
-    if path.exists() and path.resolve() == log.resolve():
+    if path.exists() and (path.resolve() == log.resolve() or os.path.samefile(path, log)):
         raise BadInput(f"{flag} {path}: that is the log being replayed; choose another path")
     if path.is_dir():
         raise BadInput(f"{flag} {path}: is a folder; give a file name")

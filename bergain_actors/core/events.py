@@ -210,6 +210,8 @@ class BarPlayed(Event, frozen=True):
     peak: float = 0.0
     rms: float = 0.0
     gain_reduction_db: float = 0.0
+    checksum: int = -1
+    """CRC-32 of the bar's audio as played and written (``music.fingerprint``); -1 in logs from before it existed."""
 
 
 class BarHeld(Event, frozen=True):

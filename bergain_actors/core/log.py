@@ -136,6 +136,11 @@ class LogWriter:
             return
         self._buf.clear()
 
+    def write_through(self) -> None:
+        """Hand buffered records to the OS without fsync (they stay due for the next commit's fsync)."""
+        if self._buf:
+            self._write()
+
     def commit_due(self, event: ev.Event) -> bool:
         """Whether ``event`` closes a group under the ``bar`` policy: a bar boundary or a precious event."""
         return self.fsync == "bar" and isinstance(event, (ev.BarPlayed, *PRECIOUS))

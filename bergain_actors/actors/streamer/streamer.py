@@ -16,6 +16,7 @@ import trio
 from bergain_actors.actors.streamer.sinks import OfflineSink, Played, Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
+from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.render import Renderer
 
 
@@ -94,9 +95,11 @@ class AudioStreamer(Actor):
                     peak=round(stats.peak, 6) if stats else 0.0,
                     rms=round(stats.rms, 6) if stats else 0.0,
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
+                    checksum=bar_checksum(audio),
                 )
             )
-            if self.ctx.set.wav is not None:  # after the log: a set cut short mid-bar has the same bars in both
+            if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
+                self.ctx.bus.write_through()
                 self.ctx.set.wav.write(audio)
             self._report(bar, played)
         await trio.sleep_forever()
