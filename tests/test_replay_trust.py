@@ -14,10 +14,10 @@ import trio
 from bergain_actors import replay
 from bergain_actors.actors.conductor import autopilot
 from bergain_actors.cli import main
-from bergain_actors.control import parse
+from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
-from bergain_actors.core.actor import ActorContext
+from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.core.log import LogReader, LogWriter, read_all
 from bergain_actors.music import render as render_module
 from bergain_actors.performance import perform
@@ -135,8 +135,8 @@ async def test_swap_to_rlm_in_a_fast_set_verifies(tmp_path):
     conductor = msgspec.structs.replace(scenario.conductor, kind="autopilot", sandbox_timeout_s=0.5)
     scenario = scenarios.replace(scenario, bars=40, conductor=conductor)
 
-    async def person(publish) -> None:
-        publish(parse("swap conductor rlm"))
+    async def person(desk) -> None:
+        desk.submit("swap conductor rlm")
 
     with trio.fail_after(120):
         result = await perform(
@@ -149,6 +149,36 @@ async def test_swap_to_rlm_in_a_fast_set_verifies(tmp_path):
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
     assert verdict.verified and verdict.done == len(events)
+
+
+class ContextProbe(Actor):
+    """A critic that says what set context it was built in: replay must build it in the same one."""
+
+    kind = "context_probe"
+    subscribes = (ev.BarPlayed,)
+
+    def handle(self, event: ev.Event) -> None:
+        if event.bar % 4 == 0:
+            text = f"fast={self.ctx.set.fast} total={self.ctx.set.total_bars}"
+            self.ctx.emit(ev.Directive(kind="vary", text=text, bar=event.bar))
+
+
+async def test_an_actor_swapped_in_mid_set_replays_in_the_logged_context(scenario_factory, tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.KINDS["critic"], "context_probe", ContextProbe)
+
+    async def person(desk) -> None:
+        desk.submit("swap critic context_probe")
+
+    scenario = scenario_factory(bars=16)
+    with trio.fail_after(60):
+        result = await perform(
+            scenario, "", log_path=tmp_path / "p.bgnlog", wav_path=tmp_path / "p.wav", controls=person
+        )
+    said = [e.text for e in read_all(result.log_path)[1] if isinstance(e, ev.Directive) and e.source == "critic"]
+    assert "fast=True total=16" in said
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.mismatch is None, verdict.mismatch.describe()
+    assert verdict.verified
 
 
 # --- 4: per-bar audio checksums ---------------------------------------------------------------------------------

@@ -103,6 +103,9 @@ class Brain:
     def lead_changed(self, old: str, new: str) -> None:
         """The leading brain changed from ``old`` to ``new``."""
 
+    def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
+        """The Conductor was built mid-set (swap, restart, fallback): ``last`` holds the latest event of each type."""
+
     def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
         """Answer a person's words or energy change at ``bar`` (the target has already moved for ``energy``):
         what the brain took them to mean and what it did; None declines, and the next brain answers."""
@@ -269,6 +272,8 @@ class Conductor(Actor):
         stop = last.get(ev.StopPlanned)
         if isinstance(stop, ev.StopPlanned):
             self.outro_from, self.end = max(stop.from_bar, self.next_bar), min(stop.end_bar, self.end)
+        for brain in self.brains:
+            brain.resume(last)
 
     async def run(self, inbox: Any) -> None:
         async with trio.open_nursery() as nursery:

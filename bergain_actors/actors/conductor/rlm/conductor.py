@@ -94,11 +94,10 @@ class RLMBrain(Brain):
                 self._wake.set()
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
-        """Built mid-set (swap, restart, fallback): the set has already started, so the program may run now."""
-        super().resume(last)
+        """Built mid-set: the set has already started, so the program may run now (or it would wait forever)."""
         if ev.SetStarted in last and ev.SetEnded not in last:
             self.started = True
-            if self.level == "rlm":
+            if self.leading:
                 self._wake.set()
 
     def record(self, event: ev.Event) -> None:
