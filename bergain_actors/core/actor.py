@@ -127,6 +127,8 @@ KINDS: dict[str, dict[str, str | Factory]] = {
     },
     "critic": {
         "arc": "bergain_actors.actors.critic.arc:ArcCritic",
+        "audio": "bergain_actors.actors.critic.audio:AudioCritic",
+        "llm": "bergain_actors.actors.critic.llm:LLMCritic",
         "none": "bergain_actors.actors.critic.arc:SilentCritic",
     },
     "streamer": {

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bergain_actors.music.hearing import Hearing
 from bergain_actors.music.plan import BarPlan
 
 WALL_FIELDS = frozenset({"wall", "latency_ms"})
@@ -198,6 +199,27 @@ class Directive(Event, frozen=True):
     data: dict[str, Any] = {}
 
 
+class DirectiveMoved(Event, frozen=True):
+    """Critic → log, summary: a judgement after ``directive`` (``cause``), whether its measurable target moved:
+    ``measure`` went from ``before`` toward ``target`` and is now ``after``. This, not a claim, is "acted on"."""
+
+    directive: str
+    measure: str
+    before: float
+    after: float
+    target: float
+    moved: bool
+
+
+class CriticChanged(Event, frozen=True):
+    """Critic → log, console: the ``llm`` critic fell back to the ``arc`` rules (LM late, failed or unreadable) or
+    came back when the LM answered in time."""
+
+    old: str
+    new: str
+    reason: str
+
+
 # --- streamer -----------------------------------------------------------------------------------------------------
 
 
@@ -212,6 +234,8 @@ class BarPlayed(Event, frozen=True):
     gain_reduction_db: float = 0.0
     checksum: int = -1
     """CRC-32 of the bar's audio as played and written (``music.fingerprint``); -1 in logs from before it existed."""
+    heard: Hearing | None = None
+    """What the bar measured (loudness, brightness, kick, low end, width): what the ``audio`` critic judges."""
 
 
 class BarHeld(Event, frozen=True):
@@ -458,6 +482,8 @@ AnyEvent = (
     | ToolCall
     | ToolResult
     | Directive
+    | DirectiveMoved
+    | CriticChanged
     | BarPlayed
     | BarHeld
     | LatePlan

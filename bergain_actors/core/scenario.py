@@ -59,8 +59,13 @@ class ConductorConfig(_Table):
 
 class CriticConfig(_Table):
     kind: str = "arc"
+    """arc (rules on the plans), audio (rules on what the bars measured too), llm (one directive per phrase from
+    an LM through the router; the arc's rules when it is late or down), none."""
     every_bars: Positive = 8
     window_bars: Positive = 16
+    model: str = ""
+    """For ``llm``: a provider name from ``[router]`` (empty: the router's order)."""
+    max_tokens: Positive = 64
 
 
 class StreamerConfig(_Table):

@@ -19,6 +19,9 @@ class Summary:
         self.late_plans = 0
         self.directives = 0
         self.acted = 0
+        self.checked = 0
+        self.moved = 0
+        self.critic_changes: list[str] = []
         self.crashes: list[str] = []
         self.restarts: list[str] = []
         self.fallbacks: list[str] = []
@@ -60,6 +63,11 @@ class Summary:
                 self.directives += 1
             case ev.DirectiveActed():
                 self.acted += 1
+            case ev.DirectiveMoved():
+                self.checked += 1
+                self.moved += event.moved
+            case ev.CriticChanged():
+                self.critic_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.ActorCrashed():
                 self.crashes.append(f"bar {event.bar}: {event.slot} ({event.kind}) {event.error}")
             case ev.ActorRestarted():
@@ -97,7 +105,8 @@ class Summary:
             f" ({minutes:.1f} min){', ' + self.end if self.end else ''}",
             f"holds        {self.holds}   underflows {self.underflows}   late bars {self.late_bars}"
             f" ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
-            f"directives   {self.directives} given, {self.acted} acted on",
+            f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"
+            " moved their target",
         ]
         if self.commands:
             out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
@@ -111,6 +120,7 @@ class Summary:
             ("restarts", self.restarts),
             ("fallbacks", self.fallbacks),
             ("brain", self.brain_changes),
+            ("critic", self.critic_changes),
             ("providers", self.provider_changes),
             ("audio device", self.device_losses),
         ):

@@ -17,6 +17,7 @@ from bergain_actors.actors.streamer.sinks import OfflineSink, Played, Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
+from bergain_actors.music.hearing import hear
 from bergain_actors.music.render import Renderer
 
 
@@ -96,6 +97,7 @@ class AudioStreamer(Actor):
                     rms=round(stats.rms, 6) if stats else 0.0,
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
                     checksum=bar_checksum(audio),
+                    heard=hear(audio, state.renderer.sample_rate, planned.plan.beats_per_bar),
                 )
             )
             if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
