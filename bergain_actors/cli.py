@@ -172,7 +172,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
-    from bergain_actors.performance import choose_sink, perform, set_paths, stopped
+    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
 
     scenario, text = load_scenario(args)
     if args.dry_run:
@@ -202,6 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 scenario_path=str(args.scenario),
                 on_event=None if args.quiet else play_by_play(),
                 controls=console,
+                signals=True,
             )
         )
     except SetCannotContinue as exc:  # a full disk: the set stopped cleanly, the log says how far it got
@@ -217,8 +218,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for event in LogReader(log_path):
                 summary.add(event)
             print("\n".join(summary.lines()))
-        print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
-        return 130
+        how = "terminated" if terminated(exc) else "interrupted"
+        print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
+        return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
     print("\n".join(result.summary.lines()))

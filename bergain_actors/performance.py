@@ -5,6 +5,7 @@ This is where the world meets the core: file paths, the audio device, the wall c
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -67,6 +68,23 @@ class SetResult:
     events: list[ev.Event] = field(default_factory=list)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the set stops as it does on Ctrl-C (``SetEnded`` logged, the WAV header written)."""
+
+
+async def _raise_on_signal() -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for number in signals:
+            raise Terminated if number == signal.SIGTERM else KeyboardInterrupt
+
+
+def terminated(exc: BaseException) -> bool:
+    """Whether ``exc`` (possibly grouped) holds a ``Terminated``."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(terminated(inner) for inner in exc.exceptions)
+    return isinstance(exc, Terminated)
+
+
 def stopped(exc: BaseException) -> bool:
     """Whether ``exc`` (possibly grouped by trio's nurseries) only says the set was stopped from outside."""
     if isinstance(exc, BaseExceptionGroup):
@@ -113,8 +131,11 @@ async def perform(
     on_event: Callable[[ev.Event], None] | None = None,
     before_start: Callable[[Supervisor], None] | None = None,
     controls: Callable[[Desk], Awaitable[None]] | None = None,
+    signals: bool = False,
 ) -> SetResult:
-    """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way."""
+    """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way.
+    ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
+    middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
     pack = load_pack(scenario)
     sink = sink or OfflineSink()
     total = scenario.total_bars()
@@ -152,6 +173,8 @@ async def perform(
         if before_start is not None:
             before_start(supervisor)
         async with trio.open_nursery() as nursery:
+            if signals:
+                nursery.start_soon(_raise_on_signal)
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
             bus.publish(
