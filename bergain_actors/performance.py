@@ -140,6 +140,11 @@ async def perform(
     sink = sink or OfflineSink()
     total = scenario.total_bars()
     set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
+    if scenario.ableton.kind == "osc":  # Live's beat is the clock; our audio is the monitor and the fallback
+        from bergain_actors.actors.ableton.actor import clocked_by_live
+
+        sink = clocked_by_live(set_ctx, sink)
+        set_ctx.fast = False
     set_ctx.sink = sink
     set_ctx.audio_detail = audio_detail
     header = LogHeader(

@@ -135,7 +135,7 @@ KINDS: dict[str, dict[str, str | Factory]] = {
         "audio": "bergain_actors.actors.streamer.streamer:AudioStreamer",
     },
     "router": {"router": "bergain_actors.actors.router.actor:ProviderRouter"},
-    "ableton": {},
+    "ableton": {"osc": "bergain_actors.actors.ableton.actor:AbletonLink"},
 }
 
 FALLBACKS: dict[str, dict[str, str]] = {

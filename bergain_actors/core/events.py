@@ -386,6 +386,8 @@ class ClipWritten(Event, frozen=True):
     track: int
     slot: int
     notes: int
+    live_bar: int = -1
+    """The Live bar during which it was written (-1: before Live's transport started)."""
 
 
 class ClipFired(Event, frozen=True):
