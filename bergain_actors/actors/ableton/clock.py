@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import trio
 
-from bergain_actors.actors.streamer.sinks import ClockSink, Sink
+from bergain_actors.actors.streamer.sinks import ClockSink, Played, Sink
 
 
 class LiveClock:
@@ -80,7 +80,7 @@ class LiveClockSink:
         """The epoch whose bar line Live missed: we go on by ourselves until the actor resyncs."""
         self._own: Sink | None = None
 
-    async def play(self, audio: np.ndarray) -> int:
+    async def play(self, audio: np.ndarray) -> Played:
         bar = self.next_bar
         self.next_bar += 1
         clock = self.clock
@@ -93,7 +93,7 @@ class LiveClockSink:
             if await self._until_live(bar):
                 self._anchor = (bar, trio.current_time())
                 self.on_live += 1
-                return 0
+                return Played()
             self._missed = self._epoch
         return await self._own_pace(audio)
 
@@ -111,7 +111,7 @@ class LiveClockSink:
             return True
         return False
 
-    async def _own_pace(self, audio: np.ndarray) -> int:
+    async def _own_pace(self, audio: np.ndarray) -> Played:
         if self.inner.live:
             return await self.inner.play(audio)
         if self._own is None:  # returns as each bar begins, like Live's bar line did
