@@ -16,6 +16,7 @@ import trio
 
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
+from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
@@ -147,6 +148,10 @@ async def perform(
         set_ctx.fast = False
     set_ctx.sink = sink
     set_ctx.audio_detail = audio_detail
+    if scenario.link.enabled and sink.live:
+        set_ctx.link = LinkSession(scenario.bpm, scenario.link.quantum)
+    elif scenario.link.enabled:
+        log.warning("link: a set rendered as fast as it can has no beat to share; not joining the Link session")
     header = LogHeader(
         package_version=__version__,
         scenario_path=scenario_path,
@@ -211,6 +216,8 @@ async def perform(
         bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
         supervisor.close()
         sink.close()
+        if set_ctx.link is not None:
+            set_ctx.link.leave()
         set_ctx.wav.close()
         writer.close()
     failure = supervisor.failure or (f"cannot write the log: {writer.failure.strerror}" if writer.failure else "")

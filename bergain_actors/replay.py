@@ -208,16 +208,21 @@ def scenario_of(reader: LogReader) -> Scenario:
 
 class PlayedPlans:
     """Which plan each bar played: a ``BarPlayed`` names its plan, a held bar is the last plan moved to its own
-    bar. Bars out of order (a damaged log) are skipped, never played twice."""
+    bar; with Ableton Link, at the session's tempo its ``LinkBeat`` logged. Bars out of order (a damaged log) are
+    skipped, never played twice."""
 
     def __init__(self) -> None:
         self.plans: dict[int, ev.BarPlanned] = {}
+        self.tempos: dict[int, float] = {}
         self.next_bar = 0
 
     def see(self, event: ev.Event) -> BarPlan | None:
         """The plan ``event`` played when it is the next bar played; None for anything else."""
         if isinstance(event, ev.BarPlanned):
             self.plans[event.seq] = event
+            return None
+        if isinstance(event, ev.LinkBeat):
+            self.tempos[event.bar] = event.tempo
             return None
         if not isinstance(event, ev.BarPlayed) or event.bar != self.next_bar:
             return None
@@ -227,7 +232,9 @@ class PlayedPlans:
         self.next_bar += 1
         for old in [s for s in self.plans if s < event.plan_seq]:
             del self.plans[old]
-        return msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
+        plan = msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
+        tempo = self.tempos.pop(event.bar, plan.bpm)
+        return plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
 
 
 def played_plans(reader: LogReader) -> Iterator[BarPlan]:

@@ -40,6 +40,8 @@ class SetContext:
         self.wav: Any = None
         """The set's ``WavWriter``: owned by the set, so a restarted streamer keeps appending to the same file."""
         self.audio_detail = ""
+        self.link: Any = None
+        """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""
         self.durable: dict[str, Any] = {}
         self.live = True
         """False while ``replay --verify`` re-runs the deciding actors (no tasks run, nothing talks to the world)."""

@@ -265,6 +265,23 @@ class AudioDeviceChanged(Event, frozen=True):
     reason: str = ""
 
 
+class LinkBeat(Event, frozen=True):
+    """Streamer → conductor, log: where bar ``bar`` starts on the Ableton Link session's timeline (an input from
+    outside: the Conductor takes ``tempo`` for the bars it plans next, so a replay follows the same tempo)."""
+
+    tempo: float
+    """The session's tempo when the bar was placed, rounded to 0.01 BPM."""
+    beat: float
+    """The session beat the bar starts on (a multiple of the quantum)."""
+    micros: int
+    """When the bar starts, on Link's clock (µs)."""
+    shift_ms: float = 0.0
+    """Silence inserted (> 0) or audio skipped (< 0) before the bar on the way to the speakers to land on the
+    session's phase; 0 while our tempo and the session's agree. The WAV never has it."""
+    peers: int = 0
+    """Other peers in the session."""
+
+
 class AudioStarted(Event, frozen=True):
     """Streamer → log: where the audio goes (device name or ``file only``) and why."""
 
@@ -491,6 +508,7 @@ AnyEvent = (
     | LatePlan
     | AudioUnderflow
     | AudioDeviceChanged
+    | LinkBeat
     | AudioStarted
     | LMRequest
     | LMResponse

@@ -123,6 +123,13 @@ class AbletonTracks(_Table):
     texture: str = "texture"
 
 
+class LinkConfig(_Table):
+    enabled: bool = False
+    """Join an Ableton Link session: follow its tempo at bar lines, start bars on its phase, share our tempo."""
+    quantum: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    """Beats per Link phase cycle: our bars start where the session's phase is 0."""
+
+
 class AbletonConfig(_Table):
     kind: str = "none"
     """``none`` (no Ableton) or ``osc`` (Ableton Live through AbletonOSC)."""
@@ -176,6 +183,7 @@ class Scenario(_Table):
     streamer: StreamerConfig = msgspec.field(default_factory=StreamerConfig)
     router: RouterConfig = msgspec.field(default_factory=RouterConfig)
     ableton: AbletonConfig = msgspec.field(default_factory=AbletonConfig)
+    link: LinkConfig = msgspec.field(default_factory=LinkConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     base_dir: str = ""

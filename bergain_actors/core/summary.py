@@ -16,6 +16,9 @@ class Summary:
         self.late_bars = 0
         self.silent_ms = 0.0
         self.device_losses: list[str] = []
+        self.link_tempos: list[str] = []
+        self.link_shifts = 0
+        self._link_tempo = 0.0
         self.late_plans = 0
         self.directives = 0
         self.acted = 0
@@ -55,6 +58,11 @@ class Summary:
                 if event.silent_ms > 0:
                     self.late_bars += 1
                     self.silent_ms += event.silent_ms
+            case ev.LinkBeat():
+                if self._link_tempo and event.tempo != self._link_tempo:
+                    self.link_tempos.append(f"bar {event.bar}: {self._link_tempo:g} → {event.tempo:g} BPM")
+                self._link_tempo = event.tempo
+                self.link_shifts += abs(event.shift_ms) >= 1.0
             case ev.AudioDeviceChanged():
                 self.device_losses.append(f"bar {event.bar}: {event.device} {event.status} ({event.reason})")
             case ev.LatePlan():
@@ -128,5 +136,9 @@ class Summary:
             out.extend(f"  {item}" for item in items[:20])
             if len(items) > 20:
                 out.append(f"  … and {len(items) - 20} more")
+        if self._link_tempo:
+            changes, shifted = len(self.link_tempos), self.link_shifts
+            out.append(f"link         {changes} tempo changes, {shifted} bars shifted onto the phase")
+            out.extend(f"  {item}" for item in self.link_tempos[:20])
         out.append("events       " + ", ".join(f"{k} {v}" for k, v in sorted(self.types.items())))
         return out

@@ -179,6 +179,7 @@ class Conductor(Actor):
         ev.RLMStep,
         ev.Steer,
         ev.StopPlanned,
+        ev.LinkBeat,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
@@ -250,6 +251,8 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
+        elif isinstance(event, ev.LinkBeat):
+            self.bpm = event.tempo  # the Link session's tempo, from the next bar planned on
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
 
