@@ -87,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
     replay.add_argument("--midi", type=Path, help="write the set as a multi-track MIDI file here")
     replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
+    replay.add_argument("--pack", type=Path, help="the sample pack folder, if not where the log says")
     replay.add_argument(
         "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
     )
@@ -328,14 +329,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if args.wav:
             partial = args.wav.with_name(f".{args.wav.name}.partial")
             try:
-                verdict = replay.render(args.log, partial, warn)
+                verdict = replay.render(args.log, partial, warn, pack=args.pack)
                 partial.replace(args.wav)
             finally:
                 partial.unlink(missing_ok=True)
             verdicts.append(verdict)
             report(args.log, verdict, f"rendered {verdict.count()} to {args.wav}")
         if args.verify:
-            verdict = replay.verify(args.log, warn)
+            verdict = replay.verify(args.log, warn, pack=args.pack)
             verdicts.append(verdict)
             report(args.log, verdict, f"verified: {verdict.count()} replayed identically")
     except FileNotFoundError as exc:
@@ -408,7 +409,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for event in reader:
             summary.add(event)
         header = reader.header
-        out.write(f"log          {args.log} (format {header.format}, bergain-actors {header.package_version})\n")
+        version = f"format {reader.written_format}, bergain-actors {header.package_version}"
+        out.write(f"log          {args.log} ({version})\n")
         out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
         out.write("\n".join(summary.lines()) + "\n")
     if reader.problem is not None:

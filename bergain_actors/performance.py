@@ -5,6 +5,7 @@ This is where the world meets the core: file paths, the audio device, the wall c
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -28,6 +29,7 @@ from bergain_actors.core.log import LogHeader, LogWriter
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.identity import source_hash
 from bergain_actors.music.pack import SamplePack, index_pack
 
 log = structlog.get_logger("set")
@@ -39,9 +41,9 @@ def load_pack(scenario: Scenario, warn: Callable[[str], None] | None = None) -> 
     """The scenario's sample pack, decoded once per process (tests and replays reuse it)."""
     root = scenario.path(scenario.sample_pack).resolve()
     key = (str(root), scenario.sample_rate)
+    if not root.is_dir():  # even when decoded before: the folder may have moved since
+        raise FileNotFoundError(f"sample_pack: no such folder: {root}")
     if key not in _PACKS:
-        if not root.is_dir():
-            raise FileNotFoundError(f"sample_pack: no such folder: {root}")
         pack = index_pack(root, scenario.sample_rate, warn=warn or (lambda m: log.warning("sample skipped", why=m)))
         if not pack.samples:
             raise FileNotFoundError(f"sample_pack: no usable samples in {root}")
@@ -161,6 +163,8 @@ async def perform(
         pack_hash=pack.content_hash,
         sample_rate=scenario.sample_rate,
         created=time.time(),
+        source_hash=source_hash(),
+        base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
     try:

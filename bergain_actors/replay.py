@@ -29,8 +29,9 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
 from bergain_actors.core.log import LogProblem, LogReader
-from bergain_actors.core.scenario import Scenario, from_builtins
+from bergain_actors.core.scenario import Scenario, from_builtins, replace
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.identity import differs
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.midi_file import Written, write_midi
 from bergain_actors.music.pack import SamplePack
@@ -199,8 +200,17 @@ def audit(path: Path) -> Audit:
     )
 
 
-def scenario_of(reader: LogReader) -> Scenario:
-    return from_builtins(reader.header.resolved, f"{reader.path} (header)")
+def scenario_of(reader: LogReader, pack: Path | None = None) -> Scenario:
+    """The logged scenario, its sample pack found where it is now: ``pack`` if given, else beside the log as it
+    was when the set played (a project moved with its logs), else where the set played."""
+    scenario = from_builtins(reader.header.resolved, f"{reader.path} (header)")
+    if pack is not None:
+        return replace(scenario, sample_pack=str(pack.resolve()))
+    if reader.header.base_dir:
+        moved = replace(scenario, base_dir=str((reader.path.parent / reader.header.base_dir).resolve()))
+        if moved.path(moved.sample_pack).is_dir():
+            return moved
+    return scenario
 
 
 # --- render -------------------------------------------------------------------------------------------------------
@@ -275,11 +285,11 @@ def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray) -> Mismatch | None:
     return Mismatch(seq=event.seq, bar=event.bar, detail=detail)
 
 
-def render(log_path: Path, wav_path: Path, warn: Warn) -> Verdict:
+def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None) -> Verdict:
     """Re-render a set's audio from its log into ``wav_path``, bar by bar, comparing each bar's checksum."""
     found = audit(log_path)
     reader = LogReader(log_path)
-    scenario = scenario_of(reader)
+    scenario = scenario_of(reader, pack)
     playback = Playback(_pack_for(reader, scenario, warn), scenario)
     mismatch: Mismatch | None = None
     wav = WavWriter(wav_path, scenario.sample_rate)
@@ -309,6 +319,10 @@ def export_midi(log_path: Path, out: BinaryIO) -> tuple[Written, LogProblem | No
 
 
 def _pack_for(reader: LogReader, scenario: Scenario, warn: Warn) -> SamplePack:
+    """The pack to replay with; warns when it, or the code, is not what played the set."""
+    other = differs(reader.header.package_version, reader.header.source_hash)
+    if other:
+        warn(f"this log was written by {other}: replay may differ")
     pack = load_pack(scenario)
     if pack.content_hash != reader.header.pack_hash:
         warn(
@@ -374,16 +388,18 @@ class _Verifier:
             yield event
 
 
-def verify(log_path: Path, warn: Warn, override: Callable[[Supervisor], None] | None = None) -> Verdict:
+def verify(
+    log_path: Path, warn: Warn, override: Callable[[Supervisor], None] | None = None, pack: Path | None = None
+) -> Verdict:
     """Re-run the deciding actors of a logged set in the context it logged (``SetStarted``). ``override`` may
     change actors before replay starts (tests)."""
     found = audit(log_path)
     if found.started is None:
         return Verdict(unit="events", done=0, total=found.events, problems=found.problems)
     reader = LogReader(log_path)
-    scenario = scenario_of(reader)
-    pack = _pack_for(reader, scenario, warn)
-    supervisor, deciding = _replay_supervisor(scenario, pack, found.started)
+    scenario = scenario_of(reader, pack)
+    samples = _pack_for(reader, scenario, warn)
+    supervisor, deciding = _replay_supervisor(scenario, samples, found.started)
     if override is not None:
         override(supervisor)
     for slot in deciding:
@@ -397,7 +413,7 @@ def verify(log_path: Path, warn: Warn, override: Callable[[Supervisor], None] | 
         return isinstance(event, DECISIONS) or event.source in deciding
 
     checker = _Verifier(reader, is_output, whole=not found.problems)
-    playback = Playback(pack, scenario)
+    playback = Playback(samples, scenario)
 
     def listen(event: ev.Event) -> None:
         audio = playback.see(event)
