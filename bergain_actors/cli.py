@@ -1,6 +1,6 @@
 """The ``bergain-actors`` command.
 
-Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged.
+Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged, 4 log incomplete or damaged.
 """
 
 from __future__ import annotations
@@ -29,9 +29,10 @@ from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
 
 if TYPE_CHECKING:
+    from bergain_actors.replay import Verdict
     from bergain_actors.service.frontend import HttpFrontend
 
-OK, FAILED, BAD_INPUT, DIVERGED = 0, 1, 2, 3
+OK, FAILED, BAD_INPUT, DIVERGED, INCOMPLETE = 0, 1, 2, 3, 4
 DEFAULT_URL = "http://127.0.0.1:8765"
 T = TypeVar("T")
 
@@ -89,7 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--wav", type=Path, help="write the re-rendered audio here")
     replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
     replay.add_argument("--midi", type=Path, help="write the set as a multi-track MIDI file here")
-    replay.add_argument("--force", action="store_true", help="overwrite an existing --midi file")
+    replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
+    replay.add_argument("--pack", type=Path, help="the sample pack folder, if not where the log says")
+    replay.add_argument(
+        "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
+    )
     replay.set_defaults(func=cmd_replay)
 
     inspect = sub.add_parser("inspect", help="summarize a logged set")
@@ -212,7 +217,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
-    from bergain_actors.performance import choose_sink, perform, set_paths, stopped
+    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
     from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
@@ -245,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 on_event=None if args.quiet else play_by_play(),
                 before_start=http.attach if http else None,
                 controls=with_frontends(console, http.serve) if http else console,
+                signals=True,
             )
         )
     except SetCannotContinue as exc:  # a full disk: the set stopped cleanly, the log says how far it got
@@ -260,8 +266,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             for event in LogReader(log_path):
                 summary.add(event)
             print("\n".join(summary.lines()))
-        print(f"\ninterrupted; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
-        return 130
+        how = "terminated" if terminated(exc) else "interrupted"
+        print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
+        return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
     print("\n".join(result.summary.lines()))
@@ -449,14 +456,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
             " decisions)"
         )
-    if args.wav and args.wav.exists() and args.wav.resolve() == args.log.resolve():
-        raise BadInput(f"--wav {args.wav}: that is the log being replayed; choose another path")
     if args.midi:
         check_output(args.midi, args.log, args.force, "--midi")
         if args.wav and args.wav.resolve() == args.midi.resolve():
             raise BadInput(f"--midi {args.midi}: the same file as --wav; choose another path")
+    if args.wav:
+        check_output(args.wav, args.log, args.force, "--wav")
     warn = structlog.get_logger("replay").warning
-    code = OK
+    verdicts: list[replay.Verdict] = []
     try:
         if args.midi:
             written, problem = write_atomically(args.midi, lambda out: replay.export_midi(args.log, out))
@@ -467,26 +474,44 @@ def cmd_replay(args: argparse.Namespace) -> int:
             notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
             print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:
-            bars, problem = replay.render(args.log, args.wav, warn)
-            if problem is not None:
-                warn(problem.describe(args.log))
-            print(f"rendered {bars} bars to {args.wav}")
+            partial = args.wav.with_name(f".{args.wav.name}.partial")
+            try:
+                verdict = replay.render(args.log, partial, warn, pack=args.pack)
+                partial.replace(args.wav)
+            finally:
+                partial.unlink(missing_ok=True)
+            verdicts.append(verdict)
+            report(args.log, verdict, f"rendered {verdict.count()} to {args.wav}")
         if args.verify:
-            checked, problem = replay.verify(args.log, warn)
-            if problem is not None:
-                warn(problem.describe(args.log))
-            print(f"verified: {checked} events replayed identically")
-    except replay.Divergence as exc:
-        print(exc.report(), file=sys.stderr)
-        code = DIVERGED
+            verdict = replay.verify(args.log, warn, pack=args.pack)
+            verdicts.append(verdict)
+            report(args.log, verdict, f"verified: {verdict.count()} replayed identically")
     except FileNotFoundError as exc:
         raise BadInput(str(exc)) from None
-    return code
+    if any(v.mismatch is not None for v in verdicts):
+        return DIVERGED
+    if not all(v.complete for v in verdicts) and not args.allow_partial:
+        print("bergain-actors: the log is incomplete or damaged: exit 4 (--allow-partial accepts it)", file=sys.stderr)
+        return INCOMPLETE
+    return OK
+
+
+def report(log: Path, verdict: Verdict, done: str) -> None:
+    """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
+    for problem in verdict.problems:
+        print(f"bergain-actors: {log}: {problem}", file=sys.stderr)
+    if verdict.mismatch is not None:
+        print(verdict.mismatch.describe(), file=sys.stderr)
+        print(done.replace(" replayed identically", "") + " before the first difference")
+    elif verdict.complete:
+        print(done)
+    else:
+        print(f"{done} (partial: the log is incomplete or damaged)")
 
 
 def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
     """Refuse, before any work, an output that would lose something: the log itself, or a file that exists."""
-    if path.exists() and path.resolve() == log.resolve():
+    if path.exists() and (path.resolve() == log.resolve() or os.path.samefile(path, log)):
         raise BadInput(f"{flag} {path}: that is the log being replayed; choose another path")
     if path.is_dir():
         raise BadInput(f"{flag} {path}: is a folder; give a file name")
@@ -531,7 +556,8 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         for event in reader:
             summary.add(event)
         header = reader.header
-        out.write(f"log          {args.log} (format {header.format}, bergain-actors {header.package_version})\n")
+        version = f"format {reader.written_format}, bergain-actors {header.package_version}"
+        out.write(f"log          {args.log} ({version})\n")
         out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
         out.write("\n".join(summary.lines()) + "\n")
     if reader.problem is not None:

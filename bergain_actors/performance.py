@@ -5,6 +5,8 @@ This is where the world meets the core: file paths, the audio device, the wall c
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ import trio
 
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
+from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
@@ -26,6 +29,7 @@ from bergain_actors.core.log import LogHeader, LogWriter
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.identity import source_hash
 from bergain_actors.music.pack import SamplePack, index_pack
 
 log = structlog.get_logger("set")
@@ -37,9 +41,9 @@ def load_pack(scenario: Scenario, warn: Callable[[str], None] | None = None) -> 
     """The scenario's sample pack, decoded once per process (tests and replays reuse it)."""
     root = scenario.path(scenario.sample_pack).resolve()
     key = (str(root), scenario.sample_rate)
+    if not root.is_dir():  # even when decoded before: the folder may have moved since
+        raise FileNotFoundError(f"sample_pack: no such folder: {root}")
     if key not in _PACKS:
-        if not root.is_dir():
-            raise FileNotFoundError(f"sample_pack: no such folder: {root}")
         pack = index_pack(root, scenario.sample_rate, warn=warn or (lambda m: log.warning("sample skipped", why=m)))
         if not pack.samples:
             raise FileNotFoundError(f"sample_pack: no usable samples in {root}")
@@ -65,6 +69,23 @@ class SetResult:
     audio: str
     interrupted: bool = False
     events: list[ev.Event] = field(default_factory=list)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived: the set stops as it does on Ctrl-C (``SetEnded`` logged, the WAV header written)."""
+
+
+async def _raise_on_signal() -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for number in signals:
+            raise Terminated if number == signal.SIGTERM else KeyboardInterrupt
+
+
+def terminated(exc: BaseException) -> bool:
+    """Whether ``exc`` (possibly grouped) holds a ``Terminated``."""
+    if isinstance(exc, BaseExceptionGroup):
+        return any(terminated(inner) for inner in exc.exceptions)
+    return isinstance(exc, Terminated)
 
 
 def stopped(exc: BaseException) -> bool:
@@ -113,14 +134,26 @@ async def perform(
     on_event: Callable[[ev.Event], None] | None = None,
     before_start: Callable[[Supervisor], None] | None = None,
     controls: Callable[[Desk], Awaitable[None]] | None = None,
+    signals: bool = False,
 ) -> SetResult:
-    """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way."""
+    """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way.
+    ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
+    middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
     pack = load_pack(scenario)
     sink = sink or OfflineSink()
     total = scenario.total_bars()
     set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
+    if scenario.ableton.kind == "osc":  # Live's beat is the clock; our audio is the monitor and the fallback
+        from bergain_actors.actors.ableton.actor import clocked_by_live
+
+        sink = clocked_by_live(set_ctx, sink)
+        set_ctx.fast = False
     set_ctx.sink = sink
     set_ctx.audio_detail = audio_detail
+    if scenario.link.enabled and sink.live:
+        set_ctx.link = LinkSession(scenario.bpm, scenario.link.quantum)
+    elif scenario.link.enabled:
+        log.warning("link: a set rendered as fast as it can has no beat to share; not joining the Link session")
     header = LogHeader(
         package_version=__version__,
         scenario_path=scenario_path,
@@ -130,6 +163,8 @@ async def perform(
         pack_hash=pack.content_hash,
         sample_rate=scenario.sample_rate,
         created=time.time(),
+        source_hash=source_hash(),
+        base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
     try:
@@ -152,6 +187,8 @@ async def perform(
         if before_start is not None:
             before_start(supervisor)
         async with trio.open_nursery() as nursery:
+            if signals:
+                nursery.start_soon(_raise_on_signal)
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
             bus.publish(
@@ -183,6 +220,8 @@ async def perform(
         bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
         supervisor.close()
         sink.close()
+        if set_ctx.link is not None:
+            set_ctx.link.leave()
         set_ctx.wav.close()
         writer.close()
     failure = supervisor.failure or (f"cannot write the log: {writer.failure.strerror}" if writer.failure else "")

@@ -63,12 +63,11 @@ async def test_the_lm_picks_from_a_menu_of_valid_moves_and_garbage_falls_back(tm
     assert not [m for m in moves if m.result.startswith("refused")]
     assert of(events, ev.BrainChanged) == []
 
-    checked, _ = replay.verify(result.log_path, warn=lambda m: None)
-    assert checked == len(events)
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.verified and verdict.done == len(events)
     monkeypatch.setattr(decision, "SYSTEM", decision.SYSTEM + " Be bold.")
-    with pytest.raises(replay.Divergence) as diverged:
-        replay.verify(result.log_path, warn=lambda m: None)
-    assert diverged.value.seq == of(events, ev.LMRequest)[0].seq
+    diverged = replay.verify(result.log_path, warn=lambda m: None).mismatch
+    assert diverged.seq == of(events, ev.LMRequest)[0].seq
 
 
 async def test_failing_provider_steps_down_within_a_phrase_and_recovers(tmp_path, autojump_clock):
@@ -118,8 +117,8 @@ async def test_failing_provider_steps_down_within_a_phrase_and_recovers(tmp_path
     assert played == list(range(192)) and of(events, ev.BarHeld) == []
     meter = Meter(scenario.bpm, scenario.beats_per_bar)
     assert sf.info(str(result.wav_path)).frames == sum(meter.bar_frames(b, scenario.sample_rate)[1] for b in played)
-    checked, _ = replay.verify(result.log_path, warn=lambda m: None)
-    assert checked == len(events)
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.verified and verdict.done == len(events)
 
 
 @pytest.mark.llm
@@ -148,8 +147,8 @@ async def test_phrase_brain_on_the_embedded_local_lm_replays_without_network(tmp
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
-    checked, _ = replay.verify(result.log_path, warn=lambda m: None)
-    assert checked == len(events)
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.verified and verdict.done == len(events)
     out = tmp_path / "replayed.wav"
     replay.render(result.log_path, out, warn=lambda m: None)
     assert out.read_bytes() == result.wav_path.read_bytes()

@@ -75,8 +75,8 @@ async def play(scenario, tmp_path, script, answers=None, stamp="ctl"):
 
 
 def verified(result) -> None:
-    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
-    assert problem is None and checked == len(read_all(result.log_path)[1])
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.verified and verdict.done == len(read_all(result.log_path)[1])
 
 
 async def test_swap_lands_on_a_bar_line_and_verifies(scenario_factory, tmp_path, autojump_clock):

@@ -97,8 +97,8 @@ async def test_a_python_osc_client_steers_the_set(scenario_factory, tmp_path):
     assert {"/bergain/bar", "/bergain/phase", "/bergain/energy"} <= feedback, feedback
     bar_numbers = [m.params[0] for m in heard if m.address == "/bergain/bar"]
     assert bar_numbers == sorted(bar_numbers)
-    checked, problem = replay.verify(result.log_path, warn=lambda m: None)
-    assert problem is None and checked == len(read_all(result.log_path)[1])
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.verified and verdict.done == len(read_all(result.log_path)[1])
 
 
 async def test_a_taken_port_is_a_clear_error(scenario_factory, tmp_path):

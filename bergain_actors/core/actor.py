@@ -40,6 +40,8 @@ class SetContext:
         self.wav: Any = None
         """The set's ``WavWriter``: owned by the set, so a restarted streamer keeps appending to the same file."""
         self.audio_detail = ""
+        self.link: Any = None
+        """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""
         self.durable: dict[str, Any] = {}
         self.live = True
         """False while ``replay --verify`` re-runs the deciding actors (no tasks run, nothing talks to the world)."""
@@ -127,13 +129,15 @@ KINDS: dict[str, dict[str, str | Factory]] = {
     },
     "critic": {
         "arc": "bergain_actors.actors.critic.arc:ArcCritic",
+        "audio": "bergain_actors.actors.critic.audio:AudioCritic",
+        "llm": "bergain_actors.actors.critic.llm:LLMCritic",
         "none": "bergain_actors.actors.critic.arc:SilentCritic",
     },
     "streamer": {
         "audio": "bergain_actors.actors.streamer.streamer:AudioStreamer",
     },
     "router": {"router": "bergain_actors.actors.router.actor:ProviderRouter"},
-    "ableton": {},
+    "ableton": {"osc": "bergain_actors.actors.ableton.actor:AbletonLink"},
 }
 
 FALLBACKS: dict[str, dict[str, str]] = {

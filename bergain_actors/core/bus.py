@@ -138,6 +138,12 @@ class Bus:
 
     # --- durability -----------------------------------------------------------------------------------------------
 
+    def write_through(self) -> None:
+        """Hand what is logged so far to the OS now (no fsync): it survives this process being killed. Whatever
+        is derived from the log (the WAV) is written after it."""
+        if self.log is not None:
+            self.log.write_through()
+
     def request_commit(self) -> None:
         """Make what is logged so far durable soon (the committer coalesces requests that pile up)."""
         self._commit.set()

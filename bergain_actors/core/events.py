@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bergain_actors.music.hearing import Hearing
 from bergain_actors.music.plan import BarPlan, Note
 
 WALL_FIELDS = frozenset({"wall", "latency_ms"})
@@ -200,6 +201,27 @@ class Directive(Event, frozen=True):
     data: dict[str, Any] = {}
 
 
+class DirectiveMoved(Event, frozen=True):
+    """Critic → log, summary: a judgement after ``directive`` (``cause``), whether its measurable target moved:
+    ``measure`` went from ``before`` toward ``target`` and is now ``after``. This, not a claim, is "acted on"."""
+
+    directive: str
+    measure: str
+    before: float
+    after: float
+    target: float
+    moved: bool
+
+
+class CriticChanged(Event, frozen=True):
+    """Critic → log, console: the ``llm`` critic fell back to the ``arc`` rules (LM late, failed or unreadable) or
+    came back when the LM answered in time."""
+
+    old: str
+    new: str
+    reason: str
+
+
 # --- streamer -----------------------------------------------------------------------------------------------------
 
 
@@ -212,6 +234,10 @@ class BarPlayed(Event, frozen=True):
     peak: float = 0.0
     rms: float = 0.0
     gain_reduction_db: float = 0.0
+    checksum: int = -1
+    """CRC-32 of the bar's audio as played and written (``music.fingerprint``); -1 in logs from before it existed."""
+    heard: Hearing | None = None
+    """What the bar measured (loudness, brightness, kick, low end, width): what the ``audio`` critic judges."""
 
 
 class BarHeld(Event, frozen=True):
@@ -239,6 +265,23 @@ class AudioDeviceChanged(Event, frozen=True):
     status: Literal["lost", "resumed"]
     device: str
     reason: str = ""
+
+
+class LinkBeat(Event, frozen=True):
+    """Streamer → conductor, log: where bar ``bar`` starts on the Ableton Link session's timeline (an input from
+    outside: the Conductor takes ``tempo`` for the bars it plans next, so a replay follows the same tempo)."""
+
+    tempo: float
+    """The session's tempo when the bar was placed, rounded to 0.01 BPM."""
+    beat: float
+    """The session beat the bar starts on (a multiple of the quantum)."""
+    micros: int
+    """When the bar starts, on Link's clock (µs)."""
+    shift_ms: float = 0.0
+    """Silence inserted (> 0) or audio skipped (< 0) before the bar on the way to the speakers to land on the
+    session's phase; 0 while our tempo and the session's agree. The WAV never has it."""
+    peers: int = 0
+    """Other peers in the session."""
 
 
 class AudioStarted(Event, frozen=True):
@@ -364,6 +407,8 @@ class ClipWritten(Event, frozen=True):
     track: int
     slot: int
     notes: int
+    live_bar: int = -1
+    """The Live bar during which it was written (-1: before Live's transport started)."""
 
 
 class ClipFired(Event, frozen=True):
@@ -479,11 +524,14 @@ AnyEvent = (
     | ToolCall
     | ToolResult
     | Directive
+    | DirectiveMoved
+    | CriticChanged
     | BarPlayed
     | BarHeld
     | LatePlan
     | AudioUnderflow
     | AudioDeviceChanged
+    | LinkBeat
     | AudioStarted
     | LMRequest
     | LMResponse

@@ -19,8 +19,9 @@ import msgspec
 from bergain_actors.core import events as ev
 
 MAGIC = b"BGNALOG\x00"
-LOG_FORMAT = 1
+LOG_FORMAT = 2
 MAX_RECORD = 16 * 1024 * 1024
+"""The largest record, header included: the writer refuses a bigger one, so the reader can read all it writes."""
 FsyncPolicy = Literal["bar", "event", "never"]
 
 _frame = struct.Struct("<II")
@@ -43,10 +44,36 @@ class LogHeader(msgspec.Struct, frozen=True, kw_only=True):
     sample_rate: int
     created: float = 0.0
     """Wall-clock seconds at creation; informational."""
+    source_hash: str = ""
+    """Hash of the package's Python source that wrote the log (format 2; empty when unknown): replay warns when
+    the code replaying it differs."""
+    base_dir: str = ""
+    """Where the scenario's relative paths (the sample pack) resolve from, relative to the log's folder (format 2),
+    so a project moved with its logs still replays."""
 
 
 class LogError(Exception):
     """A file that cannot be read as a log at all."""
+
+
+class RecordTooLarge(LogError):
+    """An event bigger than ``MAX_RECORD``: refused before it is written, so the log stays readable."""
+
+
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Format 1 had no code identity and only the scenario folder's absolute path (kept in ``resolved``)."""
+    return {**raw, "format": 2, "source_hash": "", "base_dir": ""}
+
+
+UPCASTERS = {1: _v1_to_v2}
+"""Header format N → N + 1. Events need none so far: every field added since format 1 has a default."""
+
+
+def upcast(raw: dict[str, Any]) -> dict[str, Any]:
+    """A header as plain data, of any format this version reads, brought to ``LOG_FORMAT``."""
+    while (version := int(raw.get("format", 1))) < LOG_FORMAT:
+        raw = UPCASTERS[version](raw)
+    return raw
 
 
 class LogProblem(msgspec.Struct, frozen=True):
@@ -89,7 +116,10 @@ class LogWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
         file = open(path, "xb", buffering=0)  # noqa: SIM115 - owned by the writer until close()
         writer = cls(file, fsync)
-        writer._buf += MAGIC + _frame_payload(msgspec.msgpack.encode(header))
+        payload = msgspec.msgpack.encode(header)
+        if len(payload) > MAX_RECORD:
+            raise RecordTooLarge(f"log header of {len(payload)} bytes is larger than {MAX_RECORD} bytes")
+        writer._buf += MAGIC + _frame_payload(payload)
         writer._dirty = True
         writer.commit()
         return writer
@@ -107,9 +137,14 @@ class LogWriter:
         return writer, reader.problem
 
     def append(self, event: ev.Event) -> None:
-        """Frame ``event`` into the write buffer (the OS sees it at the next flush or every MiB)."""
+        """Frame ``event`` into the write buffer (the OS sees it at the next flush or every MiB). An event bigger
+        than ``MAX_RECORD`` raises ``RecordTooLarge`` and nothing is written."""
         payload = self._encode(event)
         size = len(payload)
+        if size > MAX_RECORD:
+            raise RecordTooLarge(
+                f"{type(event).__name__} of {size} bytes is larger than a log record may be ({MAX_RECORD} bytes)"
+            )
         buf = self._buf
         buf += _frame.pack(size, zlib.crc32(payload, zlib.crc32(_len.pack(size))))
         buf += payload
@@ -135,6 +170,11 @@ class LogWriter:
                 pass
             return
         self._buf.clear()
+
+    def write_through(self) -> None:
+        """Hand buffered records to the OS without fsync (they stay due for the next commit's fsync)."""
+        if self._buf:
+            self._write()
 
     def commit_due(self, event: ev.Event) -> bool:
         """Whether ``event`` closes a group under the ``bar`` policy: a bar boundary or a precious event."""
@@ -179,10 +219,14 @@ class LogReader:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.problem: LogProblem | None = None
+        self.written_format = LOG_FORMAT
         try:
             size = self.path.stat().st_size
             with open(self.path, "rb") as file:
-                head = file.read(min(size, 64 * 1024 + len(MAGIC)))
+                head = file.read(len(MAGIC) + _frame.size)
+                if head.startswith(MAGIC) and len(head) == len(MAGIC) + _frame.size:
+                    length = _frame.unpack_from(head, len(MAGIC))[0]
+                    head += file.read(min(length, MAX_RECORD))  # the header, however large it is
         except OSError as exc:
             raise LogError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         if not head.startswith(MAGIC):
@@ -191,8 +235,6 @@ class LogReader:
         if header is None:
             raise LogError(f"{path}: log header is {problem}; nothing to replay")
         self.header: LogHeader = header
-        if header.format > LOG_FORMAT:
-            raise LogError(f"{path}: log format {header.format} is newer than this version reads ({LOG_FORMAT})")
         self._start = end
         self.good_bytes = end
 
@@ -202,14 +244,27 @@ class LogReader:
             return None, pos, f"incomplete (file is {size} bytes)"
         length, crc = _frame.unpack_from(head, pos)
         end = pos + 8 + length
+        if length > MAX_RECORD:
+            return None, pos, f"corrupt (impossible length {length})"
         if end > len(head):
             return None, pos, f"incomplete (file is {size} bytes)"
         payload = head[pos + 8 : end]
         if zlib.crc32(payload, zlib.crc32(_len.pack(length))) != crc:
             return None, pos, "corrupt (checksum mismatch)"
         try:
-            return msgspec.msgpack.decode(payload, type=LogHeader), end, ""
+            raw = msgspec.msgpack.decode(payload)
         except msgspec.DecodeError as exc:
+            return None, pos, f"unreadable ({exc})"
+        if not isinstance(raw, dict):
+            return None, pos, "unreadable (not a header)"
+        self.written_format = int(raw.get("format", 1))  # the header itself is upcast to LOG_FORMAT
+        if self.written_format > LOG_FORMAT:
+            raise LogError(
+                f"{self.path}: log format {self.written_format} is newer than this version reads ({LOG_FORMAT})"
+            )
+        try:
+            return msgspec.convert(upcast(raw), LogHeader), end, ""
+        except (msgspec.ValidationError, KeyError) as exc:
             return None, pos, f"unreadable ({exc})"
 
     def __iter__(self) -> Iterator[ev.Event]:

@@ -59,8 +59,13 @@ class ConductorConfig(_Table):
 
 class CriticConfig(_Table):
     kind: str = "arc"
+    """arc (rules on the plans), audio (rules on what the bars measured too), llm (one directive per phrase from
+    an LM through the router; the arc's rules when it is late or down), none."""
     every_bars: Positive = 8
     window_bars: Positive = 16
+    model: str = ""
+    """For ``llm``: a provider name from ``[router]`` (empty: the router's order)."""
+    max_tokens: Positive = 64
 
 
 class StreamerConfig(_Table):
@@ -118,6 +123,13 @@ class AbletonTracks(_Table):
     texture: str = "texture"
 
 
+class LinkConfig(_Table):
+    enabled: bool = False
+    """Join an Ableton Link session: follow its tempo at bar lines, start bars on its phase, share our tempo."""
+    quantum: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
+    """Beats per Link phase cycle: our bars start where the session's phase is 0."""
+
+
 class AbletonConfig(_Table):
     kind: str = "none"
     """``none`` (no Ableton) or ``osc`` (Ableton Live through AbletonOSC)."""
@@ -171,6 +183,7 @@ class Scenario(_Table):
     streamer: StreamerConfig = msgspec.field(default_factory=StreamerConfig)
     router: RouterConfig = msgspec.field(default_factory=RouterConfig)
     ableton: AbletonConfig = msgspec.field(default_factory=AbletonConfig)
+    link: LinkConfig = msgspec.field(default_factory=LinkConfig)
     supervisor: SupervisorConfig = msgspec.field(default_factory=SupervisorConfig)
     control: ControlConfig = msgspec.field(default_factory=ControlConfig)
     base_dir: str = ""

@@ -16,9 +16,15 @@ class Summary:
         self.late_bars = 0
         self.silent_ms = 0.0
         self.device_losses: list[str] = []
+        self.link_tempos: list[str] = []
+        self.link_shifts = 0
+        self._link_tempo = 0.0
         self.late_plans = 0
         self.directives = 0
         self.acted = 0
+        self.checked = 0
+        self.moved = 0
+        self.critic_changes: list[str] = []
         self.crashes: list[str] = []
         self.restarts: list[str] = []
         self.fallbacks: list[str] = []
@@ -52,6 +58,11 @@ class Summary:
                 if event.silent_ms > 0:
                     self.late_bars += 1
                     self.silent_ms += event.silent_ms
+            case ev.LinkBeat():
+                if self._link_tempo and event.tempo != self._link_tempo:
+                    self.link_tempos.append(f"bar {event.bar}: {self._link_tempo:g} → {event.tempo:g} BPM")
+                self._link_tempo = event.tempo
+                self.link_shifts += abs(event.shift_ms) >= 1.0
             case ev.AudioDeviceChanged():
                 self.device_losses.append(f"bar {event.bar}: {event.device} {event.status} ({event.reason})")
             case ev.LatePlan():
@@ -60,6 +71,11 @@ class Summary:
                 self.directives += 1
             case ev.DirectiveActed():
                 self.acted += 1
+            case ev.DirectiveMoved():
+                self.checked += 1
+                self.moved += event.moved
+            case ev.CriticChanged():
+                self.critic_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.ActorCrashed():
                 self.crashes.append(f"bar {event.bar}: {event.slot} ({event.kind}) {event.error}")
             case ev.ActorRestarted():
@@ -97,7 +113,8 @@ class Summary:
             f" ({minutes:.1f} min){', ' + self.end if self.end else ''}",
             f"holds        {self.holds}   underflows {self.underflows}   late bars {self.late_bars}"
             f" ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
-            f"directives   {self.directives} given, {self.acted} acted on",
+            f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"
+            " moved their target",
         ]
         if self.commands:
             out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
@@ -111,6 +128,7 @@ class Summary:
             ("restarts", self.restarts),
             ("fallbacks", self.fallbacks),
             ("brain", self.brain_changes),
+            ("critic", self.critic_changes),
             ("providers", self.provider_changes),
             ("audio device", self.device_losses),
         ):
@@ -118,5 +136,9 @@ class Summary:
             out.extend(f"  {item}" for item in items[:20])
             if len(items) > 20:
                 out.append(f"  … and {len(items) - 20} more")
+        if self._link_tempo:
+            changes, shifted = len(self.link_tempos), self.link_shifts
+            out.append(f"link         {changes} tempo changes, {shifted} bars shifted onto the phase")
+            out.extend(f"  {item}" for item in self.link_tempos[:20])
         out.append("events       " + ", ".join(f"{k} {v}" for k, v in sorted(self.types.items())))
         return out

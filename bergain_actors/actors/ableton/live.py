@@ -13,12 +13,13 @@ import msgspec
 import trio
 
 from bergain_actors.actors.ableton.osc import OscClient, OscError, chunk_notes
+from bergain_actors.music.notes import TRACKS
 from bergain_actors.music.plan import TICKS_PER_BEAT
 
 if TYPE_CHECKING:
     from bergain_actors.music.notes import Note
 
-ROLES = ("drums", "bass", "chords", "stab", "texture")
+ROLES = TRACKS
 """The Ableton tracks a set plays on, in order."""
 
 INSTRUMENTS = {

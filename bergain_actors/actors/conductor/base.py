@@ -105,6 +105,9 @@ class Brain:
     def lead_changed(self, old: str, new: str) -> None:
         """The leading brain changed from ``old`` to ``new``."""
 
+    def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
+        """The Conductor was built mid-set (swap, restart, fallback): ``last`` holds the latest event of each type."""
+
     def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
         """Answer a person's words or energy change at ``bar`` (the target has already moved for ``energy``):
         what the brain took them to mean and what it did; None declines, and the next brain answers."""
@@ -179,6 +182,7 @@ class Conductor(Actor):
         ev.Steer,
         ev.StopPlanned,
         ev.ClipAdded,
+        ev.LinkBeat,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
@@ -252,6 +256,8 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
+        elif isinstance(event, ev.LinkBeat):
+            self.bpm = event.tempo  # the Link session's tempo, from the next bar planned on
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
         elif isinstance(event, ev.ClipAdded) and event.target == "set":
@@ -299,6 +305,8 @@ class Conductor(Actor):
                     self.clips[clip.role] = PlayingClip(
                         clip.role, clip.notes, clip.bars, layer.loop_start_bar, clip.seq
                     )
+        for brain in self.brains:
+            brain.resume(last)
 
     async def run(self, inbox: Any) -> None:
         async with trio.open_nursery() as nursery:

@@ -34,6 +34,8 @@ GROOVE_PHASES = frozenset({"intro", "build", "peak", "peak2"})
 FADER_STEP = 0.1
 NOVELTY = 0.6
 """Score for a move that makes a mix not heard yet in this set."""
+BRIEF_WEIGHT = 0.4
+"""How much the brief's leaning (-1..1 per role) weighs against the arc and variety."""
 
 PREFERRED_GAIN = {
     "kick": 0.9,
@@ -116,7 +118,7 @@ def attempt(mixer: Mixer, option: Option, cap: int, tone: Tone) -> Mixer | None:
     elif option.move in ("mute", "unmute"):
         verdict = copy.mute(option.role, option.move == "mute")
     elif option.move == "swap":
-        verdict = copy.swap(option.role, 0)
+        verdict = copy.swap(option.role, 0, args.get("choice"))
     else:
         return None
     if verdict.startswith("refused") or copy.channels == mixer.channels:
@@ -148,7 +150,12 @@ def build(
         fresh = NOVELTY if combination(after) not in heard else 0.0
         scored.append((_score(option, now, moment, tone, rand) + fresh, index, option))
     scored.sort(key=lambda item: (-item[0], item[1]))
-    return [option for _, _, option in scored[:SIZE]]
+    menu: list[Option] = []
+    for _, _, option in scored:
+        if option.move == "swap" and any(o.move == "swap" and o.role == option.role for o in menu):
+            continue  # one sample swap per role: the menu offers moves, not the whole crate
+        menu.append(option)
+    return menu[:SIZE]
 
 
 def valid(mixer: Mixer, option: Option, moment: Moment, tone: Tone) -> bool:
@@ -186,7 +193,9 @@ def _candidates(mixer: Mixer) -> list[Option]:
             for name in VARIATIONS.get(role, ()):
                 if name != channel.pattern:
                     out.append(Option("pattern", role, {"name": name}, f"{role} plays {name}", 0.0))
-        out.append(Option("swap", role, {}, f"another {role} sample", 0.0))
+        for choice, sample in enumerate(mixer.menu[role]):
+            if sample.id != channel.sample:
+                out.append(Option("swap", role, {"choice": choice}, f"another {role} sample ({choice})", 0.0))
     return out
 
 
@@ -232,9 +241,11 @@ def _score(option: Option, now: float, moment: Moment, tone: Tone, rand: random.
     if any(kind in option.answers for kind in moment.directives if kind != "vary"):
         score += 2.0
     if option.move in ("add", "unmute", "fader") and option.energy >= now:
-        score += tone.lean(option.role)
+        score += BRIEF_WEIGHT * tone.lean(option.role)
     elif option.move in ("remove",):
-        score -= tone.lean(option.role)
+        score -= BRIEF_WEIGHT * tone.lean(option.role)
+    if option.move == "fader":
+        score -= 0.2  # a level is the subtlest change: offered, but after the ones that change what plays
     if option.role in moment.recent_roles:
         score -= 0.5 if option.role in moment.recent_roles[-2:] else 0.25
     if option.move in ("pattern", "swap"):

@@ -11,11 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
+import numpy as np
 import trio
 
+from bergain_actors.actors.streamer.link_session import LinkTimeline
 from bergain_actors.actors.streamer.sinks import OfflineSink, Played, Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
+from bergain_actors.music.fingerprint import bar_checksum
+from bergain_actors.music.hearing import hear
 from bergain_actors.music.render import Renderer
 
 
@@ -31,6 +35,10 @@ class StreamerState:
         """The bar being rendered or played; if the streamer dies there, its restart holds that bar."""
         self.end = -1
         """The bar a ``stop`` ends the set before (-1: the set's own length)."""
+        self.timeline: LinkTimeline | None = None
+        """Where our bars sound on the Link session's timeline (with ``[link]`` on)."""
+        self.plan_bpm = 0.0
+        """The tempo of the last plan played: a plan at another tempo is a change of ours, shared with Link."""
 
 
 class AudioStreamer(Actor):
@@ -82,9 +90,11 @@ class AudioStreamer(Actor):
                 planned = state.last
                 self.ctx.emit(ev.BarHeld(plan_seq=planned.seq, bar=bar))
             state.inflight = bar
-            audio = state.renderer.render(msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan)
+            plan = msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan
+            tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
+            audio = state.renderer.render(plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo))
             state.next_bar, state.last, state.inflight = bar + 1, planned, -1
-            played = await self.sink.play(audio)
+            played = await self.sink.play(self._on_link(bar, tempo, audio) if self.ctx.set.link else audio)
             stats = state.renderer.last_stats
             self.ctx.emit(
                 ev.BarPlayed(
@@ -94,12 +104,45 @@ class AudioStreamer(Actor):
                     peak=round(stats.peak, 6) if stats else 0.0,
                     rms=round(stats.rms, 6) if stats else 0.0,
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
+                    checksum=bar_checksum(audio),
+                    heard=hear(audio, state.renderer.sample_rate, planned.plan.beats_per_bar),
                 )
             )
-            if self.ctx.set.wav is not None:  # after the log: a set cut short mid-bar has the same bars in both
+            if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
+                self.ctx.bus.write_through()
                 self.ctx.set.wav.write(audio)
             self._report(bar, played)
         await trio.sleep_forever()
+
+    def _link_tempo(self, bpm: float) -> float:
+        """The tempo to render the next bar at: the Link session's, after sharing a change of ours (a plan at
+        another tempo than the last one played, that the session does not have yet)."""
+        state = self.state
+        if state.timeline is None:
+            state.timeline = LinkTimeline(self.ctx.set.link, self.ctx.scenario.sample_rate)
+        session = state.timeline.session
+        if state.plan_bpm and bpm != state.plan_bpm and abs(bpm - session.tempo()) > 0.005:
+            session.share_tempo(bpm, at=state.timeline.next_start())
+        state.plan_bpm = bpm
+        return round(session.tempo(), 2)
+
+    def _on_link(self, bar: int, tempo: float, audio: np.ndarray) -> np.ndarray:
+        """Place the bar on the session's phase; ``LinkBeat`` logs where, and the tempo it was rendered at."""
+        timeline = self.state.timeline
+        assert timeline is not None
+        shifted, beat, start, shift = timeline.place(audio)
+        rate = self.ctx.scenario.sample_rate
+        self.ctx.emit(
+            ev.LinkBeat(
+                bar=bar,
+                tempo=tempo,
+                beat=beat,
+                micros=start,
+                shift_ms=round(shift * 1000 / rate, 3),
+                peers=timeline.session.peers(),
+            )
+        )
+        return shifted
 
     def _report(self, bar: int, played: Played) -> None:
         """What went wrong on the way out becomes events (and, when the device comes or goes, a warning)."""

@@ -93,6 +93,13 @@ class RLMBrain(Brain):
             if self.leading:
                 self._wake.set()
 
+    def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
+        """Built mid-set: the set has already started, so the program may run now (or it would wait forever)."""
+        if ev.SetStarted in last and ev.SetEnded not in last:
+            self.started = True
+            if self.leading:
+                self._wake.set()
+
     def record(self, event: ev.Event) -> None:
         if not self.ctx.set.live:
             self.tape.append(event)

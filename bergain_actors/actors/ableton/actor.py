@@ -1,0 +1,342 @@
+"""AbletonLink: the set performed into Ableton Live through AbletonOSC, clocked by Live's beat.
+
+Live mode: each bar's plan becomes notes (``music.notes.bar_notes``, the same notes ``replay --midi`` exports), one
+looping one-bar clip per track whose notes change, written into a free slot of a small ring as soon as the plan
+arrives (two bars ahead) and fired during the bar before it, so Live's launch quantization starts it on the bar
+line. A track whose notes do not change keeps looping its clip. Palette mode fires a scene of a pre-built grid
+(energy × phase) on phrase boundaries instead.
+
+An edge actor: ``handle`` only records plans and bars; the actor's own task talks to Live. Everything it learns
+from Live (beats, errors, losses, reloads) and everything it does (clips written and fired, scenes fired) is an
+event first, so ``replay --verify`` needs no Live. Faults never reach the music: Live absent or lost, the set
+goes on by our own clock (``LiveClockSink``) while this task reconnects with backoff and resyncs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import trio
+
+from bergain_actors.actors.ableton import live
+from bergain_actors.actors.ableton.clock import LiveClock, LiveClockSink
+from bergain_actors.actors.ableton.osc import OscClient, OscError
+from bergain_actors.actors.streamer.sinks import Sink
+from bergain_actors.core import events as ev
+from bergain_actors.core.actor import Actor, ActorContext, SetContext
+from bergain_actors.music.notes import Note, bar_notes, track_for
+from bergain_actors.music.plan import BarPlan
+from bergain_actors.music.theory import set_theory
+
+RING = 4
+"""Clip slots per track in live mode: one playing, one fired, one or two written ahead."""
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
+"""Seconds between reconnection attempts while Live is away."""
+
+
+class Lost(Exception):
+    """Live stopped answering (or reloaded its script): resync."""
+
+
+class TrackState(msgspec.Struct):
+    index: int
+    scheduled: tuple[Note, ...] | None = None
+    """The notes the track plays at the last bar written or fired (None: unknown, e.g. after a resync)."""
+    next_slot: int = 0
+    pan: float = 0.0
+
+
+class Pending(msgspec.Struct):
+    """A clip written for ``bar`` and not fired yet (``slot`` -1: the track stops at ``bar``)."""
+
+    bar: int
+    role: str
+    slot: int
+    pan: float
+
+
+class AbletonState:
+    """What survives a restart of the actor: the clock the streamer's sink follows and where Live stands."""
+
+    def __init__(self, clock: LiveClock) -> None:
+        self.clock = clock
+        self.plans: dict[int, BarPlan] = {}
+        self.played = -1
+        """The last set bar that began (``BarPlayed``)."""
+        self.started = False
+        self.tracks: dict[str, TrackState] = {}
+        self.pending: list[Pending] = []
+        self.written = -1
+        """The last bar whose clips were written (or found unchanged)."""
+        self.ok = False
+
+
+def state_of(set_ctx: SetContext) -> AbletonState:
+    """The set's Ableton state, made with its clock on first use (by ``clocked_by_live``, before the actor)."""
+    durable = set_ctx.durable
+    if "ableton" not in durable:
+        meter = set_ctx.meter
+        durable["ableton"] = AbletonState(LiveClock(meter.beats_per_bar, float(meter.bar_seconds)))
+    return durable["ableton"]
+
+
+def clocked_by_live(set_ctx: SetContext, sink: Sink) -> Sink:
+    """The streamer's sink for a set played into Live: paced by Live's bar lines, by ``sink`` when Live is away."""
+    state = state_of(set_ctx)
+    scenario = set_ctx.scenario
+    return LiveClockSink(sink, state.clock, scenario.sample_rate, wait_start=scenario.ableton.connect_s + 2.0)
+
+
+class AbletonLink(Actor):
+    kind = "osc"
+    subscribes = (ev.BarPlanned, ev.BarPlayed)
+    deciding = False
+
+    def __init__(self, ctx: ActorContext, config: Any) -> None:
+        super().__init__(ctx, config)
+        self.state = state_of(ctx.set)
+        self.clock = self.state.clock
+        self.theory = set_theory(ctx.scenario.seed, ctx.scenario.key)
+        self.beats_per_bar = ctx.scenario.beats_per_bar
+        self._wake = trio.Event()
+        self._last_beat_at = 0.0
+        self._reloaded = False
+
+    # --- from the bus (synchronous, no I/O) -------------------------------------------------------------------------
+
+    def handle(self, event: ev.Event) -> None:
+        if isinstance(event, ev.BarPlanned):
+            self.state.plans[event.plan.bar] = event.plan
+        elif isinstance(event, ev.BarPlayed):
+            self.state.played = event.bar
+        self._wake.set()
+
+    # --- from Live (pushes, published before they are used) --------------------------------------------------------
+
+    def _push(self, address: str, args: tuple[Any, ...]) -> None:
+        if address == "/live/song/get/beat" and args:
+            beat = int(args[0])
+            clock = self.clock
+            bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
+            self.ctx.emit(ev.LiveBeat(beat=beat, origin=clock.origin, bar=max(bar, 0), tick=beat % self.beats_per_bar))
+            self._last_beat_at = trio.current_time()
+            clock.beat(beat)
+            self._wake.set()
+        elif address == "/live/error":
+            self.ctx.emit(ev.AbletonError(message=" ".join(str(a) for a in args)[:300], bar=max(self.state.played, 0)))
+        elif address == "/live/startup":
+            self.ctx.emit(ev.AbletonStatus(state="reloaded", detail="AbletonOSC restarted; listeners are gone"))
+            self._reloaded = True
+            self._wake.set()
+
+    # --- the actor's task -------------------------------------------------------------------------------------------
+
+    async def run(self, inbox: Any) -> None:
+        config = self.config
+        try:
+            osc = OscClient(
+                config.host,
+                config.port,
+                config.reply_port,
+                timeout=config.timeout_s,
+                retries=config.retries,
+                on_push=self._push,
+            )
+            async with osc:
+                await self._serve(osc)
+        except OscError as exc:  # the reply port is taken: nothing we can do until the next set
+            self._away("absent", f"{exc}; the set plays on our own audio")
+            await trio.sleep_forever()
+
+    async def _serve(self, osc: OscClient) -> None:
+        attempt = 0
+        first = True
+        while True:
+            try:
+                await osc.query("/live/test", timeout=self.config.connect_s if first else self.config.timeout_s)
+            except OscError:
+                if first:
+                    where = f"{self.config.host}:{self.config.port}"
+                    self._away("absent", f"no answer at {where}; the set plays on our own audio")
+                first = False
+                await trio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                attempt += 1
+                continue
+            first = False
+            try:
+                await self._session(osc)
+            except (Lost, OscError) as exc:
+                if self._reloaded:
+                    self._reloaded = False
+                    attempt = 0
+                    continue
+                self._away("lost", str(exc))
+                attempt = 0
+
+    def _away(self, state: str, detail: str) -> None:
+        if self.state.ok or state == "absent":
+            self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
+        self.state.ok = False
+        self.clock.down()
+
+    async def _session(self, osc: OscClient) -> None:
+        """Set up (again), sync the clock, then keep clips flowing until Live goes away."""
+        state, config = self.state, self.config
+        restoring = state.started
+        now = await live.status(osc)
+        names = {role: getattr(config.tracks, role) for role in live.ROLES}
+        result = await live.setup(osc, names, scenes=RING, load=config.load_instruments, current=now)
+        self.ctx.emit(
+            ev.AbletonStatus(
+                state="restored" if restoring else "connected",
+                detail=_setup_detail(result),
+                live_version=now.version,
+                tracks=result.tracks,
+                bar=max(state.played, 0),
+            )
+        )
+        state.ok = True
+        old = state.tracks
+        state.tracks = {
+            role: TrackState(index, next_slot=old[role].next_slot if role in old and old[role].index == index else 0)
+            for role, index in result.tracks.items()
+        }
+        state.pending = []
+        osc.send("/live/song/set/tempo", float(self.ctx.scenario.bpm))
+        osc.send("/live/song/set/clip_trigger_quantization", 4)
+        for track in state.tracks.values():
+            osc.send("/live/track/set/volume", track.index, 0.85)
+        if not restoring:
+            osc.send("/live/song/stop_all_clips", 0)
+            osc.send("/live/song/stop_playing")
+            osc.send("/live/song/set/current_song_time", 0.0)
+            state.written = -1
+            await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
+            osc.send("/live/song/start_listen/beat")
+            osc.send("/live/song/start_playing")
+            state.started = True
+            self._last_beat_at = trio.current_time()
+            self.clock.sync(origin=1)
+        else:
+            playing, song_time = await live.gather(
+                osc.query("/live/song/get/is_playing"), osc.query("/live/song/get/current_song_time")
+            )
+            osc.send("/live/song/start_listen/beat")
+            if not playing[0]:
+                osc.send("/live/song/start_playing")
+                song_time = (0.0,)
+            live_bar = int(float(song_time[0])) // self.beats_per_bar
+            state.written = state.played
+            self.clock.live_bar = live_bar
+            self._last_beat_at = trio.current_time()
+            self.clock.sync(origin=live_bar - max(state.played, 0))
+        while True:
+            self._wake = trio.Event()
+            await self._step(osc)
+            with trio.move_on_after(self.clock.bar_seconds / 2):
+                await self._wake.wait()
+            if self._reloaded:
+                raise Lost("AbletonOSC reloaded")
+            if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
+                try:
+                    await osc.query("/live/test")
+                except OscError:
+                    raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
+                self._last_beat_at = trio.current_time()
+
+    async def _step(self, osc: OscClient) -> None:
+        state = self.state
+        await self._write(osc, upto=max(state.plans, default=-1))
+        now = self.clock.set_bar()
+        if now is None:
+            return
+        for pending in list(state.pending):
+            if pending.bar - 1 > now:
+                continue
+            state.pending.remove(pending)
+            if pending.bar <= now:
+                newer = any(p.role == pending.role and p.bar == now + 1 for p in state.pending)
+                self.ctx.emit(ev.ClipLate(role=pending.role, reason=f"Live was at bar {now} already", bar=pending.bar))
+                if newer:
+                    continue
+            self._fire(osc, pending)
+        for bar in [b for b in state.plans if b < now]:
+            del state.plans[bar]
+
+    def _fire(self, osc: OscClient, pending: Pending) -> None:
+        track = self.state.tracks[pending.role]
+        live_bar = self.clock.live_bar
+        self.ctx.emit(
+            ev.ClipFired(role=pending.role, track=track.index, slot=pending.slot, live_bar=live_bar, bar=pending.bar)
+        )
+        if pending.slot < 0:
+            osc.send("/live/track/stop_all_clips", track.index)
+        else:
+            osc.send("/live/clip_slot/fire", track.index, pending.slot)
+        if pending.pan != track.pan:
+            osc.send("/live/track/set/panning", track.index, float(pending.pan))
+            track.pan = pending.pan
+
+    async def _write(self, osc: OscClient, upto: int) -> None:
+        """Write the clips of every planned bar up to ``upto`` not written yet (all of a bar's tracks at once)."""
+        state = self.state
+        while state.written < upto:
+            bar = state.written + 1
+            plan = state.plans.get(bar)
+            if plan is None:
+                return
+            notes = bar_notes(plan, self.theory)
+            pans = _pans(plan)
+            writes: list[tuple[str, int, tuple[Note, ...]]] = []
+            for role, track in state.tracks.items():
+                wanted = notes.get(role, ())
+                if wanted == track.scheduled:
+                    continue
+                track.scheduled = wanted
+                if not wanted:
+                    state.pending.append(Pending(bar, role, -1, pans.get(role, 0.0)))
+                    continue
+                slot = track.next_slot
+                track.next_slot = (slot + 1) % RING
+                writes.append((role, slot, wanted))
+                state.pending.append(Pending(bar, role, slot, pans.get(role, 0.0)))
+            state.written = bar
+            if writes:
+                await self._write_bar(osc, bar, writes)
+
+    async def _write_bar(self, osc: OscClient, bar: int, writes: list[tuple[str, int, tuple[Note, ...]]]) -> None:
+        beats = self.beats_per_bar
+        for role, slot, notes in writes:
+            track, now = self.state.tracks[role].index, self.clock.live_bar
+            self.ctx.emit(ev.ClipWritten(role=role, track=track, slot=slot, notes=len(notes), bar=bar, live_bar=now))
+        await live.gather(
+            *[
+                live.write_clip(osc, self.state.tracks[role].index, slot, notes, beats, f"{role} {bar}")
+                for role, slot, notes in writes
+            ]
+        )
+
+    def close(self) -> None:
+        """The set is over: nothing more to send (the last clips play out their bar in Live)."""
+
+
+def _pans(plan: BarPlan) -> dict[str, float]:
+    """Each track's pan: the mean pan of the layers it plays."""
+    sums: dict[str, list[float]] = {}
+    for layer in plan.layers:
+        role = track_for(layer)
+        if role is not None:
+            sums.setdefault(role, []).append(layer.pan)
+    return {role: round(sum(p) / len(p), 3) for role, p in sums.items()}
+
+
+def _setup_detail(result: live.SetupResult) -> str:
+    parts = []
+    if result.created:
+        parts.append("created tracks " + ", ".join(result.created))
+    if result.loaded:
+        parts.append("loaded " + ", ".join(f"{r}: {n}" for r, n in result.loaded.items()))
+    if result.to_load:
+        parts.append("load by hand " + ", ".join(f"{r}: {n}" for r, n in result.to_load.items()))
+    return "; ".join(parts) or "tracks and instruments in place"

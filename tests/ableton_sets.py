@@ -1,0 +1,105 @@
+"""Helpers for sets played into the AbletonOSC peer: run one, and read what Live played against what was planned."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from bergain_actors.actors.streamer.sinks import OfflineSink
+from bergain_actors.core import events as ev
+from bergain_actors.music.notes import bar_notes
+from bergain_actors.music.plan import TICKS_PER_BEAT
+from bergain_actors.music.theory import set_theory
+from bergain_actors.performance import SetResult, perform
+from tests.ableton_peer import Peer
+from tests.conftest import make_scenario
+
+
+def ableton_scenario(tmp_path: Path, peer: Peer | None, port: int = 0, reply_port: int = 0, **changes: Any):
+    ableton: dict[str, Any] = {"kind": "osc", "port": port, "reply_port": reply_port}
+    if peer is not None:
+        ableton.update(port=peer.port, reply_port=peer.reply_port)
+    ableton.update(changes.pop("ableton", {}))
+    changes.setdefault("bpm", 240)
+    return make_scenario(tmp_path, ableton=ableton, streamer={"output": False}, **changes)
+
+
+def play(scenario, tmp_path: Path, during=None) -> SetResult:
+    """Play the set in real time (Live runs on real time); ``during(nursery, events)`` may inject faults."""
+
+    async def main() -> SetResult:
+        events: list[ev.Event] = []
+        with trio.fail_after(600):
+            return await _run(events)
+
+    async def _run(events: list[ev.Event]) -> SetResult:
+        async with trio.open_nursery() as nursery:
+            if during is not None:
+                nursery.start_soon(during, events)
+            result = await perform(
+                scenario,
+                "",
+                log_path=tmp_path / "set.bgnlog",
+                wav_path=tmp_path / "set.wav",
+                sink=OfflineSink(),
+                keep_events=True,
+                on_event=events.append,
+            )
+            nursery.cancel_scope.cancel()
+        return result
+
+    return trio.run(main)
+
+
+def wait_for_peer(peer: Peer, song_time: float, deadline_s: float = 60) -> list[dict[str, Any]]:
+    """The peer's events once Live's song time has passed ``song_time`` (Live plays on after our set ends)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        events = peer.events()
+        if any(e.get("song_time", -1) >= song_time for e in events if e["event"] == "note"):
+            return events
+        time.sleep(0.1)  # waiting on another process's file; nothing in-process to wait on
+    raise AssertionError(f"Live never reached song time {song_time}")
+
+
+def expected_notes(result: SetResult, scenario, origin: int, bars: range) -> list[tuple[int, str, int, float, int]]:
+    """(bar, role, pitch, song time, velocity) of every note the plans of ``bars`` ask for."""
+    theory = set_theory(scenario.seed, scenario.key)
+    beats = scenario.beats_per_bar
+    out = []
+    for event in result.events:
+        if isinstance(event, ev.BarPlanned) and event.plan.bar in bars:
+            for role, notes in bar_notes(event.plan, theory).items():
+                for n in notes:
+                    t = (origin + event.plan.bar) * beats + n.start / TICKS_PER_BEAT
+                    out.append((event.plan.bar, role, n.pitch, t, n.velocity))
+    return out
+
+
+def played_notes(events: list[dict[str, Any]], tracks: dict[str, int], lo: float, hi: float):
+    """(role, pitch, song time, velocity) of the notes Live played on our tracks between song times lo and hi."""
+    role_of = {index: role for role, index in tracks.items()}
+    return [
+        (role_of[e["track"]], e["pitch"], e["song_time"], e["velocity"])
+        for e in events
+        if e["event"] == "note" and e["track"] in role_of and lo <= e["song_time"] < hi
+    ]
+
+
+def match_notes(expected, played, step: float) -> tuple[list, list]:
+    """Pair each planned note, in time order, with the first played one of the same role, pitch and velocity
+    reported up to ``step`` beats after its time (the peer reports a note at the end of the engine step that played
+    it, and steps stretch on a loaded machine). Returns what is left on each side."""
+    left = sorted(played, key=lambda p: p[2])
+    missing = []
+    for _bar, role, pitch, t, velocity in sorted(expected, key=lambda e: e[3]):
+        for i, (r, p, when, v) in enumerate(left):
+            if r == role and p == pitch and v == velocity and t - 1e-3 <= when <= t + step:
+                del left[i]
+                break
+        else:
+            missing.append((_bar, role, pitch, t, velocity))
+    return missing, left

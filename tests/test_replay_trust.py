@@ -1,0 +1,291 @@
+"""Replay says OK only when it is: damaged or cut logs exit 4 with "N of M", bars carry audio checksums, outputs
+are told from inputs by type and emitting actor, the set context comes from the log, --wav never clobbers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import numpy as np
+import pytest
+import trio
+
+from bergain_actors import replay
+from bergain_actors.actors.conductor import autopilot
+from bergain_actors.cli import main
+from bergain_actors.core import actor as registry
+from bergain_actors.core import events as ev
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.core.actor import Actor, ActorContext
+from bergain_actors.core.log import LogReader, LogWriter, read_all
+from bergain_actors.music import render as render_module
+from bergain_actors.performance import perform
+from tests.brain_support import SCENARIOS
+
+Events = list[ev.Event]
+
+
+@pytest.fixture(scope="module")
+def phrase_log(tmp_path_factory) -> Path:
+    """A whole 32-bar set on the phrase brain with scripted LM answers (so it logs LMResponses)."""
+    out = tmp_path_factory.mktemp("phrase")
+    argv = ["run", str(SCENARIOS / "phrase_scripted.toml"), "--fast", "--no-audio", "--quiet", "--bars", "32"]
+    assert main([*argv, "--out", str(out)]) == 0
+    (log,) = out.glob("*.bgnlog")
+    return log
+
+
+def rewrite(src: Path, dst: Path, change: Callable[[Events], Events]) -> Path:
+    """A copy of the log ``src`` whose events went through ``change`` (a well-framed log: only the content lies)."""
+    header, events, _ = read_all(src)
+    writer = LogWriter.create(dst, header, "never")
+    for event in change(events):
+        writer.append(event)
+    writer.close()
+    return dst
+
+
+def first(events: Events, kind: type[ev.Event], after: int = 0) -> int:
+    return next(i for i, e in enumerate(events) if isinstance(e, kind) and i >= after)
+
+
+def replay_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["replay", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_whole_log_verifies_and_renders_with_n_of_m(phrase_log, tmp_path, capsys):
+    _, events, _ = read_all(phrase_log)
+    code, out, _ = replay_cli(capsys, str(phrase_log), "--verify", "--wav", str(tmp_path / "a.wav"))
+    assert code == 0
+    assert f"verified: {len(events)} of {len(events)} events replayed identically" in out
+    assert "rendered 32 of 32 bars" in out
+
+
+def test_flipped_byte_at_record_6_exits_4_and_counts(phrase_log, tmp_path, capsys):
+    reader = LogReader(phrase_log)
+    ends = [reader.good_bytes]
+    for _ in reader:
+        ends.append(reader.good_bytes)
+    data = bytearray(phrase_log.read_bytes())
+    data[ends[5] + 10] ^= 0x40  # a payload byte of record 6
+    bad = tmp_path / "flipped.bgnlog"
+    bad.write_bytes(bytes(data))
+    code, out, err = replay_cli(capsys, str(bad), "--verify")
+    assert code == 4, out + err
+    assert "5 of 5 events" in out and "partial" in out
+    assert "corrupt record at byte" in err
+    code, out, err = replay_cli(capsys, str(bad), "--wav", str(tmp_path / "f.wav"))
+    assert code == 4
+    assert "rendered 0 of 32 bars" in out
+    code, out, _ = replay_cli(capsys, str(bad), "--verify", "--allow-partial")
+    assert code == 0 and "5 of 5 events" in out
+
+
+@pytest.mark.parametrize("victim", [ev.BarPlayed, ev.LMResponse])
+def test_a_deleted_input_record_exits_4(phrase_log, tmp_path, capsys, victim):
+    def drop(events: Events) -> Events:
+        index = first(events, victim, after=len(events) // 3)
+        return events[:index] + events[index + 1 :]
+
+    bad = rewrite(phrase_log, tmp_path / "deleted.bgnlog", drop)
+    code, out, err = replay_cli(capsys, str(bad), "--verify")
+    assert code == 4, out + err
+    assert "missing (1 record(s) deleted)" in err
+    assert " of " in out
+    code, out, err = replay_cli(capsys, str(bad), "--wav", str(tmp_path / "d.wav"))
+    assert code == 4 and " of 32 bars" in out
+
+
+def test_a_duplicated_bar_played_exits_4_and_is_not_rendered_twice(phrase_log, tmp_path, capsys):
+    def dup(events: Events) -> Events:
+        index = first(events, ev.BarPlayed, after=len(events) // 2)
+        return [*events[: index + 1], events[index], *events[index + 1 :]]
+
+    bad = rewrite(phrase_log, tmp_path / "dup.bgnlog", dup)
+    good_wav, bad_wav = tmp_path / "good.wav", tmp_path / "dup.wav"
+    assert main(["replay", str(phrase_log), "--wav", str(good_wav)]) == 0
+    code, out, err = replay_cli(capsys, str(bad), "--wav", str(bad_wav))
+    assert code == 4
+    assert "appears again" in err and "played again" in err
+    assert "rendered 32 of 32 bars" in out
+    assert bad_wav.read_bytes() == good_wav.read_bytes()
+    code, _, _ = replay_cli(capsys, str(bad), "--verify")
+    assert code == 4
+
+
+def test_a_log_without_set_ended_exits_4(phrase_log, tmp_path, capsys):
+    bad = rewrite(phrase_log, tmp_path / "cut.bgnlog", lambda events: events[:-1])
+    code, out, err = replay_cli(capsys, str(bad), "--verify")
+    assert code == 4
+    assert "no SetEnded" in err
+    n = len(read_all(bad)[1])
+    assert f"{n} of {n} events" in out
+    assert replay_cli(capsys, str(bad), "--verify", "--allow-partial")[0] == 0
+
+
+# --- 3: the set context comes from SetStarted -------------------------------------------------------------------
+
+
+async def test_swap_to_rlm_in_a_fast_set_verifies(tmp_path):
+    scenario, text = scenarios.load(SCENARIOS / "rlm_scripted.toml")
+    conductor = msgspec.structs.replace(scenario.conductor, kind="autopilot", sandbox_timeout_s=0.5)
+    scenario = scenarios.replace(scenario, bars=40, conductor=conductor)
+
+    async def person(desk) -> None:
+        desk.submit("swap conductor rlm")
+
+    with trio.fail_after(120):
+        result = await perform(
+            scenario, text, log_path=tmp_path / "s.bgnlog", wav_path=tmp_path / "s.wav", controls=person
+        )
+    events = read_all(result.log_path)[1]
+    assert any(isinstance(e, ev.ActorSwapped) and e.new == "rlm" for e in events)
+    assert any(isinstance(e, ev.ToolCall) for e in events), "the swapped-in rlm runs its program"
+    assert next(e for e in events if isinstance(e, ev.SetStarted)).fast
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.mismatch is None, verdict.mismatch.describe()
+    assert verdict.verified and verdict.done == len(events)
+
+
+class ContextProbe(Actor):
+    """A critic that says what set context it was built in: replay must build it in the same one."""
+
+    kind = "context_probe"
+    subscribes = (ev.BarPlayed,)
+
+    def handle(self, event: ev.Event) -> None:
+        if event.bar % 4 == 0:
+            text = f"fast={self.ctx.set.fast} total={self.ctx.set.total_bars}"
+            self.ctx.emit(ev.Directive(kind="vary", text=text, bar=event.bar))
+
+
+async def test_an_actor_swapped_in_mid_set_replays_in_the_logged_context(scenario_factory, tmp_path, monkeypatch):
+    monkeypatch.setitem(registry.KINDS["critic"], "context_probe", ContextProbe)
+
+    async def person(desk) -> None:
+        desk.submit("swap critic context_probe")
+
+    scenario = scenario_factory(bars=16)
+    with trio.fail_after(60):
+        result = await perform(
+            scenario, "", log_path=tmp_path / "p.bgnlog", wav_path=tmp_path / "p.wav", controls=person
+        )
+    said = [e.text for e in read_all(result.log_path)[1] if isinstance(e, ev.Directive) and e.source == "critic"]
+    assert "fast=True total=16" in said
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.mismatch is None, verdict.mismatch.describe()
+    assert verdict.verified
+
+
+# --- 4: per-bar audio checksums ---------------------------------------------------------------------------------
+
+
+def test_every_bar_played_carries_its_audio_checksum(phrase_log):
+    played = [e for e in read_all(phrase_log)[1] if isinstance(e, ev.BarPlayed)]
+    assert len(played) == 32 and all(e.checksum >= 0 for e in played)
+    assert len({e.checksum for e in played}) > 16
+
+
+def test_a_renderer_that_changed_is_named_at_its_first_bar(phrase_log, tmp_path, capsys, monkeypatch):
+    """A renderer that sums layers in another order from bar 8 on: --wav and --verify name bar 8."""
+    original = render_module.Renderer.render
+
+    def reordered(self, plan):
+        if plan.bar >= 8:
+            plan = msgspec.structs.replace(plan, layers=tuple(reversed(plan.layers)))
+        return original(self, plan)
+
+    monkeypatch.setattr(render_module.Renderer, "render", reordered)
+    code, _, err = replay_cli(capsys, str(phrase_log), "--wav", str(tmp_path / "r.wav"))
+    assert code == 3
+    assert "diverged at bar 8" in err
+    code, _, err = replay_cli(capsys, str(phrase_log), "--verify")
+    assert code == 3
+    assert "diverged at bar 8" in err
+
+
+def test_a_streamer_that_scaled_its_audio_is_caught(scenario_factory, tmp_path, capsys, monkeypatch):
+    """Edge actors are not trusted blindly: a streamer that played (and wrote) other audio than its plans say."""
+    from bergain_actors.actors.streamer import streamer
+
+    real = streamer.Renderer.render
+
+    def louder(self, plan):
+        audio = real(self, plan)
+        return audio * np.float32(0.5) if plan.bar == 5 else audio
+
+    monkeypatch.setattr(streamer.Renderer, "render", louder)
+    scenario = scenario_factory(bars=12)
+    trio.run(lambda: perform(scenario, "", log_path=tmp_path / "s.bgnlog", wav_path=tmp_path / "s.wav"))
+    monkeypatch.setattr(streamer.Renderer, "render", real)
+    code, _, err = replay_cli(capsys, str(tmp_path / "s.bgnlog"), "--wav", str(tmp_path / "r.wav"))
+    assert code == 3 and "diverged at bar 5" in err
+
+
+# --- 5: outputs told from inputs by type and emitting actor ------------------------------------------------------
+
+
+def test_a_decision_published_under_another_name_is_still_checked(phrase_log, capsys, monkeypatch):
+    """Replayed code whose conductor publishes its mixer moves as if it were the router, with another gain."""
+    real_emit = ActorContext.emit
+
+    def disguised(self, event):
+        if self.slot == "conductor" and isinstance(event, ev.MixerMove) and "gain" in event.args:
+            event = msgspec.structs.replace(event, args={**event.args, "gain": 0.123}, source="router")
+        return real_emit(self, event)
+
+    monkeypatch.setattr(ActorContext, "emit", disguised)
+    code, _, err = replay_cli(capsys, str(phrase_log), "--verify")
+    assert code == 3, err
+    assert '"gain":0.123' in err
+
+
+def test_a_logged_output_replay_never_produces_is_reported(phrase_log, tmp_path, capsys):
+    """The log claims a decision (under no slot's name) that the code never makes."""
+
+    def claim(events: Events) -> Events:
+        end = events[-1]
+        fake = ev.MixerMove(move="add", role="kick", seq=end.seq, bar=end.bar, source="")
+        return [*events[:-1], fake, msgspec.structs.replace(end, seq=end.seq + 1)]
+
+    bad = rewrite(phrase_log, tmp_path / "claim.bgnlog", claim)
+    code, _, err = replay_cli(capsys, str(bad), "--verify")
+    assert code == 3
+    assert "never produced" in err and '"role":"kick"' in err
+
+
+def test_changed_autopilot_gain_still_diverges_at_its_move(phrase_log, capsys, monkeypatch):
+    monkeypatch.setitem(autopilot.PREFERRED_GAIN, "hihat", 0.5)
+    monkeypatch.setitem(autopilot.PREFERRED_GAIN, "kick", 0.5)
+    code, _, err = replay_cli(capsys, str(phrase_log), "--verify")
+    assert code == 3 and "replay diverged at seq" in err
+
+
+# --- 8: --wav never overwrites an input -------------------------------------------------------------------------
+
+
+def test_wav_onto_the_log_itself_is_refused(phrase_log, tmp_path, capsys):
+    log = tmp_path / "copy.bgnlog"
+    log.write_bytes(phrase_log.read_bytes())
+    before = log.read_bytes()
+    for argv in ([str(log), "--wav", str(log)], [str(log), "--wav", str(log), "--force"]):
+        code, _, err = replay_cli(capsys, *argv)
+        assert code == 2
+        assert "that is the log being replayed" in err
+    assert log.read_bytes() == before
+
+
+def test_wav_into_a_folder_or_onto_a_file_needs_care(phrase_log, tmp_path, capsys):
+    code, _, err = replay_cli(capsys, str(phrase_log), "--wav", str(tmp_path))
+    assert code == 2 and "is a folder" in err and "Traceback" not in err
+    existing = tmp_path / "old.wav"
+    existing.write_bytes(b"keep me")
+    code, _, err = replay_cli(capsys, str(phrase_log), "--wav", str(existing))
+    assert code == 2 and "already exists; pass --force" in err
+    assert existing.read_bytes() == b"keep me"
+    code, _, _ = replay_cli(capsys, str(phrase_log), "--wav", str(existing), "--force")
+    assert code == 0 and existing.read_bytes()[:4] == b"RIFF"
