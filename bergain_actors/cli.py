@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--plain", action="store_true", help="human lines instead of the live display on a terminal")
     run.add_argument("-v", "--verbose", action="store_true", help="also tell the moves the guardrails refused")
     run.add_argument(
-        "--log-format", choices=("human", "json"), default="human", help="json: every event as a JSON line on stdout"
+        "--log-format", choices=("human", "json"), default="human", help="json: every event as a JSON line on stderr"
     )
     run.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
@@ -197,8 +197,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wav_only = not sink.live and not (args.fast or args.no_audio or not scenario.streamer.output)
     say = log.warning if wav_only else log.info
     say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
-    tap, controls, to_stderr = front_end(args, scenario)
-    out = sys.stderr if to_stderr else sys.stdout
+    tap, controls = front_end(args, scenario)
     started = time.perf_counter()
     try:
         result = trio.run(
@@ -227,18 +226,18 @@ def cmd_run(args: argparse.Namespace) -> int:
             summary = Summary()
             for event in LogReader(log_path):
                 summary.add(event)
-            print("\n".join(summary.lines()), file=out)
+            print("\n".join(summary.lines()))
         how = "terminated" if terminated(exc) else "interrupted"
         print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
         return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
-    print("\n".join(result.summary.lines()), file=out)
+    print("\n".join(result.summary.lines()))
     speed = played / max(wall, 1e-9)
-    print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({speed:.0f}× real time)", file=out)
-    print(f"log          {log_path}\nwav          {wav_path}", file=out)
+    print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({speed:.0f}× real time)")
+    print(f"log          {log_path}\nwav          {wav_path}")
     if not args.no_report:
-        print(f"report       {_report(log_path, None)}", file=out)
+        print(f"report       {_report(log_path, None)}")
     return OK
 
 
@@ -264,32 +263,34 @@ def play_by_play(verbose: bool = False) -> Callable[[ev.Event], None]:
 
 
 def json_lines() -> Callable[[ev.Event], None]:
-    """``--log-format json``: every event as one JSON object per line on stdout, for machines."""
+    """``--log-format json``: every event as one JSON object per line on stderr (beside the log lines), for
+    machines; stdout keeps the summary."""
     encode = msgspec.json.Encoder().encode
 
     def show(event: ev.Event) -> None:
-        sys.stdout.write(encode(ev.comparable(event) | {"wall": event.wall}).decode() + "\n")
+        sys.stderr.write(encode(ev.comparable(event) | {"wall": event.wall}).decode() + "\n")
+        sys.stderr.flush()
 
     return show
 
 
-def front_end(args: argparse.Namespace, scenario: scenarios.Scenario) -> tuple[Any, Any, bool]:
-    """How this run talks to the person: (bus tap, controls task, whether the summary goes to stderr)."""
+def front_end(args: argparse.Namespace, scenario: scenarios.Scenario) -> tuple[Any, Any]:
+    """How this run talks to the person: (a tap on the bus, the controls task)."""
     from bergain_actors.display.board import Board
     from bergain_actors.display.live import dashboard, progress
 
     if args.log_format == "json":
-        return json_lines(), console, True
+        return json_lines(), console
     if args.quiet:
-        return None, console, False
+        return None, console
     if not sys.stdout.isatty() or args.plain:
-        return play_by_play(args.verbose), console, False
+        return play_by_play(args.verbose), console
     board = Board(args.verbose)
     board.phrase_bars = scenario.conductor.phrase_bars
     screen = Console()
     if args.fast:
-        return board.add, lambda desk: progress(board, screen), False
-    return board.add, lambda desk: dashboard(desk, board, screen), False
+        return board.add, lambda desk: progress(board, screen)
+    return board.add, lambda desk: dashboard(desk, board, screen)
 
 
 # --- replay and inspect -------------------------------------------------------------------------------------------
