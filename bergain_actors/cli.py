@@ -11,13 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
 
 import msgspec
 import structlog
 import trio
+from rich.console import Console
 
 from bergain_actors import __version__
 from bergain_actors.control.console import console
@@ -27,6 +28,7 @@ from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
+from bergain_actors.display.narrate import Narrator
 
 if TYPE_CHECKING:
     from bergain_actors.replay import Verdict
@@ -79,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--sample-rate", type=int, help="render the set (and its WAV) at this rate in Hz")
     run.add_argument("--out", type=Path, help="folder for the set's log and WAV (default: the scenario's log_dir)")
     run.add_argument("--dry-run", action="store_true", help="validate and print the resolved configuration")
+    run.add_argument("--plain", action="store_true", help="human lines instead of the live display on a terminal")
+    run.add_argument("-v", "--verbose", action="store_true", help="also tell the moves the guardrails refused")
+    run.add_argument(
+        "--log-format", choices=("human", "json"), default="human", help="json: every event as a JSON line on stderr"
+    )
     run.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
     run.add_argument("--http", metavar="[HOST:]PORT", help="serve the HTTP API and dashboard beside the set")
@@ -236,6 +243,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     wav_only = not sink.live and not (args.fast or args.no_audio or not scenario.streamer.output)
     say = log.warning if wav_only else log.info
     say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
+    tap, controls = front_end(args, scenario)
     started = time.perf_counter()
     try:
         result = trio.run(
@@ -247,9 +255,9 @@ def cmd_run(args: argparse.Namespace) -> int:
                 sink=sink,
                 audio_detail=detail,
                 scenario_path=str(args.scenario),
-                on_event=None if args.quiet else play_by_play(),
+                on_event=tap,
                 before_start=http.attach if http else None,
-                controls=with_frontends(console, http.serve) if http else console,
+                controls=with_frontends(controls, http.serve) if http else controls,
                 signals=True,
             )
         )
@@ -272,9 +280,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
     print("\n".join(result.summary.lines()))
-    print(
-        f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({played / max(wall, 1e-9):.0f}× real time)"
-    )
+    speed = played / max(wall, 1e-9)
+    print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({speed:.0f}× real time)")
     print(f"log          {log_path}\nwav          {wav_path}")
     if not args.no_report:
         print(f"report       {_report(log_path, None)}")
@@ -391,51 +398,46 @@ def _report(log_path: Path, out: Path | None) -> Path | str:
         return f"not written: {exc}"
 
 
-def play_by_play() -> Callable[[ev.Event], None]:
-    """What a person watching the set sees: the arc, the moves, the critique, the trouble."""
-    log = structlog.get_logger("set")
+def play_by_play(verbose: bool = False) -> Callable[[ev.Event], None]:
+    """Plain human lines for a person watching (one per decision; refused moves only when ``verbose``)."""
+    narrator = Narrator(verbose)
 
     def show(event: ev.Event) -> None:
-        match event:
-            case ev.LocalServerChanged():
-                level = log.info if event.status == "started" else log.warning
-                level("local LM", status=event.status, detail=event.detail, address=event.address)
-            case ev.PhaseChanged():
-                log.info("phase", bar=event.bar, phase=event.phase, target=event.target_energy)
-            case ev.MixerMove() if event.result != "ok":
-                log.info("move", bar=event.bar, move=event.move, role=event.role, result=event.result)
-            case ev.MixerMove():
-                log.info("move", bar=event.bar, move=event.move, role=event.role, **event.args)
-            case ev.Directive():
-                log.info("critic", bar=event.bar, directive=event.kind, text=event.text)
-            case ev.DirectiveActed():
-                log.info("acted", bar=event.bar, directive=event.directive, action=event.action)
-            case ev.BarHeld():
-                log.warning("held", bar=event.bar)
-            case ev.AudioUnderflow():
-                log.warning("underflow", bar=event.bar, count=event.count, silent_ms=event.silent_ms)
-            case ev.ActorCrashed() | ev.ActorRestarted() | ev.ActorFellBack() | ev.ActorOverloaded():
-                log.warning(type(event).__name__, **{k: v for k, v in ev.comparable(event).items() if k != "type"})
-            case ev.ActorSwapped():
-                log.warning("swapped", bar=event.bar, slot=event.slot, old=event.old, new=event.new)
-            case ev.Control() | ev.ProviderControl() | ev.Steer():
-                log.info("command", **{k: v for k, v in ev.comparable(event).items() if k not in ("type", "seq")})
-            case ev.CommandRejected():
-                log.warning("rejected", command=event.command, reason=event.reason)
-            case ev.SteerActed():
-                log.info("steer", bar=event.bar, intent=event.intent, action=event.action)
-            case ev.StopPlanned():
-                log.info("stopping", outro_from=event.from_bar, end_bar=event.end_bar)
-            case ev.BrainChanged():
-                log.warning("brain", bar=event.bar, old=event.old, new=event.new, reason=event.reason)
-            case ev.ProviderStateChanged():
-                log.warning("provider", provider=event.provider, old=event.old, new=event.new, reason=event.reason)
-            case ev.PhraseDecision():
-                log.info("decision", bar=event.bar, **event.decision)
-            case ev.RLMStep():
-                log.info("rlm", step=event.step, reasoning=event.reasoning[:300], code=event.code[:600])
+        for line in narrator.lines(event):
+            print(line, flush=True)
 
     return show
+
+
+def json_lines() -> Callable[[ev.Event], None]:
+    """``--log-format json``: every event as one JSON object per line on stderr (beside the log lines), for
+    machines; stdout keeps the summary."""
+    encode = msgspec.json.Encoder().encode
+
+    def show(event: ev.Event) -> None:
+        sys.stderr.write(encode(ev.comparable(event) | {"wall": event.wall}).decode() + "\n")
+        sys.stderr.flush()
+
+    return show
+
+
+def front_end(args: argparse.Namespace, scenario: scenarios.Scenario) -> tuple[Any, Any]:
+    """How this run talks to the person: (a tap on the bus, the controls task)."""
+    from bergain_actors.display.board import Board
+    from bergain_actors.display.live import dashboard, progress
+
+    if args.log_format == "json":
+        return json_lines(), console
+    if args.quiet:
+        return None, console
+    if not sys.stdout.isatty() or args.plain:
+        return play_by_play(args.verbose), console
+    board = Board(args.verbose)
+    board.phrase_bars = scenario.conductor.phrase_bars
+    screen = Console()
+    if args.fast:
+        return board.add, lambda desk: progress(board, screen)
+    return board.add, lambda desk: dashboard(desk, board, screen)
 
 
 # --- replay and inspect -------------------------------------------------------------------------------------------

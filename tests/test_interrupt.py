@@ -38,15 +38,16 @@ def lines_until(process: subprocess.Popen, deadline_s: float) -> Iterator[str]:
 def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
     scenario = PACKAGE_ROOT / "scenarios" / "rlm_scripted.toml"
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(scenario), "--no-audio", "--out", str(tmp_path)]
+    argv += ["--log-format", "json"]
     process = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     seen = []
     try:
         lines = lines_until(process, 120)
-        for line in lines:  # console output is JSON lines when not a terminal
+        for line in lines:  # --log-format json: one JSON line per event
             seen.append(line)
-            if line.startswith("{") and json.loads(line).get("event") == "rlm":  # the program runs its REPL steps
+            if line.startswith("{") and json.loads(line).get("type") == "RLMStep":  # the program runs its REPL steps
                 process.send_signal(signal.SIGINT)
                 break
         else:

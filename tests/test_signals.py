@@ -31,7 +31,7 @@ def wav_data(path: Path) -> bytes:
 def start_set(out: Path) -> subprocess.Popen:
     """A long offline set (it cannot end by itself before the test signals it)."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(AUTOPILOT), "--no-audio", "--minutes", "600"]
-    argv += ["--no-report", "--out", str(out)]
+    argv += ["--no-report", "--out", str(out), "--log-format", "json"]
     return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
