@@ -310,11 +310,14 @@ def api_token(token_env: str | None) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bergain_actors.service.frontend import NeedsToken, serve_router
 
-    if args.scenario is not None:
-        args.http = f"{args.host}:{args.port}" if ":" not in args.host else f"[{args.host}]:{args.port}"
-        args.minutes = args.seed = None
-        args.dry_run = args.quiet = False
-        return cmd_run(args)
+    if args.scenario is not None:  # the same as run --http, so every run option keeps its default
+        host = f"[{args.host}]" if ":" in args.host else args.host
+        argv = ["run", args.scenario, "--http", f"{host}:{args.port}"]
+        argv += ["--bars", str(args.bars)] if args.bars else []
+        argv += [flag for flag, on in (("--fast", args.fast), ("--no-audio", args.no_audio)) if on]
+        argv += ["--out", str(args.out)] if args.out else []
+        argv += ["--token-env", args.token_env] if args.token_env else []
+        return cmd_run(build_parser().parse_args(argv))
     scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
     token = api_token(args.token_env)
     try:
