@@ -10,7 +10,9 @@ import pytest
 import soundfile as sf
 
 from bergain_actors.actors.conductor import menu
+from bergain_actors.actors.conductor.autopilot import Autopilot
 from bergain_actors.actors.conductor.brief import Tone, tone
+from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.music.mixer import Mixer, SampleInfo
@@ -113,3 +115,28 @@ async def test_two_briefs_give_measurably_different_sets(tmp_path, name):
     (dark_hz, dark_bright), (bright_hz, bright_bright) = heard["Dark"], heard["Bright"]
     assert dark_bright < 0.8 * bright_bright, heard
     assert dark_hz < 0.9 * bright_hz, heard
+
+
+class SameAgain(Autopilot):
+    """Answers every directive by setting the hi-hat's fader to the gain it already has."""
+
+    kind = "same_again"
+
+    def plan_bar(self, bar: int) -> None:
+        hats = self.mixer.channels.get("hihat")
+        if bar == 8 and hats is not None:
+            with self.person_asked():
+                self.move("fader", "hihat", bar, gain=hats.gain)
+                self.move("pattern", "hihat", bar, name=hats.pattern)
+        super().plan_bar(bar)
+
+
+registry.register("conductor", "same_again", SameAgain)
+
+
+async def test_a_no_op_is_not_a_move(scenario_factory, tmp_path):
+    scenario = scenario_factory(bars=16, conductor={"kind": "same_again"})
+    result = await play(scenario, "", tmp_path)
+    moves = [m for m in of(logged(result.log_path), ev.MixerMove) if m.bar == 8]
+    assert [m.move for m in moves] == ["fader", "pattern"]
+    assert all(m.result.startswith("unchanged") for m in moves), [m.result for m in moves]
