@@ -159,6 +159,30 @@ def test_the_set_outlives_its_audio_server_and_comes_back_to_it(jack48, tmp_path
     replays_exactly(log, log.with_suffix(".wav"), tmp_path)
 
 
+def test_a_frozen_server_trips_the_watchdog_and_playback_comes_back(jack48, tmp_path, live_sets):
+    live = LiveSet(tmp_path / "set", str(AUTOPILOT), "--bars", "200")
+    live_sets.append(live)
+    live.wait_for("playing on system")
+    live.wait_for_bars(2)
+    frozen_at = time.time()
+    jack48.process.send_signal(signal.SIGSTOP)  # the server is there but takes nothing: only the watchdog can tell
+    try:
+        lost = live.wait_for("audio device lost")
+        assert "took no audio for 2 bars" in lost["reason"]
+        before = sum(1 for e in live.events() if isinstance(e, ev.BarPlayed) and e.wall < frozen_at)
+        assert lost["bar"] <= before + 2, (lost, before)
+        live.wait_for_bars(lost["bar"] + 2)  # on the clock, to the WAV, while the server stays frozen
+    finally:
+        jack48.process.send_signal(signal.SIGCONT)
+    back = live.wait_for("audio device back")
+    assert back["bar"] > lost["bar"]
+    live.process.send_signal(signal.SIGINT)
+    code, out = live.finish()
+    assert code == 130 and "audio device 2" in out
+    (log,) = live.out.glob("*.bgnlog")
+    replays_exactly(log, log.with_suffix(".wav"), tmp_path)
+
+
 def test_a_stalled_set_counts_its_late_bars(jack48, tmp_path, live_sets):
     live = LiveSet(tmp_path / "set", str(AUTOPILOT), "--bars", "8")
     live_sets.append(live)
