@@ -203,6 +203,18 @@ def test_a_stalled_set_counts_its_late_bars(jack48, tmp_path, live_sets):
     replays_exactly(log, log.with_suffix(".wav"), tmp_path)
 
 
+def test_sample_rate_renders_the_set_at_the_devices_rate(jack48, tmp_path, live_sets):
+    live = LiveSet(tmp_path / "set", str(AUTOPILOT), "--bars", "2", "--sample-rate", "48000", "--device", "system")
+    live_sets.append(live)
+    assert live.wait_for("playing on system")["event"] == "playing on system at 48000 Hz"  # nothing resampled
+    code, _ = live.finish()
+    assert code == 0
+    (log,) = live.out.glob("*.bgnlog")
+    info = sf.info(log.with_suffix(".wav"))
+    assert info.samplerate == 48000 and info.frames == 2 * 90000
+    replays_exactly(log, log.with_suffix(".wav"), tmp_path)
+
+
 def test_a_device_asked_for_that_cannot_play_is_an_error(jack48, tmp_path, capsys):
     assert main(["run", str(AUTOPILOT), "--bars", "2", "--device", "no-such-card", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err
