@@ -224,6 +224,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
+    from bergain_actors.actors.streamer.sinks import DeviceSink
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
     from bergain_actors.service.frontend import with_frontends
 
@@ -239,8 +240,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
+    if http is not None and not sink.live and not args.fast:
+        from bergain_actors.actors.streamer.sinks import ClockSink
+
+        why = detail.split(": rendering")[0]
+        sink, detail = ClockSink(scenario.sample_rate), f"{why}: playing to the WAV in real time for the HTTP API"
     log = structlog.get_logger("set")
-    wav_only = not sink.live and not (args.fast or args.no_audio or not scenario.streamer.output)
+    wav_only = not isinstance(sink, DeviceSink) and not (args.fast or args.no_audio or not scenario.streamer.output)
     say = log.warning if wav_only else log.info
     say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
     tap, controls = front_end(args, scenario)

@@ -26,7 +26,9 @@ async def post(url: str, path: str, body: dict[str, Any], token: str | None, tim
         answer = await client.post(path, json=body, headers=headers)
     data = answer.json()
     if answer.status_code >= 400:
-        raise ApiError(f"{url}{path}: {answer.status_code} {data.get('error', data)}")
+        tried = "; ".join(data.get("attempts", ()))
+        detail = f" ({tried})" if tried else ""
+        raise ApiError(f"{url}{path}: {answer.status_code} {data.get('error', data)}{detail}")
     return data
 
 
