@@ -70,6 +70,8 @@ class AbletonState:
         self.written = -1
         """The last bar whose clips were written (or found unchanged)."""
         self.ok = False
+        self.prompt_clips: list[ev.ClipAdded] = []
+        """Clips made from prompts (``ClipAdded``, target ``ableton``) not written into Live yet."""
 
 
 def state_of(set_ctx: SetContext) -> AbletonState:
@@ -90,7 +92,7 @@ def clocked_by_live(set_ctx: SetContext, sink: Sink) -> Sink:
 
 class AbletonLink(Actor):
     kind = "osc"
-    subscribes = (ev.BarPlanned, ev.BarPlayed)
+    subscribes = (ev.BarPlanned, ev.BarPlayed, ev.ClipAdded)
     deciding = False
 
     def __init__(self, ctx: ActorContext, config: Any) -> None:
@@ -110,6 +112,8 @@ class AbletonLink(Actor):
             self.state.plans[event.plan.bar] = event.plan
         elif isinstance(event, ev.BarPlayed):
             self.state.played = event.bar
+        elif isinstance(event, ev.ClipAdded) and event.target == "ableton":
+            self.state.prompt_clips.append(event)
         self._wake.set()
 
     # --- from Live (pushes, published before they are used) --------------------------------------------------------
@@ -247,6 +251,9 @@ class AbletonLink(Actor):
 
     async def _step(self, osc: OscClient) -> None:
         state = self.state
+        while state.prompt_clips:
+            await self._write_prompt_clip(osc, state.prompt_clips[0])
+            state.prompt_clips.pop(0)
         await self._write(osc, upto=max(state.plans, default=-1))
         now = self.clock.set_bar()
         if now is None:
@@ -317,8 +324,53 @@ class AbletonLink(Actor):
             ]
         )
 
+    async def _write_prompt_clip(self, osc: OscClient, clip: ev.ClipAdded) -> None:
+        """A prompt's clip into the track it names (else its role's) at its slot (else the first empty one past
+        the ring live mode cycles through, adding a scene when the track is full). Not fired: it waits in Live."""
+        bar = max(self.state.played, 0)
+        if clip.track:
+            now = await live.status(osc)
+            found = [t.index for t in now.tracks if t.name.lower() == clip.track.lower()]
+            if not found:
+                names = ", ".join(t.name for t in now.tracks)
+                self.ctx.emit(ev.AbletonError(message=f"clip: no track named {clip.track!r} ({names})", bar=bar))
+                return
+            track = found[0]
+        elif clip.role in self.state.tracks:
+            track = self.state.tracks[clip.role].index
+        else:
+            self.ctx.emit(ev.AbletonError(message=f"clip: no {clip.role} track in Live", bar=bar))
+            return
+        slot = clip.slot if clip.slot >= 0 else await _free_slot(osc, track, first=RING)
+        beats = clip.bars * self.beats_per_bar
+        await live.write_clip(osc, track, slot, clip.notes, beats, clip.prompt[:60] or f"{clip.role} clip")
+        self.ctx.emit(
+            ev.ClipWritten(
+                role=clip.role,
+                track=track,
+                slot=slot,
+                notes=len(clip.notes),
+                live_bar=self.clock.live_bar,
+                bar=bar,
+                cause=clip.seq,
+            )
+        )
+
     def close(self) -> None:
         """The set is over: nothing more to send (the last clips play out their bar in Live)."""
+
+
+async def _free_slot(osc: OscClient, track: int, first: int) -> int:
+    """The first slot from ``first`` on that holds no clip; a new scene when every one does."""
+    (scenes,) = await osc.query("/live/song/get/num_scenes")
+    slots = range(first, int(scenes))
+    taken = await live.gather(*[osc.query("/live/clip_slot/get/has_clip", track, slot) for slot in slots])
+    for slot, reply in zip(slots, taken, strict=True):
+        if not reply[-1]:
+            return slot
+    osc.send("/live/song/create_scene", -1)
+    (scenes,) = await osc.query("/live/song/get/num_scenes")
+    return int(scenes) - 1
 
 
 def _pans(plan: BarPlan) -> dict[str, float]:
