@@ -82,7 +82,11 @@ class Bus:
     # --- publishing -----------------------------------------------------------------------------------------------
 
     def publish(self, event: ev.Event, source: str | None = None) -> ev.Event:
-        """Sequence, log, then deliver ``event`` (and everything it causes). Returns it stamped."""
+        """Sequence, log, then deliver ``event`` (and everything it causes). Returns it stamped. An event holding
+        NaN or an infinity raises ValueError and is neither logged nor delivered (it could never replay)."""
+        bad = ev.non_finite(event)
+        if bad:
+            raise ValueError(f"{type(event).__name__}.{bad} is not a finite number; events carry finite numbers only")
         self.seq += 1
         if source is not None and not event.source:
             event = msgspec.structs.replace(event, seq=self.seq, source=source)

@@ -14,9 +14,11 @@ Evolution rules: new fields get defaults, tags are never reused, the log header 
 
 from __future__ import annotations
 
+import math
 from typing import Any, Literal
 
 import msgspec
+import msgspec.inspect
 
 from bergain_actors.music.hearing import Hearing
 from bergain_actors.music.plan import BarPlan, Note
@@ -568,6 +570,52 @@ def encode(event: Event) -> bytes:
 def decode(payload: bytes) -> Event:
     """One log payload back into its event type."""
     return _decoder.decode(payload)
+
+
+_LOOSE = (
+    msgspec.inspect.AnyType,
+    msgspec.inspect.DictType,
+    msgspec.inspect.ListType,
+    msgspec.inspect.TupleType,
+    msgspec.inspect.VarTupleType,
+    msgspec.inspect.UnionType,
+)
+_CHECKED: dict[type[Event], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _checked_fields(cls: type[Event]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The float fields, and the fields holding plain data of any shape (where a NaN from outside can hide)."""
+    if cls not in _CHECKED:
+        info = msgspec.inspect.type_info(cls)
+        assert isinstance(info, msgspec.inspect.StructType)
+        floats = tuple(f.name for f in info.fields if isinstance(f.type, msgspec.inspect.FloatType))
+        loose = tuple(f.name for f in info.fields if isinstance(f.type, _LOOSE))
+        _CHECKED[cls] = (floats, loose)
+    return _CHECKED[cls]
+
+
+def non_finite(event: Event) -> str:
+    """Where ``event`` holds NaN or an infinity (``field`` or ``field.key[2]``), or "": such a number is unequal
+    to itself, so an event holding one could never replay identically."""
+    floats, loose = _checked_fields(type(event))
+    for name in floats:
+        if not math.isfinite(getattr(event, name)):
+            return name
+    for name in loose:
+        where = _find_non_finite(getattr(event, name), name)
+        if where:
+            return where
+    return ""
+
+
+def _find_non_finite(value: Any, path: str) -> str:
+    if isinstance(value, float):
+        return "" if math.isfinite(value) else path
+    if isinstance(value, dict):
+        return next((w for k, v in value.items() if (w := _find_non_finite(v, f"{path}.{k}"))), "")
+    if isinstance(value, list | tuple):
+        return next((w for i, v in enumerate(value) if (w := _find_non_finite(v, f"{path}[{i}]"))), "")
+    return ""
 
 
 def comparable(event: Event) -> dict[str, Any]:

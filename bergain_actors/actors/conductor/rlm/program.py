@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import math
 import os
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -153,6 +154,9 @@ def make_tools(bridge: Bridge) -> list[Callable[..., Any]]:
     """The tools as the sandbox sees them: plain sync functions whose docstrings are the model's manual."""
 
     def call(tool: str, **args: Any) -> Any:
+        for name, value in args.items():
+            if isinstance(value, float) and not math.isfinite(value):  # would become an event unequal to itself
+                return f"refused: {name} must be a finite number, got {value}"
         return bridge.call(tool, {k: _plain(v) for k, v in args.items()})
 
     def play(bars: int = 8) -> dict:
