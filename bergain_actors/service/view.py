@@ -32,6 +32,7 @@ class SetView:
         self.bar = -1
         self.total_bars = 0
         self.bpm = 0.0
+        self.beats_per_bar = 4
         self.phase = ""
         self.target_energy = 0.0
         self.energy = 0.0
@@ -54,6 +55,7 @@ class SetView:
         match event:
             case ev.SetStarted():
                 self.name, self.bpm, self.total_bars = event.name, event.bpm, event.total_bars
+                self.beats_per_bar = event.beats_per_bar
             case ev.SetEnded():
                 self.ended = event.reason
             case ev.ActorStarted() if event.slot in ("conductor", "critic"):
@@ -125,7 +127,6 @@ class SetView:
 
     def snapshot(self) -> dict[str, Any]:
         """The set right now, as JSON-ready builtins."""
-        beats = 4
         return {
             "name": self.name,
             "seq": self.seq,
@@ -133,7 +134,7 @@ class SetView:
             "total_bars": self.total_bars,
             "bpm": self.bpm,
             "position": f"{max(self.bar, 0) + 1}.1" if self.bar >= 0 else "",
-            "beats_per_bar": beats,
+            "beats_per_bar": self.beats_per_bar,
             "phase": self.phase,
             "target_energy": round(self.target_energy, 3),
             "energy": round(self.energy, 3),
