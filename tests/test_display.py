@@ -4,6 +4,7 @@ pseudo-terminal, typed at like a performer would."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -231,3 +232,24 @@ def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path):
     screen.type("\x03")
     assert screen.finish() == 130
     assert "interrupted" in screen.text and "set          autopilot — " in screen.text
+
+
+def test_plain_lines_tell_one_line_per_decision_and_json_lines_are_for_machines(tmp_path, capsys):
+    scenario = str(ROOT / "scenarios" / "autopilot.toml")
+
+    def run(folder: str, *flags: str) -> int:
+        return main(["run", scenario, "--fast", "--bars", "64", "--out", str(tmp_path / folder), "--no-report", *flags])
+
+    assert run("plain") == 0  # pytest's stdout is not a terminal: plain lines
+    out = capsys.readouterr().out.splitlines()
+    told = [line for line in out if line.startswith("bar ")]
+    assert told and all(" · " in line for line in told)
+    decisions = [line for line in told if re.search(r"energy \d\.\d\d/\d\.\d\d · ", line)]
+    assert decisions and len({line.split(" · ")[0] for line in decisions}) == len(decisions)  # one per bar
+    assert run("json", "--log-format", "json") == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    types = {line.get("type") for line in lines}
+    assert {"SetStarted", "BarPlanned", "BarPlayed", "SetEnded"} <= types
+    assert sum(line.get("type") == "BarPlayed" for line in lines) == 64
+    assert captured.out.startswith("set          autopilot — 64/64 bars")
