@@ -161,4 +161,6 @@ async def test_the_rlm_set_answers_a_performers_steer_and_replays(tmp_path):
     acted = [e for e in of(events, ev.SteerActed) if e.cause == said[0].seq]
     assert len(acted) == 1 and acted[0].intent == "darker", of(events, ev.SteerActed)
     assert acted[0].bar < 16 + 4  # within a phrase of being asked, whichever brain leads
+    told = [e for e in of(events, ev.ToolResult) if "performer: darker" in str(e.value)]
+    assert told, "the program hears the words in play()'s status or feedback()"
     assert replay.verify(result.log_path, warn=lambda m: None).verified

@@ -199,10 +199,10 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
         "> ",
     )
     assert "brain phrase" in shown or "brain autopilot" in shown
-    for line, answer in [
+    for line, *answers in [
         ("darker", "→ darker: steer 'darker' → the conductor at the next 4-bar line (the autopilot reads: darker)"),
         ("energy +", "→ energy +: energy target +0.10 at the next 4-bar line"),
-        ("hold", "→ hold: holding the groove from the next bar: no changes until 'resume'"),
+        ("hold", "→ hold: holding the groove from the next bar: no changes until 'resume'", "HOLDING (resume to"),
         ("resume", "→ resume: resuming: the brain changes things again from the next phrase"),
         ("swap conductor bogus", "✗ swap conductor bogus: rejected: swap: conductor.kind: unknown kind 'bogus'"),
         ("provider remove nobody", "✗ provider remove nobody: rejected: provider remove nobody: no provider named"),
@@ -210,7 +210,7 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
         ("help", "any words"),
     ]:
         screen.type(line + "\r")
-        screen.wait_for(answer)
+        screen.wait_for(*answers)
     screen.wait_for('you: "darker" → darker', anywhere=True)  # the conductor's own answer, at its 4-bar line
     screen.type("stop\r")
     screen.wait_for("→ stop: winding down: a ")
