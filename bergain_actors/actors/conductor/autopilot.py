@@ -265,6 +265,10 @@ class AutopilotBrain(Brain):
             kick = self.mixer.channels.get("kick")
             verdict = self.move("unmute" if kick else "add", "kick", bar, gain=PREFERRED_GAIN["kick"])
             action = "kick back in" if verdict.startswith(("ok", "clamped")) else ""
+        elif kind == "darker":  # the audio critic heard a hiss bath
+            action = self.darker(bar)
+        elif kind == "brighter":
+            action = self.brighter(bar)
         else:  # vary, stabilize, anything new: change something audible
             action = self.vary(bar, swap=directive.severity > 1) or self.vary(bar, swap=True)
         return action or self.steer(bar) or "nothing possible"
