@@ -174,16 +174,18 @@ def centroid(wav, first_bar, bars, seconds_per_bar):
 
 
 async def test_darker_darkens_the_next_phrase(scenario_factory, tmp_path, autojump_clock):
-    scenario = scenario_factory(bars=80)
+    scenario = scenario_factory(bars=80, conductor={"brief": "techno"})  # a neutral brief, leaned by the steer
     plain = await play(scenario, tmp_path, [], stamp="plain")
     answers = []
     steered = await play(scenario, tmp_path, [(36, "darker")], answers, stamp="dark")
     acted = next(e for e in steered.events if isinstance(e, ev.SteerActed))
     assert acted.intent == "darker" and acted.bar == 40 and acted.cause == answers[0].seq
-    assert "remove hihat" in acted.action
+    assert "remove hihat" in acted.action and acted.action.endswith("; tone -0.50 from now on")
     spb = plain.summary.seconds_per_bar
     before, after = centroid(plain.wav_path, 40, 8, spb), centroid(steered.wav_path, 40, 8, spb)
     assert after < 0.8 * before, (before, after)
+    leaned = [e for e in steered.events if isinstance(e, ev.MixerMove) and "darker" in e.args.get("brief", "")]
+    assert leaned and all(e.bar >= 40 for e in leaned), "later moves lean darker, as a darker brief would"
     assert centroid(plain.wav_path, 0, 40, spb) == centroid(steered.wav_path, 0, 40, spb)  # nothing before it
     verified(steered)
     rendered = tmp_path / "replayed.wav"
