@@ -100,6 +100,14 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
     replay.add_argument("--pack", type=Path, help="the sample pack folder, if not where the log says")
     replay.add_argument(
+        "--swap",
+        action="append",
+        default=[],
+        metavar="SLOT=KIND",
+        help="what-if: play the set again from its recorded inputs with another conductor or critic (needs --out)",
+    )
+    replay.add_argument("--out", type=Path, help="what-if: folder for the new set's log and WAV")
+    replay.add_argument(
         "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
     )
     replay.set_defaults(func=cmd_replay)
@@ -462,10 +470,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bergain_actors import replay
 
     open_log(args.log)
+    if args.swap:
+        return what_if(args)
     if not args.wav and not args.verify and not args.midi:
         raise BadInput(
-            "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI) and/or --verify (re-run the"
-            " decisions)"
+            "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI), --verify (re-run the"
+            " decisions) or --swap SLOT=KIND --out DIR (what-if)"
         )
     if args.midi:
         check_output(args.midi, args.log, args.force, "--midi")
@@ -518,6 +528,29 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
         print(done)
     else:
         print(f"{done} (partial: the log is incomplete or damaged)")
+
+
+def what_if(args: argparse.Namespace) -> int:
+    """``replay LOG --swap SLOT=KIND --out DIR``: the set again with another brain or critic, and what changed."""
+    from bergain_actors import whatif
+
+    if args.out is None:
+        raise BadInput("--swap: say where the new set goes with --out DIR")
+    if args.out.exists() and not args.out.is_dir():
+        raise BadInput(f"--out {args.out}: is a file, not a folder")
+    if args.wav or args.verify or args.midi:
+        raise BadInput("--swap plays a new set; replay the original with --wav/--verify/--midi separately")
+    try:
+        swaps = whatif.parse_swaps(args.swap)
+        log, wav, diff = whatif.what_if(args.log, swaps, args.out, structlog.get_logger("replay").warning, args.pack)
+    except whatif.WhatIfError as exc:
+        raise BadInput(str(exc)) from None
+    except FileNotFoundError as exc:
+        raise BadInput(str(exc)) from None
+    changes = ", ".join(f"{slot} → {kind}" for slot, kind in swaps.items())
+    print(f"what-if ({changes}) played into\n  log  {log}\n  wav  {wav}")
+    print("\n".join(diff.lines()))
+    return OK
 
 
 def check_output(path: Path, log: Path, force: bool, flag: str) -> None:

@@ -140,6 +140,9 @@ async def perform(
     ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
     middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
     pack = load_pack(scenario)
+    surface = None
+    if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
+        surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
     sink = sink or OfflineSink()
     total = scenario.total_bars()
     set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
@@ -205,8 +208,8 @@ async def perform(
                 source="supervisor",
             )
             desk = Desk(bus)
-            if scenario.control.osc_port is not None:
-                await nursery.start(osc.serve, desk, scenario.control.osc_host, scenario.control.osc_port)
+            if surface is not None:
+                await nursery.start(osc.serve, desk, surface)
             if controls is not None:
                 nursery.start_soon(controls, desk)
             await supervisor.done.wait()
@@ -218,6 +221,8 @@ async def perform(
         raise
     finally:
         bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
+        if surface is not None:
+            surface.close()
         supervisor.close()
         sink.close()
         if set_ctx.link is not None:

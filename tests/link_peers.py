@@ -13,7 +13,8 @@ import link
 import trio
 
 from bergain_actors.actors.conductor.autopilot import Autopilot
-from bergain_actors.actors.streamer.sinks import ClockSink
+from bergain_actors.actors.streamer.link_session import LinkSession
+from bergain_actors.actors.streamer.sinks import ClockSink, DeviceSink
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.performance import perform, set_paths
@@ -40,10 +41,20 @@ class TempoChanger(Autopilot):
 registry.register("conductor", "tempo_changer", TempoChanger)
 
 
-def main(out: Path) -> None:
+def main(out: Path, bars_wanted: int, device: bool) -> None:
     peer = link.Link(128.0)
     peer.enabled = True
-    scenario = make_scenario(out, bars=BARS, link={"enabled": True, "quantum": 4}, conductor={"kind": "tempo_changer"})
+    ours = LinkSession(128.0, 4)  # the set's own peer (one per process): let the two find each other first
+    found = time.monotonic() + 10
+    while ours.peers() < 1 and time.monotonic() < found:
+        time.sleep(0.01)  # Link discovers on its own threads; nothing to wait on but its count
+    if ours.peers() < 1:
+        print(json.dumps({"blocked": "the two Link peers did not find each other on loopback within 10 s"}))
+        return
+    link_on = {"enabled": True, "quantum": 4}
+    scenario = make_scenario(out, bars=bars_wanted, link=link_on, conductor={"kind": "tempo_changer"})
+    sink = DeviceSink.open("", 44100) if device else ClockSink(44100)
+    assert not isinstance(sink, str), sink
     log_path, wav_path = set_paths(scenario, out, stamp="link")
     bars: list[dict] = []
     plans: dict[int, float] = {}
@@ -70,9 +81,7 @@ def main(out: Path) -> None:
             state.setTempo(THEIR_TEMPO, peer.clock().micros())
             peer.commitAppSessionState(state)
 
-    result = trio.run(
-        lambda: perform(scenario, "", log_path=log_path, wav_path=wav_path, sink=ClockSink(44100), on_event=watch)
-    )
+    result = trio.run(lambda: perform(scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, on_event=watch))
     peers_seen = peer.numPeers()
     peer.enabled = False
     time.sleep(0.2)  # let Link's threads settle before the interpreter goes (see the reference's pitfall)
@@ -91,4 +100,4 @@ def main(out: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else BARS, "--device" in sys.argv)

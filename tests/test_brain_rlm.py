@@ -143,3 +143,24 @@ async def test_rlm_starts_from_the_autopilot_groove_and_every_bar_sounds(tmp_pat
     assert {layer.role for layer in plans[0].plan.layers} >= {"kick", "hihat"}
     assert all(p.plan.layers for p in plans), "no bar of the set is silent"
     assert [e.bar for e in of(events, ev.BarPlayed)] == list(range(48))
+
+
+async def test_the_rlm_set_answers_a_performers_steer_and_replays(tmp_path):
+    from bergain_actors import replay
+    from bergain_actors.control import Desk
+
+    scenario, text = load("rlm_scripted.toml", sandbox_timeout_s=0.5)
+    scenario = scenarios.replace(scenario, bars=48)
+    said: list = []
+
+    async def performer(desk: Desk) -> None:
+        said.append(desk.submit("darker"))
+
+    result = await play(scenario, text, tmp_path, controls=performer)
+    events = logged(result.log_path)
+    acted = [e for e in of(events, ev.SteerActed) if e.cause == said[0].seq]
+    assert len(acted) == 1 and acted[0].intent == "darker", of(events, ev.SteerActed)
+    assert acted[0].bar < 16 + 4  # within a phrase of being asked, whichever brain leads
+    told = [e for e in of(events, ev.ToolResult) if "performer: darker" in str(e.value)]
+    assert told, "the program hears the words in play()'s status or feedback()"
+    assert replay.verify(result.log_path, warn=lambda m: None).verified

@@ -174,18 +174,23 @@ def centroid(wav, first_bar, bars, seconds_per_bar):
 
 
 async def test_darker_darkens_the_next_phrase(scenario_factory, tmp_path, autojump_clock):
-    scenario = scenario_factory(bars=80)
+    scenario = scenario_factory(bars=80, conductor={"brief": "techno"})  # a neutral brief, leaned by the steer
     plain = await play(scenario, tmp_path, [], stamp="plain")
     answers = []
     steered = await play(scenario, tmp_path, [(36, "darker")], answers, stamp="dark")
     acted = next(e for e in steered.events if isinstance(e, ev.SteerActed))
     assert acted.intent == "darker" and acted.bar == 40 and acted.cause == answers[0].seq
-    assert "remove hihat" in acted.action
+    assert "remove hihat" in acted.action and acted.action.endswith("; tone -0.50 from now on")
     spb = plain.summary.seconds_per_bar
     before, after = centroid(plain.wav_path, 40, 8, spb), centroid(steered.wav_path, 40, 8, spb)
     assert after < 0.8 * before, (before, after)
+    leaned = [e for e in steered.events if isinstance(e, ev.MixerMove) and "darker" in e.args.get("brief", "")]
+    assert leaned and all(e.bar >= 40 for e in leaned), "later moves lean darker, as a darker brief would"
     assert centroid(plain.wav_path, 0, 40, spb) == centroid(steered.wav_path, 0, 40, spb)  # nothing before it
     verified(steered)
+    rendered = tmp_path / "replayed.wav"
+    replay.render(steered.log_path, rendered, warn=lambda m: None)
+    assert rendered.read_bytes() == steered.wav_path.read_bytes()
 
 
 async def test_hold_keeps_the_groove_until_resume(scenario_factory, tmp_path, autojump_clock):
@@ -241,4 +246,24 @@ async def test_provider_remove_can_be_undone_with_add(scenario_factory, tmp_path
         answers[3].seq,
     )
     assert result.summary.rejected == 2 and result.summary.crashes == []
+    verified(result)
+
+
+async def test_every_brain_answers_a_steer_within_a_phrase(scenario_factory, tmp_path, autojump_clock):
+    script = str(ROOT / "scenarios" / "phrase_answers.json")
+    scenario = scenario_factory(
+        bars=64,
+        conductor={"kind": "phrase"},
+        router={"providers": [{"name": "scripted", "kind": "scripted", "script": script}]},
+    )
+    answers = []
+    result = await play(scenario, tmp_path, [(20, "breakdown now"), (40, "more tension")], answers)
+    acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
+    assert [(e.intent, e.cause) for e in acted] == [("breakdown", answers[0].seq), ("energy_up", answers[1].seq)]
+    for answer, steered in zip(answers, acted, strict=True):
+        asked_at = last_played_before(result.events, answer.seq) + 1
+        assert steered.bar - asked_at <= scenario.conductor.phrase_bars
+    assert acted[0].action.startswith("ok: dropped")
+    requests = [e for e in result.events if isinstance(e, ev.LMRequest) and e.seq > answers[0].seq]
+    assert any("The performer asks: breakdown now" in e.messages[-1]["content"] for e in requests)
     verified(result)

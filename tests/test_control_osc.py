@@ -115,3 +115,22 @@ async def test_a_taken_port_is_a_clear_error(scenario_factory, tmp_path):
         ]
     finally:
         taken.close()
+
+
+def test_run_with_a_taken_osc_port_exits_2_naming_the_key(tmp_path, capsys):
+    from bergain_actors.cli import main
+    from tests.conftest import ROOT
+
+    taken = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    taken.bind(("127.0.0.1", 0))
+    port = taken.getsockname()[1]
+    try:
+        toml = tmp_path / "osc.toml"
+        toml.write_text(
+            f'name = "osc"\nbars = 8\nsample_pack = "{ROOT / "sample_pack"}"\n[control]\nosc_port = {port}\n'
+        )
+        assert main(["run", str(toml), "--fast", "--out", str(tmp_path), "--no-report"]) == 2
+        err = capsys.readouterr().err
+        assert f"bergain-actors: control.osc_port: cannot listen on 127.0.0.1:{port}: Address already in use" in err
+    finally:
+        taken.close()

@@ -96,3 +96,16 @@ def test_every_phase_target_is_reachable_within_the_guardrails():
     roles = [r for r in arc.ROLE_WEIGHT if r != "drum_loop"]
     for name, _start, low, high, cap in arc.PHASES:
         assert arc.max_energy(cap, roles) >= max(low, high) - 0.05, name
+
+
+def test_a_target_moved_when_the_measure_went_its_way():
+    from bergain_actors.music.critique import moved
+
+    up = {"measure": "energy", "value": 0.2, "target": 0.6}
+    assert moved(up, {"energy": 0.35}) == (True, 0.35)
+    assert moved(up, {"energy": 0.9}) == (True, 0.9), "past the target is still the asked way"
+    assert moved(up, {"energy": 0.25}) == (False, 0.25), "a nudge of an eighth of the gap is not enough"
+    assert moved(up, {"energy": 0.1}) == (False, 0.1)
+    down = {"measure": "centroid_hz", "value": 5600.0, "target": 2000.0}
+    assert moved(down, {"centroid_hz": 1900.0}) == (True, 1900.0)
+    assert moved(down, {"energy": 0.3}) is None, "a measure not heard cannot be checked"

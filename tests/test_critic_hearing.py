@@ -14,6 +14,7 @@ from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.music.hearing import hear
+from bergain_actors.performance import perform
 from tests.test_control import play as play_with_person
 from tests.test_control import verified
 
@@ -108,3 +109,19 @@ async def test_llm_critic_on_a_dead_provider_falls_back_to_arc_and_says_so(scena
     assert after and all(d.data["by"] == "arc" for d in after), "the arc's rules speak in its place"
     assert [e.bar for e in events if isinstance(e, ev.BarPlayed)] == list(range(64))
     verified(result)
+
+
+async def test_audio_critic_hears_the_hiss_of_a_breakdown_and_it_darkens(scenario_factory, tmp_path):
+    scenario = scenario_factory(bars=256, critic={"kind": "audio"})  # an 8-minute arc: a 32-bar breakdown
+    result = await perform(scenario, "", log_path=tmp_path / "s.bgnlog", wav_path=tmp_path / "s.wav", keep_events=True)
+    events = result.events
+    phases = {e.bar: e.phase for e in events if isinstance(e, ev.PhaseChanged)}
+    start = next(bar for bar, phase in phases.items() if phase == "breakdown")
+    end = min(bar for bar in phases if bar > start)
+    darker = next(d for d in events if isinstance(d, ev.Directive) and d.kind == "darker")
+    assert start <= darker.bar < end and darker.data["measure"] == "centroid_hz" and darker.data["by"] == "audio"
+    assert any(isinstance(e, ev.DirectiveActed) and e.cause == darker.seq for e in events)
+    check = next(e for e in events if isinstance(e, ev.DirectiveMoved) and e.cause == darker.seq)
+    assert check.bar < end, "judged on breakdown bars, not on the peak after it"
+    assert check.moved and check.after < check.before / 2, check
+    assert result.summary.moved >= 1

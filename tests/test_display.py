@@ -4,6 +4,7 @@ pseudo-terminal, typed at like a performer would."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -198,10 +199,10 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
         "> ",
     )
     assert "brain phrase" in shown or "brain autopilot" in shown
-    for line, answer in [
+    for line, *answers in [
         ("darker", "→ darker: steer 'darker' → the conductor at the next 4-bar line (the autopilot reads: darker)"),
         ("energy +", "→ energy +: energy target +0.10 at the next 4-bar line"),
-        ("hold", "→ hold: holding the groove from the next bar: no changes until 'resume'"),
+        ("hold", "→ hold: holding the groove from the next bar: no changes until 'resume'", "HOLDING (resume to"),
         ("resume", "→ resume: resuming: the brain changes things again from the next phrase"),
         ("swap conductor bogus", "✗ swap conductor bogus: rejected: swap: conductor.kind: unknown kind 'bogus'"),
         ("provider remove nobody", "✗ provider remove nobody: rejected: provider remove nobody: no provider named"),
@@ -209,7 +210,7 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
         ("help", "any words"),
     ]:
         screen.type(line + "\r")
-        screen.wait_for(answer)
+        screen.wait_for(*answers)
     screen.wait_for('you: "darker" → darker', anywhere=True)  # the conductor's own answer, at its 4-bar line
     screen.type("stop\r")
     screen.wait_for("→ stop: winding down: a ")
@@ -231,3 +232,24 @@ def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path):
     screen.type("\x03")
     assert screen.finish() == 130
     assert "interrupted" in screen.text and "set          autopilot — " in screen.text
+
+
+def test_plain_lines_tell_one_line_per_decision_and_json_lines_are_for_machines(tmp_path, capsys):
+    scenario = str(ROOT / "scenarios" / "autopilot.toml")
+
+    def run(folder: str, *flags: str) -> int:
+        return main(["run", scenario, "--fast", "--bars", "64", "--out", str(tmp_path / folder), "--no-report", *flags])
+
+    assert run("plain") == 0  # pytest's stdout is not a terminal: plain lines
+    out = capsys.readouterr().out.splitlines()
+    told = [line for line in out if line.startswith("bar ")]
+    assert told and all(" · " in line for line in told)
+    decisions = [line for line in told if re.search(r"energy \d\.\d\d/\d\.\d\d · ", line)]
+    assert decisions and len({line.split(" · ")[0] for line in decisions}) == len(decisions)  # one per bar
+    assert run("json", "--log-format", "json") == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.err.splitlines() if line.startswith("{")]
+    types = {line.get("type") for line in lines}
+    assert {"SetStarted", "BarPlanned", "BarPlayed", "SetEnded"} <= types
+    assert sum(line.get("type") == "BarPlayed" for line in lines) == 64
+    assert captured.out.startswith("set          autopilot — 64/64 bars")

@@ -66,3 +66,24 @@ async def test_sandbox_code_passing_nan_is_refused_and_the_set_verifies(tmp_path
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
     assert verdict.verified
+
+
+async def test_a_huge_lm_answer_is_capped_at_the_router_with_an_event(tmp_path):
+    """A provider answering 300,000 characters: the router keeps 256 Ki of them and says so; the set verifies."""
+    from bergain_actors.actors.router.actor import MAX_ANSWER_CHARS
+
+    script = tmp_path / "answers.json"
+    script.write_text(json.dumps({"phrase": ['{"move": 1, "energy": "up"}' + " " * 300_000]}))
+    scenario, text = load("phrase_scripted.toml")
+    providers = {"providers": [{"name": "scripted", "kind": "scripted", "script": str(script)}]}
+    scenario = scenarios.replace(
+        scenario, bars=16, minutes=None, router=msgspec.convert(providers, scenarios.RouterConfig)
+    )
+    result = await play(scenario, text, tmp_path)
+    events = logged(result.log_path)
+    capped = of(events, ev.LMAnswerCapped)
+    assert capped and capped[0].chars > 300_000 and capped[0].kept == MAX_ANSWER_CHARS
+    answers = of(events, ev.LMResponse)
+    assert answers and all(len(a.text) <= MAX_ANSWER_CHARS for a in answers)
+    assert answers[0].request_id == capped[0].request_id and answers[0].seq == capped[0].seq + 1
+    assert replay.verify(result.log_path, warn=lambda m: None).verified

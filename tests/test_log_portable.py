@@ -117,3 +117,17 @@ def test_header_fields_survive_a_round_trip(tmp_path):
     head = msgspec.structs.replace(header(), source_hash="abc", base_dir="..")
     LogWriter.create(path, head, "never").close()
     assert LogReader(path).header == head
+
+
+def test_an_event_too_large_for_the_log_leaves_no_seq_gap(tmp_path):
+    from bergain_actors.core.bus import Bus
+
+    path = tmp_path / "gap.bgnlog"
+    writer = LogWriter.create(path, header(), "never")
+    bus = Bus(writer)
+    bus.publish(ev.Control(command="stop"))
+    with pytest.raises(RecordTooLarge):
+        bus.publish(ev.LMResponse(request_id="r", provider="p", text="x" * (MAX_RECORD + 1)))
+    assert bus.publish(ev.SetEnded(reason="complete")).seq == 2
+    writer.close()
+    assert [e.seq for e in read_all(path)[1]] == [1, 2]

@@ -17,10 +17,11 @@ from tests.conftest import ROOT
 
 
 async def a_set(scenario_factory, tmp_path):
-    """A phrase brain on a scripted LM for 64 bars, with a steer and an energy change typed at the start."""
+    """An 8-minute set (256 bars at 128 BPM): the phrase brain on a scripted LM, a steer and an energy change typed
+    at the start."""
     script = str(ROOT / "scenarios" / "phrase_answers.json")
     scenario = scenario_factory(
-        bars=64,
+        bars=256,
         conductor={"kind": "phrase"},
         router={"providers": [{"name": "scripted", "kind": "scripted", "script": script}]},
     )
@@ -40,7 +41,7 @@ async def test_series_match_the_log(scenario_factory, tmp_path):
     data = series(events)
     plans = {e.seq: e.plan for e in events if isinstance(e, ev.BarPlanned)}
     played = [e for e in events if isinstance(e, ev.BarPlayed)]
-    assert data.bars == [e.bar for e in played] == list(range(64))
+    assert data.bars == [e.bar for e in played] == list(range(256))
     assert data.target == [plans[e.plan_seq].target for e in played]
     assert data.energy == [plans[e.plan_seq].energy for e in played]
     assert data.rms_db == [round(20 * math.log10(e.rms), 2) for e in played]
@@ -79,7 +80,7 @@ async def test_report_page_has_every_plot(scenario_factory, tmp_path):
         r'<figure id="(\w+)"><img alt="[^"]*" src="data:image/png;base64,([A-Za-z0-9+/=]{2000,})">', text
     )
     assert tuple(name for name, _ in found) == FIGURES
-    assert "darker" in text and "set          autopilot — 64/64 bars" in text
+    assert "darker" in text and "set          autopilot — 256/256 bars at 128 BPM (8.0 min)" in text
 
 
 def test_report_command(scenario_factory, tmp_path, capsys):

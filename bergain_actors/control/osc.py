@@ -109,20 +109,28 @@ class Feedback:
                     return  # a display that cannot keep up misses a bar; the set never waits for it
 
 
-async def serve(desk: Desk, host: str, port: int, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED):
-    """Listen for OSC commands until cancelled; ``task_status`` receives the bound port."""
+async def listen(host: str, port: int) -> trio.socket.SocketType:
+    """The surface's UDP socket, bound before the set starts (a taken port is the user's to fix: OSError)."""
     sock = trio.socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
     try:
         await sock.bind((host, port))
     except OSError as exc:
         sock.close()
         raise OSError(f"control.osc_port: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    bound = sock.getsockname()[1]
+    return sock
+
+
+async def serve(
+    desk: Desk, sock: trio.socket.SocketType, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    """Take OSC commands on ``sock`` until cancelled (started once ``SurfaceStarted`` is logged); the socket is
+    closed at the end."""
+    host, bound = sock.getsockname()[:2]
     desk.bus.publish(ev.SurfaceStarted(kind="osc", address=f"{host}:{bound}"), source=desk.source)
     feedback = Feedback()
     desk.bus.taps.append(feedback.tap)
     clients: dict[tuple[str, int], None] = {}
-    task_status.started(bound)
+    task_status.started()
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_send_feedback, sock, feedback, clients)

@@ -21,6 +21,7 @@ import msgspec
 import trio
 
 from bergain_actors.core import events as ev
+from bergain_actors.core.log import RecordTooLarge
 
 if TYPE_CHECKING:
     from bergain_actors.core.actor import Actor
@@ -95,7 +96,11 @@ class Bus:
         if self._wall is not None and not event.wall:
             event = msgspec.structs.replace(event, wall=round(self._wall(), 6))
         if self.log is not None:
-            self.log.append(event)
+            try:
+                self.log.append(event)
+            except RecordTooLarge:
+                self.seq -= 1  # never logged, never delivered: the next event takes this seq, the log has no gap
+                raise
             if self.log.commit_due(event):
                 self.request_commit()
         self.last[type(event)] = event

@@ -326,6 +326,16 @@ class LMResponse(Event, frozen=True):
     """Providers tried before ``provider`` answered, and why each one did not."""
 
 
+class LMAnswerCapped(Event, frozen=True):
+    """Router → log, console: the answer to ``request_id`` was ``chars`` characters long and was cut to ``kept``
+    (the log must stay readable; no decision needs more)."""
+
+    request_id: str
+    provider: str
+    chars: int
+    kept: int
+
+
 class LMFailed(Event, frozen=True):
     """Router → requester: no provider could answer ``request_id`` in time (``reason`` says why, e.g. no provider)."""
 
@@ -537,6 +547,7 @@ AnyEvent = (
     | AudioStarted
     | LMRequest
     | LMResponse
+    | LMAnswerCapped
     | LMFailed
     | ProviderStateChanged
     | ProviderHealth

@@ -41,6 +41,8 @@ class Board:
         self.pending: dict[int, str] = {}
         """Steers waiting for the Conductor: seq → words."""
         self.ended = ""
+        self.holding = False
+        """The conductor holds the groove (``hold``) until ``resume``."""
 
     def add(self, event: ev.Event) -> None:
         for line in self.narrator.lines(event):
@@ -81,6 +83,8 @@ class Board:
                 self.pending[event.seq] = event.text
             case ev.SteerActed():
                 self.pending.pop(event.cause, None)
+                if event.intent in ("hold", "resume"):
+                    self.holding = event.intent == "hold"
             case ev.StopPlanned():
                 self.end = event.end_bar
             case ev.SetEnded():

@@ -49,6 +49,7 @@ def render(board: Board, editor: LineEditor, beat: int) -> Group:
         ("   underflows ", "dim"),
         str(board.underflows),
         (f"   {board.rms_db:.0f} dBFS", "dim"),
+        ("   HOLDING (resume to let it change)" if board.holding else "", "bold yellow"),
     )
     energy = Table.grid(padding=(0, 1))
     energy.add_row("energy", Text(meter(board.energy), "red"), f"{board.energy:.2f}")

@@ -80,6 +80,8 @@ class Narrator:
             case ev.ProviderStateChanged():
                 light = LIGHTS.get(event.new, "?")
                 return [f"provider {event.provider} {light} {event.old} → {event.new}: {event.reason}"]
+            case ev.LMAnswerCapped():
+                return [f"{event.provider} answered {event.chars} characters; kept the first {event.kept}"]
             case ev.LocalServerChanged():
                 return [f"local LM {event.status}{': ' + event.detail if event.detail else ''}"]
             case ev.BarHeld():

@@ -212,7 +212,7 @@ def measures(bars: Sequence[PlayedBar]) -> dict[str, float]:
 
 
 MOVED = 0.25
-"""A target counts as moved when at least this share of the gap to it has closed (or it was reached)."""
+"""A target counts as moved when the measure went its way by at least this share of the gap (past it counts)."""
 
 
 def moved(data: dict[str, Any], now: dict[str, float]) -> tuple[bool, float] | None:
@@ -221,9 +221,11 @@ def moved(data: dict[str, Any], now: dict[str, float]) -> tuple[bool, float] | N
     if name not in now or "value" not in data or "target" not in data:
         return None
     before, target, after = float(data["value"]), float(data["target"]), now[name]
-    gap = abs(target - before)
-    closed = gap - abs(target - after)
-    return (closed >= MOVED * gap - 1e-9 and closed > 0) or abs(target - after) < 1e-6, after
+    gap = target - before
+    if abs(gap) < 1e-9:
+        return abs(after - target) < 1e-6, after
+    progress = (after - before) / gap
+    return progress >= MOVED, after
 
 
 def _target(measure: str, value: float, target: float) -> dict[str, Any]:

@@ -49,6 +49,9 @@ TOLERANCE = 0.07
 STEER_STEP = 0.1
 """How far words like "more tension" or "calm down" move the energy target."""
 
+TONE_STEP = 0.5
+"""How far "darker" or "brighter" leans the set's tone (the brief's, -1..1) for the rest of the set."""
+
 
 class AutopilotBrain(Brain):
     name = "autopilot"
@@ -167,10 +170,10 @@ class AutopilotBrain(Brain):
             return ("energy_up" if steer.value > 0 else "energy_down"), self.toward_target(bar)
         intent = intent_of(steer.text)
         kind = intent.kind
-        if kind == "darker":
-            action = self.darker(bar)
-        elif kind == "brighter":
-            action = self.brighter(bar)
+        if kind in ("darker", "brighter"):
+            moved = self.darker(bar) if kind == "darker" else self.brighter(bar)
+            leaned = self.conductor.shift_tone(-TONE_STEP if kind == "darker" else TONE_STEP, kind)
+            action = f"{moved}; {leaned}" if moved else leaned
         elif kind in ("energy_up", "energy_down"):
             self.conductor.move_target(self.conductor.bias + (STEER_STEP if kind == "energy_up" else -STEER_STEP))
             action = self.toward_target(bar)
@@ -265,6 +268,10 @@ class AutopilotBrain(Brain):
             kick = self.mixer.channels.get("kick")
             verdict = self.move("unmute" if kick else "add", "kick", bar, gain=PREFERRED_GAIN["kick"])
             action = "kick back in" if verdict.startswith(("ok", "clamped")) else ""
+        elif kind == "darker":  # the audio critic heard a hiss bath
+            action = self.darker(bar)
+        elif kind == "brighter":
+            action = self.brighter(bar)
         else:  # vary, stabilize, anything new: change something audible
             action = self.vary(bar, swap=directive.severity > 1) or self.vary(bar, swap=True)
         return action or self.steer(bar) or "nothing possible"

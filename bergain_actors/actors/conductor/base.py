@@ -438,6 +438,13 @@ class Conductor(Actor):
                 return answer
         return steer.intent, f"{self.level} makes no changes"
 
+    def shift_tone(self, by: float, word: str) -> str:
+        """A performer's "darker" or "brighter" leans every later move of every brain, as a darker or brighter
+        brief would (the brief's tone, moved by ``by`` within -1..1)."""
+        brightness = round(max(-1.0, min(1.0, self.tone.brightness + by)), 3)
+        self.tone = msgspec.structs.replace(self.tone, brightness=brightness, words=(*self.tone.words, word))
+        return f"tone {brightness:+.2f} from now on"
+
     def move_target(self, bias: float, limit: float = MAX_BIAS) -> None:
         """Move the energy target off the arc by ``bias`` (within ``limit``), from now on."""
         arc_target = self.target - self.bias

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from bergain_actors.actors.conductor.brief import Tone
+from bergain_actors.actors.conductor.brief import BRIGHTNESS, Tone
 from bergain_actors.music import arc
 from bergain_actors.music.mixer import Mixer
 from bergain_actors.music.plan import TICKS_PER_BEAT
@@ -231,6 +231,9 @@ def _answers(option: Option, delta: float) -> tuple[str, ...]:
         kinds.append("more_dense")
         if option.role == "kick":
             kinds.append("add_kick")
+    brightening = BRIGHTNESS.get(option.role, 0.0) * (-1 if option.move == "remove" or delta < 0 else 1)
+    if option.move in ("add", "unmute", "remove", "fader") and brightening:
+        kinds.append("brighter" if brightening > 0 else "darker")
     return tuple(kinds)
 
 

@@ -41,6 +41,9 @@ from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.core.clock import Meter
 from bergain_actors.core.scenario import ProviderConfig, RouterConfig
 
+MAX_ANSWER_CHARS = 256 * 1024
+"""Longer LM answers are cut (``LMAnswerCapped``): at 4 bytes a character at most 1 MiB, far inside a log record."""
+
 
 class Slot:
     """One provider as the router holds it: the provider, its circuit, its child process if local."""
@@ -187,11 +190,18 @@ class ProviderRouter(Actor):
                 slot.breaker.release(permit)
                 raise
             self._report(name, slot.breaker.succeeded(permit), request.seq)
+            text = answer.text
+            if len(text) > MAX_ANSWER_CHARS:
+                capped = ev.LMAnswerCapped(
+                    request_id=request.request_id, provider=name, chars=len(text), kept=MAX_ANSWER_CHARS
+                )
+                self._emit(msgspec.structs.replace(capped, bar=self._bar, cause=request.seq))
+                text = text[:MAX_ANSWER_CHARS]
             self._emit(
                 ev.LMResponse(
                     request_id=request.request_id,
                     provider=name,
-                    text=answer.text,
+                    text=text,
                     latency_ms=round((trio.current_time() - started) * 1000, 3),
                     prompt_tokens=answer.prompt_tokens,
                     completion_tokens=answer.completion_tokens,

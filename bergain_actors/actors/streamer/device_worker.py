@@ -8,9 +8,11 @@ Protocol. Parent → worker on stdin: ``u32 frames`` then ``frames × 2`` float3
 per message; ``frames = 0`` means "no more: drain and exit". Worker → parent on stdout, one JSON object a line:
 ``{"ready": name, "rate": device_rate}`` or ``{"error": reason}`` first; then ``{"took": bar, "underflows": n,
 "silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to play (the set's clock and
-its backpressure); ``{"gone": reason}`` when the stream stopped on its own (the server went away); ``{"done": true}``
-after draining. Underflows are measured where they happen: the output callback found no audio waiting while the
-set was playing (one per dry spell, ``silent`` frames of silence in all) or PortAudio flagged one.
+its backpressure); ``{"sounding": µs}`` once, when the first frame will reach the speakers (on
+CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on its own (the server
+went away); ``{"done": true}`` after draining. Underflows are measured where they happen: the output callback
+found no audio waiting while the set was playing (one per dry spell, ``silent`` frames of silence in all) or
+PortAudio flagged one.
 """
 
 from __future__ import annotations
@@ -128,8 +130,12 @@ def main(argv: list[str] | None = None) -> None:
         resampler = soxr.ResampleStream(args.rate, rate, 2, dtype="float32")
     fifo = Fifo(round(args.margin * rate), messages)
 
-    def callback(buffer: np.ndarray, frames: int, _time: Any, status: Any) -> None:
+    def callback(buffer: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        starting = fifo.consumed == 0
         fifo.fill(buffer, bool(status.output_underflow))
+        if starting and fifo.consumed:  # the first frame of the set reaches the speakers after the output latency
+            delay = max(0.0, when.outputBufferDacTime - when.currentTime)
+            messages.put({"sounding": time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW) // 1000 + round(delay * 1e6)})
 
     try:
         stream = sd.OutputStream(device=output.index, samplerate=rate, channels=2, dtype="float32", callback=callback)

@@ -13,6 +13,7 @@ kept for the process's lifetime: destroying one that has peers can deadlock on t
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -92,6 +93,12 @@ class LinkTimeline:
         start = self._at(self._frames + shift)  # where the bar's first frame sounds, or would have
         self._frames += len(audio)
         return audio, beat, start, shift
+
+    def anchor(self, frame: int, raw_us: int) -> None:
+        """The sink said where frame ``frame`` really sounds (µs on CLOCK_MONOTONIC_RAW: a device's output
+        latency, or its start after the device came back); the next bar is placed from there."""
+        offset = self.session.now() - time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW) // 1000
+        self._first = raw_us + offset - round(frame * 1e6 / self.rate)
 
     def next_start(self) -> int | None:
         """When the next frame handed over will sound, on Link's clock (None before the first bar)."""

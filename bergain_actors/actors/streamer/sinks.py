@@ -39,6 +39,10 @@ class Played(msgspec.Struct, frozen=True):
     """Non-empty: the device stopped taking audio, and why; the set goes on clock-paced to the WAV."""
     resumed: str = ""
     """Non-empty: playback came back (on which device, at which rate) from this bar on."""
+    anchor_frame: int = -1
+    """When >= 0: the sink's frame ``anchor_frame`` (counting every frame handed to it) reaches the speakers at
+    ``anchor_us`` µs on CLOCK_MONOTONIC_RAW (Link's clock on Linux). Reported when a device starts playing."""
+    anchor_us: int = 0
 
 
 class Sink(Protocol):
@@ -166,6 +170,8 @@ class Worker:
         self._send: trio.lowlevel.FdStream | None = None
         self.sent = 0
         """Bars handed to this worker (the worker numbers them the same way)."""
+        self.first_frame = -1
+        """The sink's frame count when this worker got its first bar."""
 
     def hello(self, timeout: float) -> dict[str, Any]:
         """Before the set runs: the worker's first message (``ready`` or ``error``), blocking up to ``timeout``."""
@@ -250,6 +256,8 @@ class DeviceSink:
         self._clock: ClockSink | None = None
         self._probe: Worker | None = None
         self._next_probe = 0.0
+        self._frames = 0
+        """Every frame handed to this sink, device or clock."""
 
     @classmethod
     def open(cls, wanted: str, sample_rate: int, timeout: float = 20.0) -> DeviceSink | str:
@@ -272,8 +280,11 @@ class DeviceSink:
         worker = self._worker
         if worker is None:
             return await self._play_on_clock(audio)
-        underflows, silent, lost = 0, 0, ""
+        underflows, silent, lost, anchor = 0, 0, "", (-1, 0)
         rate = int(self._ready["rate"])
+        if worker.first_frame < 0:
+            worker.first_frame = self._frames
+        self._frames += len(audio)
         with trio.move_on_after(self.WATCHDOG_BARS * len(audio) / self.sample_rate) as watchdog:
             await worker.send(audio)
             while True:
@@ -284,6 +295,8 @@ class DeviceSink:
                 if "gone" in message:
                     lost = str(message["gone"])
                     break
+                if "sounding" in message:
+                    anchor = (worker.first_frame, int(message["sounding"]))
                 if "took" in message:
                     underflows += int(message["underflows"])
                     silent += int(message["silent"])
@@ -296,12 +309,14 @@ class DeviceSink:
             self._worker = None
             self._clock = ClockSink(self.sample_rate, period=round(self.MARGIN * self.sample_rate))
             self._next_probe = trio.current_time() + self.RETRY_BARS * len(audio) / self.sample_rate
-        return Played(underflows=underflows, silent_ms=round(silent * 1000 / rate, 1), lost=lost)
+        silent_ms = round(silent * 1000 / rate, 1)
+        return Played(underflows, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
 
     async def _play_on_clock(self, audio: np.ndarray) -> Played:
         """No device: keep the set's pace on trio's clock, and look for the device again meanwhile."""
         assert self._clock is not None
         deadline = self._clock.advance(len(audio))
+        self._frames += len(audio)
         now = trio.current_time()
         if self._probe is None and now >= self._next_probe:
             self._probe = Worker(self.wanted, self.sample_rate, self.MARGIN)

@@ -112,6 +112,8 @@ class AudioStreamer(Actor):
                 self.ctx.bus.write_through()
                 self.ctx.set.wav.write(audio)
             self._report(bar, played)
+            if played.anchor_frame >= 0 and state.timeline is not None:
+                state.timeline.anchor(played.anchor_frame, played.anchor_us)
         await trio.sleep_forever()
 
     def _link_tempo(self, bpm: float) -> float:

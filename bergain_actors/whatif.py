@@ -1,0 +1,196 @@
+"""What-if replay: play a logged set again with another brain or critic, from the same recorded inputs, past the
+first divergence, and say what changed musically.
+
+The new set is a real set (a new log and WAV, itself verifiable): the same scenario and seed with the swapped
+kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when they run out the
+brain steps down, as it would with its LM gone), and the person's commands typed again after the bar they followed.
+``musical_diff`` then compares the two sets bar by bar and phrase by phrase.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+import trio
+
+from bergain_actors.control.desk import Desk
+from bergain_actors.core import actor as registry
+from bergain_actors.core import events as ev
+from bergain_actors.core.log import LogReader
+from bergain_actors.core.scenario import RouterConfig, Scenario, replace
+from bergain_actors.music.plan import BarPlan
+from bergain_actors.performance import perform, set_paths
+from bergain_actors.replay import played_plans, scenario_of
+
+SWAPPABLE = ("conductor", "critic")
+
+
+class WhatIfError(ValueError):
+    """A what-if that cannot be played as asked; the message is one line for the user."""
+
+
+class PhraseSide(msgspec.Struct, frozen=True):
+    """One phrase of one set: the roles heard in it and its mean energy."""
+
+    roles: tuple[str, ...]
+    energy: float
+
+
+class PhraseDiff(msgspec.Struct, frozen=True):
+    first_bar: int
+    bars: int
+    original: PhraseSide
+    what_if: PhraseSide
+
+
+class MusicalDiff(msgspec.Struct, frozen=True):
+    """How the what-if set differs from the original, bar by bar and phrase by phrase."""
+
+    first_divergent_bar: int
+    """-1 when every bar played the same plan."""
+    differing_bars: int
+    bars_original: int
+    bars_what_if: int
+    phrases: tuple[PhraseDiff, ...]
+
+    def lines(self) -> list[str]:
+        if self.first_divergent_bar < 0:
+            head = f"no divergence: both sets play the same {self.bars_original} bars"
+        else:
+            head = (
+                f"first divergent bar {self.first_divergent_bar}; {self.differing_bars} of"
+                f" {max(self.bars_original, self.bars_what_if)} bars differ"
+            )
+        out = [head, f"{'bars':>9}  {'energy':<14}  layers (original → what-if)"]
+        for phrase in self.phrases:
+            span = f"{phrase.first_bar}-{phrase.first_bar + phrase.bars - 1}"
+            mark = " " if phrase.original == phrase.what_if else "*"
+            a, b = phrase.original, phrase.what_if
+            gone = [f"-{r}" for r in a.roles if r not in b.roles]
+            new = [f"+{r}" for r in b.roles if r not in a.roles]
+            change = " ".join(gone + new) or "same roles"
+            energy = f"{a.energy:.2f} → {b.energy:.2f}"
+            out.append(f"{mark}{span:>8}  {energy:<14}  {len(a.roles)} → {len(b.roles)}: {change}")
+        return out
+
+
+def parse_swaps(items: list[str]) -> dict[str, str]:
+    """``SLOT=KIND`` items as a mapping; a bad one raises WhatIfError naming it."""
+    swaps: dict[str, str] = {}
+    for item in items:
+        slot, sep, kind = item.partition("=")
+        if not sep or not slot or not kind:
+            raise WhatIfError(f"--swap {item}: expected SLOT=KIND, e.g. conductor=autopilot")
+        if slot not in SWAPPABLE:
+            raise WhatIfError(f"--swap {item}: only {' and '.join(SWAPPABLE)} can be swapped")
+        try:
+            registry.factory(slot, kind)
+        except LookupError as exc:
+            raise WhatIfError(f"--swap {item}: {exc}") from None
+        swaps[slot] = kind
+    return swaps
+
+
+def musical_diff(original: list[BarPlan], what_if: list[BarPlan], phrase_bars: int) -> MusicalDiff:
+    """Compare two sets' played plans: the first bar that differs, how many do, and each phrase side by side."""
+    longest = max(len(original), len(what_if))
+    differs = [i for i in range(longest) if i >= len(original) or i >= len(what_if) or original[i] != what_if[i]]
+    phrases = tuple(
+        PhraseDiff(
+            start,
+            min(phrase_bars, longest - start),
+            _phrase(original, start, phrase_bars),
+            _phrase(what_if, start, phrase_bars),
+        )
+        for start in range(0, longest, phrase_bars)
+    )
+    return MusicalDiff(differs[0] if differs else -1, len(differs), len(original), len(what_if), phrases)
+
+
+def _phrase(plans: list[BarPlan], start: int, length: int) -> PhraseSide:
+    bars = plans[start : start + length]
+    roles = sorted({layer.role for plan in bars for layer in plan.layers if layer.gain > 0})
+    energy = sum(plan.energy for plan in bars) / len(bars) if bars else 0.0
+    return PhraseSide(tuple(roles), round(energy, 2))
+
+
+class Recording(msgspec.Struct, frozen=True):
+    """What a logged set took from outside: LM answers by purpose (in order) and the person's commands, each with
+    the bar played just before it."""
+
+    answers: dict[str, list[str]]
+    commands: tuple[tuple[int, ev.Event], ...]
+
+
+def recording(reader: LogReader) -> Recording:
+    purposes: dict[str, str] = {}
+    answers: dict[str, list[str]] = {}
+    commands: list[tuple[int, ev.Event]] = []
+    last_bar = -1
+    for event in reader:
+        if isinstance(event, ev.LMRequest):
+            purposes[event.request_id] = event.purpose
+        elif isinstance(event, ev.LMResponse):
+            answers.setdefault(purposes.get(event.request_id, "*"), []).append(event.text)
+        elif isinstance(event, ev.BarPlayed):
+            last_bar = event.bar
+        elif event.source == "control":
+            commands.append((last_bar, msgspec.structs.replace(event, seq=0, wall=0.0)))
+    return Recording(answers, tuple(commands))
+
+
+def what_if(
+    log_path: Path, swaps: dict[str, str], out_dir: Path, warn: Callable[[str], None], pack: Path | None = None
+) -> tuple[Path, Path, MusicalDiff]:
+    """Play the logged set again with ``swaps`` into ``out_dir``; returns the new log, WAV and the musical diff."""
+    reader = LogReader(log_path)
+    scenario = scenario_of(reader, pack)
+    record = recording(LogReader(log_path))
+    for slot, kind in swaps.items():
+        scenario = replace(scenario, **{slot: msgspec.structs.replace(getattr(scenario, slot), kind=kind)})
+    new_log, new_wav = set_paths(scenario, out_dir, stamp="whatif")
+    if new_log.exists() or new_wav.exists():
+        raise WhatIfError(f"--out {out_dir}: already holds {new_log.name}; choose an empty folder")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    script = out_dir / f".{new_log.stem}.answers.json"
+    scenario = _recorded_router(scenario, record, script)
+    try:
+        trio.run(lambda: _play(scenario, reader.header.scenario_text, record, new_log, new_wav))
+    finally:
+        script.unlink(missing_ok=True)
+    phrase_bars = int(getattr(scenario.conductor, "phrase_bars", 16))
+    diff = musical_diff(list(played_plans(LogReader(log_path))), list(played_plans(LogReader(new_log))), phrase_bars)
+    return new_log, new_wav, diff
+
+
+def _recorded_router(scenario: Scenario, record: Recording, script: Path) -> Scenario:
+    """The router serves the logged answers, once each, instead of asking any provider."""
+    if not record.answers:
+        return scenario
+    script.write_text(json.dumps(record.answers))
+    provider = {"name": "recorded", "kind": "scripted", "script": str(script.resolve()), "cycle": False}
+    router = msgspec.to_builtins(scenario.router) | {"providers": [provider], "auto": False}
+    return replace(scenario, router=msgspec.convert(router, RouterConfig))
+
+
+async def _play(scenario: Scenario, text: str, record: Recording, log: Path, wav: Path) -> None:
+    played = -1
+    moved = trio.Event()
+
+    def watch(event: ev.Event) -> None:
+        nonlocal played, moved
+        if isinstance(event, ev.BarPlayed):
+            played = event.bar
+            moved.set()
+            moved = trio.Event()
+
+    async def person(desk: Desk) -> None:
+        for bar, command in record.commands:
+            while played < bar:
+                await moved.wait()
+            desk.bus.publish(command)
+
+    await perform(scenario, text, log_path=log, wav_path=wav, on_event=watch, controls=person)
