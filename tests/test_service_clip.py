@@ -138,8 +138,11 @@ def test_clip_on_the_command_line_asks_the_embedded_lm_and_writes_a_midi_file(tm
     import mido
 
     out = tmp_path / "acid.mid"
+    patient = tmp_path / "patient.toml"  # the default scenario's LM, with a deadline for a loaded machine
+    patient.write_text('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 150.0 }]\n')
+    argv = ["clip", "4-bar acid bassline in A minor", "--midi", str(out), "--scenario", str(patient)]
     done = subprocess.run(
-        [sys.executable, "-m", "bergain_actors.cli", "clip", "4-bar acid bassline in A minor", "--midi", str(out)],
+        [sys.executable, "-m", "bergain_actors.cli", *argv],
         capture_output=True,
         text=True,
         timeout=170,
