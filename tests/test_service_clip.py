@@ -160,7 +160,10 @@ async def test_ask_during_a_set_answers_on_the_embedded_lm_from_the_sets_context
     local = {"providers": [{"name": "local", "kind": "local", "max_tokens": 400, "timeout_s": 120.0}]}
     scenario = scenario_factory(bpm=240, bars=400, router=local)
     async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=170) as client:
-        await live.bar(2)
+        with trio.fail_after(150):  # a live set does not wait for the LM's boot: the API would say 503 "starting"
+            while not live.of(ev.LocalServerChanged):
+                await live.bar(live.latest() + 1)
+        assert live.of(ev.LocalServerChanged)[0].status == "started"
         asked = await client.post("/ask", json={"question": "what key are we in?"})
     assert asked.status_code == 200, asked.text
     body = asked.json()
