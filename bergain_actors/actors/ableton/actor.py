@@ -129,9 +129,11 @@ class AbletonLink(Actor):
             self._wake.set()
         elif address == "/live/error":
             self.ctx.emit(ev.AbletonError(message=" ".join(str(a) for a in args)[:300], bar=max(self.state.played, 0)))
-        elif address == "/live/startup":
-            self.ctx.emit(ev.AbletonStatus(state="reloaded", detail="AbletonOSC restarted; listeners are gone"))
-            self._reloaded = True
+        elif address == "/live/startup":  # AbletonOSC (re)loaded: while connected, our listeners are gone
+            if self.state.ok:
+                detail = "AbletonOSC restarted; listeners are gone"
+                self.ctx.emit(ev.AbletonStatus(state="reloaded", detail=detail, bar=max(self.state.played, 0)))
+                self._reloaded = True
             self._wake.set()
 
     # --- the actor's task -------------------------------------------------------------------------------------------
@@ -148,7 +150,11 @@ class AbletonLink(Actor):
                 on_push=self._push,
             )
             async with osc:
-                await self._serve(osc)
+                try:
+                    await self._serve(osc)
+                finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
+                    if self.state.ok and self.state.played + 1 >= self.ctx.set.total_bars:
+                        osc.send("/live/song/stop_all_clips", 1)
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
@@ -164,7 +170,9 @@ class AbletonLink(Actor):
                     where = f"{self.config.host}:{self.config.port}"
                     self._away("absent", f"no answer at {where}; the set plays on our own audio")
                 first = False
-                await trio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                self._wake = trio.Event()
+                with trio.move_on_after(BACKOFF[min(attempt, len(BACKOFF) - 1)]):
+                    await self._wake.wait()  # or Live says it has started
                 attempt += 1
                 continue
             first = False
@@ -187,7 +195,7 @@ class AbletonLink(Actor):
     async def _session(self, osc: OscClient) -> None:
         """Set up (again), sync the clock, then keep clips flowing until Live goes away."""
         state, config = self.state, self.config
-        restoring = state.started
+        restoring = state.started or state.played >= 0  # back after a loss, or late for the start of the set
         now = await live.status(osc)
         names = {role: getattr(config.tracks, role) for role in live.ROLES}
         result = await live.setup(osc, names, scenes=RING, load=config.load_instruments, current=now)
@@ -355,9 +363,6 @@ class AbletonLink(Actor):
                 cause=clip.seq,
             )
         )
-
-    def close(self) -> None:
-        """The set is over: nothing more to send (the last clips play out their bar in Live)."""
 
 
 async def _free_slot(osc: OscClient, track: int, first: int) -> int:
