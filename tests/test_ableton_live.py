@@ -112,3 +112,33 @@ def test_live_killed_mid_set_and_restarted_the_set_goes_on_and_live_resyncs(peer
     assert_played_as_planned(result, scenario, peer, restored.tracks, origin, range(restored.bar + 2, bars))
     assert sum(1 for line in result.summary.lines() if line.startswith("  bar ")) >= 2
     assert_verifies(result)
+
+
+def test_palette_mode_builds_the_grid_and_fires_scenes_on_phrase_boundaries_only(peer_factory, tmp_path):  # noqa: F811
+    from bergain_actors.music.palette import SCENES, scene_for
+
+    peer = peer_factory(tick_ms=20, clock_ms=10)
+    bars, phrase = 16, 4
+    scenario = ableton_scenario(tmp_path, peer, bars=bars, ableton={"mode": "palette"}, conductor={"phrase_bars": 4})
+    result = play(scenario, tmp_path)
+    assert [s.state for s in of(result.events, ev.AbletonStatus)] == ["connected"]
+    assert_no_gap(result, bars)
+    written = of(result.events, ev.ClipWritten)
+    assert {c.slot for c in written} == set(range(len(SCENES)))  # every scene of the grid has clips
+    fired = of(result.events, ev.SceneFired)
+    assert fired and all(f.bar % phrase == 0 for f in fired), fired
+    plans = {e.plan.bar: e.plan for e in of(result.events, ev.BarPlanned)}
+    assert [f.scene for f in fired] == [scene_for(plans[f.bar].phase, plans[f.bar].energy) for f in fired]
+    assert [f.bar for f in fired] == list(range(0, bars, phrase))
+    origin = of(result.events, ev.LiveBeat)[-1].origin
+    events = wait_for_peer(peer, of(result.events, ev.AbletonStatus)[0].tracks)
+    launched = [(e["scene"], e["wall"]) for e in events if e["event"] == "scene_launched"]
+    triggered = [e for e in events if e["event"] == "scene_triggered"]
+    assert [s for s, _ in launched] == [f.scene for f in fired]
+    # each scene fired during the bar before its phrase and launched on the phrase's first beat
+    launches = [e for e in events if e["event"] == "clip_launched"]
+    for f in fired:
+        assert f.live_bar == origin + f.bar - 1
+        assert any(e["song_time"] == float((origin + f.bar) * 4) and e["slot"] == f.scene for e in launches), f
+    assert len(triggered) == len(fired)
+    assert_verifies(result)
