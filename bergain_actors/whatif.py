@@ -3,7 +3,8 @@ first divergence, and say what changed musically.
 
 The new set is a real set (a new log and WAV, itself verifiable): the same scenario and seed with the swapped
 kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when they run out the
-brain steps down, as it would with its LM gone), and the person's commands typed again after the bar they followed.
+brain steps down, as it would with its LM gone; a failed request gets an answer that is not JSON, so a request
+for JSON fails again), and the person's commands typed again after the bar they followed.
 ``musical_diff`` then compares the two sets bar by bar and phrase by phrase.
 """
 
@@ -135,6 +136,9 @@ def recording(reader: LogReader) -> Recording:
             purposes[event.request_id] = event.purpose
         elif isinstance(event, ev.LMResponse):
             answers.setdefault(purposes.get(event.request_id, "*"), []).append(event.text)
+        elif isinstance(event, ev.LMFailed):  # not JSON: a request that asks for JSON fails again
+            failed = f"(this request failed in the original set: {event.reason})"
+            answers.setdefault(purposes.get(event.request_id, "*"), []).append(failed)
         elif isinstance(event, ev.BarPlayed):
             last_bar = event.bar
         elif event.source == "control":

@@ -54,15 +54,21 @@ def play(scenario, tmp_path: Path, during=None) -> SetResult:
     return trio.run(main)
 
 
-def wait_for_peer(peer: Peer, song_time: float, deadline_s: float = 60) -> list[dict[str, Any]]:
-    """The peer's events once Live's song time has passed ``song_time`` (Live plays on after our set ends)."""
+def wait_for_peer(peer: Peer, tracks: dict[str, int], deadline_s: float = 60) -> list[dict[str, Any]]:
+    """The peer's events once every one of our tracks has stopped: at the end of a set its clips stop on the bar
+    line after the last bar (Live itself plays on)."""
+    ours = set(tracks.values())
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         events = peer.events()
-        if any(e.get("song_time", -1) >= song_time for e in events if e["event"] == "note"):
+        last: dict[int, str] = {}
+        for e in events:
+            if e["event"] in ("clip_launched", "clip_stopped") and e.get("track") in ours:
+                last[e["track"]] = e["event"]
+        if last and all(kind == "clip_stopped" for kind in last.values()):
             return events
         time.sleep(0.1)  # waiting on another process's file; nothing in-process to wait on
-    raise AssertionError(f"Live never reached song time {song_time}")
+    raise AssertionError("Live's clips never stopped after the set")
 
 
 def expected_notes(result: SetResult, scenario, origin: int, bars: range) -> list[tuple[int, str, int, float, int]]:
@@ -92,7 +98,8 @@ def played_notes(events: list[dict[str, Any]], tracks: dict[str, int], lo: float
 def match_notes(expected, played, step: float) -> tuple[list, list]:
     """Pair each planned note, in time order, with the first played one of the same role, pitch and velocity
     reported up to ``step`` beats after its time (the peer reports a note at the end of the engine step that played
-    it, and steps stretch on a loaded machine). Returns what is left on each side."""
+    it, and a step stretches when the loaded machine stalls the peer; a note is never reported early, so in time
+    order the first candidate is the right one). A clip a bar off misses by 4 beats. Returns what is left."""
     left = sorted(played, key=lambda p: p[2])
     missing = []
     for _bar, role, pitch, t, velocity in sorted(expected, key=lambda e: e[3]):

@@ -138,7 +138,7 @@ def layers(events, bar):
 async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tmp_path, autojump_clock):
     answers = []
     scenario = scenario_factory(bars=400, conductor={"brief": "techno"})  # a neutral brief: a full groove to thin
-    result = await play(scenario, tmp_path, [(180, "stop")], answers)
+    result = await play(scenario, tmp_path, [(180, "stop"), (181, "darker")], answers)
     planned = next(e for e in result.events if isinstance(e, ev.StopPlanned))
     start = last_played_before(result.events, answers[0].seq) + 1 + scenario.lookahead_bars
     assert (planned.from_bar, planned.end_bar) == (start, 192)  # at least 8 bars of outro, then the next phrase line
@@ -155,7 +155,9 @@ async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tm
     assert all(a >= b for a, b in itertools.pairwise(counts)), counts
     energies = [e.plan.energy for e in result.events if isinstance(e, ev.BarPlanned) and e.bar >= start - 1]
     assert energies[-1] < energies[0] / 3
-    assert answers and [a.ok for a in answers] == [True]
+    assert [a.ok for a in answers] == [True, True]
+    late = next(e for e in result.events if isinstance(e, ev.SteerActed))
+    assert (late.cause, late.action) == (answers[1].seq, "the set is winding down: no change")
     verified(result)
     rendered = tmp_path / "replayed.wav"
     replay.render(result.log_path, rendered, warn=lambda m: None)

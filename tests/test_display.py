@@ -137,6 +137,13 @@ class Terminal:
 
     mark = 0
 
+    def wait_for_match(self, pattern: str, within: float = 60) -> None:
+        """Read until ``pattern`` (a regular expression) has shown up anywhere since the start."""
+        deadline = time.monotonic() + within
+        while not re.search(pattern, self.text):
+            if time.monotonic() > deadline or not self._read(deadline):
+                raise AssertionError(f"{pattern!r} not shown within {within} s\n{self.text[-3000:]}")
+
     def type(self, keys: str) -> None:
         self.mark = len(self.text)
         os.write(self.master, keys.encode())
@@ -211,7 +218,7 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
     ]:
         screen.type(line + "\r")
         screen.wait_for(*answers)
-    screen.wait_for('you: "darker" → darker', anywhere=True)  # the conductor's own answer, at its 4-bar line
+    screen.wait_for_match(r'♪ bar \d+: "darker" → darker: remove')  # the conductor's own answer, at its 4-bar line
     screen.type("stop\r")
     screen.wait_for("→ stop: winding down: a ")
     assert screen.finish() == 0

@@ -102,3 +102,32 @@ def test_report_command(scenario_factory, tmp_path, capsys):
     assert main(["report", str(tmp_path / "missing.bgnlog")]) == 2
     assert "missing.bgnlog: no such log file" in capsys.readouterr().err
     assert parse("darker") == ev.Steer(intent="say", text="darker")
+
+
+def test_series_count_holds_underflows_and_provider_states():
+    from bergain_actors.music.plan import BarPlan, Layer
+
+    plan = BarPlan(bar=0, bpm=128, layers=(Layer(role="kick", sample="k.wav", gain=0.9),), phase="intro", energy=0.3)
+    events = [
+        ev.SetStarted(name="s", seed=1, bpm=128, beats_per_bar=4, total_bars=3, sample_rate=44100, lookahead_bars=2),
+        ev.ProviderHealth(states={"a": "closed", "b": "closed"}, order=("a", "b")),
+        ev.BarPlanned(plan=plan, seq=3),
+        ev.BarPlayed(plan_seq=3, bar=0, rms=0.1, peak=0.5),
+        ev.BarHeld(plan_seq=3, bar=1),
+        ev.BarPlayed(plan_seq=3, bar=1, held=True, rms=0.1, peak=0.5),
+        ev.ProviderStateChanged(provider="a", old="closed", new="open", reason="3 failures"),
+        ev.AudioUnderflow(bar=1, count=2),
+        ev.LMFailed(request_id="phrase:16", reason="no provider"),
+        ev.BarPlayed(plan_seq=3, bar=2, rms=0.0, peak=0.0),
+    ]
+    data = series(events)
+    assert data.held == [False, True, False]
+    assert data.underflows == [(1, 2)]
+    assert data.rms_db == [-20.0, -20.0, -90.0]
+    assert data.layers == {"kick": [0.9, 0.9, 0.9]}
+    assert [(p.bar, p.provider, p.state) for p in data.providers] == [
+        (0, "a", "closed"),
+        (0, "b", "closed"),
+        (2, "a", "open"),
+    ]
+    assert [(x.bar, x.ok) for x in data.latencies] == [(2, False)]

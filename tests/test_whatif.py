@@ -46,10 +46,20 @@ def test_another_brain_plays_a_new_set_and_the_diff_names_where_it_parts(tmp_pat
     assert (tmp_path / "again.wav").read_bytes() == wav.read_bytes()
 
 
-@pytest.mark.parametrize("name", ["autopilot", "swap", "stopped"])
-def test_the_same_kinds_replay_the_same_set(name, tmp_path, capsys):
-    """Recorded inputs (commands at their bars included) reproduce the set when nothing is swapped for real."""
-    code, printed, err = what_if(capsys, CORPUS / f"{name}.bgnlog", tmp_path, "critic=arc")
+@pytest.mark.parametrize(
+    ("name", "same"),
+    [
+        ("autopilot", "critic=arc"),
+        ("swap", "critic=arc"),
+        ("stopped", "critic=arc"),
+        ("phrase-scripted", "conductor=phrase"),
+        ("failover", "critic=arc"),
+    ],
+)
+def test_the_same_kinds_replay_the_same_set(name, same, tmp_path, capsys):
+    """Recorded inputs (LM answers and failures, commands at their bars) reproduce the set when nothing is swapped
+    for real."""
+    code, printed, err = what_if(capsys, CORPUS / f"{name}.bgnlog", tmp_path, same)
     assert code == 0, err[-1500:]
     bars = sum(1 for e in read_all(CORPUS / f"{name}.bgnlog")[1] if isinstance(e, ev.BarPlayed))
     assert f"no divergence: both sets play the same {bars} bars" in printed

@@ -37,6 +37,12 @@ class Summary:
         self.commands = 0
         self.rejected = 0
         self.steers = 0
+        self.clips_fired = 0
+        self.clips_late = 0
+        self.ableton_errors = 0
+        self.scenes_fired = 0
+        self.ableton_changes: list[str] = []
+        """Live absent, lost, restored, reloaded: each with its bar and why."""
         self.end = ""
         self.name = ""
         self.bpm = 0.0
@@ -103,6 +109,16 @@ class Summary:
                 self.rejected += 1
             case ev.SteerActed():
                 self.steers += 1
+            case ev.ClipFired():
+                self.clips_fired += 1
+            case ev.ClipLate():
+                self.clips_late += 1
+            case ev.AbletonError():
+                self.ableton_errors += 1
+            case ev.SceneFired():
+                self.scenes_fired += 1
+            case ev.AbletonStatus() if event.state not in ("connected",):
+                self.ableton_changes.append(f"bar {event.bar}: {event.state} ({event.detail})")
             case ev.SetEnded():
                 self.end = event.reason
 
@@ -123,6 +139,11 @@ class Summary:
                 f"LM           {self.lm_requests} requests, {self.lm_answers} answered, {self.lm_failures} failed;"
                 f" {self.phrase_decisions} phrase decisions"
             )
+        if self.types["AbletonStatus"]:
+            out.append(
+                f"Ableton      {self.clips_fired} clips fired, {self.clips_late} late, {self.scenes_fired} scenes"
+                f" fired, {self.ableton_errors} errors from Live"
+            )
         for title, items in (
             ("crashes", self.crashes),
             ("restarts", self.restarts),
@@ -131,6 +152,7 @@ class Summary:
             ("critic", self.critic_changes),
             ("providers", self.provider_changes),
             ("audio device", self.device_losses),
+            ("Live", self.ableton_changes),
         ):
             out.append(f"{title:<12} {len(items)}")
             out.extend(f"  {item}" for item in items[:20])

@@ -82,7 +82,9 @@ class Board:
             case ev.Steer(intent="say" | "energy"):
                 self.pending[event.seq] = event.text
             case ev.SteerActed():
-                self.pending.pop(event.cause, None)
+                words = self.pending.pop(event.cause, None)
+                if words is not None:  # the conductor's own answer, under the command line with the others
+                    self.answers.append(f'♪ bar {event.bar}: "{words}" → {event.intent}: {event.action}')
                 if event.intent in ("hold", "resume"):
                     self.holding = event.intent == "hold"
             case ev.StopPlanned():

@@ -98,6 +98,14 @@ class Narrator:
                 return [f"bar {event.bar:>4} · {event.slot} swapped {event.old} → {event.new}"]
             case ev.AudioStarted():
                 return [f"audio: {event.device}{' (' + event.detail + ')' if event.detail else ''}"]
+            case ev.AbletonStatus():
+                return [f"bar {event.bar:>4} · Ableton {event.state}{': ' + event.detail if event.detail else ''}"]
+            case ev.AbletonError():
+                return [f"bar {event.bar:>4} · Live said: {first_line(event.message)}"]
+            case ev.ClipLate():
+                return [f"bar {event.bar:>4} · {event.role} clip late ({event.reason}): its last clip played on"]
+            case ev.SceneFired():
+                return [f"bar {event.bar:>4} · scene {event.name}"]
             case ev.SurfaceStarted():
                 return [f"{event.kind} control surface listening on {event.address}"]
         return []

@@ -26,6 +26,7 @@ from bergain_actors.actors.streamer.sinks import Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext, SetContext
 from bergain_actors.music.notes import Note, bar_notes, track_for
+from bergain_actors.music.palette import build_palette, scene_for
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.theory import set_theory
 
@@ -70,6 +71,8 @@ class AbletonState:
         self.written = -1
         """The last bar whose clips were written (or found unchanged)."""
         self.ok = False
+        self.scene_bar = -1
+        """Palette mode: the phrase bar whose scene was fired last."""
         self.prompt_clips: list[ev.ClipAdded] = []
         """Clips made from prompts (``ClipAdded``, target ``ableton``) not written into Live yet."""
 
@@ -100,6 +103,7 @@ class AbletonLink(Actor):
         self.state = state_of(ctx.set)
         self.clock = self.state.clock
         self.theory = set_theory(ctx.scenario.seed, ctx.scenario.key)
+        self.palette = build_palette(self.theory, ctx.scenario.bpm) if config.mode == "palette" else ()
         self.beats_per_bar = ctx.scenario.beats_per_bar
         self._wake = trio.Event()
         self._last_beat_at = 0.0
@@ -129,9 +133,11 @@ class AbletonLink(Actor):
             self._wake.set()
         elif address == "/live/error":
             self.ctx.emit(ev.AbletonError(message=" ".join(str(a) for a in args)[:300], bar=max(self.state.played, 0)))
-        elif address == "/live/startup":
-            self.ctx.emit(ev.AbletonStatus(state="reloaded", detail="AbletonOSC restarted; listeners are gone"))
-            self._reloaded = True
+        elif address == "/live/startup":  # AbletonOSC (re)loaded: while connected, our listeners are gone
+            if self.state.ok:
+                detail = "AbletonOSC restarted; listeners are gone"
+                self.ctx.emit(ev.AbletonStatus(state="reloaded", detail=detail, bar=max(self.state.played, 0)))
+                self._reloaded = True
             self._wake.set()
 
     # --- the actor's task -------------------------------------------------------------------------------------------
@@ -148,7 +154,11 @@ class AbletonLink(Actor):
                 on_push=self._push,
             )
             async with osc:
-                await self._serve(osc)
+                try:
+                    await self._serve(osc)
+                finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
+                    if self.state.ok and self.state.played + 1 >= self.ctx.set.total_bars:
+                        osc.send("/live/song/stop_all_clips", 1)
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
@@ -164,7 +174,9 @@ class AbletonLink(Actor):
                     where = f"{self.config.host}:{self.config.port}"
                     self._away("absent", f"no answer at {where}; the set plays on our own audio")
                 first = False
-                await trio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                self._wake = trio.Event()
+                with trio.move_on_after(BACKOFF[min(attempt, len(BACKOFF) - 1)]):
+                    await self._wake.wait()  # or Live says it has started
                 attempt += 1
                 continue
             first = False
@@ -187,10 +199,11 @@ class AbletonLink(Actor):
     async def _session(self, osc: OscClient) -> None:
         """Set up (again), sync the clock, then keep clips flowing until Live goes away."""
         state, config = self.state, self.config
-        restoring = state.started
+        restoring = state.started or state.played >= 0  # back after a loss, or late for the start of the set
         now = await live.status(osc)
         names = {role: getattr(config.tracks, role) for role in live.ROLES}
-        result = await live.setup(osc, names, scenes=RING, load=config.load_instruments, current=now)
+        scenes = len(self.palette) if self.palette else RING
+        result = await live.setup(osc, names, scenes=scenes, load=config.load_instruments, current=now)
         self.ctx.emit(
             ev.AbletonStatus(
                 state="restored" if restoring else "connected",
@@ -211,12 +224,16 @@ class AbletonLink(Actor):
         osc.send("/live/song/set/clip_trigger_quantization", 4)
         for track in state.tracks.values():
             osc.send("/live/track/set/volume", track.index, 0.85)
+        state.scene_bar = -1
+        if self.palette:
+            await self._build_palette(osc)
         if not restoring:
             osc.send("/live/song/stop_all_clips", 0)
             osc.send("/live/song/stop_playing")
             osc.send("/live/song/set/current_song_time", 0.0)
             state.written = -1
-            await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
+            if not self.palette:
+                await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
             osc.send("/live/song/start_listen/beat")
             osc.send("/live/song/start_playing")
             state.started = True
@@ -254,6 +271,9 @@ class AbletonLink(Actor):
         while state.prompt_clips:
             await self._write_prompt_clip(osc, state.prompt_clips[0])
             state.prompt_clips.pop(0)
+        if self.palette:
+            self._fire_scene(osc)
+            return
         await self._write(osc, upto=max(state.plans, default=-1))
         now = self.clock.set_bar()
         if now is None:
@@ -324,6 +344,47 @@ class AbletonLink(Actor):
             ]
         )
 
+    # --- palette mode -----------------------------------------------------------------------------------------------
+
+    async def _build_palette(self, osc: OscClient) -> None:
+        """Write the grid: scene ``i`` holds scene ``i``'s clips, and nothing on the tracks it leaves silent (so
+        firing it stops them). Idempotent: every slot is rewritten."""
+        writes = []
+        for index, scene in enumerate(self.palette):
+            osc.send("/live/scene/set/name", index, scene.name)
+            for role, track in self.state.tracks.items():
+                notes = scene.clips.get(role, ())
+                if not notes:
+                    osc.send("/live/clip_slot/delete_clip", track.index, index)
+                    continue
+                ev_ = ev.ClipWritten(role=role, track=track.index, slot=index, notes=len(notes), live_bar=-1)
+                self.ctx.emit(ev_)
+                beats = scene.bars * self.beats_per_bar
+                writes.append(live.write_clip(osc, track.index, index, notes, beats, f"{scene.name} {role}"))
+        await live.gather(*writes)
+
+    def _fire_scene(self, osc: OscClient) -> None:
+        """On a phrase boundary, during the bar before it, fire the scene that fits the plan's phase and energy.
+        Back from a loss in mid-phrase, the phrase's scene is fired at once (it starts on the next bar line)."""
+        state, now = self.state, self.clock.set_bar()
+        if now is None:
+            return
+        phrase = self.ctx.scenario.conductor.phrase_bars
+        due = [b for b in state.plans if b % phrase == 0 and state.scene_bar < b <= now + 1]
+        if not due and state.scene_bar < 0 and now >= 0 and now + 1 in state.plans:
+            due = [now + 1]
+        if not due:
+            return
+        bar = max(due)
+        plan = state.plans[bar]
+        index = scene_for(plan.phase, plan.energy)
+        state.scene_bar = bar
+        name = self.palette[index].name
+        self.ctx.emit(ev.SceneFired(scene=index, name=name, live_bar=self.clock.live_bar, bar=max(bar, now + 1)))
+        osc.send("/live/scene/fire", index)
+        for old in [b for b in state.plans if b < now]:
+            del state.plans[old]
+
     async def _write_prompt_clip(self, osc: OscClient, clip: ev.ClipAdded) -> None:
         """A prompt's clip into the track it names (else its role's) at its slot (else the first empty one past
         the ring live mode cycles through, adding a scene when the track is full). Not fired: it waits in Live."""
@@ -355,9 +416,6 @@ class AbletonLink(Actor):
                 cause=clip.seq,
             )
         )
-
-    def close(self) -> None:
-        """The set is over: nothing more to send (the last clips play out their bar in Live)."""
 
 
 async def _free_slot(osc: OscClient, track: int, first: int) -> int:

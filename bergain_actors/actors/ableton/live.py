@@ -62,15 +62,23 @@ class SetupResult(msgspec.Struct, frozen=True):
 
 
 async def gather(*calls: object) -> list[tuple]:
-    """Run queries concurrently (pipelined into the same Live tick); results in order."""
+    """Run queries concurrently (pipelined into the same Live tick); results in order. The first ``OscError``
+    cancels the rest and is raised as itself."""
     results: list[tuple] = [()] * len(calls)
+    errors: list[OscError] = []
 
-    async def one(i: int, call: object) -> None:
-        results[i] = await call  # type: ignore[misc]
+    async def one(i: int, call: object, cancel: trio.CancelScope) -> None:
+        try:
+            results[i] = await call  # type: ignore[misc]
+        except OscError as exc:
+            errors.append(exc)
+            cancel.cancel()
 
     async with trio.open_nursery() as nursery:
         for i, call in enumerate(calls):
-            nursery.start_soon(one, i, call)
+            nursery.start_soon(one, i, call, nursery.cancel_scope)
+    if errors:
+        raise errors[0]
     return results
 
 

@@ -473,8 +473,11 @@ class Conductor(Actor):
         least essential first, until the last bar; every chain of brains ends a set this way."""
         if self.phase != "outro":
             self.phase, self.cap = "outro", min(self.cap, len(OUTRO_KEEP))
-            self.steers.clear()
             self.ctx.emit(ev.PhaseChanged(phase="outro", target_energy=self.mixer.energy(), bar=bar))
+        waiting, self.steers = self.steers, []
+        for steer in waiting:  # answered all the same: nobody is left waiting on the display
+            no_change = "the set is winding down: no change"
+            self.ctx.emit(ev.SteerActed(intent=steer.intent, action=no_change, bar=bar, cause=steer.seq))
         left = max(self.end - bar, 1)
         self.target = round(self.mixer.energy() * (left - 1) / left, 4)
         if bar != self.outro_from and (self.end - bar) % STEER_GRID != 0:
