@@ -26,6 +26,16 @@ from bergain_actors import control
 from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import ProviderConfig
 from bergain_actors.service import chat
+from bergain_actors.service.replies import (
+    AskReply,
+    ClipReply,
+    CommandReply,
+    Health,
+    Problem,
+    ProviderReply,
+    ProviderView,
+    Unavailable,
+)
 from bergain_actors.service.session import NoRouter, Session
 
 MAX_BODY = 64 * 1024
@@ -51,11 +61,6 @@ class ClipBody(msgspec.Struct, forbid_unknown_fields=True):
 class ControlBody(msgspec.Struct, forbid_unknown_fields=True):
     command: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
     """A command exactly as typed in the terminal during a set, e.g. ``swap critic none``."""
-
-
-class Problem(msgspec.Struct):
-    error: str
-    field: str = ""
 
 
 B = TypeVar("B")
@@ -146,13 +151,13 @@ class Api:
     async def health(self, request: Request) -> Response:
         session = self.session
         return reply(
-            {
-                "status": "ok",
-                "uptime_s": round(time.monotonic() - session.started, 3),
-                "playing": session.plays and not session.view.ended,
-                "set": session.view.snapshot(),
-                "providers": {row["name"]: row["state"] for row in session.providers()},
-            }
+            Health(
+                status="ok",
+                uptime_s=round(time.monotonic() - session.started, 3),
+                playing=session.plays and not session.view.ended,
+                set=session.view.snapshot(),
+                providers={row.name: row.state for row in session.providers()},
+            )
         )
 
     async def providers(self, request: Request) -> Response:
@@ -176,7 +181,7 @@ class Api:
         event = self.session.publish(
             ev.ProviderControl(op="add", provider=config.name, config=settings, request_id=_rid(request))
         )
-        return reply({"seq": event.seq, "provider": config.name, "op": "add"}, 202)
+        return reply(ProviderReply(event.seq, config.name, "add"), 202)
 
     def provider_op(self, op: Literal["reset", "switch", "remove"]) -> Callable[[Request], Awaitable[Response]]:
         async def apply(request: Request) -> Response:
@@ -185,7 +190,7 @@ class Api:
             if router is None or name not in router.slots:
                 return reply(Problem(f"no provider named {name!r}", "name"), 404)
             event = self.session.publish(ev.ProviderControl(op=op, provider=name, request_id=_rid(request)))
-            return reply({"seq": event.seq, "provider": name, "op": op}, 202)
+            return reply(ProviderReply(event.seq, name, op), 202)
 
         return apply
 
@@ -193,15 +198,15 @@ class Api:
         body = await decode_body(request, ControlBody)
         parsed = control.parse(body.command)
         if isinstance(parsed, control.Help):
-            return reply({"ok": True, "answer": parsed.text})
+            return reply(CommandReply(True, parsed.text))
         if not self.session.plays and not isinstance(parsed, ev.ProviderControl):
             return reply(Problem("no set is playing here: only provider commands apply", "command"), 409)
         if "request_id" in type(parsed).__struct_fields__:
             parsed = msgspec.structs.replace(parsed, request_id=_rid(request))
         answer = self.session.desk.apply(parsed)
         if not answer.ok:
-            return reply({"ok": False, "error": answer.text, "field": "command", "seq": answer.seq}, 422)
-        return reply({"ok": True, "answer": answer.text, "seq": answer.seq}, 202)
+            return reply(Problem(answer.text, "command", answer.seq), 422)
+        return reply(CommandReply(True, answer.text, answer.seq), 202)
 
     async def ask(self, request: Request) -> Response:
         body = await decode_body(request, AskBody)
@@ -215,16 +220,8 @@ class Api:
             return self._unavailable(answer)
         text = answer.text.strip()
         self.memory.remember(body.conversation, body.question, text)
-        return reply(
-            {
-                "answer": text,
-                "conversation": body.conversation,
-                "suggestion": chat.suggestion(body.question, text),
-                "context": context,
-                "provider": answer.provider,
-                "seq": answer.seq,
-            }
-        )
+        suggestion = chat.suggestion(body.question, text)
+        return reply(AskReply(text, body.conversation, suggestion, context, answer.provider, answer.seq))
 
     async def clip(self, request: Request) -> Response:
         from bergain_actors.service import clips
@@ -248,15 +245,8 @@ class Api:
         return reply(made, 201)
 
     def _unavailable(self, failed: ev.LMFailed) -> Response:
-        rows = self.session.providers()
-        return reply(
-            {
-                "error": f"no LM provider could answer: {failed.reason}",
-                "attempts": list(failed.attempts),
-                "providers": [{k: row.get(k) for k in ("name", "state", "symbol", "retry_in_s")} for row in rows],
-            },
-            503,
-        )
+        error = f"no LM provider could answer: {failed.reason}"
+        return reply(Unavailable(error, failed.attempts, self.session.providers()), 503)
 
 
 def _rid(request: Request) -> str:
@@ -265,7 +255,8 @@ def _rid(request: Request) -> str:
 
 def openapi_document() -> dict[str, Any]:
     bodies = [AskBody, ClipBody, ControlBody, ProviderConfig, Problem]
-    _, components = msgspec.json.schema_components(bodies, ref_template="#/components/schemas/{name}")
+    answers = [Health, ProviderView, ProviderReply, CommandReply, AskReply, ClipReply, Unavailable]
+    _, components = msgspec.json.schema_components(bodies + answers, ref_template="#/components/schemas/{name}")
 
     def body(kind: type) -> dict[str, Any]:
         ref = {"$ref": f"#/components/schemas/{kind.__name__}"}

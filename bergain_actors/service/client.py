@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import msgspec
 import trio
 
 from bergain_actors.core import events as ev
@@ -38,7 +39,7 @@ async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
         made = await make_clip(session, prompt, target="none")
     if isinstance(made, ev.LMFailed):
         raise ApiError(f"no LM provider could answer: {made.reason}")
-    return made
+    return msgspec.to_builtins(made)
 
 
 async def ask_alone(scenario: Scenario, question: str) -> dict[str, Any]:

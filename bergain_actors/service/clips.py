@@ -10,11 +10,12 @@ from typing import Any, Literal
 import msgspec
 
 from bergain_actors.core import events as ev
-from bergain_actors.music.clip import Clip, ClipError, clip_from_answer, grammar, parse_prompt, prompt_text
+from bergain_actors.music.clip import ClipError, clip_from_answer, grammar, parse_prompt, prompt_text
 from bergain_actors.music.clip_layer import PlayingClip, layer_at
 from bergain_actors.music.midi_file import write_midi
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Note
 from bergain_actors.music.theory import set_theory
+from bergain_actors.service.replies import ClipReply
 from bergain_actors.service.session import Session
 
 __all__ = ["ClipError", "make_clip"]
@@ -42,7 +43,7 @@ async def make_clip(
     track: str = "",
     slot: int = -1,
     request_id: str = "",
-) -> dict[str, Any] | ev.LMFailed:
+) -> ClipReply | ev.LMFailed:
     """Ask the LM for the clip ``prompt`` describes and place it. Raises ``ClipError`` for a prompt or an answer
     that cannot become a clip, ``NoRouter`` when there is no LM."""
     request = parse_prompt(prompt)
@@ -61,40 +62,28 @@ async def make_clip(
     if isinstance(answer, ev.LMFailed):
         return answer
     clip = clip_from_answer(close_cut_answer(answer.text), request, theory)
-    result = describe(clip, answer, prompt)
-    if target != "none":
-        added = session.publish(
-            ev.ClipAdded(
-                request_id=request_id,
-                prompt=prompt,
-                role=clip.role,
-                bars=clip.bars,
-                notes=clip.notes,
-                key=clip.key,
-                target=target,
-                track=track,
-                slot=slot,
-                bar=max(session.view.bar, 0),
-            )
+    reply = ClipReply(
+        prompt, clip.role, clip.key, clip.bars, clip.in_beats(), clip.repairs, answer.provider, answer.seq
+    )
+    if target == "none":
+        return reply
+    added = session.publish(
+        ev.ClipAdded(
+            request_id=request_id,
+            prompt=prompt,
+            role=clip.role,
+            bars=clip.bars,
+            notes=clip.notes,
+            key=clip.key,
+            target=target,
+            track=track,
+            slot=slot,
+            bar=max(session.view.bar, 0),
         )
-        result["seq"] = added.seq
-        move = session.bus.last.get(ev.MixerMove)
-        if isinstance(move, ev.MixerMove) and move.cause == added.seq:
-            result["from_bar"] = move.args.get("from_bar")
-    return result
-
-
-def describe(clip: Clip, answer: ev.LMResponse, prompt: str) -> dict[str, Any]:
-    return {
-        "role": clip.role,
-        "key": clip.key,
-        "bars": clip.bars,
-        "notes": msgspec.to_builtins(clip.in_beats()),
-        "repairs": list(clip.repairs),
-        "prompt": prompt,
-        "provider": answer.provider,
-        "answer_seq": answer.seq,
-    }
+    )
+    move = session.bus.last.get(ev.MixerMove)
+    start = move.args.get("from_bar") if isinstance(move, ev.MixerMove) and move.cause == added.seq else None
+    return msgspec.structs.replace(reply, seq=added.seq, from_bar=start)
 
 
 def clip_plans(notes: tuple[Note, ...], role: str, bars: int, bpm: float) -> list[BarPlan]:

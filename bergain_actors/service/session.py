@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import trio
 
 from bergain_actors.control import Desk
@@ -22,6 +23,7 @@ from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.service.replies import ProviderView
 from bergain_actors.service.stream import EventStream
 from bergain_actors.service.view import SetView
 
@@ -67,23 +69,23 @@ class Session:
         """The running ``ProviderRouter``, or None."""
         return self.supervisor.actors.get("router")
 
-    def providers(self) -> list[dict[str, Any]]:
+    def providers(self) -> list[ProviderView]:
         """Provider rows for ``GET /providers``: the view's circuits and latencies, the router's cooldowns."""
         rows = self.view.providers_view()
         router = self.router()
         if router is None:
             return rows
         now = trio.current_time()
-        for row in rows:
-            slot = router.slots.get(row["name"])
+        for index, row in enumerate(rows):
+            slot = router.slots.get(row.name)
             if slot is None:
                 continue
-            breaker = slot.breaker
-            row["kind"] = slot.provider.config.kind
-            row["model"] = slot.provider.config.model
-            row["failures"] = breaker.failures
+            breaker, config = slot.breaker, slot.provider.config
             left = breaker.open_until - now if breaker.state == "open" else 0.0
-            row["retry_in_s"] = None if math.isinf(left) else round(max(0.0, left), 1)
+            retry = None if math.isinf(left) else round(max(0.0, left), 1)
+            rows[index] = msgspec.structs.replace(
+                row, kind=config.kind, model=config.model, failures=breaker.failures, retry_in_s=retry
+            )
         return rows
 
     async def ask_lm(

@@ -13,14 +13,9 @@ from typing import Any
 import msgspec
 
 from bergain_actors.core import events as ev
+from bergain_actors.service.replies import LayerView, ProviderView, SetSnapshot
 
 SYMBOLS = {"closed": "●", "half_open": "◐", "open": "○"}
-
-
-class LayerView(msgspec.Struct, frozen=True):
-    role: str
-    gain: float
-    pattern: str = ""
 
 
 class SetView:
@@ -104,7 +99,7 @@ class SetView:
         self.energy_by_bar.append((bar, round(self.target_energy, 3), round(plan.energy, 3)))
         del self.energy_by_bar[:-2048]
 
-    def providers_view(self) -> list[dict[str, Any]]:
+    def providers_view(self) -> list[ProviderView]:
         """Every provider the set has heard of: circuit, symbol, answer latency, times its circuit opened."""
         names = list(self.order) + sorted(set(self.providers) - set(self.order))
         rows = []
@@ -112,37 +107,36 @@ class SetView:
             state = self.providers.get(name, "closed")
             times = self.latency.get(name)
             rows.append(
-                {
-                    "name": name,
-                    "state": state,
-                    "symbol": SYMBOLS.get(state, "?"),
-                    "preferred": bool(self.order) and self.order[0] == name,
-                    "latency_ms_p50": round(median(times), 1) if times else None,
-                    "answers": len(times or ()),
-                    "opened": self.failures.get(name, 0),
-                }
+                ProviderView(
+                    name,
+                    state,
+                    SYMBOLS.get(state, "?"),
+                    preferred=bool(self.order) and self.order[0] == name,
+                    latency_ms_p50=round(median(times), 1) if times else None,
+                    answers=len(times or ()),
+                    opened=self.failures.get(name, 0),
+                )
             )
-        rows += [{"name": n, "state": "excluded", "symbol": "×", "detail": why} for n, why in self.excluded.items()]
+        rows += [ProviderView(n, "excluded", "×", detail=why) for n, why in self.excluded.items()]
         return rows
 
-    def snapshot(self) -> dict[str, Any]:
-        """The set right now, as JSON-ready builtins."""
-        return {
-            "name": self.name,
-            "seq": self.seq,
-            "bar": self.bar,
-            "total_bars": self.total_bars,
-            "bpm": self.bpm,
-            "position": f"{max(self.bar, 0) + 1}.1" if self.bar >= 0 else "",
-            "beats_per_bar": self.beats_per_bar,
-            "phase": self.phase,
-            "target_energy": round(self.target_energy, 3),
-            "energy": round(self.energy, 3),
-            "layers": msgspec.to_builtins(self.layers),
-            "brain": self.brain,
-            "critic": self.critic,
-            "decision": self.decision,
-            "critic_notes": list(self.notes),
-            "energy_by_bar": self.energy_by_bar[-512:],
-            "ended": self.ended,
-        }
+    def snapshot(self) -> SetSnapshot:
+        """The set right now."""
+        return SetSnapshot(
+            name=self.name,
+            seq=self.seq,
+            bar=self.bar,
+            total_bars=self.total_bars,
+            bpm=self.bpm,
+            beats_per_bar=self.beats_per_bar,
+            phase=self.phase,
+            target_energy=round(self.target_energy, 3),
+            energy=round(self.energy, 3),
+            layers=self.layers,
+            brain=self.brain,
+            critic=self.critic,
+            decision=self.decision,
+            critic_notes=list(self.notes),
+            energy_by_bar=self.energy_by_bar[-512:],
+            ended=self.ended,
+        )

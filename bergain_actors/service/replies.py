@@ -1,0 +1,126 @@
+"""What the API answers, as typed structs: the endpoints return them, ``/openapi.json`` describes them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from bergain_actors.music.clip import ClipNote
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """Any error: what went wrong and, for a bad request, which field."""
+
+    error: str
+    field: str = ""
+    seq: int = 0
+    """For a command that was logged and rejected: its ``CommandRejected`` event."""
+
+
+class LayerView(msgspec.Struct, frozen=True):
+    role: str
+    gain: float
+    pattern: str = ""
+
+
+class SetSnapshot(msgspec.Struct):
+    """The set right now."""
+
+    name: str
+    seq: int
+    """The latest event published."""
+    bar: int
+    """The latest bar played (-1 before the first)."""
+    total_bars: int
+    bpm: float
+    beats_per_bar: int
+    phase: str
+    target_energy: float
+    energy: float
+    layers: tuple[LayerView, ...]
+    brain: str
+    critic: str
+    decision: dict[str, Any]
+    critic_notes: list[dict[str, Any]]
+    energy_by_bar: list[tuple[int, float, float]]
+    """(bar, target, actual) for the bars played, the latest 512."""
+    ended: str
+    """Why the set ended, or empty while it plays."""
+
+
+class ProviderView(msgspec.Struct, omit_defaults=True):
+    name: str
+    state: str
+    """closed, half_open, open, or excluded (the router could not use it at all: ``detail`` says why)."""
+    symbol: str
+    preferred: bool = False
+    latency_ms_p50: float | None = None
+    answers: int = 0
+    opened: int = 0
+    """Times its circuit opened during the set."""
+    kind: str = ""
+    model: str = ""
+    failures: int = 0
+    """Consecutive failures now."""
+    retry_in_s: float | None = None
+    """Seconds until an open circuit lets a probe through (null: never on its own, e.g. a dead local server)."""
+    detail: str = ""
+
+
+class Health(msgspec.Struct):
+    status: str
+    uptime_s: float
+    playing: bool
+    set: SetSnapshot
+    providers: dict[str, str]
+
+
+class CommandReply(msgspec.Struct, omit_defaults=True):
+    ok: bool
+    answer: str
+    seq: int = 0
+    """The command's event (0: nothing was logged, e.g. help)."""
+
+
+class ProviderReply(msgspec.Struct):
+    seq: int
+    provider: str
+    op: str
+
+
+class AskReply(msgspec.Struct):
+    answer: str
+    conversation: str
+    suggestion: str | None
+    """A command the exchange points at (``steer darker``): offered, never applied; send it to ``/control``."""
+    context: dict[str, Any]
+    """What the LM was told about the session."""
+    provider: str
+    seq: int
+    """The ``LMResponse`` event."""
+
+
+class ClipReply(msgspec.Struct, omit_defaults=True):
+    prompt: str
+    role: str
+    key: str
+    bars: int
+    notes: tuple[ClipNote, ...]
+    """Beats from the clip's start, as Ableton takes them."""
+    repairs: tuple[str, ...]
+    """What the code fixed in the LM's answer, one line each."""
+    provider: str
+    answer_seq: int
+    seq: int = 0
+    """The ``ClipAdded`` event (0 with target ``none``)."""
+    from_bar: int | None = None
+    """In the set: the bar (a phrase line) the clip starts on."""
+
+
+class Unavailable(msgspec.Struct):
+    """503: no provider could answer, with each one's circuit and when it will be tried again."""
+
+    error: str
+    attempts: tuple[str, ...]
+    providers: list[ProviderView]
