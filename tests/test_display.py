@@ -260,3 +260,12 @@ def test_plain_lines_tell_one_line_per_decision_and_json_lines_are_for_machines(
     assert {"SetStarted", "BarPlanned", "BarPlayed", "SetEnded"} <= types
     assert sum(line.get("type") == "BarPlayed" for line in lines) == 64
     assert captured.out.startswith("set          autopilot — 64/64 bars")
+
+
+@pytest.mark.timeout(120)
+def test_fast_renders_show_a_progress_bar_with_bars_per_second(terminal, tmp_path: Path):
+    scenario = str(ROOT / "scenarios" / "autopilot.toml")
+    screen = terminal("run", scenario, "--fast", "--minutes", "8", "--out", str(tmp_path), "--no-report")
+    screen.wait_for_match(r"rendering .* \d+/256 bars · \d+ bars/s · \d+:\d\d:\d\d")
+    assert screen.finish() == 0
+    assert "set          autopilot — 256/256 bars" in screen.text
