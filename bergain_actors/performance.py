@@ -88,6 +88,15 @@ def terminated(exc: BaseException) -> bool:
     return isinstance(exc, Terminated)
 
 
+async def _front_end(controls: Callable[[Desk], Awaitable[None]], desk: Desk) -> None:
+    """Run a front end (terminal, display, HTTP); if it fails, the music does not: it is said and the set plays
+    on without it."""
+    try:
+        await controls(desk)
+    except Exception as exc:
+        log.warning("the control front end failed; the set plays on without it", error=f"{type(exc).__name__}: {exc}")
+
+
 def stopped(exc: BaseException) -> bool:
     """Whether ``exc`` (possibly grouped by trio's nurseries) only says the set was stopped from outside."""
     if isinstance(exc, BaseExceptionGroup):
@@ -211,7 +220,7 @@ async def perform(
             if surface is not None:
                 await nursery.start(osc.serve, desk, surface)
             if controls is not None:
-                nursery.start_soon(controls, desk)
+                nursery.start_soon(_front_end, controls, desk)
             await supervisor.done.wait()
             reason = supervisor.end_reason
             nursery.cancel_scope.cancel()

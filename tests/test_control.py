@@ -269,3 +269,19 @@ async def test_every_brain_answers_a_steer_within_a_phrase(scenario_factory, tmp
     requests = [e for e in result.events if isinstance(e, ev.LMRequest) and e.seq > answers[0].seq]
     assert any("The performer asks: breakdown now" in e.messages[-1]["content"] for e in requests)
     verified(result)
+
+
+async def test_a_failing_front_end_never_stops_the_music(scenario_factory, tmp_path, autojump_clock, capsys):
+    scenario = scenario_factory(bars=24)
+    log_path, wav_path = set_paths(scenario, tmp_path, stamp="broken")
+
+    async def broken(desk: Desk) -> None:
+        desk.submit("darker")
+        raise RuntimeError("the terminal exploded")
+
+    sink = ClockSink(scenario.sample_rate)
+    result = await perform(scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, controls=broken)
+    assert result.summary.bars_played == 24 and result.summary.end == "complete"
+    said = capsys.readouterr()
+    assert "the control front end failed; the set plays on without it" in said.out + said.err
+    assert result.summary.steers == 1  # what it said before failing still counts

@@ -112,7 +112,10 @@ async def dashboard(desk: Desk, board: Board, console: Console) -> None:
     async def keys(live: Live) -> None:
         while True:
             await trio.lowlevel.wait_readable(fd)
-            data = os.read(fd, 1024)
+            try:
+                data = os.read(fd, 1024)
+            except OSError:  # the terminal went away: the display and the set carry on without keys
+                return
             if not data:
                 return
             for line in editor.feed(data.decode(errors="replace")):
