@@ -289,3 +289,22 @@ def test_wav_into_a_folder_or_onto_a_file_needs_care(phrase_log, tmp_path, capsy
     assert existing.read_bytes() == b"keep me"
     code, _, _ = replay_cli(capsys, str(phrase_log), "--wav", str(existing), "--force")
     assert code == 0 and existing.read_bytes()[:4] == b"RIFF"
+
+
+async def test_a_rejected_swap_replays_in_a_process_that_registered_other_kinds(
+    scenario_factory, tmp_path, monkeypatch
+):
+    """The rejection names the known kinds; a replaying process with more kinds registered must say the same."""
+
+    async def person(desk) -> None:
+        desk.submit("swap conductor bogus")
+
+    scenario = scenario_factory(bars=8)
+    with trio.fail_after(60):
+        result = await perform(
+            scenario, "", log_path=tmp_path / "r.bgnlog", wav_path=tmp_path / "r.wav", controls=person
+        )
+    assert any(isinstance(e, ev.CommandRejected) for e in read_all(result.log_path)[1])
+    monkeypatch.setitem(registry.KINDS["conductor"], "plugin_brain", ContextProbe)
+    verdict = replay.verify(result.log_path, warn=lambda m: None)
+    assert verdict.mismatch is None, verdict.mismatch.describe()

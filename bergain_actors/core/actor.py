@@ -160,7 +160,9 @@ def factory(slot: str, kind: str) -> Factory:
     try:
         target = KINDS[slot][kind]
     except KeyError:
-        known = ", ".join(sorted(KINDS.get(slot, {}))) or "none"
+        # the package's own kinds only: what a process registered at run time (tests, plugins) differs between the
+        # set and its replay, and this message goes into the log (a rejected swap)
+        known = ", ".join(sorted(k for k, t in KINDS.get(slot, {}).items() if isinstance(t, str))) or "none"
         raise LookupError(f"{slot}.kind: unknown kind {kind!r} (known: {known})") from None
     if isinstance(target, str):
         module, _, name = target.partition(":")
