@@ -261,3 +261,88 @@ def test_master_headroom_scales_the_mix_below_the_limiter(pack: SamplePack) -> N
     default = Renderer(pack, SR).render(plan)
     assert MASTER_GAIN == 0.5
     np.testing.assert_allclose(default, unity * MASTER_GAIN, rtol=0, atol=1e-7)
+
+
+# --- automation and effects ---------------------------------------------------------------------------------------
+
+
+def _band_energy(x: np.ndarray, lo: float, hi: float) -> float:
+    spectrum = np.abs(np.fft.rfft(x.mean(axis=1))) ** 2
+    freqs = np.fft.rfftfreq(x.shape[0], 1 / SR)
+    return float(spectrum[(freqs >= lo) & (freqs < hi)].sum())
+
+
+def test_a_lowpass_sweep_opens_beat_by_beat_and_a_highpass_thins(pack: SamplePack) -> None:
+    from bergain_actors.music.plan import Filter
+
+    hats = dict(hits=pattern_hits("sixteenths"))
+    dry = Renderer(pack, SR).render(_plan(0, Layer("hihat", "hihat/h.wav", 0.6, **hats)))
+    sweep = Filter("lowpass", 300.0, 12000.0, q=1.2)
+    wet = Renderer(pack, SR).render(_plan(0, Layer("hihat", "hihat/h.wav", 0.6, filter=sweep, **hats)))
+    beat = dry.shape[0] // 4
+    first, last = slice(0, beat), slice(3 * beat, 4 * beat)
+    assert _band_energy(wet[first], 3000, 20000) < 0.02 * _band_energy(dry[first], 3000, 20000)
+    assert _band_energy(wet[last], 3000, 20000) > 10 * _band_energy(wet[first], 3000, 20000)
+    thin = Filter("highpass", 4000.0, 4000.0)
+    high = Renderer(pack, SR).render(_plan(0, Layer("kick", "kick/k.wav", 0.8, hits=(0,), filter=thin)))
+    full = Renderer(pack, SR).render(_plan(0, Layer("kick", "kick/k.wav", 0.8, hits=(0,))))
+    assert _band_energy(high, 20, 1000) < 0.01 * _band_energy(full, 20, 1000)
+
+
+def test_gain_ramps_fade_hits_and_loops_across_the_bar(pack: SamplePack) -> None:
+    dc = Layer("perc", "perc/dc.wav", 0.0, hits=(0, 192), gain_end=0.8)
+    out = Renderer(pack, SR).render(_plan(0, dc))
+    half = out.shape[0] // 2
+    assert out[10, 0] == 0.0  # the hit at tick 0 plays at the ramp's start: silent
+    assert out[half + 10, 0] == pytest.approx(0.25 * 0.4 * MASTER_GAIN, rel=1e-4)  # tick 192: halfway up
+    loop = Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 1.0, kind="loop", gain_end=0.0)
+    faded = Renderer(pack, SR).render(_plan(0, loop))
+    eighth = faded.shape[0] // 8
+    levels = [float(faded[i * eighth + eighth // 2, 0]) for i in range(8)]
+    assert levels == sorted(levels, reverse=True) and levels[0] > 5 * levels[-1] > 0
+
+
+def test_pan_and_width_reach_the_speakers(pack: SamplePack) -> None:
+    left = Renderer(pack, SR).render(_plan(0, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0)))
+    assert float(np.abs(left[:, 1]).max()) < 1e-6 < float(np.abs(left[:, 0]).max())
+    wide = Renderer(pack, SR).render(_plan(0, Layer("kick", "kick/k.wav", 0.5, hits=(0,), width=1.0)))
+    shift = round(0.012 * SR)
+    assert np.array_equal(wide[shift : shift + 1000, 1], wide[:1000, 0])
+    assert float(np.dot(wide[:, 0], wide[:, 1])) < 0.2 * float(np.dot(wide[:, 0], wide[:, 0]))
+
+
+def test_sends_echo_from_the_other_side_a_dotted_eighth_later_and_die_away(pack: SamplePack) -> None:
+    renderer = Renderer(pack, SR)
+    ping = Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0, send=0.5)
+    bars = [renderer.render(_plan(0, ping))] + [renderer.render(_plan(b)) for b in range(1, 5)]
+    audio = np.concatenate(bars)
+    delay = math.floor(_bar_exact(128) * 3 / 16)
+    assert float(np.abs(audio[delay - 100 : delay - 10, 1]).max()) == 0.0
+    assert float(np.abs(audio[delay + 100 : delay + 4000, 1]).min()) > 0.02  # first repeat: right
+    assert float(np.abs(audio[2 * delay + 100 : 2 * delay + 4000, 0]).min()) > 0.005  # second: left again
+    assert float(np.abs(bars[-1]).max()) < 1e-4  # 16 repeats later the delay rests
+    assert renderer._sending is None
+
+
+def test_automated_sets_render_identically_twice(pack: SamplePack) -> None:
+    from bergain_actors.music.plan import Filter
+
+    def plans() -> list[BarPlan]:
+        out = []
+        for bar in range(12):
+            sweep = Filter("lowpass", 200.0 * 1.5**bar, 200.0 * 1.5 ** (bar + 1), q=1.5)
+            out.append(
+                _plan(
+                    bar,
+                    Layer("kick", "kick/k.wav", 0.8, hits=pattern_hits("four_on_floor")),
+                    Layer("hihat", "hihat/h.wav", 0.5, hits=pattern_hits("offbeat_8ths"), pan=0.4, width=0.5, send=0.3),
+                    Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 0.3, kind="loop", filter=sweep, send=0.2,
+                          gain_end=0.3 + 0.05 * bar),
+                )
+            )  # fmt: skip
+        return out
+
+    first = np.concatenate([r for r in map(Renderer(pack, SR).render, plans())])
+    second = np.concatenate([r for r in map(Renderer(pack, SR).render, plans())])
+    assert first.tobytes() == second.tobytes()
+    assert float(np.abs(first).max()) > 0.05

@@ -25,6 +25,17 @@ class Note(msgspec.Struct, frozen=True, order=True):
     """1..127."""
 
 
+class Filter(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A resonant low- or high-pass on one layer for one bar; the cutoff glides (geometrically, per beat) from
+    ``hz`` at the bar's start to ``hz_end`` at its end, so a sweep over N bars is N plans."""
+
+    kind: Literal["lowpass", "highpass"]
+    hz: float
+    hz_end: float
+    q: float = 0.9
+    """Resonance: 0.707 is flat, higher peaks at the cutoff."""
+
+
 class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One sounding channel in one bar."""
 
@@ -47,6 +58,13 @@ class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """-1 left .. +1 right (constant-power)."""
     notes: tuple[Note, ...] = ()
     """For `notes` layers: what the voice plays in this bar (starts may not leave the bar; tails ring on)."""
+    width: float = 0.0
+    """0 plays the sample as recorded; up to 1 delays the right channel by up to 12 ms (Haas), widening it."""
+    gain_end: float | None = None
+    """Automation: the gain at the bar's end; the level ramps linearly from ``gain`` (None: steady)."""
+    send: float = 0.0
+    """How much of the layer feeds the stereo ping-pong delay, 0..1."""
+    filter: Filter | None = None
 
 
 class BarPlan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -11,6 +11,11 @@ the start of the next bar(s). Loops are read by bar index, so an N-bar loop walk
 tagged BPM differs from the plan's is resampled to the plan's tempo (windowed sinc): like a turntable, its pitch
 moves with the tempo. At equal tempo the loop is copied as is. A loop without a BPM tag is fitted to its bars.
 The stretched copy is cached per tempo; making it costs the first bar at a new tempo 50-100 ms per loop bar.
+
+Automation (``music/plan.py``): a gain ramp scales each hit by the level at its onset and a loop by a linear ramp
+across the bar; a filter uses a copy of the sample filtered at the cutoff step of each hit's onset, or of each beat
+for loops (``music/effects.py``); sends feed a ping-pong delay kept in buffers indexed like the accumulator. All
+carried state is audio due later, a function of the plans rendered so far.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from fractions import Fraction
 import msgspec
 import numpy as np
 
+from bergain_actors.music import effects
 from bergain_actors.music.pack import Sample, SamplePack, resample
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
 from bergain_actors.music.voice import tone
@@ -29,6 +35,9 @@ from bergain_actors.music.voice import tone
 MASTER_GAIN = 0.5
 """-6 dB of headroom on the master bus, as a DJ mixer has: a full peak groove of hot samples (kicks peak at 0.95)
 sums under the limiter's threshold, so the limiter catches accidents instead of shaping every bar."""
+
+ECHO_REPEATS = 16
+"""The delay runs this many periods past its last input (0.42^16: -120 dB), then rests."""
 
 _CACHE_BYTES = 128 << 20
 """Budget for gained / stretched copies of samples, so steady-state bars only add views."""
@@ -137,12 +146,23 @@ class Renderer:
         self.last_stats: RenderStats | None = None
         self._position = Fraction(0)
         self._longest = max((s.frames for s in pack.samples.values()), default=0)
+        self._longest += effects.TAIL_FRAMES + 2 * sample_rate
+        """Longest one-shot, with room for a filter's ringing and the delay's echoes."""
         self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
+        self._send = np.zeros_like(self._acc)
+        self._scratch = np.zeros_like(self._acc)
+        self._echo = np.zeros_like(self._acc)
+        self.delay = effects.PingPong()
         self._head = 0
         self._end = 0
-        """acc[head:end] holds audio due from the next bar on; everything else is zero."""
+        """acc[head:end] (and the delay's send and echo buffers) hold audio due from the next bar on; everything
+        else is zero."""
+        self._sending: int | None = None
+        """End (exclusive) of the last audio sent to the delay, in accumulator frames; None: the delay rests."""
         self._tempos: dict[tuple[float, int], tuple[Fraction, Fraction]] = {}
         self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
+        self._stretch: dict[tuple[str, Fraction, Fraction], int] = {}
+        """Frames of each loop stretched to a tempo."""
         self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._copies_bytes = 0
 
@@ -178,13 +198,13 @@ class Renderer:
             if sample is None:
                 skipped_layers += 1
                 continue
-            if layer.gain == 0.0:
+            if layer.gain == 0.0 and not layer.gain_end:
                 continue
             if layer.kind == "loop" and sample.is_loop:
-                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n)
+                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, start - first, bar_ticks)
                 continue
-            src = self._gained(layer, sample.id, sample.data)
-            length = src.shape[0]
+            reference = max(layer.gain, layer.gain_end or 0.0)
+            src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
             for tick in layer.hits if layer.kind == "hit" else (0,):
                 if not 0 <= tick < bar_ticks:
                     skipped_hits += 1
@@ -192,9 +212,29 @@ class Renderer:
                 offset = onsets.get(tick)
                 if offset is None:
                     offset = self._onset(bpm, start - first, tick, onsets)
+                hit = (
+                    src
+                    if src is not None
+                    else self._source(layer, sample, self._step(layer, tick / bar_ticks), sample.data)
+                )
+                scale = 1.0 if layer.gain_end is None else _ramp_at(layer, tick / bar_ticks) / reference
                 at = head + offset
-                self._acc[at : at + length] += src
+                length = hit.shape[0]
+                self._acc[at : at + length] += hit if scale == 1.0 else hit * np.float32(scale)
+                if layer.send > 0.0:
+                    self._send[at : at + length] += hit * np.float32(scale * layer.send)
+                    self._sending = max(self._sending or 0, at + length)
                 self._end = max(self._end, at + length)
+        if self._sending is not None:
+            delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
+            out_view = self._acc[head : head + n]
+            written = self.delay.process(self._send, self._echo, out_view, self._scratch, head, n, delay)
+            self._send[head : head + n] = 0.0
+            self._echo[head : head + n] = 0.0
+            self._end = max(self._end, written)
+            if self._sending + ECHO_REPEATS * delay <= head + n:
+                self._echo[head + n : written] = 0.0
+                self._sending = None
         out = self._acc[head : head + n].copy()
         self._acc[head : head + n] = 0.0
         self._head = head + n
@@ -256,32 +296,98 @@ class Renderer:
 
     def _make_room(self, n: int) -> None:
         """Ensure acc can take a bar of n frames plus the longest one-shot starting anywhere in it."""
+        if self._scratch.shape[0] < n:
+            self._scratch = np.zeros((n, 2), np.float32)
         need = n + self._longest
         if self._head + need <= self._acc.shape[0]:
             return
-        live = self._acc[self._head : self._end].copy()
-        if need > self._acc.shape[0] // 2:
-            self._acc = np.zeros((2 * need, 2), np.float32)
-        else:
-            self._acc[self._head : self._end] = 0.0
-        self._acc[: live.shape[0]] = live
-        self._head, self._end = 0, live.shape[0]
+        head, end = self._head, self._end
+        buffers = []
+        for buffer in (self._acc, self._send, self._echo):
+            live = buffer[head:end].copy()
+            if need > buffer.shape[0] // 2:
+                buffer = np.zeros((2 * need, 2), np.float32)
+            else:
+                buffer[head:end] = 0.0
+            buffer[: live.shape[0]] = live
+            buffers.append(buffer)
+        self._acc, self._send, self._echo = buffers
+        if self._sending is not None:
+            self._sending -= head
+        self._head, self._end = 0, end - head
 
-    def _add_loop(self, layer: Layer, sample: Sample, bar: int, bpm: Fraction, bar_len: Fraction, n: int) -> None:
-        src = self._gained(layer, sample.id, self._loop_source(sample, bpm, bar_len), bpm)
-        length = src.shape[0]
+    def _add_loop(
+        self,
+        layer: Layer,
+        sample: Sample,
+        bar: int,
+        bpm: Fraction,
+        bar_len: Fraction,
+        n: int,
+        onsets: dict[int, int],
+        frac: Fraction,
+        bar_ticks: int,
+    ) -> None:
+        """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle), a beat
+        for a filter (each from the copy at its cutoff step)."""
+        plain = layer.filter is None and layer.gain_end is None
+        every = bar_ticks if plain else TICKS_PER_BEAT // 2 if layer.gain_end is not None else TICKS_PER_BEAT
+        ticks = list(range(0, bar_ticks, every))
+        bounds = [onsets.get(t) if t in onsets else self._onset(bpm, frac, t, onsets) for t in ticks[1:]] + [n]
         bars = sample.bars or 1
-        offset = (((bar - layer.loop_start_bar) % bars) * length) // bars
-        at, filled = self._head, 0
-        while filled < n:
-            take = min(n - filled, length - offset)
-            self._acc[at + filled : at + filled + take] += src[offset : offset + take]
-            filled += take
-            offset = 0
+        send = np.float32(layer.send)
+        stretched = self._loop_source(sample, bpm, bar_len)
+        lo = 0
+        for tick, hi in zip(ticks, bounds, strict=True):
+            step = self._step(layer, tick / bar_ticks)
+            src = self._source(layer, sample, step, stretched, unity=not plain)
+            scale = None if plain else np.float32(_ramp_at(layer, (tick + every / 2) / bar_ticks))
+            length = src.shape[0]
+            offset = ((((bar - layer.loop_start_bar) % bars) * length) // bars + lo) % length
+            at, filled = self._head + lo, 0
+            while filled < hi - lo:
+                take = min(hi - lo - filled, length - offset)
+                chunk = src[offset : offset + take]
+                if scale is not None:
+                    chunk = np.multiply(chunk, scale, out=self._scratch[:take])
+                self._acc[at + filled : at + filled + take] += chunk
+                if send:
+                    self._send[at + filled : at + filled + take] += chunk * send
+                filled += take
+                offset = 0
+            lo = hi
+        if send:
+            self._sending = max(self._sending or 0, self._head + n)
+
+    def _step(self, layer: Layer, position: float) -> int | None:
+        """The filter's cutoff step at ``position`` (0..1) through the bar; None when it filters nothing."""
+        f = layer.filter
+        if f is None:
+            return None
+        step = effects.step_of(effects.glide(f.hz, f.hz_end, position))
+        return None if effects.bypassed(f.kind, step) else step
+
+    def _source(
+        self, layer: Layer, sample: Sample, step: int | None, data: np.ndarray, unity: bool = False
+    ) -> np.ndarray:
+        """The sample as this layer plays it: stretched (loops), filtered and widened, panned and gained; all
+        cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are added, so a fade
+        keeps one copy rather than one per level."""
+        loop = layer.kind == "loop" and sample.is_loop
+        f = layer.filter if step is not None else None
+        left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
+        key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, left, right)
+        cached = self._cache_get(key)
+        if cached is None:
+            made = data if f is None else effects.filtered(data, f.kind, step, f.q, self.sample_rate, loop)
+            if layer.width > 0.0:
+                made = effects.widened(made, layer.width, self.sample_rate, loop)
+            cached = self._cache_put(key, made * np.array([left, right], np.float32))
+        return cached
 
     def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
         """Play a note layer with the synth voice; returns how many notes started outside the bar."""
-        left, right = self._pan_gains(layer)
+        left, right = self._stereo(layer, layer.gain)
         skipped = 0
         for note in layer.notes if layer.gain else ():
             if not 0 <= note.start < bar_ticks:
@@ -298,23 +404,16 @@ class Renderer:
             self._end = max(self._end, at + voice.shape[0])
         return skipped
 
-    def _pan_gains(self, layer: Layer) -> tuple[float, float]:
-        """(left, right) gains of a layer on the master bus: constant-power pan, unity at centre."""
-        if layer.pan == 0.0:
-            return layer.gain * self.master, layer.gain * self.master
-        theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
-        return (
-            layer.gain * math.sqrt(2.0) * math.cos(theta) * self.master,
-            layer.gain * math.sqrt(2.0) * math.sin(theta) * self.master,
-        )
-
     def _loop_source(self, sample: Sample, bpm: Fraction, bar_len: Fraction) -> np.ndarray:
         """The loop's audio at the plan's tempo: the file itself, or a cached resampled stretch of it."""
         frames = sample.frames
-        if sample.bpm is not None:
-            target = math.floor(frames * Fraction(str(sample.bpm)) / bpm + Fraction(1, 2))
-        else:
-            target = math.floor((sample.bars or 1) * bar_len + Fraction(1, 2))
+        target = self._stretch.get((sample.id, bpm, bar_len))
+        if target is None:
+            if sample.bpm is not None:
+                target = math.floor(frames * Fraction(str(sample.bpm)) / bpm + Fraction(1, 2))
+            else:
+                target = math.floor((sample.bars or 1) * bar_len + Fraction(1, 2))
+            self._stretch[(sample.id, bpm, bar_len)] = target
         if target == frames:
             return sample.data
         key = ("stretch", sample.id, target)
@@ -323,14 +422,15 @@ class Renderer:
             cached = self._cache_put(key, resample(sample.data, target, circular=True))
         return cached
 
-    def _gained(self, layer: Layer, sid: str, data: np.ndarray, tempo: Fraction | None = None) -> np.ndarray:
-        """data * (left, right) gains with a constant-power pan normalized to unity at centre (cached)."""
-        left, right = self._pan_gains(layer)
-        key = ("gain", sid, tempo, data.shape[0], left, right)
-        cached = self._cache_get(key)
-        if cached is None:
-            cached = self._cache_put(key, data * np.array([left, right], np.float32))
-        return cached
+    def _stereo(self, layer: Layer, gain: float) -> tuple[float, float]:
+        """(left, right) gains with a constant-power pan normalized to unity at centre, master included."""
+        if layer.pan == 0.0:
+            return gain * self.master, gain * self.master
+        theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
+        return (
+            gain * math.sqrt(2.0) * math.cos(theta) * self.master,
+            gain * math.sqrt(2.0) * math.sin(theta) * self.master,
+        )
 
     def _cache_get(self, key: tuple) -> np.ndarray | None:
         arr = self._copies.get(key)
@@ -345,3 +445,8 @@ class Renderer:
             _, old = self._copies.popitem(last=False)
             self._copies_bytes -= old.nbytes
         return arr
+
+
+def _ramp_at(layer: Layer, position: float) -> float:
+    end = layer.gain if layer.gain_end is None else layer.gain_end
+    return layer.gain + (end - layer.gain) * position
