@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import msgspec
 import numpy as np
 
+from bergain_actors.music.arrangement import ORNAMENTS
 from bergain_actors.music.plan import BarPlan
 
 BLOCK_S = 0.4
@@ -152,13 +153,19 @@ def silent_seconds(audio: np.ndarray, rate: int, skip_frames: int = 0) -> int:
 
 
 def combination(plan: BarPlan) -> frozenset[tuple[str, str, str]]:
-    """What plays in a bar, ignoring levels: (role, sample, pattern) of each layer."""
-    return frozenset((layer.role, layer.sample, layer.pattern) for layer in plan.layers if layer.gain > 0)
+    """What plays in a bar, ignoring levels and transitions: (role, sample, pattern) of each groove layer."""
+    return frozenset(
+        (layer.role, layer.sample, layer.pattern)
+        for layer in plan.layers
+        if (layer.gain > 0 or layer.gain_end) and layer.role not in ORNAMENTS
+    )
 
 
 def sound(plan: BarPlan) -> bytes:
-    """Everything audible about a bar except its number: equal bytes sound the same."""
-    return msgspec.msgpack.encode(msgspec.structs.replace(plan, bar=0, energy=0.0))
+    """The groove of a bar without its number and its one-bar transitions (a fill is not a change): equal bytes
+    sound the same."""
+    groove = tuple(layer for layer in plan.layers if layer.role not in ORNAMENTS)
+    return msgspec.msgpack.encode(msgspec.structs.replace(plan, bar=0, energy=0.0, target=0.0, layers=groove))
 
 
 def distinct_combinations(plans: Sequence[BarPlan]) -> int:

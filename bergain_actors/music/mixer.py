@@ -9,35 +9,116 @@ Pure: no I/O, no clock; randomness comes in as an argument.
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any, Literal
 
 import msgspec
 
 from bergain_actors.music import arc
 from bergain_actors.music.patterns import PATTERNS, UnknownPattern, pattern_hits
-from bergain_actors.music.plan import BarPlan, Layer
+from bergain_actors.music.plan import BarPlan, Filter, Layer
 
 
 class Channel(msgspec.Struct, frozen=True):
-    role: str
-    sample: str
-    gain: float
-    kind: Literal["hit", "loop"] = "hit"
-    pattern: str = ""
-    hits: tuple[int, ...] = ()
-    muted: bool = False
-    loop_start_bar: int = 0
+    """One fader of the mixer: the layer it plays (its target level) and how it gets there.
 
-    def layer(self) -> Layer:
-        return Layer(
-            role=self.role,
-            sample=self.sample,
-            gain=self.gain,
-            kind=self.kind,
-            hits=self.hits if self.kind == "hit" else (),
-            pattern=self.pattern,
-            loop_start_bar=self.loop_start_bar,
+    A move never jumps: an added layer fades in, a fader glides, a removed layer fades out (``Mixer.leaving``)
+    over ``FADE_BARS`` of its role, bar by bar as gain ramps in the plans. A fade's first bar is the next bar
+    planned after the move (``fade_start`` -1 until then)."""
+
+    layer: Layer
+    muted: bool = False
+    fade_from: float = -1.0
+    """The level the fade starts at; below 0 when the channel is steady."""
+    fade_start: int = -1
+    fade_bars: int = 0
+    sweep: Literal["", "open", "close"] = ""
+    """A filter riding the fade: a low-pass opening as it comes in, a high-pass rising as it goes."""
+
+    @property
+    def role(self) -> str:
+        return self.layer.role
+
+    @property
+    def sample(self) -> str:
+        return self.layer.sample
+
+    @property
+    def gain(self) -> float:
+        return self.layer.gain
+
+    @property
+    def kind(self) -> str:
+        return self.layer.kind
+
+    @property
+    def pattern(self) -> str:
+        return self.layer.pattern
+
+    def level_after(self, bar: int) -> float:
+        """The level at the end of ``bar`` (where a new fade starting after it begins)."""
+        if self.fade_from < 0 or self.fade_start < 0:
+            return self.layer.gain if self.fade_from < 0 else self.fade_from
+        done = min(1.0, max(0.0, (bar + 1 - self.fade_start) / self.fade_bars))
+        return round(self.fade_from + (self.layer.gain - self.fade_from) * done, 4)
+
+    def at(self, bar: int) -> Layer | None:
+        """What this channel plays in ``bar`` (None once a fade to silence is over)."""
+        if self.fade_from < 0 or self.fade_bars <= 0:
+            return self.layer if self.layer.gain > 0 else None
+        k = bar - self.fade_start
+        if k >= self.fade_bars:
+            return self.layer if self.layer.gain > 0 else None
+        start, end = k / self.fade_bars, (k + 1) / self.fade_bars
+        span = self.layer.gain - self.fade_from
+        sweep = None
+        if self.sweep == "open":
+            sweep = Filter("lowpass", SWEEP_LOW_HZ * SWEEP_RANGE**start, SWEEP_LOW_HZ * SWEEP_RANGE**end, q=1.1)
+        elif self.sweep == "close":
+            sweep = Filter("highpass", 30.0 * SWEEP_HIGH**start, 30.0 * SWEEP_HIGH**end, q=1.1)
+        return msgspec.structs.replace(
+            self.layer,
+            gain=round(self.fade_from + span * start, 4),
+            gain_end=round(self.fade_from + span * end, 4),
+            filter=sweep or self.layer.filter,
         )
+
+
+SWEEP_LOW_HZ = 250.0
+SWEEP_RANGE = 18_000.0 / SWEEP_LOW_HZ
+"""A low-pass opening from 250 Hz to fully open over the fade."""
+SWEEP_HIGH = 2_000.0 / 30.0
+"""A high-pass rising from 30 Hz to 2 kHz over a fade-out."""
+
+FADE_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 4, "bassline": 2, "synth": 2}
+"""Bars a layer takes to come in or go; drums that mark the one cut in on it, pads and bass ride a filter."""
+DEFAULT_FADE_BARS = 2
+SWEPT = frozenset({"texture", "bassline", "synth", "bass", "drum_loop"})
+"""Roles whose fades ride a filter sweep."""
+GLIDE_BARS = 2
+"""A fader move glides over this many bars."""
+
+STEREO: dict[str, tuple[float, float, float]] = {
+    # role: (pan, width, send to the delay); the pan's side alternates with the sample
+    "hihat": (0.25, 0.3, 0.0),
+    "ride": (0.35, 0.4, 0.1),
+    "perc": (0.45, 0.2, 0.2),
+    "clap": (0.0, 0.5, 0.22),
+    "snare": (0.0, 0.4, 0.25),
+    "synth": (0.15, 0.6, 0.3),
+    "texture": (0.0, 0.8, 0.12),
+    "drum_loop": (0.0, 0.3, 0.0),
+    "fx": (0.0, 0.6, 0.25),
+}
+"""Where each role sits: kick and bass stay mono in the middle; hats, percs and textures spread."""
+
+
+def placed(layer: Layer) -> Layer:
+    """``layer`` with its role's place in the stereo field (the side of the pan alternates by sample)."""
+    pan, width, send = STEREO.get(layer.role, (0.0, 0.0, 0.0))
+    if zlib.crc32(layer.sample.encode()) % 2:
+        pan = -pan
+    return msgspec.structs.replace(layer, pan=pan, width=width, send=send)
 
 
 class SampleInfo(msgspec.Struct, frozen=True):
@@ -71,6 +152,10 @@ class Mixer:
         self.menu = menu
         self.beats_per_bar = beats_per_bar
         self.channels: dict[str, Channel] = {}
+        self.leaving: dict[str, Channel] = {}
+        self.planned = -1
+        """The last bar planned: a move made now takes effect from the next."""
+        """Removed channels still fading out: they sound in the plans but are no longer on the mixer."""
 
     # --- reading --------------------------------------------------------------------------------------------------
 
@@ -78,10 +163,21 @@ class Mixer:
         return [c for c in self.channels.values() if not c.muted]
 
     def energy(self) -> float:
-        return arc.energy(c.layer() for c in self.audible())
+        return arc.energy(c.layer for c in self.audible())
 
     def plan(self, bar: int, bpm: float, phase: str = "", energy: float | None = None) -> BarPlan:
-        layers = tuple(c.layer() for c in sorted(self.audible(), key=lambda c: c.role))
+        """The bar as it sounds: every audible channel (fades as gain ramps) and whatever is still leaving."""
+        self.planned = bar
+        for table in (self.channels, self.leaving):
+            for role, channel in table.items():
+                if channel.fade_from >= 0 and channel.fade_start < 0:
+                    table[role] = channel = msgspec.structs.replace(channel, fade_start=bar)
+                if channel.fade_from >= 0 and bar >= channel.fade_start + channel.fade_bars:
+                    table[role] = msgspec.structs.replace(channel, fade_from=-1.0, fade_bars=0, sweep="")
+        for role in [r for r, c in self.leaving.items() if c.at(bar) is None or r in self.channels]:
+            del self.leaving[role]
+        sounding = [*self.audible(), *self.leaving.values()]
+        layers = tuple(layer for c in sorted(sounding, key=lambda c: c.role) if (layer := c.at(bar)) is not None)
         return BarPlan(
             bar=bar,
             bpm=bpm,
@@ -100,18 +196,15 @@ class Mixer:
 
     @classmethod
     def from_plan(cls, plan: BarPlan, menu: dict[str, list[SampleInfo]]) -> Mixer:
-        """Rebuild the audible mixer from a plan (how a restarted Conductor picks up the groove)."""
+        """Rebuild the audible mixer from a plan (how a restarted Conductor picks up the groove): each layer at
+        the level its ramp was heading for, without the ornaments an arrangement adds to single bars."""
         mixer = cls(menu, plan.beats_per_bar)
         for layer in plan.layers:
-            mixer.channels[layer.role] = Channel(
-                role=layer.role,
-                sample=layer.sample,
-                gain=layer.gain,
-                kind=layer.kind,
-                pattern=layer.pattern,
-                hits=layer.hits,
-                loop_start_bar=layer.loop_start_bar,
-            )
+            if layer.role in menu and layer.role not in mixer.channels:
+                level = layer.gain if layer.gain_end is None else layer.gain_end
+                if level > 0:
+                    steady = msgspec.structs.replace(layer, gain=level, gain_end=None, filter=None)
+                    mixer.channels[layer.role] = Channel(steady)
         return mixer
 
     # --- moves ----------------------------------------------------------------------------------------------------
@@ -130,16 +223,16 @@ class Mixer:
         gain, note = self._clamp(role, gain)
         if isinstance(gain, str):
             return gain
-        channel = Channel(role=role, sample=info.id, gain=gain, loop_start_bar=bar)
+        layer = Layer(role=role, sample=info.id, gain=gain, loop_start_bar=bar)
         if info.is_loop:
-            channel = msgspec.structs.replace(channel, kind="loop", pattern="loop")
+            layer = msgspec.structs.replace(layer, kind="loop", pattern="loop")
         else:
             name = pattern or DEFAULT_PATTERN.get(role, "four_on_floor")
             try:
-                channel = msgspec.structs.replace(channel, pattern=name, hits=pattern_hits(name, self.beats_per_bar))
+                layer = msgspec.structs.replace(layer, pattern=name, hits=pattern_hits(name, self.beats_per_bar))
             except UnknownPattern as exc:
                 return f"refused: {exc}"
-        self.channels[role] = channel
+        self.channels[role] = _fading(Channel(placed(layer)), 0.0, FADE_BARS.get(role, DEFAULT_FADE_BARS), "open")
         return note or "ok"
 
     def remove(self, role: str) -> str:
@@ -149,6 +242,10 @@ class Mixer:
         if self._last_voice(channel):
             return SILENT
         del self.channels[role]
+        if not channel.muted:
+            current = channel.level_after(self.planned)
+            going = msgspec.structs.replace(channel, layer=msgspec.structs.replace(channel.layer, gain=0.0))
+            self.leaving[role] = _fading(going, current, FADE_BARS.get(role, DEFAULT_FADE_BARS), "close")
         return "ok"
 
     def fader(self, role: str, gain: float) -> str:
@@ -158,7 +255,9 @@ class Mixer:
         gain, note = self._clamp(role, gain)
         if isinstance(gain, str):
             return gain
-        self.channels[role] = msgspec.structs.replace(channel, gain=gain)
+        if gain != channel.gain:
+            moved = msgspec.structs.replace(channel, layer=msgspec.structs.replace(channel.layer, gain=gain))
+            self.channels[role] = _fading(moved, channel.level_after(self.planned), GLIDE_BARS, "")
         return note or "ok"
 
     def pattern(self, role: str, name: str) -> str:
@@ -171,16 +270,18 @@ class Mixer:
             hits = pattern_hits(name, self.beats_per_bar)
         except UnknownPattern as exc:
             return f"refused: {exc}"
-        self.channels[role] = msgspec.structs.replace(channel, pattern=name, hits=hits)
+        layer = msgspec.structs.replace(channel.layer, pattern=name, hits=hits)
+        self.channels[role] = msgspec.structs.replace(channel, layer=layer)
         return "ok"
 
     def mute(self, role: str, muted: bool = True) -> str:
+        """Mute or unmute at once: a cut on the one (a breakdown, a drop) is the one move that should not fade."""
         channel = self.channels.get(role)
         if channel is None:
             return f"refused: {role} is not on the mixer"
         if muted and self._last_voice(channel):
             return SILENT
-        self.channels[role] = msgspec.structs.replace(channel, muted=muted)
+        self.channels[role] = msgspec.structs.replace(channel, muted=muted, fade_from=-1.0, fade_bars=0)
         return "ok"
 
     def _last_voice(self, channel: Channel) -> bool:
@@ -205,9 +306,12 @@ class Mixer:
         kind: Literal["hit", "loop"] = "loop" if info.is_loop else "hit"
         pattern = "loop" if info.is_loop else (channel.pattern if channel.kind == "hit" else DEFAULT_PATTERN[role])
         hits = () if info.is_loop else pattern_hits(pattern, self.beats_per_bar)
-        self.channels[role] = msgspec.structs.replace(
-            channel, sample=info.id, kind=kind, pattern=pattern, hits=hits, loop_start_bar=bar
+        layer = placed(
+            msgspec.structs.replace(
+                channel.layer, sample=info.id, kind=kind, pattern=pattern, hits=hits, loop_start_bar=bar
+            )
         )
+        self.channels[role] = msgspec.structs.replace(channel, layer=layer)
         return "ok"
 
     def _clamp(self, role: str, gain: float) -> tuple[float | str, str]:
@@ -233,3 +337,16 @@ def menu_from_pack(pack: Any) -> dict[str, list[SampleInfo]]:
 
 def known_patterns() -> list[str]:
     return sorted(PATTERNS)
+
+
+def _fading(channel: Channel, start: float, bars: int, sweep: Literal["", "open", "close"]) -> Channel:
+    """``channel`` gliding from ``start`` to its layer's gain over ``bars`` bars from the next bar planned."""
+    if bars <= 0:
+        return msgspec.structs.replace(channel, fade_from=-1.0, fade_bars=0, sweep="")
+    return msgspec.structs.replace(
+        channel,
+        fade_from=start,
+        fade_start=-1,
+        fade_bars=bars,
+        sweep=sweep if channel.role in SWEPT else "",
+    )

@@ -7,7 +7,7 @@ stall. ``hold`` is the last resort: it decides every phrase by changing nothing.
 
 from __future__ import annotations
 
-from bergain_actors.actors.conductor.base import Brain, Conductor
+from bergain_actors.actors.conductor.base import BREAKDOWN_KEEP, Brain, Conductor
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
 from bergain_actors.music.steering import BRIGHT_ROLES, intent_of
@@ -31,20 +31,23 @@ PHASE_ROLES = {
     "intro": ("kick", "hihat", "texture"),
     "build": ("kick", "hihat", "bassline", "perc", "texture"),
     "peak": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride"),
-    "breakdown": ("texture", "synth", "hihat", "fx"),
+    "breakdown": ("texture", "synth", "hihat"),
     "peak2": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride", "drum_loop"),
     "outro": ("kick", "hihat", "texture"),
 }
 """Which roles belong in each part of the set, most essential first."""
 
 VARY_PATTERNS = {
-    "hihat": ("offbeat_8ths", "straight_8ths", "sixteenths", "offbeat_16ths"),
+    "hihat": ("offbeat_8ths", "rolling", "offbeat_16ths", "sixteenths"),
     "perc": ("syncopated_a", "syncopated_b", "gallop", "sparse_accent"),
     "clap": ("backbeat", "sparse_accent"),
     "ride": ("straight_8ths", "offbeat_8ths"),
 }
 
 TOLERANCE = 0.07
+
+BREAKDOWN_PAD_GAIN = 0.55
+"""The pad carries the breakdown alone: up to its cap."""
 
 STEER_STEP = 0.1
 """How far words like "more tension" or "calm down" move the energy target."""
@@ -69,7 +72,10 @@ class AutopilotBrain(Brain):
             action = self.answer(directive, bar)
             self.acted(directive, action, bar)
         elif not new_phase:
-            self.steer(bar)
+            if self.phase == "breakdown":
+                self.rebuild(bar)
+            else:
+                self.steer(bar)
 
     # --- the arc --------------------------------------------------------------------------------------------------
 
@@ -77,10 +83,7 @@ class AutopilotBrain(Brain):
         """Reshape the mixer for the new part of the set."""
         wanted = PHASE_ROLES[self.phase]
         if self.phase == "breakdown":
-            self.move("breakdown", "", bar, bars=self.bars_left_in_phase(bar))
-            for role in ("texture", "fx"):
-                if role not in self.mixer.channels:
-                    self.move("add", role, bar, gain=PREFERRED_GAIN[role])
+            self.breathe(bar)
             return
         for role in [r for r in self.mixer.channels if r not in wanted]:
             self.move("remove", role, bar)
@@ -94,6 +97,49 @@ class AutopilotBrain(Brain):
                 self.move("unmute", role, bar)
         if self.phase == "peak2":
             self.vary(bar, swap=True)
+
+    def breathe(self, bar: int) -> None:
+        """The breakdown: kick, low end and drums drop out, a pad and a dub chord stab carry it; the hats wait for
+        the build (``rebuild``), and the drop brings the rest back on the one."""
+        if not any(c.role in BREAKDOWN_KEEP for c in self.mixer.audible()):
+            self.bring("texture", bar, "pad")
+        self.move("breakdown", "", bar, bars=self.bars_left_in_phase(bar))
+        for role in ("hihat", "ride", "fx"):
+            channel = self.mixer.channels.get(role)
+            if channel is not None and not channel.muted and len(self.mixer.audible()) > 1:
+                self.move("mute", role, bar)
+        self.bring("texture", bar, "pad")
+        self.bring("synth", bar, "dub")
+        pad = self.mixer.channels.get("texture")
+        if pad is not None and pad.gain < BREAKDOWN_PAD_GAIN:
+            self.move("fader", "texture", bar, gain=BREAKDOWN_PAD_GAIN)
+
+    def bring(self, role: str, bar: int, word: str) -> None:
+        """``role`` playing, preferably the sample whose name has ``word`` (a pad, a dub stab)."""
+        channel = self.mixer.channels.get(role)
+        if channel is None and len(self.mixer.audible()) < self.cap and role in self.mixer.menu:
+            self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5))
+        elif channel is not None and channel.muted:
+            self.move("unmute", role, bar)
+        channel = self.mixer.channels.get(role)
+        ids = [info.id for info in self.mixer.menu.get(role, [])]
+        wanted = next((i for i, sid in enumerate(ids) if word in sid.rsplit("/", 1)[-1]), None)
+        if channel is not None and wanted is not None and channel.sample != ids[wanted]:
+            self.move("swap", role, bar, choice=wanted)
+
+    def rebuild(self, bar: int) -> str:
+        """The breakdown's second phrase builds toward the drop: the hats come back, the stab goes busier."""
+        hats = self.mixer.channels.get("hihat")
+        if hats is not None and hats.muted and self.move("unmute", "hihat", bar) == "ok":
+            return "unmute hihat"
+        synth = self.mixer.channels.get("synth")
+        if (
+            synth is not None
+            and synth.kind == "hit"
+            and self.move("pattern", "synth", bar, name="offbeat_8ths") == "ok"
+        ):
+            return "pattern synth offbeat_8ths"
+        return self.vary(bar)
 
     def bars_left_in_phase(self, bar: int) -> int:
         end = bar

@@ -37,7 +37,7 @@ import trio
 from bergain_actors.actors.conductor.brief import tone
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
-from bergain_actors.music import arc
+from bergain_actors.music import arc, arrangement
 from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
@@ -394,7 +394,9 @@ class Conductor(Actor):
                 self.on_phrase(bar, new_phase)
             if bar % STEER_GRID == 0:
                 self.take_steers(bar, ("say", "energy"))
-        plan = self.mixer.plan(bar, self.bpm, self.phase)
+        plan = arrangement.dress(
+            self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu
+        )
         plan = msgspec.structs.replace(self.with_clips(plan), target=self.target)
         self.ctx.emit(ev.BarPlanned(plan=plan, bar=bar))
         self.energies.append(self.mixer.energy())

@@ -1,0 +1,97 @@
+"""Transitions a DJ plays between sections, added to the planned bars: fills in the last bar of a phrase, a riser
+and a snare roll into a drop while the mix is high-passed, an impact and a crash on the one of the drop, a
+downlifter into the breakdown.
+
+Pure: a function of the plan, the arc (set length, phrase length) and the pack's menu, so every brain gets the
+same transitions and a replay the same bars. Ornaments are one-bar layers with roles of their own (``ORNAMENTS``),
+never channels of the mixer: a restarted Conductor does not pick them up as part of the groove.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from bergain_actors.music import arc
+from bergain_actors.music.patterns import steps16
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Filter, Layer
+
+ORNAMENTS = frozenset({"riser", "impact", "crash", "fill", "roll", "downlifter"})
+DROPS = frozenset({"peak", "peak2"})
+BUILD_BARS = 8
+"""How long the build into a drop lasts (at most half the section before it)."""
+THINNED = frozenset({"bassline", "bass", "texture", "synth", "hihat", "ride", "drum_loop", "perc"})
+"""Roles the build high-passes toward the drop (the kick and claps keep punching)."""
+
+FILLS: tuple[tuple[str, str, str, float], ...] = (
+    # (role in the menu, word in the sample id, sixteenth steps in the last bar, gain)
+    ("snare", "tight", "............x.xx", 0.32),
+    ("perc", "tom", "............x.x.", 0.42),
+    ("hihat", "open", "..............x.", 0.3),
+    ("clap", "", "............x..x", 0.3),
+    ("snare", "909", "..........x.xxxx", 0.28),
+)
+"""Ways to end a phrase; the phrase's number picks one, so consecutive phrases end differently."""
+
+
+def find(menu: Mapping[str, Sequence[Any]], role: str, word: str = "") -> str | None:
+    """The first sample of ``role`` whose id contains ``word`` (any of the role when none does)."""
+    ids = [info.id for info in menu.get(role, ())]
+    return next((i for i in ids if word in i.rsplit("/", 1)[-1]), ids[0] if ids else None)
+
+
+def dress(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]]) -> BarPlan:
+    """``plan`` with the transitions its place in the arc calls for."""
+    bar = plan.bar
+    sections = arc.sections(total, phrase_bars)
+    here = arc.section_at(bar, total, phrase_bars)
+    index = sections.index(here)
+    following = sections[index + 1] if index + 1 < len(sections) else None
+    unit = arc.grid(total, phrase_bars)
+    left = here.end - bar
+    bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
+    extra: list[Layer] = []
+    layers = list(plan.layers)
+
+    def hit(role: str, sample: str | None, gain: float, ticks: tuple[int, ...], **more: Any) -> None:
+        if sample is not None:
+            extra.append(Layer(role, sample, gain, hits=tuple(t for t in ticks if t < bar_ticks), **more))
+
+    if bar == here.start and here.name in DROPS and index > 0:
+        hit("impact", find(menu, "fx", "impact"), 0.5, (0,), send=0.2)
+        hit("crash", find(menu, "ride", "wash"), 0.4, (0,), pan=-0.2, width=0.7, send=0.3)
+    if bar == here.start and here.name == "breakdown":
+        hit("downlifter", find(menu, "fx", "down"), 0.45, (0,), width=0.6, send=0.3)
+    build = min(BUILD_BARS, (here.end - here.start) // 2) if following is not None and following.name in DROPS else 0
+    if left <= build:
+        done = (build - left) / build
+        step = 1.0 / build
+        if left == 2 or (left == 1 and build == 1):
+            hit("riser", find(menu, "fx", "riser"), 0.42, (0,), width=0.8)
+        rate = 16 if left <= max(1, build // 4) else 8 if left <= build // 2 else 4
+        ticks = tuple(range(0, bar_ticks, bar_ticks // rate))
+        hit(
+            "roll",
+            find(menu, "snare", "tight"),
+            round(0.12 + 0.3 * done, 3),
+            ticks,
+            gain_end=round(0.12 + 0.3 * (done + step), 3),
+            send=0.2,
+        )
+        layers = [_thinned(layer, done, done + step) for layer in layers]
+    elif left == 1 or (bar + 1) % unit == 0:
+        role, word, steps, gain = FILLS[(bar // unit + (0 if left == 1 else 1)) % len(FILLS)]
+        if here.name != "breakdown" or left == 1:
+            hit("fill", find(menu, role, word), gain, steps16(steps), pan=0.2 if role == "perc" else 0.0, send=0.15)
+    if not extra and layers == list(plan.layers):
+        return plan
+    return msgspec.structs.replace(plan, layers=(*layers, *extra))
+
+
+def _thinned(layer: Layer, start: float, end: float) -> Layer:
+    """A high-pass rising from 30 Hz toward 1.2 kHz through the build (for the roles that make room for the drop)."""
+    if layer.role not in THINNED or layer.filter is not None:
+        return layer
+    return msgspec.structs.replace(layer, filter=Filter("highpass", 30.0 * 40.0**start, 30.0 * 40.0**end, q=1.3))

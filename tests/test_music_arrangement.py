@@ -1,0 +1,56 @@
+"""Transitions at the seams of the arc: fills, a build into each drop, an impact on its one, a downlifter."""
+
+from __future__ import annotations
+
+from bergain_actors.music.arc import sections
+from bergain_actors.music.arrangement import ORNAMENTS, dress
+from bergain_actors.music.mixer import SampleInfo
+from bergain_actors.music.plan import BarPlan, Layer
+
+MENU = {
+    role: [SampleInfo(id=f"{role}/{name}.wav", role=role, is_loop=False) for name in names]
+    for role, names in {
+        "fx": ("downlifter", "impact_boom", "riser_noise"),
+        "ride": ("ride_bell", "ride_wash"),
+        "snare": ("snare_909", "snare_tight"),
+        "perc": ("rim_shot", "tom_low"),
+        "hihat": ("hat_closed", "hat_open_808"),
+        "clap": ("clap_909",),
+    }.items()
+}
+GROOVE = (
+    Layer("kick", "kick/k.wav", 0.9, hits=(0, 96, 192, 288)),
+    Layer("bassline", "bassline/b.wav", 0.6, kind="loop"),
+)
+
+
+def dressed(bar: int, total: int = 256) -> dict[str, Layer]:
+    plan = dress(BarPlan(bar=bar, bpm=128, layers=GROOVE), total, 16, MENU)
+    return {layer.role: layer for layer in plan.layers}
+
+
+def test_the_build_into_a_drop_rolls_rises_and_thins_then_the_drop_hits():
+    peak = next(s for s in sections(256, 16) if s.name == "peak")
+    build = [dressed(bar) for bar in range(peak.start - 8, peak.start)]
+    gains = [b["roll"].gain for b in build]
+    assert gains == sorted(gains) and gains[-1] > 2 * gains[0]
+    assert [len(b["roll"].hits) for b in build] == [4, 4, 4, 4, 8, 8, 16, 16]
+    assert "riser" in build[-2] and build[-2]["riser"].sample == "fx/riser_noise.wav"
+    cutoffs = [b["bassline"].filter.hz for b in build]
+    assert all(b["bassline"].filter.kind == "highpass" for b in build) and cutoffs == sorted(cutoffs)
+    assert build[-1]["kick"].filter is None  # the kick keeps punching
+    drop = dressed(peak.start)
+    assert drop["impact"].hits == (0,) and drop["crash"].sample == "ride/ride_wash.wav"
+    assert drop["bassline"].filter is None
+
+
+def test_phrases_end_with_fills_that_differ_and_the_breakdown_opens_with_a_downlifter():
+    fills = [dressed(bar)["fill"] for bar in (15, 31, 47, 63)]
+    assert len({(f.sample, f.hits) for f in fills}) >= 3
+    assert all(min(f.hits) >= 2 * 96 for f in fills)  # in the second half of the bar
+    breakdown = next(s for s in sections(256, 16) if s.name == "breakdown")
+    assert "downlifter" in dressed(breakdown.start)
+    assert set(dressed(breakdown.start + 5)) == {"kick", "bassline"}  # the middle of a phrase: left alone
+    plain = BarPlan(bar=100, bpm=128, layers=GROOVE)
+    assert dress(plain, 256, 16, MENU) is plain
+    assert ORNAMENTS.isdisjoint(MENU)
