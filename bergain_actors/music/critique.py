@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from bergain_actors.music import arc
+from bergain_actors.music.arrangement import ORNAMENTS
 from bergain_actors.music.hearing import Hearing
 from bergain_actors.music.plan import BarPlan
 
@@ -46,8 +47,13 @@ class Finding(msgspec.Struct, frozen=True):
 
 
 def signature(plan: BarPlan) -> tuple:
-    """What makes two bars sound the same: layers, samples, gains (to the dB or so) and rhythm."""
-    return tuple((layer.role, layer.sample, round(layer.gain, 2), layer.kind, layer.hits) for layer in plan.layers)
+    """What makes two bars sound the same: layers, samples, gains (to the dB or so) and rhythm; a one-bar fill or
+    riser is a transition, not a change of groove."""
+    return tuple(
+        (layer.role, layer.sample, round(layer.gain, 2), layer.kind, layer.hits)
+        for layer in plan.layers
+        if layer.role not in ORNAMENTS
+    )
 
 
 def critique(
@@ -89,7 +95,7 @@ def critique(
             )
         )
 
-    mean_layers = sum(len(b.plan.layers) for b in recent) / len(recent)
+    mean_layers = sum(sum(la.role not in ORNAMENTS for la in b.plan.layers) for b in recent) / len(recent)
     if mean_layers > cap:
         findings.append(
             Finding(

@@ -232,7 +232,8 @@ class Mixer:
                 layer = msgspec.structs.replace(layer, pattern=name, hits=pattern_hits(name, self.beats_per_bar))
             except UnknownPattern as exc:
                 return f"refused: {exc}"
-        self.channels[role] = _fading(Channel(placed(layer)), 0.0, FADE_BARS.get(role, DEFAULT_FADE_BARS), "open")
+        bars = FADE_BARS.get(role, DEFAULT_FADE_BARS) if self.planned >= 0 and self.audible() else 0
+        self.channels[role] = _fading(Channel(placed(layer)), 0.0, bars, "open")  # the set's first groove: at once
         return note or "ok"
 
     def remove(self, role: str) -> str:
