@@ -185,7 +185,7 @@ async def test_darker_darkens_the_next_phrase(scenario_factory, tmp_path, autoju
     assert "remove hihat" in acted.action and acted.action.endswith("; tone -0.50 from now on")
     spb = plain.summary.seconds_per_bar
     before, after = centroid(plain.wav_path, 40, 8, spb), centroid(steered.wav_path, 40, 8, spb)
-    assert after < 0.8 * before, (before, after)
+    assert after < 0.9 * before, (before, after)  # the hats fade out and the rest glide down over 2 bars
     leaned = [e for e in steered.events if isinstance(e, ev.MixerMove) and "darker" in e.args.get("brief", "")]
     assert leaned and all(e.bar >= 40 for e in leaned), "later moves lean darker, as a darker brief would"
     assert centroid(plain.wav_path, 0, 40, spb) == centroid(steered.wav_path, 0, 40, spb)  # nothing before it

@@ -42,8 +42,12 @@ def find(menu: Mapping[str, Sequence[Any]], role: str, word: str = "") -> str | 
     return next((i for i in ids if word in i.rsplit("/", 1)[-1]), ids[0] if ids else None)
 
 
-def dress(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]]) -> BarPlan:
-    """``plan`` with the transitions its place in the arc calls for."""
+def dress(
+    plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]], hold: bool = False
+) -> BarPlan:
+    """``plan`` with the transitions its place in the arc calls for (none while a person holds the groove)."""
+    if hold:
+        return plan
     bar = plan.bar
     sections = arc.sections(total, phrase_bars)
     here = arc.section_at(bar, total, phrase_bars)
@@ -51,6 +55,8 @@ def dress(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequen
     following = sections[index + 1] if index + 1 < len(sections) else None
     unit = arc.grid(total, phrase_bars)
     left = here.end - bar
+    if (plan.phase and plan.phase != here.name) or (following is None and left == 1):
+        return plan  # off the arc (a stop winding down) or the set's last bar: no seam to mark
     bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
     extra: list[Layer] = []
     layers = list(plan.layers)

@@ -55,6 +55,14 @@ class Channel(msgspec.Struct, frozen=True):
     def pattern(self) -> str:
         return self.layer.pattern
 
+    @property
+    def hits(self) -> tuple[int, ...]:
+        return self.layer.hits
+
+    @property
+    def loop_start_bar(self) -> int:
+        return self.layer.loop_start_bar
+
     def level_after(self, bar: int) -> float:
         """The level at the end of ``bar`` (where a new fade starting after it begins)."""
         if self.fade_from < 0 or self.fade_start < 0:
@@ -93,6 +101,9 @@ SWEEP_HIGH = 2_000.0 / 30.0
 FADE_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 4, "bassline": 2, "synth": 2}
 """Bars a layer takes to come in or go; drums that mark the one cut in on it, pads and bass ride a filter."""
 DEFAULT_FADE_BARS = 2
+FADE_OUT_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 4, "bassline": 2, "synth": 2, "bass": 2}
+"""Bars a layer takes to leave: the bright drums within the bar (a DJ pulls a hat fader quickly)."""
+DEFAULT_FADE_OUT_BARS = 1
 SWEPT = frozenset({"texture", "bassline", "synth", "bass", "drum_loop"})
 """Roles whose fades ride a filter sweep."""
 GLIDE_BARS = 2
@@ -246,7 +257,7 @@ class Mixer:
         if not channel.muted:
             current = channel.level_after(self.planned)
             going = msgspec.structs.replace(channel, layer=msgspec.structs.replace(channel.layer, gain=0.0))
-            self.leaving[role] = _fading(going, current, FADE_BARS.get(role, DEFAULT_FADE_BARS), "close")
+            self.leaving[role] = _fading(going, current, FADE_OUT_BARS.get(role, DEFAULT_FADE_OUT_BARS), "close")
         return "ok"
 
     def fader(self, role: str, gain: float) -> str:

@@ -395,7 +395,7 @@ class Conductor(Actor):
             if bar % STEER_GRID == 0:
                 self.take_steers(bar, ("say", "energy"))
         plan = arrangement.dress(
-            self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu
+            self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu, self.holding
         )
         plan = msgspec.structs.replace(self.with_clips(plan), target=self.target)
         self.ctx.emit(ev.BarPlanned(plan=plan, bar=bar))
