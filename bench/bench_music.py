@@ -53,8 +53,8 @@ def show(reports: dict[str, SetReport]) -> None:
     console = Console(width=160)
     table = Table(title="targets: off grid 0, silent 0, refused ≤ 5 %, combos ≥ 16, corr ≤ 0.85, BD→peak ≥ 6 LU")
     for column in (
-        "brain", "LUFS", "BD→peak LU", "stereo corr", "combos", "role sets", "longest run", "same phrases", "refused",
-        "phrases changed", "off grid", "silent s", "outro kick",
+        "brain", "LUFS", "BD→peak LU", "stereo corr", "corr >150 Hz", "combos", "role sets", "longest run",
+        "same phrases", "refused", "phrases changed", "off grid", "silent s", "outro kick",
     ):  # fmt: skip
         table.add_column(column, justify="left" if column == "brain" else "right")
     for name, r in reports.items():
@@ -63,6 +63,7 @@ def show(reports: dict[str, SetReport]) -> None:
             f"{r.lufs:.1f}",
             "-" if math.isnan(r.breakdown_to_peak_lu) else f"{r.breakdown_to_peak_lu:.1f}",
             f"{r.stereo_correlation:.3f}",
+            f"{r.highs_correlation:.3f}",
             str(r.combinations),
             str(r.role_combinations),
             f"{r.longest_identical_run} bars",

@@ -30,6 +30,8 @@ class SetReport(msgspec.Struct, frozen=True):
     breakdown_to_peak_lu: float
     """Loudness of the peaks minus loudness of the breakdown (nan without a breakdown)."""
     stereo_correlation: float
+    highs_correlation: float
+    """The same above 150 Hz: the width of everything but the kick and the bass."""
     combinations: int
     """Distinct (role, sample, pattern) sets over the bars."""
     role_combinations: int
@@ -103,6 +105,7 @@ def assess(events: list[ev.Event], audio: np.ndarray, rate: int, phrase_bars: in
         phrase_phase=tuple(phrase_phase),
         breakdown_to_peak_lu=round(spread, 1),
         stereo_correlation=round(measure.stereo_correlation(audio), 3),
+        highs_correlation=round(measure.highs_correlation(analysed), 3),
         combinations=measure.distinct_combinations(plans),
         role_combinations=len({frozenset(role for role, _, _ in measure.combination(p)) for p in plans}),
         longest_identical_run=measure.longest_identical_run(plans),

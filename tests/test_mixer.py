@@ -77,11 +77,11 @@ def test_stereo_places_survive_from_mixer_to_plan_and_back():
     mixer.swap("hihat", 0, choice=1)
     layers = {layer.role: layer for layer in mixer.plan(0, 128).layers}
     assert layers["kick"].pan == layers["bassline"].pan == 0.0 and layers["kick"].width == 0.0
-    assert abs(layers["hihat"].pan) == 0.25 and abs(layers["perc"].pan) == 0.45
+    assert abs(layers["hihat"].pan) == 0.35 and abs(layers["perc"].pan) == 0.5
     assert layers["texture"].width > 0.5 and layers["perc"].send > 0
     hats = ("hat_closed_metal", "hat_closed_soft", "hat_closed_tight", "hat_open_808", "hat_open_fm")
     sides = {placed(Layer("hihat", f"hihat/{name}.wav", 0.5)).pan for name in hats}
-    assert sides == {0.25, -0.25}  # the side alternates with the sample
+    assert sides == {0.35, -0.35}  # the side alternates with the sample
     rebuilt = Mixer.from_plan(mixer.plan(30, 128), MENU)
     assert {r: (c.layer.pan, c.layer.width) for r, c in rebuilt.channels.items()} == {
         r: (c.layer.pan, c.layer.width) for r, c in mixer.channels.items()

@@ -74,6 +74,10 @@ def test_stereo_correlation_and_silent_seconds():
     assert measure.stereo_correlation(np.stack([a, a], axis=1)) == pytest.approx(1.0)
     assert abs(measure.stereo_correlation(np.stack([a, b], axis=1))) < 0.01
     assert measure.stereo_correlation(np.stack([a, -a], axis=1)) == pytest.approx(-1.0)
+    bass = sine(60, 3) * 2.0  # loud, mono, under 150 Hz: it dominates the broadband figure, not the highs'
+    mixed = np.stack([bass + 0.1 * a, bass + 0.1 * b], axis=1)
+    assert measure.stereo_correlation(mixed) > 0.95
+    assert abs(measure.highs_correlation(measure.blocks(mixed, RATE))) < 0.05
     audio = np.stack([a, b], axis=1) * 0.1
     audio[RATE : 2 * RATE] *= 1e-4  # -80 dB: silent
     assert measure.silent_seconds(audio, RATE) == 1

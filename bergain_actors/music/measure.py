@@ -23,6 +23,8 @@ BLOCK_S = 0.4
 HOP_S = 0.1
 ABSOLUTE_GATE = -70.0
 RELATIVE_GATE = -10.0
+HIGHS_HZ = 150.0
+"""Above the kick and the bass, which a techno mix keeps mono and which carry most of its power."""
 SILENCE_DBFS = -60.0
 """A second whose RMS is below this is counted silent (a lone quiet hi-hat is about -35 dBFS)."""
 
@@ -65,6 +67,8 @@ class Blocks(msgspec.Struct, frozen=True):
     """Hz; 0 for a silent block."""
     raw_power: np.ndarray
     """Unweighted mean square of the mid signal, the centroid's weight."""
+    highs: np.ndarray
+    """Per block, above HIGHS_HZ: (left power, right power, their cross power), for the width of what is not bass."""
 
 
 def blocks(audio: np.ndarray, rate: int) -> Blocks:
@@ -79,18 +83,30 @@ def blocks(audio: np.ndarray, rate: int) -> Blocks:
         parseval[-1] = 1.0
     parseval /= float(n) * n
     power, centroid, raw = np.zeros(count), np.zeros(count), np.zeros(count)
+    highs = np.zeros((count, 3))
+    above = freqs >= HIGHS_HZ
     starts = np.arange(count) * hop
     for first in range(0, count, 128):
         idx = starts[first : first + 128]
         frames = np.stack([audio[s : s + n] for s in idx]).astype(np.float64)  # (b, n, 2)
-        spec = np.abs(np.fft.rfft(frames, axis=1)) ** 2 * parseval[None, :, None]
+        spectra = np.fft.rfft(frames, axis=1)
+        spec = np.abs(spectra) ** 2 * parseval[None, :, None]
+        left, right = spectra[:, above, 0], spectra[:, above, 1]
+        highs[first : first + len(idx)] = np.stack(
+            [
+                (np.abs(left) ** 2).sum(axis=1),
+                (np.abs(right) ** 2).sum(axis=1),
+                (left * np.conj(right)).real.sum(axis=1),
+            ],
+            axis=1,
+        )
         power[first : first + len(idx)] = (spec * weight[None, :, None]).sum(axis=(1, 2))
         mid = np.abs(np.fft.rfft(frames.mean(axis=2), axis=1)) ** 2 * parseval[None, :]
         total = mid.sum(axis=1)
         raw[first : first + len(idx)] = total
         weighted = (mid * freqs).sum(axis=1) / np.maximum(total, 1e-30)
         centroid[first : first + len(idx)] = np.where(total > 0, weighted, 0.0)
-    return Blocks(starts=starts, power=power, centroid=centroid, raw_power=raw)
+    return Blocks(starts=starts, power=power, centroid=centroid, raw_power=raw, highs=highs)
 
 
 def _lufs(power: np.ndarray) -> float:
@@ -136,6 +152,13 @@ def stereo_correlation(audio: np.ndarray) -> float:
     left, right = audio[:, 0].astype(np.float64), audio[:, 1].astype(np.float64)
     denominator = math.sqrt(float(left @ left) * float(right @ right))
     return float(left @ right) / denominator if denominator > 0 else 1.0
+
+
+def highs_correlation(b: Blocks) -> float:
+    """Left/right correlation above HIGHS_HZ (from the blocks' cross spectra): how wide everything but the low end
+    is; 1.0 is mono."""
+    left, right, cross = b.highs.sum(axis=0)
+    return float(cross / math.sqrt(left * right)) if left > 0 and right > 0 else 1.0
 
 
 def silent_seconds(audio: np.ndarray, rate: int, skip_frames: int = 0) -> int:

@@ -111,15 +111,15 @@ GLIDE_BARS = 2
 
 STEREO: dict[str, tuple[float, float, float]] = {
     # role: (pan, width, send to the delay); the pan's side alternates with the sample
-    "hihat": (0.25, 0.3, 0.0),
-    "ride": (0.35, 0.4, 0.1),
-    "perc": (0.45, 0.2, 0.2),
-    "clap": (0.0, 0.5, 0.22),
-    "snare": (0.0, 0.4, 0.25),
-    "synth": (0.15, 0.6, 0.3),
-    "texture": (0.0, 0.8, 0.12),
-    "drum_loop": (0.0, 0.3, 0.0),
-    "fx": (0.0, 0.6, 0.25),
+    "hihat": (0.35, 0.5, 0.0),
+    "ride": (0.45, 0.6, 0.1),
+    "perc": (0.5, 0.4, 0.2),
+    "clap": (0.0, 0.6, 0.22),
+    "snare": (0.0, 0.5, 0.25),
+    "synth": (0.2, 0.8, 0.3),
+    "texture": (0.0, 1.0, 0.12),
+    "drum_loop": (0.0, 0.5, 0.0),
+    "fx": (0.0, 0.8, 0.25),
 }
 """Where each role sits: kick and bass stay mono in the middle; hats, percs and textures spread."""
 

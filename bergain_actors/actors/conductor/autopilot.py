@@ -30,9 +30,9 @@ PREFERRED_GAIN = {
 PHASE_ROLES = {
     "intro": ("kick", "hihat", "texture"),
     "build": ("kick", "hihat", "bassline", "perc", "texture"),
-    "peak": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride"),
+    "peak": ("kick", "bassline", "hihat", "clap", "perc", "texture", "synth", "ride"),
     "breakdown": ("texture", "synth", "hihat"),
-    "peak2": ("kick", "bassline", "hihat", "clap", "perc", "synth", "ride", "drum_loop"),
+    "peak2": ("kick", "bassline", "hihat", "clap", "texture", "perc", "synth", "ride", "drum_loop"),
     "outro": ("kick", "hihat", "texture"),
 }
 """Which roles belong in each part of the set, most essential first."""
