@@ -101,7 +101,7 @@ SWEEP_HIGH = 2_000.0 / 30.0
 FADE_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 4, "bassline": 2, "synth": 2}
 """Bars a layer takes to come in or go; drums that mark the one cut in on it, pads and bass ride a filter."""
 DEFAULT_FADE_BARS = 2
-FADE_OUT_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 4, "bassline": 2, "synth": 2, "bass": 2}
+FADE_OUT_BARS = {"kick": 0, "clap": 0, "snare": 0, "fx": 0, "texture": 2, "bassline": 2, "synth": 2, "bass": 2}
 """Bars a layer takes to leave: the bright drums within the bar (a DJ pulls a hat fader quickly)."""
 DEFAULT_FADE_OUT_BARS = 1
 SWEPT = frozenset({"texture", "bassline", "synth", "bass", "drum_loop"})
