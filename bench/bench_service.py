@@ -1,11 +1,12 @@
 """HTTP API benchmark: request latency while a set plays, the set's holds under load, and what a stalled SSE
 client costs the bus.
 
-    .venv/bin/python bench/bench_service.py [--seconds 12] [--rate 100]
+    .venv/bin/python bench/bench_service.py [--seconds 12] [--rate 100] [--clips 3]
 
 A real set plays on a clock-paced sink (the speed of a device) with the API on a free loopback port; an httpx
 client sends ``--rate`` requests a second (nine ``GET /health`` for each ``POST /control``, alternating ``hold``
-and ``resume``). Run twice: without and with a client that opens ``/events`` and never reads.
+and ``resume``). Run twice: without and with a client that opens ``/events`` and never reads. Then the
+``clip`` command on the embedded LM, end to end.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import socket
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -96,10 +98,33 @@ async def one_run(seconds: float, rate: int, stalled: bool) -> dict[str, float]:
     }
 
 
+def clip_on_the_command_line(runs: int) -> list[float]:
+    """Wall seconds of ``bergain-actors clip ... --midi`` on the embedded LM, the model's start included."""
+    times = []
+    for run in range(runs):
+        out = Path(tempfile.mkdtemp(prefix="bench-clip-")) / f"clip{run}.mid"
+        argv = [
+            sys.executable,
+            "-m",
+            "bergain_actors.cli",
+            "clip",
+            "4-bar acid bassline in A minor",
+            "--midi",
+            str(out),
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+        if done.returncode != 0 or not out.exists():
+            raise SystemExit(f"clip failed: {done.stderr.strip()}")
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--rate", type=int, default=100)
+    parser.add_argument("--clips", type=int, default=3, help="clip CLI runs on the embedded LM (0: skip)")
     args = parser.parse_args()
     runs = {
         label: trio.run(one_run, args.seconds, args.rate, stalled)
@@ -114,6 +139,13 @@ def main() -> None:
         fmt = "{:.2f}" if unit else ("{:.1f}" if key == "requests/s" else "{:.0f}")
         table.add_row(key + unit, *(fmt.format(run[key]) for run in runs.values()))
     Console().print(table)
+    if args.clips:
+        times = clip_on_the_command_line(args.clips)
+        clips = Table(title='clip "4-bar acid bassline in A minor" --midi, embedded LM (model start included)')
+        for column in ("runs", "median s", "max s"):
+            clips.add_column(column, justify="right")
+        clips.add_row(str(len(times)), f"{statistics.median(times):.2f}", f"{max(times):.2f}")
+        Console().print(clips)
 
 
 if __name__ == "__main__":
