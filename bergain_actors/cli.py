@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--wav", type=Path, help="write the re-rendered audio here")
     replay.add_argument("--verify", action="store_true", help="re-run the deciding actors; exit 3 on divergence")
     replay.add_argument("--midi", type=Path, help="write the set as a multi-track MIDI file here")
+    replay.add_argument(
+        "--ableton",
+        nargs="?",
+        const="",
+        metavar="SCENARIO",
+        help="perform the set again into Ableton Live (its [ableton] table; default: the log's)",
+    )
     replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
     replay.add_argument("--pack", type=Path, help="the sample pack folder, if not where the log says")
     replay.add_argument(
@@ -472,6 +479,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     open_log(args.log)
     if args.swap:
         return what_if(args)
+    if args.ableton is not None:
+        from bergain_actors.actors.ableton.reperform import into_live
+
+        return into_live(args.log, args.ableton)
     if not args.wav and not args.verify and not args.midi:
         raise BadInput(
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI), --verify (re-run the"
