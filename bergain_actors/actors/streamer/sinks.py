@@ -238,12 +238,13 @@ class Worker:
 class DeviceSink:
     """Plays through a device worker process. A bar not taken within ``WATCHDOG_BARS`` bar lengths (or a worker
     that reports its stream gone) means the device is lost: the worker is killed, the set goes on clock-paced to
-    the WAV, and a fresh worker is tried every ``RETRY_BARS`` bars; when one is ready, playback resumes at the
+    the WAV, and a fresh worker is tried after a bar, then after twice as many bars each time it fails (up to
+    ``MAX_RETRY_BARS``: a worker costs a Python start); when one is ready, playback resumes at the
     next bar line."""
 
     live = True
     WATCHDOG_BARS = 2
-    RETRY_BARS = 2
+    MAX_RETRY_BARS = 8
     MARGIN = 0.25
     """Seconds of a bar still queued in the worker when it counts as taken: headroom against hiccups here."""
 
@@ -256,6 +257,7 @@ class DeviceSink:
         self._clock: ClockSink | None = None
         self._probe: Worker | None = None
         self._next_probe = 0.0
+        self._retry_bars = 1
         self._frames = 0
         """Every frame handed to this sink, device or clock."""
 
@@ -308,7 +310,8 @@ class DeviceSink:
             worker.kill()
             self._worker = None
             self._clock = ClockSink(self.sample_rate, period=round(self.MARGIN * self.sample_rate))
-            self._next_probe = trio.current_time() + self.RETRY_BARS * len(audio) / self.sample_rate
+            self._retry_bars = 1
+            self._next_probe = trio.current_time() + len(audio) / self.sample_rate
         silent_ms = round(silent * 1000 / rate, 1)
         return Played(underflows, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
 
@@ -320,7 +323,8 @@ class DeviceSink:
         now = trio.current_time()
         if self._probe is None and now >= self._next_probe:
             self._probe = Worker(self.wanted, self.sample_rate, self.MARGIN)
-            self._next_probe = now + self.RETRY_BARS * len(audio) / self.sample_rate
+            self._next_probe = now + self._retry_bars * len(audio) / self.sample_rate
+            self._retry_bars = min(2 * self._retry_bars, self.MAX_RETRY_BARS)
         resumed = ""
         if self._probe is not None:
             with trio.move_on_at(deadline):
@@ -336,6 +340,7 @@ class DeviceSink:
         return Played(resumed=resumed)
 
     def close(self) -> None:
+        """Let the worker play out its last bar, then end it (call from the trio run that played)."""
         if self._probe is not None:
             self._probe.kill()
         if self._worker is not None:
