@@ -21,6 +21,9 @@ from bergain_actors.actors.router.providers import LocalProvider
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 MAX_RESTART_DELAY_S = 30.0
+START_TIMEOUT_S = 180.0
+"""How long the child may take to load the model and listen. Its own budget, not a request's: the child runs
+niced, so on a busy machine loading and warming up takes a minute (0.4 s when idle); nothing waits on it live."""
 Status = Literal["started", "exited", "failed"]
 OnChange = Callable[[Status, str, str, int], None]
 
@@ -103,7 +106,7 @@ class LocalServer:
         """The child's one JSON line (its address, or why it could not start)."""
         assert process.stdout is not None
         buffer = b""
-        with trio.move_on_after(max(self.provider.config.timeout_s, 5.0)) as scope:
+        with trio.move_on_after(START_TIMEOUT_S) as scope:
             while b"\n" not in buffer:
                 chunk = await process.stdout.receive_some()
                 if not chunk:
