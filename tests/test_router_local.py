@@ -106,7 +106,9 @@ async def test_fault_server_in_front_of_the_real_server(tmp_path: Path, nursery:
         proxy = await nursery.start(FaultServer(proxy_to=f"{up.address}/v1").run)
         await proxy.set_mode("error500")
         h.bus.publish(
-            ev.ProviderControl(op="add", provider="proxied", config=provider("proxied", proxy.url, model="smollm2")),
+            ev.ProviderControl(
+                op="add", provider="proxied", config=provider("proxied", proxy.url, model="smollm2", timeout_s=300.0)
+            ),
             source="control",
         )
         h.bus.publish(ev.ProviderControl(op="switch", provider="proxied"), source="control")
