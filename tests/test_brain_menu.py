@@ -140,3 +140,15 @@ async def test_a_no_op_is_not_a_move(scenario_factory, tmp_path):
     moves = [m for m in of(logged(result.log_path), ev.MixerMove) if m.bar == 8]
     assert [m.move for m in moves] == ["fader", "pattern"]
     assert all(m.result.startswith("unchanged") for m in moves), [m.result for m in moves]
+
+
+def test_the_breakdown_is_never_offered_its_kick_or_bass_back():
+    mixer = groove("kick", "hihat", "bassline", "perc")
+    for role in ("kick", "bassline"):
+        assert mixer.mute(role) == "ok"
+    for seed in range(5):
+        labels = [o.label for o in menu.build(mixer, moment("breakdown", 0.6), Tone(), random.Random(seed))]
+        assert labels and not [label for label in labels if "kick" in label or "bassline" in label], labels
+    back = menu.Option("unmute", "kick", {}, "bring kick back", 0.0)
+    assert not menu.valid(mixer, back, moment("breakdown", 0.6, phrase_start=True), Tone())
+    assert menu.valid(mixer, back, moment("peak2", 0.9, phrase_start=True), Tone())  # the drop may bring it back

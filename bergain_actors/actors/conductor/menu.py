@@ -30,6 +30,8 @@ MAX_JUMP = 0.15
 """The largest energy step one phrase may take inside a phase."""
 
 GROOVE_PHASES = frozenset({"intro", "build", "peak", "peak2"})
+LOW_END = frozenset({"kick", "bassline", "bass", "drum_loop"})
+"""What the breakdown takes away and only the drop brings back."""
 """Where the off-beat hats stay (with the kick they are the groove)."""
 FADER_STEP = 0.1
 NOVELTY = 0.6
@@ -204,6 +206,8 @@ def _allowed(option: Option, after: Mixer, moment: Moment) -> bool:
     taking = option.move in ("remove", "mute")
     if option.role == "kick" and (taking or option.move == "pattern"):
         return False  # the kick leaves only with the breakdown, and keeps four on the floor
+    if moment.phase == "breakdown" and option.role in LOW_END and option.move in ("unmute", "add"):
+        return False  # the breakdown breathes until the drop
     if option.role == "hihat" and moment.phase in GROOVE_PHASES:
         if taking:
             return False
