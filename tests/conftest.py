@@ -38,6 +38,18 @@ def scenario_factory(tmp_path: Path):
     return factory
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """JACK keeps at most 8 servers in a registry in /dev/shm and frees a dead server's slot only when a server of the
+    same name starts, so servers killed by earlier runs could fill it for good ("Too many servers already active").
+    With no jackd alive nothing uses those files: start from a clean registry."""
+    import shutil
+    import subprocess
+
+    if shutil.which("pgrep") and subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 1:
+        for path in Path("/dev/shm").glob("jack*"):
+            path.unlink(missing_ok=True)
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """A real, clock-paced JACK audio server (dummy driver: no sound card needed), started before PortAudio
