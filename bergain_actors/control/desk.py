@@ -12,6 +12,7 @@ from __future__ import annotations
 import msgspec
 
 from bergain_actors.control.commands import Help, Parsed, parse
+from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.bus import Bus
 from bergain_actors.music.steering import intent_of
@@ -62,7 +63,10 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
     seq = event.seq
     rejected = next((e for e in [event, *caused] if isinstance(e, ev.CommandRejected)), None)
     if rejected is not None:
-        return Answer(False, f"rejected: {rejected.command}: {rejected.reason}", seq)
+        text = f"rejected: {rejected.command}: {rejected.reason}"
+        if isinstance(event, ev.Control) and event.command == "swap" and "unknown kind" in rejected.reason:
+            text += f" (known: {', '.join(sorted(registry.KINDS.get(str(event.args.get('slot')), {})))})"
+        return Answer(False, text, seq)
     match event:
         case ev.Control(command="swap"):
             slot, kind = event.args.get("slot"), event.args.get("kind")
