@@ -146,8 +146,8 @@ class Renderer:
         self.last_stats: RenderStats | None = None
         self._position = Fraction(0)
         self._longest = max((s.frames for s in pack.samples.values()), default=0)
-        self._longest += effects.TAIL_FRAMES + 2 * sample_rate
-        """Longest one-shot, with room for a filter's ringing and the delay's echoes."""
+        self._longest += effects.TAIL_FRAMES
+        """Longest one-shot, with room for a filter's ringing."""
         self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
         self._send = np.zeros_like(self._acc)
         self._scratch = np.zeros_like(self._acc)
@@ -298,7 +298,7 @@ class Renderer:
         """Ensure acc can take a bar of n frames plus the longest one-shot starting anywhere in it."""
         if self._scratch.shape[0] < n:
             self._scratch = np.zeros((n, 2), np.float32)
-        need = n + self._longest
+        need = n + n // 4 + self._longest  # a quarter bar more: the delay writes its echoes a dotted eighth on
         if self._head + need <= self._acc.shape[0]:
             return
         head, end = self._head, self._end
