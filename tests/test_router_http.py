@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import msgspec
 import pytest
 import trio
 from router_harness import provider, running
@@ -284,3 +285,31 @@ async def test_scripted_answers_cycle_or_run_out(tmp_path: Path, autojump_clock)
         assert (await h.ask(purpose="critique")).text == "other"
         assert h.transitions("once") == [("closed", "open")]
         assert "all 1 scripted answers" in h.of(ev.ProviderStateChanged)[0].reason
+
+
+async def test_a_hanging_first_provider_costs_no_phrase_in_a_live_set(tmp_path: Path, autojump_clock) -> None:
+    """A set paced like speakers (virtual time): the first provider hangs on every call, yet each phrase is
+    answered by the next one within its deadline, and after three slow calls the hanging one is skipped."""
+    from bergain_actors.actors.streamer.sinks import ClockSink
+    from bergain_actors.core import scenario as scenarios
+    from tests.brain_support import load, play
+
+    scenario, text = load("phrase_scripted.toml")
+    async with trio.open_nursery() as nursery:
+        hanging = await nursery.start(FaultServer().run)
+        await hanging.set_mode("hang")
+        (tmp_path / "answers.json").write_text(json.dumps({"phrase": [{"move": 1, "energy": "hold"}]}))
+        scripted = {"name": "scripted", "kind": "scripted", "script": str(tmp_path / "answers.json")}
+        providers = [provider("hang", hanging.url, timeout_s=30.0), scripted]
+        router = msgspec.convert({"providers": providers, "probe_at_start": False}, scenarios.RouterConfig)
+        scenario = scenarios.replace(scenario, minutes=None, bars=96, router=router)
+        result = await play(scenario, text, tmp_path, sink=ClockSink(scenario.sample_rate))
+        nursery.cancel_scope.cancel()
+    requests = [e for e in result.events if isinstance(e, ev.LMRequest)]
+    answers = [e for e in result.events if isinstance(e, ev.LMResponse)]
+    assert len(requests) >= 5 and [e for e in result.events if isinstance(e, ev.LMFailed)] == []
+    assert [a.provider for a in answers] == ["scripted"] * len(requests)
+    assert [a.attempts[0].split(":")[1].strip() for a in answers] == ["timeout"] * 3 + ["circuit open"] * (
+        len(requests) - 3
+    )
+    assert [e for e in result.events if isinstance(e, ev.BarHeld)] == [], "no answer came late"
