@@ -46,8 +46,11 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import subprocess
 
     if shutil.which("pgrep") and subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 1:
-        for path in Path("/dev/shm").glob("jack*"):
-            path.unlink(missing_ok=True)
+        for path in Path("/dev/shm").glob("jack*"):  # files, and per-user folders such as jack_db-0
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="session")
