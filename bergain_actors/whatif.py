@@ -1,8 +1,8 @@
 """What-if replay: play a logged set again with another brain or critic, from the same recorded inputs, past the
 first divergence, and say what changed musically.
 
-The new set is a real set (a new log and WAV, itself verifiable): the same scenario and seed with the swapped
-kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when they run out the
+The new set is a real set (a new log and WAV, itself verifiable), played offline: the same scenario and seed with
+the swapped kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when they run out the
 brain steps down, as it would with its LM gone; a failed request gets an answer that is not JSON, so a request
 for JSON fails again), and the person's commands typed again after the bar they followed.
 ``musical_diff`` then compares the two sets bar by bar and phrase by phrase.
@@ -13,15 +13,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import trio
 
-from bergain_actors.control.desk import Desk
+from bergain_actors.actors.streamer.sinks import OfflineSink, Played
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
+from bergain_actors.core.bus import Bus
 from bergain_actors.core.log import LogReader
 from bergain_actors.core.scenario import RouterConfig, Scenario, replace
+from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.performance import perform, set_paths
 from bergain_actors.replay import played_plans, scenario_of
@@ -180,21 +183,26 @@ def _recorded_router(scenario: Scenario, record: Recording, script: Path) -> Sce
     return replace(scenario, router=msgspec.convert(router, RouterConfig))
 
 
+class CueSink(OfflineSink):
+    """Offline playback that types the person's logged commands at the point of the set where they came: each
+    just before the bar after the one it followed is handed over, as the original's commands were."""
+
+    def __init__(self, commands: tuple[tuple[int, ev.Event], ...]) -> None:
+        self.commands = list(commands)
+        self.bus: Bus | None = None
+        self.handed = 0
+
+    async def play(self, audio: Any) -> Played:
+        while self.bus is not None and self.commands and self.commands[0][0] < self.handed:
+            self.bus.publish(self.commands.pop(0)[1])
+        self.handed += 1
+        return await super().play(audio)
+
+
 async def _play(scenario: Scenario, text: str, record: Recording, log: Path, wav: Path) -> None:
-    played = -1
-    moved = trio.Event()
+    sink = CueSink(record.commands)
 
-    def watch(event: ev.Event) -> None:
-        nonlocal played, moved
-        if isinstance(event, ev.BarPlayed):
-            played = event.bar
-            moved.set()
-            moved = trio.Event()
+    def attach(supervisor: Supervisor) -> None:
+        sink.bus = supervisor.bus
 
-    async def person(desk: Desk) -> None:
-        for bar, command in record.commands:
-            while played < bar:
-                await moved.wait()
-            desk.bus.publish(command)
-
-    await perform(scenario, text, log_path=log, wav_path=wav, on_event=watch, controls=person)
+    await perform(scenario, text, log_path=log, wav_path=wav, sink=sink, before_start=attach)
