@@ -2,9 +2,9 @@
 first divergence, and say what changed musically.
 
 The new set is a real set (a new log and WAV, itself verifiable), played offline: the same scenario and seed with
-the swapped kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when they run out the
-brain steps down, as it would with its LM gone; a failed request gets an answer that is not JSON, so a request
-for JSON fails again), and the person's commands typed again after the bar they followed.
+the swapped kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when
+they run out the brain steps down, as it would with its LM gone; a failed request gets an answer that is not JSON,
+so a request for JSON fails again), and the person's commands typed again after the bar they followed.
 ``musical_diff`` then compares the two sets bar by bar and phrase by phrase.
 """
 
