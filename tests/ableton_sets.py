@@ -23,7 +23,7 @@ def ableton_scenario(tmp_path: Path, peer: Peer | None, port: int = 0, reply_por
     if peer is not None:
         ableton.update(port=peer.port, reply_port=peer.reply_port)
     ableton.update(changes.pop("ableton", {}))
-    changes.setdefault("bpm", 240)
+    changes.setdefault("bpm", 180)  # a bar of 1.33 s: fast, with room for a peer starved by a loaded machine
     return make_scenario(tmp_path, ableton=ableton, streamer={"output": False}, **changes)
 
 

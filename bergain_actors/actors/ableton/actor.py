@@ -267,14 +267,22 @@ class AbletonLink(Actor):
                 self._last_beat_at = trio.current_time()
 
     async def _step(self, osc: OscClient) -> None:
+        """Fire what is due first (a fire must reach Live within the bar before its own), then write ahead."""
         state = self.state
+        if self.palette:
+            self._fire_scene(osc)
+        else:
+            self._fire_due(osc)
         while state.prompt_clips:
             await self._write_prompt_clip(osc, state.prompt_clips[0])
             state.prompt_clips.pop(0)
         if self.palette:
-            self._fire_scene(osc)
             return
         await self._write(osc, upto=max(state.plans, default=-1))
+        self._fire_due(osc)
+
+    def _fire_due(self, osc: OscClient) -> None:
+        state = self.state
         now = self.clock.set_bar()
         if now is None:
             return
