@@ -236,6 +236,8 @@ class AbletonLink(Actor):
                 await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
             osc.send("/live/song/start_listen/beat")
             osc.send("/live/song/start_playing")
+            await osc.query("/live/song/get/is_playing")  # answered in order: nothing is fired into a stopped Live
+            self.clock.live_bar = -1  # a beat pushed before the transport started does not count
             state.started = True
             self._last_beat_at = trio.current_time()
             self.clock.sync(origin=1)
