@@ -20,17 +20,22 @@ from bergain_actors.service.session import Session
 
 __all__ = ["ClipError", "make_clip"]
 
-TOKENS_PER_BAR = 64
-"""About two notes of ~25 tokens a bar plus the wrapper: a small model gets a sketch, which the repair keeps, and
-composes from theory where too little is left; a cut-off answer is closed after its last whole note."""
+TOKENS_PER_BAR = 32
+"""About three notes of ~11 tokens a bar: SmolLM2 writes ~25 tokens a second under the grammar here, so a 4-bar
+clip takes ~5 s; what it sketches the repair keeps (an answer that covers fewer bars is repeated), where too little
+is left it composes from theory, and a cut-off answer is closed after its last whole note."""
+
+CREATIVE = 0.8
+"""Greedy decoding makes a small model repeat one note; the answer is logged, so replays do not depend on it."""
 
 SYSTEM = "You write MIDI clips for a techno set. You answer with JSON only."
 
 
 def close_cut_answer(text: str) -> str:
-    """An answer cut off by the token limit, closed after its last complete note (the grammar has no spaces)."""
-    end = text.rfind("}")
-    if text.startswith('{"notes":[') and not text.rstrip().endswith("]}") and end > 0:
+    """An answer cut off by the token limit, closed after its last complete ``[pitch,start,length,velocity]``
+    note (the grammar has no spaces)."""
+    end = text.rfind("]")
+    if text.startswith('{"notes":[[') and not text.rstrip().endswith("]}") and end > len('{"notes":['):
         return text[: end + 1] + "]}"
     return text
 
@@ -52,12 +57,16 @@ async def make_clip(
         raise ClipError("target: no set is playing; use target 'none' (or the CLI's --midi)")
     theory = set_theory(scenario.seed, request.key or getattr(scenario, "key", None) or None)
     bpm = session.view.bpm or scenario.bpm
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt_text(request, theory, bpm)}]
+    messages = [
+        {"role": "system", "content": SYSTEM},
+        {"role": "user", "content": prompt_text(request, theory, bpm, compact=True)},
+    ]
     answer = await session.ask_lm(  # no schema: the grammar never lets a small model stop, so answers are cut
         "clip",  # off, which the router would count as a failure; the repair closes them and the prompt asks for JSON
         messages,
-        grammar=grammar(request.role, theory, request.bars, request.in_key),
+        grammar=grammar(request.role, theory, request.bars, request.in_key, compact=True),
         max_tokens=TOKENS_PER_BAR * request.bars,
+        temperature=CREATIVE,
     )
     if isinstance(answer, ev.LMFailed):
         return answer

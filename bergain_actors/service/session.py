@@ -96,6 +96,7 @@ class Session:
         schema: dict[str, Any] | None = None,
         grammar: str = "",
         max_tokens: int = 256,
+        temperature: float = 0.0,
         timeout: float = 60.0,
     ) -> ev.LMResponse | ev.LMFailed:
         """One LM call through the router, logged as request and answer. Raises ``NoRouter``."""
@@ -113,6 +114,7 @@ class Session:
                     response_schema=schema,
                     grammar=grammar,
                     max_tokens=max_tokens,
+                    temperature=temperature,
                     bar=max(self.view.bar, 0),
                 )
             )
