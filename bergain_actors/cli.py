@@ -312,11 +312,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 def http_frontend(address: str, token_env: str | None, default_host: str = "127.0.0.1") -> HttpFrontend:
     from bergain_actors.service.frontend import HttpFrontend, NeedsToken, parse_address
 
+    host, port = "", 0
     try:
         host, port = parse_address(address, default_host)
         return HttpFrontend(host, port, api_token(token_env))
     except (ValueError, NeedsToken) as exc:
         raise BadInput(str(exc)) from None
+    except OSError as exc:
+        raise BadInput(f"--http: cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def api_token(token_env: str | None) -> str | None:

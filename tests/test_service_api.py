@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import socket
+from pathlib import Path
 
 import httpx
 import pytest
@@ -12,11 +13,12 @@ import trio
 from conftest import make_scenario
 from service_harness import SCRIPTED, live_set, sse_events
 
+from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
 from bergain_actors.service.app import Api
 from bergain_actors.service.frontend import HttpFrontend, NeedsToken
-from bergain_actors.service.http import serve_app
+from bergain_actors.service.http import listen, serve_app
 from bergain_actors.service.session import router_session
 from bergain_actors.service.stream import EventStream
 
@@ -87,6 +89,18 @@ async def test_bad_bodies_get_a_json_error_naming_the_field(fast_scenario, tmp_p
         for e in live.events
         if isinstance(e, ev.Control | ev.ProviderControl | ev.SetEnded) and getattr(e, "reason", "") != "interrupted"
     ]
+
+
+def test_an_address_in_use_is_refused_before_the_set_starts(tmp_path, capsys):
+    taken = HttpFrontend("127.0.0.1", 0, None)
+    with pytest.raises(OSError):
+        HttpFrontend("127.0.0.1", taken.port, None)
+    autopilot = Path(__file__).resolve().parents[1] / "scenarios" / "autopilot.toml"
+    argv = ["run", str(autopilot), "--fast", "--http", f"127.0.0.1:{taken.port}", "--out", str(tmp_path / "out")]
+    assert main(argv) == 2
+    assert f"--http: cannot listen on 127.0.0.1:{taken.port}: Address already in use" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+    taken.sock.close()
 
 
 def test_binding_beyond_loopback_needs_a_token():
@@ -175,7 +189,7 @@ async def test_providers_are_listed_and_changed_by_events(fast_scenario, tmp_pat
 async def test_the_router_alone_answers_provider_requests_and_refuses_set_commands(tmp_path):
     scenario = make_scenario(tmp_path, router=SCRIPTED)
     async with router_session(scenario) as session, trio.open_nursery() as nursery:
-        port = await nursery.start(serve_app, Api(session).app, "127.0.0.1", 0)
+        port = await nursery.start(serve_app, Api(session).app, listen("127.0.0.1", 0))
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
             health = (await client.get("/health")).json()
             steer = await client.post("/control", json={"command": "darker"})

@@ -11,7 +11,7 @@ from bergain_actors.control import Desk
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.service.app import Api
-from bergain_actors.service.http import is_loopback, serve_app
+from bergain_actors.service.http import is_loopback, listen, serve_app
 from bergain_actors.service.session import Session, router_session
 
 Frontend = Callable[[Desk], Awaitable[None]]
@@ -42,8 +42,10 @@ class HttpFrontend:
     """Attach with ``attach`` before the set starts, then run ``serve`` beside it."""
 
     def __init__(self, host: str, port: int, token: str | None, *, announce: bool = True) -> None:
+        """Binds the address at once: a port in use is an ``OSError`` before the set starts."""
         check_exposure(host, token)
-        self.host, self.port, self.token = host, port, token
+        self.sock = listen(host, port)
+        self.host, self.port, self.token = host, self.sock.getsockname()[1], token
         self.announce = announce
         self.session: Session | None = None
         self.bound = trio.Event()
@@ -57,7 +59,7 @@ class HttpFrontend:
         api = Api(self.session, token=self.token)
         try:
             async with trio.open_nursery() as nursery:
-                self.port = await nursery.start(serve_app, api.app, self.host, self.port)
+                await nursery.start(serve_app, api.app, self.sock)
                 self.bound.set()
                 if self.announce:
                     print(f"HTTP API on {self.url}  (dashboard: {self.url}/)", file=sys.stderr)
@@ -84,7 +86,8 @@ def with_frontends(*tasks: Frontend) -> Frontend:
 async def serve_router(scenario: Scenario, host: str, port: int, token: str | None) -> None:
     """``serve`` without a set: the scenario's providers behind the API until interrupted."""
     check_exposure(host, token)
+    sock = listen(host, port)
     async with router_session(scenario) as session, trio.open_nursery() as nursery:
-        bound = await nursery.start(serve_app, Api(session, token=token).app, host, port)
+        bound = await nursery.start(serve_app, Api(session, token=token).app, sock)
         print(f"HTTP API (router only) on http://{host}:{bound}", file=sys.stderr)
         await trio.sleep_forever()

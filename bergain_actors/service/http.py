@@ -69,16 +69,13 @@ def listen(host: str, port: int) -> socket.socket:
 
 async def serve_app(
     app: Any,
-    host: str,
-    port: int,
+    sock: socket.socket,
     *,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve ``app`` on ``host:port`` until cancelled; ``nursery.start`` returns the bound port (real even for 0).
-
-    Raises ``OSError`` before anything is served when the address cannot be bound."""
+    """Serve ``app`` on ``sock`` (from ``listen``, which raises ``OSError`` for an address that cannot be bound, before
+    anything plays) until cancelled; ``nursery.start`` returns the bound port (real even for 0)."""
     _isolate_connections()
-    sock = listen(host, port)
     bound = sock.getsockname()[1]
     config = Config()
     config.bind = [f"fd://{sock.detach()}"]
