@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import trio
+from conftest import ROOT
 from service_harness import SCRIPTED, live_set
 
 from bergain_actors.cli import main
@@ -172,3 +173,20 @@ async def test_ask_during_a_set_answers_on_the_embedded_lm_from_the_sets_context
     assert "key: A minor" in request.messages[0]["content"] and body["context"]["key"] == "A minor"
     response = next(e for e in live.of(ev.LMResponse) if e.request_id == request.request_id)
     assert response.text.strip() == body["answer"] and response.seq == body["seq"]
+
+
+async def test_failed_api_requests_never_open_the_sets_circuit(scenario_factory, tmp_path):
+    phrase_only = {
+        "providers": [
+            {"name": "scripted", "kind": "scripted", "script": str(ROOT / "scenarios" / "phrase_answers.json")}
+        ]
+    }
+    scenario = scenario_factory(bpm=240, bars=96, router=phrase_only, conductor={"kind": "phrase"})
+    async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=30) as client:
+        await live.bar(1)
+        answers = [await client.post("/ask", json={"question": f"question {n}"}) for n in range(4)]
+        await live.bar(live.latest() + 2)
+    assert [a.status_code for a in answers] == [503] * 4  # the script has answers for the phrase brain only
+    assert all("no scripted answers for purpose 'ask'" in " ".join(a.json()["attempts"]) for a in answers)
+    assert not [e for e in live.of(ev.ProviderStateChanged) if e.new == "open"]
+    assert all(e.best_effort for e in live.of(ev.LMRequest) if e.purpose == "ask")

@@ -310,6 +310,9 @@ class LMRequest(Event, frozen=True):
     max_tokens: int = 256
     temperature: float = 0.0
     deadline_bar: int = -1
+    best_effort: bool = False
+    """From outside the set (the HTTP API's ask and clip): its failures never open a provider's circuit, so a chat
+    cannot take the set's own LM away."""
 
 
 class LMResponse(Event, frozen=True):

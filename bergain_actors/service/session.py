@@ -115,6 +115,7 @@ class Session:
                     grammar=grammar,
                     max_tokens=max_tokens,
                     temperature=temperature,
+                    best_effort=True,
                     bar=max(self.view.bar, 0),
                 )
             )

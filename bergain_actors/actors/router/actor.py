@@ -179,11 +179,13 @@ class ProviderRouter(Actor):
                 answer = await self._call(slot, request, self._attempt_limit(slot, route[index + 1 :], now, deadline))
             except ProviderError as exc:
                 attempts.append(f"{name}: {exc}")
-                if exc.counts:
+                if exc.counts and not request.best_effort:
                     moved = slot.breaker.failed(anyio.current_time(), str(exc), permit, exc.retry_after)
                     self._report(name, moved, request.seq)
                     continue
                 slot.breaker.release(permit)
+                if exc.counts:  # best effort: no verdict on the provider, try the next one
+                    continue
                 self._failed(request, f"caller error at {name}: {exc.detail}", attempts)
                 return
             except BaseException:  # cancelled (the set ends): no verdict on the provider
