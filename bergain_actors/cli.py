@@ -364,7 +364,8 @@ def cmd_clip(args: argparse.Namespace) -> int:
     try:
         out = client.midi_target(args.midi, args.prompt, args.force) if args.midi or not args.url else None
         if args.url:
-            target = "ableton" if args.track or args.slot >= 0 else "set"
+            to_set = client.run(client.playing, args.url, token)
+            target = "ableton" if args.track or args.slot >= 0 else "set" if to_set else "none"
             body = {"prompt": args.prompt, "target": target, "track": args.track, "slot": args.slot}
             made = client.run(client.post, args.url, "/clip", body, token)
         else:
@@ -395,7 +396,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     body = {"question": args.question, "conversation": args.conversation}
     try:
         answer = client.run(client.post, args.url, "/ask", body, token)
-        where = f"the set at {args.url}"
+        where = f"the set at {args.url}" if answer["context"].get("playing") else f"{args.url}, no set playing"
     except httpx_errors():
         scenario, _ = scenarios.load(args.scenario)
         answer = client.run(client.ask_alone, scenario, args.question)

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 
 import httpx
+import mido
 import pytest
 import trio
 from conftest import make_scenario
@@ -162,7 +163,7 @@ async def test_providers_are_listed_and_changed_by_events(fast_scenario, tmp_pat
     async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url) as client:
         await live.bar(1)
         rows = (await client.get("/providers")).json()
-        assert [(r["name"], r["state"], r["symbol"]) for r in rows] == [("scripted", "closed", "●")]
+        assert [(r["name"], r["state"], r["symbol"], r["failures"]) for r in rows] == [("scripted", "closed", "●", 0)]
         added = await client.post(
             "/providers", json={"name": "spare", "kind": "scripted", "script": SCRIPTED["providers"][0]["script"]}
         )
@@ -195,8 +196,12 @@ async def test_the_router_alone_answers_provider_requests_and_refuses_set_comman
             steer = await client.post("/control", json={"command": "darker"})
             reset = await client.post("/control", json={"command": "provider reset scripted"})
             asked = await client.post("/ask", json={"question": "what key are we in?"})
+        out = tmp_path / "from-the-router.mid"
+        argv = ["clip", "2-bar acid bassline", "--url", f"http://127.0.0.1:{port}", "--midi", str(out)]
+        clipped = await trio.to_thread.run_sync(main, argv)  # the command line, as a user runs it
         nursery.cancel_scope.cancel()
     assert health["playing"] is False and health["providers"] == {"scripted": "closed"}
     assert steer.status_code == 409 and "no set is playing" in steer.json()["error"]
     assert reset.status_code == 202
     assert asked.status_code == 200 and asked.json()["context"]["playing"] is False
+    assert clipped == 0 and mido.MidiFile(str(out)).length > 0  # no set: the notes only, into the file

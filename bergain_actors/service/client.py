@@ -33,6 +33,16 @@ async def post(url: str, path: str, body: dict[str, Any], token: str | None, tim
     return data
 
 
+async def playing(url: str, token: str | None) -> bool:
+    """Whether the API at ``url`` has a set playing (``serve`` without one has only its router)."""
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        answer = await client.get("/health", headers=headers)
+    if answer.status_code >= 400:
+        raise ApiError(f"{url}/health: {answer.status_code} {answer.json().get('error', '')}")
+    return bool(answer.json()["playing"])
+
+
 async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
     """A clip from the scenario's providers with no set playing (its notes only)."""
     async with router_session(scenario) as session:

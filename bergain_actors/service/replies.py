@@ -49,7 +49,7 @@ class SetSnapshot(msgspec.Struct):
     """Why the set ended, or empty while it plays."""
 
 
-class ProviderView(msgspec.Struct, omit_defaults=True):
+class ProviderView(msgspec.Struct):
     name: str
     state: str
     """closed, half_open, open, or excluded (the router could not use it at all: ``detail`` says why)."""
