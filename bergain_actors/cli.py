@@ -46,7 +46,7 @@ class BadInput(Exception):
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    configure(json=args.log_json, quiet=getattr(args, "quiet", False))
+    configure(json=args.log_json or getattr(args, "log_format", "") == "json", quiet=getattr(args, "quiet", False))
     try:
         return args.func(args)
     except (BadInput, scenarios.ScenarioError, LogError) as exc:

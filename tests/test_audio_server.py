@@ -36,7 +36,7 @@ class LiveSet:
     """``bergain-actors run`` in a child process; its console (JSON lines on stderr) read as it comes."""
 
     def __init__(self, out: Path, *args: str) -> None:
-        argv = [sys.executable, "-m", "bergain_actors.cli", "run", *args, "--out", str(out)]
+        argv = [sys.executable, "-m", "bergain_actors.cli", "--log-json", "run", *args, "--out", str(out)]
         self.out = out
         self.process = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -150,7 +150,7 @@ def test_the_set_outlives_its_audio_server_and_comes_back_to_it(jack48, tmp_path
     live.process.send_signal(signal.SIGINT)
     code, out = live.finish()
     assert code == 130
-    assert "audio device 2" in out and "lost" in out and "resumed" in out
+    assert "device changes   2" in out and "lost" in out and "resumed" in out
     (log,) = live.out.glob("*.bgnlog")
     _, events, problem = read_all(log)
     assert problem is None and isinstance(events[-1], ev.SetEnded) and events[-1].reason == "interrupted"
@@ -182,7 +182,7 @@ def test_a_frozen_server_trips_the_watchdog_and_playback_comes_back(jack48, tmp_
     assert back["bar"] > lost["bar"]
     live.process.send_signal(signal.SIGINT)
     code, out = live.finish()
-    assert code == 130 and "audio device 2" in out
+    assert code == 130 and "device changes   2" in out
     (log,) = live.out.glob("*.bgnlog")
     replays_exactly(log, log.with_suffix(".wav"), tmp_path)
 

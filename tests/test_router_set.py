@@ -65,5 +65,5 @@ async def test_killing_the_local_server_mid_set_fails_over_and_recovers(tmp_path
     capsys.readouterr()
     assert main(["inspect", str(result.log_path)]) == 0
     out = capsys.readouterr().out
-    assert f"providers    {len(of(events, ev.ProviderStateChanged))}" in out
+    assert f"circuit changes  {len(of(events, ev.ProviderStateChanged))}" in out
     assert "local closed → open" in out

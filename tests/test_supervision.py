@@ -93,7 +93,7 @@ async def test_repeated_crashes_fall_back_and_everything_is_logged(scenario_fact
     assert [type(e) for e in logged] == [type(e) for e in result.events]
     assert main(["inspect", str(result.log_path)]) == 0
     out = capsys.readouterr().out
-    assert "crashes      4" in out and "restarts     3" in out and "fallbacks    1" in out
+    assert "crashes          4" in out and "restarts         3" in out and "actor fallbacks  1" in out
     assert "critic always_crash → none" in out
 
 

@@ -1,4 +1,5 @@
-"""structlog, configured once: readable on a terminal, JSON lines when piped or asked."""
+"""structlog, configured once: readable lines for people (coloured on a terminal), JSON lines when asked
+(``--log-json``, or ``run --log-format json``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,8 @@ import structlog
 
 
 def configure(*, json: bool = False, quiet: bool = False) -> None:
-    as_json = json or not sys.stderr.isatty()
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=True)
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
         processors=[

@@ -25,6 +25,7 @@ class Summary:
         self.checked = 0
         self.moved = 0
         self.critic_changes: list[str] = []
+        self.swaps: list[str] = []
         self.crashes: list[str] = []
         self.restarts: list[str] = []
         self.fallbacks: list[str] = []
@@ -80,6 +81,8 @@ class Summary:
             case ev.DirectiveMoved():
                 self.checked += 1
                 self.moved += event.moved
+            case ev.ActorSwapped():
+                self.swaps.append(f"bar {event.bar}: {event.slot} {event.old} → {event.new}")
             case ev.CriticChanged():
                 self.critic_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.ActorCrashed():
@@ -147,14 +150,15 @@ class Summary:
         for title, items in (
             ("crashes", self.crashes),
             ("restarts", self.restarts),
-            ("fallbacks", self.fallbacks),
-            ("brain", self.brain_changes),
-            ("critic", self.critic_changes),
-            ("providers", self.provider_changes),
-            ("audio device", self.device_losses),
-            ("Live", self.ableton_changes),
+            ("actor fallbacks", self.fallbacks),
+            ("swaps", self.swaps),
+            ("brain changes", self.brain_changes),
+            ("critic changes", self.critic_changes),
+            ("circuit changes", self.provider_changes),
+            ("device changes", self.device_losses),
+            ("Live changes", self.ableton_changes),
         ):
-            out.append(f"{title:<12} {len(items)}")
+            out.append(f"{title:<16} {len(items)}")
             out.extend(f"  {item}" for item in items[:20])
             if len(items) > 20:
                 out.append(f"  … and {len(items) - 20} more")

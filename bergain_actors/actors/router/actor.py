@@ -149,6 +149,14 @@ class ProviderRouter(Actor):
             order.insert(0, request.model)
         return order
 
+    def _worth_waiting(self, slot: Slot, later: list[str]) -> bool:
+        """Offline, whether to wait for a provider that is not ready: always for a local server's first boot (the
+        set then plays on the LM it asked for); for its restart after a crash only when no later provider could
+        answer meanwhile."""
+        if getattr(slot.provider, "state", "") == "starting":
+            return True
+        return not any(name in self.slots and not self.slots[name].provider.not_ready for name in later)
+
     async def _serve(self, request: ev.LMRequest, deadline: float) -> None:
         started = trio.current_time()
         attempts: list[str] = []
@@ -162,7 +170,7 @@ class ProviderRouter(Actor):
             if now >= deadline:
                 late = True
                 break
-            if slot.provider.not_ready and self._fast:
+            if slot.provider.not_ready and self._fast and self._worth_waiting(slot, route[index + 1 :]):
                 # offline the music waits for decisions: let a local server that is booting come up
                 with trio.move_on_at(min(deadline, now + slot.provider.config.timeout_s)):
                     await slot.provider.wait_ready()
