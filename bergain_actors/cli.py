@@ -25,7 +25,7 @@ from bergain_actors.control.console import console
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.fatal import SetCannotContinue
-from bergain_actors.core.log import LogError, LogReader
+from bergain_actors.core.log import DamagedHeader, LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
 from bergain_actors.display.narrate import Narrator
@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     configure(json=args.log_json or getattr(args, "log_format", "") == "json", quiet=getattr(args, "quiet", False))
     try:
         return args.func(args)
+    except DamagedHeader as exc:
+        print(f"bergain-actors: {exc}", file=sys.stderr)
+        return INCOMPLETE
     except (BadInput, scenarios.ScenarioError, LogError) as exc:
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return BAD_INPUT

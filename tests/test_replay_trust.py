@@ -85,6 +85,17 @@ def test_flipped_byte_at_record_6_exits_4_and_counts(phrase_log, tmp_path, capsy
     assert code == 0 and "5 of 5 events" in out
 
 
+def test_a_flipped_byte_in_the_header_is_a_damaged_log(phrase_log, tmp_path, capsys):
+    data = bytearray(phrase_log.read_bytes())
+    data[200] ^= 0x40  # inside the header record, past the signature
+    bad = tmp_path / "header.bgnlog"
+    bad.write_bytes(bytes(data))
+    code, _, err = replay_cli(capsys, str(bad), "--verify")
+    assert code == 4 and "log header is corrupt" in err, err
+    capsys.readouterr()
+    assert main(["inspect", str(bad)]) == 4
+
+
 @pytest.mark.parametrize("victim", [ev.BarPlayed, ev.LMResponse])
 def test_a_deleted_input_record_exits_4(phrase_log, tmp_path, capsys, victim):
     def drop(events: Events) -> Events:

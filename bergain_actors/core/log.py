@@ -56,6 +56,10 @@ class LogError(Exception):
     """A file that cannot be read as a log at all."""
 
 
+class DamagedHeader(LogError):
+    """A log whose signature is there but whose header is torn or corrupt: damaged, not wrong input (exit 4)."""
+
+
 class RecordTooLarge(LogError):
     """An event bigger than ``MAX_RECORD``: refused before it is written, so the log stays readable."""
 
@@ -233,7 +237,7 @@ class LogReader:
             raise LogError(f"{path}: not a bergain-actors log (no log signature at the start)")
         header, end, problem = self._parse_header(head, size)
         if header is None:
-            raise LogError(f"{path}: log header is {problem}; nothing to replay")
+            raise DamagedHeader(f"{path}: log header is {problem}; nothing to replay")
         self.header: LogHeader = header
         self._start = end
         self.good_bytes = end
