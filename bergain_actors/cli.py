@@ -538,7 +538,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def report(log: Path, verdict: Verdict, done: str) -> None:
     """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
     for problem in verdict.problems:
-        print(f"bergain-actors: {log}: {problem}", file=sys.stderr)
+        where = "" if problem.startswith(f"{log}:") else f"{log}: "
+        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
     if verdict.mismatch is not None:
         print(verdict.mismatch.describe(), file=sys.stderr)
         print(done.replace(" replayed identically", "") + " before the first difference")
