@@ -8,24 +8,10 @@ stall. ``hold`` is the last resort: it decides every phrase by changing nothing.
 from __future__ import annotations
 
 from bergain_actors.actors.conductor.base import BREAKDOWN_KEEP, Brain, Conductor
+from bergain_actors.actors.conductor.menu import PREFERRED_GAIN
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
 from bergain_actors.music.steering import BRIGHT_ROLES, intent_of
-
-PREFERRED_GAIN = {
-    "kick": 0.9,
-    "hihat": 0.57,
-    "bassline": 0.67,
-    "bass": 0.6,
-    "perc": 0.42,
-    "texture": 0.38,
-    "clap": 0.47,
-    "snare": 0.45,
-    "synth": 0.4,
-    "ride": 0.45,
-    "drum_loop": 0.5,
-    "fx": 0.4,
-}
 
 PHASE_ROLES = {
     "intro": ("kick", "hihat", "texture"),
