@@ -39,7 +39,7 @@ def expected_by_track(plans: list[BarPlan], seed: int = 5, key: str = "F# dorian
     theory = set_theory(seed, key)
     out: dict[str, list[tuple]] = {track: [] for track in TRACKS}
     for index, plan in enumerate(plans):
-        for track, notes in bar_notes(plan, theory).items():
+        for track, notes in bar_notes(plan, theory, relative=True).items():
             channel = 9 if track == "drums" else None
             out[track] += [(n.pitch, (index * BAR + n.start) * 5, n.duration * 5, n.velocity, channel) for n in notes]
     return {track: sorted(notes, key=lambda n: (n[1], n[0])) for track, notes in out.items()}

@@ -89,9 +89,10 @@ class SurfaceStarted(Event, frozen=True):
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
-    ``absolute``), ``hold`` (no changes until ``resume``) or ``resume``."""
+    ``absolute``), ``tempo`` (``value`` BPM: the tempo to glide to when ``absolute``, else a change), ``hold``
+    (no changes until ``resume``) or ``resume``."""
 
-    intent: Literal["say", "energy", "hold", "resume"]
+    intent: Literal["say", "energy", "hold", "resume", "tempo"]
     text: str = ""
     value: float = 0.0
     absolute: bool = False
@@ -409,6 +410,16 @@ class LiveBeat(Event, frozen=True):
     origin: int
 
 
+class LiveValue(Event, frozen=True):
+    """Ableton → log, conductor: a value Live reported through a listener (set up with the tracks, so every change
+    is heard, ours or anyone's): ``tempo`` and ``playing`` of the song (``track`` -1), ``volume`` (0..1, 0.85 is
+    0 dB) and ``panning`` (-1..1) of Live track ``track``."""
+
+    what: str
+    value: float
+    track: int = -1
+
+
 class AbletonError(Event, frozen=True):
     """Ableton → log: Live answered a call with ``/live/error`` (or a call found no answer)."""
 
@@ -558,6 +569,7 @@ AnyEvent = (
     | LocalServerChanged
     | AbletonStatus
     | LiveBeat
+    | LiveValue
     | AbletonError
     | ClipWritten
     | ClipFired

@@ -3,8 +3,10 @@
 Live mode: each bar's plan becomes notes (``music.notes.bar_notes``, the same notes ``replay --midi`` exports), one
 looping one-bar clip per track whose notes change, written into a free slot of a small ring as soon as the plan
 arrives (two bars ahead) and fired during the bar before it, so Live's launch quantization starts it on the bar
-line. A track whose notes do not change keeps looping its clip. Palette mode fires a scene of a pre-built grid
-(energy × phase) on phrase boundaries instead.
+line. A track whose notes do not change keeps looping its clip. The mixer rides Live's faders: at each bar line
+(and each beat of a fade) a track's volume is the level of its loudest layer (``track_levels``; the notes'
+velocities are relative to it), its pan the mean pan of its layers, and the song's tempo the plan's; each is sent
+only when it changes. Palette mode fires a scene of a pre-built grid (energy × phase) on phrase boundaries instead.
 
 An edge actor: ``handle`` only records plans and bars; the actor's own task talks to Live. Everything it learns
 from Live (beats, errors, losses, reloads) and everything it does (clips written and fired, scenes fired) is an
@@ -21,14 +23,23 @@ import trio
 
 from bergain_actors.actors.ableton import live
 from bergain_actors.actors.ableton.clock import LiveClock, LiveClockSink
+from bergain_actors.actors.ableton.live import live_volume
 from bergain_actors.actors.ableton.osc import OscClient, OscError
 from bergain_actors.actors.streamer.sinks import Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext, SetContext
-from bergain_actors.music.notes import Note, bar_notes, track_for
+from bergain_actors.music.notes import Note, bar_notes, track_for, track_levels
 from bergain_actors.music.palette import build_palette, scene_for
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.theory import set_theory
+
+_LISTENED = {
+    "/live/song/get/tempo": "tempo",
+    "/live/song/get/is_playing": "playing",
+    "/live/track/get/volume": "volume",
+    "/live/track/get/panning": "panning",
+}
+"""Listener pushes logged as ``LiveValue``."""
 
 RING = 4
 """Clip slots per track in live mode: one playing, one fired, one or two written ahead."""
@@ -45,7 +56,9 @@ class TrackState(msgspec.Struct):
     scheduled: tuple[Note, ...] | None = None
     """The notes the track plays at the last bar written or fired (None: unknown, e.g. after a resync)."""
     next_slot: int = 0
-    pan: float = 0.0
+    volume: float | None = None
+    """The volume and pan last sent to Live (None: not since set-up)."""
+    pan: float | None = None
 
 
 class Pending(msgspec.Struct):
@@ -54,7 +67,6 @@ class Pending(msgspec.Struct):
     bar: int
     role: str
     slot: int
-    pan: float
 
 
 class AbletonState:
@@ -73,6 +85,10 @@ class AbletonState:
         self.ok = False
         self.scene_bar = -1
         """Palette mode: the phrase bar whose scene was fired last."""
+        self.tempo = 0.0
+        """The song tempo last sent to Live."""
+        self.values: dict[tuple[str, int], float] = {}
+        """What Live's listeners last reported (``LiveValue``), to log only changes."""
         self.prompt_clips: list[ev.ClipAdded] = []
         """Clips made from prompts (``ClipAdded``, target ``ableton``) not written into Live yet."""
 
@@ -131,6 +147,12 @@ class AbletonLink(Actor):
             self._last_beat_at = trio.current_time()
             clock.beat(beat)
             self._wake.set()
+        elif address in _LISTENED and args:
+            what, track = _LISTENED[address], int(args[0]) if address.startswith("/live/track/") else -1
+            value = round(float(args[-1]), 4)
+            if self.state.values.get((what, track)) != value:
+                self.state.values[(what, track)] = value
+                self.ctx.emit(ev.LiveValue(what=what, value=value, track=track, bar=max(self.state.played, 0)))
         elif address == "/live/error":
             self.ctx.emit(ev.AbletonError(message=" ".join(str(a) for a in args)[:300], bar=max(self.state.played, 0)))
         elif address == "/live/startup":  # AbletonOSC (re)loaded: while connected, our listeners are gone
@@ -220,10 +242,16 @@ class AbletonLink(Actor):
             for role, index in result.tracks.items()
         }
         state.pending = []
-        osc.send("/live/song/set/tempo", float(self.ctx.scenario.bpm))
+        plan = state.plans.get(max(state.played, 0))
+        self._tempo(osc, plan.bpm if plan is not None else float(self.ctx.scenario.bpm))
         osc.send("/live/song/set/clip_trigger_quantization", 4)
+        osc.send("/live/song/start_listen/tempo")
+        osc.send("/live/song/start_listen/is_playing")
         for track in state.tracks.values():
-            osc.send("/live/track/set/volume", track.index, 0.85)
+            if self.palette:  # the grid's clips carry their levels in their velocities
+                osc.send("/live/track/set/volume", track.index, 0.85)
+            osc.send("/live/track/start_listen/volume", track.index)
+            osc.send("/live/track/start_listen/panning", track.index)
         state.scene_bar = -1
         if self.palette:
             await self._build_palette(osc)
@@ -274,6 +302,7 @@ class AbletonLink(Actor):
         if self.palette:
             self._fire_scene(osc)
         else:
+            self._mix(osc)
             self._fire_due(osc)
         while state.prompt_clips:
             await self._write_prompt_clip(osc, state.prompt_clips[0])
@@ -311,9 +340,34 @@ class AbletonLink(Actor):
             osc.send("/live/track/stop_all_clips", track.index)
         else:
             osc.send("/live/clip_slot/fire", track.index, pending.slot)
-        if pending.pan != track.pan:
-            osc.send("/live/track/set/panning", track.index, float(pending.pan))
-            track.pan = pending.pan
+
+    def _mix(self, osc: OscClient) -> None:
+        """The bar Live plays now (or the latest planned before it, when its plan came late), on Live's faders: its
+        tempo, and each sounding track's volume (at this beat: a fade moves it beat by beat) and pan, each sent only
+        when it changed."""
+        now = self.clock.set_bar()
+        due = [b for b in self.state.plans if now is not None and b <= now]
+        if not due:
+            return
+        plan = self.state.plans[max(due)]
+        self._tempo(osc, plan.bpm)
+        levels = track_levels(plan, self.clock.tick / self.beats_per_bar)
+        pans = _pans(plan)
+        for role, track in self.state.tracks.items():
+            if role in levels:
+                volume = live_volume(levels[role])
+                if volume != track.volume:
+                    osc.send("/live/track/set/volume", track.index, volume)
+                    track.volume = volume
+            if role in pans and pans[role] != track.pan:
+                osc.send("/live/track/set/panning", track.index, float(pans[role]))
+                track.pan = pans[role]
+
+    def _tempo(self, osc: OscClient, bpm: float) -> None:
+        if bpm != self.state.tempo:
+            osc.send("/live/song/set/tempo", float(bpm))
+            self.state.tempo = bpm
+            self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
 
     async def _write(self, osc: OscClient, upto: int) -> None:
         """Write the clips of every planned bar up to ``upto`` not written yet (all of a bar's tracks at once)."""
@@ -323,8 +377,7 @@ class AbletonLink(Actor):
             plan = state.plans.get(bar)
             if plan is None:
                 return
-            notes = bar_notes(plan, self.theory)
-            pans = _pans(plan)
+            notes = bar_notes(plan, self.theory, relative=True)
             writes: list[tuple[str, int, tuple[Note, ...]]] = []
             for role, track in state.tracks.items():
                 wanted = notes.get(role, ())
@@ -332,12 +385,12 @@ class AbletonLink(Actor):
                     continue
                 track.scheduled = wanted
                 if not wanted:
-                    state.pending.append(Pending(bar, role, -1, pans.get(role, 0.0)))
+                    state.pending.append(Pending(bar, role, -1))
                     continue
                 slot = track.next_slot
                 track.next_slot = (slot + 1) % RING
                 writes.append((role, slot, wanted))
-                state.pending.append(Pending(bar, role, slot, pans.get(role, 0.0)))
+                state.pending.append(Pending(bar, role, slot))
             state.written = bar
             if writes:
                 await self._write_bar(osc, bar, writes)

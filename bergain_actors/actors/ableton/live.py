@@ -6,6 +6,7 @@ replies: call them only from an actor's own task, never from the audio path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -30,6 +31,16 @@ INSTRUMENTS = {
     "texture": ("load_instrument", "Drift"),
 }
 """What each role's track gets through the browser (the fork's ``/live/browser/*``), or what to load by hand."""
+
+
+def live_volume(gain: float) -> float:
+    """A linear gain (1 = 0 dB) as Live's track volume (0..1): 0.85 is 0 dB, 1.0 is +6 dB, 0.4 is -18 dB, linear in
+    dB above 0.4 and 40·log10 below (the curve of Live's fader, as ``abletonosc_peer`` displays it)."""
+    if gain <= 0:
+        return 0.0
+    db = 20 * math.log10(gain)
+    volume = 1.0 - (6.0 - db) / 40.0 if db >= -18.0 else 0.4 * 10 ** ((db + 18.0) / 40.0)
+    return round(min(1.0, max(0.0, volume)), 4)
 
 
 class TrackInfo(msgspec.Struct, frozen=True):
