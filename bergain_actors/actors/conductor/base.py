@@ -189,6 +189,10 @@ class Conductor(Actor):
         ev.StopPlanned,
         ev.ClipAdded,
         ev.LinkBeat,
+        ev.AbletonStatus,
+        ev.LiveSnapshot,
+        ev.LiveValue,
+        ev.AbletonOpDone,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
