@@ -143,6 +143,8 @@ def test_the_rlm_program_plays_live_through_its_tools_within_the_guardrails(peer
         assert answers["live_set_param"] == ["refused: track 9 'lead' has no device 0 (0 devices)"]
         assert [o.op for o in ops] == ["create_track", "mix", "write_clip", "fire_scene"]
     assert of(events, ev.ActorCrashed) == []
+    operations = f"{len(ops)} tool operations, 0 failed"
+    assert any(operations in line for line in result.summary.lines()), result.summary.lines()
 
     # Live shows it: the track, its instrument and parameter, its mix, the song's tempo; the clip launched, played
     tracks = of(events, ev.AbletonStatus)[0].tracks

@@ -73,6 +73,33 @@ def test_every_note_is_the_plans_note(exported) -> None:
     assert {"drums", "bass", "stab", "texture"} <= {t for t, v in expected.items() if v}
 
 
+def test_each_tracks_level_is_its_channel_volume_at_each_bar_where_it_changes(exported) -> None:
+    """Velocities are relative to the track's level (its loudest layer), so the level is in the file as CC 7, as live
+    mode sets it as Live's track volume: a gain counts once."""
+    from bergain_actors.music.midi_file import cc_volume
+    from bergain_actors.music.notes import track_levels
+
+    _, midi, plans = exported
+    song = mido.MidiFile(str(midi))
+    changing = 0
+    for index, track in enumerate(TRACKS):
+        expected, last = [], None
+        for bar, plan in enumerate(plans):
+            level = track_levels(plan).get(track)
+            if level is not None and cc_volume(level) != last:
+                expected.append((bar * BAR * 5, cc_volume(level)))
+                last = cc_volume(level)
+        now, got = 0, []
+        for message in song.tracks[index + 1]:
+            now += message.time
+            if message.type == "control_change" and message.control == 7:
+                got.append((now, message.value))
+        assert got == expected, track
+        changing += len(got) > 1
+    assert changing >= 2  # the set's moves show in the levels
+    assert cc_volume(1.0) == 127 and cc_volume(0.25) == 64  # GM: 40·log10(cc/127) dB, so -12 dB is 64
+
+
 def test_markers_follow_the_phases(exported) -> None:
     _, midi, plans = exported
     song = read_midi(midi)

@@ -412,8 +412,9 @@ class LiveBeat(Event, frozen=True):
 
 class LiveValue(Event, frozen=True):
     """Ableton → log, conductor: a value Live reported through a listener (set up with the tracks, so every change
-    is heard, ours or anyone's): ``tempo`` and ``playing`` of the song (``track`` -1), ``volume`` (0..1, 0.85 is
-    0 dB) and ``panning`` (-1..1) of Live track ``track``."""
+    is heard, ours or anyone's): ``tempo`` of the song (``track`` -1), ``volume`` (0..1, 0.85 is 0 dB) and
+    ``panning`` (-1..1) of Live track ``track``. (Not the transport: a pushed ``is_playing`` would answer the query
+    the set's start waits on.)"""
 
     what: str
     value: float

@@ -40,7 +40,6 @@ from bergain_actors.music.theory import set_theory
 
 _LISTENED = {
     "/live/song/get/tempo": "tempo",
-    "/live/song/get/is_playing": "playing",
     "/live/track/get/volume": "volume",
     "/live/track/get/panning": "panning",
 }
@@ -275,10 +274,10 @@ class AbletonLink(Actor):
         }
         state.pending = []
         plan = state.plans.get(max(state.played, 0))
+        state.tempo = 0.0  # a Live that restarted has its own default tempo: set ours again
         self._tempo(osc, plan.bpm if plan is not None else float(self.ctx.scenario.bpm))
         osc.send("/live/song/set/clip_trigger_quantization", 4)
         osc.send("/live/song/start_listen/tempo")
-        osc.send("/live/song/start_listen/is_playing")
         for track in state.tracks.values():
             if self.palette:  # the grid's clips carry their levels in their velocities
                 osc.send("/live/track/set/volume", track.index, 0.85)

@@ -54,7 +54,7 @@ class LiveView:
         self.roles: dict[str, int] = {}
         """The set's own tracks: role → Live track index."""
         self.values: dict[tuple[str, int], float] = {}
-        """Live's listeners since the snapshot (tempo, playing, volume, panning)."""
+        """Live's listeners since the snapshot (tempo, volume, panning)."""
         self.created: set[str] = set()
         """Names of the tracks the program created."""
         self.ops: dict[int, int] = {}
@@ -114,7 +114,7 @@ def status(view: LiveView, phrase: int) -> dict[str, Any] | str:
         )
     return {
         "tempo": view.values.get(("tempo", -1), snap.tempo),
-        "playing": bool(view.values.get(("playing", -1), snap.playing)),
+        "playing": snap.playing,
         "scenes": snap.scenes,
         "browser": bool(snap.browser),
         "mode": view.mode,
