@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarize a logged set")
     inspect.add_argument("log", type=Path)
     inspect.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    inspect.add_argument(
+        "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
+    )
     inspect.set_defaults(func=cmd_inspect)
 
     samples = sub.add_parser("samples", help="list a sample pack's roles and counts")
@@ -337,6 +340,8 @@ def api_token(token_env: str | None) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bergain_actors.service.frontend import NeedsToken, serve_router
 
+    if not 0 <= args.port <= 65535:
+        raise BadInput(f"--port: expected a port 0-65535, got {args.port}")
     if args.scenario is not None:  # the same as run --http, so every run option keeps its default
         host = f"[{args.host}]" if ":" in args.host else args.host
         argv = ["run", args.scenario, "--http", f"{host}:{args.port}"]
@@ -537,9 +542,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def report(log: Path, verdict: Verdict, done: str) -> None:
     """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
-    for problem in verdict.problems:
-        where = "" if problem.startswith(f"{log}:") else f"{log}: "
-        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
+    tell_problems(log, verdict.problems)
     if verdict.mismatch is not None:
         print(verdict.mismatch.describe(), file=sys.stderr)
         print(done.replace(" replayed identically", "") + " before the first difference")
@@ -547,6 +550,12 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
         print(done)
     else:
         print(f"{done} (partial: the log is incomplete or damaged)")
+
+
+def tell_problems(log: Path, problems: tuple[str, ...]) -> None:
+    for problem in problems:
+        where = "" if problem.startswith(f"{log}:") else f"{log}: "
+        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
 
 
 def what_if(args: argparse.Namespace) -> int:
@@ -623,9 +632,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         out.write(f"log          {args.log} ({version})\n")
         out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
         out.write("\n".join(summary.lines()) + "\n")
-    if reader.problem is not None:
-        print(f"warning: {reader.problem.describe(args.log)}", file=sys.stderr)
-    return OK
+    return inspected(args.log, args.allow_partial)
+
+
+def inspected(log: Path, allow_partial: bool) -> int:
+    """After ``inspect``: like replay, a log that is not whole says what is wrong, how much was read, and exits 4."""
+    from bergain_actors.replay import audit
+
+    found = audit(log)
+    if not found.problems:
+        return OK
+    tell_problems(log, found.problems)
+    count = f"inspected {found.events} events, {found.bars} of {found.expected_bars} bars"
+    print(f"bergain-actors: {count} (partial: the log is incomplete or damaged)", file=sys.stderr)
+    if allow_partial:
+        return OK
+    print("bergain-actors: the log is incomplete or damaged: exit 4 (--allow-partial accepts it)", file=sys.stderr)
+    return INCOMPLETE
 
 
 # --- samples ------------------------------------------------------------------------------------------------------
@@ -634,6 +657,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from bergain_actors.music.pack import index_pack
 
+    scenarios.check_flag(args.sample_rate, scenarios.SampleRate, "--sample-rate")
     if not args.path.is_dir():
         raise BadInput(f"{args.path}: no such folder")
     pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))

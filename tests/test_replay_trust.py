@@ -96,6 +96,39 @@ def test_a_flipped_byte_in_the_header_is_a_damaged_log(phrase_log, tmp_path, cap
     assert main(["inspect", str(bad)]) == 4
 
 
+def inspect_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["inspect", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inspect_of_a_log_damaged_after_its_header_exits_4_and_says_where(phrase_log, tmp_path, capsys):
+    """Like replay: a flipped byte or a cut in a later record is a damaged log (exit 4), with how much was read."""
+    reader = LogReader(phrase_log)
+    ends = [reader.good_bytes]
+    for _ in reader:
+        ends.append(reader.good_bytes)
+    data = phrase_log.read_bytes()
+    flipped = bytearray(data)
+    flipped[ends[40] + 10] ^= 0x40  # a payload byte of record 41
+    cases = {"flipped": bytes(flipped), "cut": data[: ends[60] + 7]}
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.bgnlog"
+        bad.write_bytes(content)
+        read = 40 if name == "flipped" else 60
+        bars = sum(1 for e in read_all(bad)[1] if isinstance(e, ev.BarPlayed))
+        code, out, err = inspect_cli(capsys, str(bad))
+        assert code == 4, f"{name}: exit {code}\n{err}"
+        where = "corrupt record at byte" if name == "flipped" else "torn tail at byte"
+        assert f"{where} {ends[read]} (record {read + 1})" in err, err
+        assert f"inspected {read} events, {bars} of 32 bars (partial: the log is incomplete or damaged)" in err, err
+        assert f"{bars}/32 bars" in out  # the summary of what could be read is still shown
+        code, out, err = inspect_cli(capsys, str(bad), "--json")
+        assert code == 4 and len(out.splitlines()) == read and where in err
+        assert inspect_cli(capsys, str(bad), "--allow-partial")[0] == 0
+
+
 @pytest.mark.parametrize("victim", [ev.BarPlayed, ev.LMResponse])
 def test_a_deleted_input_record_exits_4(phrase_log, tmp_path, capsys, victim):
     def drop(events: Events) -> Events:
