@@ -60,7 +60,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 def test_cli_bad_scenarios_exit_2_with_one_line(tmp_path, capsys):
     cases = {
         "unknown.toml": ("[critic]\nloudness = 3\n", "unknown.toml: critic.loudness: unknown key"),
-        "type.toml": ('seed = "abc"\n', 'type.toml: seed: expected a signed 64-bit integer'),
+        "type.toml": ('seed = "abc"\n', "type.toml: seed: expected a signed 64-bit integer"),
         "range.toml": ("lookahead_bars = 0\n", "range.toml: lookahead_bars: expected int >= 1, got 0"),
         "toml.toml": ("[critic\n", "toml.toml: invalid TOML"),
         "pack.toml": ('sample_pack = "nowhere"\n', "pack.toml: sample_pack: no such folder"),
