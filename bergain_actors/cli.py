@@ -250,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
+    check_folder(args.out)
     if args.dry_run:
         resolved = scenario.to_builtins()
         resolved["total_bars"] = scenario.total_bars()
@@ -564,8 +565,7 @@ def what_if(args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise BadInput("--swap: say where the new set goes with --out DIR")
-    if args.out.exists() and not args.out.is_dir():
-        raise BadInput(f"--out {args.out}: is a file, not a folder")
+    check_folder(args.out)
     if args.wav or args.verify or args.midi:
         raise BadInput("--swap plays a new set; replay the original with --wav/--verify/--midi separately")
     try:
@@ -593,6 +593,17 @@ def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
         raise BadInput(f"{flag} {path}: no such folder: {path.parent}")
 
 
+def check_folder(path: Path | None, flag: str = "--out") -> None:
+    """Refuse, before any work, a folder to write into that cannot be one: a file, or a path through a file."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{flag} {path}: must be a folder, and that is a file")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     """Write through a temporary file beside ``path`` and rename it into place: a failure leaves no half file and
     an overwritten file intact."""
@@ -610,8 +621,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bergain_actors.report import write_report
 
     open_log(args.log)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise BadInput(f"{args.out}: --out must be a folder")
+    check_folder(args.out)
     print(f"report       {write_report(args.log, args.out)}")
     return OK
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bergain_actors.cli import main
@@ -213,3 +215,21 @@ def test_a_seed_takes_every_signed_64_bit_integer_as_the_readme_says(tmp_path, c
 def test_other_flags_are_checked_and_named_as_typed(capsys, argv, expected):
     code, err = run_cli(capsys, *argv)
     assert code == 2 and err == f"bergain-actors: {expected}\n", err
+
+
+@pytest.mark.parametrize("command", ["run", "what-if", "report"])
+@pytest.mark.parametrize("under", [False, True], ids=["a-file", "under-a-file"])
+def test_out_must_be_a_folder_and_the_error_says_so(tmp_path, capsys, command, under):
+    existing = tmp_path / "taken.wav"
+    existing.write_bytes(b"RIFF")
+    out = existing / "sets" if under else existing
+    log = str(Path(__file__).parent / "corpus" / "autopilot.bgnlog")
+    argv = {
+        "run": ["run", str(scenarios.DEFAULT_SCENARIO), "--fast", "--quiet", "--bars", "1"],
+        "what-if": ["replay", log, "--swap", "critic=none"],
+        "report": ["report", log],
+    }[command]
+    code, err = run_cli(capsys, *argv, "--out", str(out))
+    blocker = existing if under else "that"
+    assert (code, err) == (2, f"bergain-actors: --out {out}: must be a folder, and {blocker} is a file\n")
+    assert existing.read_bytes() == b"RIFF" and list(tmp_path.iterdir()) == [existing]
