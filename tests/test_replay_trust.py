@@ -17,7 +17,7 @@ from bergain_actors.cli import main
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
-from bergain_actors.core.actor import Actor, ActorContext
+from bergain_actors.core.actor import Actor, ActorContext, SetContext
 from bergain_actors.core.log import LogReader, LogWriter, read_all
 from bergain_actors.music import render as render_module
 from bergain_actors.performance import perform
@@ -352,3 +352,12 @@ async def test_a_rejected_swap_replays_in_a_process_that_registered_other_kinds(
     monkeypatch.setitem(registry.KINDS["conductor"], "plugin_brain", ContextProbe)
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
+
+
+def test_set_started_is_built_in_one_place_and_replay_rebuilds_the_same_context(phrase_log):
+    """The set context ``SetStarted`` logged, rebuilt by replay, announces the very same set (a fast one here)."""
+    reader = LogReader(phrase_log)
+    started = next(e for e in reader if isinstance(e, ev.SetStarted))
+    assert started.fast and started.total_bars == 32
+    rebuilt = SetContext(replay.scenario_of(reader), fast=started.fast, total_bars=started.total_bars)
+    assert rebuilt.started() == msgspec.structs.replace(started, seq=0, source="", wall=0.0)
