@@ -19,9 +19,10 @@ from typing import Any
 import msgspec
 
 from bergain_actors.actors.conductor.brief import BRIGHTNESS, Tone
-from bergain_actors.music import arc
+from bergain_actors.music import arc, texture
 from bergain_actors.music.mixer import Mixer
 from bergain_actors.music.plan import TICKS_PER_BEAT
+from bergain_actors.music.texture import Texture
 
 SIZE = 6
 """Options offered: short enough for a 135M model to read, long enough to give it a choice."""
@@ -128,16 +129,14 @@ def attempt(mixer: Mixer, option: Option, cap: int, tone: Tone) -> Mixer | None:
     return copy
 
 
-Combination = frozenset[tuple[str, str, str]]
-
-
-def combination(mixer: Mixer) -> Combination:
-    """What a mix plays, levels aside: (role, sample, pattern) of each audible layer."""
-    return frozenset((c.role, c.sample, c.pattern) for c in mixer.audible())
+def combination(mixer: Mixer) -> Texture:
+    """The texture a mix plays (``texture.of_layers`` of its audible channels, each at the level it is heading
+    for)."""
+    return texture.of_layers(c.layer for c in mixer.audible())
 
 
 def build(
-    mixer: Mixer, moment: Moment, tone: Tone, rand: random.Random, heard: frozenset[Combination] = frozenset()
+    mixer: Mixer, moment: Moment, tone: Tone, rand: random.Random, heard: frozenset[Texture] = frozenset()
 ) -> list[Option]:
     """The menu: at most ``SIZE`` valid options for ``moment``, best first (a mix not ``heard`` yet scores
     higher: variety)."""

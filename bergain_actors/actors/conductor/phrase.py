@@ -23,6 +23,7 @@ from bergain_actors.actors.conductor.autopilot import AutopilotBrain
 from bergain_actors.actors.conductor.base import Brain, Conductor
 from bergain_actors.core import events as ev
 from bergain_actors.music import arc
+from bergain_actors.music.texture import Texture
 
 
 class PhraseBrain(Brain):
@@ -38,7 +39,7 @@ class PhraseBrain(Brain):
         """Phrase start → the menu the LM was shown for it."""
         self.touched: deque[str] = deque(maxlen=4)
         """Roles this brain moved lately, latest last."""
-        self.mixes: set[menu.Combination] = set()
+        self.mixes: set[Texture] = set()
         """Every mix planned so far in the set, levels aside."""
         self.starts = _phrase_starts(self.total, conductor.phrase_bars)
         self.asked: dict[int, str] = {}
