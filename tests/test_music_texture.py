@@ -3,7 +3,6 @@ pattern, held long enough to be heard."""
 
 from __future__ import annotations
 
-from bergain_actors.actors.conductor import menu
 from bergain_actors.music import texture
 from bergain_actors.music.mixer import Mixer, SampleInfo
 from bergain_actors.music.plan import BarPlan, Layer
@@ -49,8 +48,8 @@ def test_the_brains_and_the_benchmark_count_the_same_mix_alike():
     mixer.add("hihat", 0, cap=4, gain=0.5, pattern="rolling")
     for n in range(4):
         mixer.plan(n, 128)
-    assert menu.combination(mixer) == texture.of_plan(mixer.plan(4, 128))
+    assert mixer.texture() == texture.of_plan(mixer.plan(4, 128))
     mixer.remove("hihat")  # the mixer already hears it gone; the plan once its fade is over
     fading = mixer.plan(5, 128)
-    assert texture.of_plan(fading) == menu.combination(mixer)
+    assert texture.of_plan(fading) == mixer.texture()
     assert {layer.role for layer in fading.layers} == {"kick", "hihat"}

@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 
 from bergain_actors.actors.conductor.brief import BRIGHTNESS, Tone
-from bergain_actors.music import arc, texture
+from bergain_actors.music import arc
 from bergain_actors.music.mixer import Mixer
 from bergain_actors.music.plan import TICKS_PER_BEAT
 from bergain_actors.music.texture import Texture
@@ -129,12 +129,6 @@ def attempt(mixer: Mixer, option: Option, cap: int, tone: Tone) -> Mixer | None:
     return copy
 
 
-def combination(mixer: Mixer) -> Texture:
-    """The texture a mix plays (``texture.of_layers`` of its audible channels, each at the level it is heading
-    for)."""
-    return texture.of_layers(c.layer for c in mixer.audible())
-
-
 def build(
     mixer: Mixer, moment: Moment, tone: Tone, rand: random.Random, heard: frozenset[Texture] = frozenset()
 ) -> list[Option]:
@@ -148,7 +142,7 @@ def build(
             continue
         energy = after.energy()
         option = msgspec.structs.replace(option, energy=round(energy, 3), answers=_answers(option, energy - now))
-        fresh = NOVELTY if combination(after) not in heard else 0.0
+        fresh = NOVELTY if after.texture() not in heard else 0.0
         scored.append((_score(option, now, moment, tone, rand) + fresh, index, option))
     scored.sort(key=lambda item: (-item[0], item[1]))
     menu: list[Option] = []
