@@ -395,7 +395,7 @@ class Renderer:
         key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, left, right)
         cached = self._cache_get(key)
         if cached is None:
-            made = data if f is None else effects.filtered(data, f.kind, step, f.q, self.sample_rate, loop)
+            made = data if f is None else self._filtered(sample, data, f.kind, step, f.q, loop)
             if layer.width > 0.0:
                 made = effects.widened(made, layer.width, self.sample_rate, loop)
             cached = self._cache_put(key, made * np.array([left, right], np.float32))
@@ -403,6 +403,19 @@ class Renderer:
             return cached
         sent = self._cache_get((key, send))
         return self._cache_put((key, send), cached * np.float32(send)) if sent is None else sent
+
+    def _filtered(self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop) through the filter at ``step``; one-shots grow by
+        effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse transform a step."""
+        key = ("spectrum", sample.id, data.shape[0], loop)
+        spectrum = self._cache_get(key)
+        if spectrum is None:
+            spectrum = self._cache_put(key, effects.spectrum(data, loop))
+        frames = data.shape[0] if loop else data.shape[0] + effects.TAIL_FRAMES
+        z = self._cache_get(("unit circle", frames))
+        if z is None:
+            z = self._cache_put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
+        return effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
 
     def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
         """Play a note layer with the synth voice; returns how many notes started outside the bar."""
