@@ -165,6 +165,8 @@ class Renderer:
         """Frames of each loop stretched to a tempo."""
         self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._copies_bytes = 0
+        self.copies_made = 0
+        """Cached copies made so far (gained, stretched, filtered, spectra): each is a one-off cost of a bar."""
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
@@ -473,6 +475,7 @@ class Renderer:
     def _cache_put(self, key: tuple, arr: np.ndarray) -> np.ndarray:
         self._copies[key] = arr
         self._copies_bytes += arr.nbytes
+        self.copies_made += 1
         while self._copies_bytes > _CACHE_BYTES and len(self._copies) > 1:
             _, old = self._copies.popitem(last=False)
             self._copies_bytes -= old.nbytes
