@@ -153,8 +153,7 @@ async def perform(
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
     sink = sink or OfflineSink()
-    total = scenario.total_bars()
-    set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
+    set_ctx = SetContext(scenario, fast=not sink.live, total_bars=scenario.total_bars(), pack=pack)
     if scenario.ableton.kind == "osc":  # Live's beat is the clock; our audio is the monitor and the fallback
         from bergain_actors.actors.ableton.actor import clocked_by_live
 
@@ -203,19 +202,7 @@ async def perform(
                 nursery.start_soon(_raise_on_signal)
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
-            bus.publish(
-                ev.SetStarted(
-                    name=scenario.name,
-                    seed=scenario.seed,
-                    bpm=scenario.bpm,
-                    beats_per_bar=scenario.beats_per_bar,
-                    total_bars=total,
-                    sample_rate=scenario.sample_rate,
-                    lookahead_bars=scenario.lookahead_bars,
-                    fast=set_ctx.fast,
-                ),
-                source="supervisor",
-            )
+            bus.publish(set_ctx.started(), source="supervisor")
             desk = Desk(bus)
             if surface is not None:
                 await nursery.start(osc.serve, desk, surface)

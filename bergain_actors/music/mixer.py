@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from bergain_actors.music import arc
+from bergain_actors.music import arc, texture
 from bergain_actors.music.patterns import PATTERNS, UnknownPattern, pattern_hits
 from bergain_actors.music.plan import BarPlan, Filter, Layer
+from bergain_actors.music.texture import Texture
 
 
 class Channel(msgspec.Struct, frozen=True):
@@ -175,6 +176,10 @@ class Mixer:
 
     def energy(self) -> float:
         return arc.energy(c.layer for c in self.audible())
+
+    def texture(self) -> Texture:
+        """The texture the mix plays, each channel at the level it is heading for (``texture.of_layers``)."""
+        return texture.of_layers(c.layer for c in self.audible())
 
     def plan(self, bar: int, bpm: float, phase: str = "", energy: float | None = None) -> BarPlan:
         """The bar as it sounds: every audible channel (fades as gain ramps) and whatever is still leaving."""
