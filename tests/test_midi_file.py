@@ -73,7 +73,7 @@ def test_every_note_is_the_plans_note(exported) -> None:
     assert {"drums", "bass", "stab", "texture"} <= {t for t, v in expected.items() if v}
 
 
-def test_each_tracks_level_is_its_channel_volume_at_each_bar_where_it_changes(exported) -> None:
+def test_each_tracks_level_is_its_channel_volume_at_each_beat_where_it_changes(exported) -> None:
     """Velocities are relative to the track's level (its loudest layer), so the level is in the file as CC 7, as live
     mode sets it as Live's track volume: a gain counts once."""
     from bergain_actors.music.midi_file import cc_volume
@@ -85,10 +85,11 @@ def test_each_tracks_level_is_its_channel_volume_at_each_bar_where_it_changes(ex
     for index, track in enumerate(TRACKS):
         expected, last = [], None
         for bar, plan in enumerate(plans):
-            level = track_levels(plan).get(track)
-            if level is not None and cc_volume(level) != last:
-                expected.append((bar * BAR * 5, cc_volume(level)))
-                last = cc_volume(level)
+            for beat in range(4):
+                level = track_levels(plan, beat / 4).get(track)
+                if level is not None and cc_volume(level) != last:
+                    expected.append(((bar * BAR + beat * TICKS_PER_BEAT) * 5, cc_volume(level)))
+                    last = cc_volume(level)
         now, got = 0, []
         for message in song.tracks[index + 1]:
             now += message.time

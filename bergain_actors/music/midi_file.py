@@ -1,6 +1,6 @@
 """A set as a Standard MIDI File (type 1): a conductor track with the tempo map, time signature, key signature and
 a marker at each phase, then one track per Ableton role with the notes ``bar_notes`` gives (drums on channel 10):
-velocities against the track's level, and the level itself as channel volume (CC 7) at each bar where it changes,
+velocities against the track's level, and the level itself as channel volume (CC 7) at each beat where it changes,
 as live mode sets Live's track volume.
 
 Bars are laid end to end in the order they are given (the order the speakers took them), so the file plays the
@@ -90,11 +90,12 @@ def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, n
             phase = plan.phase
         for role in unplayed(plan):
             skipped[role] = skipped.get(role, 0) + 1
-        for track, level in track_levels(plan).items():
-            volume = cc_volume(level)
-            if volumes.get(track) != volume:
-                timed[track].append((at * SCALE, -1, volume, 0))
-                volumes[track] = volume
+        for beat in range(plan.beats_per_bar):  # as live mode rides Live's fader: beat by beat through a fade
+            for track, level in track_levels(plan, beat / plan.beats_per_bar).items():
+                volume = cc_volume(level)
+                if volumes.get(track) != volume:
+                    timed[track].append(((at + beat * TICKS_PER_BEAT) * SCALE, -1, volume, 0))
+                    volumes[track] = volume
         for track, notes in bar_notes(plan, theory, relative=True).items():
             for n in notes:
                 start = (at + n.start) * SCALE

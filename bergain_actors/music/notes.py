@@ -97,7 +97,7 @@ def velocity(gain: float, level: float = 1.0) -> int:
 
 def unplayed(plan: BarPlan) -> tuple[str, ...]:
     """Roles of ``plan`` that ``bar_notes`` has no notes for (a loop of a role no track knows), to be reported."""
-    return tuple(layer.role for layer in plan.layers if track_for(layer) is None and layer.gain > 0)
+    return tuple(layer.role for layer in plan.layers if track_for(layer) is None and peak(layer) > 0)
 
 
 def track_for(layer: Layer) -> str | None:
@@ -117,12 +117,17 @@ def track_levels(plan: BarPlan, at: float = 0.0) -> dict[str, float]:
     levels: dict[str, float] = {}
     for layer in plan.layers:
         track = track_for(layer)
-        if track is None or layer.gain <= 0 or layer.kind == "notes":
+        if track is None or peak(layer) <= 0 or layer.kind == "notes":
             continue
         end = layer.gain if layer.gain_end is None else layer.gain_end
         gain = layer.gain + (end - layer.gain) * min(max(at, 0.0), 1.0)
         levels[track] = max(levels.get(track, 0.0), gain)
     return levels
+
+
+def peak(layer: Layer) -> float:
+    """A layer's loudest gain in the bar (a fade's start or end)."""
+    return layer.gain if layer.gain_end is None else max(layer.gain, layer.gain_end)
 
 
 def bar_notes(plan: BarPlan, theory: Theory, relative: bool = False) -> dict[str, tuple[Note, ...]]:
@@ -132,13 +137,18 @@ def bar_notes(plan: BarPlan, theory: Theory, relative: bool = False) -> dict[str
     bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
     degree = theory.degree_at(plan.phase, plan.bar)
     found: dict[str, list[Note]] = {track: [] for track in TRACKS}
-    levels = track_levels(plan) if relative else {}
+    levels: dict[str, float] = {}
     for layer in plan.layers:
         track = track_for(layer)
-        if track is None or layer.gain <= 0:
+        if relative and track is not None and layer.kind != "notes":
+            levels[track] = max(levels.get(track, 0.0), peak(layer))
+    for layer in plan.layers:
+        track = track_for(layer)
+        if track is None or peak(layer) <= 0:
             continue
-        if track in levels and layer.kind != "notes":
-            layer = msgspec.structs.replace(layer, gain=min(1.0, layer.gain / levels[track]))
+        if layer.kind != "notes":  # a layer fading in plays its notes at the bar's peak; the volume does the fade
+            gain = peak(layer) / levels[track] if track in levels else peak(layer)
+            layer = msgspec.structs.replace(layer, gain=min(1.0, gain))
         loop_bar = (plan.bar - layer.loop_start_bar) % _loop_bars(layer.sample)
         if layer.kind == "notes":
             notes = layer.notes
