@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bergain_actors.assess import played_plans
+from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.music import keys, texture
@@ -98,3 +99,5 @@ async def test_a_set_in_e_minor_never_plays_a_sample_off_its_key(tmp_path):
     assert not played & {"kick/kick_deep_F.wav", "synth/stab_Dm7_chord.wav"}
     swaps = [m for m in of(events, ev.MixerMove) if m.move == "swap" and m.result == "ok"]
     assert swaps and texture.distinct(plans) >= 16
+    assert main(["replay", str(result.log_path), "--wav", str(tmp_path / "again.wav"), "--verify"]) == 0
+    assert (tmp_path / "again.wav").read_bytes() == result.wav_path.read_bytes()
