@@ -232,18 +232,19 @@ class Renderer:
                     )
                     self._sending = max(self._sending or 0, at + length)
                 self._end = max(self._end, at + length)
-        if self._sending is not None:
+        if self._sending is None:
+            out = self._acc[head : head + n].copy()
+        else:
             delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
-            out_view = self._acc[head : head + n]
-            written = self.delay.process(self._send, self._echo, out_view, self._scratch, head, n, delay)
-            self._send[head : head + n] = 0.0
-            self._echo[head : head + n] = 0.0
+            written = self.delay.process(self._send, self._echo, self._scratch, head, n, delay)
+            out = np.add(self._acc[head : head + n], self._echo[head : head + n])
+            self._send[head : head + n].fill(0.0)
+            self._echo[head : head + n].fill(0.0)
             self._end = max(self._end, written)
             if self._sending + ECHO_REPEATS * delay <= head + n:
-                self._echo[head + n : written] = 0.0
+                self._echo[head + n : written].fill(0.0)
                 self._sending = None
-        out = self._acc[head : head + n].copy()
-        self._acc[head : head + n] = 0.0
+        self._acc[head : head + n].fill(0.0)
         self._head = head + n
         self._end = max(self._end, self._head)
         self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
