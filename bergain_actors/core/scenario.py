@@ -170,7 +170,8 @@ class Scenario(_Table):
     name: str = "untitled"
     seed: Seed = 0
     key: str | None = None
-    """The set's key for MIDI outputs ("A minor", "F# dorian"); unset: the shipped pack's A minor."""
+    """The set's key ("A minor", "F# dorian"; unset: the shipped pack's A minor): MIDI outputs play in it, and the
+    Conductor plays only samples that fit it (a sample swap keeps the key; ``music/keys.py``)."""
     bpm: Annotated[float, msgspec.Meta(ge=40, le=240)] = 128.0
     beats_per_bar: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     bars: Positive | None = None

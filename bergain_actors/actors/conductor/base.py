@@ -45,6 +45,7 @@ from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 from bergain_actors.music.texture import Texture
+from bergain_actors.music.theory import DEFAULT_KEY
 
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
@@ -222,7 +223,10 @@ class Conductor(Actor):
         self.tone = tone(config.brief)
         """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
         self.fast = ctx.set.fast
-        self.mixer = Mixer(menu_from_pack(ctx.set.pack) if ctx.set.pack is not None else {}, scenario.beats_per_bar)
+        key = scenario.key or DEFAULT_KEY
+        self.mixer = Mixer(
+            menu_from_pack(ctx.set.pack, key) if ctx.set.pack is not None else {}, scenario.beats_per_bar
+        )
         self.next_bar = 0
         self.horizon = -1
         self.phase = ""
