@@ -361,8 +361,8 @@ class Renderer:
         send = np.float32(layer.send)
         stretched = self._loop_source(sample, bpm, bar_len)
         sources: dict[int | None, np.ndarray] = {}
-        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []
-        """(first frame, source, level) of each run of segments that share a source and a level."""
+        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run
+        # of segments that share a source and a level: added at once
         for tick, lo in zip(ticks, [0, *bounds[:-1]], strict=True):
             step = self._step(layer, tick / bar_ticks)
             if step not in sources:
