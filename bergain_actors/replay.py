@@ -55,6 +55,7 @@ DECISIONS = (
     ev.PhraseDecision,
     ev.ToolResult,
     ev.Directive,
+    ev.AbletonOp,
 )
 """Event types only deciding actors emit: outputs whatever ``source`` they were logged under."""
 
