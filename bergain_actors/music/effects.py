@@ -1,6 +1,10 @@
-"""The renderer's effects, deterministic and cheap per bar: resonant filters baked into sample copies, Haas width,
-and a stereo ping-pong delay whose state is the audio it has been fed (so a replay of the same plans in the same
-order reproduces it bit for bit).
+"""The renderer's effects, deterministic and cheap per bar: resonant filters, mid/side width and a stereo reverb
+baked into sample copies, and a stereo ping-pong delay whose state is the audio it has been fed (so a replay of the
+same plans in the same order reproduces it bit for bit).
+
+Width and reverb are what make a mix stereo without touching its low end: both add only decorrelated signal above
+SIDE_HZ, so the kick and the bass stay mono and a mono club system hears the same mix. Baked per copy, the reverb
+is exact (it is linear) and costs nothing per bar but the longer add of a one-shot's tail.
 
 Filters are applied once per (sample, cutoff step) in the frequency domain with the biquad's exact complex
 response (RBJ cookbook), circularly for loops (a loop's steady state) and with a zero-padded tail for one-shots;
@@ -9,6 +13,7 @@ a sweep picks the copy at the nearest step (STEPS_PER_OCTAVE) for each beat or h
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,7 +24,17 @@ OPEN_LOWPASS_HZ = 18_000.0
 """A low-pass at or above this is no filter at all (and a high-pass at or below LOWEST_HZ * 1.5)."""
 TAIL_FRAMES = 4096
 """Room after a one-shot for the filter's ringing."""
-HAAS_MAX_S = 0.012
+SIDE_HZ = 150.0
+"""Nothing below this leaves the middle: the width and the reverb keep the low end mono."""
+DECORRELATOR_FRAMES = 1024
+"""The all-pass that makes a side from the mid: 23 ms at 44.1 kHz, short enough to smear no transient."""
+DECORRELATOR_SEED = 11
+REVERB_S = 1.6
+"""The reverb tail's RT60 (and length): a techno room, long enough for stabs and claps to bloom."""
+REVERB_PREDELAY_S = 0.018
+REVERB_DAMP_HZ = 3000.0
+"""Above this the tail dies three times faster (air absorbs the highs)."""
+REVERB_SEED = 5
 
 
 def step_of(hz: float) -> int:
@@ -61,18 +76,84 @@ def filtered(data: np.ndarray, kind: str, step: int, q: float, rate: int, circul
 
 
 def widened(data: np.ndarray, width: float, rate: int, circular: bool) -> np.ndarray:
-    """The right channel delayed by up to HAAS_MAX_S (a wider image, the same mono sum); circular for loops."""
-    shift = round(min(max(width, 0.0), 1.0) * HAAS_MAX_S * rate)
-    if shift == 0:
+    """Mid/side widening: the side gains ``width`` (0..1) of a decorrelated copy of the mid above SIDE_HZ, and the
+    result is scaled back to the input's power. The mono sum keeps its shape (no comb filter, unlike a Haas delay)
+    and the low end stays mono; one-shots grow by the decorrelator's length, loops wrap around."""
+    w = min(max(width, 0.0), 1.0)
+    if w == 0.0:
         return data
+    n = data.shape[0] if circular else data.shape[0] + DECORRELATOR_FRAMES
+    spectra = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
+    mid, side = (spectra[:, 0] + spectra[:, 1]) * 0.5, (spectra[:, 0] - spectra[:, 1]) * 0.5
+    wide = side + w * mid * _decorrelator(n, rate)
+    before = _energy(mid) + _energy(side)
+    after = _energy(mid) + _energy(wide)
+    scale = math.sqrt(before / after) if after > 0.0 else 1.0
+    out = np.fft.irfft(np.stack([mid + wide, mid - wide], axis=1), n=n, axis=0)
+    return (out * scale).astype(np.float32)
+
+
+def reverberated(data: np.ndarray, amount: float, rate: int, circular: bool) -> np.ndarray:
+    """``data`` with ``amount`` of its mid through the stereo reverb (REVERB_S long, tails decorrelated left from
+    right, nothing below SIDE_HZ); circular for loops (their steady state), one-shots grow by the tail."""
+    if amount <= 0.0:
+        return data
+    ir = _impulse(rate)
+    n = data.shape[0] if circular else data.shape[0] + ir.shape[0]
     if circular:
-        out = data.copy()
-        out[:, 1] = np.roll(data[:, 1], shift)
-        return out
-    out = np.zeros((data.shape[0] + shift, 2), np.float32)
-    out[: data.shape[0], 0] = data[:, 0]
-    out[shift:, 1] = data[:, 1]
-    return out
+        folded = np.zeros((n, 2))
+        for k in range(0, ir.shape[0], n):
+            part = ir[k : k + n]
+            folded[: part.shape[0]] += part
+        ir = folded
+    dry = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
+    mid = (dry[:, 0] + dry[:, 1]) * (0.5 * amount)
+    out = np.fft.irfft(dry + mid[:, None] * np.fft.rfft(ir, n=n, axis=0), n=n, axis=0)
+    return out.astype(np.float32)
+
+
+def _energy(spectrum: np.ndarray) -> float:
+    return float(np.vdot(spectrum, spectrum).real)
+
+
+def _highpass(freqs: np.ndarray) -> np.ndarray:
+    """An 8th-order Butterworth magnitude at SIDE_HZ (-19 dB an octave under): what may leave the middle."""
+    r = (freqs / SIDE_HZ) ** 16
+    return np.sqrt(r / (1.0 + r))
+
+
+@functools.lru_cache(maxsize=64)
+def _decorrelator(n: int, rate: int) -> np.ndarray:
+    """Spectrum (n-point rfft) of a fixed short random-phase all-pass, high-passed at SIDE_HZ: flat in level, so
+    the side it makes has the mid's timbre but not its waveform."""
+    rng = np.random.default_rng(DECORRELATOR_SEED)
+    burst = rng.standard_normal(DECORRELATOR_FRAMES) * np.exp(
+        -np.arange(DECORRELATOR_FRAMES) / (DECORRELATOR_FRAMES / 5)
+    )
+    spectrum = np.fft.rfft(burst, n=n)
+    return spectrum / np.maximum(np.abs(spectrum), 1e-12) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))
+
+
+@functools.lru_cache(maxsize=4)
+def _impulse(rate: int) -> np.ndarray:
+    """The reverb's impulse response (frames, 2): independent noise per side (so the tails are decorrelated) with
+    an exponential decay of REVERB_S to -60 dB, the highs dying faster (a darker tail), a short pre-delay, nothing
+    below SIDE_HZ, each side of unit energy."""
+    frames = int(REVERB_S * rate)
+    t = np.arange(frames) / rate
+    noise = np.random.default_rng(REVERB_SEED).standard_normal((frames, 2))
+    freqs = np.fft.rfftfreq(frames, 1.0 / rate)
+    dark = np.fft.irfft(
+        np.fft.rfft(noise, axis=0) / np.sqrt(1.0 + (freqs / REVERB_DAMP_HZ) ** 4)[:, None], n=frames, axis=0
+    )
+    decay = np.exp(-6.9 * t / REVERB_S)[:, None]
+    bright = np.exp(-6.9 * t / (REVERB_S / 3))[:, None]
+    onset = np.minimum(1.0, t / 0.01)[:, None]
+    tail = (dark * decay + (noise - dark) * bright) * onset
+    ir = np.concatenate([np.zeros((int(REVERB_PREDELAY_S * rate), 2)), tail])
+    n = ir.shape[0]
+    ir = np.fft.irfft(np.fft.rfft(ir, axis=0) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))[:, None], n=n, axis=0)
+    return ir / np.sqrt((ir**2).sum(axis=0, keepdims=True))
 
 
 class PingPong:
