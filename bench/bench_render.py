@@ -1,23 +1,35 @@
-"""How fast does the renderer turn one BarPlan into audio? Prints median / p95 ms per bar and real-time factor.
+"""How fast does the renderer turn one BarPlan into audio? Prints median / p95 ms per bar, steady and cold, and
+real-time factor.
 
 Bars are 4/4 at 128 BPM, 44.1 kHz stereo, from the shipped sample pack. "Hits" counts one-shot onsets in the bar
 (each tick of each hit layer); loop layers are counted as layers, not hits. bergain's measured pydub renderer
 took about 4.6-4.9 ms for its 6-layer, 22-hit bar.
 
-Run: .venv/bin/python bench/bench_render.py [--bars 400]
+The renderer caches what does not change from bar to bar (gained, filtered and widened copies of samples, the
+spectrum a filter sweep works on). *Steady* is a bar after 50 warm-up bars, when the case's copies are all made;
+*cold* is one of the first 16 bars of a fresh renderer (loops already stretched by ``prepare``, as a set does),
+where a sweep makes a new filtered copy at each cutoff step. A set pays the steady cost for most bars and the cold
+cost when a layer, level or cutoff step is new; ``--log`` times every bar of a logged set to show the mix.
+
+Run: .venv/bin/python bench/bench_render.py [--bars 400] [--log path/to/set.bgnlog]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
+from rich.console import Console
+from rich.table import Table
 
-from bergain_actors.music.pack import index_pack
+from bergain_actors import replay
+from bergain_actors.core.log import LogReader
+from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import BarPlan, Filter, Layer
 from bergain_actors.music.render import Renderer
@@ -107,9 +119,41 @@ def measure(renderer: Renderer, layers: tuple[Layer, ...] | Callable, bars: int,
     return times
 
 
+def cold(pack: SamplePack, layers: tuple[Layer, ...] | Callable, runs: int = 3, bars: int = 16) -> list[float]:
+    """The first ``bars`` bars of ``runs`` fresh renderers, each prepared for the tempo as a set's is."""
+    times = []
+    for _ in range(runs):
+        renderer = Renderer(pack, SR)
+        renderer.prepare(BPM)
+        times += measure(renderer, layers, bars, warmup=0)
+    return times
+
+
+def percentile(times: list[float], p: float) -> float:
+    ordered = sorted(times)
+    return ordered[int(p * (len(ordered) - 1))]
+
+
+def logged_set(pack_dir: Path, log: Path) -> tuple[str, list[float], int]:
+    """Every bar of a logged set rendered as ``replay --wav`` does: (label, ms per bar, bars that made a copy)."""
+    scenario = replay.scenario_of(LogReader(log))
+    pack = index_pack(scenario.path(scenario.sample_pack), scenario.sample_rate)
+    renderer = Renderer(pack, scenario.sample_rate)
+    renderer.prepare(scenario.bpm, scenario.beats_per_bar)
+    times, making = [], 0
+    for plan in replay.played_plans(LogReader(log)):
+        copies = renderer.copies_made
+        t0 = time.perf_counter_ns()
+        renderer.render(plan)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+        making += renderer.copies_made != copies
+    return f"{log.name}: every bar", times, making
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bars", type=int, default=400)
+    parser.add_argument("--log", type=Path, help="also time every bar of this logged set")
     args = parser.parse_args()
     pack = index_pack(PACK, SR)
     bar_ms = 4 * 60_000 / BPM
@@ -119,14 +163,39 @@ def main() -> None:
         ("(b) dense: 12 layers, 64 hits", DENSE),
         ("(c) dense + automation and effects", automated),
     ]
-    print(f"{args.bars} bars after 50 warm-up bars, {SR} Hz stereo, {BPM:g} BPM (bar = {bar_ms:.1f} ms)")
-    print(f"{'case':<38} {'median ms':>10} {'p95 ms':>8} {'RTF':>8} {'limited':>8}")
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    table = Table(
+        title=f"ms per bar: steady = {args.bars} bars after 50 warm-up bars, cold = first 16 bars of 3 fresh "
+        f"renderers; {SR} Hz stereo, {BPM:g} BPM (bar = {bar_ms:.1f} ms); load average {load}"
+    )
+    for column in ("case", "steady median", "steady p95", "cold median", "cold p95", "RTF steady", "limited"):
+        table.add_column(column, justify="left" if column == "case" else "right")
     for name, layers in cases:
         renderer = Renderer(pack, SR)
-        times = sorted(measure(renderer, layers, args.bars))
-        median = statistics.median(times)
-        p95 = times[int(0.95 * (len(times) - 1))]
-        print(f"{name:<38} {median:>10.3f} {p95:>8.3f} {bar_ms / median:>7.0f}x {renderer.limiter_engaged_frames:>8}")
+        steady = measure(renderer, layers, args.bars)
+        first = cold(pack, layers)
+        median = statistics.median(steady)
+        table.add_row(
+            name,
+            f"{median:.3f}",
+            f"{percentile(steady, 0.95):.3f}",
+            f"{statistics.median(first):.3f}",
+            f"{percentile(first, 0.95):.3f}",
+            f"{bar_ms / median:.0f}x",
+            str(renderer.limiter_engaged_frames),
+        )
+    if args.log is not None:
+        name, times, making = logged_set(PACK, args.log)
+        table.add_row(
+            name,
+            f"{statistics.median(times):.3f}",
+            f"{percentile(times, 0.95):.3f}",
+            f"{making} bars made copies",
+            f"mean {statistics.fmean(times):.3f}",
+            f"{bar_ms / statistics.median(times):.0f}x",
+            "",
+        )
+    Console(width=150).print(table)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ import numpy as np
 
 from bergain_actors.core import events as ev
 from bergain_actors.core.clock import Meter
-from bergain_actors.music import measure
+from bergain_actors.music import measure, texture
 from bergain_actors.music.plan import BarPlan
 
 PEAKS = ("peak", "peak2")
@@ -33,9 +33,9 @@ class SetReport(msgspec.Struct, frozen=True):
     highs_correlation: float
     """The same above 150 Hz: the width of everything but the kick and the bass."""
     combinations: int
-    """Distinct (role, sample, pattern) sets over the bars."""
+    """Distinct textures heard (``texture.distinct``: (role, sample, pattern) sets lasting 4 bars or more)."""
     role_combinations: int
-    """Distinct sets of roles over the bars (coarser: a sample or pattern swap is not counted)."""
+    """Distinct sets of roles heard (coarser: a sample or pattern swap is not counted)."""
     longest_identical_run: int
     """Bars."""
     identical_consecutive_phrases: int
@@ -106,8 +106,8 @@ def assess(events: list[ev.Event], audio: np.ndarray, rate: int, phrase_bars: in
         breakdown_to_peak_lu=round(spread, 1),
         stereo_correlation=round(measure.stereo_correlation(audio), 3),
         highs_correlation=round(measure.highs_correlation(analysed), 3),
-        combinations=measure.distinct_combinations(plans),
-        role_combinations=len({frozenset(role for role, _, _ in measure.combination(p)) for p in plans}),
+        combinations=texture.distinct(plans),
+        role_combinations=texture.distinct_role_sets(plans),
         longest_identical_run=measure.longest_identical_run(plans),
         identical_consecutive_phrases=measure.identical_consecutive_phrases(plans, phrase_bars),
         moves=len(moves),

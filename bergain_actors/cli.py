@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
     inspect = sub.add_parser("inspect", help="summarize a logged set")
     inspect.add_argument("log", type=Path)
     inspect.add_argument("--json", action="store_true", help="one JSON object per event per line")
+    inspect.add_argument(
+        "--allow-partial", action="store_true", help="accept an incomplete or damaged log (exit 0 instead of 4)"
+    )
     inspect.set_defaults(func=cmd_inspect)
 
     samples = sub.add_parser("samples", help="list a sample pack's roles and counts")
@@ -247,6 +250,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
+    check_folder(args.out)
     if args.dry_run:
         resolved = scenario.to_builtins()
         resolved["total_bars"] = scenario.total_bars()
@@ -337,6 +341,8 @@ def api_token(token_env: str | None) -> str | None:
 def cmd_serve(args: argparse.Namespace) -> int:
     from bergain_actors.service.frontend import NeedsToken, serve_router
 
+    if not 0 <= args.port <= 65535:
+        raise BadInput(f"--port: expected a port 0-65535, got {args.port}")
     if args.scenario is not None:  # the same as run --http, so every run option keeps its default
         host = f"[{args.host}]" if ":" in args.host else args.host
         argv = ["run", args.scenario, "--http", f"{host}:{args.port}"]
@@ -537,9 +543,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def report(log: Path, verdict: Verdict, done: str) -> None:
     """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
-    for problem in verdict.problems:
-        where = "" if problem.startswith(f"{log}:") else f"{log}: "
-        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
+    tell_problems(log, verdict.problems)
     if verdict.mismatch is not None:
         print(verdict.mismatch.describe(), file=sys.stderr)
         print(done.replace(" replayed identically", "") + " before the first difference")
@@ -549,14 +553,19 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
         print(f"{done} (partial: the log is incomplete or damaged)")
 
 
+def tell_problems(log: Path, problems: tuple[str, ...]) -> None:
+    for problem in problems:
+        where = "" if problem.startswith(f"{log}:") else f"{log}: "
+        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
+
+
 def what_if(args: argparse.Namespace) -> int:
     """``replay LOG --swap SLOT=KIND --out DIR``: the set again with another brain or critic, and what changed."""
     from bergain_actors import whatif
 
     if args.out is None:
         raise BadInput("--swap: say where the new set goes with --out DIR")
-    if args.out.exists() and not args.out.is_dir():
-        raise BadInput(f"--out {args.out}: is a file, not a folder")
+    check_folder(args.out)
     if args.wav or args.verify or args.midi:
         raise BadInput("--swap plays a new set; replay the original with --wav/--verify/--midi separately")
     try:
@@ -584,6 +593,17 @@ def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
         raise BadInput(f"{flag} {path}: no such folder: {path.parent}")
 
 
+def check_folder(path: Path | None, flag: str = "--out") -> None:
+    """Refuse, before any work, a folder to write into that cannot be one: a file, or a path through a file."""
+    if path is None:
+        return
+    if path.exists() and not path.is_dir():
+        raise BadInput(f"{flag} {path}: must be a folder, and that is a file")
+    blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
+
+
 def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
     """Write through a temporary file beside ``path`` and rename it into place: a failure leaves no half file and
     an overwritten file intact."""
@@ -601,8 +621,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from bergain_actors.report import write_report
 
     open_log(args.log)
-    if args.out is not None and args.out.exists() and not args.out.is_dir():
-        raise BadInput(f"{args.out}: --out must be a folder")
+    check_folder(args.out)
     print(f"report       {write_report(args.log, args.out)}")
     return OK
 
@@ -623,9 +642,23 @@ def cmd_inspect(args: argparse.Namespace) -> int:
         out.write(f"log          {args.log} ({version})\n")
         out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
         out.write("\n".join(summary.lines()) + "\n")
-    if reader.problem is not None:
-        print(f"warning: {reader.problem.describe(args.log)}", file=sys.stderr)
-    return OK
+    return inspected(args.log, args.allow_partial)
+
+
+def inspected(log: Path, allow_partial: bool) -> int:
+    """After ``inspect``: like replay, a log that is not whole says what is wrong, how much was read, and exits 4."""
+    from bergain_actors.replay import audit
+
+    found = audit(log)
+    if not found.problems:
+        return OK
+    tell_problems(log, found.problems)
+    count = f"inspected {found.events} events, {found.bars} of {found.expected_bars} bars"
+    print(f"bergain-actors: {count} (partial: the log is incomplete or damaged)", file=sys.stderr)
+    if allow_partial:
+        return OK
+    print("bergain-actors: the log is incomplete or damaged: exit 4 (--allow-partial accepts it)", file=sys.stderr)
+    return INCOMPLETE
 
 
 # --- samples ------------------------------------------------------------------------------------------------------
@@ -634,6 +667,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 def cmd_samples(args: argparse.Namespace) -> int:
     from bergain_actors.music.pack import index_pack
 
+    scenarios.check_flag(args.sample_rate, scenarios.SampleRate, "--sample-rate")
     if not args.path.is_dir():
         raise BadInput(f"{args.path}: no such folder")
     pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))

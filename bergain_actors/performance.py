@@ -30,7 +30,9 @@ from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.identity import source_hash
+from bergain_actors.music.mixer import off_key
 from bergain_actors.music.pack import SamplePack, index_pack
+from bergain_actors.music.theory import DEFAULT_KEY
 
 log = structlog.get_logger("set")
 
@@ -149,12 +151,14 @@ async def perform(
     ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
     middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
     pack = load_pack(scenario)
+    key = scenario.key or DEFAULT_KEY
+    for role in off_key(pack, key):  # the set plays the nearest ones: said, not silent
+        log.warning(f"no {role} sample fits {key}; the set plays the nearest ones", role=role, key=key)
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
     sink = sink or OfflineSink()
-    total = scenario.total_bars()
-    set_ctx = SetContext(scenario, fast=not sink.live, total_bars=total, pack=pack)
+    set_ctx = SetContext(scenario, fast=not sink.live, total_bars=scenario.total_bars(), pack=pack)
     if scenario.ableton.kind == "osc":  # Live's beat is the clock; our audio is the monitor and the fallback
         from bergain_actors.actors.ableton.actor import clocked_by_live
 
@@ -203,19 +207,7 @@ async def perform(
                 nursery.start_soon(_raise_on_signal)
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
-            bus.publish(
-                ev.SetStarted(
-                    name=scenario.name,
-                    seed=scenario.seed,
-                    bpm=scenario.bpm,
-                    beats_per_bar=scenario.beats_per_bar,
-                    total_bars=total,
-                    sample_rate=scenario.sample_rate,
-                    lookahead_bars=scenario.lookahead_bars,
-                    fast=set_ctx.fast,
-                ),
-                source="supervisor",
-            )
+            bus.publish(set_ctx.started(), source="supervisor")
             desk = Desk(bus)
             if surface is not None:
                 await nursery.start(osc.serve, desk, surface)

@@ -5,13 +5,15 @@ The new set is a real set (a new log and WAV, itself verifiable), played offline
 the swapped kinds, LM answers served in their logged order per purpose by a scripted provider (once each: when
 they run out the brain steps down, as it would with its LM gone; a failed request gets an answer that is not JSON,
 so a request for JSON fails again), and the person's commands typed again after the bar they followed.
-``musical_diff`` then compares the two sets bar by bar and phrase by phrase.
+``musical_diff`` then compares the two sets bar by bar and phrase by phrase. A swapped-in kind that did not decide
+(its LM had no answer to give in replay, it kept crashing) is named with the bars another kind decided instead:
+"no divergence" must never pass a fallback off as the brain that was asked for.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,27 @@ class PhraseDiff(msgspec.Struct, frozen=True):
     what_if: PhraseSide
 
 
+class StandIn(msgspec.Struct, frozen=True):
+    """Bars of the what-if that the kind asked for did not decide: another kind did (a fallback, a command)."""
+
+    slot: str
+    asked: str
+    kind: str
+    first_bar: int
+    last_bar: int
+    reason: str
+    in_original: bool
+    """The original set had ``kind`` take over these bars too (not merely start with it)."""
+
+    @property
+    def bars(self) -> int:
+        return self.last_bar - self.first_bar + 1
+
+    def describe(self) -> str:
+        also = ", as in the original" if self.in_original else ""
+        return f"{self.kind} decided bars {self.first_bar}-{self.last_bar} ({self.reason}){also}"
+
+
 class MusicalDiff(msgspec.Struct, frozen=True):
     """How the what-if set differs from the original, bar by bar and phrase by phrase."""
 
@@ -59,6 +82,17 @@ class MusicalDiff(msgspec.Struct, frozen=True):
     bars_original: int
     bars_what_if: int
     phrases: tuple[PhraseDiff, ...]
+    stand_ins: tuple[StandIn, ...] = ()
+    """Where a swapped slot's asked kind did not decide, in bar order."""
+
+    def not_decided(self) -> list[str]:
+        """One line per swapped slot whose asked kind did not decide every bar of the what-if."""
+        slots = {(s.slot, s.asked): 0 for s in self.stand_ins}
+        for stand_in in self.stand_ins:
+            slots[stand_in.slot, stand_in.asked] += stand_in.bars
+        return [
+            f"{slot}={asked} did not decide {bars} of {self.bars_what_if} bars" for (slot, asked), bars in slots.items()
+        ]
 
     def lines(self) -> list[str]:
         if self.first_divergent_bar < 0:
@@ -68,7 +102,10 @@ class MusicalDiff(msgspec.Struct, frozen=True):
                 f"first divergent bar {self.first_divergent_bar}; {self.differing_bars} of"
                 f" {max(self.bars_original, self.bars_what_if)} bars differ"
             )
-        out = [head, f"{'bars':>9}  {'energy':<14}  layers (original → what-if)"]
+        if self.stand_ins:
+            head += f", but {'; '.join(self.not_decided())}"
+        out = [head] + [f"  {stand_in.describe()}" for stand_in in self.stand_ins]
+        out.append(f"{'bars':>9}  {'energy':<14}  layers (original → what-if)")
         for phrase in self.phrases:
             span = f"{phrase.first_bar}-{phrase.first_bar + phrase.bars - 1}"
             mark = " " if phrase.original == phrase.what_if else "*"
@@ -77,7 +114,13 @@ class MusicalDiff(msgspec.Struct, frozen=True):
             new = [f"+{r}" for r in b.roles if r not in a.roles]
             change = " ".join(gone + new) or "same roles"
             energy = f"{a.energy:.2f} → {b.energy:.2f}"
-            out.append(f"{mark}{span:>8}  {energy:<14}  {len(a.roles)} → {len(b.roles)}: {change}")
+            others = [
+                f"{s.kind}, not {s.asked}"
+                for s in self.stand_ins
+                if s.first_bar < phrase.first_bar + phrase.bars and s.last_bar >= phrase.first_bar
+            ]
+            by = f"  ({'; '.join(dict.fromkeys(others))})" if others else ""
+            out.append(f"{mark}{span:>8}  {energy:<14}  {len(a.roles)} → {len(b.roles)}: {change}{by}")
         return out
 
 
@@ -112,6 +155,47 @@ def musical_diff(original: list[BarPlan], what_if: list[BarPlan], phrase_bars: i
         for start in range(0, longest, phrase_bars)
     )
     return MusicalDiff(differs[0] if differs else -1, len(differs), len(original), len(what_if), phrases)
+
+
+def deciders(events: Iterable[ev.Event], slot: str) -> list[tuple[str, str]]:
+    """The kind that decided each bar played in ``slot``, and why it had taken over ("" for the kind that started
+    the set): the conductor's leading brain, the critic's mode, whatever a fallback or a swap put in the slot."""
+    changes: list[tuple[int, str, str]] = []
+    played = 0
+    for event in events:
+        match event:
+            case ev.ActorStarted() if event.slot == slot and not changes:
+                changes.append((0, event.kind, ""))
+            case ev.ActorFellBack() if event.slot == slot:
+                changes.append((event.bar, event.new, f"{event.old} fell back: {event.reason}"))
+            case ev.ActorSwapped() if event.slot == slot:
+                changes.append((event.bar, event.new, "swapped by a command"))
+            case ev.BrainChanged() if slot == "conductor":
+                changes.append((event.bar, event.new, event.reason))
+            case ev.CriticChanged() if slot == "critic":
+                changes.append((event.bar, event.new, event.reason))
+            case ev.BarPlayed():
+                played = max(played, event.bar + 1)
+    decided: list[tuple[str, str]] = []
+    for bar in range(played):
+        kind, why = next(((k, w) for start, k, w in reversed(changes) if start <= bar), ("none", "no actor"))
+        decided.append((kind, why))
+    return decided
+
+
+def stand_ins(slot: str, asked: str, what_if: list[tuple[str, str]], original: list[tuple[str, str]]) -> list[StandIn]:
+    """The runs of bars in which a kind other than ``asked`` decided the what-if's ``slot``."""
+    runs: list[StandIn] = []
+    for bar, (kind, why) in enumerate(what_if):
+        if kind == asked:
+            continue
+        also = bar < len(original) and original[bar][0] == kind and original[bar][1] != ""
+        last = runs[-1] if runs else None
+        if last is not None and last.last_bar == bar - 1 and last.kind == kind and last.reason == why:
+            runs[-1] = msgspec.structs.replace(last, last_bar=bar, in_original=last.in_original and also)
+        else:
+            runs.append(StandIn(slot, asked, kind, bar, bar, why, also))
+    return runs
 
 
 def _phrase(plans: list[BarPlan], start: int, length: int) -> PhraseSide:
@@ -170,6 +254,15 @@ def what_if(
         script.unlink(missing_ok=True)
     phrase_bars = int(getattr(scenario.conductor, "phrase_bars", 16))
     diff = musical_diff(list(played_plans(LogReader(log_path))), list(played_plans(LogReader(new_log))), phrase_bars)
+    others = [
+        stand_in
+        for slot, kind in swaps.items()
+        for stand_in in stand_ins(slot, kind, deciders(LogReader(new_log), slot), deciders(LogReader(log_path), slot))
+    ]
+    diff = msgspec.structs.replace(diff, stand_ins=tuple(sorted(others, key=lambda s: (s.first_bar, s.slot))))
+    for line in diff.not_decided():
+        shown = "; ".join(s.describe() for s in diff.stand_ins if line.startswith(f"{s.slot}={s.asked} "))
+        warn(f"what-if: {line}: {shown}")
     return new_log, new_wav, diff
 
 

@@ -63,8 +63,12 @@ def test_a_live_mode_set_plays_the_planned_notes_on_the_planned_bars(peer_factor
     assert sorted(tracks) == ["bass", "chords", "drums", "stab", "texture"]
     if options.get("fork"):
         assert "loaded drums: " in statuses[0].detail and "load by hand" not in statuses[0].detail
+        assert "no browser API" not in statuses[0].detail
     else:
         assert "load by hand drums: 909 Core Kit" in statuses[0].detail
+        assert statuses[0].detail.startswith("no browser API (upstream AbletonOSC)"), statuses[0].detail
+    # the browser probe's "unknown address" on upstream AbletonOSC is its answer, not an error from Live
+    assert not of(result.events, ev.AbletonError) and result.summary.ableton_errors == 0
     assert_no_gap(result, bars)
     assert not of(result.events, ev.ClipLate)
     origin = of(result.events, ev.LiveBeat)[-1].origin

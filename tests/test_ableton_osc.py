@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import trio
 
+from bergain_actors.actors.ableton.live import has_browser
 from bergain_actors.actors.ableton.osc import MAX_DATAGRAM, OscClient, OscError, chunk_notes, encode
 from tests.ableton_peer import free_udp_port, peer_factory  # noqa: F401 - the fixture
 
@@ -46,6 +47,27 @@ def test_live_errors_reach_on_push(peer_factory):  # noqa: F811
     trio.run(main)
     errors = [args[0] for address, args in pushed if address == "/live/error"]
     assert len(errors) == 1 and "did not match C++ signature" in errors[0]
+
+
+def test_a_capability_probe_is_answered_not_pushed_as_an_error(peer_factory):  # noqa: F811
+    """Upstream AbletonOSC has no browser API: its "unknown address" answers the probe (no browser) and is not an
+    error from Live; the same error for an address nobody asked about still is one."""
+    peer = peer_factory()
+    pushed = []
+
+    async def main():
+        async with OscClient(
+            "127.0.0.1", peer.port, peer.reply_port, timeout=5, on_push=lambda a, x: pushed.append((a, x))
+        ) as osc:
+            assert await has_browser(osc) is False
+            assert await osc.query("/live/test") == ("ok",)
+            assert not [x for a, x in pushed if a == "/live/error"], pushed
+            osc.send("/live/browser/list_audio_effects")
+            assert await osc.query("/live/test") == ("ok",)  # errors come in order, before this answer
+
+    trio.run(main)
+    errors = [args[0] for address, args in pushed if address == "/live/error"]
+    assert errors == ["Unknown OSC address: /live/browser/list_audio_effects"], pushed
 
 
 def test_a_query_nobody_answers_times_out_after_its_retries():

@@ -124,7 +124,7 @@ class SameAgain(Autopilot):
 
     def plan_bar(self, bar: int) -> None:
         hats = self.mixer.channels.get("hihat")
-        if bar == 8 and hats is not None:
+        if bar == 4 and hats is not None:
             with self.person_asked():
                 self.move("fader", "hihat", bar, gain=hats.gain)
                 self.move("pattern", "hihat", bar, name=hats.pattern)
@@ -137,7 +137,7 @@ registry.register("conductor", "same_again", SameAgain)
 async def test_a_no_op_is_not_a_move(scenario_factory, tmp_path):
     scenario = scenario_factory(bars=16, conductor={"kind": "same_again"})
     result = await play(scenario, "", tmp_path)
-    moves = [m for m in of(logged(result.log_path), ev.MixerMove) if m.bar == 8]
+    moves = [m for m in of(logged(result.log_path), ev.MixerMove) if m.bar == 4]
     assert [m.move for m in moves] == ["fader", "pattern"]
     assert all(m.result.startswith("unchanged") for m in moves), [m.result for m in moves]
 

@@ -17,7 +17,7 @@ from bergain_actors.cli import main
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
-from bergain_actors.core.actor import Actor, ActorContext
+from bergain_actors.core.actor import Actor, ActorContext, SetContext
 from bergain_actors.core.log import LogReader, LogWriter, read_all
 from bergain_actors.music import render as render_module
 from bergain_actors.performance import perform
@@ -94,6 +94,39 @@ def test_a_flipped_byte_in_the_header_is_a_damaged_log(phrase_log, tmp_path, cap
     assert code == 4 and "log header is corrupt" in err, err
     capsys.readouterr()
     assert main(["inspect", str(bad)]) == 4
+
+
+def inspect_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(["inspect", *argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_inspect_of_a_log_damaged_after_its_header_exits_4_and_says_where(phrase_log, tmp_path, capsys):
+    """Like replay: a flipped byte or a cut in a later record is a damaged log (exit 4), with how much was read."""
+    reader = LogReader(phrase_log)
+    ends = [reader.good_bytes]
+    for _ in reader:
+        ends.append(reader.good_bytes)
+    data = phrase_log.read_bytes()
+    flipped = bytearray(data)
+    flipped[ends[40] + 10] ^= 0x40  # a payload byte of record 41
+    cases = {"flipped": bytes(flipped), "cut": data[: ends[60] + 7]}
+    for name, content in cases.items():
+        bad = tmp_path / f"{name}.bgnlog"
+        bad.write_bytes(content)
+        read = 40 if name == "flipped" else 60
+        bars = sum(1 for e in read_all(bad)[1] if isinstance(e, ev.BarPlayed))
+        code, out, err = inspect_cli(capsys, str(bad))
+        assert code == 4, f"{name}: exit {code}\n{err}"
+        where = "corrupt record at byte" if name == "flipped" else "torn tail at byte"
+        assert f"{where} {ends[read]} (record {read + 1})" in err, err
+        assert f"inspected {read} events, {bars} of 32 bars (partial: the log is incomplete or damaged)" in err, err
+        assert f"{bars}/32 bars" in out  # the summary of what could be read is still shown
+        code, out, err = inspect_cli(capsys, str(bad), "--json")
+        assert code == 4 and len(out.splitlines()) == read and where in err
+        assert inspect_cli(capsys, str(bad), "--allow-partial")[0] == 0
 
 
 @pytest.mark.parametrize("victim", [ev.BarPlayed, ev.LMResponse])
@@ -319,3 +352,12 @@ async def test_a_rejected_swap_replays_in_a_process_that_registered_other_kinds(
     monkeypatch.setitem(registry.KINDS["conductor"], "plugin_brain", ContextProbe)
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
+
+
+def test_set_started_is_built_in_one_place_and_replay_rebuilds_the_same_context(phrase_log):
+    """The set context ``SetStarted`` logged, rebuilt by replay, announces the very same set (a fast one here)."""
+    reader = LogReader(phrase_log)
+    started = next(e for e in reader if isinstance(e, ev.SetStarted))
+    assert started.fast and started.total_bars == 32
+    rebuilt = SetContext(replay.scenario_of(reader), fast=started.fast, total_bars=started.total_bars)
+    assert rebuilt.started() == msgspec.structs.replace(started, seq=0, source="", wall=0.0)

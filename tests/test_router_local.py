@@ -12,6 +12,7 @@ import trio
 from router_harness import provider, running
 
 from bergain_actors.actors.router.fault_server import FaultServer
+from bergain_actors.actors.router.local import LIVE_NICE
 from bergain_actors.core import events as ev
 
 ROLES = ["kick", "bass", "hat", "clap", "pad"]
@@ -52,10 +53,16 @@ def assert_decision(text: str) -> None:
     assert len(decision["add"]) <= 2 and set(decision["add"]) <= set(ROLES)
 
 
+def lowered(pid: int) -> int:
+    """How far the child's priority is below this process's."""
+    return os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
+
+
 async def test_schema_constrained_answer_from_the_embedded_server(tmp_path: Path) -> None:
-    async with running(local_first(tmp_path)) as h:
+    async with running(local_first(tmp_path), fast=True) as h:  # offline: the set would wait for the model
         up = await started(h)
         assert up.address.startswith("http://127.0.0.1:") and up.pid != os.getpid()
+        assert lowered(up.pid) == 0, "offline nothing plays in real time: the model is not niced"
         answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
         assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
         assert_decision(answer.text)
@@ -66,6 +73,7 @@ async def test_schema_constrained_answer_from_the_embedded_server(tmp_path: Path
 async def test_killed_child_fails_over_restarts_and_recovers(tmp_path: Path) -> None:
     async with running(local_first(tmp_path)) as h:
         first = await started(h)
+        assert lowered(first.pid) == LIVE_NICE, "live, the model yields to the audio"
         assert (await h.ask(messages=MESSAGES, response_schema=SCHEMA)).provider == "local"
 
         os.kill(first.pid, signal.SIGKILL)
@@ -101,7 +109,7 @@ async def test_fast_mode_waits_for_the_restart_after_a_crash(tmp_path: Path) -> 
 
 async def test_fault_server_in_front_of_the_real_server(tmp_path: Path, nursery: trio.Nursery) -> None:
     """Faults injected between the router and the real local LM: it fails over, then gets the real answer."""
-    async with running(local_first(tmp_path)) as h:
+    async with running(local_first(tmp_path), fast=True) as h:
         up = await started(h)
         proxy = await nursery.start(FaultServer(proxy_to=f"{up.address}/v1").run)
         await proxy.set_mode("error500")

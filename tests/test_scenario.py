@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from bergain_actors.cli import main
@@ -60,7 +62,7 @@ def run_cli(capsys, *argv: str) -> tuple[int, str]:
 def test_cli_bad_scenarios_exit_2_with_one_line(tmp_path, capsys):
     cases = {
         "unknown.toml": ("[critic]\nloudness = 3\n", "unknown.toml: critic.loudness: unknown key"),
-        "type.toml": ('seed = "abc"\n', 'type.toml: seed: expected int, got "abc"'),
+        "type.toml": ('seed = "abc"\n', "type.toml: seed: expected a signed 64-bit integer"),
         "range.toml": ("lookahead_bars = 0\n", "range.toml: lookahead_bars: expected int >= 1, got 0"),
         "toml.toml": ("[critic\n", "toml.toml: invalid TOML"),
         "pack.toml": ('sample_pack = "nowhere"\n', "pack.toml: sample_pack: no such folder"),
@@ -105,13 +107,44 @@ def test_brief_file_is_read_into_the_scenario_and_missing_ones_are_named(tmp_pat
 
 
 PACK = str(scenarios.PACKAGE_ROOT / "sample_pack")
+SEED_PROBLEM = "seed: expected a signed 64-bit integer, -9223372036854775808 to 9223372036854775807"
 
 
 @pytest.mark.parametrize(
     ("toml", "flags", "expected"),
     [
-        ("seed = 18446744073709551616\n", [], "s.toml: seed: expected int <= 9223372036854775807"),
-        ("", ["--seed", str(2**64)], "--seed: expected int <= 9223372036854775807, got 18446744073709551616"),
+        (
+            "seed = 18446744073709551616\n",
+            [],
+            f"s.toml: {SEED_PROBLEM}, got 18446744073709551616",
+        ),
+        (
+            "seed = 9223372036854775808\n",
+            [],
+            f"s.toml: {SEED_PROBLEM}, got 9223372036854775808",
+        ),
+        (
+            "seed = -9223372036854775809\n",
+            [],
+            f"s.toml: {SEED_PROBLEM}, got -9223372036854775809",
+        ),
+        (
+            "",
+            ["--seed", str(2**64)],
+            f"--{SEED_PROBLEM}, got 18446744073709551616",
+        ),
+        (
+            "",
+            ["--seed", str(2**63)],
+            f"--{SEED_PROBLEM}, got 9223372036854775808",
+        ),
+        (
+            "",
+            ["--seed", str(-(2**63) - 1)],
+            f"--{SEED_PROBLEM}, got -9223372036854775809",
+        ),
+        ("", ["--sample-rate", "0"], "--sample-rate: expected int >= 8000, got 0"),
+        ("", ["--sample-rate", "192001"], "--sample-rate: expected int <= 192000, got 192001"),
         ("", ["--minutes", "inf"], "--minutes: expected float <= 600.0, got inf"),
         ("", ["--minutes", "1e9"], "--minutes: expected float <= 600.0, got 1000000000.0"),
         ("", ["--minutes", "0"], "--minutes: expected float > 0.0, got 0.0"),
@@ -155,3 +188,48 @@ def test_valid_overrides_still_apply(capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert '"minutes": 600.0' in out and f'"seed": {2**63 - 1}' in out and '"bars": null' in out
+
+
+@pytest.mark.parametrize("seed", [2**63 - 1, -(2**63)])
+def test_a_seed_takes_every_signed_64_bit_integer_as_the_readme_says(tmp_path, capsys, seed):
+    """Both bounds, from the file and from the flag; the README states the same range the code accepts."""
+    readme = (scenarios.PACKAGE_ROOT / "README.md").read_text()
+    assert "a seed is a signed 64-bit integer, -2^63 to 2^63 - 1" in " ".join(readme.split())
+    scenario = tmp_path / "s.toml"
+    scenario.write_text(f'sample_pack = "{PACK}"\nseed = {seed}\n')
+    for flags in ([], ["--seed", str(seed)]):
+        code = main(["run", str(scenario if not flags else scenarios.DEFAULT_SCENARIO), "--dry-run", *flags])
+        out = capsys.readouterr().out
+        assert code == 0 and f'"seed": {seed},' in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["samples", "--sample-rate", "0"], "--sample-rate: expected int >= 8000, got 0"),
+        (["samples", "--sample-rate", "-5"], "--sample-rate: expected int >= 8000, got -5"),
+        (["serve", "--port", "-1"], "--port: expected a port 0-65535, got -1"),
+        (["serve", "--port", "70000"], "--port: expected a port 0-65535, got 70000"),
+    ],
+)
+def test_other_flags_are_checked_and_named_as_typed(capsys, argv, expected):
+    code, err = run_cli(capsys, *argv)
+    assert code == 2 and err == f"bergain-actors: {expected}\n", err
+
+
+@pytest.mark.parametrize("command", ["run", "what-if", "report"])
+@pytest.mark.parametrize("under", [False, True], ids=["a-file", "under-a-file"])
+def test_out_must_be_a_folder_and_the_error_says_so(tmp_path, capsys, command, under):
+    existing = tmp_path / "taken.wav"
+    existing.write_bytes(b"RIFF")
+    out = existing / "sets" if under else existing
+    log = str(Path(__file__).parent / "corpus" / "autopilot.bgnlog")
+    argv = {
+        "run": ["run", str(scenarios.DEFAULT_SCENARIO), "--fast", "--quiet", "--bars", "1"],
+        "what-if": ["replay", log, "--swap", "critic=none"],
+        "report": ["report", log],
+    }[command]
+    code, err = run_cli(capsys, *argv, "--out", str(out))
+    blocker = existing if under else "that"
+    assert (code, err) == (2, f"bergain-actors: --out {out}: must be a folder, and {blocker} is a file\n")
+    assert existing.read_bytes() == b"RIFF" and list(tmp_path.iterdir()) == [existing]

@@ -52,7 +52,6 @@ def test_another_brain_plays_a_new_set_and_the_diff_names_where_it_parts(tmp_pat
         ("autopilot", "critic=arc"),
         ("swap", "critic=arc"),
         ("stopped", "critic=arc"),
-        ("phrase-scripted", "conductor=phrase"),
         ("failover", "critic=arc"),
     ],
 )
@@ -82,3 +81,35 @@ def test_bad_swaps_are_one_line_errors(tmp_path, capsys, swap, message):
 def test_a_what_if_needs_somewhere_to_go(capsys):
     assert main(["replay", str(CORPUS / "autopilot.bgnlog"), "--swap", "critic=none"]) == 2
     assert "--out DIR" in capsys.readouterr().err
+
+
+def test_a_brain_that_fell_back_is_named_in_the_warning_and_the_diff(tmp_path, capsys):
+    """The autopilot set has no LM answers to serve, so the phrase brain asked for falls back to the autopilot:
+    "no divergence" would claim phrase plays the same set; the warning and the diff say who decided instead."""
+    code, printed, err = what_if(capsys, CORPUS / "autopilot.bgnlog", tmp_path, "conductor=phrase")
+    assert code == 0, err[-1500:]
+    (log,) = tmp_path.glob("*.bgnlog")
+    events = read_all(log)[1]
+    (down,) = [e for e in events if isinstance(e, ev.BrainChanged)]
+    assert (down.old, down.new) == ("phrase", "autopilot")
+    bars = sum(1 for e in events if isinstance(e, ev.BarPlayed))
+    fell = f"conductor=phrase did not decide {bars - down.bar} of {bars} bars"
+    assert fell in err and "warning" in err.lower() and "as in the original" not in err
+    assert f"autopilot decided bars {down.bar}-{bars - 1} ({down.reason})" in err
+    head = printed.splitlines()[3]
+    assert head.startswith("no divergence") and fell in head, printed
+    assert f"autopilot decided bars {down.bar}-{bars - 1}" in printed
+    assert "0-15" in printed and "autopilot, not phrase" in printed
+
+
+def test_a_fallback_the_original_had_too_is_told_apart(tmp_path, capsys):
+    """The same brain replays the same set from its recorded answers; the scripted LM failed for bar 16 in the
+    original as well, so the phrase brain stood down there in both sets, and the diff says so."""
+    code, printed, err = what_if(capsys, CORPUS / "phrase-scripted.bgnlog", tmp_path, "conductor=phrase")
+    assert code == 0, err[-1500:]
+    (log,) = tmp_path.glob("*.bgnlog")
+    bars = sum(1 for e in read_all(CORPUS / "phrase-scripted.bgnlog")[1] if isinstance(e, ev.BarPlayed))
+    assert f"no divergence: both sets play the same {bars} bars" in printed
+    (down, up) = [e for e in read_all(log)[1] if isinstance(e, ev.BrainChanged)]
+    stood = f"autopilot decided bars {down.bar}-{up.bar - 1} ({down.reason}), as in the original"
+    assert stood in err and stood in printed

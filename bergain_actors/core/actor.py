@@ -43,9 +43,24 @@ class SetContext:
         self.link: Any = None
         """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""
         self.durable: dict[str, Any] = {}
+        """State an actor keeps across its own restarts (the streamer's queue of plans), by slot."""
         self.live = True
         """False while ``replay --verify`` re-runs the deciding actors (no tasks run, nothing talks to the world)."""
-        """State an actor keeps across its own restarts (the streamer's queue of plans), by slot."""
+
+    def started(self) -> ev.SetStarted:
+        """The ``SetStarted`` that announces this set, built here only: a set, its reperformance into Live and
+        replay (which rebuilds the context from the logged one) agree on it field by field."""
+        scenario = self.scenario
+        return ev.SetStarted(
+            name=scenario.name,
+            seed=scenario.seed,
+            bpm=scenario.bpm,
+            beats_per_bar=scenario.beats_per_bar,
+            total_bars=self.total_bars,
+            sample_rate=scenario.sample_rate,
+            lookahead_bars=scenario.lookahead_bars,
+            fast=self.fast,
+        )
 
 
 class ActorContext:

@@ -19,6 +19,8 @@ from bergain_actors.music.theory import TheoryError, parse_key
 Positive = Annotated[int, msgspec.Meta(ge=1)]
 Seed = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 """Any signed 64-bit integer: the log (msgpack) holds it and every reader agrees on it."""
+SEED_RANGE = f"a signed 64-bit integer, {-(2**63)} to {2**63 - 1}"
+SampleRate = Annotated[int, msgspec.Meta(ge=8000, le=192000)]
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=3600)]
 """A finite wait: ``inf`` (valid TOML) would hang a set instead of timing out."""
 MAX_MINUTES = 600
@@ -168,13 +170,14 @@ class Scenario(_Table):
     name: str = "untitled"
     seed: Seed = 0
     key: str | None = None
-    """The set's key for MIDI outputs ("A minor", "F# dorian"); unset: the shipped pack's A minor."""
+    """The set's key ("A minor", "F# dorian"; unset: the shipped pack's A minor): MIDI outputs play in it, and the
+    Conductor plays only samples that fit it (a sample swap keeps the key; ``music/keys.py``)."""
     bpm: Annotated[float, msgspec.Meta(ge=40, le=240)] = 128.0
     beats_per_bar: Annotated[int, msgspec.Meta(ge=1, le=16)] = 4
     bars: Positive | None = None
     minutes: Annotated[float, msgspec.Meta(gt=0, le=MAX_MINUTES)] | None = None
     sample_pack: str = "sample_pack"
-    sample_rate: Annotated[int, msgspec.Meta(ge=8000, le=192000)] = 44100
+    sample_rate: SampleRate = 44100
     lookahead_bars: Annotated[int, msgspec.Meta(ge=1, le=16)] = 2
     fsync: Literal["bar", "event", "never"] = "bar"
     log_dir: str = "logs"
@@ -249,16 +252,29 @@ def from_builtins(raw: dict[str, Any], label: str = "scenario.toml") -> Scenario
 
 
 def override(scenario: Scenario, **changes: Any) -> Scenario:
-    """``scenario`` with command-line overrides (``--seed``, ``--bars``, ``--minutes``) applied through the same
-    validation as the file, so the limits are the same; an error names the flag (``--minutes: expected ...``)."""
+    """``scenario`` with command-line overrides (``--seed``, ``--bars``, ``--sample-rate``...) applied through the
+    same validation as the file, so the limits are the same; an error names the flag as typed: the key with dashes
+    (``--sample-rate: expected ...``)."""
     raw = scenario.to_builtins()
     raw.pop("base_dir")
     raw.update(changes)
     try:
         checked = _validated(raw)
     except _Problem as exc:
-        raise ScenarioError(f"--{exc}") from None
+        key, sep, problem = str(exc).partition(": ")
+        flag = key.replace("_", "-") if key in changes else key
+        raise ScenarioError(f"--{flag}{sep}{problem}") from None
     return msgspec.structs.replace(checked, base_dir=scenario.base_dir)
+
+
+def check_flag(value: Any, kind: Any, flag: str) -> None:
+    """A flag outside any scenario held to the schema's type ``kind`` (e.g. ``SampleRate``): the same limits as
+    the file, the error naming the flag as typed."""
+    try:
+        msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        problem = str(exc).replace("`", "")
+        raise ScenarioError(f"{flag}: {problem[0].lower()}{problem[1:]}, got {_show(value)}") from None
 
 
 class _Problem(ValueError):
@@ -311,6 +327,8 @@ def _explain(message: str, raw: dict[str, Any]) -> str:
     problem = problem.replace("`", "")
     problem = re.sub(r", got \w+$", "", problem)
     problem = problem[0].lower() + problem[1:]
+    if path == "seed":  # say the range, not one bound: a seed may be negative too
+        problem = f"expected {SEED_RANGE}"
     found, value = _lookup(raw, path)
     got = f", got {_show(value)}" if found and "enum value" not in problem else ""
     return f"{path or '(top level)'}: {problem}{got}"

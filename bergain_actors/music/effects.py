@@ -56,22 +56,31 @@ def glide(hz: float, hz_end: float, position: float) -> float:
     return lo * (hi / lo) ** position
 
 
-def biquad(kind: str, hz: float, q: float, rate: int, freqs: np.ndarray) -> np.ndarray:
-    """Complex response of the RBJ cookbook low-/high-pass at ``freqs`` (Hz)."""
+def unit_circle(frames: int, rate: int) -> np.ndarray:
+    """z^-1 at the rfft bins of ``frames`` frames: the part of every response that no cutoff changes."""
+    return np.exp(-2j * math.pi * np.fft.rfftfreq(frames, 1.0 / rate) / rate)
+
+
+def biquad(kind: str, hz: float, q: float, rate: int, z: np.ndarray) -> np.ndarray:
+    """Complex response of the RBJ cookbook low-/high-pass at the bins whose z^-1 is ``z``."""
     w0 = 2 * math.pi * min(hz, 0.49 * rate) / rate
     alpha, cos = math.sin(w0) / (2 * q), math.cos(w0)
     b = ((1 - cos) / 2, 1 - cos, (1 - cos) / 2) if kind == "lowpass" else ((1 + cos) / 2, -(1 + cos), (1 + cos) / 2)
     a = (1 + alpha, -2 * cos, 1 - alpha)
-    z = np.exp(-2j * math.pi * freqs / rate)
     return (b[0] + b[1] * z + b[2] * z * z) / (a[0] + a[1] * z + a[2] * z * z)
 
 
-def filtered(data: np.ndarray, kind: str, step: int, q: float, rate: int, circular: bool) -> np.ndarray:
-    """``data`` (frames, 2) through the filter at cutoff ``step``; one-shots grow by TAIL_FRAMES."""
+def spectrum(data: np.ndarray, circular: bool) -> np.ndarray:
+    """The rfft of ``data`` (frames, 2) as ``filtered`` takes it: one-shots padded by TAIL_FRAMES for the ringing.
+    A sweep filters the same spectrum at every step, so it is made once."""
     src = data if circular else np.concatenate([data, np.zeros((TAIL_FRAMES, data.shape[1]), np.float32)])
-    n = src.shape[0]
-    response = biquad(kind, hz_of(step), q, rate, np.fft.rfftfreq(n, 1.0 / rate))
-    out = np.fft.irfft(np.fft.rfft(src.astype(np.float64), axis=0) * response[:, None], n=n, axis=0)
+    return np.fft.rfft(src.astype(np.float64), axis=0)
+
+
+def filtered(spectrum: np.ndarray, frames: int, kind: str, step: int, q: float, rate: int, z: np.ndarray) -> np.ndarray:
+    """The audio of ``spectrum`` (of ``frames`` frames; ``z`` its ``unit_circle``) through the filter at cutoff
+    ``step``, float32."""
+    out = np.fft.irfft(spectrum * biquad(kind, hz_of(step), q, rate, z)[:, None], n=frames, axis=0)
     return out.astype(np.float32)
 
 
@@ -164,21 +173,22 @@ class PingPong:
     def __init__(self, feedback: float = 0.42) -> None:
         self.feedback = feedback
 
-    def process(
-        self, send: np.ndarray, echo: np.ndarray, out: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int
-    ) -> int:
-        """Echo ``send[head:head+n]`` (and the echoes already due there) into ``echo`` ``delay`` frames on, add
-        ``echo[head:head+n]`` to ``out``; returns the end (exclusive) of what was written into ``echo``."""
+    def process(self, send: np.ndarray, echo: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
+        """Echo ``send[head:head+n]`` (and the echoes already due there) into ``echo`` ``delay`` frames on, so that
+        ``echo[head:head+n]`` is final (the caller mixes it); returns the end (exclusive) of what was written."""
         pos, end = head, head + n
         half = np.float32(0.5)
+        if scratch.shape[0] < 2 * delay:
+            scratch = np.empty((2 * delay, 2), np.float32)
         while pos < end:
             chunk = min(delay, end - pos)
             src = np.multiply(echo[pos : pos + chunk], np.float32(self.feedback), out=scratch[:chunk])
             src += send[pos : pos + chunk]
             src *= half
-            src[1:] += src[:-1].copy()
-            echo[pos + delay : pos + delay + chunk, 0] += src[:, 1]
-            echo[pos + delay : pos + delay + chunk, 1] += src[:, 0]
+            crossed = scratch[chunk : 2 * chunk]  # the two-tap average, channels crossed: one sweep into echo
+            crossed[0] = src[0, ::-1]
+            np.add(src[1:, 1], src[:-1, 1], out=crossed[1:, 0])
+            np.add(src[1:, 0], src[:-1, 0], out=crossed[1:, 1])
+            echo[pos + delay : pos + delay + chunk] += crossed
             pos += chunk
-        out += echo[head:end]
         return end + delay

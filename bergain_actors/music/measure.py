@@ -1,5 +1,5 @@
 """Measuring a rendered set as a listener would: loudness (ITU-R BS.1770), brightness, stereo width, silence, and
-how the arrangement moves (layer combinations, identical runs, phrases that change).
+how the arrangement moves (identical runs, phrases that change; the textures are counted by ``texture.py``).
 
 Pure numpy, no I/O. Loudness applies the K-weighting's magnitude response to the power spectrum of each 400 ms
 gating block (Parseval), which is what the standard's mean square of the filtered block measures up to the
@@ -175,24 +175,11 @@ def silent_seconds(audio: np.ndarray, rate: int, skip_frames: int = 0) -> int:
 # --- the arrangement, from the plans in the order they played ------------------------------------------------------
 
 
-def combination(plan: BarPlan) -> frozenset[tuple[str, str, str]]:
-    """What plays in a bar, ignoring levels and transitions: (role, sample, pattern) of each groove layer."""
-    return frozenset(
-        (layer.role, layer.sample, layer.pattern)
-        for layer in plan.layers
-        if (layer.gain > 0 or layer.gain_end) and layer.role not in ORNAMENTS
-    )
-
-
 def sound(plan: BarPlan) -> bytes:
     """The groove of a bar without its number and its one-bar transitions (a fill is not a change): equal bytes
     sound the same."""
     groove = tuple(layer for layer in plan.layers if layer.role not in ORNAMENTS)
     return msgspec.msgpack.encode(msgspec.structs.replace(plan, bar=0, energy=0.0, target=0.0, layers=groove))
-
-
-def distinct_combinations(plans: Sequence[BarPlan]) -> int:
-    return len({combination(p) for p in plans})
 
 
 def longest_identical_run(plans: Sequence[BarPlan]) -> int:

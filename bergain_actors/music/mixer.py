@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 import msgspec
 
-from bergain_actors.music import arc
+from bergain_actors.music import arc, keys, texture
 from bergain_actors.music.patterns import PATTERNS, UnknownPattern, pattern_hits
 from bergain_actors.music.plan import BarPlan, Filter, Layer
+from bergain_actors.music.texture import Texture
 
 
 class Channel(msgspec.Struct, frozen=True):
@@ -140,6 +141,8 @@ class SampleInfo(msgspec.Struct, frozen=True):
     role: str
     is_loop: bool
     bars: int = 1
+    pitches: tuple[int, ...] = ()
+    """Pitch classes it sounds (() for none): what the key rule judges."""
 
 
 SILENT = "refused: that would leave the mix silent"
@@ -176,6 +179,10 @@ class Mixer:
 
     def energy(self) -> float:
         return arc.energy(c.layer for c in self.audible())
+
+    def texture(self) -> Texture:
+        """The texture the mix plays, each channel at the level it is heading for (``texture.of_layers``)."""
+        return texture.of_layers(c.layer for c in self.audible())
 
     def plan(self, bar: int, bpm: float, phase: str = "", energy: float | None = None) -> BarPlan:
         """The bar as it sounds: every audible channel (fades as gain ramps) and whatever is still leaving."""
@@ -338,14 +345,30 @@ class Mixer:
         return round(float(gain), 4), ""
 
 
-def menu_from_pack(pack: Any) -> dict[str, list[SampleInfo]]:
-    """The choosable samples of a pack, by role, in a stable order."""
+def menu_from_pack(pack: Any, key: str | None = None) -> dict[str, list[SampleInfo]]:
+    """The choosable samples of a pack, by role, in a stable order. With the set's ``key``, only the samples that
+    fit it (``keys``): every add and every swap then keeps the key. A role none of whose samples fits keeps the
+    nearest ones (fewest pitch classes off the key; ``off_key`` names such roles, to be said)."""
+    scale = keys.scale_of(key) if key else None
     menu: dict[str, list[SampleInfo]] = {}
     for role in sorted(pack.roles()):
+        samples = pack.by_role(role)
+        if scale is not None:
+            fewest = min(keys.clashes(role, s.pitches, scale) for s in samples)
+            samples = [s for s in samples if keys.clashes(role, s.pitches, scale) == fewest]
         menu[role] = [
-            SampleInfo(id=s.id, role=role, is_loop=bool(s.is_loop), bars=int(s.bars or 1)) for s in pack.by_role(role)
+            SampleInfo(id=s.id, role=role, is_loop=bool(s.is_loop), bars=int(s.bars or 1), pitches=s.pitches)
+            for s in samples
         ]
     return menu
+
+
+def off_key(pack: Any, key: str) -> list[str]:
+    """The roles of ``pack`` with no sample that fits ``key``."""
+    scale = keys.scale_of(key)
+    return [
+        role for role in sorted(pack.roles()) if all(keys.clashes(role, s.pitches, scale) for s in pack.by_role(role))
+    ]
 
 
 def known_patterns() -> list[str]:

@@ -2,7 +2,9 @@
 
 Roles come from folder names first (the deepest folder that names one wins), then from the file name, using
 bergain's folder vocabulary and common sample-pack synonyms. Everything is decoded up front, at index time, so
-nothing reads files mid-set; a file that cannot be read is skipped with a warning, never a crash.
+nothing reads files mid-set; a file that cannot be read is skipped with a warning, never a crash. Each sample's pitch
+classes are known from then on too (``keys.py``: from its name, else estimated from its audio), so a set can keep
+its key when it swaps samples.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+
+from bergain_actors.music import keys
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".mp3"})
 
@@ -138,6 +142,10 @@ class Sample:
     bars: int | None
     peak: float
     rms: float
+    pitches: tuple[int, ...] = ()
+    """Pitch classes it sounds (``keys.pitch_classes``): from its name, else estimated at load; () for no pitch."""
+    pitch_from: str = ""
+    """Where ``pitches`` came from: ``name``, ``estimate``, or "" (no pitch)."""
 
     @property
     def frames(self) -> int:
@@ -289,6 +297,7 @@ def index_pack(root: Path, sample_rate: int = 44100, warn: Callable[[str], None]
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
         flat = data.reshape(-1).astype(np.float64)
+        pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate)
         samples[rel] = Sample(
             id=rel,
             role=role,
@@ -299,5 +308,7 @@ def index_pack(root: Path, sample_rate: int = 44100, warn: Callable[[str], None]
             bars=bars,
             peak=float(np.max(np.abs(flat))),
             rms=float(np.sqrt(np.mean(flat * flat))),
+            pitches=pitches,
+            pitch_from=pitch_from,
         )
     return SamplePack(root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest())

@@ -192,6 +192,8 @@ class Renderer:
         """Frames of each loop stretched to a tempo."""
         self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._copies_bytes = 0
+        self.copies_made = 0
+        """Cached copies made so far (gained, stretched, filtered, spectra): each is a one-off cost of a bar."""
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
@@ -232,6 +234,8 @@ class Renderer:
                 continue
             reference = max(layer.gain, layer.gain_end or 0.0)
             src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
+            steady = src is not None and layer.gain_end is None and layer.send > 0.0
+            sent = self._source(layer, sample, None, sample.data, send=layer.send) if steady else None
             for tick in layer.hits if layer.kind == "hit" else (0,):
                 if not 0 <= tick < bar_ticks:
                     skipped_hits += 1
@@ -247,23 +251,27 @@ class Renderer:
                 scale = 1.0 if layer.gain_end is None else _ramp_at(layer, tick / bar_ticks) / reference
                 at = head + offset
                 length = hit.shape[0]
-                self._acc[at : at + length] += hit if scale == 1.0 else hit * np.float32(scale)
+                work = self._scratch[:length]
+                self._acc[at : at + length] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
                 if layer.send > 0.0:
-                    self._send[at : at + length] += hit * np.float32(scale * layer.send)
+                    self._send[at : at + length] += (
+                        sent if sent is not None else np.multiply(hit, np.float32(scale * layer.send), out=work)
+                    )
                     self._sending = max(self._sending or 0, at + length)
                 self._end = max(self._end, at + length)
-        if self._sending is not None:
+        if self._sending is None:
+            out = self._acc[head : head + n].copy()
+        else:
             delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
-            out_view = self._acc[head : head + n]
-            written = self.delay.process(self._send, self._echo, out_view, self._scratch, head, n, delay)
-            self._send[head : head + n] = 0.0
-            self._echo[head : head + n] = 0.0
+            written = self.delay.process(self._send, self._echo, self._scratch, head, n, delay)
+            out = np.add(self._acc[head : head + n], self._echo[head : head + n])
+            self._send[head : head + n].fill(0.0)
+            self._echo[head : head + n].fill(0.0)
             self._end = max(self._end, written)
             if self._sending + ECHO_REPEATS * delay <= head + n:
-                self._echo[head + n : written] = 0.0
+                self._echo[head + n : written].fill(0.0)
                 self._sending = None
-        out = self._acc[head : head + n].copy()
-        self._acc[head : head + n] = 0.0
+        self._acc[head : head + n].fill(0.0)
         self._head = head + n
         self._end = max(self._end, self._head)
         self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
@@ -364,11 +372,17 @@ class Renderer:
         bars = sample.bars or 1
         send = np.float32(layer.send)
         stretched = self._loop_source(sample, bpm, bar_len)
-        lo = 0
-        for tick, hi in zip(ticks, bounds, strict=True):
+        sources: dict[int | None, np.ndarray] = {}
+        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []
+        """(first frame, source, level) of each run of segments that share a source and a level."""
+        for tick, lo in zip(ticks, [0, *bounds[:-1]], strict=True):
             step = self._step(layer, tick / bar_ticks)
-            src = self._source(layer, sample, step, stretched, unity=not plain)
+            if step not in sources:
+                sources[step] = self._source(layer, sample, step, stretched, unity=not plain)
             scale = None if plain else np.float32(_ramp_at(layer, (tick + every / 2) / bar_ticks))
+            if not pieces or pieces[-1][1] is not sources[step] or pieces[-1][2] != scale:
+                pieces.append((lo, sources[step], scale))
+        for (lo, src, scale), hi in zip(pieces, [piece[0] for piece in pieces[1:]] + [n], strict=True):
             length = src.shape[0]
             offset = ((((bar - layer.loop_start_bar) % bars) * length) // bars + lo) % length
             at, filled = self._head + lo, 0
@@ -379,10 +393,9 @@ class Renderer:
                     chunk = np.multiply(chunk, scale, out=self._scratch[:take])
                 self._acc[at + filled : at + filled + take] += chunk
                 if send:
-                    self._send[at + filled : at + filled + take] += chunk * send
+                    self._send[at + filled : at + filled + take] += np.multiply(chunk, send, out=self._scratch[:take])
                 filled += take
                 offset = 0
-            lo = hi
         if send:
             self._sending = max(self._sending or 0, self._head + n)
 
@@ -395,24 +408,46 @@ class Renderer:
         return None if effects.bypassed(f.kind, step) else step
 
     def _source(
-        self, layer: Layer, sample: Sample, step: int | None, data: np.ndarray, unity: bool = False
+        self,
+        layer: Layer,
+        sample: Sample,
+        step: int | None,
+        data: np.ndarray,
+        unity: bool = False,
+        send: float | None = None,
     ) -> np.ndarray:
         """The sample as this layer plays it: stretched (loops), filtered and widened, panned and gained; all
         cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are added, so a fade
-        keeps one copy rather than one per level."""
+        keeps one copy rather than one per level. With ``send``: that copy at the level it feeds the delay."""
         loop = layer.kind == "loop" and sample.is_loop
         f = layer.filter if step is not None else None
         left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
         key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, layer.reverb, left, right)
         cached = self._cache_get(key)
         if cached is None:
-            made = data if f is None else effects.filtered(data, f.kind, step, f.q, self.sample_rate, loop)
+            made = data if f is None else self._filtered(sample, data, f.kind, step, f.q, loop)
             if layer.width > 0.0:
                 made = effects.widened(made, layer.width, self.sample_rate, loop)
             if layer.reverb > 0.0:
                 made = effects.reverberated(made, layer.reverb, self.sample_rate, loop)
             cached = self._cache_put(key, made * np.array([left, right], np.float32))
-        return cached
+        if send is None:
+            return cached
+        sent = self._cache_get((key, send))
+        return self._cache_put((key, send), cached * np.float32(send)) if sent is None else sent
+
+    def _filtered(self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop) through the filter at ``step``; one-shots grow by
+        effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse transform a step."""
+        key = ("spectrum", sample.id, data.shape[0], loop)
+        spectrum = self._cache_get(key)
+        if spectrum is None:
+            spectrum = self._cache_put(key, effects.spectrum(data, loop))
+        frames = data.shape[0] if loop else data.shape[0] + effects.TAIL_FRAMES
+        z = self._cache_get(("unit circle", frames))
+        if z is None:
+            z = self._cache_put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
+        return effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
 
     def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
         """Play a note layer with the synth voice; returns how many notes started outside the bar."""
@@ -472,6 +507,7 @@ class Renderer:
     def _cache_put(self, key: tuple, arr: np.ndarray) -> np.ndarray:
         self._copies[key] = arr
         self._copies_bytes += arr.nbytes
+        self.copies_made += 1
         while self._copies_bytes > _CACHE_BYTES and len(self._copies) > 1:
             _, old = self._copies.popitem(last=False)
             self._copies_bytes -= old.nbytes

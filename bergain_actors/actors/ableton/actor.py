@@ -108,6 +108,8 @@ class AbletonLink(Actor):
         self._wake = trio.Event()
         self._last_beat_at = 0.0
         self._reloaded = False
+        self._browser = True
+        """Whether AbletonOSC offers the browser API, as last said (assumed until a probe says otherwise)."""
 
     # --- from the bus (synchronous, no I/O) -------------------------------------------------------------------------
 
@@ -190,6 +192,14 @@ class AbletonLink(Actor):
                 self._away("lost", str(exc))
                 attempt = 0
 
+    def _missing(self, now: live.LiveStatus) -> str:
+        """What this AbletonOSC cannot do, said once (again only if it changes, e.g. another AbletonOSC after a
+        restart): the probe's "unknown address" is its answer, never counted as an error from Live."""
+        if now.browser == self._browser:
+            return ""
+        self._browser = now.browser
+        return "" if now.browser else "no browser API (upstream AbletonOSC): instruments cannot be loaded for us"
+
     def _away(self, state: str, detail: str) -> None:
         if self.state.ok or state == "absent":
             self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
@@ -207,7 +217,7 @@ class AbletonLink(Actor):
         self.ctx.emit(
             ev.AbletonStatus(
                 state="restored" if restoring else "connected",
-                detail=_setup_detail(result),
+                detail=_setup_detail(result, missing=self._missing(now)),
                 live_version=now.version,
                 tracks=result.tracks,
                 bar=max(state.played, 0),
@@ -451,8 +461,8 @@ def _pans(plan: BarPlan) -> dict[str, float]:
     return {role: round(sum(p) / len(p), 3) for role, p in sums.items()}
 
 
-def _setup_detail(result: live.SetupResult) -> str:
-    parts = []
+def _setup_detail(result: live.SetupResult, missing: str = "") -> str:
+    parts = [missing] if missing else []
     if result.created:
         parts.append("created tracks " + ", ".join(result.created))
     if result.loaded:

@@ -4,7 +4,8 @@ One UDP socket is bound to the reply port and every message is sent from it: ups
 ``(sender IP, 11001)``, the smithclay fork to the sender's own port, so both reach us. Replies carry the address
 of the query and echo its leading ids, so a query waits on ``(address, ids)`` and any number may be in flight at
 once (AbletonOSC drains its socket once per ~100 ms tick; strict alternation would cost a tick per query). What is
-not an awaited reply — ``/live/error``, ``/live/startup``, beats and listener values — goes to ``on_push``.
+not an awaited reply — ``/live/error``, ``/live/startup``, beats and listener values — goes to ``on_push``; an
+"unknown address" error for an address being queried is that query's answer (``OscError`` kind ``unknown``).
 
 python-osc only encodes and decodes; nothing here blocks: a send is a non-blocking ``sendto``, a query gives up
 after its timeout and a bounded number of retries.
@@ -186,10 +187,13 @@ class OscClient:
     def _dispatch(self, address: str, args: tuple[Any, ...]) -> None:
         if address == "/live/error" and args and str(args[0]).startswith(_UNKNOWN):
             unknown = str(args[0])[len(_UNKNOWN) :].strip()
-            for key in [k for k in self._waiters if k[0] == unknown]:
+            asked = [k for k in self._waiters if k[0] == unknown]
+            for key in asked:
                 for waiter in self._waiters.pop(key):
                     waiter.error = OscError("unknown", f"{unknown}: this AbletonOSC does not offer it")
                     waiter.done.set()
+            if asked:  # the answer to a query (a capability probe): the caller gets it, it is no error from Live
+                return
         for n in range(len(args), -1, -1):
             queue = self._waiters.get((address, _norm(args[:n])))
             if queue:

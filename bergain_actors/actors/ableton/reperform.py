@@ -48,18 +48,7 @@ async def reperform(scenario: Scenario, plans: Sequence[BarPlan]) -> Summary:
     async with trio.open_nursery() as nursery:
         ctx.open(nursery)
         nursery.start_soon(actor.run, None)
-        bus.publish(
-            ev.SetStarted(
-                name=scenario.name,
-                seed=scenario.seed,
-                bpm=scenario.bpm,
-                beats_per_bar=scenario.beats_per_bar,
-                total_bars=total,
-                sample_rate=scenario.sample_rate,
-                lookahead_bars=lookahead,
-            ),
-            source="replay",
-        )
+        bus.publish(set_ctx.started(), source="replay")
         for bar in range(lookahead):
             plan(bar)
         for bar in range(total):

@@ -7,8 +7,10 @@ stall. ``hold`` is the last resort: it decides every phrase by changing nothing.
 
 from __future__ import annotations
 
+import random
+
 from bergain_actors.actors.conductor.base import BREAKDOWN_KEEP, Brain, Conductor
-from bergain_actors.actors.conductor.menu import PREFERRED_GAIN
+from bergain_actors.actors.conductor.menu import PREFERRED_GAIN, Option, attempt
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
 from bergain_actors.music.steering import BRIGHT_ROLES, intent_of
@@ -23,12 +25,21 @@ PHASE_ROLES = {
 }
 """Which roles belong in each part of the set, most essential first."""
 
+ESSENTIAL = {"intro": 1, "build": 3, "peak": 4, "breakdown": 0, "peak2": 4, "outro": 2}
+"""How many of a phase's roles always come first; the seeded dice order the rest, so one set fills a phase
+differently from another."""
+
 VARY_PATTERNS = {
-    "hihat": ("offbeat_8ths", "rolling", "offbeat_16ths", "sixteenths"),
-    "perc": ("syncopated_a", "syncopated_b", "gallop", "sparse_accent"),
-    "clap": ("backbeat", "sparse_accent"),
+    "hihat": ("offbeat_8ths", "rolling", "sixteenths", "straight_8ths"),
+    "perc": ("syncopated_a", "syncopated_b", "gallop", "sparse_accent", "tresillo", "rolling"),
+    "clap": ("backbeat", "sparse_accent", "push"),
     "ride": ("straight_8ths", "offbeat_8ths"),
+    "synth": ("sparse_accent", "tresillo", "dotted_8ths", "push", "offbeat_8ths"),
 }
+"""Patterns the autopilot varies a role through (the hats' all keep the off-beat eighth: the groove)."""
+
+TURN_PHASES = frozenset({"intro", "build", "peak", "peak2"})
+"""Where the middle of a phrase turns a pattern (the breakdown breathes, the outro winds down)."""
 
 TOLERANCE = 0.07
 
@@ -67,10 +78,11 @@ class AutopilotBrain(Brain):
 
     def enter_phase(self, bar: int) -> None:
         """Reshape the mixer for the new part of the set."""
-        wanted = PHASE_ROLES[self.phase]
         if self.phase == "breakdown":
             self.breathe(bar)
             return
+        rand = self.ctx.rng(bar, "fill")
+        wanted = self.fill_order(rand)
         for role in [r for r in self.mixer.channels if r not in wanted]:
             self.move("remove", role, bar)
         for role in wanted:
@@ -78,11 +90,20 @@ class AutopilotBrain(Brain):
                 break
             channel = self.mixer.channels.get(role)
             if channel is None:
-                self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5))
+                patterns = VARY_PATTERNS.get(role)
+                pattern = {"pattern": rand.choice(patterns)} if patterns and role != "hihat" else {}
+                self.move("add", role, bar, gain=PREFERRED_GAIN.get(role, 0.5), **pattern)
             elif channel.muted:
                 self.move("unmute", role, bar)
         if self.phase == "peak2":
             self.vary(bar, swap=True)
+
+    def fill_order(self, rand: random.Random) -> list[str]:
+        """The phase's roles in the order they come in: the essential ones first, the rest as the dice say."""
+        roles = PHASE_ROLES[self.phase]
+        keep, rest = list(roles[: ESSENTIAL[self.phase]]), list(roles[ESSENTIAL[self.phase] :])
+        rand.shuffle(rest)
+        return keep + rest
 
     def breathe(self, bar: int) -> None:
         """The breakdown: kick, low end and drums drop out, a pad and a dub chord stab carry it; the hats wait for
@@ -176,23 +197,49 @@ class AutopilotBrain(Brain):
         return ""
 
     def vary(self, bar: int, swap: bool = False) -> str:
-        """Swap a sample or change a pattern, chosen by the seeded dice."""
-        rand = self.ctx.rng(bar, "vary")
+        """Swap a sample or change a pattern, chosen by the seeded dice, a texture not heard yet first."""
+        return self.change(self.variations(self.ctx.rng(bar, "vary"), patterns=not swap, swaps=True), bar)
+
+    def turn(self, bar: int) -> bool:
+        """The middle of a phrase in a groove: one role turns to another pattern (never the kick)."""
+        if self.phase not in TURN_PHASES:
+            return False
+        self.change(self.variations(self.ctx.rng(bar, "turn"), patterns=True, swaps=False), bar)
+        return True
+
+    def variations(self, rand: random.Random, patterns: bool, swaps: bool) -> list[Option]:
+        """Pattern changes and sample swaps for the roles playing (not the kick), in the dice's order, role by
+        role: with ``patterns``, a role that has patterns to vary through changes pattern, and swaps sample only
+        when it has none (or ``patterns`` is off) and ``swaps`` allows."""
         roles = sorted(r for r, c in self.mixer.channels.items() if not c.muted and r != "kick")
         if not roles:
             roles = sorted(self.mixer.channels)
         rand.shuffle(roles)
+        out: list[Option] = []
         for role in roles:
-            patterns = VARY_PATTERNS.get(role)
             channel = self.mixer.channels[role]
-            if not swap and patterns and channel.kind == "hit":
-                options = [p for p in patterns if p != channel.pattern]
-                name = rand.choice(options)
-                if self.move("pattern", role, bar, name=name) == "ok":
-                    return f"pattern {role} {name}"
-            if self.move("swap", role, bar) == "ok":
-                return f"swap {role}"
-        return ""
+            if patterns and channel.kind == "hit":
+                names = [p for p in VARY_PATTERNS.get(role, ()) if p != channel.pattern]
+                rand.shuffle(names)
+                out += [Option("pattern", role, {"name": name}, f"pattern {role} {name}", 0.0) for name in names]
+            varies = patterns and channel.kind == "hit" and role in VARY_PATTERNS
+            if swaps and not varies:
+                choices = [i for i, info in enumerate(self.mixer.menu.get(role, [])) if info.id != channel.sample]
+                rand.shuffle(choices)
+                out += [Option("swap", role, {"choice": i}, f"swap {role}", 0.0) for i in choices]
+        return out
+
+    def change(self, options: list[Option], bar: int) -> str:
+        """Make the first of ``options`` that gives a texture not heard yet in the set (else the first that
+        changes anything)."""
+        heard = self.conductor.textures
+        tried = [(option, attempt(self.mixer, option, self.cap, self.conductor.tone)) for option in options]
+        usable = [(option, after) for option, after in tried if after is not None]
+        usable.sort(key=lambda pair: pair[1].texture() in heard)  # stable: the dice's order within each group
+        if not usable:
+            return ""
+        option = usable[0][0]
+        return option.label if self.move(option.move, option.role, bar, **option.args) == "ok" else ""
 
     # --- a person's steer -----------------------------------------------------------------------------------------
 

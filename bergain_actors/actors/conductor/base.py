@@ -3,7 +3,9 @@
 The Conductor owns the mixer, keeps ``lookahead`` bars planned ahead of the streamer, walks the arc, hears the
 Critic, and turns every move into an event. It decides nothing itself: at each phrase start it asks its brains,
 most capable first from the one leading now, and the first that does not decline decides the phrase. The last
-brain (the autopilot, or the hold) never declines, so a phrase is always decided and the music never stops.
+brain (the autopilot, or the hold) never declines, so a phrase is always decided and the music never stops. In the
+middle of each phrase the brains are asked the same way whether to turn the groove a little (``turn``: the
+autopilot changes one role's pattern in a groove phase).
 
 Pacing: bars 0..lookahead-1 are planned when the set starts; each ``BarPlayed(k)`` asks for bar k+lookahead. A
 brain may hold planning back (``ready``: offline, the phrase brain waits for its LM answer) and an answer arriving
@@ -41,6 +43,8 @@ from bergain_actors.music import arc, arrangement
 from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
+from bergain_actors.music.texture import Texture
+from bergain_actors.music.theory import DEFAULT_KEY
 
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
@@ -107,6 +111,11 @@ class Brain:
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
         """The Conductor was built mid-set (swap, restart, fallback): ``last`` holds the latest event of each type."""
+
+    def turn(self, bar: int) -> bool:
+        """The middle of a phrase: vary the groove a little (a pattern on one role) or not; False leaves it to
+        the next brain."""
+        return False
 
     def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
         """Answer a person's words or energy change at ``bar`` (the target has already moved for ``energy``):
@@ -198,7 +207,10 @@ class Conductor(Actor):
         self.tone = tone(config.brief)
         """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
         self.fast = ctx.set.fast
-        self.mixer = Mixer(menu_from_pack(ctx.set.pack) if ctx.set.pack is not None else {}, scenario.beats_per_bar)
+        key = scenario.key or DEFAULT_KEY
+        self.mixer = Mixer(
+            menu_from_pack(ctx.set.pack, key) if ctx.set.pack is not None else {}, scenario.beats_per_bar
+        )
         self.next_bar = 0
         self.horizon = -1
         self.phase = ""
@@ -207,6 +219,8 @@ class Conductor(Actor):
         self.directives: list[ev.Directive] = []
         self.restore_at = -1
         self.restore: list[str] = []
+        self.textures: set[Texture] = set()
+        """Every texture the mixer has played in this set (a brain prefers one not heard yet)."""
         self.energies: deque[float] = deque(maxlen=16)
         """The mixer's energy at each planned bar, latest last."""
         self.recent: deque[str] = deque(maxlen=16)
@@ -392,6 +406,8 @@ class Conductor(Actor):
             self.take_steers(bar, ("hold", "resume"))
             if not self.holding and (new_phase or bar % self.phrase_bars == 0):
                 self.on_phrase(bar, new_phase)
+            elif not self.holding and bar % self.phrase_bars == self.phrase_bars // 2:
+                self.on_turn(bar)
             if bar % STEER_GRID == 0:
                 self.take_steers(bar, ("say", "energy"))
         plan = arrangement.dress(
@@ -400,6 +416,7 @@ class Conductor(Actor):
         plan = msgspec.structs.replace(self.with_clips(plan), target=self.target)
         self.ctx.emit(ev.BarPlanned(plan=plan, bar=bar))
         self.energies.append(self.mixer.energy())
+        self.textures.add(self.mixer.texture())
 
     def with_clips(self, plan: BarPlan) -> BarPlan:
         layers = [layer_at(clip, plan.bar, plan.beats_per_bar * TICKS_PER_BEAT) for clip in self.clips.values()]
@@ -410,6 +427,13 @@ class Conductor(Actor):
         """The first bar of a phrase (or of a new phase): the brains from the leading one down, until one decides."""
         for brain in self.brains[self.lead :]:
             if brain.decide(bar, new_phase):
+                return
+
+    def on_turn(self, bar: int) -> None:
+        """The middle of a phrase: the brains from the leading one down may vary the groove (the first that does
+        decides)."""
+        for brain in self.brains[self.lead :]:
+            if brain.turn(bar):
                 return
 
     # --- steering -------------------------------------------------------------------------------------------------

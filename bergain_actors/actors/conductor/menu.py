@@ -22,6 +22,7 @@ from bergain_actors.actors.conductor.brief import BRIGHTNESS, Tone
 from bergain_actors.music import arc
 from bergain_actors.music.mixer import Mixer
 from bergain_actors.music.plan import TICKS_PER_BEAT
+from bergain_actors.music.texture import Texture
 
 SIZE = 6
 """Options offered: short enough for a 135M model to read, long enough to give it a choice."""
@@ -128,16 +129,8 @@ def attempt(mixer: Mixer, option: Option, cap: int, tone: Tone) -> Mixer | None:
     return copy
 
 
-Combination = frozenset[tuple[str, str, str]]
-
-
-def combination(mixer: Mixer) -> Combination:
-    """What a mix plays, levels aside: (role, sample, pattern) of each audible layer."""
-    return frozenset((c.role, c.sample, c.pattern) for c in mixer.audible())
-
-
 def build(
-    mixer: Mixer, moment: Moment, tone: Tone, rand: random.Random, heard: frozenset[Combination] = frozenset()
+    mixer: Mixer, moment: Moment, tone: Tone, rand: random.Random, heard: frozenset[Texture] = frozenset()
 ) -> list[Option]:
     """The menu: at most ``SIZE`` valid options for ``moment``, best first (a mix not ``heard`` yet scores
     higher: variety)."""
@@ -149,7 +142,7 @@ def build(
             continue
         energy = after.energy()
         option = msgspec.structs.replace(option, energy=round(energy, 3), answers=_answers(option, energy - now))
-        fresh = NOVELTY if combination(after) not in heard else 0.0
+        fresh = NOVELTY if after.texture() not in heard else 0.0
         scored.append((_score(option, now, moment, tone, rand) + fresh, index, option))
     scored.sort(key=lambda item: (-item[0], item[1]))
     menu: list[Option] = []

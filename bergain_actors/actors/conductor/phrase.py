@@ -38,8 +38,6 @@ class PhraseBrain(Brain):
         """Phrase start → the menu the LM was shown for it."""
         self.touched: deque[str] = deque(maxlen=4)
         """Roles this brain moved lately, latest last."""
-        self.mixes: set[menu.Combination] = set()
-        """Every mix planned so far in the set, levels aside."""
         self.starts = _phrase_starts(self.total, conductor.phrase_bars)
         self.asked: dict[int, str] = {}
         """Phrase start → request id, for every phrase asked about."""
@@ -105,7 +103,6 @@ class PhraseBrain(Brain):
         return True
 
     def planned(self) -> None:
-        self.mixes.add(menu.combination(self.mixer))
         next_bar = self.conductor.next_bar
         for old in [b for b in self.asked if b < next_bar - 1 - self.conductor.phrase_bars]:
             self.asked.pop(old)
@@ -127,7 +124,7 @@ class PhraseBrain(Brain):
 
     def menu_for(self, bar: int, phrase_start: bool) -> list[menu.Option]:
         moment = self.moment(bar, phrase_start)
-        return menu.build(self.mixer, moment, self.tone, self.ctx.rng(bar, "menu"), frozenset(self.mixes))
+        return menu.build(self.mixer, moment, self.tone, self.ctx.rng(bar, "menu"), frozenset(self.conductor.textures))
 
     def ask(self, bar: int) -> None:
         conductor = self.conductor

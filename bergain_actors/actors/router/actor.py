@@ -24,7 +24,7 @@ import trio
 
 from bergain_actors.actors.router.breaker import Breaker, Transition
 from bergain_actors.actors.router.detect import autodetect
-from bergain_actors.actors.router.local import LocalServer, Status
+from bergain_actors.actors.router.local import LIVE_NICE, LocalServer, Status
 from bergain_actors.actors.router.providers import (
     Answer,
     ConfigError,
@@ -289,7 +289,8 @@ class ProviderRouter(Actor):
         server = None
         if isinstance(provider, LocalProvider):
             on_change = partial(self._local_changed, config.name)
-            server = LocalServer(provider, on_change, self.config.restart_delay_s)
+            nice = 0 if self._fast else LIVE_NICE  # offline the set waits for the model: nothing to yield to
+            server = LocalServer(provider, on_change, self.config.restart_delay_s, nice)
         breaker = breaker or Breaker(self.config.failure_threshold, self.config.cooldown_s)
         self.slots[config.name] = Slot(provider, breaker, server)
         self.order.append(config.name)

@@ -22,17 +22,25 @@ from bergain_actors.actors.router.providers import LocalProvider
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]
 MAX_RESTART_DELAY_S = 30.0
 START_TIMEOUT_S = 180.0
-"""How long the child may take to load the model and listen. Its own budget, not a request's: the child runs
+"""How long the child may take to load the model and listen. Its own budget, not a request's: live, the child runs
 niced, so on a busy machine loading and warming up takes a minute (0.4 s when idle); nothing waits on it live."""
+LIVE_NICE = 10
+"""How far the child's priority is lowered while a set plays in real time: the model is never more important than
+the audio, the scheduler serves the streamer first. Offline (``--fast``, ``--no-audio``, no set) the set waits for
+each decision, so the child runs at the set's own priority: niced, it only made the set slower (10x on a busy
+machine)."""
 Status = Literal["started", "exited", "failed"]
 OnChange = Callable[[Status, str, str, int], None]
 
 
 class LocalServer:
-    def __init__(self, provider: LocalProvider, on_change: OnChange, restart_delay_s: float = 0.5) -> None:
+    def __init__(
+        self, provider: LocalProvider, on_change: OnChange, restart_delay_s: float = 0.5, nice: int = LIVE_NICE
+    ) -> None:
         self.provider = provider
         self.on_change = on_change
         self.restart_delay_s = restart_delay_s
+        self.nice = nice
         self.process: trio.Process | None = None
         self.starts = 0
         self._scope = trio.CancelScope()
@@ -53,6 +61,8 @@ class LocalServer:
             str(config.threads),
             "--batch-threads",
             str(config.batch_threads),
+            "--nice",
+            str(self.nice),
         ]
 
     async def run(self) -> None:

@@ -4,7 +4,7 @@ It prints one JSON line on stdout — ``{"address": ..., "pid": ..., "load_s": .
 serves until its stdin closes, so it never outlives the router, even one killed with SIGKILL. It runs in a process
 of its own so that a crash of the model (a segfault in C++) can never take the performance down.
 
-    python -m bergain_actors.actors.router.local_server --model FILE [--n-ctx 2048] [--threads 1]
+    python -m bergain_actors.actors.router.local_server --model FILE [--n-ctx 2048] [--threads 1] [--nice 10]
 """
 
 from __future__ import annotations
@@ -24,8 +24,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n-ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--batch-threads", type=int, default=2)
+    parser.add_argument("--nice", type=int, default=10, help="how much to lower this process's priority")
     args = parser.parse_args(argv)
-    os.nice(10)  # the model is never more important than the audio: the scheduler serves the streamer first
+    if args.nice:
+        os.nice(args.nice)
     started = time.perf_counter()
     if not Path(args.model).is_file():
         return _say({"error": f"model file missing: {args.model}"}, 1)
