@@ -333,7 +333,7 @@ def test_width_keeps_the_mono_sum_and_the_low_end_in_the_middle() -> None:
     tone = 0.5 * np.sin(2 * np.pi * 50 * t)
     noise = 0.1 * rng.standard_normal(SR)
     mono = np.stack([tone + noise, tone + noise], axis=1).astype(np.float32)
-    wide = effects.widened(mono, 1.0, SR, circular=True).astype(np.float64)
+    wide = effects.spread(mono, 1.0, 0.0, SR, circular=True).astype(np.float64)
     summed, original = wide[:, 0] + wide[:, 1], 2 * mono[:, 0].astype(np.float64)
     scale = float(summed @ original) / float(original @ original)
     np.testing.assert_allclose(summed, scale * original, atol=1e-4)
@@ -341,20 +341,20 @@ def test_width_keeps_the_mono_sum_and_the_low_end_in_the_middle() -> None:
     side = (wide[:, 0] - wide[:, 1]) / 2
     assert _band_energy(side[:, None], 40, 60) < 1e-3 * _band_energy(wide, 40, 60)
     assert _band_energy(side[:, None], 2000, 20000) > 0.3 * _band_energy(wide, 2000, 20000)
-    assert effects.widened(mono, 0.0, SR, circular=True) is mono
+    np.testing.assert_allclose(effects.spread(mono, 0.0, 0.0, SR, circular=True), mono, atol=1e-6)
 
 
 def test_reverb_tails_are_decorrelated_decay_and_carry_no_low_end() -> None:
     click = np.zeros((4410, 2), np.float32)
     click[0] = 1.0
-    out = effects.reverberated(click, 0.5, SR, circular=False).astype(np.float64)
+    out = effects.spread(click, 0.0, 0.5, SR, circular=False).astype(np.float64)
     assert out.shape[0] == 4410 + effects._impulse(SR).shape[0]
     tail = out[4410:]
     early, late = tail[: SR // 4], tail[-SR // 4 :]
     assert float(np.sum(late**2)) < 1e-3 * float(np.sum(early**2)) and float(np.sum(early**2)) > 0.0
     assert abs(measure.stereo_correlation(tail)) < 0.1
     assert _band_energy(tail, 20, 80) < 0.01 * _band_energy(tail, 300, 3000)
-    looped = effects.reverberated(click, 0.5, SR, circular=True)
+    looped = effects.spread(click, 0.0, 0.5, SR, circular=True)
     assert looped.shape == click.shape  # a loop's tail wraps into itself: its steady state
 
 

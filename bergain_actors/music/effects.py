@@ -84,41 +84,27 @@ def filtered(spectrum: np.ndarray, frames: int, kind: str, step: int, q: float, 
     return out.astype(np.float32)
 
 
-def widened(data: np.ndarray, width: float, rate: int, circular: bool) -> np.ndarray:
-    """Mid/side widening: the side gains ``width`` (0..1) of a decorrelated copy of the mid above SIDE_HZ, and the
-    result is scaled back to the input's power. The mono sum keeps its shape (no comb filter, unlike a Haas delay)
-    and the low end stays mono; one-shots grow by the decorrelator's length, loops wrap around."""
+def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: bool) -> np.ndarray:
+    """``data`` placed in the stereo field, in one transform: mid/side widened by ``width`` (0..1: that much of a
+    decorrelated copy of the mid above SIDE_HZ joins the side, then the whole is scaled back to the input's power,
+    so the mono sum keeps its shape, with no comb filter as a Haas delay makes), and ``reverb`` (0..1) of the mid
+    through the stereo reverb added. Circular for loops (their steady state wraps around); one-shots grow by the
+    decorrelator's length and the reverb's tail."""
     w = min(max(width, 0.0), 1.0)
-    if w == 0.0:
-        return data
-    n = data.shape[0] if circular else data.shape[0] + DECORRELATOR_FRAMES
+    n = data.shape[0]
+    if not circular:
+        n += (DECORRELATOR_FRAMES if w > 0.0 else 0) + (_impulse(rate).shape[0] if reverb > 0.0 else 0)
     spectra = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
     mid, side = (spectra[:, 0] + spectra[:, 1]) * 0.5, (spectra[:, 0] - spectra[:, 1]) * 0.5
-    wide = side + w * mid * _decorrelator(n, rate)
-    before = _energy(mid) + _energy(side)
-    after = _energy(mid) + _energy(wide)
-    scale = math.sqrt(before / after) if after > 0.0 else 1.0
-    out = np.fft.irfft(np.stack([mid + wide, mid - wide], axis=1), n=n, axis=0)
-    return (out * scale).astype(np.float32)
-
-
-def reverberated(data: np.ndarray, amount: float, rate: int, circular: bool) -> np.ndarray:
-    """``data`` with ``amount`` of its mid through the stereo reverb (REVERB_S long, tails decorrelated left from
-    right, nothing below SIDE_HZ); circular for loops (their steady state), one-shots grow by the tail."""
-    if amount <= 0.0:
-        return data
-    ir = _impulse(rate)
-    n = data.shape[0] if circular else data.shape[0] + ir.shape[0]
-    if circular:
-        folded = np.zeros((n, 2))
-        for k in range(0, ir.shape[0], n):
-            part = ir[k : k + n]
-            folded[: part.shape[0]] += part
-        ir = folded
-    dry = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
-    mid = (dry[:, 0] + dry[:, 1]) * (0.5 * amount)
-    out = np.fft.irfft(dry + mid[:, None] * np.fft.rfft(ir, n=n, axis=0), n=n, axis=0)
-    return out.astype(np.float32)
+    if w > 0.0:
+        wide = side + w * mid * _decorrelator(n, rate)
+        after = _energy(mid) + _energy(wide)
+        scale = math.sqrt((_energy(mid) + _energy(side)) / after) if after > 0.0 else 1.0
+        mid, side = mid * scale, wide * scale
+    out = np.stack([mid + side, mid - side], axis=1)
+    if reverb > 0.0:
+        out += (reverb * mid)[:, None] * _impulse_spectrum(n, rate, circular)
+    return np.fft.irfft(out, n=n, axis=0).astype(np.float32)
 
 
 def _energy(spectrum: np.ndarray) -> float:
@@ -141,6 +127,19 @@ def _decorrelator(n: int, rate: int) -> np.ndarray:
     )
     spectrum = np.fft.rfft(burst, n=n)
     return spectrum / np.maximum(np.abs(spectrum), 1e-12) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))
+
+
+@functools.lru_cache(maxsize=16)
+def _impulse_spectrum(n: int, rate: int, circular: bool) -> np.ndarray:
+    """The reverb's n-point spectrum per side; for a loop of n frames the tail is folded onto itself first."""
+    ir = _impulse(rate)
+    if circular:
+        folded = np.zeros((n, 2))
+        for k in range(0, ir.shape[0], n):
+            part = ir[k : k + n]
+            folded[: part.shape[0]] += part
+        ir = folded
+    return np.fft.rfft(ir, n=n, axis=0)
 
 
 @functools.lru_cache(maxsize=4)

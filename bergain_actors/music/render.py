@@ -416,30 +416,43 @@ class Renderer:
         unity: bool = False,
         send: float | None = None,
     ) -> np.ndarray:
-        """The sample as this layer plays it: stretched (loops), filtered and widened, panned and gained; all
-        cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are added, so a fade
-        keeps one copy rather than one per level. With ``send``: that copy at the level it feeds the delay."""
+        """The sample as this layer plays it: stretched (loops), widened and reverberated, filtered, panned, trimmed
+        and gained; all cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are
+        added, so a fade keeps one copy rather than one per level. With ``send``: that copy at the level it feeds
+        the delay (the reverb's tail included: the delay repeats the room too)."""
         loop = layer.kind == "loop" and sample.is_loop
         f = layer.filter if step is not None else None
         left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
         key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, layer.reverb, left, right)
         cached = self._cache_get(key)
         if cached is None:
-            made = data if f is None else self._filtered(sample, data, f.kind, step, f.q, loop)
-            if layer.width > 0.0:
-                made = effects.widened(made, layer.width, self.sample_rate, loop)
-            if layer.reverb > 0.0:
-                made = effects.reverberated(made, layer.reverb, self.sample_rate, loop)
+            made = self._spread(sample, data, layer.width, layer.reverb, loop)
+            if f is not None:
+                made = self._filtered(sample, made, f.kind, step, f.q, loop, (layer.width, layer.reverb))
             cached = self._cache_put(key, made * np.array([left, right], np.float32))
         if send is None:
             return cached
         sent = self._cache_get((key, send))
         return self._cache_put((key, send), cached * np.float32(send)) if sent is None else sent
 
-    def _filtered(self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool) -> np.ndarray:
-        """``data`` (the sample, or its stretched loop) through the filter at ``step``; one-shots grow by
-        effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse transform a step."""
-        key = ("spectrum", sample.id, data.shape[0], loop)
+    def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
+        placement. It comes before any filter (all three are linear), so a sweep filters one cached copy."""
+        if width <= 0.0 and reverb <= 0.0:
+            return data
+        key = ("spread", sample.id, data.shape[0], width, reverb, loop)
+        made = self._cache_get(key)
+        if made is None:
+            made = self._cache_put(key, effects.spread(data, width, reverb, self.sample_rate, loop))
+        return made
+
+    def _filtered(
+        self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool, placement: tuple = ()
+    ) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop, as ``placement`` spread it) through the filter at ``step``;
+        one-shots grow by effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse
+        transform a step."""
+        key = ("spectrum", sample.id, data.shape[0], loop, placement)
         spectrum = self._cache_get(key)
         if spectrum is None:
             spectrum = self._cache_put(key, effects.spectrum(data, loop))
