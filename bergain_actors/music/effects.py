@@ -29,8 +29,10 @@ SIDE_HZ = 150.0
 DECORRELATOR_FRAMES = 1024
 """The all-pass that makes a side from the mid: 23 ms at 44.1 kHz, short enough to smear no transient."""
 DECORRELATOR_SEED = 11
-REVERB_S = 1.6
-"""The reverb tail's RT60 (and length): a techno room, long enough for stabs and claps to bloom."""
+REVERB_RT60_S = 1.6
+"""The reverb's decay to -60 dB: a techno room, long enough for stabs and claps to bloom."""
+REVERB_S = 1.2
+"""The tail kept (it is down 45 dB there): each one-shot's copy carries it, so it is what a hit costs to add."""
 REVERB_PREDELAY_S = 0.018
 REVERB_DAMP_HZ = 3000.0
 """Above this the tail dies three times faster (air absorbs the highs)."""
@@ -91,9 +93,10 @@ def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: b
     through the stereo reverb added. Circular for loops (their steady state wraps around); one-shots grow by the
     decorrelator's length and the reverb's tail."""
     w = min(max(width, 0.0), 1.0)
-    n = data.shape[0]
+    frames = n = data.shape[0]
     if not circular:
-        n += (DECORRELATOR_FRAMES if w > 0.0 else 0) + (_impulse(rate).shape[0] if reverb > 0.0 else 0)
+        frames += (DECORRELATOR_FRAMES if w > 0.0 else 0) + (_impulse(rate).shape[0] if reverb > 0.0 else 0)
+        n = _fast_length(frames)  # the linear convolution fits in ``frames``: the rest is zeros
     spectra = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
     mid, side = (spectra[:, 0] + spectra[:, 1]) * 0.5, (spectra[:, 0] - spectra[:, 1]) * 0.5
     if w > 0.0:
@@ -104,7 +107,23 @@ def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: b
     out = np.stack([mid + side, mid - side], axis=1)
     if reverb > 0.0:
         out += (reverb * mid)[:, None] * _impulse_spectrum(n, rate, circular)
-    return np.fft.irfft(out, n=n, axis=0).astype(np.float32)
+    return np.fft.irfft(out, n=n, axis=0)[:frames].astype(np.float32)
+
+
+def _fast_length(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n: a length the FFT takes in a few milliseconds (a large prime factor in a
+    one-shot's padded length cost 100 ms)."""
+    best, five = 2 * n, 1
+    while five < best:
+        three = five
+        while three < best:
+            two = three
+            while two < n:
+                two *= 2
+            best = min(best, two)
+            three *= 3
+        five *= 5
+    return best
 
 
 def _energy(spectrum: np.ndarray) -> float:
@@ -145,8 +164,8 @@ def _impulse_spectrum(n: int, rate: int, circular: bool) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _impulse(rate: int) -> np.ndarray:
     """The reverb's impulse response (frames, 2): independent noise per side (so the tails are decorrelated) with
-    an exponential decay of REVERB_S to -60 dB, the highs dying faster (a darker tail), a short pre-delay, nothing
-    below SIDE_HZ, each side of unit energy."""
+    an exponential decay of REVERB_RT60_S to -60 dB, the highs dying faster (a darker tail), a short pre-delay,
+    nothing below SIDE_HZ, faded out over its last tenth at REVERB_S, each side of unit energy."""
     frames = int(REVERB_S * rate)
     t = np.arange(frames) / rate
     noise = np.random.default_rng(REVERB_SEED).standard_normal((frames, 2))
@@ -154,13 +173,14 @@ def _impulse(rate: int) -> np.ndarray:
     dark = np.fft.irfft(
         np.fft.rfft(noise, axis=0) / np.sqrt(1.0 + (freqs / REVERB_DAMP_HZ) ** 4)[:, None], n=frames, axis=0
     )
-    decay = np.exp(-6.9 * t / REVERB_S)[:, None]
-    bright = np.exp(-6.9 * t / (REVERB_S / 3))[:, None]
+    decay = np.exp(-6.9 * t / REVERB_RT60_S)[:, None]
+    bright = np.exp(-6.9 * t / (REVERB_RT60_S / 3))[:, None]
     onset = np.minimum(1.0, t / 0.01)[:, None]
     tail = (dark * decay + (noise - dark) * bright) * onset
     ir = np.concatenate([np.zeros((int(REVERB_PREDELAY_S * rate), 2)), tail])
     n = ir.shape[0]
     ir = np.fft.irfft(np.fft.rfft(ir, axis=0) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))[:, None], n=n, axis=0)
+    ir *= np.minimum(1.0, (n - np.arange(n)) / (0.1 * frames))[:, None]
     return ir / np.sqrt((ir**2).sum(axis=0, keepdims=True))
 
 

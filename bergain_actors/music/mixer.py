@@ -112,8 +112,8 @@ GLIDE_BARS = 2
 
 STEREO: dict[str, tuple[float, float, float, float]] = {
     # role: (pan, width, send to the delay, reverb); the pan's side alternates with the sample
-    "hihat": (0.35, 0.8, 0.0, 0.15),
-    "ride": (0.45, 0.9, 0.1, 0.3),
+    "hihat": (0.35, 0.8, 0.0, 0.0),
+    "ride": (0.45, 0.9, 0.1, 0.0),
     "perc": (0.5, 0.7, 0.2, 0.35),
     "clap": (0.0, 0.7, 0.15, 0.5),
     "snare": (0.0, 0.6, 0.2, 0.4),
@@ -122,8 +122,8 @@ STEREO: dict[str, tuple[float, float, float, float]] = {
     "drum_loop": (0.0, 0.6, 0.0, 0.2),
     "fx": (0.0, 0.8, 0.25, 0.4),
 }
-"""Where each role sits: kick and bass stay mono in the middle, dry; hats, percs, stabs and pads spread, with
-a stereo reverb behind them."""
+"""Where each role sits: kick and bass stay mono in the middle, dry; hats, percs, stabs and pads spread, and the
+sparser hits and the pads get a stereo reverb (not the hats and the ride: their many hits would each add a tail)."""
 
 
 def placed(layer: Layer) -> Layer:
