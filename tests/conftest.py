@@ -73,7 +73,7 @@ def jack_server():
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # generous: a loaded machine starts jackd slowly
     while True:
         check = subprocess.run(["jack_wait", "-c", "-s", name], env=env, capture_output=True, text=True)
         if check.stdout.strip() == "running":

@@ -265,13 +265,13 @@ class Renderer:
             delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
             written = self.delay.process(self._send, self._echo, self._scratch, head, n, delay)
             out = np.add(self._acc[head : head + n], self._echo[head : head + n])
-            self._send[head : head + n].fill(0.0)
-            self._echo[head : head + n].fill(0.0)
+            _silence(self._send[head : head + n])
+            _silence(self._echo[head : head + n])
             self._end = max(self._end, written)
             if self._sending + ECHO_REPEATS * delay <= head + n:
-                self._echo[head + n : written].fill(0.0)
+                _silence(self._echo[head + n : written])
                 self._sending = None
-        self._acc[head : head + n].fill(0.0)
+        _silence(self._acc[head : head + n])
         self._head = head + n
         self._end = max(self._end, self._head)
         self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
@@ -525,6 +525,11 @@ class Renderer:
             _, old = self._copies.popitem(last=False)
             self._copies_bytes -= old.nbytes
         return arr
+
+
+def _silence(frames: np.ndarray) -> None:
+    """Zero a contiguous run of float32 frames as bytes (a memset): numpy's float fill takes about twice as long."""
+    frames.view(np.uint8).fill(0)
 
 
 def _ramp_at(layer: Layer, position: float) -> float:
