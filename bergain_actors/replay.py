@@ -55,6 +55,7 @@ DECISIONS = (
     ev.PhraseDecision,
     ev.ToolResult,
     ev.Directive,
+    ev.AbletonOp,
 )
 """Event types only deciding actors emit: outputs whatever ``source`` they were logged under."""
 
@@ -183,7 +184,7 @@ def audit(path: Path) -> Audit:
     if reader.problem is not None:
         problems.append(reader.problem.describe(path))
     elif ended is None:
-        problems.append("the log has no SetEnded: the set was cut off (killed, or the disk filled)")
+        problems.append("the log has no SetEnded: the set was cut off (killed, or the disk filled) or still plays")
     if started is None:
         problems.append("the log has no SetStarted")
     if ended is not None and ended.bars_played != next_bar and not problems:

@@ -70,7 +70,8 @@ class StandIn(msgspec.Struct, frozen=True):
 
     def describe(self) -> str:
         also = ", as in the original" if self.in_original else ""
-        return f"{self.kind} decided bars {self.first_bar}-{self.last_bar} ({self.reason}){also}"
+        bars = f"bar {self.first_bar}" if self.bars == 1 else f"bars {self.first_bar}-{self.last_bar}"
+        return f"{self.kind} decided {bars} ({self.reason}){also}"
 
 
 class MusicalDiff(msgspec.Struct, frozen=True):
@@ -191,8 +192,8 @@ def stand_ins(slot: str, asked: str, what_if: list[tuple[str, str]], original: l
             continue
         also = bar < len(original) and original[bar][0] == kind and original[bar][1] != ""
         last = runs[-1] if runs else None
-        if last is not None and last.last_bar == bar - 1 and last.kind == kind and last.reason == why:
-            runs[-1] = msgspec.structs.replace(last, last_bar=bar, in_original=last.in_original and also)
+        if last is not None and (last.last_bar, last.kind, last.reason, last.in_original) == (bar - 1, kind, why, also):
+            runs[-1] = msgspec.structs.replace(last, last_bar=bar)
         else:
             runs.append(StandIn(slot, asked, kind, bar, bar, why, also))
     return runs

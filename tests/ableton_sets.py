@@ -27,8 +27,9 @@ def ableton_scenario(tmp_path: Path, peer: Peer | None, port: int = 0, reply_por
     return make_scenario(tmp_path, ableton=ableton, streamer={"output": False}, **changes)
 
 
-def play(scenario, tmp_path: Path, during=None) -> SetResult:
-    """Play the set in real time (Live runs on real time); ``during(nursery, events)`` may inject faults."""
+def play(scenario, tmp_path: Path, during=None, controls=None) -> SetResult:
+    """Play the set in real time (Live runs on real time); ``during(events)`` may inject faults, ``controls(desk)``
+    type commands."""
 
     async def main() -> SetResult:
         events: list[ev.Event] = []
@@ -47,6 +48,7 @@ def play(scenario, tmp_path: Path, during=None) -> SetResult:
                 sink=OfflineSink(),
                 keep_events=True,
                 on_event=events.append,
+                controls=controls,
             )
             nursery.cancel_scope.cancel()
         return result
@@ -78,7 +80,7 @@ def expected_notes(result: SetResult, scenario, origin: int, bars: range) -> lis
     out = []
     for event in result.events:
         if isinstance(event, ev.BarPlanned) and event.plan.bar in bars:
-            for role, notes in bar_notes(event.plan, theory).items():
+            for role, notes in bar_notes(event.plan, theory, relative=True).items():
                 for n in notes:
                     t = (origin + event.plan.bar) * beats + n.start / TICKS_PER_BEAT
                     out.append((event.plan.bar, role, n.pitch, t, n.velocity))

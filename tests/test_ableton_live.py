@@ -52,7 +52,7 @@ def assert_verifies(result) -> None:
 
 @pytest.mark.parametrize(
     ("options", "bars"),
-    [({}, 24), ({"fork": True}, 16), ({"tick_ms": 300}, 16), ({"max_datagram": 9216}, 16)],
+    [({}, 32), ({"fork": True}, 16), ({"tick_ms": 300}, 16), ({"max_datagram": 9216}, 16)],
     ids=["upstream", "fork", "slow-live", "max-datagram"],
 )
 def test_a_live_mode_set_plays_the_planned_notes_on_the_planned_bars(peer_factory, tmp_path, options, bars):  # noqa: F811

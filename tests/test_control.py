@@ -35,6 +35,8 @@ def test_parse_commands():
     assert parse("energy +") == ev.Steer(intent="energy", text="energy +", value=0.1)
     assert parse("energy --") == ev.Steer(intent="energy", text="energy --", value=-0.2)
     assert parse("energy 0.7") == ev.Steer(intent="energy", text="energy 0.7", value=0.7, absolute=True)
+    assert parse("tempo 126") == ev.Steer(intent="tempo", text="tempo 126", value=126.0, absolute=True)
+    assert parse("tempo -4") == ev.Steer(intent="tempo", text="tempo -4", value=-4.0)
     assert parse("  darker\t pls ") == ev.Steer(intent="say", text="darker pls")
     assert parse("help") == Help() and parse("") == Help()
 
@@ -46,6 +48,9 @@ def test_malformed_commands_are_rejections_that_say_why():
         ("energy 7", "energy: '7' is not +, -"),
         ("energy nan", "energy: 'nan' is not"),
         ("provider frob x", "provider needs an operation"),
+        ("tempo fast", "tempo: 'fast' is not a BPM"),
+        ("tempo 0", "tempo: '0' is not a BPM"),
+        ("tempo", "tempo takes a BPM"),
         ("provider remove x y", "provider remove takes only a name"),
     ]:
         parsed = parse(line)
@@ -229,6 +234,24 @@ async def test_energy_moves_the_target_and_the_mix(scenario_factory, tmp_path, a
     assert [(e.intent, e.bar) for e in acted] == [("energy_down", 36), ("energy_down", 36)]
     assert plans[36].energy < plans[35].energy
     verified(result)
+
+
+async def test_a_tempo_steer_glides_within_the_limits_and_replays_to_the_same_bytes(
+    scenario_factory, tmp_path, autojump_clock
+):
+    result = await play(scenario_factory(bars=32), tmp_path, [(5, "tempo 200"), (17, "tempo 128")])
+    plans = {e.bar: e.plan for e in result.events if isinstance(e, ev.BarPlanned)}
+    acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
+    assert [(e.intent, e.bar, e.action) for e in acted] == [
+        ("tempo", 8, "ok: tempo glides from 128 to 153.6 BPM over 13 bars (kept within 102.4-153.6 BPM)"),
+        ("tempo", 20, "ok: tempo glides from 152 to 128 BPM over 12 bars"),
+    ]
+    assert [plans[b].bpm for b in (7, 8, 9, 19, 20, 31)] == [128, 130, 132, 152, 150, 128]
+    assert all(abs(plans[b + 1].bpm - plans[b].bpm) <= 2 for b in range(31))
+    verified(result)
+    rendered = tmp_path / "replayed.wav"
+    replay.render(result.log_path, rendered, warn=lambda m: None)
+    assert rendered.read_bytes() == result.wav_path.read_bytes()
 
 
 async def test_provider_remove_can_be_undone_with_add(scenario_factory, tmp_path, autojump_clock):

@@ -39,7 +39,7 @@ def expected_by_track(plans: list[BarPlan], seed: int = 5, key: str = "F# dorian
     theory = set_theory(seed, key)
     out: dict[str, list[tuple]] = {track: [] for track in TRACKS}
     for index, plan in enumerate(plans):
-        for track, notes in bar_notes(plan, theory).items():
+        for track, notes in bar_notes(plan, theory, relative=True).items():
             channel = 9 if track == "drums" else None
             out[track] += [(n.pitch, (index * BAR + n.start) * 5, n.duration * 5, n.velocity, channel) for n in notes]
     return {track: sorted(notes, key=lambda n: (n[1], n[0])) for track, notes in out.items()}
@@ -71,6 +71,34 @@ def test_every_note_is_the_plans_note(exported) -> None:
         assert [n[:4] for n in found] == [n[:4] for n in expected[track]], track
     assert sum(len(v) for v in expected.values()) > 2000
     assert {"drums", "bass", "stab", "texture"} <= {t for t, v in expected.items() if v}
+
+
+def test_each_tracks_level_is_its_channel_volume_at_each_beat_where_it_changes(exported) -> None:
+    """Velocities are relative to the track's level (its loudest layer), so the level is in the file as CC 7, as live
+    mode sets it as Live's track volume: a gain counts once."""
+    from bergain_actors.music.midi_file import cc_volume
+    from bergain_actors.music.notes import track_levels
+
+    _, midi, plans = exported
+    song = mido.MidiFile(str(midi))
+    changing = 0
+    for index, track in enumerate(TRACKS):
+        expected, last = [], None
+        for bar, plan in enumerate(plans):
+            for beat in range(4):
+                level = track_levels(plan, beat / 4).get(track)
+                if level is not None and cc_volume(level) != last:
+                    expected.append(((bar * BAR + beat * TICKS_PER_BEAT) * 5, cc_volume(level)))
+                    last = cc_volume(level)
+        now, got = 0, []
+        for message in song.tracks[index + 1]:
+            now += message.time
+            if message.type == "control_change" and message.control == 7:
+                got.append((now, message.value))
+        assert got == expected, track
+        changing += len(got) > 1
+    assert changing >= 2  # the set's moves show in the levels
+    assert cc_volume(1.0) == 127 and cc_volume(0.25) == 64  # GM: 40·log10(cc/127) dB, so -12 dB is 64
 
 
 def test_markers_follow_the_phases(exported) -> None:

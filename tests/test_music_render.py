@@ -419,3 +419,29 @@ def test_automated_sets_render_identically_twice(pack: SamplePack) -> None:
     second = np.concatenate([r for r in map(Renderer(pack, SR).render, plans())])
     assert first.tobytes() == second.tobytes()
     assert float(np.abs(first).max()) > 0.05
+
+
+def test_a_sweep_transforms_its_loop_once_however_many_steps_it_passes(pack: SamplePack, monkeypatch) -> None:
+    from bergain_actors.music import effects
+    from bergain_actors.music.plan import Filter
+
+    calls: dict[str, int] = {"spectrum": 0, "filtered": 0}
+
+    def counted(name: str):
+        real = getattr(effects, name)
+
+        def call(*args):
+            calls[name] += 1
+            return real(*args)
+
+        return call
+
+    monkeypatch.setattr(effects, "spectrum", counted("spectrum"))
+    monkeypatch.setattr(effects, "filtered", counted("filtered"))
+    renderer = Renderer(pack, SR)
+    for bar in range(4):
+        sweep = Filter("lowpass", 200.0 * 2.0**bar, 200.0 * 2.0 ** (bar + 1))
+        loop = Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 0.3, kind="loop", filter=sweep)
+        renderer.render(_plan(bar, loop))
+    steps = {effects.step_of(200.0 * 2.0 ** (bar + beat / 4)) for bar in range(4) for beat in range(4)}
+    assert len(steps) > 10 and calls == {"spectrum": 1, "filtered": len(steps)}  # each cutoff step filtered once

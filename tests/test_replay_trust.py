@@ -24,6 +24,7 @@ from bergain_actors.performance import perform
 from tests.brain_support import SCENARIOS
 
 Events = list[ev.Event]
+CORPUS = Path(__file__).parent / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -352,6 +353,15 @@ async def test_a_rejected_swap_replays_in_a_process_that_registered_other_kinds(
     monkeypatch.setitem(registry.KINDS["conductor"], "plugin_brain", ContextProbe)
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
+
+
+def test_inspect_of_a_log_without_set_ended_exits_4(tmp_path, capsys):
+    """A log cut at a record boundary reads cleanly but is not whole: a set killed, or one still playing."""
+    log = rewrite(CORPUS / "autopilot.bgnlog", tmp_path / "open.bgnlog", lambda e: e[:-1])
+    code, out, err = inspect_cli(capsys, str(log))
+    bars = sum(1 for e in read_all(log)[1] if isinstance(e, ev.BarPlayed))
+    assert code == 4 and f"{bars}/{bars} bars" in out
+    assert "the log has no SetEnded: the set was cut off (killed, or the disk filled) or still plays" in err
 
 
 def test_set_started_is_built_in_one_place_and_replay_rebuilds_the_same_context(phrase_log):

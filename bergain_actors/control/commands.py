@@ -16,6 +16,7 @@ from bergain_actors.core import events as ev
 HELP = """commands (each goes into the log; the answer appears below):
   any words                   steer the music: "darker", "more tension", "breakdown now", "hats out"...
   energy + | energy - | energy 0.7     move the energy target (or set it, 0..1)
+  tempo 126 | tempo +2 | tempo -4     glide the set's tempo there (2 BPM a bar, within 20 % of the scenario's)
   hold | resume               keep the groove exactly as it is / let the brain change it again
   stop [BARS] | stop now      wind down over an outro of at least BARS bars (default 8) to a phrase line / cut
   swap SLOT KIND              e.g. swap critic none, swap conductor autopilot (at the next bar line)
@@ -67,6 +68,10 @@ def parse(line: str) -> Parsed:
             return energy(amount, text)
         case ["energy", *_]:
             return _reject(text, "energy takes one of +, -, a change like +0.2, or a level from 0 to 1")
+        case ["tempo", amount]:
+            return tempo(amount, text)
+        case ["tempo", *_]:
+            return _reject(text, "tempo takes a BPM like 126, or a change like +2 or -4")
         case ["provider", op, name, *config] if op.lower() in PROVIDER_OPS:
             return provider(op.lower(), name, config, text)
         case ["provider", *_]:
@@ -99,6 +104,17 @@ def energy(amount: str, text: str) -> ev.Steer | ev.CommandRejected:
     if not relative and 0 <= value <= 1:
         return ev.Steer(intent="energy", text=text, value=value, absolute=True)
     return _reject(text, f"energy: {amount!r} is not +, -, a change from -1 to +1, or a level from 0 to 1")
+
+
+def tempo(amount: str, text: str) -> ev.Steer | ev.CommandRejected:
+    """``126`` (a tempo to glide to) or ``+2`` / ``-4`` (a change); the Conductor keeps it within its limits."""
+    try:
+        value = float(amount)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or (amount[:1] not in "+-" and value <= 0) or abs(value) > 999:
+        return _reject(text, f"tempo: {amount!r} is not a BPM like 126 or a change like +2")
+    return ev.Steer(intent="tempo", text=text, value=value, absolute=amount[:1] not in "+-")
 
 
 def energy_level(level: float, text: str = "") -> ev.Steer | ev.CommandRejected:

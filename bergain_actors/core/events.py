@@ -89,9 +89,10 @@ class SurfaceStarted(Event, frozen=True):
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
-    ``absolute``), ``hold`` (no changes until ``resume``) or ``resume``."""
+    ``absolute``), ``tempo`` (``value`` BPM: the tempo to glide to when ``absolute``, else a change), ``hold``
+    (no changes until ``resume``) or ``resume``."""
 
-    intent: Literal["say", "energy", "hold", "resume"]
+    intent: Literal["say", "energy", "hold", "resume", "tempo"]
     text: str = ""
     value: float = 0.0
     absolute: bool = False
@@ -409,6 +410,73 @@ class LiveBeat(Event, frozen=True):
     origin: int
 
 
+class LiveValue(Event, frozen=True):
+    """Ableton → log, conductor: a value Live reported through a listener (set up with the tracks, so every change
+    is heard, ours or anyone's): ``tempo`` of the song (``track`` -1), ``volume`` (0..1, 0.85 is 0 dB) and
+    ``panning`` (-1..1) of Live track ``track``. (Not the transport: a pushed ``is_playing`` would answer the query
+    the set's start waits on.)"""
+
+    what: str
+    value: float
+    track: int = -1
+
+
+class LiveParameter(msgspec.Struct, frozen=True):
+    name: str
+    value: float
+    min: float
+    max: float
+
+
+class LiveDevice(msgspec.Struct, frozen=True):
+    name: str
+    kind: int = 0
+    """Live's device type: 1 instrument, 2 audio effect, 4 MIDI effect."""
+    parameters: tuple[LiveParameter, ...] = ()
+
+
+class LiveTrack(msgspec.Struct, frozen=True):
+    index: int
+    name: str
+    midi: bool
+    volume: float = 0.85
+    pan: float = 0.0
+    devices: tuple[LiveDevice, ...] = ()
+    clips: tuple[str, ...] = ()
+    """The name of the clip in each slot ("" for an empty slot)."""
+
+
+class LiveSnapshot(Event, frozen=True):
+    """Ableton → conductor, log: what Live holds, read after set-up and after each ``AbletonOp``: everything the
+    rlm brain's Live tools read comes from here (and ``LiveValue``), never from Live itself."""
+
+    tracks: tuple[LiveTrack, ...]
+    scenes: int
+    tempo: float
+    playing: bool
+    browser: dict[str, tuple[str, ...]] = {}
+    """What the browser offers per category (``instruments``, ``drums``, ``audio_effects``, ``midi_effects``);
+    empty when AbletonOSC has no browser API (upstream)."""
+
+
+class AbletonOp(Event, frozen=True):
+    """Conductor (the rlm brain's Live tools) → Ableton, log: one operation on Live, already checked by the tool's
+    guardrails against the latest ``LiveSnapshot``. The Ableton actor carries it out and answers ``AbletonOpDone``."""
+
+    op_id: int
+    op: str
+    args: dict[str, Any] = {}
+
+
+class AbletonOpDone(Event, frozen=True):
+    """Ableton → conductor, log: how ``AbletonOp`` ``op_id`` went: ``done`` (``detail``: what Live answered) or
+    ``error`` (Live refused it with ``/live/error``, did not answer, or is away)."""
+
+    op_id: int
+    status: Literal["done", "error"]
+    detail: str = ""
+
+
 class AbletonError(Event, frozen=True):
     """Ableton → log: Live answered a call with ``/live/error`` (or a call found no answer)."""
 
@@ -558,6 +626,10 @@ AnyEvent = (
     | LocalServerChanged
     | AbletonStatus
     | LiveBeat
+    | LiveValue
+    | LiveSnapshot
+    | AbletonOp
+    | AbletonOpDone
     | AbletonError
     | ClipWritten
     | ClipFired

@@ -42,6 +42,8 @@ class Summary:
         self.clips_late = 0
         self.ableton_errors = 0
         self.scenes_fired = 0
+        self.live_ops = 0
+        self.live_ops_failed = 0
         self.ableton_changes: list[str] = []
         """Live absent, lost, restored, reloaded: each with its bar and why."""
         self.end = ""
@@ -120,6 +122,9 @@ class Summary:
                 self.ableton_errors += 1
             case ev.SceneFired():
                 self.scenes_fired += 1
+            case ev.AbletonOpDone():
+                self.live_ops += 1
+                self.live_ops_failed += event.status != "done"
             case ev.AbletonStatus() if event.state not in ("connected",):
                 self.ableton_changes.append(f"bar {event.bar}: {event.state} ({event.detail})")
             case ev.SetEnded():
@@ -146,6 +151,7 @@ class Summary:
             out.append(
                 f"Ableton      {self.clips_fired} clips fired, {self.clips_late} late, {self.scenes_fired} scenes"
                 f" fired, {self.ableton_errors} errors from Live"
+                + (f"; {self.live_ops} tool operations, {self.live_ops_failed} failed" if self.live_ops else "")
             )
         for title, items in (
             ("crashes", self.crashes),

@@ -1,5 +1,7 @@
 """A set as a Standard MIDI File (type 1): a conductor track with the tempo map, time signature, key signature and
-a marker at each phase, then one track per Ableton role with the notes ``bar_notes`` gives (drums on channel 10).
+a marker at each phase, then one track per Ableton role with the notes ``bar_notes`` gives (drums on channel 10):
+velocities against the track's level, and the level itself as channel volume (CC 7) at each beat where it changes,
+as live mode sets Live's track volume.
 
 Bars are laid end to end in the order they are given (the order the speakers took them), so the file plays the
 set as heard. Our grid (96 ticks a beat) maps exactly onto the file's 480. Pure apart from the file it writes.
@@ -8,6 +10,7 @@ set as heard. Our grid (96 ticks a beat) maps exactly onto the file's 480. Pure 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO
@@ -15,7 +18,7 @@ from typing import BinaryIO
 import mido
 import msgspec
 
-from bergain_actors.music.notes import TRACKS, bar_notes, unplayed
+from bergain_actors.music.notes import TRACKS, bar_notes, track_levels, unplayed
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 from bergain_actors.music.theory import Theory
 
@@ -67,7 +70,9 @@ def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, n
     """Write the bars of ``plans`` in order as a type-1 MIDI file to ``out`` (a path or a binary file)."""
     conductor: list[tuple[int, int, mido.Message | mido.MetaMessage]] = []
     timed: dict[str, list[tuple[int, int, int, int]]] = {track: [] for track in TRACKS}
-    """Per track: (file tick, 0 = off / 1 = on, pitch, velocity), made into messages once sorted."""
+    """Per track: (file tick, -1 = volume / 0 = off / 1 = on, pitch or volume, velocity), made into messages once
+    sorted."""
+    volumes: dict[str, int] = {}
     counts = dict.fromkeys(TRACKS, 0)
     skipped: dict[str, int] = {}
     at = bars = 0
@@ -85,7 +90,13 @@ def write_midi(plans: Iterable[BarPlan], theory: Theory, out: Path | BinaryIO, n
             phase = plan.phase
         for role in unplayed(plan):
             skipped[role] = skipped.get(role, 0) + 1
-        for track, notes in bar_notes(plan, theory).items():
+        for beat in range(plan.beats_per_bar):  # as live mode rides Live's fader: beat by beat through a fade
+            for track, level in track_levels(plan, beat / plan.beats_per_bar).items():
+                volume = cc_volume(level)
+                if volumes.get(track) != volume:
+                    timed[track].append(((at + beat * TICKS_PER_BEAT) * SCALE, -1, volume, 0))
+                    volumes[track] = volume
+        for track, notes in bar_notes(plan, theory, relative=True).items():
             for n in notes:
                 start = (at + n.start) * SCALE
                 timed[track] += [(start, 1, n.pitch, n.velocity), (start + n.duration * SCALE, 0, n.pitch, 0)]
@@ -125,11 +136,19 @@ def _notes_track(head: list, timed: list[tuple[int, int, int, int]], channel: in
     track = mido.MidiTrack(head)
     now = 0
     for tick, on, pitch, velocity in sorted(timed):
-        kind = "note_on" if on else "note_off"
-        track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now))
+        if on < 0:
+            track.append(mido.Message("control_change", channel=channel, control=7, value=pitch, time=tick - now))
+        else:
+            kind = "note_on" if on else "note_off"
+            track.append(mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now))
         now = tick
     track.append(mido.MetaMessage("end_of_track", time=max(0, end - now)))
     return track
+
+
+def cc_volume(gain: float) -> int:
+    """A linear gain as MIDI channel volume: GM's curve is 40·log10(cc/127) dB, so cc = 127·√gain."""
+    return max(0, min(127, round(127 * math.sqrt(max(gain, 0.0)))))
 
 
 def key_signature(theory: Theory) -> str:

@@ -3,9 +3,11 @@
 Drums come from the plan's hits through a General MIDI drum map; bass, chords, stabs and texture from the set's
 ``Theory``: the phase's chord for the bar, played with the figure of the sample the plan chose (the pack's acid,
 offbeat and rolling basslines, its pads, drones and stabs, transposed to follow the chord). Velocity follows the
-layer's gain. Every note lies inside its bar, and no two notes of one pitch overlap, so bars concatenate into
-valid clips and files. Pure and deterministic: the same plan and theory give the same notes. A set's theory is
-``set_theory(scenario.seed, scenario.key)``: live mode and ``replay --midi`` must both derive it so.
+layer's gain, or with ``relative`` its gain against the loudest layer of its track (``track_levels``: what live
+mode sets as the track's volume, so a gain counts once). Every note lies inside its bar, and no two notes of one
+pitch overlap, so bars concatenate into valid clips and files. Pure and deterministic: the same plan and theory
+give the same notes. A set's theory is ``set_theory(scenario.seed, scenario.key)``: live mode and ``replay --midi``
+must both derive it so.
 """
 
 from __future__ import annotations
@@ -95,7 +97,7 @@ def velocity(gain: float, level: float = 1.0) -> int:
 
 def unplayed(plan: BarPlan) -> tuple[str, ...]:
     """Roles of ``plan`` that ``bar_notes`` has no notes for (a loop of a role no track knows), to be reported."""
-    return tuple(layer.role for layer in plan.layers if track_for(layer) is None and layer.gain > 0)
+    return tuple(layer.role for layer in plan.layers if track_for(layer) is None and peak(layer) > 0)
 
 
 def track_for(layer: Layer) -> str | None:
@@ -109,15 +111,44 @@ def track_for(layer: Layer) -> str | None:
     return track
 
 
-def bar_notes(plan: BarPlan, theory: Theory) -> dict[str, tuple[Note, ...]]:
-    """Every track's notes for one bar, sorted by (start, pitch); a silent track has an empty tuple."""
+def track_levels(plan: BarPlan, at: float = 0.0) -> dict[str, float]:
+    """Each sounding track's level: the gain of its loudest layer ``at`` this share of the bar (0 its start, 1 its
+    end: a fading layer ramps from ``gain`` to ``gain_end``). Prompt clips carry their own velocities: not counted."""
+    levels: dict[str, float] = {}
+    for layer in plan.layers:
+        track = track_for(layer)
+        if track is None or peak(layer) <= 0 or layer.kind == "notes":
+            continue
+        end = layer.gain if layer.gain_end is None else layer.gain_end
+        gain = layer.gain + (end - layer.gain) * min(max(at, 0.0), 1.0)
+        levels[track] = max(levels.get(track, 0.0), gain)
+    return levels
+
+
+def peak(layer: Layer) -> float:
+    """A layer's loudest gain in the bar (a fade's start or end)."""
+    return layer.gain if layer.gain_end is None else max(layer.gain, layer.gain_end)
+
+
+def bar_notes(plan: BarPlan, theory: Theory, relative: bool = False) -> dict[str, tuple[Note, ...]]:
+    """Every track's notes for one bar, sorted by (start, pitch); a silent track has an empty tuple. With
+    ``relative``, velocities follow each layer's gain against its track's level (the track's volume carries the
+    level itself)."""
     bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
     degree = theory.degree_at(plan.phase, plan.bar)
     found: dict[str, list[Note]] = {track: [] for track in TRACKS}
+    levels: dict[str, float] = {}
     for layer in plan.layers:
         track = track_for(layer)
-        if track is None or layer.gain <= 0:
+        if relative and track is not None and layer.kind != "notes":
+            levels[track] = max(levels.get(track, 0.0), peak(layer))
+    for layer in plan.layers:
+        track = track_for(layer)
+        if track is None or peak(layer) <= 0:
             continue
+        if layer.kind != "notes":  # a layer fading in plays its notes at the bar's peak; the volume does the fade
+            gain = peak(layer) / levels[track] if track in levels else peak(layer)
+            layer = msgspec.structs.replace(layer, gain=min(1.0, gain))
         loop_bar = (plan.bar - layer.loop_start_bar) % _loop_bars(layer.sample)
         if layer.kind == "notes":
             notes = layer.notes

@@ -216,12 +216,13 @@ class Renderer:
         self._position = start + bar_len
         self._make_room(n)
         head = self._head
-        onsets = self._onset_table(bpm, start - first)
+        frac = start - first
+        onsets = self._onset_table(bpm, frac)
         bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
         skipped_layers = skipped_hits = 0
         for layer in plan.layers:
             if layer.kind == "notes":
-                skipped_hits += self._add_notes(layer, bpm, start - first, onsets, bar_ticks)
+                skipped_hits += self._add_notes(layer, bpm, frac, onsets, bar_ticks)
                 continue
             sample = self.pack.samples.get(layer.sample)
             if sample is None:
@@ -230,35 +231,9 @@ class Renderer:
             if layer.gain == 0.0 and not layer.gain_end:
                 continue
             if layer.kind == "loop" and sample.is_loop:
-                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, start - first, bar_ticks)
+                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, frac, bar_ticks)
                 continue
-            reference = max(layer.gain, layer.gain_end or 0.0)
-            src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
-            steady = src is not None and layer.gain_end is None and layer.send > 0.0
-            sent = self._source(layer, sample, None, sample.data, send=layer.send) if steady else None
-            for tick in layer.hits if layer.kind == "hit" else (0,):
-                if not 0 <= tick < bar_ticks:
-                    skipped_hits += 1
-                    continue
-                offset = onsets.get(tick)
-                if offset is None:
-                    offset = self._onset(bpm, start - first, tick, onsets)
-                hit = (
-                    src
-                    if src is not None
-                    else self._source(layer, sample, self._step(layer, tick / bar_ticks), sample.data)
-                )
-                scale = 1.0 if layer.gain_end is None else _ramp_at(layer, tick / bar_ticks) / reference
-                at = head + offset
-                length = hit.shape[0]
-                work = self._scratch[:length]
-                self._acc[at : at + length] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
-                if layer.send > 0.0:
-                    self._send[at : at + length] += (
-                        sent if sent is not None else np.multiply(hit, np.float32(scale * layer.send), out=work)
-                    )
-                    self._sending = max(self._sending or 0, at + length)
-                self._end = max(self._end, at + length)
+            skipped_hits += self._add_hits(layer, sample, bpm, frac, onsets, bar_ticks)
         if self._sending is None:
             out = self._acc[head : head + n].copy()
         else:
@@ -351,6 +326,46 @@ class Renderer:
             self._sending -= head
         self._head, self._end = 0, end - head
 
+    def _add_hits(
+        self, layer: Layer, sample: Sample, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int
+    ) -> int:
+        """Add a one-shot layer's hits, each at its onset, level and cutoff step (and to the delay's send); returns
+        how many fall outside the bar. A steady layer (no ramp, no filter) adds the same two cached copies to every
+        onset."""
+        steady = layer.filter is None and layer.gain_end is None
+        src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
+        sent = self._source(layer, sample, None, sample.data, send=layer.send) if steady and layer.send > 0.0 else None
+        reference = max(layer.gain, layer.gain_end or 0.0)
+        acc, head, skipped, reach = self._acc, self._head, 0, None
+        for tick in layer.hits if layer.kind == "hit" else (0,):
+            if not 0 <= tick < bar_ticks:
+                skipped += 1
+                continue
+            offset = onsets.get(tick)
+            if offset is None:
+                offset = self._onset(bpm, frac, tick, onsets)
+            at = head + offset
+            if steady:
+                stop = at + src.shape[0]
+                acc[at:stop] += src
+                if sent is not None:
+                    self._send[at:stop] += sent
+            else:
+                position = tick / bar_ticks
+                hit = src if src is not None else self._source(layer, sample, self._step(layer, position), sample.data)
+                scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
+                stop = at + hit.shape[0]
+                work = self._scratch[: hit.shape[0]]
+                acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
+                if layer.send > 0.0:
+                    self._send[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
+            reach = stop if reach is None else max(reach, stop)
+        if reach is not None:
+            self._end = max(self._end, reach)
+            if layer.send > 0.0:
+                self._sending = max(self._sending or 0, reach)
+        return skipped
+
     def _add_loop(
         self,
         layer: Layer,
@@ -373,8 +388,8 @@ class Renderer:
         send = np.float32(layer.send)
         stretched = self._loop_source(sample, bpm, bar_len)
         sources: dict[int | None, np.ndarray] = {}
-        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []
-        """(first frame, source, level) of each run of segments that share a source and a level."""
+        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run
+        # of segments that share a source and a level: added at once
         for tick, lo in zip(ticks, [0, *bounds[:-1]], strict=True):
             step = self._step(layer, tick / bar_ticks)
             if step not in sources:

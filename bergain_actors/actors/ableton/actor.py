@@ -3,13 +3,20 @@
 Live mode: each bar's plan becomes notes (``music.notes.bar_notes``, the same notes ``replay --midi`` exports), one
 looping one-bar clip per track whose notes change, written into a free slot of a small ring as soon as the plan
 arrives (two bars ahead) and fired during the bar before it, so Live's launch quantization starts it on the bar
-line. A track whose notes do not change keeps looping its clip. Palette mode fires a scene of a pre-built grid
-(energy × phase) on phrase boundaries instead.
+line. A track whose notes do not change keeps looping its clip. The mixer rides Live's faders: at each bar line
+(and each beat of a fade) a track's volume is the level of its loudest layer (``track_levels``; the notes'
+velocities are relative to it), its pan the mean pan of its layers, and the song's tempo the plan's; each is sent
+only when it changes. Palette mode fires a scene of a pre-built grid (energy × phase) on phrase boundaries instead.
 
-An edge actor: ``handle`` only records plans and bars; the actor's own task talks to Live. Everything it learns
-from Live (beats, errors, losses, reloads) and everything it does (clips written and fired, scenes fired) is an
-event first, so ``replay --verify`` needs no Live. Faults never reach the music: Live absent or lost, the set
-goes on by our own clock (``LiveClockSink``) while this task reconnects with backoff and resyncs.
+The rlm brain's Live tools act through ``AbletonOp`` events: a task of the actor carries each out against Live
+(beside the clips, never holding them up), reads Live again (``LiveSnapshot``: what the tools read) and answers
+``AbletonOpDone``.
+
+An edge actor: ``handle`` only records plans, bars and operations; the actor's own tasks talk to Live. Everything
+it learns from Live (beats, errors, losses, reloads, listeners, snapshots) and everything it does (clips written
+and fired, scenes fired, operations) is an event first, so ``replay --verify`` needs no Live. Faults never reach
+the music: Live absent or lost, the set goes on by our own clock (``LiveClockSink``) while this task reconnects
+with backoff and resyncs.
 """
 
 from __future__ import annotations
@@ -21,19 +28,40 @@ import trio
 
 from bergain_actors.actors.ableton import live
 from bergain_actors.actors.ableton.clock import LiveClock, LiveClockSink
+from bergain_actors.actors.ableton.live import live_volume
 from bergain_actors.actors.ableton.osc import OscClient, OscError
 from bergain_actors.actors.streamer.sinks import Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext, SetContext
-from bergain_actors.music.notes import Note, bar_notes, track_for
+from bergain_actors.music.notes import Note, bar_notes, track_for, track_levels
 from bergain_actors.music.palette import build_palette, scene_for
-from bergain_actors.music.plan import BarPlan
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
 from bergain_actors.music.theory import set_theory
+
+_LISTENED = {
+    "/live/song/get/tempo": "tempo",
+    "/live/track/get/volume": "volume",
+    "/live/track/get/panning": "panning",
+}
+"""Listener pushes logged as ``LiveValue``."""
 
 RING = 4
 """Clip slots per track in live mode: one playing, one fired, one or two written ahead."""
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Seconds between reconnection attempts while Live is away."""
+
+
+LOADERS = {
+    "instrument": "load_instrument",
+    "drum_kit": "load_drum_kit",
+    "audio_effect": "load_audio_effect",
+    "midi_effect": "load_midi_effect",
+}
+"""The fork's browser method for each kind of device the tools load."""
+
+
+class OpFailed(Exception):
+    """Live answered an operation with an error."""
 
 
 class Lost(Exception):
@@ -45,7 +73,9 @@ class TrackState(msgspec.Struct):
     scheduled: tuple[Note, ...] | None = None
     """The notes the track plays at the last bar written or fired (None: unknown, e.g. after a resync)."""
     next_slot: int = 0
-    pan: float = 0.0
+    volume: float | None = None
+    """The volume and pan last sent to Live (None: not since set-up)."""
+    pan: float | None = None
 
 
 class Pending(msgspec.Struct):
@@ -54,7 +84,6 @@ class Pending(msgspec.Struct):
     bar: int
     role: str
     slot: int
-    pan: float
 
 
 class AbletonState:
@@ -73,6 +102,15 @@ class AbletonState:
         self.ok = False
         self.scene_bar = -1
         """Palette mode: the phrase bar whose scene was fired last."""
+        self.tempo = 0.0
+        """The song tempo last sent to Live."""
+        self.values: dict[tuple[str, int], float] = {}
+        """What Live's listeners last reported (``LiveValue``), to log only changes."""
+        self.ops: list[ev.AbletonOp] = []
+        """Operations asked for and not answered yet."""
+        self.browser: dict[str, tuple[str, ...]] = {}
+        self.snapshot_due = False
+        """A session began: Live is read again for the tools."""
         self.prompt_clips: list[ev.ClipAdded] = []
         """Clips made from prompts (``ClipAdded``, target ``ableton``) not written into Live yet."""
 
@@ -95,7 +133,7 @@ def clocked_by_live(set_ctx: SetContext, sink: Sink) -> Sink:
 
 class AbletonLink(Actor):
     kind = "osc"
-    subscribes = (ev.BarPlanned, ev.BarPlayed, ev.ClipAdded)
+    subscribes = (ev.BarPlanned, ev.BarPlayed, ev.ClipAdded, ev.AbletonOp)
     deciding = False
 
     def __init__(self, ctx: ActorContext, config: Any) -> None:
@@ -106,8 +144,11 @@ class AbletonLink(Actor):
         self.palette = build_palette(self.theory, ctx.scenario.bpm) if config.mode == "palette" else ()
         self.beats_per_bar = ctx.scenario.beats_per_bar
         self._wake = trio.Event()
+        self._ops_wake = trio.Event()
         self._last_beat_at = 0.0
         self._reloaded = False
+        self._errors: list[str] = []
+        """Every ``/live/error`` so far: an operation that drew one failed."""
         self._browser = True
         """Whether AbletonOSC offers the browser API, as last said (assumed until a probe says otherwise)."""
 
@@ -120,6 +161,9 @@ class AbletonLink(Actor):
             self.state.played = event.bar
         elif isinstance(event, ev.ClipAdded) and event.target == "ableton":
             self.state.prompt_clips.append(event)
+        elif isinstance(event, ev.AbletonOp):
+            self.state.ops.append(event)
+            self._ops_wake.set()
         self._wake.set()
 
     # --- from Live (pushes, published before they are used) --------------------------------------------------------
@@ -133,7 +177,14 @@ class AbletonLink(Actor):
             self._last_beat_at = trio.current_time()
             clock.beat(beat)
             self._wake.set()
+        elif address in _LISTENED and args:
+            what, track = _LISTENED[address], int(args[0]) if address.startswith("/live/track/") else -1
+            value = round(float(args[-1]), 4)
+            if self.state.values.get((what, track)) != value:
+                self.state.values[(what, track)] = value
+                self.ctx.emit(ev.LiveValue(what=what, value=value, track=track, bar=max(self.state.played, 0)))
         elif address == "/live/error":
+            self._errors.append(" ".join(str(a) for a in args)[:300])
             self.ctx.emit(ev.AbletonError(message=" ".join(str(a) for a in args)[:300], bar=max(self.state.played, 0)))
         elif address == "/live/startup":  # AbletonOSC (re)loaded: while connected, our listeners are gone
             if self.state.ok:
@@ -155,7 +206,8 @@ class AbletonLink(Actor):
                 retries=config.retries,
                 on_push=self._push,
             )
-            async with osc:
+            async with osc, trio.open_nursery() as nursery:
+                nursery.start_soon(self._operate, osc)
                 try:
                     await self._serve(osc)
                 finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
@@ -205,6 +257,7 @@ class AbletonLink(Actor):
             self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
         self.state.ok = False
         self.clock.down()
+        self._ops_wake.set()  # operations waiting are answered: Live is away
 
     async def _session(self, osc: OscClient) -> None:
         """Set up (again), sync the clock, then keep clips flowing until Live goes away."""
@@ -230,10 +283,16 @@ class AbletonLink(Actor):
             for role, index in result.tracks.items()
         }
         state.pending = []
-        osc.send("/live/song/set/tempo", float(self.ctx.scenario.bpm))
+        plan = state.plans.get(max(state.played, 0))
+        state.tempo = 0.0  # a Live that restarted has its own default tempo: set ours again
+        self._tempo(osc, plan.bpm if plan is not None else float(self.ctx.scenario.bpm))
         osc.send("/live/song/set/clip_trigger_quantization", 4)
+        osc.send("/live/song/start_listen/tempo")
         for track in state.tracks.values():
-            osc.send("/live/track/set/volume", track.index, 0.85)
+            if self.palette:  # the grid's clips carry their levels in their velocities
+                osc.send("/live/track/set/volume", track.index, 0.85)
+            osc.send("/live/track/start_listen/volume", track.index)
+            osc.send("/live/track/start_listen/panning", track.index)
         state.scene_bar = -1
         if self.palette:
             await self._build_palette(osc)
@@ -264,6 +323,9 @@ class AbletonLink(Actor):
             self.clock.live_bar = live_bar
             self._last_beat_at = trio.current_time()
             self.clock.sync(origin=live_bar - max(state.played, 0))
+        state.browser = await live.browser_items(osc) if now.browser else {}
+        state.snapshot_due = True
+        self._ops_wake.set()
         while True:
             self._wake = trio.Event()
             await self._step(osc)
@@ -284,6 +346,7 @@ class AbletonLink(Actor):
         if self.palette:
             self._fire_scene(osc)
         else:
+            self._mix(osc)
             self._fire_due(osc)
         while state.prompt_clips:
             await self._write_prompt_clip(osc, state.prompt_clips[0])
@@ -321,9 +384,34 @@ class AbletonLink(Actor):
             osc.send("/live/track/stop_all_clips", track.index)
         else:
             osc.send("/live/clip_slot/fire", track.index, pending.slot)
-        if pending.pan != track.pan:
-            osc.send("/live/track/set/panning", track.index, float(pending.pan))
-            track.pan = pending.pan
+
+    def _mix(self, osc: OscClient) -> None:
+        """The bar Live plays now (or the latest planned before it, when its plan came late), on Live's faders: its
+        tempo, and each sounding track's volume (at this beat: a fade moves it beat by beat) and pan, each sent only
+        when it changed."""
+        now = self.clock.set_bar()
+        due = [b for b in self.state.plans if now is not None and b <= now]
+        if not due:
+            return
+        plan = self.state.plans[max(due)]
+        self._tempo(osc, plan.bpm)
+        levels = track_levels(plan, self.clock.tick / self.beats_per_bar)
+        pans = _pans(plan)
+        for role, track in self.state.tracks.items():
+            if role in levels:
+                volume = live_volume(levels[role])
+                if volume != track.volume:
+                    osc.send("/live/track/set/volume", track.index, volume)
+                    track.volume = volume
+            if role in pans and pans[role] != track.pan:
+                osc.send("/live/track/set/panning", track.index, float(pans[role]))
+                track.pan = pans[role]
+
+    def _tempo(self, osc: OscClient, bpm: float) -> None:
+        if bpm != self.state.tempo:
+            osc.send("/live/song/set/tempo", float(bpm))
+            self.state.tempo = bpm
+            self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
 
     async def _write(self, osc: OscClient, upto: int) -> None:
         """Write the clips of every planned bar up to ``upto`` not written yet (all of a bar's tracks at once)."""
@@ -333,8 +421,7 @@ class AbletonLink(Actor):
             plan = state.plans.get(bar)
             if plan is None:
                 return
-            notes = bar_notes(plan, self.theory)
-            pans = _pans(plan)
+            notes = bar_notes(plan, self.theory, relative=True)
             writes: list[tuple[str, int, tuple[Note, ...]]] = []
             for role, track in state.tracks.items():
                 wanted = notes.get(role, ())
@@ -342,12 +429,12 @@ class AbletonLink(Actor):
                     continue
                 track.scheduled = wanted
                 if not wanted:
-                    state.pending.append(Pending(bar, role, -1, pans.get(role, 0.0)))
+                    state.pending.append(Pending(bar, role, -1))
                     continue
                 slot = track.next_slot
                 track.next_slot = (slot + 1) % RING
                 writes.append((role, slot, wanted))
-                state.pending.append(Pending(bar, role, slot, pans.get(role, 0.0)))
+                state.pending.append(Pending(bar, role, slot))
             state.written = bar
             if writes:
                 await self._write_bar(osc, bar, writes)
@@ -363,6 +450,103 @@ class AbletonLink(Actor):
                 for role, slot, notes in writes
             ]
         )
+
+    # --- the rlm brain's operations -------------------------------------------------------------------------------
+
+    async def _operate(self, osc: OscClient) -> None:
+        """Carry out the operations the tools asked for, one at a time, each answered: done, or error (Live refused
+        it, did not answer, or is away). After each, and after every (re)connection, Live is read again."""
+        state = self.state
+        while True:
+            await self._ops_wake.wait()
+            self._ops_wake = trio.Event()
+            if state.ok and state.snapshot_due:
+                state.snapshot_due = False
+                await self._snapshot(osc)
+            while state.ops:
+                op = state.ops[0]
+                if not state.ok:
+                    detail = "Live is not connected; the set plays on"
+                    status = "error"
+                else:
+                    try:
+                        status, detail = "done", await self._carry_out(osc, op)
+                    except (OscError, OpFailed) as exc:
+                        status, detail = "error", str(exc)
+                    if state.ok:
+                        await self._snapshot(osc)
+                state.ops.pop(0)
+                bar = max(state.played, 0)
+                self.ctx.emit(ev.AbletonOpDone(op_id=op.op_id, status=status, detail=detail, bar=bar, cause=op.seq))
+
+    async def _snapshot(self, osc: OscClient) -> None:
+        try:
+            snap = await live.snapshot(osc, self.state.browser)
+        except OscError as exc:
+            self.ctx.emit(ev.AbletonError(message=f"reading Live for the tools: {exc}", bar=max(self.state.played, 0)))
+            return
+        self.ctx.emit(msgspec.structs.replace(snap, bar=max(self.state.played, 0)))
+
+    async def _carry_out(self, osc: OscClient, op: ev.AbletonOp) -> str:
+        """One operation against Live; what Live answered, or ``OpFailed`` when it answered with ``/live/error``."""
+        args, errors = op.args, len(self._errors)
+        track = int(args.get("track", -1))
+        if op.op == "create_track":
+            (count,) = await osc.query("/live/song/get/num_tracks")
+            osc.send("/live/song/create_midi_track", -1)
+            osc.send("/live/track/set/name", int(count), str(args["name"]))
+            (name,) = await osc.query("/live/track/get/name", int(count))
+            detail = f"created MIDI track {int(count)} {name!r}"
+        elif op.op == "delete_track":
+            osc.send("/live/song/delete_track", track)
+            detail = f"deleted track {track}"
+        elif op.op == "load":
+            osc.send("/live/view/set/selected_track", track)
+            method = LOADERS[str(args["kind"])]
+            try:
+                reply = await osc.query(f"/live/browser/{method}", str(args["name"]), ids=0, timeout=2.0)
+            except OscError:
+                raise OpFailed(f"Live loaded nothing for {args['name']!r}") from None
+            detail = f"loaded {reply[0] if reply else args['name']} on track {track}"
+        elif op.op == "set_param":
+            device, param = int(args["device"]), int(args["param"])
+            osc.send("/live/device/set/parameter/value", track, device, param, float(args["value"]))
+            (value,) = await osc.query("/live/device/get/parameter/value", track, device, param)
+            detail = f"track {track} device {device} parameter {param} is {round(float(value), 4):g}"
+        elif op.op == "mix":
+            for key, address in (("volume", "/live/track/set/volume"), ("pan", "/live/track/set/panning")):
+                if key in args:
+                    osc.send(address, track, float(args[key]))
+            volume, pan = await live.gather(
+                osc.query("/live/track/get/volume", track), osc.query("/live/track/get/panning", track)
+            )
+            detail = f"track {track}: volume {round(float(volume[0]), 4):g}, pan {round(float(pan[0]), 4):g}"
+        elif op.op == "fire_clip":
+            osc.send("/live/clip_slot/fire", track, int(args["slot"]))
+            detail = f"fired track {track} slot {int(args['slot'])}: it starts on the next bar line"
+        elif op.op == "stop_clip":
+            osc.send("/live/track/stop_all_clips", track)
+            detail = f"track {track} stops on the next bar line"
+        elif op.op == "fire_scene":
+            scene = int(args["scene"])
+            for kept in args.get("keep", ()):
+                osc.send("/live/clip_slot/set/has_stop_button", int(kept), scene, False)
+            osc.send("/live/scene/fire", scene)
+            detail = f"fired scene {scene}: it starts on the next bar line (the set's own tracks play on)"
+        elif op.op == "write_clip":
+            slot, beats = int(args["slot"]), int(args["beats"])
+            notes = [
+                Note(int(p), round(float(s) * TICKS_PER_BEAT), round(float(d) * TICKS_PER_BEAT), int(v))
+                for p, s, d, v in args["notes"]
+            ]
+            await live.write_clip(osc, track, slot, notes, beats, str(args.get("name") or "rlm clip"))
+            detail = f"wrote {len(notes)} notes into track {track} slot {slot} ({beats} beats)"
+        else:
+            raise OpFailed(f"unknown operation {op.op!r}")
+        await osc.query("/live/test")  # answered after everything sent before it: any /live/error has arrived
+        if len(self._errors) > errors:
+            raise OpFailed(f"Live said: {self._errors[errors]}")
+        return detail
 
     # --- palette mode -----------------------------------------------------------------------------------------------
 

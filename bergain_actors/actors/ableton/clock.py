@@ -28,12 +28,14 @@ class LiveClock:
         self.epoch = 0
         """Bumped at each (re)sync: the sink rejoins Live's clock when it changes."""
         self.live_bar = -1
+        self.tick = 0
+        """The beat within Live's bar, from its last beat."""
         self.settled = trio.Event()
         """Set once the start is decided: Live is up with an origin, or absent."""
         self._changed = trio.Event()
 
     def beat(self, beat: int) -> None:
-        self.live_bar = beat // self.beats_per_bar
+        self.live_bar, self.tick = divmod(beat, self.beats_per_bar)
         self.poke()
 
     def sync(self, origin: int) -> None:

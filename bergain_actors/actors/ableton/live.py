@@ -6,6 +6,7 @@ replies: call them only from an actor's own task, never from the audio path.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,7 @@ import msgspec
 import trio
 
 from bergain_actors.actors.ableton.osc import OscClient, OscError, chunk_notes
+from bergain_actors.core import events as ev
 from bergain_actors.music.notes import TRACKS
 from bergain_actors.music.plan import TICKS_PER_BEAT
 
@@ -30,6 +32,16 @@ INSTRUMENTS = {
     "texture": ("load_instrument", "Drift"),
 }
 """What each role's track gets through the browser (the fork's ``/live/browser/*``), or what to load by hand."""
+
+
+def live_volume(gain: float) -> float:
+    """A linear gain (1 = 0 dB) as Live's track volume (0..1): 0.85 is 0 dB, 1.0 is +6 dB, 0.4 is -18 dB, linear in
+    dB above 0.4 and 40·log10 below (the curve of Live's fader, as ``abletonosc_peer`` displays it)."""
+    if gain <= 0:
+        return 0.0
+    db = 20 * math.log10(gain)
+    volume = 1.0 - (6.0 - db) / 40.0 if db >= -18.0 else 0.4 * 10 ** ((db + 18.0) / 40.0)
+    return round(min(1.0, max(0.0, volume)), 4)
 
 
 class TrackInfo(msgspec.Struct, frozen=True):
@@ -182,3 +194,71 @@ async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note
     (got,) = await osc.query("/live/clip/get/name", track, slot)
     if got != name:
         raise OscError("write", f"track {track} slot {slot}: clip is {got!r}, expected {name!r}")
+
+
+BROWSER = ("instruments", "drums", "audio_effects", "midi_effects")
+"""The browser categories a snapshot lists (the fork's ``/live/browser/browse``)."""
+MAX_PARAMETERS = 48
+"""Parameters listed per device: enough for a synth's main page, small enough for a prompt."""
+
+
+async def browser_items(osc: OscClient) -> dict[str, tuple[str, ...]]:
+    """What the browser offers per category; empty without the browser API. Asked one category at a time: the
+    replies carry no ids, so they are told apart by order."""
+    items: dict[str, tuple[str, ...]] = {}
+    for category in BROWSER:
+        reply = await osc.query("/live/browser/browse", category, ids=0, timeout=max(osc.timeout, 2.0))
+        items[category] = tuple(str(name) for name in reply)
+    return items
+
+
+async def snapshot(osc: OscClient, browser: dict[str, tuple[str, ...]]) -> ev.LiveSnapshot:
+    """Everything the rlm brain's Live tools may read: tracks with their mixer, devices (and parameters) and clip
+    slots, scenes, tempo, transport, and ``browser`` (read once per session by ``browser_items``)."""
+    tempo, playing, count, scenes = await gather(
+        osc.query("/live/song/get/tempo"),
+        osc.query("/live/song/get/is_playing"),
+        osc.query("/live/song/get/num_tracks"),
+        osc.query("/live/song/get/num_scenes"),
+    )
+    n = int(count[0])
+    props = ("name", "has_midi_input", "volume", "panning", "devices/name", "devices/type", "clips/name")
+    per = await gather(*[osc.query(f"/live/track/get/{prop}", t) for prop in props for t in range(n)])
+    name, midi, volume, pan, devices, kinds, clips = (per[i * n : (i + 1) * n] for i in range(len(props)))
+    wanted = [(t, d) for t in range(n) for d in range(len(devices[t]))]
+    fields = ("name", "value", "min", "max")
+    params = await gather(*[osc.query(f"/live/device/get/parameters/{p}", t, d) for t, d in wanted for p in fields])
+    found: dict[tuple[int, int], tuple[ev.LiveParameter, ...]] = {}
+    for i, key in enumerate(wanted):
+        names, values, lows, highs = params[4 * i : 4 * i + 4]
+        found[key] = tuple(
+            ev.LiveParameter(str(p), _num(v), _num(lo), _num(hi))
+            for p, v, lo, hi in list(zip(names, values, lows, highs, strict=False))[:MAX_PARAMETERS]
+        )
+    tracks = tuple(
+        ev.LiveTrack(
+            index=t,
+            name=str(name[t][0]),
+            midi=bool(midi[t][0]),
+            volume=_num(volume[t][0]),
+            pan=_num(pan[t][0]),
+            devices=tuple(
+                ev.LiveDevice(str(dn), int(kinds[t][d]) if d < len(kinds[t]) else 0, found[(t, d)])
+                for d, dn in enumerate(devices[t])
+            ),
+            clips=tuple("" if c is None else str(c) for c in clips[t]),
+        )
+        for t in range(n)
+    )
+    return ev.LiveSnapshot(
+        tracks=tracks, scenes=int(scenes[0]), tempo=_num(tempo[0]), playing=bool(playing[0]), browser=browser
+    )
+
+
+def _num(value: object) -> float:
+    """A value from Live as a float the log can hold (float32 noise rounded off)."""
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return round(number, 4) if math.isfinite(number) else 0.0

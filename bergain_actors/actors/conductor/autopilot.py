@@ -38,8 +38,8 @@ VARY_PATTERNS = {
 }
 """Patterns the autopilot varies a role through (the hats' all keep the off-beat eighth: the groove)."""
 
-TURN_PHASES = frozenset({"intro", "build", "peak", "peak2"})
-"""Where the middle of a phrase turns a pattern (the breakdown breathes, the outro winds down)."""
+TURN_PHASES = frozenset({"intro", "build", "peak", "peak2", "outro"})
+"""Where the middle of a phrase turns a pattern (not in the breakdown: it breathes)."""
 
 TOLERANCE = 0.07
 
@@ -85,6 +85,10 @@ class AutopilotBrain(Brain):
         wanted = self.fill_order(rand)
         for role in [r for r in self.mixer.channels if r not in wanted]:
             self.move("remove", role, bar)
+        for role in wanted[: ESSENTIAL[self.phase]]:  # the hats muted for a breakdown are back for the drop
+            channel = self.mixer.channels.get(role)
+            if channel is not None and channel.muted:
+                self.move("unmute", role, bar)
         for role in wanted:
             if self.mixer.energy() >= self.target or len(self.mixer.audible()) >= self.cap:
                 break

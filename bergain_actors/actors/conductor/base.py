@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import math
 from collections import deque
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -54,6 +55,11 @@ STEER_GRID = 4
 
 MAX_BIAS = 0.4
 """How far ``energy +``/``-`` may move the target away from the arc (a level set outright is not limited)."""
+
+TEMPO_STEP = 2.0
+"""BPM a tempo change moves per bar: a glide the dancers ride, never a jump."""
+TEMPO_SPAN = 0.2
+"""How far from the scenario's tempo a set may go, as a share of it."""
 
 OUTRO_KEEP = ("kick", "hihat", "texture")
 """What an outro strips down to, most essential first (the kick is the last to leave)."""
@@ -192,6 +198,10 @@ class Conductor(Actor):
         ev.StopPlanned,
         ev.ClipAdded,
         ev.LinkBeat,
+        ev.AbletonStatus,
+        ev.LiveSnapshot,
+        ev.LiveValue,
+        ev.AbletonOpDone,
     )
     brain_kind: ClassVar[str] = "hold"
     """The brain this conductor leads with: each kind of conductor is a chain of brains (``chain``)."""
@@ -201,6 +211,12 @@ class Conductor(Actor):
         scenario = ctx.scenario
         self.total = ctx.set.total_bars
         self.bpm = scenario.bpm
+        """The tempo of the next bar planned."""
+        self.tempo_goal = scenario.bpm
+        """Where a tempo change glides to (``TEMPO_STEP`` per bar); the scenario's tempo until someone asks."""
+        self.glided: deque[float] = deque(maxlen=8)
+        """The tempos a glide passed through lately (Link echoes them back bars later)."""
+        self.tempo_limits = (round(scenario.bpm * (1 - TEMPO_SPAN), 2), round(scenario.bpm * (1 + TEMPO_SPAN), 2))
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
         self.brief = config.brief
@@ -270,8 +286,10 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
-        elif isinstance(event, ev.LinkBeat):
-            self.bpm = event.tempo  # the Link session's tempo, from the next bar planned on
+        elif isinstance(event, ev.LinkBeat) and (
+            self.tempo_goal == self.bpm or event.tempo not in (self.bpm, *self.glided)
+        ):
+            self.bpm = self.tempo_goal = event.tempo  # the Link session's tempo (not the echo of our own glide)
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
         elif isinstance(event, ev.ClipAdded) and event.target == "set":
@@ -301,6 +319,7 @@ class Conductor(Actor):
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
             self.next_bar = planned.plan.bar + 1
+            self.bpm = self.tempo_goal = planned.plan.bpm
             self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
@@ -409,7 +428,11 @@ class Conductor(Actor):
             elif not self.holding and bar % self.phrase_bars == self.phrase_bars // 2:
                 self.on_turn(bar)
             if bar % STEER_GRID == 0:
-                self.take_steers(bar, ("say", "energy"))
+                self.take_steers(bar, ("say", "energy", "tempo"))
+        if self.bpm != self.tempo_goal:
+            self.glided.append(self.bpm)
+            step = max(-TEMPO_STEP, min(TEMPO_STEP, self.tempo_goal - self.bpm))
+            self.bpm = round(self.bpm + step, 2)
         plan = arrangement.dress(
             self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu, self.holding
         )
@@ -454,6 +477,8 @@ class Conductor(Actor):
         if steer.intent == "resume":
             self.holding = False
             return "resume", "changes resume at the next phrase"
+        if steer.intent == "tempo":
+            return "tempo", self.glide_tempo(steer.value if steer.absolute else self.tempo_goal + steer.value)
         if steer.intent == "energy" and steer.absolute:
             self.move_target(steer.value - (self.target - self.bias), limit=1.0)
         elif steer.intent == "energy":
@@ -463,6 +488,18 @@ class Conductor(Actor):
             if answer is not None:
                 return answer
         return steer.intent, f"{self.level} makes no changes"
+
+    def glide_tempo(self, bpm: float) -> str:
+        """Move the set's tempo to ``bpm`` (kept within ``tempo_limits``) by ``TEMPO_STEP`` a bar from the next bar
+        planned; every output follows the plans (the streamer renders them, Ableton's song tempo is set from them)."""
+        lo, hi = self.tempo_limits
+        goal = round(min(hi, max(lo, bpm)), 2)
+        if goal == self.tempo_goal:
+            return f"unchanged: the tempo is {'at' if goal == self.bpm else 'gliding to'} {goal:g} BPM already"
+        self.tempo_goal = goal
+        bars = math.ceil(abs(goal - self.bpm) / TEMPO_STEP)
+        clamped = f" (kept within {lo:g}-{hi:g} BPM)" if goal != round(bpm, 2) else ""
+        return f"ok: tempo glides from {self.bpm:g} to {goal:g} BPM over {bars} bars{clamped}"
 
     def shift_tone(self, by: float, word: str) -> str:
         """A performer's "darker" or "brighter" leans every later move of every brain, as a darker or brighter

@@ -20,6 +20,7 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
+from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.render import Renderer
 
 
@@ -37,6 +38,8 @@ class StreamerState:
         """The bar a ``stop`` ends the set before (-1: the set's own length)."""
         self.timeline: LinkTimeline | None = None
         """Where our bars sound on the Link session's timeline (with ``[link]`` on)."""
+        self.tempos: set[tuple[float, int]] = set()
+        """Tempos (and meters) the renderer has rendered at: a new one renders off the trio thread."""
         self.plan_bpm = 0.0
         """The tempo of the last plan played: a plan at another tempo is a change of ours, shared with Link."""
 
@@ -53,6 +56,7 @@ class AudioStreamer(Actor):
             renderer = Renderer(ctx.set.pack, ctx.scenario.sample_rate)
             renderer.prepare(ctx.scenario.bpm, ctx.scenario.beats_per_bar)
             durable["streamer"] = StreamerState(renderer)
+            durable["streamer"].tempos.add((ctx.scenario.bpm, ctx.scenario.beats_per_bar))
         self.state: StreamerState = durable["streamer"]
         self.sink: Sink = ctx.set.sink or OfflineSink()
         self._arrived = trio.Event()
@@ -69,6 +73,17 @@ class AudioStreamer(Actor):
             return
         self.state.pending[bar] = event
         self._arrived.set()
+
+    async def _render(self, plan: BarPlan) -> np.ndarray:
+        """Render a bar; the first bar at a new tempo in a worker thread, because stretching its loops to the tempo
+        takes a bar's length or more on a loaded machine, and the set's other actors (Live's beat, clips to fire)
+        must not wait on it. The result is the same bytes either way."""
+        state = self.state
+        if (plan.bpm, plan.beats_per_bar) in state.tempos:
+            return state.renderer.render(plan)
+        audio = await trio.to_thread.run_sync(state.renderer.render, plan)
+        state.tempos.add((plan.bpm, plan.beats_per_bar))
+        return audio
 
     async def run(self, inbox: Any) -> None:
         state = self.state
@@ -92,7 +107,7 @@ class AudioStreamer(Actor):
             state.inflight = bar
             plan = msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan
             tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
-            audio = state.renderer.render(plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo))
+            audio = await self._render(plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo))
             state.next_bar, state.last, state.inflight = bar + 1, planned, -1
             played = await self.sink.play(self._on_link(bar, tempo, audio) if self.ctx.set.link else audio)
             stats = state.renderer.last_stats

@@ -10,7 +10,7 @@ import trio
 
 from bergain_actors.actors.conductor.autopilot import AutopilotBrain
 from bergain_actors.actors.conductor.base import Brain, Conductor
-from bergain_actors.actors.conductor.rlm import program
+from bergain_actors.actors.conductor.rlm import live_tools, program
 from bergain_actors.actors.conductor.rlm.program import Halt, LMDown
 from bergain_actors.core import events as ev
 from bergain_actors.music.mixer import known_patterns
@@ -20,6 +20,8 @@ WORKER = "rlm"
 
 MOVES = ("add", "remove", "fader", "pattern", "mute", "unmute", "swap", "breakdown")
 MAX_PLAY = 32
+OP_DEADLINE_BARS = 4
+"""Bars an operation on Live may take before the tool answers that the Ableton actor did not."""
 IDLE_RUNS = 3
 """Runs in a row that end without playing a bar before the brain steps down."""
 
@@ -41,6 +43,7 @@ class RLMBrain(Brain):
             sub_tokens=config.decision_tokens,
             sandbox_timeout_s=config.sandbox_timeout_s,
             sandbox_memory_mb=config.sandbox_memory_mb,
+            live=conductor.ctx.scenario.ableton.kind == "osc",
         )
         self.roles = sorted(self.mixer.menu)
         self.patterns = known_patterns()
@@ -59,6 +62,11 @@ class RLMBrain(Brain):
         self._wake = trio.Event()
         self._waiters: dict[str, tuple[trio.Event, list[Any]]] = {}
         self._call_ids = 0
+        self.live = live_tools.LiveView(conductor.ctx.scenario.ableton.mode) if self.run_config.live else None
+        """What the Live tools know of Live (a set played into Ableton): built from Ableton's events only."""
+        self.ops: dict[int, tuple[ev.ToolCall, int, str]] = {}
+        """Operations on Live not answered yet: op id → (the tool call, the bar it was asked at, what was clamped)."""
+        self.op_ids = 0
 
     @property
     def next_bar(self) -> int:
@@ -92,13 +100,27 @@ class RLMBrain(Brain):
             self.started = True
             if self.leading:
                 self._wake.set()
+        elif isinstance(event, ev.AbletonOpDone):
+            self.op_done(event)
+        elif isinstance(event, ev.BarPlayed):
+            for op_id, (call, bar, _) in list(self.ops.items()):
+                if event.bar >= bar + OP_DEADLINE_BARS:  # the Ableton actor is gone: the program must not wait on
+                    del self.ops[op_id]
+                    self.reply(call, f"error: no answer from the Ableton actor in {OP_DEADLINE_BARS} bars")
+        if self.live is not None:
+            self.live.handle(event)
 
     def resume(self, last: dict[type[ev.Event], ev.Event]) -> None:
-        """Built mid-set: the set has already started, so the program may run now (or it would wait forever)."""
+        """Built mid-set: the set has already started, so the program may run now (or it would wait forever); the
+        Live tools start from Live's latest snapshot."""
         if ev.SetStarted in last and ev.SetEnded not in last:
             self.started = True
             if self.leading:
                 self._wake.set()
+        if self.live is not None:
+            for kind in (ev.AbletonStatus, ev.LiveSnapshot):
+                if kind in last:
+                    self.live.handle(last[kind])
 
     def record(self, event: ev.Event) -> None:
         if not self.ctx.set.live:
@@ -162,6 +184,8 @@ class RLMBrain(Brain):
             self.conductor.plan_through(self.conductor.horizon)
         elif tool in MOVES:
             self.reply(call, self.tool_move(call))
+        elif self.live is not None and (tool in live_tools.MAKERS or tool in live_tools.READERS):
+            self.live_tool(call)
         elif tool == "history":
             recent = self.conductor.recent
             last = min(max(_int(args.get("last_n"), 8), 1), len(recent) or 1)
@@ -190,6 +214,48 @@ class RLMBrain(Brain):
             choice = _int(args.get("choice"), -1)
             return self.move("swap", role, bar, cause=call.seq, **({"choice": choice} if choice >= 0 else {}))
         return self.move(call.tool, role, bar, cause=call.seq)
+
+    def live_tool(self, call: ev.ToolCall) -> None:
+        """A Live tool: a reading of the view answered at once, or an operation published as an ``AbletonOp`` and
+        answered when the Ableton actor says how it went (``op_done``)."""
+        assert self.live is not None
+        tool, args, phrase = call.tool, call.args, self.next_bar // self.conductor.phrase_bars
+        if tool == "live_status":
+            self.reply(call, live_tools.status(self.live, phrase))
+        elif tool == "live_browse":
+            self.reply(call, live_tools.browse(self.live, str(args.get("category", "instruments"))))
+        elif tool == "live_params":
+            self.reply(call, live_tools.params(self.live, _ref(args.get("track")), _int(args.get("device"), 0)))
+        elif tool == "live_play":
+            playing = live_tools.status(self.live, phrase)
+            if isinstance(playing, str):
+                self.reply(call, playing)
+            else:
+                state = "plays" if playing["playing"] else "is stopped (the set starts it when Live answers)"
+                self.reply(call, f"unchanged: Live {state}; its beat is the set's clock")
+        elif tool == "live_tempo":
+            bpm = args.get("bpm")
+            if not isinstance(bpm, int | float) or isinstance(bpm, bool):
+                self.reply(call, f"refused: bpm must be a number, got {bpm!r}")
+            else:
+                self.reply(call, live_tools.count(self.live, phrase) or self.conductor.glide_tempo(float(bpm)))
+        else:
+            asked = {k: _ref(v) if k == "track" else v for k, v in args.items()}
+            answer = live_tools.request(self.live, tool, asked, phrase)
+            if isinstance(answer, str):
+                self.reply(call, answer)
+                return
+            self.op_ids += 1
+            self.ops[self.op_ids] = (call, self.next_bar, answer.notes)
+            self.ctx.emit(
+                ev.AbletonOp(op_id=self.op_ids, op=answer.op, args=answer.args, bar=self.next_bar, cause=call.seq)
+            )
+
+    def op_done(self, done: ev.AbletonOpDone) -> None:
+        pending = self.ops.pop(done.op_id, None)
+        if pending is not None:
+            call, _, notes = pending
+            self.reply(call, f"{done.status}: {done.detail}" + (f" ({notes})" if notes else ""))
 
     def begin_run(self, call: ev.ToolCall) -> None:
         if not self.started or not self.leading or self.next_bar >= self.total:
@@ -352,6 +418,13 @@ class LiveBridge:
 
     def step(self, step: ev.RLMStep) -> None:
         self._enter(self.brain.rlm_step, step)
+
+
+def _ref(value: Any) -> Any:
+    """A track as the program named it: an index (also as text, "3") or a name."""
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return value
 
 
 def _int(value: Any, default: int) -> int:

@@ -150,13 +150,14 @@ class _SandboxFactory:
 # --- the DJ tools -------------------------------------------------------------------------------------------------
 
 
-def make_tools(bridge: Bridge) -> list[Callable[..., Any]]:
-    """The tools as the sandbox sees them: plain sync functions whose docstrings are the model's manual."""
+def make_tools(bridge: Bridge, live: bool = False) -> list[Callable[..., Any]]:
+    """The tools as the sandbox sees them: plain sync functions whose docstrings are the model's manual; with
+    ``live`` (a set played into Ableton Live) the Live tools too."""
 
     def call(tool: str, **args: Any) -> Any:
         for name, value in args.items():
-            if isinstance(value, float) and not math.isfinite(value):  # would become an event unequal to itself
-                return f"refused: {name} must be a finite number, got {value}"
+            if not _finite(value):  # would become an event unequal to itself
+                return f"refused: {name} must hold finite numbers, got {value}"
         return bridge.call(tool, {k: _plain(v) for k, v in args.items()})
 
     def play(bars: int = 8) -> dict:
@@ -205,13 +206,106 @@ def make_tools(bridge: Bridge) -> list[Callable[..., Any]]:
         ("performer: ..."), which come first."""
         return call("feedback")
 
-    return [play, breakdown, add, remove, fader, pattern, mute, unmute, swap, history, feedback]
+    tools = [play, breakdown, add, remove, fader, pattern, mute, unmute, swap, history, feedback]
+    return tools + live_tools(call) if live else tools
+
+
+def live_tools(call: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """The bergain composer's tools on Ableton Live. What they read is a snapshot of Live the set logged; what they
+    do is carried out by the Ableton actor, and they answer when Live has done it ("done: ..." or "error: ...")."""
+
+    def live_status() -> dict:
+        """Live as last read: tempo, playing, scenes, browser (whether devices can be loaded), mode, and each track
+        (index, name, midi, set_role: the set's own tracks, which you may not change; volume, pan, devices, clips
+        by slot), and how many operations this phrase still allows."""
+        return call("live_status")
+
+    def live_tempo(bpm: float) -> str:
+        """Glide the set's tempo (Live's and ours) to `bpm`, 2 BPM a bar, within 20% of the scenario's tempo."""
+        return call("live_tempo", bpm=bpm)
+
+    def live_create_track(name: str) -> str:
+        """Create a MIDI track named `name` at the end of the set (at most 4 per set)."""
+        return call("live_create_track", name=name)
+
+    def live_delete_track(track: str) -> str:
+        """Delete a track you created (the last one), by name or index."""
+        return call("live_delete_track", track=track)
+
+    def live_browse(category: str = "instruments") -> list:
+        """What the browser offers: instruments, drums, audio_effects or midi_effects."""
+        return call("live_browse", category=category)
+
+    def live_load(track: str, name: str, kind: str = "instrument") -> str:
+        """Load a device from the browser onto a track (name or index): kind instrument, drum_kit, audio_effect or
+        midi_effect. Instruments go on your own MIDI tracks; audio effects on any track."""
+        return call("live_load", track=track, name=name, kind=kind)
+
+    def live_params(track: str, device: int = 0) -> list:
+        """A device's parameters on a track: index, name, value, min, max."""
+        return call("live_params", track=track, device=device)
+
+    def live_set_param(track: str, device: int, param: int, value: float) -> str:
+        """Set a device parameter (clamped to its min..max)."""
+        return call("live_set_param", track=track, device=device, param=param, value=value)
+
+    def live_mix(track: str, volume: float | None = None, pan: float | None = None) -> str:
+        """Set one of your tracks' volume (0-0.85; 0.85 is 0 dB) and/or pan (-1..1)."""
+        return call("live_mix", track=track, volume=volume, pan=pan)
+
+    def live_play() -> str:
+        """Whether Live's transport runs (it is the set's clock: the set starts it)."""
+        return call("live_play")
+
+    def live_stop(track: str = "") -> str:
+        """Stop the clip playing on one of your tracks (the transport itself never stops mid-set)."""
+        return call("live_stop", track=track)
+
+    def live_fire_clip(track: str, slot: int) -> str:
+        """Launch the clip in `slot` of one of your tracks on the next bar line."""
+        return call("live_fire_clip", track=track, slot=slot)
+
+    def live_fire_scene(scene: int) -> str:
+        """Launch a scene's clips on your tracks on the next bar line (scenes from 4 on; the set's tracks play on)."""
+        return call("live_fire_scene", scene=scene)
+
+    def live_write_clip(track: str, slot: int, notes: list, bars: int = 1, name: str = "") -> str:
+        """Write a looping clip of `bars` bars into `slot` of a MIDI track of yours: notes are
+        [pitch, start_beat, length_beats, velocity] lists (at most 256)."""
+        return call("live_write_clip", track=track, slot=slot, notes=notes, bars=bars, name=name)
+
+    return [
+        live_status,
+        live_tempo,
+        live_create_track,
+        live_delete_track,
+        live_browse,
+        live_load,
+        live_params,
+        live_set_param,
+        live_mix,
+        live_play,
+        live_stop,
+        live_fire_clip,
+        live_fire_scene,
+        live_write_clip,
+    ]
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, list | tuple):
+        return all(_finite(v) for v in value)
+    return True
 
 
 def _plain(value: Any) -> Any:
-    """Only plain values cross into events."""
+    """Only plain values cross into events (lists of them too: a clip's notes)."""
     if value is None or isinstance(value, bool | int | float | str):
         return value
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
     return str(value)
 
 
@@ -228,6 +322,13 @@ class DJSet(dspy.Signature):
     brief: str = dspy.InputField(desc="what the set should feel like")
     set_so_far: str = dspy.InputField(desc="where the set is: bar, phase, mixer, recent moves")
     status: str = dspy.OutputField(desc="one line on how this stretch went")
+
+
+LiveDJSet = DJSet.with_instructions(
+    DJSet.instructions
+    + " The set also plays into Ableton Live: the live_* tools read Live (live_status) and change it (your own"
+    " tracks, instruments, devices, clips and scenes; the tempo). The set's own tracks are not yours to change."
+)
 
 
 class StepReportingRLM(dspy.RLM):
@@ -253,6 +354,8 @@ class RunConfig(msgspec.Struct, frozen=True):
     sub_tokens: int
     sandbox_timeout_s: float
     sandbox_memory_mb: int
+    live: bool = False
+    """The set plays into Ableton Live: the program gets the Live tools."""
 
 
 def run_and_report(bridge: Bridge, start: dict[str, Any], config: RunConfig) -> None:
@@ -290,10 +393,10 @@ def run_once(bridge: Bridge, start: dict[str, Any], config: RunConfig) -> str:
         )
 
     program = StepReportingRLM(
-        DJSet,
+        LiveDJSet if config.live else DJSet,
         max_iters=config.max_iters,
         max_llm_calls=config.max_llm_calls,
-        tools=make_tools(bridge),
+        tools=make_tools(bridge, live=config.live),
         sub_lm=sub,
         interpreter_factory=_SandboxFactory(int(start["seed"]), config.sandbox_timeout_s, config.sandbox_memory_mb),
         report=report,
