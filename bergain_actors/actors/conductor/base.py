@@ -212,8 +212,8 @@ class Conductor(Actor):
         self.total = ctx.set.total_bars
         self.bpm = scenario.bpm
         """The tempo of the next bar planned."""
-        self.tempo_goal = scenario.bpm
-        """Where a tempo change glides to (``TEMPO_STEP`` per bar); the scenario's tempo until someone asks."""
+        self.tempo_goal: float | None = None
+        """Where a tempo change glides to (``TEMPO_STEP`` per bar); None when no glide is under way."""
         self.glided: deque[float] = deque(maxlen=8)
         """The tempos a glide passed through lately (Link echoes them back bars later)."""
         self.tempo_limits = (round(scenario.bpm * (1 - TEMPO_SPAN), 2), round(scenario.bpm * (1 + TEMPO_SPAN), 2))
@@ -286,10 +286,8 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
-        elif isinstance(event, ev.LinkBeat) and (
-            self.tempo_goal == self.bpm or event.tempo not in (self.bpm, *self.glided)
-        ):
-            self.bpm = self.tempo_goal = event.tempo  # the Link session's tempo (not the echo of our own glide)
+        elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
+            self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
         elif isinstance(event, ev.ClipAdded) and event.target == "set":
@@ -319,7 +317,7 @@ class Conductor(Actor):
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
             self.next_bar = planned.plan.bar + 1
-            self.bpm = self.tempo_goal = planned.plan.bpm
+            self.bpm = planned.plan.bpm
             self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
@@ -429,10 +427,12 @@ class Conductor(Actor):
                 self.on_turn(bar)
             if bar % STEER_GRID == 0:
                 self.take_steers(bar, ("say", "energy", "tempo"))
-        if self.bpm != self.tempo_goal:
+        if self.tempo_goal is not None:
             self.glided.append(self.bpm)
             step = max(-TEMPO_STEP, min(TEMPO_STEP, self.tempo_goal - self.bpm))
             self.bpm = round(self.bpm + step, 2)
+            if self.bpm == self.tempo_goal:
+                self.tempo_goal = None
         plan = arrangement.dress(
             self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu, self.holding
         )
@@ -478,7 +478,8 @@ class Conductor(Actor):
             self.holding = False
             return "resume", "changes resume at the next phrase"
         if steer.intent == "tempo":
-            return "tempo", self.glide_tempo(steer.value if steer.absolute else self.tempo_goal + steer.value)
+            now = self.bpm if self.tempo_goal is None else self.tempo_goal
+            return "tempo", self.glide_tempo(steer.value if steer.absolute else now + steer.value)
         if steer.intent == "energy" and steer.absolute:
             self.move_target(steer.value - (self.target - self.bias), limit=1.0)
         elif steer.intent == "energy":
@@ -494,8 +495,8 @@ class Conductor(Actor):
         planned; every output follows the plans (the streamer renders them, Ableton's song tempo is set from them)."""
         lo, hi = self.tempo_limits
         goal = round(min(hi, max(lo, bpm)), 2)
-        if goal == self.tempo_goal:
-            return f"unchanged: the tempo is {'at' if goal == self.bpm else 'gliding to'} {goal:g} BPM already"
+        if goal == (self.bpm if self.tempo_goal is None else self.tempo_goal):
+            return f"unchanged: the tempo is {'at' if self.tempo_goal is None else 'gliding to'} {goal:g} BPM already"
         self.tempo_goal = goal
         bars = math.ceil(abs(goal - self.bpm) / TEMPO_STEP)
         clamped = f" (kept within {lo:g}-{hi:g} BPM)" if goal != round(bpm, 2) else ""
