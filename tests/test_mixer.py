@@ -77,6 +77,8 @@ def test_stereo_places_survive_from_mixer_to_plan_and_back():
     mixer.swap("hihat", 0, choice=1)
     layers = {layer.role: layer for layer in mixer.plan(0, 128).layers}
     assert layers["kick"].pan == layers["bassline"].pan == 0.0 and layers["kick"].width == 0.0
+    assert layers["kick"].reverb == layers["bassline"].reverb == layers["bassline"].width == 0.0  # mono and dry
+    assert layers["texture"].reverb > 0 and layers["perc"].reverb > 0
     assert abs(layers["hihat"].pan) == 0.35 and abs(layers["perc"].pan) == 0.5
     assert layers["texture"].width > 0.5 and layers["perc"].send > 0
     hats = ("hat_closed_metal", "hat_closed_soft", "hat_closed_tight", "hat_open_808", "hat_open_fm")

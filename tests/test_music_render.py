@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+from bergain_actors.music import effects, measure
+from bergain_actors.music.mixer import placed
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
-from bergain_actors.music.render import MASTER_GAIN, Renderer
+from bergain_actors.music.render import MASTER_GAIN, TRIMS, Renderer
 
 SR = 44100
 SHIPPED = Path(__file__).resolve().parent.parent / "sample_pack"
@@ -81,7 +83,7 @@ def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: Sam
     hat = Layer("hihat", "hihat/h.wav", 0.6, hits=pattern_hits("offbeat_16ths"), pan=-0.5)
     tail = Layer("fx", "fx/long.wav", 0.5, hits=(380,), pan=0.3)
     plans = [_plan(0, kick, hat), _plan(1, kick, tail), _plan(2, hat, bpm=133.7), _plan(3, kick, bpm=133.7)]
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     for plan, expected in zip(plans, _reference(pack, plans), strict=True):
         got = renderer.render(plan)
         assert got.dtype == np.float32 and got.shape == expected.shape and got.flags.c_contiguous
@@ -91,7 +93,7 @@ def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: Sam
 
 
 def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     dc = Layer("perc", "perc/dc.wav", 1.0, hits=(0, 37, 200))
     for bar in range(5):
         start = renderer.frame_position
@@ -103,7 +105,7 @@ def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
 
 
 def test_one_shot_tail_continues_into_the_next_bar(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     long = pack.samples["fx/long.wav"].data
     bar0 = renderer.render(_plan(0, Layer("fx", "fx/long.wav", 1.0, hits=(4 * TICKS_PER_BEAT - 6,))))
     onset = math.floor(Fraction(4 * TICKS_PER_BEAT - 6, TICKS_PER_BEAT) * 60 * SR / 128)
@@ -118,12 +120,12 @@ def test_one_shot_tail_continues_into_the_next_bar(pack: SamplePack) -> None:
 
 
 def test_empty_plan_renders_silence(pack: SamplePack) -> None:
-    out = Renderer(pack, SR, master=1.0).render(_plan(0))
+    out = Renderer(pack, SR, master=1.0, trims={}).render(_plan(0))
     assert out.shape == (82687, 2) and out.dtype == np.float32 and not out.any()
 
 
 def test_multi_bar_loop_walks_through_its_bars(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     steps = "texture/steps_128bpm_4bar_loop.wav"
     for bar in range(10):
         layer = Layer("texture", steps, 1.0, kind="loop", loop_start_bar=1)
@@ -136,7 +138,7 @@ def test_multi_bar_loop_walks_through_its_bars(pack: SamplePack) -> None:
 
 
 def test_loop_at_another_tempo_is_stretched_to_exactly_one_bar(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     beats = Layer("drum_loop", "drum_loop/beats_120bpm_1bar_loop.wav", 0.8, kind="loop")
     bars = [renderer.render(_plan(b, beats)) for b in range(3)]
     beat_frames = 60 * SR / 128
@@ -146,14 +148,14 @@ def test_loop_at_another_tempo_is_stretched_to_exactly_one_bar(pack: SamplePack)
         expected = [round(19.5 * 120 / 128 + (i * beat_frames - round(i * beat_frames))) for i in range(4)]
         assert all(abs(p - e) <= 2 for p, e in zip(peaks, expected, strict=True)), (peaks, expected)
         assert out[:, 0].max() > 0.7
-    same = Renderer(pack, SR, master=1.0).render(
+    same = Renderer(pack, SR, master=1.0, trims={}).render(
         _plan(0, Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 1.0, "loop"))
     )
     np.testing.assert_array_equal(same, pack.samples["texture/steps_128bpm_4bar_loop.wav"].data[:82687])
 
 
 def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     loud = (
         Layer("kick", "kick/k.wav", 50.0, hits=pattern_hits("sixteenths")),
         Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 30.0, kind="loop"),
@@ -176,7 +178,7 @@ def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
         renderer.render(_plan(bar, hat))
         bar += 1
     assert renderer.limiter.gain_db == 0.0
-    reference = Renderer(pack, SR, master=1.0)
+    reference = Renderer(pack, SR, master=1.0, trims={})
     for b in range(bar):
         reference.render(_plan(b))
     nxt = _plan(bar, hat)
@@ -184,7 +186,7 @@ def test_absurd_gains_never_exceed_full_scale(pack: SamplePack) -> None:
 
 
 def test_limiter_is_smooth(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     out = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 8.0, hits=(0, 192))))
     # a constant 2.0 input becomes a gain curve: no jumps bigger than the attack ramp allows
     assert np.abs(out).max() <= renderer.limiter.threshold + 1e-6
@@ -203,7 +205,7 @@ def _varied_plans() -> list[BarPlan]:
 def test_same_plans_give_identical_bytes(pack: SamplePack) -> None:
     digests = []
     for _ in range(2):
-        renderer = Renderer(pack, SR, master=1.0)
+        renderer = Renderer(pack, SR, master=1.0, trims={})
         h = hashlib.sha256()
         for plan in _varied_plans():
             h.update(renderer.render(plan).tobytes())
@@ -214,17 +216,17 @@ def test_same_plans_give_identical_bytes(pack: SamplePack) -> None:
 
 
 def test_no_drift_over_1000_bars(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     total = sum(renderer.render(_plan(b)).shape[0] for b in range(1000))
     assert total == round(1000 * 1.875 * SR)
     assert renderer.frame_position == 1000 * _bar_exact(128)
-    odd = Renderer(pack, SR, master=1.0)
+    odd = Renderer(pack, SR, master=1.0, trims={})
     total = sum(odd.render(_plan(b, bpm=127.3)).shape[0] for b in range(1000))
     assert total == math.floor(1000 * _bar_exact(127.3))
 
 
 def test_unknown_samples_and_out_of_range_hits_are_skipped(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     out = renderer.render(
         _plan(0, Layer("kick", "kick/missing.wav", 1.0, hits=(0,)), Layer("perc", "perc/dc.wav", 1.0, hits=(0, 384)))
     )
@@ -233,7 +235,7 @@ def test_unknown_samples_and_out_of_range_hits_are_skipped(pack: SamplePack) -> 
 
 
 def test_constant_power_pan(pack: SamplePack) -> None:
-    renderer = Renderer(pack, SR, master=1.0)
+    renderer = Renderer(pack, SR, master=1.0, trims={})
     left = renderer.render(_plan(0, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0)))
     assert left[10, 1] == pytest.approx(0.0, abs=1e-7) and left[10, 0] == pytest.approx(0.25 * math.sqrt(2) * 0.5)
     mid = renderer.render(_plan(1, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=0.5)))
@@ -257,10 +259,20 @@ def test_renders_the_shipped_pack_fast_enough_and_clean() -> None:
 
 def test_master_headroom_scales_the_mix_below_the_limiter(pack: SamplePack) -> None:
     plan = _plan(0, Layer("kick", "kick/k.wav", 0.9, hits=pattern_hits("four_on_floor")))
-    unity = Renderer(pack, SR, master=1.0).render(plan)
-    default = Renderer(pack, SR).render(plan)
+    unity = Renderer(pack, SR, master=1.0, trims={}).render(plan)
+    default = Renderer(pack, SR, trims={}).render(plan)
     assert MASTER_GAIN == 0.5
     np.testing.assert_allclose(default, unity * MASTER_GAIN, rtol=0, atol=1e-7)
+
+
+def test_the_house_mix_trims_each_role_on_top_of_its_fader(pack: SamplePack) -> None:
+    kick = _plan(0, Layer("kick", "kick/k.wav", 0.9, hits=pattern_hits("four_on_floor")))
+    hats = _plan(0, Layer("hihat", "hihat/h.wav", 0.5, hits=pattern_hits("offbeat_8ths")))
+    for plan, role in ((kick, "kick"), (hats, "hihat")):
+        bare = Renderer(pack, SR, trims={}).render(plan)
+        mixed = Renderer(pack, SR).render(plan)
+        np.testing.assert_allclose(mixed, bare * TRIMS[role], rtol=0, atol=1e-6)
+    assert TRIMS["kick"] < 1.0 < TRIMS["hihat"]
 
 
 # --- automation and effects ---------------------------------------------------------------------------------------
@@ -291,7 +303,7 @@ def test_a_lowpass_sweep_opens_beat_by_beat_and_a_highpass_thins(pack: SamplePac
 
 def test_gain_ramps_fade_hits_and_loops_across_the_bar(pack: SamplePack) -> None:
     dc = Layer("perc", "perc/dc.wav", 0.0, hits=(0, 192), gain_end=0.8)
-    out = Renderer(pack, SR).render(_plan(0, dc))
+    out = Renderer(pack, SR, trims={}).render(_plan(0, dc))
     half = out.shape[0] // 2
     assert out[10, 0] == 0.0  # the hit at tick 0 plays at the ramp's start: silent
     assert out[half + 10, 0] == pytest.approx(0.25 * 0.4 * MASTER_GAIN, rel=1e-4)  # tick 192: halfway up
@@ -305,10 +317,71 @@ def test_gain_ramps_fade_hits_and_loops_across_the_bar(pack: SamplePack) -> None
 def test_pan_and_width_reach_the_speakers(pack: SamplePack) -> None:
     left = Renderer(pack, SR).render(_plan(0, Layer("perc", "perc/dc.wav", 0.5, hits=(0,), pan=-1.0)))
     assert float(np.abs(left[:, 1]).max()) < 1e-6 < float(np.abs(left[:, 0]).max())
-    wide = Renderer(pack, SR).render(_plan(0, Layer("kick", "kick/k.wav", 0.5, hits=(0,), width=1.0)))
-    shift = round(0.012 * SR)
-    assert np.array_equal(wide[shift : shift + 1000, 1], wide[:1000, 0])
-    assert float(np.dot(wide[:, 0], wide[:, 1])) < 0.2 * float(np.dot(wide[:, 0], wide[:, 0]))
+    narrow = Renderer(pack, SR).render(_plan(0, Layer("fx", "kick/k.wav", 0.5, hits=(0,))))
+    wide = Renderer(pack, SR).render(_plan(0, Layer("fx", "kick/k.wav", 0.5, hits=(0,), width=1.0)))
+    assert measure.stereo_correlation(narrow) == pytest.approx(1.0) and measure.stereo_correlation(wide) < 0.1
+    assert float(np.sum(wide.astype(np.float64) ** 2)) == pytest.approx(
+        float(np.sum(narrow.astype(np.float64) ** 2)), rel=0.02
+    )
+
+
+def test_width_keeps_the_mono_sum_and_the_low_end_in_the_middle() -> None:
+    """Mid/side width: the mono sum keeps its waveform (no comb filter), the power stays, the side holds nothing of
+    a 50 Hz tone and most of a hi-hat's noise."""
+    rng = np.random.default_rng(3)
+    t = np.arange(SR) / SR
+    tone = 0.5 * np.sin(2 * np.pi * 50 * t)
+    noise = 0.1 * rng.standard_normal(SR)
+    mono = np.stack([tone + noise, tone + noise], axis=1).astype(np.float32)
+    wide = effects.spread(mono, 1.0, 0.0, SR, circular=True).astype(np.float64)
+    summed, original = wide[:, 0] + wide[:, 1], 2 * mono[:, 0].astype(np.float64)
+    scale = float(summed @ original) / float(original @ original)
+    np.testing.assert_allclose(summed, scale * original, atol=1e-4)
+    assert float(np.sum(wide**2)) == pytest.approx(float(np.sum(mono.astype(np.float64) ** 2)), rel=1e-4)
+    side = (wide[:, 0] - wide[:, 1]) / 2
+    assert _band_energy(side[:, None], 40, 60) < 1e-3 * _band_energy(wide, 40, 60)
+    assert _band_energy(side[:, None], 2000, 20000) > 0.3 * _band_energy(wide, 2000, 20000)
+    np.testing.assert_allclose(effects.spread(mono, 0.0, 0.0, SR, circular=True), mono, atol=1e-6)
+
+
+def test_reverb_tails_are_decorrelated_decay_and_carry_no_low_end() -> None:
+    click = np.zeros((4410, 2), np.float32)
+    click[0] = 1.0
+    out = effects.spread(click, 0.0, 0.5, SR, circular=False).astype(np.float64)
+    assert out.shape[0] == 4410 + effects._impulse(SR).shape[0]
+    tail = out[4410:]
+    early, late = tail[: SR // 4], tail[-SR // 4 :]
+    assert float(np.sum(late**2)) < 1e-3 * float(np.sum(early**2)) and float(np.sum(early**2)) > 0.0
+    assert abs(measure.stereo_correlation(tail)) < 0.1
+    assert _band_energy(tail, 20, 80) < 0.01 * _band_energy(tail, 300, 3000)
+    looped = effects.spread(click, 0.0, 0.5, SR, circular=True)
+    assert looped.shape == click.shape  # a loop's tail wraps into itself: its steady state
+
+
+def test_kick_and_bass_stay_mono_and_dry_in_a_placed_peak(tmp_path: Path) -> None:
+    """The mixer's placement on the shipped pack: a peak groove is stereo above the low end, while the kick and
+    the bass alone render bit-identical left and right."""
+    shipped = index_pack(SHIPPED, SR)
+    low = (
+        placed(Layer("kick", "kick/kick_punch_A.wav", 0.9, hits=pattern_hits("four_on_floor"))),
+        placed(Layer("bassline", "bassline/bassline_acid_A_128bpm_2bar_loop.wav", 0.67, kind="loop")),
+    )
+    tops = tuple(
+        placed(layer)
+        for layer in (
+            Layer("hihat", "hihat/hat_closed_tight.wav", 0.57, hits=pattern_hits("offbeat_8ths")),
+            Layer("clap", "clap/clap_909.wav", 0.47, hits=pattern_hits("backbeat")),
+            Layer("perc", "perc/rim_shot.wav", 0.42, hits=pattern_hits("syncopated_a")),
+            Layer("synth", "synth/stab_Am9_dub.wav", 0.4, hits=pattern_hits("sparse_accent")),
+            Layer("texture", "texture/pad_Am9_128bpm_4bar_loop.wav", 0.4, kind="loop"),
+        )
+    )
+    alone, full = Renderer(shipped, SR), Renderer(shipped, SR)
+    mono = np.concatenate([alone.render(_plan(bar, *low)) for bar in range(8)])
+    mix = np.concatenate([full.render(_plan(bar, *low, *tops)) for bar in range(8)])
+    assert np.array_equal(mono[:, 0], mono[:, 1])
+    assert measure.highs_correlation(measure.blocks(mix, SR)) < 0.8  # main before the reverb and M/S width: 0.86
+    assert measure.stereo_correlation(mix) < 0.97  # 0.976: the kick and the bass are most of the power
 
 
 def test_sends_echo_from_the_other_side_a_dotted_eighth_later_and_die_away(pack: SamplePack) -> None:

@@ -62,5 +62,7 @@ def test_the_breakdown_breathes_and_is_not_a_hiss_bath(report):
 
 
 def test_the_mix_has_width_above_a_mono_low_end(report):
-    assert report.highs_correlation <= 0.85  # hats, percs, pads and the delay spread
-    assert report.stereo_correlation < 0.99  # main before this work: 0.994; kick and bass stay mono on purpose
+    # hats, percs, pads, the delay and the reverb spread: 0.75 (0.83 with Haas widths and no reverb)
+    assert report.highs_correlation <= 0.78
+    # kick and bass stay mono on purpose and carry most of the power: 0.96 (0.967 before the reverb and house mix)
+    assert report.stereo_correlation <= 0.97

@@ -66,16 +66,16 @@ def dress(
             extra.append(Layer(role, sample, gain, hits=tuple(t for t in ticks if t < bar_ticks), **more))
 
     if bar == here.start and here.name in DROPS and index > 0:
-        hit("impact", find(menu, "fx", "impact"), 0.5, (0,), send=0.2)
-        hit("crash", find(menu, "ride", "wash"), 0.4, (0,), pan=-0.2, width=0.7, send=0.3)
+        hit("impact", find(menu, "fx", "impact"), 0.5, (0,), send=0.2, reverb=0.4)
+        hit("crash", find(menu, "ride", "wash"), 0.4, (0,), pan=-0.2, width=0.9, send=0.3, reverb=0.6)
     if bar == here.start and here.name == "breakdown":
-        hit("downlifter", find(menu, "fx", "down"), 0.45, (0,), width=0.6, send=0.3)
+        hit("downlifter", find(menu, "fx", "down"), 0.45, (0,), width=0.8, send=0.3, reverb=0.5)
     build = min(BUILD_BARS, (here.end - here.start) // 2) if following is not None and following.name in DROPS else 0
     if left <= build:
         done = (build - left) / build
         step = 1.0 / build
         if left == 2 or (left == 1 and build == 1):
-            hit("riser", find(menu, "fx", "riser"), 0.42, (0,), width=0.8)
+            hit("riser", find(menu, "fx", "riser"), 0.42, (0,), width=0.9, reverb=0.3)
         rate = 16 if left <= max(1, build // 4) else 8 if left <= build // 2 else 4
         ticks = tuple(range(0, bar_ticks, bar_ticks // rate))
         hit(
@@ -85,12 +85,15 @@ def dress(
             ticks,
             gain_end=round(0.12 + 0.3 * (done + step), 3),
             send=0.2,
+            width=0.5,
+            reverb=0.3,
         )
         layers = [_thinned(layer, done, done + step) for layer in layers]
     elif left == 1 or (bar + 1) % unit == 0:
         role, word, steps, gain = FILLS[(bar // unit + (0 if left == 1 else 1)) % len(FILLS)]
         if here.name != "breakdown" or left == 1:
-            hit("fill", find(menu, role, word), gain, steps16(steps), pan=0.2 if role == "perc" else 0.0, send=0.15)
+            pan = 0.2 if role == "perc" else 0.0
+            hit("fill", find(menu, role, word), gain, steps16(steps), pan=pan, width=0.5, send=0.15, reverb=0.3)
     if not extra and layers == list(plan.layers):
         return plan
     return msgspec.structs.replace(plan, layers=(*layers, *extra))

@@ -1,6 +1,10 @@
-"""The renderer's effects, deterministic and cheap per bar: resonant filters baked into sample copies, Haas width,
-and a stereo ping-pong delay whose state is the audio it has been fed (so a replay of the same plans in the same
-order reproduces it bit for bit).
+"""The renderer's effects, deterministic and cheap per bar: resonant filters, mid/side width and a stereo reverb
+baked into sample copies, and a stereo ping-pong delay whose state is the audio it has been fed (so a replay of the
+same plans in the same order reproduces it bit for bit).
+
+Width and reverb are what make a mix stereo without touching its low end: both add only decorrelated signal above
+SIDE_HZ, so the kick and the bass stay mono and a mono club system hears the same mix. Baked per copy, the reverb
+is exact (it is linear) and costs nothing per bar but the longer add of a one-shot's tail.
 
 Filters are applied once per (sample, cutoff step) in the frequency domain with the biquad's exact complex
 response (RBJ cookbook), circularly for loops (a loop's steady state) and with a zero-padded tail for one-shots;
@@ -9,6 +13,7 @@ a sweep picks the copy at the nearest step (STEPS_PER_OCTAVE) for each beat or h
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -19,7 +24,19 @@ OPEN_LOWPASS_HZ = 18_000.0
 """A low-pass at or above this is no filter at all (and a high-pass at or below LOWEST_HZ * 1.5)."""
 TAIL_FRAMES = 4096
 """Room after a one-shot for the filter's ringing."""
-HAAS_MAX_S = 0.012
+SIDE_HZ = 150.0
+"""Nothing below this leaves the middle: the width and the reverb keep the low end mono."""
+DECORRELATOR_FRAMES = 1024
+"""The all-pass that makes a side from the mid: 23 ms at 44.1 kHz, short enough to smear no transient."""
+DECORRELATOR_SEED = 11
+REVERB_RT60_S = 1.6
+"""The reverb's decay to -60 dB: a techno room, long enough for stabs and claps to bloom."""
+REVERB_S = 1.2
+"""The tail kept (it is down 45 dB there): each one-shot's copy carries it, so it is what a hit costs to add."""
+REVERB_PREDELAY_S = 0.018
+REVERB_DAMP_HZ = 3000.0
+"""Above this the tail dies three times faster (air absorbs the highs)."""
+REVERB_SEED = 5
 
 
 def step_of(hz: float) -> int:
@@ -69,19 +86,102 @@ def filtered(spectrum: np.ndarray, frames: int, kind: str, step: int, q: float, 
     return out.astype(np.float32)
 
 
-def widened(data: np.ndarray, width: float, rate: int, circular: bool) -> np.ndarray:
-    """The right channel delayed by up to HAAS_MAX_S (a wider image, the same mono sum); circular for loops."""
-    shift = round(min(max(width, 0.0), 1.0) * HAAS_MAX_S * rate)
-    if shift == 0:
-        return data
+def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: bool) -> np.ndarray:
+    """``data`` placed in the stereo field, in one transform: mid/side widened by ``width`` (0..1: that much of a
+    decorrelated copy of the mid above SIDE_HZ joins the side, then the whole is scaled back to the input's power,
+    so the mono sum keeps its shape, with no comb filter as a Haas delay makes), and ``reverb`` (0..1) of the mid
+    through the stereo reverb added. Circular for loops (their steady state wraps around); one-shots grow by the
+    decorrelator's length and the reverb's tail."""
+    w = min(max(width, 0.0), 1.0)
+    frames = n = data.shape[0]
+    if not circular:
+        frames += (DECORRELATOR_FRAMES if w > 0.0 else 0) + (_impulse(rate).shape[0] if reverb > 0.0 else 0)
+        n = _fast_length(frames)  # the linear convolution fits in ``frames``: the rest is zeros
+    spectra = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
+    mid, side = (spectra[:, 0] + spectra[:, 1]) * 0.5, (spectra[:, 0] - spectra[:, 1]) * 0.5
+    if w > 0.0:
+        wide = side + w * mid * _decorrelator(n, rate)
+        after = _energy(mid) + _energy(wide)
+        scale = math.sqrt((_energy(mid) + _energy(side)) / after) if after > 0.0 else 1.0
+        mid, side = mid * scale, wide * scale
+    out = np.stack([mid + side, mid - side], axis=1)
+    if reverb > 0.0:
+        out += (reverb * mid)[:, None] * _impulse_spectrum(n, rate, circular)
+    return np.fft.irfft(out, n=n, axis=0)[:frames].astype(np.float32)
+
+
+def _fast_length(n: int) -> int:
+    """The smallest 2^a 3^b 5^c >= n: a length the FFT takes in a few milliseconds (a large prime factor in a
+    one-shot's padded length cost 100 ms)."""
+    best, five = 2 * n, 1
+    while five < best:
+        three = five
+        while three < best:
+            two = three
+            while two < n:
+                two *= 2
+            best = min(best, two)
+            three *= 3
+        five *= 5
+    return best
+
+
+def _energy(spectrum: np.ndarray) -> float:
+    return float(np.vdot(spectrum, spectrum).real)
+
+
+def _highpass(freqs: np.ndarray) -> np.ndarray:
+    """An 8th-order Butterworth magnitude at SIDE_HZ (-19 dB an octave under): what may leave the middle."""
+    r = (freqs / SIDE_HZ) ** 16
+    return np.sqrt(r / (1.0 + r))
+
+
+@functools.lru_cache(maxsize=64)
+def _decorrelator(n: int, rate: int) -> np.ndarray:
+    """Spectrum (n-point rfft) of a fixed short random-phase all-pass, high-passed at SIDE_HZ: flat in level, so
+    the side it makes has the mid's timbre but not its waveform."""
+    rng = np.random.default_rng(DECORRELATOR_SEED)
+    burst = rng.standard_normal(DECORRELATOR_FRAMES) * np.exp(
+        -np.arange(DECORRELATOR_FRAMES) / (DECORRELATOR_FRAMES / 5)
+    )
+    spectrum = np.fft.rfft(burst, n=n)
+    return spectrum / np.maximum(np.abs(spectrum), 1e-12) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))
+
+
+@functools.lru_cache(maxsize=16)
+def _impulse_spectrum(n: int, rate: int, circular: bool) -> np.ndarray:
+    """The reverb's n-point spectrum per side; for a loop of n frames the tail is folded onto itself first."""
+    ir = _impulse(rate)
     if circular:
-        out = data.copy()
-        out[:, 1] = np.roll(data[:, 1], shift)
-        return out
-    out = np.zeros((data.shape[0] + shift, 2), np.float32)
-    out[: data.shape[0], 0] = data[:, 0]
-    out[shift:, 1] = data[:, 1]
-    return out
+        folded = np.zeros((n, 2))
+        for k in range(0, ir.shape[0], n):
+            part = ir[k : k + n]
+            folded[: part.shape[0]] += part
+        ir = folded
+    return np.fft.rfft(ir, n=n, axis=0)
+
+
+@functools.lru_cache(maxsize=4)
+def _impulse(rate: int) -> np.ndarray:
+    """The reverb's impulse response (frames, 2): independent noise per side (so the tails are decorrelated) with
+    an exponential decay of REVERB_RT60_S to -60 dB, the highs dying faster (a darker tail), a short pre-delay,
+    nothing below SIDE_HZ, faded out over its last tenth at REVERB_S, each side of unit energy."""
+    frames = int(REVERB_S * rate)
+    t = np.arange(frames) / rate
+    noise = np.random.default_rng(REVERB_SEED).standard_normal((frames, 2))
+    freqs = np.fft.rfftfreq(frames, 1.0 / rate)
+    dark = np.fft.irfft(
+        np.fft.rfft(noise, axis=0) / np.sqrt(1.0 + (freqs / REVERB_DAMP_HZ) ** 4)[:, None], n=frames, axis=0
+    )
+    decay = np.exp(-6.9 * t / REVERB_RT60_S)[:, None]
+    bright = np.exp(-6.9 * t / (REVERB_RT60_S / 3))[:, None]
+    onset = np.minimum(1.0, t / 0.01)[:, None]
+    tail = (dark * decay + (noise - dark) * bright) * onset
+    ir = np.concatenate([np.zeros((int(REVERB_PREDELAY_S * rate), 2)), tail])
+    n = ir.shape[0]
+    ir = np.fft.irfft(np.fft.rfft(ir, axis=0) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))[:, None], n=n, axis=0)
+    ir *= np.minimum(1.0, (n - np.arange(n)) / (0.1 * frames))[:, None]
+    return ir / np.sqrt((ir**2).sum(axis=0, keepdims=True))
 
 
 class PingPong:

@@ -110,27 +110,28 @@ SWEPT = frozenset({"texture", "bassline", "synth", "bass", "drum_loop"})
 GLIDE_BARS = 2
 """A fader move glides over this many bars."""
 
-STEREO: dict[str, tuple[float, float, float]] = {
-    # role: (pan, width, send to the delay); the pan's side alternates with the sample
-    "hihat": (0.35, 0.5, 0.0),
-    "ride": (0.45, 0.6, 0.1),
-    "perc": (0.5, 0.4, 0.2),
-    "clap": (0.0, 0.6, 0.22),
-    "snare": (0.0, 0.5, 0.25),
-    "synth": (0.2, 0.8, 0.3),
-    "texture": (0.0, 1.0, 0.12),
-    "drum_loop": (0.0, 0.5, 0.0),
-    "fx": (0.0, 0.8, 0.25),
+STEREO: dict[str, tuple[float, float, float, float]] = {
+    # role: (pan, width, send to the delay, reverb); the pan's side alternates with the sample
+    "hihat": (0.35, 0.8, 0.0, 0.0),
+    "ride": (0.45, 0.9, 0.1, 0.0),
+    "perc": (0.5, 0.7, 0.2, 0.35),
+    "clap": (0.0, 0.7, 0.15, 0.5),
+    "snare": (0.0, 0.6, 0.2, 0.4),
+    "synth": (0.2, 0.9, 0.3, 0.4),
+    "texture": (0.0, 1.0, 0.12, 0.2),
+    "drum_loop": (0.0, 0.6, 0.0, 0.2),
+    "fx": (0.0, 0.8, 0.25, 0.4),
 }
-"""Where each role sits: kick and bass stay mono in the middle; hats, percs and textures spread."""
+"""Where each role sits: kick and bass stay mono in the middle, dry; hats, percs, stabs and pads spread, and the
+sparser hits and the pads get a stereo reverb (not the hats and the ride: their many hits would each add a tail)."""
 
 
 def placed(layer: Layer) -> Layer:
     """``layer`` with its role's place in the stereo field (the side of the pan alternates by sample)."""
-    pan, width, send = STEREO.get(layer.role, (0.0, 0.0, 0.0))
+    pan, width, send, reverb = STEREO.get(layer.role, (0.0, 0.0, 0.0, 0.0))
     if zlib.crc32(layer.sample.encode()) % 2:
         pan = -pan
-    return msgspec.structs.replace(layer, pan=pan, width=width, send=send)
+    return msgspec.structs.replace(layer, pan=pan, width=width, send=send, reverb=reverb)
 
 
 class SampleInfo(msgspec.Struct, frozen=True):

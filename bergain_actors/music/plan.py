@@ -59,11 +59,14 @@ class Layer(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     notes: tuple[Note, ...] = ()
     """For `notes` layers: what the voice plays in this bar (starts may not leave the bar; tails ring on)."""
     width: float = 0.0
-    """0 plays the sample as recorded; up to 1 delays the right channel by up to 12 ms (Haas), widening it."""
+    """0 plays the sample as recorded; up to 1 adds that much decorrelated side above 150 Hz (mid/side, the same
+    power and mono sum)."""
     gain_end: float | None = None
     """Automation: the gain at the bar's end; the level ramps linearly from ``gain`` (None: steady)."""
     send: float = 0.0
     """How much of the layer feeds the stereo ping-pong delay, 0..1."""
+    reverb: float = 0.0
+    """How much of the layer goes through the stereo reverb (wet level against the dry), 0..1."""
     filter: Filter | None = None
 
 

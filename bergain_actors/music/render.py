@@ -15,13 +15,16 @@ The stretched copy is cached per tempo; making it costs the first bar at a new t
 Automation (``music/plan.py``): a gain ramp scales each hit by the level at its onset and a loop by a linear ramp
 across the bar; a filter uses a copy of the sample filtered at the cutoff step of each hit's onset, or of each beat
 for loops (``music/effects.py``); sends feed a ping-pong delay kept in buffers indexed like the accumulator. All
-carried state is audio due later, a function of the plans rendered so far.
+carried state is audio due later, a function of the plans rendered so far. Width and reverb are baked into the
+cached copy of each sample like a filter (a one-shot's copy carries its reverb tail), and each role gets the house
+mix's trim (``TRIM_DB``) on top of its fader.
 """
 
 from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Mapping
 from fractions import Fraction
 
 import msgspec
@@ -35,6 +38,22 @@ from bergain_actors.music.voice import tone
 MASTER_GAIN = 0.5
 """-6 dB of headroom on the master bus, as a DJ mixer has: a full peak groove of hot samples (kicks peak at 0.95)
 sums under the limiter's threshold, so the limiter catches accidents instead of shaping every bar."""
+
+TRIM_DB = {
+    "kick": -1.0,
+    "bassline": -1.0,
+    "bass": -1.0,
+    "clap": 3.0,
+    "perc": 3.0,
+    "ride": 3.0,
+    "drum_loop": 2.0,
+    "hihat": 1.5,
+}
+"""The house mix: each role's level at unity fader (dB) against the pack's peak-normalized samples. The kick stays
+the loudest thing in the room, but the drums on top come up to meet it (untrimmed, kick and bass were 93 % of the
+power and a peak centred near 110 Hz). Pads and stabs are left alone: they also carry the breakdown, which must stay
+well under the peaks."""
+TRIMS = {role: 10.0 ** (db / 20.0) for role, db in TRIM_DB.items()}
 
 ECHO_REPEATS = 16
 """The delay runs this many periods past its last input (0.42^16: -120 dB), then rests."""
@@ -134,20 +153,28 @@ class Limiter:
 class Renderer:
     """Turns consecutive BarPlans into consecutive bars of audio from one SamplePack."""
 
-    def __init__(self, pack: SamplePack, sample_rate: int, master: float = MASTER_GAIN) -> None:
+    def __init__(
+        self, pack: SamplePack, sample_rate: int, master: float = MASTER_GAIN, trims: Mapping[str, float] = TRIMS
+    ) -> None:
         if pack.sample_rate != sample_rate:
             raise ValueError(f"pack decoded at {pack.sample_rate} Hz, renderer runs at {sample_rate} Hz")
         self.pack = pack
         self.sample_rate = sample_rate
         self.master = master
+        self.trims = trims
+        """Linear gain per role on top of the fader (the house mix)."""
         self.limiter = Limiter(sample_rate)
         self.limiter_engaged_frames = 0
         """Frames, over the whole set so far, where the limiter reduced gain."""
         self.last_stats: RenderStats | None = None
         self._position = Fraction(0)
         self._longest = max((s.frames for s in pack.samples.values()), default=0)
-        self._longest += effects.TAIL_FRAMES
-        """Longest one-shot, with room for a filter's ringing."""
+        self._longest += (
+            effects.TAIL_FRAMES
+            + effects.DECORRELATOR_FRAMES
+            + math.ceil((effects.REVERB_S + effects.REVERB_PREDELAY_S) * sample_rate)
+        )
+        """Longest one-shot, with room for a filter's ringing, the widener and the reverb's tail."""
         self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
         self._send = np.zeros_like(self._acc)
         self._scratch = np.zeros_like(self._acc)
@@ -404,28 +431,43 @@ class Renderer:
         unity: bool = False,
         send: float | None = None,
     ) -> np.ndarray:
-        """The sample as this layer plays it: stretched (loops), filtered and widened, panned and gained; all
-        cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are added, so a fade
-        keeps one copy rather than one per level. With ``send``: that copy at the level it feeds the delay."""
+        """The sample as this layer plays it: stretched (loops), widened and reverberated, filtered, panned, trimmed
+        and gained; all cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are
+        added, so a fade keeps one copy rather than one per level. With ``send``: that copy at the level it feeds
+        the delay (the reverb's tail included: the delay repeats the room too)."""
         loop = layer.kind == "loop" and sample.is_loop
         f = layer.filter if step is not None else None
         left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
-        key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, left, right)
+        key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, layer.reverb, left, right)
         cached = self._cache_get(key)
         if cached is None:
-            made = data if f is None else self._filtered(sample, data, f.kind, step, f.q, loop)
-            if layer.width > 0.0:
-                made = effects.widened(made, layer.width, self.sample_rate, loop)
+            made = self._spread(sample, data, layer.width, layer.reverb, loop)
+            if f is not None:
+                made = self._filtered(sample, made, f.kind, step, f.q, loop, (layer.width, layer.reverb))
             cached = self._cache_put(key, made * np.array([left, right], np.float32))
         if send is None:
             return cached
         sent = self._cache_get((key, send))
         return self._cache_put((key, send), cached * np.float32(send)) if sent is None else sent
 
-    def _filtered(self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool) -> np.ndarray:
-        """``data`` (the sample, or its stretched loop) through the filter at ``step``; one-shots grow by
-        effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse transform a step."""
-        key = ("spectrum", sample.id, data.shape[0], loop)
+    def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
+        placement. It comes before any filter (all three are linear), so a sweep filters one cached copy."""
+        if width <= 0.0 and reverb <= 0.0:
+            return data
+        key = ("spread", sample.id, data.shape[0], width, reverb, loop)
+        made = self._cache_get(key)
+        if made is None:
+            made = self._cache_put(key, effects.spread(data, width, reverb, self.sample_rate, loop))
+        return made
+
+    def _filtered(
+        self, sample: Sample, data: np.ndarray, kind: str, step: int, q: float, loop: bool, placement: tuple = ()
+    ) -> np.ndarray:
+        """``data`` (the sample, or its stretched loop, as ``placement`` spread it) through the filter at ``step``;
+        one-shots grow by effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse
+        transform a step."""
+        key = ("spectrum", sample.id, data.shape[0], loop, placement)
         spectrum = self._cache_get(key)
         if spectrum is None:
             spectrum = self._cache_put(key, effects.spectrum(data, loop))
@@ -473,7 +515,9 @@ class Renderer:
         return cached
 
     def _stereo(self, layer: Layer, gain: float) -> tuple[float, float]:
-        """(left, right) gains with a constant-power pan normalized to unity at centre, master included."""
+        """(left, right) gains with a constant-power pan normalized to unity at centre, the role's trim and the
+        master included."""
+        gain *= self.trims.get(layer.role, 1.0)
         if layer.pan == 0.0:
             return gain * self.master, gain * self.master
         theta = (min(1.0, max(-1.0, layer.pan)) + 1.0) * (math.pi / 4.0)
