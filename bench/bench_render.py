@@ -29,6 +29,7 @@ from rich.table import Table
 
 from bergain_actors import replay
 from bergain_actors.core.log import LogReader
+from bergain_actors.music.mixer import placed
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import BarPlan, Filter, Layer
@@ -107,6 +108,16 @@ def automated(bar: int) -> tuple[Layer, ...]:
     return tuple(layers.values())
 
 
+def placed_automated(bar: int) -> tuple[Layer, ...]:
+    """The automated dense bar with each layer placed as the mixer places its role (pan, width, delay send and
+    reverb from ``mixer.STEREO``): what a set's dense bar carries, reverb tails on the percs, claps and snares
+    included. Faders at 60 % so the added room stays under the limiter, as a set's mix would."""
+    return tuple(
+        placed(msgspec.structs.replace(layer, gain=0.6 * layer.gain, gain_end=layer.gain_end and 0.6 * layer.gain_end))
+        for layer in automated(bar)
+    )
+
+
 def measure(renderer: Renderer, layers: tuple[Layer, ...] | Callable, bars: int, warmup: int = 50) -> list[float]:
     """Per-bar render times in ms; the bar number advances so loops walk through their bars."""
     times = []
@@ -162,6 +173,7 @@ def main() -> None:
         ("(a') reference: 6 layers, 22 hits", REFERENCE_22),
         ("(b) dense: 12 layers, 64 hits", DENSE),
         ("(c) dense + automation and effects", automated),
+        ("(d) (c) placed by the mixer (+ reverb)", placed_automated),
     ]
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     table = Table(

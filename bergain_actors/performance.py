@@ -152,7 +152,8 @@ async def perform(
     middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
     pack = load_pack(scenario)
     key = scenario.key or DEFAULT_KEY
-    for role in off_key(pack, key):  # the set plays the nearest ones: said, not silent
+    unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
+    for role in unfit:
         log.warning(f"no {role} sample fits {key}; the set plays the nearest ones", role=role, key=key)
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
@@ -208,6 +209,8 @@ async def perform(
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
             bus.publish(set_ctx.started(), source="supervisor")
+            for role in unfit:
+                bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
             desk = Desk(bus)
             if surface is not None:
                 await nursery.start(osc.serve, desk, surface)

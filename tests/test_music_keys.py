@@ -89,6 +89,24 @@ def test_a_key_the_pack_cannot_play_keeps_the_nearest_samples_and_says_which_rol
     assert len(f_sharp["bass"]) >= 1 and off_key(shipped, "E minor") == []
 
 
+def test_a_set_in_a_key_the_pack_cannot_play_says_so(tmp_path, capsys):
+    text = (SHIPPED.parent / "scenarios" / "autopilot.toml").read_text()
+    text = text.replace('sample_pack = "../sample_pack"', f'sample_pack = "{SHIPPED}"\nkey = "F# major"')
+    (tmp_path / "fsharp.toml").write_text(text)
+    argv = ["run", str(tmp_path / "fsharp.toml"), "--bars", "16", "--fast", "--no-audio", "--no-report"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    captured = capsys.readouterr()
+    unfit = ["bass", "bassline", "synth", "texture"]
+    for role in unfit:
+        assert f"no {role} sample fits F# major; the set plays the nearest ones" in captured.err
+    assert "no kick sample" not in captured.err
+    assert f"off key      {', '.join(unfit)}: no sample fits the key" in captured.out + captured.err  # the summary
+    (log_path,) = (tmp_path / "out").glob("*.bgnlog")
+    said = [(e.role, e.key) for e in of(logged(log_path), ev.KeyUnfit)]
+    assert said == [(role, "F# major") for role in unfit]  # logged as events, not only printed
+    assert main(["replay", str(log_path), "--verify"]) == 0
+
+
 async def test_a_set_in_e_minor_never_plays_a_sample_off_its_key(tmp_path):
     scenario, text = load("autopilot.toml")
     scenario = scenarios.replace(scenario, minutes=8.0, bars=None, key="E minor")

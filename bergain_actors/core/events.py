@@ -86,6 +86,14 @@ class SurfaceStarted(Event, frozen=True):
     address: str
 
 
+class KeyUnfit(Event, frozen=True):
+    """The set → log: no sample of ``role`` in the pack fits the set's ``key``; that role plays its nearest ones
+    (fewest pitch classes off the key). Said at the start, never silently."""
+
+    role: str
+    key: str
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -594,6 +602,7 @@ AnyEvent = (
     | Control
     | CommandRejected
     | SurfaceStarted
+    | KeyUnfit
     | Steer
     | StopPlanned
     | BarPlanned

@@ -44,6 +44,8 @@ class Summary:
         self.scenes_fired = 0
         self.live_ops = 0
         self.live_ops_failed = 0
+        self.unfit: list[str] = []
+        """Roles with no sample in the set's key (they play their nearest ones)."""
         self.ableton_changes: list[str] = []
         """Live absent, lost, restored, reloaded: each with its bar and why."""
         self.end = ""
@@ -58,6 +60,8 @@ class Summary:
             case ev.SetStarted():
                 self.name, self.bpm, self.total_bars = event.name, event.bpm, event.total_bars
                 self.seconds_per_bar = event.beats_per_bar * 60 / event.bpm
+            case ev.KeyUnfit():
+                self.unfit.append(event.role)
             case ev.BarPlayed():
                 self.bars_played = max(self.bars_played, event.bar + 1)
             case ev.BarHeld():
@@ -140,6 +144,8 @@ class Summary:
             f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"
             " moved their target",
         ]
+        if self.unfit:
+            out.append(f"off key      {', '.join(self.unfit)}: no sample fits the key; the nearest ones play")
         if self.commands:
             out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
         if self.lm_requests:

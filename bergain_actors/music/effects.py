@@ -136,7 +136,7 @@ def _highpass(freqs: np.ndarray) -> np.ndarray:
     return np.sqrt(r / (1.0 + r))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=8)
 def _decorrelator(n: int, rate: int) -> np.ndarray:
     """Spectrum (n-point rfft) of a fixed short random-phase all-pass, high-passed at SIDE_HZ: flat in level, so
     the side it makes has the mid's timbre but not its waveform."""
@@ -148,7 +148,7 @@ def _decorrelator(n: int, rate: int) -> np.ndarray:
     return spectrum / np.maximum(np.abs(spectrum), 1e-12) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=8)
 def _impulse_spectrum(n: int, rate: int, circular: bool) -> np.ndarray:
     """The reverb's n-point spectrum per side; for a loop of n frames the tail is folded onto itself first."""
     ir = _impulse(rate)
