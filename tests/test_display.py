@@ -164,7 +164,11 @@ class Terminal:
         deadline = time.monotonic() + within
         while self._read(deadline) and time.monotonic() < deadline:
             pass
-        code = self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        try:
+            code = self.process.wait(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:  # say what the screen showed, not only that time ran out
+            self.kill()
+            raise AssertionError(f"still running {within:g} s on; the screen ends with:\n{self.text[-1500:]}") from None
         os.close(self.master)
         return code
 

@@ -60,8 +60,8 @@ async def test_sandbox_code_passing_nan_is_refused_and_the_set_verifies(tmp_path
     result = await play(scenario, text, tmp_path)
     events = logged(result.log_path)
     outputs = " ".join(step.output for step in of(events, ev.RLMStep))
-    assert "answer: refused: gain must be a finite number, got nan" in outputs
-    assert "inf: refused: gain must be a finite number, got inf" in outputs
+    assert "answer: refused: gain must hold finite numbers, got nan" in outputs
+    assert "inf: refused: gain must hold finite numbers, got inf" in outputs
     assert not [c for c in of(events, ev.ToolCall) if c.tool in ("fader", "add")]
     verdict = replay.verify(result.log_path, warn=lambda m: None)
     assert verdict.mismatch is None, verdict.mismatch.describe()
