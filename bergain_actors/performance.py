@@ -78,6 +78,9 @@ class Terminated(KeyboardInterrupt):
 
 
 async def _raise_on_signal() -> None:
+    """Ctrl-C and SIGTERM always reach the set, even when it was started with them blocked (a mask is inherited:
+    a parent that blocked SIGINT made Ctrl-C do nothing while the set played on)."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for number in signals:
             raise Terminated if number == signal.SIGTERM else KeyboardInterrupt

@@ -9,6 +9,7 @@ import os
 import pty
 import re
 import select
+import signal
 import struct
 import subprocess
 import sys
@@ -101,10 +102,16 @@ def _controlling_terminal() -> None:
     fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
+def _blocking_sigint() -> None:
+    """As a parent that blocks SIGINT leaves its children (the mask is inherited through exec)."""
+    _controlling_terminal()
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 class Terminal:
     """``bergain-actors`` on a real pseudo-terminal: what it shows, stripped of escape codes, and keys typed."""
 
-    def __init__(self, args: list[str]) -> None:
+    def __init__(self, args: list[str], blocked: bool = False) -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 130, 0, 0))
         self.process = subprocess.Popen(
@@ -113,7 +120,7 @@ class Terminal:
             stdout=slave,
             stderr=slave,
             close_fds=True,
-            preexec_fn=_controlling_terminal,
+            preexec_fn=_blocking_sigint if blocked else _controlling_terminal,
             cwd=ROOT,
             env={**os.environ, "TERM": "xterm-256color"},
         )
@@ -182,8 +189,8 @@ class Terminal:
 def terminal():
     opened: list[Terminal] = []
 
-    def start(*args: str) -> Terminal:
-        opened.append(Terminal(list(args)))
+    def start(*args: str, blocked: bool = False) -> Terminal:
+        opened.append(Terminal(list(args), blocked))
         return opened[-1]
 
     yield start
@@ -236,9 +243,11 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
 
 
 @pytest.mark.timeout(120)
-def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path):
+@pytest.mark.parametrize("blocked", [False, True], ids=["plain", "started-with-sigint-blocked"])
+def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path, blocked: bool):
     scenario = str(ROOT / "scenarios" / "autopilot.toml")
-    screen = terminal("run", scenario, "--no-audio", "--minutes", "500", "--out", str(tmp_path), "--no-report")
+    args = ("run", scenario, "--no-audio", "--minutes", "500", "--out", str(tmp_path), "--no-report")
+    screen = terminal(*args, blocked=blocked)
     screen.wait_for("bar ", "layers", "> ")
     screen.type("\x03")
     assert screen.finish() == 130
