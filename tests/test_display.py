@@ -105,6 +105,7 @@ def _controlling_terminal() -> None:
 def _blocking_sigint() -> None:
     """As a parent that blocks SIGINT leaves its children (the mask is inherited through exec)."""
     _controlling_terminal()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # blocked, not also ignored (as a background job would be)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
 
 
