@@ -42,8 +42,10 @@ ROLE_WEIGHT = {
     "ride": 0.5,
     "texture": 0.4,
     "fx": 0.3,
+    "bed": 0.0,
 }
-"""How much a role at full gain adds to the felt energy of a bar."""
+"""How much a role at full gain adds to the felt energy of a bar (the arrangement's bed adds none: it is the
+room, under every bar)."""
 
 ENERGY_SCALE = 3.4
 """Weighted gain sum that reads as energy 1.0 (a full peak groove sums to ~3.0)."""

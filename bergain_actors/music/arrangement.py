@@ -1,10 +1,11 @@
 """Transitions a DJ plays between sections, added to the planned bars: fills in the last bar of a phrase, a riser
 and a snare roll into a drop while the mix is high-passed, an impact and a crash on the one of the drop, a
-downlifter into the breakdown.
+downlifter into the breakdown; and under every bar the room's bed, a wide atmosphere whose level follows the arc.
 
 Pure: a function of the plan, the arc (set length, phrase length) and the pack's menu, so every brain gets the
-same transitions and a replay the same bars. Ornaments are one-bar layers with roles of their own (``ORNAMENTS``),
-never channels of the mixer: a restarted Conductor does not pick them up as part of the groove.
+same transitions and a replay the same bars. Ornaments are the arrangement's layers with roles of their own
+(``ORNAMENTS``: one-bar transitions and the bed), never channels of the mixer: a restarted Conductor does not pick
+them up as part of the groove, and they count as no texture of it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from bergain_actors.music import arc
 from bergain_actors.music.patterns import steps16
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Filter, Layer
 
-ORNAMENTS = frozenset({"riser", "impact", "crash", "fill", "roll", "downlifter"})
+BED = "bed"
+ORNAMENTS = frozenset({"riser", "impact", "crash", "fill", "roll", "downlifter", BED})
 DROPS = frozenset({"peak", "peak2"})
 BUILD_BARS = 8
 """How long the build into a drop lasts (at most half the section before it)."""
@@ -35,17 +37,33 @@ FILLS: tuple[tuple[str, str, str, float], ...] = (
 )
 """Ways to end a phrase; the phrase's number picks one, so consecutive phrases end differently."""
 
+BED_LEVEL = {"intro": 0.5, "build": 0.5, "peak": 0.45, "breakdown": 0.1, "peak2": 0.45, "outro": 0.5}
+"""The bed's level per phase (the renderer's house trim brings it up): it fills the sparse intro and outro, sits
+under the grooves and almost leaves the breakdown to the pad, which must stay well under the peaks."""
+BED_HZ = 180.0
+"""The bed is high-passed here: its drone stays out of the kick's and the bass's way, and what is left is wide."""
+BED_WIDTH = 0.6
+"""Enough decorrelated side to make the bed's left and right unrelated (correlation ~0), not opposed: its mono sum
+keeps the bed at -3 dB, as any wide source."""
+WIND_DOWN_ENERGY = 0.4
+"""Winding down after a stop, the bed fades with the mix's energy under this."""
 
-def find(menu: Mapping[str, Sequence[Any]], role: str, word: str = "") -> str | None:
-    """The first sample of ``role`` whose id contains ``word`` (any of the role when none does)."""
-    ids = [info.id for info in menu.get(role, ())]
+
+def find(menu: Mapping[str, Sequence[Any]], role: str, word: str = "", loops: bool = False) -> str | None:
+    """The first sample of ``role`` (only its loops with ``loops``) whose id contains ``word`` (any of the role
+    when none does)."""
+    ids = [info.id for info in menu.get(role, ()) if not loops or info.is_loop]
     return next((i for i in ids if word in i.rsplit("/", 1)[-1]), ids[0] if ids else None)
 
 
 def dress(
     plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]], hold: bool = False
 ) -> BarPlan:
-    """``plan`` with the transitions its place in the arc calls for (none while a person holds the groove)."""
+    """``plan`` with the bed under it and the transitions its place in the arc calls for (no transition while a
+    person holds the groove)."""
+    under = bed(plan, total, phrase_bars, menu)
+    if under is not None:
+        plan = msgspec.structs.replace(plan, layers=(*plan.layers, under))
     if hold:
         return plan
     bar = plan.bar
@@ -97,6 +115,31 @@ def dress(
     if not extra and layers == list(plan.layers):
         return plan
     return msgspec.structs.replace(plan, layers=(*layers, *extra))
+
+
+def bed(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]]) -> Layer | None:
+    """The room under ``plan``: the pack's atmosphere looping, high-passed and wide, at its phase's level; a phase
+    change glides to the new level over its first bar. None when the pack has no texture loop to make it of."""
+    sample = find(menu, "texture", "atmos", loops=True)
+    if sample is None:
+        return None
+    here = arc.section_at(plan.bar, total, phrase_bars)
+    level = BED_LEVEL.get(here.name, BED_LEVEL["intro"])
+    start = level
+    if plan.phase and plan.phase != here.name:  # a stop winding down: the bed goes with the mix
+        level = start = round(BED_LEVEL["outro"] * min(1.0, plan.energy / WIND_DOWN_ENERGY), 3)
+    elif plan.bar == here.start and plan.bar > 0:
+        start = BED_LEVEL.get(arc.section_at(plan.bar - 1, total, phrase_bars).name, level)
+    return Layer(
+        BED,
+        sample,
+        start,
+        kind="loop",
+        pattern="loop",
+        width=BED_WIDTH,
+        gain_end=None if start == level else level,
+        filter=Filter("highpass", BED_HZ, BED_HZ, q=0.7),
+    )
 
 
 def _thinned(layer: Layer, start: float, end: float) -> Layer:

@@ -114,10 +114,10 @@ STEREO: dict[str, tuple[float, float, float, float]] = {
     # role: (pan, width, send to the delay, reverb); the pan's side alternates with the sample
     "hihat": (0.35, 0.8, 0.0, 0.0),
     "ride": (0.45, 0.9, 0.1, 0.0),
-    "perc": (0.5, 0.7, 0.2, 0.35),
+    "perc": (0.5, 1.0, 0.25, 0.45),
     "clap": (0.0, 0.7, 0.15, 0.5),
     "snare": (0.0, 0.6, 0.2, 0.4),
-    "synth": (0.2, 0.9, 0.3, 0.4),
+    "synth": (0.2, 1.0, 0.3, 0.5),
     "texture": (0.0, 1.0, 0.12, 0.2),
     "drum_loop": (0.0, 0.6, 0.0, 0.2),
     "fx": (0.0, 0.8, 0.25, 0.4),
