@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from bergain_actors.music import arc, texture
 from bergain_actors.music.arc import sections
-from bergain_actors.music.arrangement import ORNAMENTS, dress
+from bergain_actors.music.arrangement import BED, BED_LEVEL, ORNAMENTS, dress
 from bergain_actors.music.mixer import SampleInfo
 from bergain_actors.music.plan import BarPlan, Layer
 
@@ -54,3 +55,39 @@ def test_phrases_end_with_fills_that_differ_and_the_breakdown_opens_with_a_downl
     plain = BarPlan(bar=100, bpm=128, layers=GROOVE)
     assert dress(plain, 256, 16, MENU) is plain
     assert ORNAMENTS.isdisjoint(MENU)
+
+
+BED_MENU = {
+    **MENU,
+    "texture": [
+        SampleInfo(id="texture/pad.wav", role="texture", is_loop=True),
+        SampleInfo(id="texture/atmos_dark.wav", role="texture", is_loop=True),
+    ],
+}
+
+
+def test_a_wide_bed_lies_under_every_bar_at_its_phase_level_and_glides_at_a_change():
+    laid = sections(256, 16)
+    beds = [dress(BarPlan(bar=b, bpm=128, layers=GROOVE, phase=""), 256, 16, BED_MENU) for b in range(256)]
+    under = [next(layer for layer in plan.layers if layer.role == BED) for plan in beds]
+    assert all(layer.sample == "texture/atmos_dark.wav" and layer.kind == "loop" for layer in under)
+    assert all(layer.width > 0 and layer.filter.kind == "highpass" and layer.filter.hz >= 150 for layer in under)
+    level = {s.name: BED_LEVEL[s.name] for s in laid}
+    breakdown = next(s for s in laid if s.name == "breakdown")
+    assert under[breakdown.start + 3].gain == level["breakdown"] < level["peak"] == under[breakdown.start - 3].gain
+    glide = under[breakdown.start]
+    assert (glide.gain, glide.gain_end) == (level["peak"], level["breakdown"])
+    assert under[breakdown.end].gain_end == level["peak2"]  # back up on the drop
+    assert all(layer.gain_end is None for i, layer in enumerate(under) if i not in {s.start for s in laid})
+    held = dress(BarPlan(bar=100, bpm=128, layers=GROOVE), 256, 16, BED_MENU, hold=True)
+    assert [layer.role for layer in held.layers] == ["kick", "bassline", BED]  # a held groove keeps its room
+    assert all(texture.of_plan(plan) == texture.of_layers(GROOVE) for plan in beds)  # the room is not a texture
+    assert arc.plan_energy(beds[100]) == arc.energy(GROOVE)
+
+
+def test_the_bed_fades_with_a_wind_down_and_needs_a_texture_loop():
+    winding = [BarPlan(bar=100, bpm=128, layers=GROOVE, phase="outro", energy=e) for e in (0.6, 0.2, 0.05)]
+    gains = [next(la.gain for la in dress(p, 256, 16, BED_MENU).layers if la.role == BED) for p in winding]
+    assert gains[0] == BED_LEVEL["outro"] and gains == sorted(gains, reverse=True) and gains[-1] < 0.1
+    one_shots = {**MENU, "texture": [SampleInfo(id="texture/pad_hit.wav", role="texture", is_loop=False)]}
+    assert dress(BarPlan(bar=100, bpm=128, layers=GROOVE), 256, 16, one_shots).layers == GROOVE

@@ -13,7 +13,8 @@ import pytest
 import soundfile as sf
 
 from bergain_actors.music import effects, measure
-from bergain_actors.music.mixer import placed
+from bergain_actors.music.arrangement import bed
+from bergain_actors.music.mixer import menu_from_pack, placed
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
@@ -445,3 +446,18 @@ def test_a_sweep_transforms_its_loop_once_however_many_steps_it_passes(pack: Sam
         renderer.render(_plan(bar, loop))
     steps = {effects.step_of(200.0 * 2.0 ** (bar + beat / 4)) for bar in range(4) for beat in range(4)}
     assert len(steps) > 10 and calls == {"spectrum": 1, "filtered": len(steps)}  # each cutoff step filtered once
+
+
+def test_the_arrangements_bed_is_wide_keeps_its_mono_sum_and_leaves_the_low_end_alone() -> None:
+    """The bed on the shipped pack: left and right unrelated (not opposed), so a mono club system hears it 3 dB
+    down rather than losing it, and its drone high-passed out from under the kick and the bass."""
+    shipped = index_pack(SHIPPED, SR)
+    layer = bed(BarPlan(bar=0, bpm=128.0, phase="intro"), 256, 16, menu_from_pack(shipped))
+    assert layer is not None
+    renderer = Renderer(shipped, SR)
+    audio = np.concatenate([renderer.render(_plan(b, layer)) for b in range(8)])
+    wide = audio.astype(np.float64)
+    assert abs(measure.stereo_correlation(wide)) < 0.15
+    mono = wide.mean(axis=1)
+    assert float(mono @ mono) > 10 ** (-4 / 10) * float((wide**2).sum()) / 2
+    assert _band_energy(wide, 20, 90) < 0.02 * _band_energy(wide, 200, 3000)
