@@ -77,11 +77,13 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: the set stops as it does on Ctrl-C (``SetEnded`` logged, the WAV header written)."""
 
 
-async def _raise_on_signal() -> None:
+async def _raise_on_signal(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Ctrl-C and SIGTERM always reach the set, even when it was started with them blocked (a mask is inherited:
-    a parent that blocked SIGINT made Ctrl-C do nothing while the set played on)."""
+    a parent that blocked SIGINT made Ctrl-C do nothing while the set played on). Started before anything else,
+    so a Ctrl-C typed as soon as the screen shows is not lost: a signal both ignored and blocked is dropped."""
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
         async for number in signals:
             raise Terminated if number == signal.SIGTERM else KeyboardInterrupt
 
@@ -208,7 +210,7 @@ async def perform(
             before_start(supervisor)
         async with trio.open_nursery() as nursery:
             if signals:
-                nursery.start_soon(_raise_on_signal)
+                await nursery.start(_raise_on_signal)
             nursery.start_soon(bus.committer)
             supervisor.start(nursery)
             bus.publish(set_ctx.started(), source="supervisor")

@@ -105,14 +105,24 @@ def _controlling_terminal() -> None:
 def _blocking_sigint() -> None:
     """As a parent that blocks SIGINT leaves its children (the mask is inherited through exec)."""
     _controlling_terminal()
-    signal.signal(signal.SIGINT, signal.SIG_DFL)  # blocked, not also ignored (as a background job would be)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)  # blocked only (pytest in a background job would also ignore it)
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+def _ignoring_and_blocking_sigint() -> None:
+    """As a background job of a shell leaves its children: SIGINT ignored, and here blocked as well."""
+    _controlling_terminal()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+STARTS = {"plain": _controlling_terminal, "blocked": _blocking_sigint, "ignored": _ignoring_and_blocking_sigint}
 
 
 class Terminal:
     """``bergain-actors`` on a real pseudo-terminal: what it shows, stripped of escape codes, and keys typed."""
 
-    def __init__(self, args: list[str], blocked: bool = False) -> None:
+    def __init__(self, args: list[str], start: str = "plain") -> None:
         self.master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 130, 0, 0))
         self.process = subprocess.Popen(
@@ -121,7 +131,7 @@ class Terminal:
             stdout=slave,
             stderr=slave,
             close_fds=True,
-            preexec_fn=_blocking_sigint if blocked else _controlling_terminal,
+            preexec_fn=STARTS[start],
             cwd=ROOT,
             env={**os.environ, "TERM": "xterm-256color"},
         )
@@ -190,8 +200,8 @@ class Terminal:
 def terminal():
     opened: list[Terminal] = []
 
-    def start(*args: str, blocked: bool = False) -> Terminal:
-        opened.append(Terminal(list(args), blocked))
+    def start(*args: str, how: str = "plain") -> Terminal:
+        opened.append(Terminal(list(args), how))
         return opened[-1]
 
     yield start
@@ -244,11 +254,11 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
 
 
 @pytest.mark.timeout(120)
-@pytest.mark.parametrize("blocked", [False, True], ids=["plain", "started-with-sigint-blocked"])
-def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path, blocked: bool):
+@pytest.mark.parametrize("how", list(STARTS), ids=["plain", "started-with-sigint-blocked", "started-ignoring-it"])
+def test_ctrl_c_under_the_display_prints_the_summary(terminal, tmp_path: Path, how: str):
     scenario = str(ROOT / "scenarios" / "autopilot.toml")
     args = ("run", scenario, "--no-audio", "--minutes", "500", "--out", str(tmp_path), "--no-report")
-    screen = terminal(*args, blocked=blocked)
+    screen = terminal(*args, how=how)
     screen.wait_for("bar ", "layers", "> ")
     screen.type("\x03")
     assert screen.finish() == 130

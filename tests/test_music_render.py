@@ -8,6 +8,7 @@ import math
 from fractions import Fraction
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 import soundfile as sf
@@ -446,6 +447,50 @@ def test_a_sweep_transforms_its_loop_once_however_many_steps_it_passes(pack: Sam
         renderer.render(_plan(bar, loop))
     steps = {effects.step_of(200.0 * 2.0 ** (bar + beat / 4)) for bar in range(4) for beat in range(4)}
     assert len(steps) > 10 and calls == {"spectrum": 1, "filtered": len(steps)}  # each cutoff step filtered once
+
+
+def test_the_steady_bus_is_summed_again_exactly_when_a_steady_layer_changes(pack: SamplePack, monkeypatch) -> None:
+    """The steady one-shot layers of a bar are summed once into a cached bus (reverb tails and sends included).
+    Every field that shapes the sound (gain, pan, width, reverb, send, sample, hits) makes a new bus, and a layer
+    that starts moving (a ramp or a filter) leaves it: a renderer whose cache is emptied before every bar plays
+    the same bytes, and the warm one sums one bus per distinct set of steady layers."""
+    from bergain_actors.music.plan import Filter
+
+    summed: dict[int, int] = {}
+    real = Renderer._sum_steady
+
+    def counted(self, *args):
+        summed[id(self)] = summed.get(id(self), 0) + 1
+        return real(self, *args)
+
+    monkeypatch.setattr(Renderer, "_sum_steady", counted)
+    kick = Layer("kick", "kick/k.wav", 0.8, hits=pattern_hits("four_on_floor"))
+    long = Layer("fx", "fx/long.wav", 0.3, hits=(0,), send=0.2)  # rings 3 s: its bus reaches two bars on
+    hat = Layer("hihat", "hihat/h.wav", 0.5, hits=pattern_hits("offbeat_8ths"), reverb=0.3)
+    changes = [
+        {},
+        {},
+        {"gain": 0.4},
+        {"pan": 0.3},
+        {"width": 0.5},
+        {"reverb": 0.6},
+        {"send": 0.2},
+        {"sample": "perc/dc.wav"},
+        {"hits": pattern_hits("sixteenths")},
+        {"gain_end": 0.2},  # a ramp: the hat leaves the bus, which holds the kick and the long hit alone
+        {"filter": Filter("lowpass", 400.0, 800.0)},  # as does a filter: the same bus again
+        {},
+    ]
+    plans = [
+        BarPlan(bar=bar, bpm=120.0, layers=(kick, msgspec.structs.replace(hat, **fields), long))
+        for bar, fields in enumerate(changes)
+    ]  # 120 BPM: every bar starts on a whole frame, so the onsets, and the bus, repeat whenever the layers do
+    warm, cold = Renderer(pack, SR), Renderer(pack, SR)
+    for plan in plans:
+        cold._buses.clear()
+        assert warm.render(plan).tobytes() == cold.render(plan).tobytes(), f"bar {plan.bar}"
+    assert summed[id(cold)] == len(plans)
+    assert summed[id(warm)] == len(plans) - 3  # bars 1, 10 and 11 reuse a bus
 
 
 def test_the_arrangements_bed_is_wide_keeps_its_mono_sum_and_leaves_the_low_end_alone() -> None:

@@ -7,9 +7,12 @@ Time is kept as an exact `Fraction` of frames. Bar k covers frames [floor(start_
 rounding never accumulates: 1000 bars at 128 BPM are exactly round(1000 * 82687.5) frames long.
 
 One-shots are summed into an accumulator that outlives the bar; whatever sounds past the bar line is played at
-the start of the next bar(s). Loops are read by bar index, so an N-bar loop walks through all N bars. A loop whose
-tagged BPM differs from the plan's is resampled to the plan's tempo (windowed sinc): like a turntable, its pitch
-moves with the tempo. At equal tempo the loop is copied as is. A loop without a BPM tag is fitted to its bars.
+the start of the next bar(s). The steady one-shot layers (no ramp, no filter) are first summed into a bus, cached
+by the layers and their onsets, so a bar that repeats costs one add for all of them, reverb tails included; a bus
+is summed the same way whether it is cached or not, so the output never depends on the cache. Loops are read by
+bar index, so an N-bar loop walks through all N bars. A loop whose tagged BPM differs from the plan's is resampled
+to the plan's tempo (windowed sinc): like a turntable, its pitch moves with the tempo. At equal tempo the loop is
+copied as is. A loop without a BPM tag is fitted to its bars.
 The stretched copy is cached per tempo; making it costs the first bar at a new tempo 50-100 ms per loop bar.
 
 Automation (``music/plan.py``): a gain ramp scales each hit by the level at its onset and a loop by a linear ramp
@@ -63,6 +66,9 @@ ECHO_REPEATS = 16
 
 _CACHE_BYTES = 128 << 20
 """Budget for gained / stretched copies of samples, so steady-state bars only add views."""
+_BUS_BYTES = 64 << 20
+"""Budget for the steady layers' summed bars: a dozen or more of a dense bar's (reverb tails included), as many
+as the onset patterns a tempo whose bar is not a whole number of frames cycles through (124 BPM: 17)."""
 
 
 class RenderStats(msgspec.Struct, frozen=True):
@@ -193,6 +199,9 @@ class Renderer:
         self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
         self._stretch: dict[tuple[str, Fraction, Fraction], int] = {}
         """Frames of each loop stretched to a tempo."""
+        self._buses: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
+        self._buses_bytes = 0
         self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
         self._copies_bytes = 0
         self.copies_made = 0
@@ -222,21 +231,29 @@ class Renderer:
         frac = start - first
         onsets = self._onset_table(bpm, frac)
         bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
-        skipped_layers = skipped_hits = 0
+        skipped_layers = 0
+        steady: list[tuple[Layer, Sample]] = []
+        moving: list[tuple[Layer, Sample | None]] = []
         for layer in plan.layers:
-            if layer.kind == "notes":
-                skipped_hits += self._add_notes(layer, bpm, frac, onsets, bar_ticks)
-                continue
             sample = self.pack.samples.get(layer.sample)
-            if sample is None:
+            if layer.kind == "notes":
+                moving.append((layer, None))
+            elif sample is None:
                 skipped_layers += 1
+            elif layer.gain == 0.0 and not layer.gain_end:
                 continue
-            if layer.gain == 0.0 and not layer.gain_end:
-                continue
-            if layer.kind == "loop" and sample.is_loop:
+            elif (layer.kind == "loop" and sample.is_loop) or layer.filter is not None or layer.gain_end is not None:
+                moving.append((layer, sample))
+            else:
+                steady.append((layer, sample))
+        skipped_hits = self._add_steady(steady, bpm, frac, onsets, bar_ticks)
+        for layer, sample in moving:
+            if sample is None:
+                skipped_hits += self._add_notes(layer, bpm, frac, onsets, bar_ticks)
+            elif layer.kind == "loop" and sample.is_loop:
                 self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, frac, bar_ticks)
-                continue
-            skipped_hits += self._add_hits(layer, sample, bpm, frac, onsets, bar_ticks)
+            else:
+                skipped_hits += self._add_hits(layer, sample, bpm, frac, onsets, bar_ticks)
         if self._sending is None:
             out = self._acc[head : head + n].copy()
         else:
@@ -329,15 +346,66 @@ class Renderer:
             self._sending -= head
         self._head, self._end = 0, end - head
 
+    def _add_steady(
+        self, steady: list[tuple[Layer, Sample]], bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int
+    ) -> int:
+        """Add the bar's steady one-shot layers (no ramp, no filter) as one bus, and their sends as another; returns
+        how many hits fall outside the bar. The buses are cached by the layers and the frames their hits start at,
+        so a bar like the last but one (the same layers, the same onsets) costs one add, reverb tails included. A bus
+        is always summed first and then added, cached or not: the output does not depend on what is cached."""
+        if not steady:
+            return 0
+        starts = tuple(
+            tuple(
+                -1
+                if not 0 <= tick < bar_ticks
+                else onsets[tick]
+                if tick in onsets
+                else self._onset(bpm, frac, tick, onsets)
+                for tick in (layer.hits if layer.kind == "hit" else (0,))
+            )
+            for layer, _ in steady
+        )
+        key = (tuple(layer for layer, _ in steady), starts)
+        buses = self._buses.get(key)
+        if buses is None:
+            buses = self._bus_put(key, self._sum_steady(steady, starts))
+        else:
+            self._buses.move_to_end(key)
+        head = self._head
+        for buffer, bus in zip((self._acc, self._send), buses, strict=True):
+            if bus is not None:
+                buffer[head : head + bus.shape[0]] += bus
+        self._end = max(self._end, head + buses[0].shape[0])
+        if buses[1] is not None:
+            self._sending = max(self._sending or 0, head + buses[1].shape[0])
+        return sum(offsets.count(-1) for offsets in starts)
+
+    def _sum_steady(
+        self, steady: list[tuple[Layer, Sample]], starts: tuple[tuple[int, ...], ...]
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The steady layers' bus and send bus (None when nothing sends), each as long as its last hit rings; hits
+        start at ``starts`` (-1: outside the bar)."""
+        placed: list[tuple[int, np.ndarray, np.ndarray | None]] = []
+        for (layer, sample), offsets in zip(steady, starts, strict=True):
+            src = self._source(layer, sample, None, sample.data)
+            sent = self._source(layer, sample, None, sample.data, send=layer.send) if layer.send > 0.0 else None
+            placed += [(offset, src, sent) for offset in offsets if offset >= 0]
+        bus = np.zeros((max((o + src.shape[0] for o, src, _ in placed), default=0), 2), np.float32)
+        reach = max((o + sent.shape[0] for o, _, sent in placed if sent is not None), default=None)
+        send = None if reach is None else np.zeros((reach, 2), np.float32)
+        for offset, src, sent in placed:
+            bus[offset : offset + src.shape[0]] += src
+            if sent is not None:
+                send[offset : offset + sent.shape[0]] += sent
+        return bus, send
+
     def _add_hits(
         self, layer: Layer, sample: Sample, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int
     ) -> int:
-        """Add a one-shot layer's hits, each at its onset, level and cutoff step (and to the delay's send); returns
-        how many fall outside the bar. A steady layer (no ramp, no filter) adds the same two cached copies to every
-        onset."""
-        steady = layer.filter is None and layer.gain_end is None
+        """Add an automated one-shot layer's hits, each at its onset, level and cutoff step (and to the delay's
+        send); returns how many fall outside the bar."""
         src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
-        sent = self._source(layer, sample, None, sample.data, send=layer.send) if steady and layer.send > 0.0 else None
         reference = max(layer.gain, layer.gain_end or 0.0)
         acc, head, skipped, reach = self._acc, self._head, 0, None
         for tick in layer.hits if layer.kind == "hit" else (0,):
@@ -348,20 +416,14 @@ class Renderer:
             if offset is None:
                 offset = self._onset(bpm, frac, tick, onsets)
             at = head + offset
-            if steady:
-                stop = at + src.shape[0]
-                acc[at:stop] += src
-                if sent is not None:
-                    self._send[at:stop] += sent
-            else:
-                position = tick / bar_ticks
-                hit = src if src is not None else self._source(layer, sample, self._step(layer, position), sample.data)
-                scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
-                stop = at + hit.shape[0]
-                work = self._scratch[: hit.shape[0]]
-                acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
-                if layer.send > 0.0:
-                    self._send[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
+            position = tick / bar_ticks
+            hit = src if src is not None else self._source(layer, sample, self._step(layer, position), sample.data)
+            scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
+            stop = at + hit.shape[0]
+            work = self._scratch[: hit.shape[0]]
+            acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
+            if layer.send > 0.0:
+                self._send[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
             reach = stop if reach is None else max(reach, stop)
         if reach is not None:
             self._end = max(self._end, reach)
@@ -381,10 +443,10 @@ class Renderer:
         frac: Fraction,
         bar_ticks: int,
     ) -> None:
-        """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle), a beat
-        for a filter (each from the copy at its cutoff step)."""
-        plain = layer.filter is None and layer.gain_end is None
-        every = bar_ticks if plain else TICKS_PER_BEAT // 2 if layer.gain_end is not None else TICKS_PER_BEAT
+        """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle, scaled
+        from the copy at unity), a beat for a filter (each from the copy at its cutoff step, at the fader's level)."""
+        ramp = layer.gain_end is not None
+        every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else bar_ticks
         ticks = list(range(0, bar_ticks, every))
         bounds = [onsets.get(t) if t in onsets else self._onset(bpm, frac, t, onsets) for t in ticks[1:]] + [n]
         bars = sample.bars or 1
@@ -396,8 +458,8 @@ class Renderer:
         for tick, lo in zip(ticks, [0, *bounds[:-1]], strict=True):
             step = self._step(layer, tick / bar_ticks)
             if step not in sources:
-                sources[step] = self._source(layer, sample, step, stretched, unity=not plain)
-            scale = None if plain else np.float32(_ramp_at(layer, (tick + every / 2) / bar_ticks))
+                sources[step] = self._source(layer, sample, step, stretched, unity=ramp)
+            scale = np.float32(_ramp_at(layer, (tick + every / 2) / bar_ticks)) if ramp else None
             if not pieces or pieces[-1][1] is not sources[step] or pieces[-1][2] != scale:
                 pieces.append((lo, sources[step], scale))
         for (lo, src, scale), hi in zip(pieces, [piece[0] for piece in pieces[1:]] + [n], strict=True):
@@ -435,9 +497,9 @@ class Renderer:
         send: float | None = None,
     ) -> np.ndarray:
         """The sample as this layer plays it: stretched (loops), widened and reverberated, filtered, panned, trimmed
-        and gained; all cached. Automated loops take the copy at unity gain (``unity``) and are scaled as they are
-        added, so a fade keeps one copy rather than one per level. With ``send``: that copy at the level it feeds
-        the delay (the reverb's tail included: the delay repeats the room too)."""
+        and gained; all cached. Loops with a gain ramp take the copy at unity gain (``unity``) and are scaled as
+        they are added, so a fade keeps one copy rather than one per level. With ``send``: that copy at the level it
+        feeds the delay (the reverb's tail included: the delay repeats the room too)."""
         loop = layer.kind == "loop" and sample.is_loop
         f = layer.filter if step is not None else None
         left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
@@ -528,6 +590,14 @@ class Renderer:
             gain * math.sqrt(2.0) * math.cos(theta) * self.master,
             gain * math.sqrt(2.0) * math.sin(theta) * self.master,
         )
+
+    def _bus_put(self, key: tuple, buses: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
+        self._buses[key] = buses
+        self._buses_bytes += sum(bus.nbytes for bus in buses if bus is not None)
+        while self._buses_bytes > _BUS_BYTES and len(self._buses) > 1:
+            _, old = self._buses.popitem(last=False)
+            self._buses_bytes -= sum(bus.nbytes for bus in old if bus is not None)
+        return buses
 
     def _cache_get(self, key: tuple) -> np.ndarray | None:
         arr = self._copies.get(key)
