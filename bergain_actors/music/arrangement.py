@@ -37,9 +37,10 @@ FILLS: tuple[tuple[str, str, str, float], ...] = (
 )
 """Ways to end a phrase; the phrase's number picks one, so consecutive phrases end differently."""
 
-BED_LEVEL = {"intro": 0.5, "build": 0.5, "peak": 0.45, "breakdown": 0.1, "peak2": 0.45, "outro": 0.5}
-"""The bed's level per phase (the renderer's house trim brings it up): it fills the sparse intro and outro, sits
-under the grooves and almost leaves the breakdown to the pad, which must stay well under the peaks."""
+BED_LEVEL = {"intro": 0.42, "build": 0.45, "peak": 0.47, "breakdown": 0.1, "peak2": 0.47, "outro": 0.42}
+"""The bed's level per phase (the renderer's house trim brings it up to 5-7 LU under the mix): the same room from
+the intro to the outro, a little fuller in the peaks, and almost none in the breakdown, left to the pad, which must
+stay well under the peaks."""
 BED_HZ = 180.0
 """The bed is high-passed here: its drone stays out of the kick's and the bass's way, and what is left is wide."""
 BED_WIDTH = 0.6
