@@ -17,6 +17,7 @@ from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
 from bergain_actors.music import arc
+from bergain_actors.music.arrangement import ORNAMENTS, bed_of
 from bergain_actors.performance import perform, set_paths
 from tests.conftest import ROOT
 
@@ -141,8 +142,9 @@ def last_played_before(events, seq):
 
 
 def layers(events, bar):
+    """The groove's roles in ``bar`` (not the arrangement's bed or transitions)."""
     plan = next(e.plan for e in events if isinstance(e, ev.BarPlanned) and e.bar == bar)
-    return {layer.role for layer in plan.layers}
+    return {layer.role for layer in plan.layers if layer.role not in ORNAMENTS}
 
 
 async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tmp_path, autojump_clock):
@@ -165,6 +167,8 @@ async def test_stop_winds_down_to_a_phrase_line_and_replays(scenario_factory, tm
     assert all(a >= b for a, b in itertools.pairwise(counts)), counts
     energies = [e.plan.energy for e in result.events if isinstance(e, ev.BarPlanned) and e.bar >= start - 1]
     assert energies[-1] < energies[0] / 3
+    beds = [bed_of(e.plan).gain for e in result.events if isinstance(e, ev.BarPlanned) and e.bar >= start]
+    assert beds[-1] < beds[0] / 2 and all(a >= b for a, b in itertools.pairwise(beds))  # the room empties too
     assert [a.ok for a in answers] == [True, True]
     late = next(e for e in result.events if isinstance(e, ev.SteerActed))
     assert (late.cause, late.action) == (answers[1].seq, "the set is winding down: no change")

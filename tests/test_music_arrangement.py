@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
+
 from bergain_actors.music import arc, texture
 from bergain_actors.music.arc import sections
-from bergain_actors.music.arrangement import BED, BED_LEVEL, ORNAMENTS, dress
+from bergain_actors.music.arrangement import BED, BED_FADE_BARS, BED_LEVEL, ORNAMENTS, bed_of, dress
 from bergain_actors.music.mixer import SampleInfo
 from bergain_actors.music.plan import BarPlan, Layer
 
@@ -78,11 +80,27 @@ def test_a_wide_bed_lies_under_every_bar_at_its_phase_level_and_glides_at_a_chan
     glide = under[breakdown.start]
     assert (glide.gain, glide.gain_end) == (level["peak"], level["breakdown"])
     assert under[breakdown.end].gain_end == level["peak2"]  # back up on the drop
-    assert all(layer.gain_end is None for i, layer in enumerate(under) if i not in {s.start for s in laid})
-    held = dress(BarPlan(bar=100, bpm=128, layers=GROOVE), 256, 16, BED_MENU, hold=True)
-    assert [layer.role for layer in held.layers] == ["kick", "bassline", BED]  # a held groove keeps its room
+    steady = [layer for i, layer in enumerate(under) if i not in {s.start for s in laid} and i < 256 - BED_FADE_BARS]
+    assert all(layer.gain_end is None for layer in steady)
+    ending = under[-BED_FADE_BARS:]
+    assert ending[0].gain == level["outro"] and ending[-1].gain_end == 0.0  # the room empties with the set
+    assert all(a.gain_end == b.gain for a, b in itertools.pairwise(ending))
     assert all(texture.of_plan(plan) == texture.of_layers(GROOVE) for plan in beds)  # the room is not a texture
     assert arc.plan_energy(beds[100]) == arc.energy(GROOVE)
+
+
+def test_a_held_groove_keeps_its_bed_as_the_last_bar_left_it():
+    laid = sections(256, 16)
+    breakdown = next(s for s in laid if s.name == "breakdown")
+    gliding = dress(BarPlan(bar=breakdown.start, bpm=128, layers=GROOVE), 256, 16, BED_MENU)
+    held = bed_of(gliding)
+    assert (held.gain, held.gain_end) == (BED_LEVEL["breakdown"], None)  # where the glide ended
+    later = [BarPlan(bar=b, bpm=128, layers=GROOVE) for b in (breakdown.start + 5, breakdown.end + 3)]
+    kept = [dress(plan, 256, 16, BED_MENU, hold=True, held=held) for plan in later]
+    assert all(plan.layers == (*GROOVE, held) for plan in kept)  # the drop came and went: nothing moved
+    assert bed_of(dress(later[1], 256, 16, BED_MENU)).gain == BED_LEVEL["peak2"]  # unheld, the arc's level
+    first = dress(BarPlan(bar=100, bpm=128, layers=GROOVE), 256, 16, BED_MENU, hold=True)
+    assert [layer.role for layer in first.layers] == ["kick", "bassline", BED]  # nothing held yet: the arc's bed
 
 
 def test_the_bed_fades_with_a_wind_down_and_needs_a_texture_loop():

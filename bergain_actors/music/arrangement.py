@@ -46,6 +46,8 @@ BED_HZ = 180.0
 BED_WIDTH = 0.6
 """Enough decorrelated side to make the bed's left and right unrelated (correlation ~0), not opposed: its mono sum
 keeps the bed at -3 dB, as any wide source."""
+BED_FADE_BARS = 8
+"""The bed fades out over the set's last bars (the kick plays to the end)."""
 WIND_DOWN_ENERGY = 0.4
 """Winding down after a stop, the bed fades with the mix's energy under this."""
 
@@ -58,11 +60,16 @@ def find(menu: Mapping[str, Sequence[Any]], role: str, word: str = "", loops: bo
 
 
 def dress(
-    plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]], hold: bool = False
+    plan: BarPlan,
+    total: int,
+    phrase_bars: int,
+    menu: Mapping[str, Sequence[Any]],
+    hold: bool = False,
+    held: Layer | None = None,
 ) -> BarPlan:
-    """``plan`` with the bed under it and the transitions its place in the arc calls for (no transition while a
-    person holds the groove)."""
-    under = bed(plan, total, phrase_bars, menu)
+    """``plan`` with the bed under it and the transitions its place in the arc calls for. While a person holds the
+    groove nothing changes: no transition, and the bed stays as it was (``held``: the last bar's, ``bed_of``)."""
+    under = held if hold and held is not None else bed(plan, total, phrase_bars, menu)
     if under is not None:
         plan = msgspec.structs.replace(plan, layers=(*plan.layers, under))
     if hold:
@@ -127,8 +134,11 @@ def bed(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence
     here = arc.section_at(plan.bar, total, phrase_bars)
     level = BED_LEVEL.get(here.name, BED_LEVEL["intro"])
     start = level
+    left = total - plan.bar
     if plan.phase and plan.phase != here.name:  # a stop winding down: the bed goes with the mix
         level = start = round(BED_LEVEL["outro"] * min(1.0, plan.energy / WIND_DOWN_ENERGY), 3)
+    elif 0 < left <= BED_FADE_BARS:  # the set's last bars: the room empties with it
+        start, level = round(level * left / BED_FADE_BARS, 4), round(level * (left - 1) / BED_FADE_BARS, 4)
     elif plan.bar == here.start and plan.bar > 0:
         start = BED_LEVEL.get(arc.section_at(plan.bar - 1, total, phrase_bars).name, level)
     return Layer(
@@ -141,6 +151,14 @@ def bed(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence
         gain_end=None if start == level else level,
         filter=Filter("highpass", BED_HZ, BED_HZ, q=0.7),
     )
+
+
+def bed_of(plan: BarPlan) -> Layer | None:
+    """The bed under ``plan``, steady at the level it ends the bar on: what a hold keeps playing."""
+    layer = next((layer for layer in plan.layers if layer.role == BED), None)
+    if layer is None or layer.gain_end is None:
+        return layer
+    return msgspec.structs.replace(layer, gain=layer.gain_end, gain_end=None)
 
 
 def _thinned(layer: Layer, start: float, end: float) -> Layer:

@@ -43,7 +43,7 @@ from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc, arrangement
 from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
-from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
 from bergain_actors.music.texture import Texture
 from bergain_actors.music.theory import DEFAULT_KEY
 
@@ -251,6 +251,8 @@ class Conductor(Actor):
         self.said: deque[str] = deque(maxlen=3)
         """The performer's words not yet passed on to an LM brain."""
         self.holding = False
+        self.bed: Layer | None = None
+        """The arrangement's bed as the last bar planned it: a hold keeps it as it is."""
         self._asked = False
         self.bias = 0.0
         self.outro_from = -1
@@ -316,6 +318,7 @@ class Conductor(Actor):
         planned = last.get(ev.BarPlanned)
         if isinstance(planned, ev.BarPlanned):
             self.mixer = Mixer.from_plan(planned.plan, self.mixer.menu)
+            self.bed = arrangement.bed_of(planned.plan)
             self.next_bar = planned.plan.bar + 1
             self.bpm = planned.plan.bpm
             self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
@@ -434,8 +437,14 @@ class Conductor(Actor):
             if self.bpm == self.tempo_goal:
                 self.tempo_goal = None
         plan = arrangement.dress(
-            self.mixer.plan(bar, self.bpm, self.phase), self.total, self.phrase_bars, self.mixer.menu, self.holding
+            self.mixer.plan(bar, self.bpm, self.phase),
+            self.total,
+            self.phrase_bars,
+            self.mixer.menu,
+            self.holding,
+            self.bed,
         )
+        self.bed = arrangement.bed_of(plan)
         plan = msgspec.structs.replace(self.with_clips(plan), target=self.target)
         self.ctx.emit(ev.BarPlanned(plan=plan, bar=bar))
         self.energies.append(self.mixer.energy())
