@@ -63,9 +63,11 @@ ECHO_REPEATS = 16
 
 _CACHE_BYTES = 128 << 20
 """Budget for gained / stretched copies of samples, so steady-state bars only add views."""
-_BUS_BYTES = 64 << 20
-"""Budget for the steady layers' summed bars: a dozen or more of a dense bar's (reverb tails included), as many
-as the onset patterns a tempo whose bar is not a whole number of frames cycles through (124 BPM: 17)."""
+_BUS_BYTES = 24 << 20
+"""Budget for the steady layers' summed bars: 8-12 of a dense bar's with reverb tails and sends, so the two onset
+patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a few changes of the mix, and most of those a
+tempo glide passes through (126 BPM: 1, 132: up to 11; 124: up to 31, so a bus is summed again now and then).
+A set's peak memory grows by at most this much."""
 
 
 class RenderStats(msgspec.Struct, frozen=True):
