@@ -192,22 +192,22 @@ class PingPong:
     def __init__(self, feedback: float = 0.42) -> None:
         self.feedback = feedback
 
-    def process(self, send: np.ndarray, echo: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
-        """Echo ``send[head:head+n]`` (and the echoes already due there) into ``echo`` ``delay`` frames on, so that
-        ``echo[head:head+n]`` is final (the caller mixes it); returns the end (exclusive) of what was written."""
+    def process(self, feed: np.ndarray, wet: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
+        """Echo ``feed[head:head+n]`` (the sends, and the echoes fed back) ``delay`` frames on: into ``wet`` (the
+        mix) and, ``feedback`` quieter, back into ``feed``; returns the end (exclusive) of what was written."""
         pos, end = head, head + n
-        half = np.float32(0.5)
+        half, feedback = np.float32(0.5), np.float32(self.feedback)
         if scratch.shape[0] < 2 * delay:
             scratch = np.empty((2 * delay, 2), np.float32)
         while pos < end:
             chunk = min(delay, end - pos)
-            src = np.multiply(echo[pos : pos + chunk], np.float32(self.feedback), out=scratch[:chunk])
-            src += send[pos : pos + chunk]
-            src *= half
-            crossed = scratch[chunk : 2 * chunk]  # the two-tap average, channels crossed: one sweep into echo
+            src = np.multiply(feed[pos : pos + chunk], half, out=scratch[:chunk])
+            crossed = scratch[chunk : 2 * chunk]  # the two-tap average, channels crossed
             crossed[0] = src[0, ::-1]
             np.add(src[1:, 1], src[:-1, 1], out=crossed[1:, 0])
             np.add(src[1:, 0], src[:-1, 0], out=crossed[1:, 1])
-            echo[pos + delay : pos + delay + chunk] += crossed
+            wet[pos + delay : pos + delay + chunk] += crossed
+            crossed *= feedback
+            feed[pos + delay : pos + delay + chunk] += crossed
             pos += chunk
         return end + delay

@@ -17,10 +17,10 @@ The stretched copy is cached per tempo; making it costs the first bar at a new t
 
 Automation (``music/plan.py``): a gain ramp scales each hit by the level at its onset and a loop by a linear ramp
 across the bar; a filter uses a copy of the sample filtered at the cutoff step of each hit's onset, or of each beat
-for loops (``music/effects.py``); sends feed a ping-pong delay kept in buffers indexed like the accumulator. All
-carried state is audio due later, a function of the plans rendered so far. Width and reverb are baked into the
-cached copy of each sample like a filter (a one-shot's copy carries its reverb tail), and each role gets the house
-mix's trim (``TRIM_DB``) on top of its fader.
+for loops (``music/effects.py``); sends feed a ping-pong delay whose line is a buffer indexed like the
+accumulator, its echoes joining the accumulator. All carried state is audio due later, a function of the plans
+rendered so far. Width and reverb are baked into the cached copy of each sample like a filter (a one-shot's copy
+carries its reverb tail), and each role gets the house mix's trim (``TRIM_DB``) on top of its fader.
 """
 
 from __future__ import annotations
@@ -66,9 +66,11 @@ ECHO_REPEATS = 16
 
 _CACHE_BYTES = 128 << 20
 """Budget for gained / stretched copies of samples, so steady-state bars only add views."""
-_BUS_BYTES = 64 << 20
-"""Budget for the steady layers' summed bars: a dozen or more of a dense bar's (reverb tails included), as many
-as the onset patterns a tempo whose bar is not a whole number of frames cycles through (124 BPM: 17)."""
+_BUS_BYTES = 24 << 20
+"""Budget for the steady layers' summed bars: 8-12 of a dense bar's with reverb tails and sends, so the two onset
+patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a few changes of the mix, and most of those a
+tempo glide passes through (126 BPM: 1, 132: up to 11; 124: up to 31, so a bus is summed again now and then).
+A set's peak memory grows by at most this much."""
 
 
 class RenderStats(msgspec.Struct, frozen=True):
@@ -185,13 +187,13 @@ class Renderer:
         )
         """Longest one-shot, with room for a filter's ringing, the widener and the reverb's tail."""
         self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
-        self._send = np.zeros_like(self._acc)
+        self._feed = np.zeros_like(self._acc)
+        """What enters the delay line: the layers' sends and the echoes fed back."""
         self._scratch = np.zeros_like(self._acc)
-        self._echo = np.zeros_like(self._acc)
         self.delay = effects.PingPong()
         self._head = 0
         self._end = 0
-        """acc[head:end] (and the delay's send and echo buffers) hold audio due from the next bar on; everything
+        """acc[head:end] (the echoes included) and feed[head:end] hold audio due from the next bar on; everything
         else is zero."""
         self._sending: int | None = None
         """End (exclusive) of the last audio sent to the delay, in accumulator frames; None: the delay rests."""
@@ -254,18 +256,15 @@ class Renderer:
                 self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, frac, bar_ticks)
             else:
                 skipped_hits += self._add_hits(layer, sample, bpm, frac, onsets, bar_ticks)
-        if self._sending is None:
-            out = self._acc[head : head + n].copy()
-        else:
+        if self._sending is not None:
             delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
-            written = self.delay.process(self._send, self._echo, self._scratch, head, n, delay)
-            out = np.add(self._acc[head : head + n], self._echo[head : head + n])
-            _silence(self._send[head : head + n])
-            _silence(self._echo[head : head + n])
+            written = self.delay.process(self._feed, self._acc, self._scratch, head, n, delay)
+            _silence(self._feed[head : head + n])
             self._end = max(self._end, written)
             if self._sending + ECHO_REPEATS * delay <= head + n:
-                _silence(self._echo[head + n : written])
+                _silence(self._feed[head + n : written])
                 self._sending = None
+        out = self._acc[head : head + n].copy()
         _silence(self._acc[head : head + n])
         self._head = head + n
         self._end = max(self._end, self._head)
@@ -333,7 +332,7 @@ class Renderer:
             return
         head, end = self._head, self._end
         buffers = []
-        for buffer in (self._acc, self._send, self._echo):
+        for buffer in (self._acc, self._feed):
             live = buffer[head:end].copy()
             if need > buffer.shape[0] // 2:
                 buffer = np.zeros((2 * need, 2), np.float32)
@@ -341,7 +340,7 @@ class Renderer:
                 buffer[head:end] = 0.0
             buffer[: live.shape[0]] = live
             buffers.append(buffer)
-        self._acc, self._send, self._echo = buffers
+        self._acc, self._feed = buffers
         if self._sending is not None:
             self._sending -= head
         self._head, self._end = 0, end - head
@@ -373,7 +372,7 @@ class Renderer:
         else:
             self._buses.move_to_end(key)
         head = self._head
-        for buffer, bus in zip((self._acc, self._send), buses, strict=True):
+        for buffer, bus in zip((self._acc, self._feed), buses, strict=True):
             if bus is not None:
                 buffer[head : head + bus.shape[0]] += bus
         self._end = max(self._end, head + buses[0].shape[0])
@@ -423,7 +422,7 @@ class Renderer:
             work = self._scratch[: hit.shape[0]]
             acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
             if layer.send > 0.0:
-                self._send[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
+                self._feed[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
             reach = stop if reach is None else max(reach, stop)
         if reach is not None:
             self._end = max(self._end, reach)
@@ -473,7 +472,7 @@ class Renderer:
                     chunk = np.multiply(chunk, scale, out=self._scratch[:take])
                 self._acc[at + filled : at + filled + take] += chunk
                 if send:
-                    self._send[at + filled : at + filled + take] += np.multiply(chunk, send, out=self._scratch[:take])
+                    self._feed[at + filled : at + filled + take] += np.multiply(chunk, send, out=self._scratch[:take])
                 filled += take
                 offset = 0
         if send:
