@@ -37,7 +37,7 @@ FILLS: tuple[tuple[str, str, str, float], ...] = (
 )
 """Ways to end a phrase; the phrase's number picks one, so consecutive phrases end differently."""
 
-BED_LEVEL = {"intro": 0.42, "build": 0.45, "peak": 0.47, "breakdown": 0.1, "peak2": 0.47, "outro": 0.42}
+BED_LEVEL = {"intro": 0.42, "build": 0.45, "peak": 0.47, "breakdown": 0.05, "peak2": 0.47, "outro": 0.42}
 """The bed's level per phase (the renderer's house trim brings it up to 5-7 LU under the mix): the same room from
 the intro to the outro, a little fuller in the peaks, and almost none in the breakdown, left to the pad, which must
 stay well under the peaks."""
