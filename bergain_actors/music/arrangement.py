@@ -37,12 +37,13 @@ FILLS: tuple[tuple[str, str, str, float], ...] = (
 )
 """Ways to end a phrase; the phrase's number picks one, so consecutive phrases end differently."""
 
-BED_LEVEL = {"intro": 0.42, "build": 0.45, "peak": 0.47, "breakdown": 0.05, "peak2": 0.47, "outro": 0.42}
-"""The bed's level per phase (the renderer's house trim brings it up to 5-7 LU under the mix): the same room from
-the intro to the outro, a little fuller in the peaks, and almost none in the breakdown, left to the pad, which must
-stay well under the peaks."""
-BED_HZ = 180.0
-"""The bed is high-passed here: its drone stays out of the kick's and the bass's way, and what is left is wide."""
+BED_LEVEL = {"intro": 0.36, "build": 0.42, "peak": 0.5, "breakdown": 0.05, "peak2": 0.5, "outro": 0.36}
+"""The bed's level per phase (the renderer's house trim brings it up to 5-6 LU under the mix): lighter in the
+sparse intro and outro, where it is most exposed, fuller under the dense peaks, and almost none in the breakdown,
+left to the pad, which must stay well under the peaks."""
+BED_HZ = 250.0
+"""The bed is high-passed here: its drone stays out of the kick's and the bass's way (at 180 Hz its low mids still
+blurred the kick's onsets in the intro), and what is left is wide."""
 BED_WIDTH = 0.6
 """Enough decorrelated side to make the bed's left and right unrelated (correlation ~0), not opposed: its mono sum
 keeps the bed at -3 dB, as any wide source."""

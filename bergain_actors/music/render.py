@@ -51,13 +51,13 @@ TRIM_DB = {
     "ride": 3.0,
     "drum_loop": 2.0,
     "hihat": 1.5,
-    "bed": 13.0,
+    "bed": 14.0,
 }
 """The house mix: each role's level at unity fader (dB) against the pack's peak-normalized samples. The kick stays
 the loudest thing in the room, but the drums on top come up to meet it (untrimmed, kick and bass were 93 % of the
 power and a peak centred near 110 Hz). Pads and stabs are left alone: they also carry the breakdown, which must stay
 well under the peaks. The arrangement's bed is a high-passed atmosphere whose drone is gone: what is left is quiet
-air, brought up to sit 5-7 LU under the groove, where its width makes the mix stereo (with the kick and the bass
+air, brought up to sit 5-6 LU under the groove, where its width makes the mix stereo (with the kick and the bass
 mono and 2 dB lower, the room's left and right measure 0.8 correlated rather than 0.96)."""
 TRIMS = {role: 10.0 ** (db / 20.0) for role, db in TRIM_DB.items()}
 
