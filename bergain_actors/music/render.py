@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from fractions import Fraction
+from typing import Generic, TypeVar
 
 import msgspec
 import numpy as np
@@ -71,6 +72,44 @@ _BUS_BYTES = 24 << 20
 patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a few changes of the mix, and most of those a
 tempo glide passes through (126 BPM: 1, 132: up to 11; 124: up to 31, so a bus is summed again now and then).
 A set's peak memory grows by at most this much."""
+
+
+T = TypeVar("T")
+
+
+class _Budgeted(Generic[T]):
+    """Least recently used values kept under a byte budget (the newest always stays): copies of samples and summed
+    buses are made once and reused bar after bar, while a long set of changing mixes cannot grow without bound."""
+
+    def __init__(self, budget: int, size: Callable[[T], int]) -> None:
+        self._budget, self._size = budget, size
+        self._values: OrderedDict[tuple, T] = OrderedDict()
+        self._bytes = 0
+        self.made = 0
+        """Values put so far: each was a one-off cost of some bar."""
+
+    def get(self, key: tuple) -> T | None:
+        value = self._values.get(key)
+        if value is not None:
+            self._values.move_to_end(key)
+        return value
+
+    def put(self, key: tuple, value: T) -> T:
+        self._values[key] = value
+        self._bytes += self._size(value)
+        self.made += 1
+        while self._bytes > self._budget and len(self._values) > 1:
+            _, old = self._values.popitem(last=False)
+            self._bytes -= self._size(old)
+        return value
+
+    def clear(self) -> None:
+        self._values.clear()
+        self._bytes = 0
+
+
+def _buses_size(buses: tuple[np.ndarray, np.ndarray | None]) -> int:
+    return sum(bus.nbytes for bus in buses if bus is not None)
 
 
 class RenderStats(msgspec.Struct, frozen=True):
@@ -201,13 +240,15 @@ class Renderer:
         self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
         self._stretch: dict[tuple[str, Fraction, Fraction], int] = {}
         """Frames of each loop stretched to a tempo."""
-        self._buses: OrderedDict[tuple, tuple[np.ndarray, np.ndarray | None]] = OrderedDict()
+        self._buses: _Budgeted[tuple[np.ndarray, np.ndarray | None]] = _Budgeted(_BUS_BYTES, _buses_size)
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
-        self._buses_bytes = 0
-        self._copies: OrderedDict[tuple, np.ndarray] = OrderedDict()
-        self._copies_bytes = 0
-        self.copies_made = 0
+        self._copies: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
+        """Gained, stretched, filtered copies of samples, and spectra."""
+
+    @property
+    def copies_made(self) -> int:
         """Cached copies made so far (gained, stretched, filtered, spectra): each is a one-off cost of a bar."""
+        return self._copies.made
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
@@ -368,9 +409,7 @@ class Renderer:
         key = (tuple(layer for layer, _ in steady), starts)
         buses = self._buses.get(key)
         if buses is None:
-            buses = self._bus_put(key, self._sum_steady(steady, starts))
-        else:
-            self._buses.move_to_end(key)
+            buses = self._buses.put(key, self._sum_steady(steady, starts))
         head = self._head
         for buffer, bus in zip((self._acc, self._feed), buses, strict=True):
             if bus is not None:
@@ -503,16 +542,16 @@ class Renderer:
         f = layer.filter if step is not None else None
         left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
         key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, layer.reverb, left, right)
-        cached = self._cache_get(key)
+        cached = self._copies.get(key)
         if cached is None:
             made = self._spread(sample, data, layer.width, layer.reverb, loop)
             if f is not None:
                 made = self._filtered(sample, made, f.kind, step, f.q, loop, (layer.width, layer.reverb))
-            cached = self._cache_put(key, made * np.array([left, right], np.float32))
+            cached = self._copies.put(key, made * np.array([left, right], np.float32))
         if send is None:
             return cached
-        sent = self._cache_get((key, send))
-        return self._cache_put((key, send), cached * np.float32(send)) if sent is None else sent
+        sent = self._copies.get((key, send))
+        return self._copies.put((key, send), cached * np.float32(send)) if sent is None else sent
 
     def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
         """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
@@ -520,9 +559,9 @@ class Renderer:
         if width <= 0.0 and reverb <= 0.0:
             return data
         key = ("spread", sample.id, data.shape[0], width, reverb, loop)
-        made = self._cache_get(key)
+        made = self._copies.get(key)
         if made is None:
-            made = self._cache_put(key, effects.spread(data, width, reverb, self.sample_rate, loop))
+            made = self._copies.put(key, effects.spread(data, width, reverb, self.sample_rate, loop))
         return made
 
     def _filtered(
@@ -532,13 +571,13 @@ class Renderer:
         one-shots grow by effects.TAIL_FRAMES. Its spectrum and unit circle are cached: a sweep pays one inverse
         transform a step."""
         key = ("spectrum", sample.id, data.shape[0], loop, placement)
-        spectrum = self._cache_get(key)
+        spectrum = self._copies.get(key)
         if spectrum is None:
-            spectrum = self._cache_put(key, effects.spectrum(data, loop))
+            spectrum = self._copies.put(key, effects.spectrum(data, loop))
         frames = data.shape[0] if loop else data.shape[0] + effects.TAIL_FRAMES
-        z = self._cache_get(("unit circle", frames))
+        z = self._copies.get(("unit circle", frames))
         if z is None:
-            z = self._cache_put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
+            z = self._copies.put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
         return effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
 
     def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
@@ -573,9 +612,9 @@ class Renderer:
         if target == frames:
             return sample.data
         key = ("stretch", sample.id, target)
-        cached = self._cache_get(key)
+        cached = self._copies.get(key)
         if cached is None:
-            cached = self._cache_put(key, resample(sample.data, target, circular=True))
+            cached = self._copies.put(key, resample(sample.data, target, circular=True))
         return cached
 
     def _stereo(self, layer: Layer, gain: float) -> tuple[float, float]:
@@ -589,29 +628,6 @@ class Renderer:
             gain * math.sqrt(2.0) * math.cos(theta) * self.master,
             gain * math.sqrt(2.0) * math.sin(theta) * self.master,
         )
-
-    def _bus_put(self, key: tuple, buses: tuple[np.ndarray, np.ndarray | None]) -> tuple[np.ndarray, np.ndarray | None]:
-        self._buses[key] = buses
-        self._buses_bytes += sum(bus.nbytes for bus in buses if bus is not None)
-        while self._buses_bytes > _BUS_BYTES and len(self._buses) > 1:
-            _, old = self._buses.popitem(last=False)
-            self._buses_bytes -= sum(bus.nbytes for bus in old if bus is not None)
-        return buses
-
-    def _cache_get(self, key: tuple) -> np.ndarray | None:
-        arr = self._copies.get(key)
-        if arr is not None:
-            self._copies.move_to_end(key)
-        return arr
-
-    def _cache_put(self, key: tuple, arr: np.ndarray) -> np.ndarray:
-        self._copies[key] = arr
-        self._copies_bytes += arr.nbytes
-        self.copies_made += 1
-        while self._copies_bytes > _CACHE_BYTES and len(self._copies) > 1:
-            _, old = self._copies.popitem(last=False)
-            self._copies_bytes -= old.nbytes
-        return arr
 
 
 def _silence(frames: np.ndarray) -> None:
