@@ -184,6 +184,9 @@ def _impulse(rate: int) -> np.ndarray:
     return ir / np.sqrt((ir**2).sum(axis=0, keepdims=True))
 
 
+_HALF_I = np.complex64(0.5j)
+
+
 class PingPong:
     """A stereo delay fed by the layers' sends: each repeat comes ``delay`` frames later from the other side,
     ``feedback`` quieter and a little darker (a two-tap average). Its buffers are indexed like the renderer's
@@ -194,20 +197,25 @@ class PingPong:
 
     def process(self, feed: np.ndarray, wet: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
         """Echo ``feed[head:head+n]`` (the sends, and the echoes fed back) ``delay`` frames on: into ``wet`` (the
-        mix) and, ``feedback`` quieter, back into ``feed``; returns the end (exclusive) of what was written."""
+        mix) and, ``feedback`` quieter, back into ``feed``; returns the end (exclusive) of what was written.
+
+        Each frame's echo is half the sum of it and the frame before (the first frame of each period alone), channels
+        crossed: on a complex view of the stereo frames (left + i right), 0.5i times the conjugate swaps and halves
+        the parts in two passes, exactly."""
         pos, end = head, head + n
-        half, feedback = np.float32(0.5), np.float32(self.feedback)
-        if scratch.shape[0] < 2 * delay:
-            scratch = np.empty((2 * delay, 2), np.float32)
+        feedback = np.float32(self.feedback)
+        if scratch.shape[0] < delay:
+            scratch = np.empty((delay, 2), np.float32)
         while pos < end:
             chunk = min(delay, end - pos)
-            src = np.multiply(feed[pos : pos + chunk], half, out=scratch[:chunk])
-            crossed = scratch[chunk : 2 * chunk]  # the two-tap average, channels crossed
-            crossed[0] = src[0, ::-1]
-            np.add(src[1:, 1], src[:-1, 1], out=crossed[1:, 0])
-            np.add(src[1:, 0], src[:-1, 0], out=crossed[1:, 1])
-            wet[pos + delay : pos + delay + chunk] += crossed
-            crossed *= feedback
-            feed[pos + delay : pos + delay + chunk] += crossed
+            echo = scratch[:chunk]
+            echo[0] = feed[pos]
+            np.add(feed[pos + 1 : pos + chunk], feed[pos : pos + chunk - 1], out=echo[1:])
+            crossed = echo.view(np.complex64)
+            np.conjugate(crossed, out=crossed)
+            crossed *= _HALF_I
+            wet[pos + delay : pos + delay + chunk] += echo
+            echo *= feedback
+            feed[pos + delay : pos + delay + chunk] += echo
             pos += chunk
         return end + delay

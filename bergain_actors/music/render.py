@@ -36,7 +36,7 @@ import numpy as np
 
 from bergain_actors.music import effects
 from bergain_actors.music.pack import Sample, SamplePack, resample
-from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
+from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Filter, Layer
 from bergain_actors.music.voice import tone
 
 MASTER_GAIN = 0.5
@@ -200,6 +200,60 @@ class Limiter:
         return np.maximum.reduceat(flat, np.arange(0, 2 * nb * self.block, 2 * self.block)).astype(np.float64)
 
 
+class _Grid:
+    """Where the ticks of a bar fall, in frames from its first frame, for one tempo and one fractional start. Bars
+    that start alike share one (at 128 BPM there are two: every other bar starts half a frame in), so a tick's
+    frame is worked out once, and a pattern's frames once."""
+
+    __slots__ = (
+        "_at",
+        "_bounds",
+        "_frac",
+        "_per_tick",
+        "_starts",
+        "bar_len",
+        "bpm",
+        "dotted_eighth",
+        "n",
+        "tempo",
+        "ticks",
+    )
+
+    def __init__(self, tempo: tuple[float, int], bpm: Fraction, bar_len: Fraction, frac: Fraction, rate: int) -> None:
+        self.tempo, self.bpm, self.bar_len = tempo, bpm, bar_len
+        self.ticks = tempo[1] * TICKS_PER_BEAT
+        self.n = math.floor(frac + bar_len)
+        """The bar's frames."""
+        self.dotted_eighth = math.floor(bar_len * 3 / (4 * tempo[1]))
+        """The delay's time, in frames."""
+        self._frac = frac
+        self._per_tick = Fraction(60 * rate) / (bpm * TICKS_PER_BEAT)
+        self._at: dict[int, int] = {}
+        self._starts: dict[tuple[int, ...], tuple[int, ...]] = {}
+        self._bounds: dict[int, tuple[int, ...]] = {}
+
+    def at(self, tick: int) -> int:
+        """The frame where ``tick`` starts (past the bar too: a note's end)."""
+        frame = self._at.get(tick)
+        if frame is None:
+            frame = self._at[tick] = math.floor(self._frac + tick * self._per_tick)
+        return frame
+
+    def starts(self, hits: tuple[int, ...]) -> tuple[int, ...]:
+        """The frames where ``hits`` start; -1 for a tick outside the bar."""
+        frames = self._starts.get(hits)
+        if frames is None:
+            frames = self._starts[hits] = tuple(self.at(tick) if 0 <= tick < self.ticks else -1 for tick in hits)
+        return frames
+
+    def bounds(self, every: int) -> tuple[int, ...]:
+        """The first frame of each segment of ``every`` ticks, and the bar's end."""
+        frames = self._bounds.get(every)
+        if frames is None:
+            frames = self._bounds[every] = (*(self.at(tick) for tick in range(0, self.ticks, every)), self.n)
+        return frames
+
+
 class Renderer:
     """Turns consecutive BarPlans into consecutive bars of audio from one SamplePack."""
 
@@ -237,9 +291,12 @@ class Renderer:
         self._sending: int | None = None
         """End (exclusive) of the last audio sent to the delay, in accumulator frames; None: the delay rests."""
         self._tempos: dict[tuple[float, int], tuple[Fraction, Fraction]] = {}
-        self._onsets: dict[tuple[Fraction, Fraction], dict[int, int]] = {}
-        self._stretch: dict[tuple[str, Fraction, Fraction], int] = {}
+        self._grids: dict[tuple[float, int, int, int], _Grid] = {}
+        """By tempo and fractional start (numerator, denominator)."""
+        self._stretch: dict[tuple[str, tuple[float, int]], int] = {}
         """Frames of each loop stretched to a tempo."""
+        self._sweeps: dict[tuple[Filter, int, int], tuple[int | None, ...]] = {}
+        """A filter's cutoff step at each segment of a bar (``_steps``)."""
         self._buses: _Budgeted[tuple[np.ndarray, np.ndarray | None]] = _Budgeted(_BUS_BYTES, _buses_size)
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
         self._copies: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
@@ -252,10 +309,11 @@ class Renderer:
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
-        tempo, bar_len = self._tempo(bpm, beats_per_bar)
+        tempo = (bpm, beats_per_bar)
+        exact, bar_len = self._tempo(*tempo)
         for sample in self.pack.samples.values():
             if sample.is_loop:
-                self._loop_source(sample, tempo, bar_len)
+                self._loop_source(sample, tempo, exact, bar_len)
 
     @property
     def frame_position(self) -> Fraction:
@@ -264,16 +322,12 @@ class Renderer:
 
     def render(self, plan: BarPlan) -> np.ndarray:
         """The next bar of the set: float32 (frames, 2), peak <= 1."""
-        bpm, bar_len = self._tempo(plan.bpm, plan.beats_per_bar)
         start = self._position
-        first = math.floor(start)
-        n = math.floor(start + bar_len) - first
-        self._position = start + bar_len
+        grid = self._grid((plan.bpm, plan.beats_per_bar), start - math.floor(start))
+        n = grid.n
+        self._position = start + grid.bar_len
         self._make_room(n)
         head = self._head
-        frac = start - first
-        onsets = self._onset_table(bpm, frac)
-        bar_ticks = plan.beats_per_bar * TICKS_PER_BEAT
         skipped_layers = 0
         steady: list[tuple[Layer, Sample]] = []
         moving: list[tuple[Layer, Sample | None]] = []
@@ -289,16 +343,16 @@ class Renderer:
                 moving.append((layer, sample))
             else:
                 steady.append((layer, sample))
-        skipped_hits = self._add_steady(steady, bpm, frac, onsets, bar_ticks)
+        skipped_hits = self._add_steady(steady, grid)
         for layer, sample in moving:
             if sample is None:
-                skipped_hits += self._add_notes(layer, bpm, frac, onsets, bar_ticks)
+                skipped_hits += self._add_notes(layer, grid)
             elif layer.kind == "loop" and sample.is_loop:
-                self._add_loop(layer, sample, plan.bar, bpm, bar_len, n, onsets, frac, bar_ticks)
+                self._add_loop(layer, sample, plan.bar, grid)
             else:
-                skipped_hits += self._add_hits(layer, sample, bpm, frac, onsets, bar_ticks)
+                skipped_hits += self._add_hits(layer, sample, grid)
         if self._sending is not None:
-            delay = math.floor(bar_len * 3 / (4 * plan.beats_per_bar))  # a dotted eighth
+            delay = grid.dotted_eighth
             written = self.delay.process(self._feed, self._acc, self._scratch, head, n, delay)
             _silence(self._feed[head : head + n])
             self._end = max(self._end, written)
@@ -349,20 +403,15 @@ class Renderer:
             cached = self._tempos[key] = (exact, Fraction(beats_per_bar * 60 * self.sample_rate) / exact)
         return cached
 
-    def _onset_table(self, bpm: Fraction, frac: Fraction) -> dict[int, int]:
-        """tick -> frame offset for bars at this tempo starting at this fractional frame (memoized)."""
-        key = (bpm, frac)
-        table = self._onsets.get(key)
-        if table is None:
-            if len(self._onsets) > 4096:
-                self._onsets.clear()
-            table = self._onsets[key] = {}
-        return table
-
-    def _onset(self, bpm: Fraction, frac: Fraction, tick: int, table: dict[int, int]) -> int:
-        offset = math.floor(frac + tick * Fraction(60 * self.sample_rate) / (bpm * TICKS_PER_BEAT))
-        table[tick] = offset
-        return offset
+    def _grid(self, tempo: tuple[float, int], frac: Fraction) -> _Grid:
+        """The grid of bars at this tempo starting ``frac`` of a frame in (memoized)."""
+        key = (*tempo, frac.numerator, frac.denominator)
+        grid = self._grids.get(key)
+        if grid is None:
+            if len(self._grids) > 64:  # a tempo glide: each bar its own
+                self._grids.clear()
+            grid = self._grids[key] = _Grid(tempo, *self._tempo(*tempo), frac, self.sample_rate)
+        return grid
 
     def _make_room(self, n: int) -> None:
         """Ensure acc can take a bar of n frames plus the longest one-shot starting anywhere in it."""
@@ -386,26 +435,14 @@ class Renderer:
             self._sending -= head
         self._head, self._end = 0, end - head
 
-    def _add_steady(
-        self, steady: list[tuple[Layer, Sample]], bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int
-    ) -> int:
+    def _add_steady(self, steady: list[tuple[Layer, Sample]], grid: _Grid) -> int:
         """Add the bar's steady one-shot layers (no ramp, no filter) as one bus, and their sends as another; returns
         how many hits fall outside the bar. The buses are cached by the layers and the frames their hits start at,
         so a bar like the last but one (the same layers, the same onsets) costs one add, reverb tails included. A bus
         is always summed first and then added, cached or not: the output does not depend on what is cached."""
         if not steady:
             return 0
-        starts = tuple(
-            tuple(
-                -1
-                if not 0 <= tick < bar_ticks
-                else onsets[tick]
-                if tick in onsets
-                else self._onset(bpm, frac, tick, onsets)
-                for tick in (layer.hits if layer.kind == "hit" else (0,))
-            )
-            for layer, _ in steady
-        )
+        starts = tuple(grid.starts(layer.hits if layer.kind == "hit" else (0,)) for layer, _ in steady)
         key = (tuple(layer for layer, _ in steady), starts)
         buses = self._buses.get(key)
         if buses is None:
@@ -438,24 +475,22 @@ class Renderer:
                 send[offset : offset + sent.shape[0]] += sent
         return bus, send
 
-    def _add_hits(
-        self, layer: Layer, sample: Sample, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int
-    ) -> int:
+    def _add_hits(self, layer: Layer, sample: Sample, grid: _Grid) -> int:
         """Add an automated one-shot layer's hits, each at its onset, level and cutoff step (and to the delay's
         send); returns how many fall outside the bar."""
         src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
         reference = max(layer.gain, layer.gain_end or 0.0)
         acc, head, skipped, reach = self._acc, self._head, 0, None
-        for tick in layer.hits if layer.kind == "hit" else (0,):
-            if not 0 <= tick < bar_ticks:
+        hits = layer.hits if layer.kind == "hit" else (0,)
+        for tick, offset in zip(hits, grid.starts(hits), strict=True):
+            if offset < 0:
                 skipped += 1
                 continue
-            offset = onsets.get(tick)
-            if offset is None:
-                offset = self._onset(bpm, frac, tick, onsets)
             at = head + offset
-            position = tick / bar_ticks
-            hit = src if src is not None else self._source(layer, sample, self._step(layer, position), sample.data)
+            position = tick / grid.ticks
+            hit = (
+                src if src is not None else self._source(layer, sample, self._step(layer.filter, position), sample.data)
+            )
             scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
             stop = at + hit.shape[0]
             work = self._scratch[: hit.shape[0]]
@@ -469,57 +504,65 @@ class Renderer:
                 self._sending = max(self._sending or 0, reach)
         return skipped
 
-    def _add_loop(
-        self,
-        layer: Layer,
-        sample: Sample,
-        bar: int,
-        bpm: Fraction,
-        bar_len: Fraction,
-        n: int,
-        onsets: dict[int, int],
-        frac: Fraction,
-        bar_ticks: int,
-    ) -> None:
+    def _add_loop(self, layer: Layer, sample: Sample, bar: int, grid: _Grid) -> None:
         """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle, scaled
-        from the copy at unity), a beat for a filter (each from the copy at its cutoff step, at the fader's level)."""
+        from the copy at unity), a beat for a filter (each from the copy at its cutoff step, at the fader's level).
+        A faded or sending loop is laid out in the scratch buffer first, so the mix and the send each take one add."""
         ramp = layer.gain_end is not None
-        every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else bar_ticks
-        ticks = list(range(0, bar_ticks, every))
-        bounds = [onsets.get(t) if t in onsets else self._onset(bpm, frac, t, onsets) for t in ticks[1:]] + [n]
-        bars = sample.bars or 1
-        send = np.float32(layer.send)
-        stretched = self._loop_source(sample, bpm, bar_len)
+        every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else grid.ticks
+        stretched = self._loop_source(sample, grid.tempo, grid.bpm, grid.bar_len)
+        bounds = grid.bounds(every)
+        runs: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run of
+        # segments that share a source and a level
         sources: dict[int | None, np.ndarray] = {}
-        pieces: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run
-        # of segments that share a source and a level: added at once
-        for tick, lo in zip(ticks, [0, *bounds[:-1]], strict=True):
-            step = self._step(layer, tick / bar_ticks)
-            if step not in sources:
-                sources[step] = self._source(layer, sample, step, stretched, unity=ramp)
-            scale = np.float32(_ramp_at(layer, (tick + every / 2) / bar_ticks)) if ramp else None
-            if not pieces or pieces[-1][1] is not sources[step] or pieces[-1][2] != scale:
-                pieces.append((lo, sources[step], scale))
-        for (lo, src, scale), hi in zip(pieces, [piece[0] for piece in pieces[1:]] + [n], strict=True):
-            length = src.shape[0]
-            offset = ((((bar - layer.loop_start_bar) % bars) * length) // bars + lo) % length
-            at, filled = self._head + lo, 0
-            while filled < hi - lo:
-                take = min(hi - lo - filled, length - offset)
-                chunk = src[offset : offset + take]
-                if scale is not None:
-                    chunk = np.multiply(chunk, scale, out=self._scratch[:take])
-                self._acc[at + filled : at + filled + take] += chunk
-                if send:
-                    self._feed[at + filled : at + filled + take] += np.multiply(chunk, send, out=self._scratch[:take])
-                filled += take
+        for k, step in enumerate(self._steps(layer.filter, every, grid.ticks)):
+            src = sources.get(step)
+            if src is None:
+                src = sources[step] = self._source(layer, sample, step, stretched, unity=ramp)
+            scale = np.float32(_ramp_at(layer, (k + 0.5) * every / grid.ticks)) if ramp else None
+            if not runs or runs[-1][1] is not src or runs[-1][2] != scale:
+                runs.append((bounds[k], src, scale))
+        length, bars = stretched.shape[0], sample.bars or 1
+        start = (((bar - layer.loop_start_bar) % bars) * length) // bars
+        laid = ramp or layer.send > 0.0
+        out, at = (self._scratch, 0) if laid else (self._acc, self._head)
+        for (lo, src, scale), hi in zip(runs, [run[0] for run in runs[1:]] + [grid.n], strict=True):
+            offset = (start + lo) % length
+            while lo < hi:
+                take = min(hi - lo, length - offset)
+                chunk, into = src[offset : offset + take], out[at + lo : at + lo + take]
+                if not laid:
+                    into += chunk
+                elif scale is None:
+                    into[...] = chunk
+                else:
+                    np.multiply(chunk, scale, out=into)
+                lo += take
                 offset = 0
-        if send:
-            self._sending = max(self._sending or 0, self._head + n)
+        if laid:
+            head, n = self._head, grid.n
+            bar_audio = self._scratch[:n]
+            self._acc[head : head + n] += bar_audio
+            if layer.send > 0.0:
+                bar_audio *= np.float32(layer.send)
+                self._feed[head : head + n] += bar_audio
+                self._sending = max(self._sending or 0, head + n)
 
-    def _step(self, layer: Layer, position: float) -> int | None:
+    def _steps(self, f: Filter | None, every: int, ticks: int) -> tuple[int | None, ...]:
+        """The filter's cutoff step in each segment of ``every`` ticks of a bar (memoized: a filter that holds, as
+        the bed's does, is worked out once)."""
+        if f is None:
+            return (None,) * -(-ticks // every)
+        key = (f, every, ticks)
+        steps = self._sweeps.get(key)
+        if steps is None:
+            if len(self._sweeps) > 4096:
+                self._sweeps.clear()
+            steps = self._sweeps[key] = tuple(self._step(f, tick / ticks) for tick in range(0, ticks, every))
+        return steps
+
+    def _step(self, f: Filter | None, position: float) -> int | None:
         """The filter's cutoff step at ``position`` (0..1) through the bar; None when it filters nothing."""
-        f = layer.filter
         if f is None:
             return None
         step = effects.step_of(effects.glide(f.hz, f.hz_end, position))
@@ -580,18 +623,15 @@ class Renderer:
             z = self._copies.put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
         return effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
 
-    def _add_notes(self, layer: Layer, bpm: Fraction, frac: Fraction, onsets: dict[int, int], bar_ticks: int) -> int:
+    def _add_notes(self, layer: Layer, grid: _Grid) -> int:
         """Play a note layer with the synth voice; returns how many notes started outside the bar."""
         left, right = self._stereo(layer, layer.gain)
         skipped = 0
         for note in layer.notes if layer.gain else ():
-            if not 0 <= note.start < bar_ticks:
+            if not 0 <= note.start < grid.ticks:
                 skipped += 1
                 continue
-            at = onsets.get(note.start)
-            if at is None:
-                at = self._onset(bpm, frac, note.start, onsets)
-            end = self._onset(bpm, frac, note.start + max(1, note.duration), {})
+            at, end = grid.at(note.start), grid.at(note.start + max(1, note.duration))
             voice = tone(note.pitch, end - at, note.velocity, self.sample_rate)[: self._longest]
             at += self._head
             self._acc[at : at + voice.shape[0], 0] += voice * np.float32(left)
@@ -599,16 +639,17 @@ class Renderer:
             self._end = max(self._end, at + voice.shape[0])
         return skipped
 
-    def _loop_source(self, sample: Sample, bpm: Fraction, bar_len: Fraction) -> np.ndarray:
-        """The loop's audio at the plan's tempo: the file itself, or a cached resampled stretch of it."""
+    def _loop_source(self, sample: Sample, tempo: tuple[float, int], bpm: Fraction, bar_len: Fraction) -> np.ndarray:
+        """The loop's audio at the plan's ``tempo`` (exactly ``bpm``, bars of ``bar_len`` frames): the file itself, or
+        a cached resampled stretch of it."""
         frames = sample.frames
-        target = self._stretch.get((sample.id, bpm, bar_len))
+        target = self._stretch.get((sample.id, tempo))
         if target is None:
             if sample.bpm is not None:
                 target = math.floor(frames * Fraction(str(sample.bpm)) / bpm + Fraction(1, 2))
             else:
                 target = math.floor((sample.bars or 1) * bar_len + Fraction(1, 2))
-            self._stretch[(sample.id, bpm, bar_len)] = target
+            self._stretch[(sample.id, tempo)] = target
         if target == frames:
             return sample.data
         key = ("stretch", sample.id, target)
