@@ -30,7 +30,8 @@ from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.summary import Summary
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.identity import source_hash
-from bergain_actors.music.mixer import off_key
+from bergain_actors.music import arrangement
+from bergain_actors.music.mixer import menu_from_pack, off_key
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.theory import DEFAULT_KEY
 
@@ -51,6 +52,14 @@ def load_pack(scenario: Scenario, warn: Callable[[str], None] | None = None) -> 
             raise FileNotFoundError(f"sample_pack: no usable samples in {root}")
         _PACKS[key] = pack
     return _PACKS[key]
+
+
+def pack_lacks(pack: SamplePack, key: str) -> list[ev.PackLacks]:
+    """What of the set ``pack`` has nothing to make of, in ``key`` (the Conductor's menu): to be said at start."""
+    if arrangement.bed_sample(menu_from_pack(pack, key)) is not None:
+        return []
+    cost = "the set plays without its stereo bed, so it is narrower"
+    return [ev.PackLacks(part="bed", need="texture loop", cost=cost)]
 
 
 def slots_of(scenario: Scenario) -> tuple[str, ...]:
@@ -160,6 +169,9 @@ async def perform(
     unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
     for role in unfit:
         log.warning(f"no {role} sample fits {key}; the set plays the nearest ones", role=role, key=key)
+    lacks = pack_lacks(pack, key)  # parts of the set the pack cannot make: said, logged, counted
+    for lack in lacks:
+        log.warning(f"the pack at {pack.root} has no {lack.need} for the {lack.part}: {lack.cost}", part=lack.part)
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
@@ -216,6 +228,8 @@ async def perform(
             bus.publish(set_ctx.started(), source="supervisor")
             for role in unfit:
                 bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
+            for lack in lacks:
+                bus.publish(lack, source="supervisor")
             desk = Desk(bus)
             if surface is not None:
                 await nursery.start(osc.serve, desk, surface)

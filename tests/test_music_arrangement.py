@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import itertools
+import shutil
+from pathlib import Path
 
+import pytest
+
+from bergain_actors.cli import main
+from bergain_actors.core import events as ev
 from bergain_actors.music import arc, texture
 from bergain_actors.music.arc import sections
 from bergain_actors.music.arrangement import BED, BED_FADE_BARS, BED_LEVEL, ORNAMENTS, bed_of, dress
 from bergain_actors.music.mixer import SampleInfo
 from bergain_actors.music.plan import BarPlan, Layer
+from tests.brain_support import logged, of
+from tests.conftest import AUTOPILOT, ROOT
 
 MENU = {
     role: [SampleInfo(id=f"{role}/{name}.wav", role=role, is_loop=False) for name in names]
@@ -109,3 +117,36 @@ def test_the_bed_fades_with_a_wind_down_and_needs_a_texture_loop():
     assert gains[0] == BED_LEVEL["outro"] and gains == sorted(gains, reverse=True) and gains[-1] < 0.1
     one_shots = {**MENU, "texture": [SampleInfo(id="texture/pad_hit.wav", role="texture", is_loop=False)]}
     assert dress(BarPlan(bar=100, bpm=128, layers=GROOVE), 256, 16, one_shots).layers == GROOVE
+
+
+def _set_on(tmp_path: Path, pack: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Path, Path, str]:
+    """A 16-bar autopilot set on ``pack`` from the command line: its log, its WAV and what it printed."""
+    text = AUTOPILOT.read_text().replace('sample_pack = "../sample_pack"', f'sample_pack = "{pack}"')
+    (tmp_path / "set.toml").write_text(text)
+    argv = ["run", str(tmp_path / "set.toml"), "--bars", "16", "--fast", "--no-audio", "--no-report"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    (log_path,) = (tmp_path / "out").glob("*.bgnlog")
+    (wav_path,) = (tmp_path / "out").glob("*.wav")
+    captured = capsys.readouterr()
+    return log_path, wav_path, captured.out + captured.err
+
+
+def test_a_pack_with_no_texture_loop_plays_without_a_bed_and_says_so(tmp_path, capsys):
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "sample_pack", pack, ignore=shutil.ignore_patterns("texture"))
+    log_path, wav_path, printed = _set_on(tmp_path, pack, capsys)
+    assert f"the pack at {pack} has no texture loop for the bed: the set plays without its stereo bed" in printed
+    assert "pack lacks   1: no texture loop for the bed" in printed  # the summary counts it
+    events = logged(log_path)
+    assert [(e.part, e.need) for e in of(events, ev.PackLacks)] == [("bed", "texture loop")]
+    assert not any(layer.role == BED for e in of(events, ev.BarPlanned) for layer in e.plan.layers)
+    assert main(["replay", str(log_path), "--verify", "--wav", str(tmp_path / "again.wav")]) == 0
+    assert (tmp_path / "again.wav").read_bytes() == wav_path.read_bytes()
+
+
+def test_the_shipped_pack_makes_its_bed_and_warns_of_nothing(tmp_path, capsys):
+    log_path, _, printed = _set_on(tmp_path, ROOT / "sample_pack", capsys)
+    assert "has no texture loop" not in printed and "pack lacks" not in printed
+    events = logged(log_path)
+    assert not of(events, ev.PackLacks)
+    assert all(any(layer.role == BED for layer in e.plan.layers) for e in of(events, ev.BarPlanned))

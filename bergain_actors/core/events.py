@@ -94,6 +94,15 @@ class KeyUnfit(Event, frozen=True):
     key: str
 
 
+class PackLacks(Event, frozen=True):
+    """The set → log: the pack has no ``need`` to make the set's ``part`` of, so the set plays without it
+    (``cost``). Said at the start, never silently."""
+
+    part: str
+    need: str
+    cost: str
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -603,6 +612,7 @@ AnyEvent = (
     | CommandRejected
     | SurfaceStarted
     | KeyUnfit
+    | PackLacks
     | Steer
     | StopPlanned
     | BarPlanned

@@ -46,6 +46,8 @@ class Summary:
         self.live_ops_failed = 0
         self.unfit: list[str] = []
         """Roles with no sample in the set's key (they play their nearest ones)."""
+        self.lacks: list[str] = []
+        """Parts of the set the pack has nothing to make of (the set plays without them)."""
         self.ableton_changes: list[str] = []
         """Live absent, lost, restored, reloaded: each with its bar and why."""
         self.end = ""
@@ -62,6 +64,8 @@ class Summary:
                 self.seconds_per_bar = event.beats_per_bar * 60 / event.bpm
             case ev.KeyUnfit():
                 self.unfit.append(event.role)
+            case ev.PackLacks():
+                self.lacks.append(f"no {event.need} for the {event.part}: {event.cost}")
             case ev.BarPlayed():
                 self.bars_played = max(self.bars_played, event.bar + 1)
             case ev.BarHeld():
@@ -146,6 +150,8 @@ class Summary:
         ]
         if self.unfit:
             out.append(f"off key      {', '.join(self.unfit)}: no sample fits the key; the nearest ones play")
+        if self.lacks:
+            out.append(f"pack lacks   {len(self.lacks)}: {'; '.join(self.lacks)}")
         if self.commands:
             out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
         if self.lm_requests:

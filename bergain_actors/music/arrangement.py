@@ -129,7 +129,7 @@ def dress(
 def bed(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence[Any]]) -> Layer | None:
     """The room under ``plan``: the pack's atmosphere looping, high-passed and wide, at its phase's level; a phase
     change glides to the new level over its first bar. None when the pack has no texture loop to make it of."""
-    sample = find(menu, "texture", "atmos", loops=True)
+    sample = bed_sample(menu)
     if sample is None:
         return None
     here = arc.section_at(plan.bar, total, phrase_bars)
@@ -152,6 +152,11 @@ def bed(plan: BarPlan, total: int, phrase_bars: int, menu: Mapping[str, Sequence
         gain_end=None if start == level else level,
         filter=Filter("highpass", BED_HZ, BED_HZ, q=0.7),
     )
+
+
+def bed_sample(menu: Mapping[str, Sequence[Any]]) -> str | None:
+    """The loop the bed plays: the pack's atmosphere (another texture loop when none is named so), or None."""
+    return find(menu, "texture", "atmos", loops=True)
 
 
 def bed_of(plan: BarPlan) -> Layer | None:
