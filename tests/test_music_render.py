@@ -506,3 +506,17 @@ def test_the_arrangements_bed_is_wide_keeps_its_mono_sum_and_leaves_the_low_end_
     mono = wide.mean(axis=1)
     assert float(mono @ mono) > 10 ** (-4 / 10) * float((wide**2).sum()) / 2
     assert _band_energy(wide, 20, 90) < 0.02 * _band_energy(wide, 200, 3000)
+
+
+def test_a_steady_send_echoes_steadily_across_the_delays_periods_and_bar_lines(tmp_path: Path) -> None:
+    """A constant sent into the delay comes back constant: each repeat is the average of a frame and the one
+    before, also at the first frame of each delay period and of each bar (which once took its own frame alone: a
+    one-frame dip to half the echo every dotted eighth, a click on every repeat of a sustained send)."""
+    _write(tmp_path, "texture/dc_128bpm_1bar_loop.wav", np.full(math.floor(_bar_exact(128)), 0.2, np.float32))
+    renderer = Renderer(index_pack(tmp_path, SR), SR)
+    layer = Layer("texture", "texture/dc_128bpm_1bar_loop.wav", 0.5, kind="loop", send=0.5)
+    bars = [renderer.render(_plan(b, layer)) for b in range(12)]
+    settled = np.concatenate(bars[8:])  # 33 periods on: the repeats have reached their sum
+    assert float(np.abs(np.diff(settled, axis=0)).max()) < 1e-6
+    dry = 0.2 * 0.5 * MASTER_GAIN
+    assert float(settled.min()) > dry * 1.1  # the echoes are there

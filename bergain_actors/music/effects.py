@@ -184,38 +184,45 @@ def _impulse(rate: int) -> np.ndarray:
     return ir / np.sqrt((ir**2).sum(axis=0, keepdims=True))
 
 
-_HALF_I = np.complex64(0.5j)
-
-
 class PingPong:
     """A stereo delay fed by the layers' sends: each repeat comes ``delay`` frames later from the other side,
-    ``feedback`` quieter and a little darker (a two-tap average). Its buffers are indexed like the renderer's
-    accumulator (absolute positions kept by the caller), so it carries across bars with no state but audio."""
+    ``feedback`` quieter and a little darker (the average of each frame and the one before). Its line is a buffer
+    indexed like the renderer's accumulator (absolute positions kept by the caller), so it carries across bars with
+    no state but audio: the line, and the last frame it was fed.
+
+    The line holds its input divided by ``feedback`` (a send enters it at ``send * input_gain``): then a repeat is
+    the line's average times ``feedback``, and it joins the mix and the line by the same add."""
 
     def __init__(self, feedback: float = 0.42) -> None:
         self.feedback = feedback
+        self.input_gain = 1.0 / feedback
+        """What a send level is multiplied by to enter the line."""
+        self._turn = np.complex64(0.5j * feedback)
+        """On a complex view of stereo frames (left + i right), this times the conjugate crosses the channels and
+        halves the pair's sum, scaled back from the line's level."""
+        self._before = np.zeros(2, np.float32)
+        """The last frame of the line processed, for the first echo of the next call."""
 
-    def process(self, feed: np.ndarray, wet: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
-        """Echo ``feed[head:head+n]`` (the sends, and the echoes fed back) ``delay`` frames on: into ``wet`` (the
-        mix) and, ``feedback`` quieter, back into ``feed``; returns the end (exclusive) of what was written.
-
-        Each frame's echo is half the sum of it and the frame before (the first frame of each period alone), channels
-        crossed: on a complex view of the stereo frames (left + i right), 0.5i times the conjugate swaps and halves
-        the parts in two passes, exactly."""
+    def process(self, line: np.ndarray, wet: np.ndarray, scratch: np.ndarray, head: int, n: int, delay: int) -> int:
+        """Echo ``line[head:head+n]`` (the sends, and the echoes fed back) ``delay`` frames on, into ``wet`` (the mix)
+        and back into ``line``; returns the end (exclusive) of what was written."""
         pos, end = head, head + n
-        feedback = np.float32(self.feedback)
         if scratch.shape[0] < delay:
             scratch = np.empty((delay, 2), np.float32)
         while pos < end:
             chunk = min(delay, end - pos)
             echo = scratch[:chunk]
-            echo[0] = feed[pos]
-            np.add(feed[pos + 1 : pos + chunk], feed[pos : pos + chunk - 1], out=echo[1:])
+            np.add(line[pos], self._before if pos == head else line[pos - 1], out=echo[0])
+            np.add(line[pos + 1 : pos + chunk], line[pos : pos + chunk - 1], out=echo[1:])
             crossed = echo.view(np.complex64)
             np.conjugate(crossed, out=crossed)
-            crossed *= _HALF_I
+            crossed *= self._turn
             wet[pos + delay : pos + delay + chunk] += echo
-            echo *= feedback
-            feed[pos + delay : pos + delay + chunk] += echo
+            line[pos + delay : pos + delay + chunk] += echo
             pos += chunk
+        self._before[:] = line[end - 1]
         return end + delay
+
+    def rest(self) -> None:
+        """The line has gone silent: the next echo starts from silence."""
+        self._before[:] = 0.0

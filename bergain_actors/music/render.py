@@ -281,7 +281,7 @@ class Renderer:
         """Longest one-shot, with room for a filter's ringing, the widener and the reverb's tail."""
         self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
         self._feed = np.zeros_like(self._acc)
-        """What enters the delay line: the layers' sends and the echoes fed back."""
+        """The delay's line: the layers' sends and the echoes fed back, at the line's level (``PingPong``)."""
         self._scratch = np.zeros_like(self._acc)
         self.delay = effects.PingPong()
         self._head = 0
@@ -358,6 +358,7 @@ class Renderer:
             self._end = max(self._end, written)
             if self._sending + ECHO_REPEATS * delay <= head + n:
                 _silence(self._feed[head + n : written])
+                self.delay.rest()
                 self._sending = None
         out = self._acc[head : head + n].copy()
         _silence(self._acc[head : head + n])
@@ -464,7 +465,7 @@ class Renderer:
         placed: list[tuple[int, np.ndarray, np.ndarray | None]] = []
         for (layer, sample), offsets in zip(steady, starts, strict=True):
             src = self._source(layer, sample, None, sample.data)
-            sent = self._source(layer, sample, None, sample.data, send=layer.send) if layer.send > 0.0 else None
+            sent = self._source(layer, sample, None, sample.data, send=self._sent(layer)) if layer.send > 0.0 else None
             placed += [(offset, src, sent) for offset in offsets if offset >= 0]
         bus = np.zeros((max((o + src.shape[0] for o, src, _ in placed), default=0), 2), np.float32)
         reach = max((o + sent.shape[0] for o, _, sent in placed if sent is not None), default=None)
@@ -496,7 +497,7 @@ class Renderer:
             work = self._scratch[: hit.shape[0]]
             acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
             if layer.send > 0.0:
-                self._feed[at:stop] += np.multiply(hit, np.float32(scale * layer.send), out=work)
+                self._feed[at:stop] += np.multiply(hit, np.float32(scale * self._sent(layer)), out=work)
             reach = stop if reach is None else max(reach, stop)
         if reach is not None:
             self._end = max(self._end, reach)
@@ -544,9 +545,13 @@ class Renderer:
             bar_audio = self._scratch[:n]
             self._acc[head : head + n] += bar_audio
             if layer.send > 0.0:
-                bar_audio *= np.float32(layer.send)
+                bar_audio *= np.float32(self._sent(layer))
                 self._feed[head : head + n] += bar_audio
                 self._sending = max(self._sending or 0, head + n)
+
+    def _sent(self, layer: Layer) -> float:
+        """The layer's send as the delay's line takes it."""
+        return layer.send * self.delay.input_gain
 
     def _steps(self, f: Filter | None, every: int, ticks: int) -> tuple[int | None, ...]:
         """The filter's cutoff step in each segment of ``every`` ticks of a bar (memoized: a filter that holds, as
