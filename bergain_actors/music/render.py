@@ -495,9 +495,10 @@ class Renderer:
             scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
             stop = at + hit.shape[0]
             work = self._scratch[: hit.shape[0]]
-            acc[at:stop] += hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
+            played = hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
+            acc[at:stop] += played
             if layer.send > 0.0:
-                self._feed[at:stop] += np.multiply(hit, np.float32(scale * self._sent(layer)), out=work)
+                self._feed[at:stop] += np.multiply(played, np.float32(self._sent(layer)), out=work)
             reach = stop if reach is None else max(reach, stop)
         if reach is not None:
             self._end = max(self._end, reach)
