@@ -309,11 +309,10 @@ class Renderer:
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
-        tempo = (bpm, beats_per_bar)
-        exact, bar_len = self._tempo(*tempo)
+        grid = self._grid((bpm, beats_per_bar), Fraction(0))
         for sample in self.pack.samples.values():
             if sample.is_loop:
-                self._loop_source(sample, tempo, exact, bar_len)
+                self._loop_source(sample, grid)
 
     @property
     def frame_position(self) -> Fraction:
@@ -512,7 +511,7 @@ class Renderer:
         A faded or sending loop is laid out in the scratch buffer first, so the mix and the send each take one add."""
         ramp = layer.gain_end is not None
         every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else grid.ticks
-        stretched = self._loop_source(sample, grid.tempo, grid.bpm, grid.bar_len)
+        stretched = self._loop_source(sample, grid)
         bounds = grid.bounds(every)
         runs: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run of
         # segments that share a source and a level
@@ -645,17 +644,16 @@ class Renderer:
             self._end = max(self._end, at + voice.shape[0])
         return skipped
 
-    def _loop_source(self, sample: Sample, tempo: tuple[float, int], bpm: Fraction, bar_len: Fraction) -> np.ndarray:
-        """The loop's audio at the plan's ``tempo`` (exactly ``bpm``, bars of ``bar_len`` frames): the file itself, or
-        a cached resampled stretch of it."""
+    def _loop_source(self, sample: Sample, grid: _Grid) -> np.ndarray:
+        """The loop's audio at the grid's tempo: the file itself, or a cached resampled stretch of it."""
         frames = sample.frames
-        target = self._stretch.get((sample.id, tempo))
+        target = self._stretch.get((sample.id, grid.tempo))
         if target is None:
             if sample.bpm is not None:
-                target = math.floor(frames * Fraction(str(sample.bpm)) / bpm + Fraction(1, 2))
+                target = math.floor(frames * Fraction(str(sample.bpm)) / grid.bpm + Fraction(1, 2))
             else:
-                target = math.floor((sample.bars or 1) * bar_len + Fraction(1, 2))
-            self._stretch[(sample.id, tempo)] = target
+                target = math.floor((sample.bars or 1) * grid.bar_len + Fraction(1, 2))
+            self._stretch[(sample.id, grid.tempo)] = target
         if target == frames:
             return sample.data
         key = ("stretch", sample.id, target)
