@@ -211,6 +211,7 @@ class _Grid:
         "_frac",
         "_per_tick",
         "_starts",
+        "after",
         "bar_len",
         "bpm",
         "dotted_eighth",
@@ -224,6 +225,8 @@ class _Grid:
         self.ticks = tempo[1] * TICKS_PER_BEAT
         self.n = math.floor(frac + bar_len)
         """The bar's frames."""
+        self.after = frac + bar_len - self.n
+        """Where the next bar starts: that fraction of a frame after this one's last."""
         self.dotted_eighth = math.floor(bar_len * 3 / (4 * tempo[1]))
         """The delay's time, in frames."""
         self._frac = frac
@@ -271,7 +274,9 @@ class Renderer:
         self.limiter_engaged_frames = 0
         """Frames, over the whole set so far, where the limiter reduced gain."""
         self.last_stats: RenderStats | None = None
-        self._position = Fraction(0)
+        self._frames = 0
+        """Whole frames rendered so far; the next bar starts ``self._frac`` of a frame later."""
+        self._frac = Fraction(0)
         self._longest = max((s.frames for s in pack.samples.values()), default=0)
         self._longest += (
             effects.TAIL_FRAMES
@@ -317,14 +322,13 @@ class Renderer:
     @property
     def frame_position(self) -> Fraction:
         """Exact frame position where the next bar starts."""
-        return self._position
+        return self._frames + self._frac
 
     def render(self, plan: BarPlan) -> np.ndarray:
         """The next bar of the set: float32 (frames, 2), peak <= 1."""
-        start = self._position
-        grid = self._grid((plan.bpm, plan.beats_per_bar), start - math.floor(start))
+        grid = self._grid((plan.bpm, plan.beats_per_bar), self._frac)
         n = grid.n
-        self._position = start + grid.bar_len
+        self._frames, self._frac = self._frames + n, grid.after
         self._make_room(n)
         head = self._head
         skipped_layers = 0
