@@ -295,7 +295,6 @@ class Renderer:
         else is zero."""
         self._sending: int | None = None
         """End (exclusive) of the last audio sent to the delay, in accumulator frames; None: the delay rests."""
-        self._tempos: dict[tuple[float, int], tuple[Fraction, Fraction]] = {}
         self._grids: dict[tuple[float, int, int, int], _Grid] = {}
         """By tempo and fractional start (numerator, denominator)."""
         self._stretch: dict[tuple[str, tuple[float, int]], int] = {}
@@ -397,15 +396,11 @@ class Renderer:
         )
 
     def _tempo(self, bpm: float, beats_per_bar: int) -> tuple[Fraction, Fraction]:
-        """(exact bpm, exact bar length in frames), memoized: plans repeat their tempo bar after bar."""
-        key = (bpm, beats_per_bar)
-        cached = self._tempos.get(key)
-        if cached is None:
-            if not (math.isfinite(bpm) and bpm > 0) or beats_per_bar < 1:
-                raise ValueError(f"need bpm > 0 and beats_per_bar >= 1, got {bpm!r}, {beats_per_bar!r}")
-            exact = Fraction(str(bpm))
-            cached = self._tempos[key] = (exact, Fraction(beats_per_bar * 60 * self.sample_rate) / exact)
-        return cached
+        """(exact bpm, exact bar length in frames), for a new grid."""
+        if not (math.isfinite(bpm) and bpm > 0) or beats_per_bar < 1:
+            raise ValueError(f"need bpm > 0 and beats_per_bar >= 1, got {bpm!r}, {beats_per_bar!r}")
+        exact = Fraction(str(bpm))
+        return exact, Fraction(beats_per_bar * 60 * self.sample_rate) / exact
 
     def _grid(self, tempo: tuple[float, int], frac: Fraction) -> _Grid:
         """The grid of bars at this tempo starting ``frac`` of a frame in (memoized)."""
