@@ -37,11 +37,12 @@ from typing import Any, ClassVar
 import msgspec
 import trio
 
-from bergain_actors.actors.conductor.brief import tone
+from bergain_actors.actors.conductor.brief import Profile, Tone, profile
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc, arrangement
 from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
+from bergain_actors.music.intents import Reading, lexical
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
 from bergain_actors.music.texture import Texture
@@ -220,8 +221,11 @@ class Conductor(Actor):
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
         self.brief = config.brief
-        self.tone = tone(config.brief)
-        """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
+        self.brief_reading = lexical(config.brief)
+        self.profile: Profile = profile(self.brief_reading)
+        """What the brief asks of the set (its tone, density, energy and variation), as every brain plays it."""
+        self.reading: Reading | None = None
+        """What the steer being answered was taken to mean (``on_steer`` reads it)."""
         self.fast = ctx.set.fast
         key = scenario.key or DEFAULT_KEY
         self.mixer = Mixer(
@@ -260,6 +264,16 @@ class Conductor(Actor):
         self.lead = 0
 
     @property
+    def tone(self) -> Tone:
+        """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
+        return self.profile.tone
+
+    def shaped(self, bar: int) -> tuple[str, float, int]:
+        """The arc at ``bar`` as the brief shapes it: (phase, target energy before steers, density cap)."""
+        phase, target, cap = arc.phase_at(bar, self.total, self.phrase_bars)
+        return phase, round(min(1.0, max(0.05, target + self.profile.energy_bias)), 4), self.profile.cap(cap)
+
+    @property
     def leader(self) -> Brain:
         return self.brains[self.lead]
 
@@ -276,6 +290,7 @@ class Conductor(Actor):
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.SetStarted):
             self.fast = event.fast
+            self.ctx.emit(ev.IntentsRead(origin="brief", **_fields(self.brief_reading)))
         for brain in self.brains:
             brain.handle(event)
         if isinstance(event, ev.SetStarted):
@@ -321,7 +336,7 @@ class Conductor(Actor):
             self.bed = arrangement.bed_of(planned.plan)
             self.next_bar = planned.plan.bar + 1
             self.bpm = planned.plan.bpm
-            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
+            self.phase, target, self.cap = self.shaped(planned.plan.bar)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
         played = last.get(ev.BarPlayed)
@@ -410,7 +425,7 @@ class Conductor(Actor):
             with self.person_asked():
                 self.wind_down(bar)
         else:
-            phase, target, self.cap = arc.phase_at(bar, self.total, self.phrase_bars)
+            phase, target, self.cap = self.shaped(bar)
             self.target = round(min(1.0, max(0.05, target + self.bias)), 4)
             new_phase = phase != self.phase
             if new_phase:
@@ -493,11 +508,18 @@ class Conductor(Actor):
             self.move_target(steer.value - (self.target - self.bias), limit=1.0)
         elif steer.intent == "energy":
             self.move_target(self.bias + steer.value)
+        self.reading = self.read(steer) if steer.intent == "say" else None
         for brain in self.brains[self.lead :]:
             answer = brain.on_steer(steer, bar)
             if answer is not None:
                 return answer
         return steer.intent, f"{self.level} makes no changes"
+
+    def read(self, steer: ev.Steer) -> Reading:
+        """What a steer's words mean, logged as ``IntentsRead`` before any brain acts on them."""
+        reading = lexical(steer.text)
+        self.ctx.emit(ev.IntentsRead(origin="steer", **_fields(reading), bar=self.next_bar, cause=steer.seq))
+        return reading
 
     def glide_tempo(self, bpm: float) -> str:
         """Move the set's tempo to ``bpm`` (kept within ``tempo_limits``) by ``TEMPO_STEP`` a bar from the next bar
@@ -515,8 +537,18 @@ class Conductor(Actor):
         """A performer's "darker" or "brighter" leans every later move of every brain, as a darker or brighter
         brief would (the brief's tone, moved by ``by`` within -1..1)."""
         brightness = round(max(-1.0, min(1.0, self.tone.brightness + by)), 3)
-        self.tone = msgspec.structs.replace(self.tone, brightness=brightness, words=(*self.tone.words, word))
+        tone = msgspec.structs.replace(self.tone, brightness=brightness, words=(*self.tone.words, word))
+        self.profile = msgspec.structs.replace(self.profile, tone=tone)
         return f"tone {brightness:+.2f} from now on"
+
+    def shift_profile(self, cap_shift: int = 0, variation: float = 0.0) -> str:
+        """A performer's "denser"/"sparser" or "more hypnotic"/"more variation" holds for the rest of the set, as
+        the same words in the brief would."""
+        shift = max(-4, min(3, self.profile.cap_shift + cap_shift))
+        varies = round(max(-1.0, min(1.0, self.profile.variation + variation)), 3)
+        self.profile = msgspec.structs.replace(self.profile, cap_shift=shift, variation=varies)
+        self.cap = self.shaped(self.next_bar)[2] if self.phase != "outro" else self.cap
+        return f"layers {shift:+d}, variation {varies:+.2f} from now on"
 
     def move_target(self, bias: float, limit: float = MAX_BIAS) -> None:
         """Move the energy target off the arc by ``bias`` (within ``limit``), from now on."""
@@ -620,6 +652,10 @@ class Conductor(Actor):
 
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.ctx.emit(ev.DirectiveActed(directive=directive.kind, action=action, bar=bar, cause=directive.seq))
+
+
+def _fields(reading: Reading) -> dict[str, Any]:
+    return {"text": reading.text, "intents": reading.intents, "method": reading.method}
 
 
 def _keep_rank(role: str) -> int:
