@@ -42,16 +42,16 @@ PROMPTS: tuple[tuple[str, str, int, str | None, frozenset[str]], ...] = tuple(
         ("deep sub bass, long notes, 8 bars in G minor", "bass", 8, "G minor", "sub"),
         ("a funky syncopated bassline in D dorian", "bass", 4, "D dorian", "syncopated"),
         ("melodic walking bassline in C major", "bass", 4, "C major", "melodic"),
-        ("squelchy 303 bassline in F minor", "bass", 4, "F minor", "acid"),
+        ("a screaming bassline that wobbles like a broken machine in F minor", "bass", 4, "F minor", "acid"),
         ("classic offbeat bassline in A minor", "bass", 4, "A minor", "offbeat"),
         ("un bajo ácido en re menor", "bass", 4, "D minor", "acid"),
-        ("hypnotic relentless bass in B minor", "bass", 4, "B minor", "rolling"),
+        ("a bass that never stops moving, in B minor", "bass", 4, "B minor", "rolling"),
         ("2 bar chord stab progression in C major", "chords", 2, "C major", "four-offbeat two-dub"),
         ("warm held pads in F major, 4 bars", "chords", 4, "F major", "four-held"),
         ("dark brooding chords in E minor", "chords", 4, "E minor", "dark-held"),
-        ("euphoric big anthem chords in G major", "chords", 4, "G major", "epic-pump"),
+        ("chords for the moment everyone raises their hands, in G major", "chords", 4, "G major", "epic-pump"),
         ("dub chords, deep and echoing, in C minor", "chords", 4, "C minor", "two-dub"),
-        ("one chord hypnotic minimal chords", "chords", 4, None, "one-offbeat"),
+        ("the same chord over and over", "chords", 4, None, "one-offbeat"),
         ("an arpeggio in A minor, 16ths", "stab", 4, "A minor", "arp"),
         ("classic rave stabs in D minor", "stab", 4, "D minor", "stabs"),
         ("deep dub stab in F minor", "stab", 4, "F minor", "dub"),
@@ -60,12 +60,12 @@ PROMPTS: tuple[tuple[str, str, int, str | None, frozenset[str]], ...] = tuple(
         ("sparse minimal stabs", "stab", 4, None, "sparse"),
         ("drums", "drums", 4, None, "classic"),
         ("rolling busy drums with congas", "drums", 4, None, "rolling"),
-        ("minimal stripped-back drum groove", "drums", 4, None, "minimal"),
+        ("a drum groove with almost nothing in it", "drums", 4, None, "minimal"),
         ("peak-time drums with open hats and ride", "drums", 4, None, "peak"),
-        ("dark raw warehouse drums", "drums", 4, None, "warehouse"),
+        ("drums for a concrete basement at 4am", "drums", 4, None, "warehouse"),
         ("hazme una batería de 8 compases", "drums", 8, None, "classic"),
         ("eerie dark drone in C# dorian", "texture", 4, "C# dorian", "drone"),
-        ("evolving atmospheric texture", "texture", 4, None, "swell"),
+        ("a texture that keeps morphing", "texture", 4, None, "swell"),
         ("4 Takte warme Fläche in a-moll", "texture", 4, "A minor", "pad"),
     )
 )
@@ -77,7 +77,7 @@ PICKERS = ("constant", "random", "keywords", "LM greedy", "LM calibrated")
 
 def options_for(prompt: str) -> tuple[Candidate, ...]:
     request = parse_prompt(prompt)
-    return admissible(candidates(request.role, set_theory(0, request.key), request.bars), request.style)
+    return admissible(candidates(request.role, set_theory(0, request.key), request.bars), prompt)
 
 
 def notes_figures(clip: Clip) -> tuple[float, int, int, int]:
@@ -86,7 +86,10 @@ def notes_figures(clip: Clip) -> tuple[float, int, int, int]:
     pitched = [n for n in clip.notes if clip.role != "drums"]
     in_key = sum(theory.in_key(n.pitch) for n in pitched) / len(pitched) if pitched else 1.0
     bar = 4 * TICKS_PER_BEAT
-    bars = [tuple((n.pitch, n.start - b * bar) for n in clip.notes if b * bar <= n.start < (b + 1) * bar) for b in range(clip.bars)]
+    bars = [
+        tuple((n.pitch, n.start - b * bar) for n in clip.notes if b * bar <= n.start < (b + 1) * bar)
+        for b in range(clip.bars)
+    ]
     repeats = sum(bars[i] in bars[:i] for i in range(1, len(bars)))
     return in_key, len({n.pitch for n in clip.notes}), len({n.start for n in clip.notes}), repeats
 
@@ -124,7 +127,16 @@ def main() -> None:
         picks["LM calibrated"] = trio.run(lm_picks, 2, True)
 
     table = Table(title=f"clips from words: {len(PROMPTS)} prompts ({len(HELD_OUT)} held out), embedded LM")
-    for column in ("picker", "words: all", "words: held out", "role/bars/key", "in key", "pitches", "onsets", "repeat bars"):
+    for column in (
+        "picker",
+        "words: all",
+        "words: held out",
+        "role/bars/key",
+        "in key",
+        "pitches",
+        "onsets",
+        "repeat bars",
+    ):
         table.add_column(column, justify="left" if column == "picker" else "right")
     for name, chosen in picks.items():
         honoured, held, exact, figures = 0, 0, 0, []
@@ -151,7 +163,7 @@ def main() -> None:
             f"{statistics.mean(f[2] for f in figures):.1f}",
             f"{statistics.mean(f[3] for f in figures):.1f}",
         )
-    Console().print(table)
+    Console(width=150).print(table)
 
 
 if __name__ == "__main__":

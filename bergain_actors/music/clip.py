@@ -103,7 +103,23 @@ _NUMBERS = {
 }
 _BAR_WORDS = r"(?:bars?|compases|compás|takte?)"
 _FILLER = frozenset(
-    {"a", "an", "the", "me", "please", "generate", "make", "write", "give", "create", "some", "new", "of", "with"}
+    {
+        "a",
+        "an",
+        "the",
+        "me",
+        "please",
+        "generate",
+        "make",
+        "write",
+        "give",
+        "create",
+        "some",
+        "new",
+        "of",
+        "with",
+        "line",
+    }
     | {"un", "una", "el", "la", "los", "las", "de", "del", "por", "favor", "hazme", "haz"}
     | {"ein", "eine", "einen", "mir", "bitte", "mach", "der", "die", "das"}
 )
@@ -199,7 +215,9 @@ def parse_prompt(text: str) -> ClipRequest:
         if w in _STOP:
             break
         after.append(w)
-    style_words = [w for w in [*re.findall(r"[^\W\d_]+", before), *after] if w not in _FILLER]
+    style_words = [
+        w for w in [*re.findall(r"[^\W\d_]+", before), *after] if w not in _FILLER and ROLE_WORDS.get(w) != role_at[1]
+    ]
     return ClipRequest(
         bars=bars,
         role=role_at[1],

@@ -272,9 +272,9 @@ def candidates(role: str, theory: Theory, bars: int, beats_per_bar: int = 4) -> 
     raise ValueError(f"role {role!r}: not one of bass, chords, stab, drums, texture")
 
 
-def admissible(candidates_: tuple[Candidate, ...], style: str) -> tuple[Candidate, ...]:
+def admissible(candidates_: tuple[Candidate, ...], prompt: str) -> tuple[Candidate, ...]:
     """The candidates the prompt's words allow for sure: a "progression" (or "changes") has two chords or more."""
-    if re.search(r"\b(progression|progresión|progression|changes|akkordfolge)\b", style):
+    if re.search(r"\b(progressions?|progresión|changes|akkordfolge)\b", prompt.lower()):
         moving = tuple(c for c in candidates_ if c.chords >= 2)
         return moving or candidates_
     return candidates_

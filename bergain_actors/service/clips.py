@@ -28,7 +28,9 @@ SYSTEM = "You choose MIDI clips for a techno set: the one that sounds most like 
 QUESTION = "Which clip fits the request best?"
 
 
-def clip_ballot(prompt: str, options: tuple[Candidate, ...], *, orders: int = 2, calibrate: bool = True) -> choice.Ballot:
+def clip_ballot(
+    prompt: str, options: tuple[Candidate, ...], *, orders: int = 2, calibrate: bool = True
+) -> choice.Ballot:
     """The candidates put to an LM: how each sounds, under the producer's words."""
     return choice.ballot(
         [c.says for c in options],
@@ -41,7 +43,9 @@ def clip_ballot(prompt: str, options: tuple[Candidate, ...], *, orders: int = 2,
     )
 
 
-async def choose(session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...]) -> tuple[int, str, Any]:
+async def choose(
+    session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...]
+) -> tuple[int, str, Any]:
     """(index into ``options``, how it was chosen, the LM's ``Choice`` or None): the LM's calibrated choice, or
     the prompt's words when it cannot choose (said in the reply: never silently)."""
     if len(options) == 1:
@@ -75,7 +79,7 @@ async def make_clip(
     if target == "set" and not session.plays:
         raise ClipError("target: no set is playing; use target 'none' (or the CLI's --midi)")
     theory = set_theory(scenario.seed, request.key or getattr(scenario, "key", None) or None)
-    options = admissible(candidates(request.role, theory, request.bars), request.style)
+    options = admissible(candidates(request.role, theory, request.bars), prompt)
     index, how, picked = await choose(session, request, prompt, options)
     if not request.in_key:
         how += "; every candidate is in key: none is chromatic"
