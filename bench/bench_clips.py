@@ -95,7 +95,8 @@ def notes_figures(clip: Clip) -> tuple[float, int, int, int]:
 
 
 async def lm_picks(orders: int, calibrate: bool) -> list[int]:
-    scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+    # the embedded model, patient: on a loaded machine its boot and an answer may take minutes; this is about choices
+    scenario = scenarios.parse('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 300.0 }]\n')
     picks = []
     async with router_session(scenario) as session:
         for prompt, *_ in PROMPTS:
