@@ -38,6 +38,7 @@ import msgspec
 import trio
 
 from bergain_actors.actors.conductor.brief import Profile, Tone, profile
+from bergain_actors.actors.conductor.words import Words
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc, arrangement
@@ -74,6 +75,8 @@ BRAINS: dict[str, str] = {
 """Every brain, most capable first (imported on first use: the LM brains pull in dspy)."""
 
 LM_BRAINS = ("rlm", "phrase")
+
+BRIEF_REQUEST = "intent:brief"
 
 
 def chain(kind: str, fallback: list[str]) -> list[str]:
@@ -262,6 +265,7 @@ class Conductor(Actor):
         self.outro_from = -1
         self.brains: list[Brain] = [_brain(name)(self) for name in chain(self.brain_kind, config.fallback)]
         self.lead = 0
+        self.words = Words(self)
 
     @property
     def tone(self) -> Tone:
@@ -290,7 +294,14 @@ class Conductor(Actor):
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.SetStarted):
             self.fast = event.fast
-            self.ctx.emit(ev.IntentsRead(origin="brief", **_fields(self.brief_reading)))
+            self.words.ask(BRIEF_REQUEST, self.brief)
+            if not self.words.waiting(BRIEF_REQUEST):
+                self.read_brief()
+        elif self.words.handle(event):
+            if event.request_id == BRIEF_REQUEST:  # type: ignore[attr-defined]
+                self.read_brief()
+            self.plan_through(self.horizon)
+            return
         for brain in self.brains:
             brain.handle(event)
         if isinstance(event, ev.SetStarted):
@@ -303,6 +314,8 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
+                line = -(-self.next_bar // STEER_GRID) * STEER_GRID
+                self.words.ask(f"intent:{event.seq}", event.text, deadline_bar=max(line - self.lookahead, 0))
         elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
             self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
         elif isinstance(event, ev.StopPlanned):
@@ -400,7 +413,14 @@ class Conductor(Actor):
     # --- planning -------------------------------------------------------------------------------------------------
 
     def ready(self, bar: int) -> bool:
-        """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead)."""
+        """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead);
+        offline, the set waits for the LM's reading of the brief and of the steers due at ``bar``."""
+        if self.fast and self.words.waiting(BRIEF_REQUEST):
+            return False
+        if self.fast and bar % STEER_GRID == 0:
+            due = (s for s in self.steers if s.intent == "say")
+            if any(self.words.waiting(f"intent:{s.seq}") for s in due):
+                return False
         return all([brain.ready(bar) for brain in self.brains])
 
     def plan_through(self, bar: int) -> None:
@@ -517,9 +537,19 @@ class Conductor(Actor):
 
     def read(self, steer: ev.Steer) -> Reading:
         """What a steer's words mean, logged as ``IntentsRead`` before any brain acts on them."""
-        reading = lexical(steer.text)
-        self.ctx.emit(ev.IntentsRead(origin="steer", **_fields(reading), bar=self.next_bar, cause=steer.seq))
+        reading, lm, fallback = self.words.read(f"intent:{steer.seq}", steer.text)
+        self.ctx.emit(
+            ev.IntentsRead(
+                origin="steer", **_fields(reading), lm=lm, fallback=fallback, bar=self.next_bar, cause=steer.seq
+            )
+        )
         return reading
+
+    def read_brief(self) -> None:
+        """The brief's intents (the LM's reading once it answered) become the profile every brain plays."""
+        reading, lm, fallback = self.words.read(BRIEF_REQUEST, self.brief)
+        self.brief_reading, self.profile = reading, profile(reading)
+        self.ctx.emit(ev.IntentsRead(origin="brief", **_fields(reading), lm=lm, fallback=fallback, bar=self.next_bar))
 
     def glide_tempo(self, bpm: float) -> str:
         """Move the set's tempo to ``bpm`` (kept within ``tempo_limits``) by ``TEMPO_STEP`` a bar from the next bar
