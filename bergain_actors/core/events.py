@@ -528,6 +528,14 @@ class ClipLate(Event, frozen=True):
     reason: str
 
 
+class LiveBarOff(Event, frozen=True):
+    """Ableton → log, console, summary: Live did not play ``role``'s part of bar ``bar`` as planned (a clip Live
+    did not confirm in time, a launch that did not happen, another clip playing): ``reason`` says which."""
+
+    role: str
+    reason: str
+
+
 class SceneFired(Event, frozen=True):
     """Ableton → log: palette mode fired ``scene`` (named ``name``) for the phrase starting at ``bar``."""
 
@@ -653,6 +661,7 @@ AnyEvent = (
     | ClipWritten
     | ClipFired
     | ClipLate
+    | LiveBarOff
     | SceneFired
     | ActorStarted
     | ActorCrashed

@@ -146,9 +146,10 @@ class AbletonConfig(_Table):
     tracks: AbletonTracks = msgspec.field(default_factory=AbletonTracks)
     load_instruments: bool = True
     """Load an instrument onto each new track through the browser API when AbletonOSC offers it (the fork)."""
-    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 1.0
-    """How long one query waits for Live (it answers once per ~100 ms tick)."""
-    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 2
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=30)] = 0.5
+    """How long one query waits for Live (it answers once per ~100 ms tick) before asking again."""
+    retries: Annotated[int, msgspec.Meta(ge=0, le=10)] = 4
+    """Queries asked again before Live counts as lost (a query only reads: asking again is safe)."""
     connect_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
     """How long the set waits for Live at the start before it plays on our own audio instead."""
 

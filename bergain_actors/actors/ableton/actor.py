@@ -84,6 +84,8 @@ class Pending(msgspec.Struct):
     bar: int
     role: str
     slot: int
+    ready: bool = False
+    """Live confirmed the clip (read back): only then is it fired."""
 
 
 class AbletonState:
@@ -99,6 +101,8 @@ class AbletonState:
         self.pending: list[Pending] = []
         self.written = -1
         """The last bar whose clips were written (or found unchanged)."""
+        self.expect: dict[str, tuple[int, int]] = {}
+        """Role → (bar, slot) of the last clip fired: what Live should play from that bar on (-1: nothing)."""
         self.ok = False
         self.scene_bar = -1
         """Palette mode: the phrase bar whose scene was fired last."""
@@ -144,8 +148,19 @@ class AbletonLink(Actor):
         self.palette = build_palette(self.theory, ctx.scenario.bpm) if config.mode == "palette" else ()
         self.beats_per_bar = ctx.scenario.beats_per_bar
         self._wake = trio.Event()
+        self._plan_wake = trio.Event()
         self._ops_wake = trio.Event()
         self._last_beat_at = 0.0
+        self._beat_seen = -1
+        """The last beat the clock was given (pushed or polled)."""
+        self._pushed = -1
+        """The last beat Live's listener pushed to us: the watchdog compares it with Live's song time."""
+        self._beat_lost = False
+        """The listener's pushes do not reach us (another client took them): the set follows polled song time."""
+        self._checked = -1
+        """The last set bar whose clips were checked against what Live plays."""
+        self._mixed = -1
+        """The last set bar whose mix was sent whole."""
         self._reloaded = False
         self._errors: list[str] = []
         """Every ``/live/error`` so far: an operation that drew one failed."""
@@ -165,18 +180,14 @@ class AbletonLink(Actor):
             self.state.ops.append(event)
             self._ops_wake.set()
         self._wake.set()
+        self._plan_wake.set()
 
     # --- from Live (pushes, published before they are used) --------------------------------------------------------
 
     def _push(self, address: str, args: tuple[Any, ...]) -> None:
         if address == "/live/song/get/beat" and args:
-            beat = int(args[0])
-            clock = self.clock
-            bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
-            self.ctx.emit(ev.LiveBeat(beat=beat, origin=clock.origin, bar=max(bar, 0), tick=beat % self.beats_per_bar))
-            self._last_beat_at = trio.current_time()
-            clock.beat(beat)
-            self._wake.set()
+            self._pushed = int(args[0])
+            self._beat(int(args[0]))
         elif address in _LISTENED and args:
             what, track = _LISTENED[address], int(args[0]) if address.startswith("/live/track/") else -1
             value = round(float(args[-1]), 4)
@@ -192,6 +203,19 @@ class AbletonLink(Actor):
                 self.ctx.emit(ev.AbletonStatus(state="reloaded", detail=detail, bar=max(self.state.played, 0)))
                 self._reloaded = True
             self._wake.set()
+
+    def _beat(self, beat: int) -> None:
+        """Live reached ``beat`` (pushed by its listener, or read from its song time by the watchdog): logged, then
+        the clock. A beat already seen is not news; a beat behind the last one means Live's song time went back."""
+        clock = self.clock
+        if beat == self._beat_seen or (0 < self._beat_seen - beat <= 1):
+            return
+        self._beat_seen = beat
+        bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
+        self.ctx.emit(ev.LiveBeat(beat=beat, origin=clock.origin, bar=max(bar, 0), tick=beat % self.beats_per_bar))
+        self._last_beat_at = trio.current_time()
+        clock.beat(beat)
+        self._wake.set()
 
     # --- the actor's task -------------------------------------------------------------------------------------------
 
@@ -283,6 +307,8 @@ class AbletonLink(Actor):
             for role, index in result.tracks.items()
         }
         state.pending = []
+        state.expect = {}
+        self._checked = self._mixed = -1
         plan = state.plans.get(max(state.played, 0))
         state.tempo = 0.0  # a Live that restarted has its own default tempo: set ours again
         self._tempo(osc, plan.bpm if plan is not None else float(self.ctx.scenario.bpm))
@@ -307,6 +333,7 @@ class AbletonLink(Actor):
             osc.send("/live/song/start_playing")
             await osc.query("/live/song/get/is_playing")  # answered in order: nothing is fired into a stopped Live
             self.clock.live_bar = -1  # a beat pushed before the transport started does not count
+            self._beat_seen = -1
             state.started = True
             self._last_beat_at = trio.current_time()
             self.clock.sync(origin=1)
@@ -322,57 +349,157 @@ class AbletonLink(Actor):
             state.written = state.played
             self.clock.live_bar = live_bar
             self._last_beat_at = trio.current_time()
-            self.clock.sync(origin=live_bar - max(state.played, 0))
+            origin = live_bar - max(state.played, 0)
+            if playing[0] and state.started and abs(origin - self.clock.origin) <= 1:
+                origin = self.clock.origin  # Live played on while we could not hear it: its bars did not move
+            self.clock.sync(origin=origin)
         state.browser = await live.browser_items(osc) if now.browser else {}
         state.snapshot_due = True
         self._ops_wake.set()
+        self._pushed = self._beat_seen
+        failed: list[Exception] = []
+
+        async def guard(task: Any, cancel: trio.CancelScope) -> None:
+            try:
+                await task(osc)
+            except (Lost, OscError) as exc:  # either ends the session; the other task with it
+                failed.append(exc)
+                cancel.cancel()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(guard, self._watch, nursery.cancel_scope)
+            nursery.start_soon(guard, self._follow, nursery.cancel_scope)
+        raise failed[0]
+
+    async def _watch(self, osc: OscClient) -> None:
+        """The watchdog on Live's song time, read every half beat: a beat the listener did not push (lost, or
+        pushed to another client: AbletonOSC pushes to whoever sent last) is given to the clock from here, so the
+        set never waits on a push. When a beat passes with no push the listener is registered again; when that
+        does not bring it back, the set says so once and follows Live's song time from then on."""
+        registered = -1
         while True:
-            self._wake = trio.Event()
-            await self._step(osc)
+            await trio.sleep(30.0 / self.ctx.scenario.bpm)  # half a beat at the set's tempo
+            (song_time,) = await osc.query("/live/song/get/current_song_time")
+            beat = int(float(song_time))
+            if beat < 0 or not self.clock.up:
+                continue
+            self._beat(beat)
+            if beat - self._pushed < 2:
+                continue
+            if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
+                osc.send("/live/song/start_listen/beat")  # quiet for a beat: listen again (it replaces ours)
+                registered = beat
+            elif beat - registered >= 2 and not self._beat_lost:
+                self._beat_lost = True
+                detail = (
+                    f"Live's beat listener has pushed nothing to us since beat {self._pushed} (another client may"
+                    " be taking its pushes); the set follows Live's song time, read every half beat"
+                )
+                self.log.warning("Live's beat is lost; following its song time", beat=beat)
+                self.ctx.emit(ev.AbletonStatus(state="beat lost", detail=detail, bar=max(self.state.played, 0)))
+
+    async def _follow(self, osc: OscClient) -> None:
+        """Fire what is due within the bar before its own, ride the faders, check each bar Live begins; the clips
+        are written beside this (``_writer``), so a write Live is slow to confirm never holds a fire up."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._writer, osc)
+            while True:
+                self._wake = trio.Event()
+                await self._step(osc)
+                with trio.move_on_after(self.clock.bar_seconds / 2):
+                    await self._wake.wait()
+                if self._reloaded:
+                    raise Lost("AbletonOSC reloaded")
+                if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
+                    try:
+                        await osc.query("/live/test")
+                    except OscError:
+                        quiet = trio.current_time() - self._last_beat_at
+                        raise Lost(f"no beat from Live for {quiet:.1f} s") from None
+                    self._last_beat_at = trio.current_time()
+
+    async def _writer(self, osc: OscClient) -> None:
+        state = self.state
+        while True:
+            self._plan_wake = trio.Event()
+            while state.prompt_clips:
+                await self._write_prompt_clip(osc, state.prompt_clips[0])
+                state.prompt_clips.pop(0)
+            if not self.palette:
+                await self._write(osc, upto=max(state.plans, default=-1))
+            self._wake.set()
             with trio.move_on_after(self.clock.bar_seconds / 2):
-                await self._wake.wait()
-            if self._reloaded:
-                raise Lost("AbletonOSC reloaded")
-            if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
-                try:
-                    await osc.query("/live/test")
-                except OscError:
-                    raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
-                self._last_beat_at = trio.current_time()
+                await self._plan_wake.wait()
 
     async def _step(self, osc: OscClient) -> None:
-        """Fire what is due first (a fire must reach Live within the bar before its own), then write ahead."""
-        state = self.state
         if self.palette:
             self._fire_scene(osc)
-        else:
-            self._mix(osc)
-            self._fire_due(osc)
-        while state.prompt_clips:
-            await self._write_prompt_clip(osc, state.prompt_clips[0])
-            state.prompt_clips.pop(0)
-        if self.palette:
             return
-        await self._write(osc, upto=max(state.plans, default=-1))
-        self._fire_due(osc)
+        self._mix(osc)
+        await self._confirm_fires(osc, self._fire_due(osc))
+        await self._check_bar(osc)
 
-    def _fire_due(self, osc: OscClient) -> None:
+    def _fire_due(self, osc: OscClient) -> list[Pending]:
         state = self.state
         now = self.clock.set_bar()
         if now is None:
-            return
+            return []
+        fired = []
         for pending in list(state.pending):
-            if pending.bar - 1 > now:
+            if pending.bar - 1 > now or not pending.ready:
                 continue
             state.pending.remove(pending)
             if pending.bar <= now:
                 newer = any(p.role == pending.role and p.bar == now + 1 for p in state.pending)
                 self.ctx.emit(ev.ClipLate(role=pending.role, reason=f"Live was at bar {now} already", bar=pending.bar))
+                self._off(pending.role, pending.bar, f"its clip was ready after bar {now} had begun")
                 if newer:
                     continue
             self._fire(osc, pending)
+            fired.append(pending)
         for bar in [b for b in state.plans if b < now]:
             del state.plans[bar]
+        return fired
+
+    async def _confirm_fires(self, osc: OscClient, fired: list[Pending]) -> None:
+        """Each fire read back (the track's triggered or playing slot) and sent again while Live shows neither:
+        a lost ``fire`` would leave the track on its old clip. Firing a triggered clip again changes nothing."""
+        for _ in range(live.ATTEMPTS):
+            if not fired:
+                return
+            tracks = [self.state.tracks[p.role].index for p in fired]
+            replies = await live.gather(
+                *[osc.query(f"/live/track/get/{what}_slot_index", t) for t in tracks for what in ("fired", "playing")]
+            )
+            missed = []
+            for i, pending in enumerate(fired):
+                triggered, playing = int(replies[2 * i][0]), int(replies[2 * i + 1][0])
+                stopped = pending.slot < 0 and (triggered == -2 or playing < 0)
+                if not stopped and pending.slot not in (triggered, playing):
+                    self._send_fire(osc, pending)
+                    missed.append(pending)
+            fired = missed
+        for pending in fired:
+            self._off(pending.role, pending.bar, "Live did not take its launch")
+
+    async def _check_bar(self, osc: OscClient) -> None:
+        """Once per bar, just after Live's bar line: what each track plays, against what was fired for it."""
+        now = self.clock.set_bar()
+        if now is None or now <= self._checked or now < 0:
+            return
+        self._checked = now
+        due = {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+        tracks = {role: self.state.tracks[role].index for role in due}
+        replies = await live.gather(*[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()])
+        for (role, slot), reply in zip(due.items(), replies, strict=True):
+            playing = int(reply[0])
+            if playing != slot and not (slot < 0 and playing < 0):
+                said = "nothing" if playing < 0 else f"slot {playing}"
+                self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
+
+    def _off(self, role: str, bar: int, reason: str) -> None:
+        self.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
+        self.ctx.emit(ev.LiveBarOff(role=role, reason=reason, bar=bar))
 
     def _fire(self, osc: OscClient, pending: Pending) -> None:
         track = self.state.tracks[pending.role]
@@ -380,6 +507,11 @@ class AbletonLink(Actor):
         self.ctx.emit(
             ev.ClipFired(role=pending.role, track=track.index, slot=pending.slot, live_bar=live_bar, bar=pending.bar)
         )
+        self.state.expect[pending.role] = (pending.bar, pending.slot)
+        self._send_fire(osc, pending)
+
+    def _send_fire(self, osc: OscClient, pending: Pending) -> None:
+        track = self.state.tracks[pending.role]
         if pending.slot < 0:
             osc.send("/live/track/stop_all_clips", track.index)
         else:
@@ -394,6 +526,11 @@ class AbletonLink(Actor):
         if not due:
             return
         plan = self.state.plans[max(due)]
+        if now != self._mixed:  # each bar line sends every value again: a set lost on the way is set now
+            self._mixed = now
+            self.state.tempo = 0.0
+            for track in self.state.tracks.values():
+                track.volume = track.pan = None
         self._tempo(osc, plan.bpm)
         levels = track_levels(plan, self.clock.tick / self.beats_per_bar)
         pans = _pans(plan)
@@ -429,7 +566,7 @@ class AbletonLink(Actor):
                     continue
                 track.scheduled = wanted
                 if not wanted:
-                    state.pending.append(Pending(bar, role, -1))
+                    state.pending.append(Pending(bar, role, -1, ready=True))
                     continue
                 slot = track.next_slot
                 track.next_slot = (slot + 1) % RING
@@ -440,16 +577,30 @@ class AbletonLink(Actor):
                 await self._write_bar(osc, bar, writes)
 
     async def _write_bar(self, osc: OscClient, bar: int, writes: list[tuple[str, int, tuple[Note, ...]]]) -> None:
+        """The bar's clips, written at once; each is ready to fire once Live confirms it. One Live would not take
+        is a bar off for its track (which plays on what it played), and the next bar writes it afresh."""
         beats = self.beats_per_bar
         for role, slot, notes in writes:
             track, now = self.state.tracks[role].index, self.clock.live_bar
             self.ctx.emit(ev.ClipWritten(role=role, track=track, slot=slot, notes=len(notes), bar=bar, live_bar=now))
-        await live.gather(
-            *[
-                live.write_clip(osc, self.state.tracks[role].index, slot, notes, beats, f"{role} {bar}")
-                for role, slot, notes in writes
-            ]
-        )
+
+        async def one(role: str, slot: int, notes: tuple[Note, ...]) -> None:
+            track = self.state.tracks[role]
+            try:
+                await live.write_clip(osc, track.index, slot, notes, beats, f"{role} {bar}")
+            except OscError as exc:
+                if exc.kind != "write":
+                    raise
+                self.state.pending = [p for p in self.state.pending if (p.bar, p.role) != (bar, role)]
+                track.scheduled = None
+                self._off(role, bar, str(exc))
+                return
+            for pending in self.state.pending:
+                if (pending.bar, pending.role) == (bar, role):
+                    pending.ready = True
+            self._wake.set()
+
+        await live.gather(*[one(role, slot, notes) for role, slot, notes in writes])
 
     # --- the rlm brain's operations -------------------------------------------------------------------------------
 
@@ -649,6 +800,8 @@ def _setup_detail(result: live.SetupResult, missing: str = "") -> str:
     parts = [missing] if missing else []
     if result.created:
         parts.append("created tracks " + ", ".join(result.created))
+    if result.abandoned:
+        parts.append("abandoned " + "; ".join(result.abandoned))
     if result.loaded:
         parts.append("loaded " + ", ".join(f"{r}: {n}" for r, n in result.loaded.items()))
     if result.to_load:
