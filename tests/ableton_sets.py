@@ -126,15 +126,15 @@ def bars_exact(result: SetResult, scenario, events: list[dict[str, Any]], tracks
     return exact
 
 
-def live_tracks(port: int) -> list[str]:
-    """The names of Live's tracks now, asked over OSC at ``port`` (the peer, or a proxy in front of it: the answer
-    comes back to whoever sent last)."""
+def live_tracks(port: int, reply_port: int = 0) -> list[str]:
+    """The names of Live's tracks now, asked over OSC at ``port`` from ``reply_port`` (the peer's, once the set's
+    client is gone; or any, through a proxy, which answers whoever sent last)."""
     from bergain_actors.actors.ableton import live
     from bergain_actors.actors.ableton.osc import OscClient
     from tests.ableton_peer import free_udp_port
 
     async def ask() -> list[str]:
-        async with OscClient("127.0.0.1", port, free_udp_port(), timeout=1.0, retries=8) as osc:
+        async with OscClient("127.0.0.1", port, reply_port or free_udp_port(), timeout=1.0, retries=8) as osc:
             return [t.name for t in (await live.status(osc)).tracks]
 
     return trio.run(ask)

@@ -64,3 +64,45 @@ class LossyProxy:
         self.passed[way] += 1
         with contextlib.suppress(OSError):  # nobody listens there (yet): lost, like any datagram
             sock.sendto(data, to)
+
+
+class SecondClient:
+    """Another controller on the same Live: asks ``address`` every ``period`` seconds from its own socket. On the
+    smithclay fork listener pushes go to whoever sent last, so this one takes most of them."""
+
+    def __init__(self, port: int, *, address: str = "/live/song/get/*", period: float = 0.1) -> None:
+        from bergain_actors.actors.ableton.osc import encode
+
+        self.peer = ("127.0.0.1", port)
+        self.datagram = encode(address, [])
+        self.period = period
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.received = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="second-client", daemon=True)
+
+    def send(self, address: str, *args: object) -> None:
+        """One message from this client (e.g. stop the transport, set the tempo)."""
+        from bergain_actors.actors.ableton.osc import encode
+
+        with contextlib.suppress(OSError):
+            self.sock.sendto(encode(address, list(args)), self.peer)  # type: ignore[arg-type]
+
+    def start(self) -> SecondClient:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self.sock.close()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.period):
+            with contextlib.suppress(OSError):
+                self.sock.sendto(self.datagram, self.peer)
+            while select.select([self.sock], [], [], 0)[0]:
+                with contextlib.suppress(OSError):
+                    self.sock.recvfrom(65536)
+                    self.received += 1

@@ -438,6 +438,13 @@ class LiveValue(Event, frozen=True):
     track: int = -1
 
 
+class LiveTempo(Event, frozen=True):
+    """Ableton → conductor, log: someone set Live's tempo to ``tempo`` and the scenario follows it
+    (``[ableton] on_tempo = "follow"``): the Conductor plans the next bars at it, so a replay does the same."""
+
+    tempo: float
+
+
 class LiveParameter(msgspec.Struct, frozen=True):
     name: str
     value: float
@@ -654,6 +661,7 @@ AnyEvent = (
     | AbletonStatus
     | LiveBeat
     | LiveValue
+    | LiveTempo
     | LiveSnapshot
     | AbletonOp
     | AbletonOpDone

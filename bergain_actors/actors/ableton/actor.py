@@ -70,6 +70,8 @@ class Lost(Exception):
 
 class TrackState(msgspec.Struct):
     index: int
+    ring: tuple[int, ...] = tuple(range(4))
+    """The slots this track's clips cycle through: empty, or holding only the set's own clips."""
     scheduled: tuple[Note, ...] | None = None
     """The notes the track plays at the last bar written or fired (None: unknown, e.g. after a resync)."""
     next_slot: int = 0
@@ -161,6 +163,14 @@ class AbletonLink(Actor):
         """The last set bar whose clips were checked against what Live plays."""
         self._mixed = -1
         """The last set bar whose mix was sent whole."""
+        self._stopped = False
+        """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
+        self._followed = 0.0
+        """The tempo set in Live that the set follows (``on_tempo = follow``)."""
+        self._tempo_before = 0.0
+        """The tempo sent before the last one: Live still at it means our change was lost, not someone's."""
+        self._follow_from = -1
+        """The first bar planned at ``_followed``: earlier plans' tempi are not sent (they would undo it)."""
         self._reloaded = False
         self._errors: list[str] = []
         """Every ``/live/error`` so far: an operation that drew one failed."""
@@ -246,7 +256,9 @@ class AbletonLink(Actor):
         first = True
         while True:
             try:
-                await osc.query("/live/test", timeout=self.config.connect_s if first else self.config.timeout_s)
+                # connect_s in all, asked again within it: a lost datagram does not make Live absent
+                wait = self.config.connect_s / (self.config.retries + 1) if first else self.config.timeout_s
+                await osc.query("/live/test", timeout=wait)
             except OscError:
                 if first:
                     where = f"{self.config.host}:{self.config.port}"
@@ -302,8 +314,13 @@ class AbletonLink(Actor):
         )
         state.ok = True
         old = state.tracks
+        rings = {} if self.palette else await live.ring(osc, result.tracks, RING)
         state.tracks = {
-            role: TrackState(index, next_slot=old[role].next_slot if role in old and old[role].index == index else 0)
+            role: TrackState(
+                index,
+                ring=rings.get(role, tuple(range(RING))),
+                next_slot=old[role].next_slot if role in old and old[role].index == index else 0,
+            )
             for role, index in result.tracks.items()
         }
         state.pending = []
@@ -324,35 +341,23 @@ class AbletonLink(Actor):
             await self._build_palette(osc)
         if not restoring:
             osc.send("/live/song/stop_all_clips", 0)
-            osc.send("/live/song/stop_playing")
-            osc.send("/live/song/set/current_song_time", 0.0)
+            await live.confirm(osc, ("/live/song/stop_playing",), ("/live/song/get/is_playing",), False)
+            await live.confirm(
+                osc, ("/live/song/set/current_song_time", 0.0), ("/live/song/get/current_song_time",), 0.0
+            )
             state.written = -1
             if not self.palette:
                 await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
             osc.send("/live/song/start_listen/beat")
-            osc.send("/live/song/start_playing")
-            await osc.query("/live/song/get/is_playing")  # answered in order: nothing is fired into a stopped Live
+            # answered in order: nothing is fired into a stopped Live
+            await live.confirm(osc, ("/live/song/start_playing",), ("/live/song/get/is_playing",), True)
             self.clock.live_bar = -1  # a beat pushed before the transport started does not count
             self._beat_seen = -1
             state.started = True
             self._last_beat_at = trio.current_time()
             self.clock.sync(origin=1)
         else:
-            playing, song_time = await live.gather(
-                osc.query("/live/song/get/is_playing"), osc.query("/live/song/get/current_song_time")
-            )
-            osc.send("/live/song/start_listen/beat")
-            if not playing[0]:
-                osc.send("/live/song/start_playing")
-                song_time = (0.0,)
-            live_bar = int(float(song_time[0])) // self.beats_per_bar
-            state.written = state.played
-            self.clock.live_bar = live_bar
-            self._last_beat_at = trio.current_time()
-            origin = live_bar - max(state.played, 0)
-            if playing[0] and state.started and abs(origin - self.clock.origin) <= 1:
-                origin = self.clock.origin  # Live played on while we could not hear it: its bars did not move
-            self.clock.sync(origin=origin)
+            await self._resync(osc, keep=True)
         state.browser = await live.browser_items(osc) if now.browser else {}
         state.snapshot_due = True
         self._ops_wake.set()
@@ -367,23 +372,63 @@ class AbletonLink(Actor):
                 cancel.cancel()
 
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(guard, self._watch, nursery.cancel_scope)
-            nursery.start_soon(guard, self._follow, nursery.cancel_scope)
+            for task in (self._watch, self._follow, self._writer):
+                nursery.start_soon(guard, task, nursery.cancel_scope)
         raise failed[0]
 
+    async def _resync(self, osc: OscClient, keep: bool) -> None:
+        """Join Live where it is (starting its transport if it stands): the set bar now playing maps onto Live's
+        bar now. With ``keep``, a Live that played on keeps the mapping it had (its bars did not move while we could
+        not hear it). The clips are written afresh from the next bar."""
+        state = self.state
+        playing, song_time = await live.gather(
+            osc.query("/live/song/get/is_playing"), osc.query("/live/song/get/current_song_time")
+        )
+        osc.send("/live/song/start_listen/beat")
+        if not playing[0]:
+            await live.confirm(osc, ("/live/song/continue_playing",), ("/live/song/get/is_playing",), True)
+        live_bar = int(float(song_time[0])) // self.beats_per_bar
+        state.written = state.played
+        state.pending = []
+        for track in state.tracks.values():
+            track.scheduled = None
+        self.clock.live_bar = live_bar
+        self._beat_seen = live_bar * self.beats_per_bar
+        self._last_beat_at = trio.current_time()
+        origin = live_bar - max(state.played, 0)
+        if keep and playing[0] and state.started and abs(origin - self.clock.origin) <= 1:
+            origin = self.clock.origin
+        self.clock.sync(origin=origin)
+        self._wake.set()
+        self._plan_wake.set()
+
     async def _watch(self, osc: OscClient) -> None:
-        """The watchdog on Live's song time, read every half beat: a beat the listener did not push (lost, or
-        pushed to another client: AbletonOSC pushes to whoever sent last) is given to the clock from here, so the
-        set never waits on a push. When a beat passes with no push the listener is registered again; when that
-        does not bring it back, the set says so once and follows Live's song time from then on."""
+        """The watchdog on Live, read every half beat: its song time and transport, and once a bar its tempo and
+        our tracks. A beat the listener did not push (lost, or pushed to another client: AbletonOSC pushes to
+        whoever sent last) is given to the clock from here, so the set never waits on a push. When a beat passes
+        with no push the listener is registered again; when that does not bring it back, the set says so once and
+        follows Live's song time. What someone else changed in Live is handled by the scenario's policy."""
         registered = -1
+        looked = -1
         while True:
             await trio.sleep(30.0 / self.ctx.scenario.bpm)  # half a beat at the set's tempo
-            (song_time,) = await osc.query("/live/song/get/current_song_time")
-            beat = int(float(song_time))
+            song_time, playing = await live.gather(
+                osc.query("/live/song/get/current_song_time"), osc.query("/live/song/get/is_playing")
+            )
+            if not playing[0]:
+                await self._transport_stopped(osc)
+                continue
+            if self._stopped:
+                await self._transport_running(osc)
+                continue
+            beat = int(float(song_time[0]))
             if beat < 0 or not self.clock.up:
                 continue
             self._beat(beat)
+            bar = self.clock.set_bar()
+            if bar is not None and bar > looked:
+                looked = bar
+                await self._look(osc)
             if beat - self._pushed < 2:
                 continue
             if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
@@ -395,28 +440,96 @@ class AbletonLink(Actor):
                     f"Live's beat listener has pushed nothing to us since beat {self._pushed} (another client may"
                     " be taking its pushes); the set follows Live's song time, read every half beat"
                 )
-                self.log.warning("Live's beat is lost; following its song time", beat=beat)
-                self.ctx.emit(ev.AbletonStatus(state="beat lost", detail=detail, bar=max(self.state.played, 0)))
+                self._change("beat lost", detail)
+
+    def _change(self, state: str, detail: str) -> None:
+        """Something in Live is not as the set left it: a warning, an event (the summary's "Live changes")."""
+        self.ctx.log.warning(f"Live: {state}", detail=detail)
+        self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
+
+    async def _transport_stopped(self, osc: OscClient) -> None:
+        if self._stopped or not self.state.started:
+            return
+        self._stopped = True
+        policy = self.config.on_transport
+        self.clock.down()
+        if policy == "restart":
+            self._change("transport stopped", "someone stopped Live's transport; on_transport = restart: started again")
+            await self._resync(osc, keep=False)
+            self._stopped = False
+        else:
+            self._change(
+                "transport stopped",
+                "someone stopped Live's transport; on_transport = follow: the set plays on our own audio until"
+                " Live plays again",
+            )
+
+    async def _transport_running(self, osc: OscClient) -> None:
+        self._stopped = False
+        self._change("transport started", "Live's transport runs again: the set joins it from the next bar")
+        await self._resync(osc, keep=False)
+
+    async def _look(self, osc: OscClient) -> None:
+        """Once a bar: Live's tempo against the set's, and our tracks against their names."""
+        state = self.state
+        (tempo,) = await osc.query("/live/song/get/tempo")
+        tempo = round(float(tempo), 2)
+        if state.tempo and tempo != round(state.tempo, 2) and tempo != self._followed:
+            if tempo == round(self._tempo_before, 2):  # our last change was lost on the way: send it again
+                osc.send("/live/song/set/tempo", float(state.tempo))
+            elif self.config.on_tempo == "restore":
+                self._change(
+                    "tempo changed",
+                    f"Live's tempo was set to {tempo:g}; on_tempo = restore: back to {state.tempo:g} BPM",
+                )
+                osc.send("/live/song/set/tempo", float(state.tempo))
+            else:
+                self._followed = tempo
+                self._follow_from = state.played + self.ctx.scenario.lookahead_bars + 1
+                self._change(
+                    "tempo changed",
+                    f"Live's tempo was set to {tempo:g}; on_tempo = follow: the set plays"
+                    f" at {tempo:g} BPM from bar {self._follow_from}",
+                )
+                self.ctx.emit(ev.LiveTempo(tempo=tempo, bar=max(state.played, 0)))
+        names = await osc.query("/live/song/get/track_names")
+        wanted = {role: getattr(self.config.tracks, role) for role in state.tracks}
+        for role, track in list(state.tracks.items()):
+            if track.index < len(names) and str(names[track.index]).lower() == wanted[role].lower():
+                continue
+            found = [i for i, n in enumerate(names) if str(n).lower() == wanted[role].lower()]
+            if found:
+                what = f"track {wanted[role]!r} moved from {track.index} to {found[0]}"
+                index = found[0]
+            else:
+                index = await live.create_track(osc, wanted[role], [])
+                names = await osc.query("/live/song/get/track_names")
+                what = f"track {wanted[role]!r} was deleted or renamed in Live: made again as track {index}"
+            self._change("track changed", f"{what}; {role}'s clips go there from the next bar")
+            state.tracks[role] = TrackState(index, ring=(await live.ring(osc, {role: index}, RING))[role])
+            for other in state.tracks.values():
+                other.scheduled = None  # indexes may have shifted: every track is written afresh
+            state.pending = [p for p in state.pending if p.role != role]
+            state.expect.pop(role, None)
+            state.written = max(state.played, 0)
+            self._plan_wake.set()
 
     async def _follow(self, osc: OscClient) -> None:
         """Fire what is due within the bar before its own, ride the faders, check each bar Live begins; the clips
         are written beside this (``_writer``), so a write Live is slow to confirm never holds a fire up."""
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._writer, osc)
-            while True:
-                self._wake = trio.Event()
-                await self._step(osc)
-                with trio.move_on_after(self.clock.bar_seconds / 2):
-                    await self._wake.wait()
-                if self._reloaded:
-                    raise Lost("AbletonOSC reloaded")
-                if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
-                    try:
-                        await osc.query("/live/test")
-                    except OscError:
-                        quiet = trio.current_time() - self._last_beat_at
-                        raise Lost(f"no beat from Live for {quiet:.1f} s") from None
-                    self._last_beat_at = trio.current_time()
+        while True:
+            self._wake = trio.Event()
+            await self._step(osc)
+            with trio.move_on_after(self.clock.bar_seconds / 2):
+                await self._wake.wait()
+            if self._reloaded:
+                raise Lost("AbletonOSC reloaded")
+            if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
+                try:
+                    await osc.query("/live/test")
+                except OscError:
+                    raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
+                self._last_beat_at = trio.current_time()
 
     async def _writer(self, osc: OscClient) -> None:
         state = self.state
@@ -498,7 +611,7 @@ class AbletonLink(Actor):
                 self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
 
     def _off(self, role: str, bar: int, reason: str) -> None:
-        self.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
+        self.ctx.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
         self.ctx.emit(ev.LiveBarOff(role=role, reason=reason, bar=bar))
 
     def _fire(self, osc: OscClient, pending: Pending) -> None:
@@ -526,12 +639,11 @@ class AbletonLink(Actor):
         if not due:
             return
         plan = self.state.plans[max(due)]
-        if now != self._mixed:  # each bar line sends every value again: a set lost on the way is set now
+        if now != self._mixed:  # each bar line sends the faders again: a set lost on the way is set now
             self._mixed = now
-            self.state.tempo = 0.0
             for track in self.state.tracks.values():
                 track.volume = track.pan = None
-        self._tempo(osc, plan.bpm)
+        self._tempo(osc, plan.bpm, max(due))
         levels = track_levels(plan, self.clock.tick / self.beats_per_bar)
         pans = _pans(plan)
         for role, track in self.state.tracks.items():
@@ -544,8 +656,11 @@ class AbletonLink(Actor):
                 osc.send("/live/track/set/panning", track.index, float(pans[role]))
                 track.pan = pans[role]
 
-    def _tempo(self, osc: OscClient, bpm: float) -> None:
+    def _tempo(self, osc: OscClient, bpm: float, bar: int = 1 << 30) -> None:
+        if bar < self._follow_from and bpm != self._followed:
+            return  # planned before the set followed Live's tempo
         if bpm != self.state.tempo:
+            self._tempo_before = self.state.tempo
             osc.send("/live/song/set/tempo", float(bpm))
             self.state.tempo = bpm
             self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
@@ -568,8 +683,8 @@ class AbletonLink(Actor):
                 if not wanted:
                     state.pending.append(Pending(bar, role, -1, ready=True))
                     continue
-                slot = track.next_slot
-                track.next_slot = (slot + 1) % RING
+                slot = track.ring[track.next_slot % len(track.ring)]
+                track.next_slot = (track.next_slot + 1) % len(track.ring)
                 writes.append((role, slot, wanted))
                 state.pending.append(Pending(bar, role, slot))
             state.written = bar
@@ -757,7 +872,8 @@ class AbletonLink(Actor):
         else:
             self.ctx.emit(ev.AbletonError(message=f"clip: no {clip.role} track in Live", bar=bar))
             return
-        slot = clip.slot if clip.slot >= 0 else await _free_slot(osc, track, first=RING)
+        ring = {t.index: t.ring for t in self.state.tracks.values()}.get(track, ())
+        slot = clip.slot if clip.slot >= 0 else await _free_slot(osc, track, ring)
         beats = clip.bars * self.beats_per_bar
         await live.write_clip(osc, track, slot, clip.notes, beats, clip.prompt[:60] or f"{clip.role} clip")
         self.ctx.emit(
@@ -773,10 +889,10 @@ class AbletonLink(Actor):
         )
 
 
-async def _free_slot(osc: OscClient, track: int, first: int) -> int:
-    """The first slot from ``first`` on that holds no clip; a new scene when every one does."""
+async def _free_slot(osc: OscClient, track: int, ring: tuple[int, ...]) -> int:
+    """The first slot outside the ring that holds no clip; a new scene when every one does."""
     (scenes,) = await osc.query("/live/song/get/num_scenes")
-    slots = range(first, int(scenes))
+    slots = [s for s in range(int(scenes)) if s not in ring]
     taken = await live.gather(*[osc.query("/live/clip_slot/get/has_clip", track, slot) for slot in slots])
     for slot, reply in zip(slots, taken, strict=True):
         if not reply[-1]:

@@ -235,6 +235,39 @@ async def load_instrument(osc: OscClient, track: int, method: str, name: str) ->
     return ""
 
 
+def ours(name: object, role: str) -> bool:
+    """Whether a clip is one a set wrote for ``role`` (``"bass 12"``): its slot is the set's to write again."""
+    text = str(name) if name is not None else ""
+    head, _, bar = text.rpartition(" ")
+    return head == role and bar.isdigit()
+
+
+def ring_slots(clips: Sequence[object], role: str, size: int) -> tuple[list[int], int]:
+    """The first ``size`` slots of a track that hold no clip, or only one of ours (``clips``: each slot's clip
+    name, None when empty); and how many more slots (new scenes) it still needs. A performer's clip is never
+    among them."""
+    free = [i for i, name in enumerate(clips) if name is None or ours(name, role)][:size]
+    return free, size - len(free)
+
+
+async def ring(osc: OscClient, tracks: dict[str, int], size: int) -> dict[str, tuple[int, ...]]:
+    """Each role's ring of ``size`` slots its clips cycle through, among the slots no performer's clip holds;
+    scenes are added at the end when a track has too few (never a clip overwritten)."""
+    clips = await gather(*[osc.query("/live/track/get/clips/name", t) for t in tracks.values()])
+    need = max(ring_slots(c, role, size)[1] for role, c in zip(tracks, clips, strict=True))
+    if need:
+        (scenes,) = await osc.query("/live/song/get/num_scenes")
+        await ensure_scenes(osc, int(scenes) + need)
+        clips = await gather(*[osc.query("/live/track/get/clips/name", t) for t in tracks.values()])
+    out = {}
+    for role, names in zip(tracks, clips, strict=True):
+        free, missing = ring_slots(names, role, size)
+        if missing:
+            raise OscError("setup", f"track {tracks[role]} has {len(free)} free slots after adding scenes")
+        out[role] = tuple(free)
+    return out
+
+
 def note_args(notes: Sequence[Note]) -> list[tuple[int, float, float, int, bool]]:
     """Our notes (ticks) as AbletonOSC's 5-tuples (pitch int, start and length in beats, velocity, mute)."""
     return [(n.pitch, n.start / TICKS_PER_BEAT, n.duration / TICKS_PER_BEAT, n.velocity, False) for n in notes]
