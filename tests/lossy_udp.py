@@ -95,7 +95,8 @@ class SecondClient:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
         self.sock.close()
 
     def _run(self) -> None:
