@@ -110,6 +110,26 @@ async def test_a_stdio_session_steers_a_playing_set_that_replays_exactly(tmp_pat
     assert_replays_exactly(log, log.with_suffix(".wav"), seq, acted, tmp_path)
 
 
+async def test_a_client_that_leaves_mid_set_stops_it_with_an_event(tmp_path):
+    out = tmp_path / "out"
+    args = ["mcp", str(scenario_file(tmp_path)), "--no-audio", "--no-report", "--out", str(out)]
+    params = StdioServerParameters(command=str(Path(sys.executable).with_name("bergain-actors")), args=args)
+    with (tmp_path / "server.err").open("w") as errlog, trio.fail_after(120):
+        async with Client(stdio_client(params, errlog=errlog), mode="legacy") as client:  # the pre-2026 handshake
+            played: list[dict] = []
+            while not played:
+                found = await client.call_tool("events", {"types": ["BarPlayed"], "wait_s": 10})
+                played = found.structured_content["events"]
+    # the SDK closed our stdin and gave the server its grace period (then SIGTERM): the log is whole either way
+    (log,) = out.glob("*.bgnlog")
+    _, events, problem = read_all(log)
+    assert problem is None and isinstance(events[-1], ev.SetEnded)
+    (stop,) = [e for e in events if isinstance(e, ev.Control)]
+    assert stop.args == {"now": True} and stop.request_id.startswith("mcp:")
+    assert "the MCP client left: stopping" in (tmp_path / "server.err").read_text()
+    assert replay.verify(log, warn=lambda m: None).verified
+
+
 async def test_an_http_session_behind_the_token_steers_the_set_that_replays_exactly(scenario_factory, tmp_path):
     scenario = scenario_factory(bpm=240, bars=96, router=SCRIPTED)
     async with live_set(scenario, tmp_path, token="s3cret", host="0.0.0.0") as live:
