@@ -408,7 +408,7 @@ def cmd_mcp(args: argparse.Namespace) -> int:
 
 
 def cmd_clip(args: argparse.Namespace) -> int:
-    from bergain_actors.music.clip import ClipError
+    from bergain_actors.music.clip import ClipError, parse_prompt
     from bergain_actors.service import client
     from bergain_actors.service.clips import write_clip_midi
 
@@ -416,6 +416,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
     if (args.track or args.slot >= 0) and not args.url:
         raise BadInput("clip: --track/--slot write into Ableton through a running set: give its --url")
     try:
+        parse_prompt(args.prompt)  # a prompt that cannot be a clip is refused before anything starts
         out = client.midi_target(args.midi, args.prompt, args.force) if args.midi or not args.url else None
         if args.url:
             to_set = client.run(client.playing, args.url, token)
@@ -433,9 +434,9 @@ def cmd_clip(args: argparse.Namespace) -> int:
         raise BadInput(f"clip: no set answers at {args.url} ({exc})") from None
     shown = " ".join(f"{n['pitch']}@{n['start']:g}" for n in made["notes"][:16])
     more = f" … ({len(made['notes'])} notes)" if len(made["notes"]) > 16 else ""
-    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {shown}{more}")
-    for repair in made["repairs"]:
-        print(f"  repaired: {repair}")
+    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {made['sounds']}")
+    print(f"  {made['how']}")
+    print(f"  {shown}{more}")
     if "from_bar" in made:
         print(f"plays in the set from bar {made['from_bar'] + 1} (event {made['seq']})")
     if out is not None:

@@ -235,12 +235,8 @@ class Api:
                 slot=body.slot,
                 request_id=_rid(request),
             )
-        except NoRouter as exc:
-            return reply(Problem(str(exc)), 503)
         except clips.ClipError as exc:
             return reply(Problem(str(exc), "prompt"), 422)
-        if isinstance(made, ev.LMFailed):
-            return self._unavailable(made)
         return reply(made, 201)
 
     def _unavailable(self, failed: ev.LMFailed) -> Response:
