@@ -311,13 +311,14 @@ class SetTools:
         from bergain_actors.service import clips
 
         into = "none" if target == "midi" else target
+        rid = f"mcp:{next(self._ids)}"
         result = await self._lm(
-            lambda: clips.make_clip(self.session, prompt, target=into, track=track, slot=slot, request_id="mcp")  # type: ignore[arg-type]
+            lambda: clips.make_clip(self.session, prompt, target=into, track=track, slot=slot, request_id=rid)  # type: ignore[arg-type]
         )
         if target != "midi" or result.is_error:
             return result
         data = dict(result.structured_content or {})
-        out = self._midi_file(prompt, midi_path, data["answer_seq"])
+        out = self._midi_file(prompt, midi_path)
         clips.write_clip_midi(data, self.session.view.bpm or self.session.scenario.bpm, out)
         data["midi_path"] = str(out)
         blob = EmbeddedResource(
@@ -328,7 +329,7 @@ class SetTools:
         )
         return answered(True, f"{self._clip_line(data)}; wrote {out}", data, [blob])
 
-    def _midi_file(self, prompt: str, given: str, seq: int) -> Path:
+    def _midi_file(self, prompt: str, given: str) -> Path:
         """``given``, never over an existing file; by default a new file beside the set's logs."""
         if given:
             out = Path(given).expanduser()
@@ -338,9 +339,11 @@ class SetTools:
         words = "-".join("".join(c for c in w if c.isalnum()) for w in prompt.lower().split()[:6]).strip("-")
         folder = self.session.scenario.path(self.session.scenario.log_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"clip-{words or 'prompt'}-{seq}.mid"
+        stem = f"clip-{words or 'prompt'}"
+        return next(out for n in itertools.count(1) if not (out := folder / f"{stem}-{n}.mid").exists())
 
     @staticmethod
     def _clip_line(data: dict[str, Any]) -> str:
         where = f", plays from bar {data['from_bar'] + 1}" if data.get("from_bar") is not None else ""
-        return f"{data['bars']}-bar {data['role']} clip in {data['key']}, {len(data['notes'])} notes{where}"
+        shape = f"{data['bars']}-bar {data['role']} clip in {data['key']}, {len(data['notes'])} notes{where}"
+        return f"{shape} ({data['how']})"
