@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -31,8 +31,10 @@ from bergain_actors.core.summary import Summary
 from bergain_actors.display.narrate import Narrator
 
 if TYPE_CHECKING:
+    from bergain_actors.performance import SetResult
     from bergain_actors.replay import Verdict
     from bergain_actors.service.frontend import HttpFrontend
+    from bergain_actors.service.mcp_stdio import StdioFrontend
 
 OK, FAILED, BAD_INPUT, DIVERGED, INCOMPLETE = 0, 1, 2, 3, 4
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -166,6 +168,23 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
     serve.set_defaults(func=cmd_serve)
 
+    mcp = sub.add_parser(
+        "mcp",
+        help="the MCP server on stdio, for Claude Desktop or any MCP client (and the set, if given)",
+        description="With a SCENARIO: play it, driven by the MCP client that started this process (the set lives "
+        "until the client leaves). Without: the default scenario's LM providers (ask, clip, providers). stdout "
+        "carries only the protocol; the play-by-play and the summary go to stderr.",
+    )
+    mcp.add_argument("scenario", nargs="?", help="scenario.toml to play (omit to serve the router alone)")
+    mcp_length = mcp.add_mutually_exclusive_group()
+    mcp_length.add_argument("--bars", type=int, help="play this many bars")
+    mcp_length.add_argument("--minutes", type=float, help="play this many minutes")
+    mcp.add_argument("--fast", action="store_true", help="virtual time (the set may end before the client acts)")
+    mcp.add_argument("--no-audio", action="store_true", help="never open an audio device; play to the WAV in time")
+    mcp.add_argument("--out", type=Path, help="folder for the set's log and WAV")
+    mcp.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
+    mcp.set_defaults(func=cmd_mcp)
+
     clip = sub.add_parser(
         "clip",
         help="prompt → MIDI clip ('4-bar acid bassline in A minor')",
@@ -249,7 +268,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
         raise scenarios.ScenarioError(f"{label}: sample_pack: no such folder: {pack}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
     from bergain_actors.actors.streamer.sinks import DeviceSink
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
@@ -267,34 +286,40 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
-    if http is not None and not sink.live and not args.fast:
+    face = http or stdio
+    if face is not None and not sink.live and not args.fast:
         from bergain_actors.actors.streamer.sinks import ClockSink
 
         why = detail.split(": rendering")[0]
-        sink, detail = ClockSink(scenario.sample_rate), f"{why}: playing to the WAV in real time for the HTTP API"
+        api = "the HTTP API" if http else "the MCP client"
+        sink, detail = ClockSink(scenario.sample_rate), f"{why}: playing to the WAV in real time for {api}"
     log = structlog.get_logger("set")
     wav_only = not isinstance(sink, DeviceSink) and not (args.fast or args.no_audio or not scenario.streamer.output)
     say = log.warning if wav_only else log.info
     say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
     tap, controls = front_end(args, scenario)
+    if stdio is not None:  # stdin carries the protocol: no terminal commands
+        controls = None
+
+    def play() -> Awaitable[SetResult]:
+        return perform(
+            scenario,
+            text,
+            log_path=log_path,
+            wav_path=wav_path,
+            sink=sink,
+            audio_detail=detail,
+            scenario_path=str(args.scenario),
+            on_event=tap,
+            before_start=face.attach if face else None,
+            controls=controls,
+            beside=http,
+            signals=True,
+        )
+
     started = time.perf_counter()
     try:
-        result = trio.run(
-            lambda: perform(
-                scenario,
-                text,
-                log_path=log_path,
-                wav_path=wav_path,
-                sink=sink,
-                audio_detail=detail,
-                scenario_path=str(args.scenario),
-                on_event=tap,
-                before_start=http.attach if http else None,
-                controls=controls,
-                beside=http,
-                signals=True,
-            )
-        )
+        result = trio.run(stdio.around, play) if stdio else trio.run(play)
     except SetCannotContinue as exc:  # a full disk: the set stopped cleanly, the log says how far it got
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return FAILED
@@ -373,8 +398,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from bergain_actors.service.mcp_stdio import StdioFrontend, claim_stdio, serve_router_stdio
+
+    if args.scenario is None:
+        scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+        trio.run(serve_router_stdio, scenario, claim_stdio())
+        return OK
+    argv = ["run", args.scenario, "--plain"]
+    argv += ["--bars", str(args.bars)] if args.bars else []
+    argv += ["--minutes", str(args.minutes)] if args.minutes else []
+    flags = (("--fast", args.fast), ("--no-audio", args.no_audio), ("--no-report", args.no_report))
+    argv += [flag for flag, on in flags if on]
+    argv += ["--out", str(args.out)] if args.out else []
+    run_args = build_parser().parse_args(argv)
+    load_scenario(run_args)  # a bad scenario is exit 2 before the client's pipes are touched
+    return cmd_run(run_args, StdioFrontend(claim_stdio()))
+
+
 def cmd_clip(args: argparse.Namespace) -> int:
-    from bergain_actors.music.clip import ClipError
+    from bergain_actors.music.clip import ClipError, parse_prompt
     from bergain_actors.service import client
     from bergain_actors.service.clips import write_clip_midi
 
@@ -382,6 +425,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
     if (args.track or args.slot >= 0) and not args.url:
         raise BadInput("clip: --track/--slot write into Ableton through a running set: give its --url")
     try:
+        parse_prompt(args.prompt)  # a prompt that cannot be a clip is refused before anything starts
         out = client.midi_target(args.midi, args.prompt, args.force) if args.midi or not args.url else None
         if args.url:
             to_set = client.run(client.playing, args.url, token)
@@ -399,9 +443,9 @@ def cmd_clip(args: argparse.Namespace) -> int:
         raise BadInput(f"clip: no set answers at {args.url} ({exc})") from None
     shown = " ".join(f"{n['pitch']}@{n['start']:g}" for n in made["notes"][:16])
     more = f" … ({len(made['notes'])} notes)" if len(made["notes"]) > 16 else ""
-    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {shown}{more}")
-    for repair in made["repairs"]:
-        print(f"  repaired: {repair}")
+    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {made['sounds']}")
+    print(f"  {made['how']}")
+    print(f"  {shown}{more}")
     if "from_bar" in made:
         print(f"plays in the set from bar {made['from_bar'] + 1} (event {made['seq']})")
     if out is not None:

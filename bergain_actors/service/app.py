@@ -4,8 +4,9 @@ Request bodies are decoded strictly by msgspec (unknown fields are errors): malf
 a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every error, whatever its
 status (an unknown path 404, a wrong method 405, a crash 500), is the same JSON shape: ``Problem``. Every request
 that changes something becomes an event first and its answer carries that event's seq; read-only requests are
-not logged. Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=`` for the
-dashboard's EventSource, which cannot send headers).
+not logged. Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=``
+for the dashboard's EventSource, which cannot send headers); ``/mcp`` (the MCP server, streamable HTTP) takes the
+same.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from bergain_actors import control
 from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import ProviderConfig
 from bergain_actors.service import chat
+from bergain_actors.service.mcp_tools import SetTools
 from bergain_actors.service.replies import (
     AskReply,
     ClipReply,
@@ -127,10 +129,12 @@ async def crashed(request: Request, exc: Exception) -> Response:
 class Api:
     """The routes, bound to one session."""
 
-    def __init__(self, session: Session, *, token: str | None = None) -> None:
+    def __init__(self, session: Session, *, token: str | None = None, host: str = "127.0.0.1") -> None:
         self.session = session
         self.token = token
         self.memory = chat.Memory()
+        self.mcp = SetTools(session, self.memory, host)
+        """``/mcp``: serve inside ``self.mcp.manager.run()``, whose task group holds the MCP sessions."""
         self.app = Starlette(routes=self.routes(), exception_handlers={HTTPException: http_problem, Exception: crashed})
 
     def routes(self) -> list[Route]:
@@ -152,6 +156,7 @@ class Api:
             route("/control", self.control, "POST"),
             route("/events", self.events),
             route("/openapi.json", self.openapi),
+            Route("/mcp", _Guarded(self, self.mcp.serve_http), max_body_size=MAX_BODY),  # the others: read_body
         ]
 
     def _guard(self, fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -245,18 +250,13 @@ class Api:
 
     async def ask(self, request: Request) -> Response:
         body = await decode_body(request, AskBody)
-        session = self.session
-        if session.router() is None:
-            return reply(Problem(str(NoRouter.MESSAGE)), 503)
-        context = chat.context(session)
-        messages = chat.messages(context, self.memory.history(body.conversation), body.question)
-        answer = await session.ask_lm("ask", messages, max_tokens=160)
+        try:
+            answer = await chat.converse(self.session, self.memory, body.question, body.conversation)
+        except NoRouter as exc:
+            return reply(Problem(str(exc)), 503)
         if isinstance(answer, ev.LMFailed):
             return self._unavailable(answer)
-        text = answer.text.strip()
-        self.memory.remember(body.conversation, body.question, text)
-        suggestion = chat.suggestion(body.question, text)
-        return reply(AskReply(text, body.conversation, suggestion, context, answer.provider, answer.seq))
+        return reply(answer)
 
     async def clip(self, request: Request) -> Response:
         from bergain_actors.service import clips
@@ -271,17 +271,27 @@ class Api:
                 slot=body.slot,
                 request_id=_rid(request),
             )
-        except NoRouter as exc:
-            return reply(Problem(str(exc)), 503)
         except clips.ClipError as exc:
             return reply(Problem(str(exc), "prompt"), 422)
-        if isinstance(made, ev.LMFailed):
-            return self._unavailable(made)
         return reply(made, 201)
 
     def _unavailable(self, failed: ev.LMFailed) -> Response:
         error = f"no LM provider could answer: {failed.reason}"
         return reply(Unavailable(error, failed.attempts, self.session.providers()), 503)
+
+
+class _Guarded:
+    """An ASGI app (the MCP endpoint) behind the API's bearer-token rule."""
+
+    def __init__(self, api: Api, app: Callable[[Any, Any, Any], Awaitable[None]]) -> None:
+        self.api = api
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.api.token is not None and not self.api._authorized(Request(scope)):
+            await reply(Problem("missing or wrong bearer token"), 401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _rid(request: Request) -> str:

@@ -8,6 +8,8 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bergain_actors.core import events as ev
+    from bergain_actors.service.replies import AskReply
     from bergain_actors.service.session import Session
 
 TURNS = 6
@@ -100,3 +102,18 @@ def suggestion(question: str, answer: str) -> str | None:
         if re.search(pattern, text):
             return command
     return None
+
+
+async def converse(session: Session, memory: Memory, question: str, conversation: str) -> AskReply | ev.LMFailed:
+    """One turn of a conversation about the session (``/ask``, the MCP ``ask`` tool): the LM's answer, logged,
+    remembered, with the command it points at. Raises ``NoRouter`` when the session has no LM."""
+    from bergain_actors.core import events as ev
+    from bergain_actors.service.replies import AskReply
+
+    facts = context(session)
+    answer = await session.ask_lm("ask", messages(facts, memory.history(conversation), question), max_tokens=160)
+    if isinstance(answer, ev.LMFailed):
+        return answer
+    text = answer.text.strip()
+    memory.remember(conversation, question, text)
+    return AskReply(text, conversation, suggestion(question, text), facts, answer.provider, answer.seq)

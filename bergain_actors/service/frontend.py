@@ -58,9 +58,9 @@ class HttpFrontend:
     async def serve(self, desk: Desk | None = None) -> None:
         """Serve until cancelled (the set's end cancels it). Commands go through the session's own desk."""
         assert self.session is not None, "attach() first"
-        api = Api(self.session, token=self.token)
+        api = Api(self.session, token=self.token, host=self.host)
         try:
-            async with trio.open_nursery() as nursery:
+            async with api.mcp.manager.run(), trio.open_nursery() as nursery:
                 await nursery.start(serve_app, api.app, self.sock)
                 self.bound.set()
                 if self.announce:
@@ -83,7 +83,9 @@ async def serve_router(scenario: Scenario, host: str, port: int, token: str | No
     """``serve`` without a set: the scenario's providers behind the API until interrupted."""
     check_exposure(host, token)
     sock = listen(host, port)
-    async with router_session(scenario) as session, trio.open_nursery() as nursery:
-        bound = await nursery.start(serve_app, Api(session, token=token).app, sock)
-        print(f"HTTP API (router only) on http://{host}:{bound}  (Ctrl-C to stop)", file=sys.stderr)
-        await trio.sleep_forever()
+    async with router_session(scenario) as session:
+        api = Api(session, token=token, host=host)
+        async with api.mcp.manager.run(), trio.open_nursery() as nursery:
+            bound = await nursery.start(serve_app, api.app, sock)
+            print(f"HTTP API (router only) on http://{host}:{bound}  (Ctrl-C to stop)", file=sys.stderr)
+            await trio.sleep_forever()

@@ -158,10 +158,14 @@ class ClipReply(msgspec.Struct, omit_defaults=True):
     bars: int
     notes: tuple[ClipNote, ...]
     """Beats from the clip's start, as Ableton takes them."""
-    repairs: tuple[str, ...]
-    """What the code fixed in the LM's answer, one line each."""
-    provider: str
-    answer_seq: int
+    candidate: str
+    """The name of the candidate chosen (``music.clip_candidates``)."""
+    sounds: str
+    """How it sounds, as the LM read it."""
+    how: str
+    """Who chose it and how sure, or why the words chose it instead."""
+    choice: dict[str, Any] | None = None
+    """The LM's ``choice.Choice``: its raw and calibrated distributions over the candidates."""
     seq: int = 0
     """The ``ClipAdded`` event (0 with target ``none``)."""
     from_bar: int | None = None

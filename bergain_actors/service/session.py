@@ -110,25 +110,28 @@ class Session:
         timeout: float = 60.0,
     ) -> ev.LMResponse | ev.LMFailed:
         """One LM call through the router, logged as request and answer. Raises ``NoRouter``."""
+        request = ev.LMRequest(
+            request_id=self.request_id(purpose),
+            purpose=purpose,
+            messages=tuple(messages),
+            response_schema=schema,
+            grammar=grammar,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            best_effort=True,
+            bar=max(self.view.bar, 0),
+        )
+        return await self.send(request, timeout=timeout)
+
+    async def send(self, request: ev.LMRequest, *, timeout: float = 60.0) -> ev.LMResponse | ev.LMFailed:
+        """Publish ``request`` (its id from ``request_id``) and wait for its answer. Raises ``NoRouter``."""
         if self.router() is None:
             raise NoRouter(NoRouter.MESSAGE)
-        request_id = self.request_id(purpose)
+        request_id = request.request_id
         send, receive = trio.open_memory_channel[ev.LMResponse | ev.LMFailed](1)
         self._waiting[request_id] = send
         try:
-            self.publish(
-                ev.LMRequest(
-                    request_id=request_id,
-                    purpose=purpose,
-                    messages=tuple(messages),
-                    response_schema=schema,
-                    grammar=grammar,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    best_effort=True,
-                    bar=max(self.view.bar, 0),
-                )
-            )
+            self.publish(request)
             with trio.move_on_after(timeout):
                 return await receive.receive()
             return ev.LMFailed(request_id=request_id, reason=f"no answer within {timeout:g} s")
