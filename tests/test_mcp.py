@@ -147,6 +147,10 @@ async def test_an_http_session_behind_the_token_steers_the_set_that_replays_exac
                 assert not asked.is_error and asked.structured_content["answer"].startswith("We are in A minor")
                 listed = await client.call_tool("providers", {})
                 assert [p["name"] for p in listed.structured_content["providers"]] == ["scripted"]
+                reset = await client.call_tool("providers", {"op": "reset", "name": "scripted"})
+                assert not reset.is_error and reset.structured_content["seq"] > 0
+                martian = await client.call_tool("providers", {"op": "add", "name": "bad", "kind": "martian"})
+                assert martian.is_error and martian.content[0].text.startswith("rejected: provider")
                 stop_seq = await stop_now(client)
         with trio.fail_after(30):
             await live.ended.wait()
