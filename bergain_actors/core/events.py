@@ -331,6 +331,11 @@ class LMRequest(Event, frozen=True):
     best_effort: bool = False
     """From outside the set (the HTTP API's ask and clip): its failures never open a provider's circuit, so a chat
     cannot take the set's own LM away."""
+    score: tuple[str, ...] = ()
+    """A choice (``bergain_actors.choice``): score these one-token answers instead of generating text. The provider
+    returns each one's log-probability as the next token after ``messages`` and after each of ``variants``."""
+    variants: tuple[tuple[dict[str, str], ...], ...] = ()
+    """More message lists scored the same way (the options in other orders, a content-free prompt)."""
 
 
 class LMResponse(Event, frozen=True):
@@ -345,6 +350,10 @@ class LMResponse(Event, frozen=True):
     completion_tokens: int = 0
     attempts: tuple[str, ...] = ()
     """Providers tried before ``provider`` answered, and why each one did not."""
+    scores: tuple[dict[str, float], ...] = ()
+    """For a request with ``score``: per message list (``messages``, then each of ``variants``), answer token → its
+    log-probability, for the tokens the provider listed. Empty: the provider gives no probabilities (``text`` is
+    then its constrained answer)."""
 
 
 class LMAnswerCapped(Event, frozen=True):
