@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any
 
@@ -9,8 +10,8 @@ import httpx
 import msgspec
 import trio
 
-from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import Scenario
+from bergain_actors.music.intents import Reading
 from bergain_actors.service import chat
 from bergain_actors.service.clips import make_clip
 from bergain_actors.service.session import NoRouter, router_session
@@ -51,17 +52,41 @@ async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
 
 
 async def ask_alone(scenario: Scenario, question: str) -> dict[str, Any]:
-    """An answer from the scenario's providers, told only the scenario (no set is playing)."""
+    """An answer with no set playing: the facts of the scenario's providers only (``chat.converse``)."""
     async with router_session(scenario) as session:
-        facts = chat.context(session)
-        try:
-            answer = await session.ask_lm("ask", chat.messages(facts, [], question), max_tokens=160)
-        except NoRouter as exc:
-            raise ApiError(str(exc)) from None
-    if isinstance(answer, ev.LMFailed):
-        raise ApiError(f"no LM provider could answer: {answer.reason}")
-    text = answer.text.strip()
-    return {"answer": text, "suggestion": chat.suggestion(question, text), "context": facts}
+        made = await chat.converse(session, chat.Memory(), question, "cli")
+    return msgspec.to_builtins(made)
+
+
+PATIENT_S = 120.0
+"""A person waiting at the command line waits longer than a bar: a loaded machine boots the model slowly."""
+
+
+async def intents_alone(scenario: Scenario, text: str) -> dict[str, Any]:
+    """What ``text`` asks the music to do, read as a set reads it: the LM's calibrated choice among the intents
+    code proposes (the scenario's providers; the embedded model by default), or code alone when the LM fails."""
+    from bergain_actors import choice
+    from bergain_actors.core import events as ev
+    from bergain_actors.music import reading
+
+    lex, kinds = reading.candidates(text)
+    found: dict[str, Any] = {"lm": None, "fallback": ""}
+    patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, PATIENT_S)) for p in scenario.router.providers]
+    scenario = msgspec.structs.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
+    got: Reading = lex
+    if kinds:
+        b = reading.ballot(text, kinds, random.Random(0))
+        async with router_session(scenario) as session:
+            try:
+                asked = await choice.ask(session, b, purpose="intent", timeout=300)
+            except NoRouter as exc:
+                asked = ev.LMFailed(request_id="intent", reason=str(exc))
+        if isinstance(asked, ev.LMFailed):
+            found["fallback"] = f"the LM failed: {asked.reason}; read by code alone"
+        else:
+            got = reading.combine(lex, kinds, asked[0])
+            found["lm"] = {"options": list(kinds), **msgspec.to_builtins(asked[0])}
+    return {**msgspec.to_builtins(got), **found, "command": chat.command_for(got)}
 
 
 def run(fn: Any, *args: Any) -> Any:
