@@ -20,6 +20,7 @@ Target: LM calibrated (or the combination the set uses) ≥ 80 % and ≥ keyword
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 import sys
@@ -30,6 +31,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import msgspec
 import structlog
 import trio
 from intent_phrases import PHRASES, held_out
@@ -57,17 +59,31 @@ def top_kind(got: Reading) -> str:
     return got.top.kind if got.top else "-"
 
 
-async def lm_readings(rows: list[Row]) -> dict[str, list[Reading]]:
-    """Per LM way, the reading of every phrase (the embedded model, patient: a loaded machine is slow)."""
+async def lm_readings(rows: list[Row], cache: Path | None) -> dict[str, list[Reading]]:
+    """Per LM way, the reading of every phrase (the embedded model, patient: a loaded machine is slow). With
+    ``cache``, the model's answers are kept there (JSON lines) and a run picks up where one stopped."""
     scenario = scenarios.parse('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 300.0 }]\n')
     out: dict[str, list[Reading]] = {"LM greedy": [], "LM calibrated": [], "LM+code": []}
+    kept: dict[str, list] = {}
+    if cache is not None and cache.exists():
+        kept = {d["key"]: d["scores"] for d in map(json.loads, cache.read_text().splitlines())}
+
+    async def scored(session, b: choice.Ballot, key: str) -> ev.LMResponse:
+        if key in kept:
+            return ev.LMResponse(request_id=key, provider="local", text="", scores=tuple(kept[key]))
+        asked = await session.send(choice.request(b, request_id=key, purpose="intent", best_effort=True), timeout=300)
+        if isinstance(asked, ev.LMFailed):
+            raise SystemExit(f"bench_intents: the embedded LM did not answer: {asked.reason}")
+        if cache is not None:
+            with cache.open("a") as file:
+                file.write(json.dumps({"key": key, "scores": msgspec.to_builtins(asked.scores)}) + "\n")
+        return asked
+
     async with router_session(scenario) as session:
         for index, (text, _, _) in enumerate(rows):
             everything = reading.ballot(text, KINDS, random.Random(index))
-            asked = await choice.ask(session, everything, purpose="intent", timeout=300)
-            if isinstance(asked, ev.LMFailed):
-                raise SystemExit(f"bench_intents: the embedded LM did not answer: {asked.reason}")
-            picked, answer = asked
+            answer = await scored(session, everything, f"all:{text}")
+            picked = choice.decide(everything, answer, 0.0, random.Random(0))
             first = choice.distributions(choice.ballot(everything.options, system="", context="", question="",
                                                        rng=random.Random(0), orders=1, calibrate=False),
                                          answer.scores[:1])  # fmt: skip
@@ -79,10 +95,10 @@ async def lm_readings(rows: list[Row]) -> dict[str, list[Reading]]:
                 out["LM+code"].append(lex)
                 continue
             b = reading.ballot(text, kinds, random.Random(index))
-            asked = await choice.ask(session, b, purpose="intent", timeout=300)
-            if isinstance(asked, ev.LMFailed):
-                raise SystemExit(f"bench_intents: the embedded LM did not answer: {asked.reason}")
-            out["LM+code"].append(reading.combine(lex, kinds, asked[0]))
+            answer = await scored(session, b, f"candidates:{','.join(kinds)}:{text}")
+            out["LM+code"].append(reading.combine(lex, kinds, choice.decide(b, answer, 0.0, random.Random(0))))
+            if index % 20 == 19:
+                print(f"  {index + 1}/{len(rows)} phrases read", file=sys.stderr, flush=True)
     return out
 
 
@@ -90,6 +106,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-lm", action="store_true", help="only the ways without an LM")
     parser.add_argument("--verbose", action="store_true", help="every phrase's readings")
+    parser.add_argument("--cache", type=Path, help="keep the model's answers here (JSON lines) and reuse them")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     rows = list(PHRASES)
@@ -103,7 +120,7 @@ def main() -> None:
         "code": [lexical(t) for t, _, _ in rows],
     }
     if not args.no_lm:
-        ways.update(trio.run(lm_readings, rows))
+        ways.update(trio.run(lm_readings, rows, args.cache))
     console = Console(width=170)
     table = Table(title=f"words → intents: {len(rows)} phrases, top intent right (target ≥ 80 % and ≥ keywords + 15)")
     for column in ("way", "tuning (2/3)", "held out (1/3)", "all", *sorted({r[2] for r in rows})):

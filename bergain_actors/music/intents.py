@@ -271,6 +271,13 @@ def _find(word: str, table: dict[str, str] | frozenset[str]) -> str | None:
     return next((entry for entry in table if _close(word, entry)), None)
 
 
+def _match(word: str, cue: str) -> float:
+    """How well one word matches a one-word cue: 1 the cue itself (or a longer form of it), a misspelling less."""
+    if word == cue or (len(cue) >= 5 and word.startswith(cue)):
+        return 1.0
+    return WEIGHT_FUZZY if _close(word, cue) else 0.0
+
+
 ALL_CUES = frozenset(cue for cues in CUES.values() for cue in cues)
 
 
@@ -299,20 +306,18 @@ def lexical(text: str) -> Reading:
         elif near & IN_WORDS:
             add("bring_in", 2.0, role)
         used.add(role_at)
+    exact = {w for w in words if any(_match(w, cue) == 1.0 for cue in ALL_CUES if " " not in cue)}
     for kind, cues in CUES.items():
-        for cue in cues:
-            if " " in cue:
-                if re.search(rf"\b{re.escape(cue)}\b", norm):
-                    add(kind, WEIGHT_PHRASE)
-                continue
-            for index, word in enumerate(words):
-                if index in used:
-                    continue
-                exact = word == cue or (len(cue) >= 5 and word.startswith(cue))
-                if not exact and not _close(word, cue):
-                    continue
+        for cue in (c for c in cues if " " in c):
+            if re.search(rf"\b{re.escape(cue)}\b", norm):
+                add(kind, WEIGHT_PHRASE)
+        single = [c for c in cues if " " not in c]
+        for index, word in enumerate(words):
+            weight = 0.0 if index in used else max((_match(word, cue) for cue in single), default=0.0)
+            if weight < 1.0 and word in exact:  # a cue of another intent, not a misspelling of this one's
+                weight = 0.0
+            if weight:
                 negated = index > 0 and words[index - 1] in NEGATORS
-                weight = 1.0 if exact else WEIGHT_FUZZY
                 add(OPPOSITE.get(kind, kind) if negated and kind in OPPOSITE else kind, weight)
     for index, word in enumerate(words):
         if word in NEGATED_ONLY:

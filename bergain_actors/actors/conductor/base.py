@@ -319,7 +319,7 @@ class Conductor(Actor):
             if event.intent == "say":
                 self.said.append(event.text)
                 line = -(-self.next_bar // STEER_GRID) * STEER_GRID
-                self.words.ask(f"intent:{event.seq}", event.text, deadline_bar=max(line - self.lookahead, 0))
+                self.words.ask(f"intent:{event.seq}", event.text, deadline_bar=max(line - self.lookahead + 1, 0))
         elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
             self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
         elif isinstance(event, ev.LiveTempo):
