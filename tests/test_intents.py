@@ -57,6 +57,7 @@ def test_every_intent_has_a_command_a_set_reads_back_as_that_intent():
     assert keywords("more tension").top.kind == "energy_up"  # the old rule: the baseline the benchmark beats
 
 
+@pytest.mark.timeout(900)
 async def test_each_steer_is_read_logged_and_acted_on_by_the_autopilot(scenario_factory, tmp_path, autojump_clock):
     lines = [(5, "faster"), (9, "more hypnotic"), (13, "sparser"), (17, "más tensión"), (21, "hats out")]
     result = await play(scenario_factory(bars=48), tmp_path, lines)
@@ -103,6 +104,9 @@ async def test_the_lm_reads_the_brief_as_a_calibrated_choice_and_replay_reads_it
     assert brief.lm["options"] == ["darker", "hypnotic"] and brief.lm["method"] == "scored"
     assert brief.intents[0].kind == brightness  # the LM's choice decides, not the order the code proposed
     assert steer.method == "lm" and steer.intents[0].kind == ("darker" if first == 1 else "hypnotic")
+    lines = result.summary.lines()
+    assert f"brief        {brightness} " in "\n".join(lines) and "(read by the LM)" in "\n".join(lines)
+    assert "words        2 read as intents, 2 by the LM" in lines
     requests = [e for e in result.events if isinstance(e, ev.LMRequest) and e.purpose == "intent"]
     assert len(requests) == 2 and all("e.g." not in m["content"] for r in requests for m in r.messages)
     verified(result)
@@ -119,6 +123,8 @@ async def test_when_the_lm_cannot_read_the_code_does_and_says_so(scenario_factor
     result = await play(scenario, tmp_path, [])
     (brief,) = [e for e in result.events if isinstance(e, ev.IntentsRead)]
     assert brief.method == "lexical" and brief.fallback.startswith("the LM failed")
+    said = "\n".join(result.summary.lines())
+    assert "1 by code because the LM could not: 'dark hypnotic warehouse': the LM failed" in said
     assert [i.kind for i in brief.intents] == ["darker", "hypnotic"]
     verified(result)
 

@@ -42,7 +42,7 @@ async def steer_and_see_it_acted(client: Client) -> tuple[int, dict]:
     playing = await client.call_tool("status", {})
     assert playing.structured_content["playing"] is True and not playing.is_error
     steered = await client.call_tool("steer", {"words": "darker"})
-    assert not steered.is_error and "the autopilot reads: darker" in steered.content[0].text
+    assert not steered.is_error and "code reads: darker" in steered.content[0].text
     seq = steered.structured_content["seq"]
     acted: list[dict] = []
     while not acted:  # each call waits up to 10 s on the server for the next SteerActed

@@ -96,7 +96,7 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
             return Answer(True, f"energy target {what} at the next 4-bar line", seq)
         case ev.Steer():
             reading = lexical(event.text)
-            meaning = "no intent known: the brain varies" if reading.top is None else f"reads: {reading.describe()}"
+            meaning = "no intent known: it varies" if reading.top is None else f"code reads: {reading.describe()}"
             return Answer(True, f"steer {event.text!r} → the conductor at the next 4-bar line ({meaning})", seq)
         case ev.ProviderControl():
             health = next((e for e in caused if isinstance(e, ev.ProviderHealth)), None)
