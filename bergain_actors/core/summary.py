@@ -48,6 +48,8 @@ class Summary:
         self.steers = 0
         self.clips_fired = 0
         self.clips_late = 0
+        self.live_bars_off: set[int] = set()
+        """Bars Live did not play as planned (``LiveBarOff``)."""
         self.ableton_errors = 0
         self.scenes_fired = 0
         self.live_ops = 0
@@ -141,6 +143,8 @@ class Summary:
                 self.clips_fired += 1
             case ev.ClipLate():
                 self.clips_late += 1
+            case ev.LiveBarOff():
+                self.live_bars_off.add(event.bar)
             case ev.AbletonError():
                 self.ableton_errors += 1
             case ev.SceneFired():
@@ -178,7 +182,8 @@ class Summary:
         if self.types["AbletonStatus"]:
             out.append(
                 f"Ableton      {self.clips_fired} clips fired, {self.clips_late} late, {self.scenes_fired} scenes"
-                f" fired, {self.ableton_errors} errors from Live"
+                f" fired, {self.ableton_errors} errors from Live; {len(self.live_bars_off)} bars not played as"
+                " planned"
                 + (f"; {self.live_ops} tool operations, {self.live_ops_failed} failed" if self.live_ops else "")
             )
         for title, items in (

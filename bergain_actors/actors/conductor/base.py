@@ -204,6 +204,7 @@ class Conductor(Actor):
         ev.AbletonStatus,
         ev.LiveSnapshot,
         ev.LiveValue,
+        ev.LiveTempo,
         ev.AbletonOpDone,
     )
     brain_kind: ClassVar[str] = "hold"
@@ -293,6 +294,8 @@ class Conductor(Actor):
                 self.said.append(event.text)
         elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
             self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
+        elif isinstance(event, ev.LiveTempo):
+            self.bpm, self.tempo_goal = event.tempo, None  # set in Live by someone, and the scenario follows it
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
         elif isinstance(event, ev.ClipAdded) and event.target == "set":
