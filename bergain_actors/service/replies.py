@@ -97,6 +97,8 @@ class SetSnapshot(msgspec.Struct):
     device: str = ""
     device_ok: bool = True
     ableton: str = ""
+    live_bars_off: int = 0
+    """Bars Ableton Live did not play as planned (each a ``LiveBarOff`` event, with its role and why)."""
 
 
 class ProviderView(msgspec.Struct):
