@@ -8,12 +8,13 @@ shown (no calibration, one order), its orders averaged, and calibrated (the phra
 0). "Brief flips" is how often the choice changes when only the brief changes. The held-out third was kept out of
 every prompt and tuning step and is reported on its own.
 
-    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N]
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 import time
@@ -79,7 +80,7 @@ def plain_code(s: Situation, brief: str, options: list[menu.Option]) -> int:
     return max(range(len(options)), key=lambda i: scores[i])
 
 
-def ballot(s: Situation, brief: str, options: Sequence[menu.Option]) -> choice.Ballot:
+def ballot(s: Situation, brief: str, options: Sequence[menu.Option], calibrate: bool = True) -> choice.Ballot:
     """The ballot the phrase brain would put for this moment (``PhraseBrain.ask``)."""
     text = dec.context(
         brief=brief,
@@ -93,42 +94,54 @@ def ballot(s: Situation, brief: str, options: Sequence[menu.Option]) -> choice.B
         said=[s.steer] if s.steer else [],
     )
     options = [dec.describe(o) for o in options]
-    return choice.ballot(options, system=dec.SYSTEM, context=text, question=dec.QUESTION, rng=random.Random(s.index))
+    rng = random.Random(s.index)
+    return choice.ballot(options, system=dec.SYSTEM, context=text, question=dec.QUESTION, rng=rng, calibrate=calibrate)
 
 
 class LMAnswers:
-    """Every situation's ballot scored once per brief, through the scenario's router (as the brain's are)."""
+    """Every situation's ballot scored once per brief, through the scenario's router (as the brain's are). The
+    content-free prior is measured on the first ballot and kept, as the brain keeps it per menu size. Scores are
+    kept in ``cache`` (keyed by the prompts), so an interrupted run resumes where it stopped."""
 
-    def __init__(self) -> None:
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.stored: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
         self.answers: dict[tuple[int, str], tuple[choice.Ballot, ev.LMResponse]] = {}
+        self.prior: tuple[float, ...] = ()
         self.seconds: list[float] = []
 
     async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation]) -> None:
         async with router_session(scenario) as session:
-            for s in situations:
+            for n, s in enumerate(situations):
                 for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
-                    b = ballot(s, brief, shown(s))
-                    started = time.perf_counter()
-                    got = await choice.ask(session, b, purpose="bench", timeout=600.0)
-                    self.seconds.append(time.perf_counter() - started)
-                    if isinstance(got, ev.LMFailed):
-                        raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
-                    self.answers[s.index, brief] = (b, got[1])
+                    b = ballot(s, brief, shown(s), calibrate=not self.prior)
+                    key = json.dumps(choice.prompts(b))
+                    if key not in self.stored:
+                        started = time.perf_counter()
+                        got = await choice.ask(session, b, purpose="bench", timeout=600.0)
+                        self.seconds.append(time.perf_counter() - started)
+                        if isinstance(got, ev.LMFailed):
+                            raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+                        self.stored[key] = list(got[1].scores)
+                        self.cache.write_text(json.dumps(self.stored))
+                    answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
+                    self.prior = self.prior or choice.prior_of(b, answer)
+                    self.answers[s.index, brief] = (b, answer)
+                print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
 
     def picker(self, how: str) -> Pick:
         def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
             b, answer = self.answers[s.index, brief]
             if how == "calibrated":
-                return choice.decide(b, answer, 0.0, random.Random(0)).index
-            found = choice.distributions(b, answer.scores)
-            assert found is not None, "the provider gave no probabilities"
+                return choice.decide(b, answer, 0.0, random.Random(0), self.prior).index
             if how == "orders":
-                raw = found[0]
+                found = choice.distributions(msgspec.structs.replace(b, calibrate=False), answer.scores)
             else:  # greedy: the menu as shown, one order, no calibration
                 first = msgspec.structs.replace(b, orders=b.orders[:1], calibrate=False)
-                single = choice.distributions(first, answer.scores[:1])
-                assert single is not None
-                raw = single[0]
+                found = choice.distributions(first, answer.scores[:1])
+            assert found is not None, "the provider gave no probabilities"
+            raw = found[0]
             return max(range(len(raw)), key=lambda i: raw[i])
 
         return pick
@@ -162,6 +175,7 @@ def main() -> int:
     parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
     parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
     parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
+    parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
     args = parser.parse_args()
     situations = SITUATIONS[: args.limit] if args.limit else SITUATIONS
     splits = {
@@ -174,7 +188,7 @@ def main() -> int:
     brains.append((f"always position {best + 1} (best on tuning)", constant(best)))
     brains.append(("uniform random (expected)", None))
     brains.append(("plain code (menu scoring)", plain_code))
-    lm = LMAnswers()
+    lm = LMAnswers(Path(args.cache))
     if not args.no_lm:
         scenario = scenarios.load(args.scenario)[0]
         patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
