@@ -27,9 +27,9 @@ niced, so on a busy machine loading and warming up takes a minute (0.4 s when id
 LIVE_NICE = 2
 """How far the child's priority is lowered while a set plays in real time: the model is never more important than
 the audio, the scheduler serves the streamer first. Only a little: at 10 a busy machine's other work (two CPU hogs)
-left the model a tenth of a core and every phrase late, while rendering a bar takes milliseconds. Offline (``--fast``, ``--no-audio``, no set) the set waits for
-each decision, so the child runs at the set's own priority: niced, it only made the set slower (10x on a busy
-machine)."""
+left the model a tenth of a core and every phrase late, while rendering a bar takes milliseconds. Offline
+(``--fast``, ``--no-audio``, no set) the set waits for each decision, so the child runs at the set's own priority:
+niced, it only made the set slower (10x on a busy machine)."""
 Status = Literal["started", "exited", "failed"]
 OnChange = Callable[[Status, str, str, int], None]
 
