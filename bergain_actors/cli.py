@@ -57,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInput, scenarios.ScenarioError, LogError) as exc:
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return BAD_INPUT
-    except KeyboardInterrupt:
-        print("bergain-actors: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `inspect --json | head` is a normal way to read a log
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
         return OK
+    except BaseException as exc:  # Ctrl-C, bare or inside trio's exception groups: no traceback, exit 130
+        from bergain_actors.performance import stopped
+
+        if not stopped(exc) or isinstance(exc, trio.Cancelled):
+            raise
+        print("bergain-actors: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -156,7 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (beyond loopback needs --token-env)")
     serve.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     serve.add_argument("--token-env", metavar="NAME", help="environment variable holding the bearer token")
-    serve.add_argument("--bars", type=int, help="play this many bars")
+    serve_length = serve.add_mutually_exclusive_group()
+    serve_length.add_argument("--bars", type=int, help="play this many bars")
+    serve_length.add_argument("--minutes", type=float, help=f"play this many minutes (at most {scenarios.MAX_MINUTES})")
     serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
@@ -266,7 +272,6 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
     from bergain_actors.actors.streamer.devices import NoDevice
     from bergain_actors.actors.streamer.sinks import DeviceSink
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
-    from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
     check_folder(args.out)
@@ -295,8 +300,6 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
     tap, controls = front_end(args, scenario)
     if stdio is not None:  # stdin carries the protocol: no terminal commands
         controls = None
-    elif http is not None:
-        controls = with_frontends(controls, http.serve)
 
     def play() -> Awaitable[SetResult]:
         return perform(
@@ -310,6 +313,7 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
             on_event=tap,
             before_start=face.attach if face else None,
             controls=controls,
+            beside=http,
             signals=True,
         )
 
@@ -331,6 +335,8 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
             print("\n".join(summary.lines()))
         how = "terminated" if terminated(exc) else "interrupted"
         print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
+        if log_path.exists() and not args.no_report:
+            print(f"  report {_report(log_path, None)}", file=sys.stderr)
         return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
@@ -373,11 +379,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.scenario is not None:  # the same as run --http, so every run option keeps its default
         host = f"[{args.host}]" if ":" in args.host else args.host
         argv = ["run", args.scenario, "--http", f"{host}:{args.port}"]
-        argv += ["--bars", str(args.bars)] if args.bars else []
+        argv += ["--bars", str(args.bars)] if args.bars is not None else []
+        argv += ["--minutes", str(args.minutes)] if args.minutes is not None else []
         argv += [flag for flag, on in (("--fast", args.fast), ("--no-audio", args.no_audio)) if on]
         argv += ["--out", str(args.out)] if args.out else []
         argv += ["--token-env", args.token_env] if args.token_env else []
         return cmd_run(build_parser().parse_args(argv))
+    if args.bars is not None or args.minutes is not None:
+        raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
     scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
     token = api_token(args.token_env)
     try:

@@ -34,8 +34,10 @@ RESOURCES = {"bergain://set/state", "bergain://set/summary"}
 async def steer_and_see_it_acted(client: Client) -> tuple[int, dict]:
     """List the tools, steer 'darker', wait (on the server, no polling loop of our own) for the SteerActed it
     caused; returns the steer's seq and that event."""
-    names = {tool.name for tool in (await client.list_tools()).tools}
-    assert names >= TOOLS, TOOLS - names
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    assert set(tools) >= TOOLS, TOOLS - set(tools)
+    assert tools["status"].annotations.read_only_hint and tools["stop"].annotations.destructive_hint
+    assert tools["steer"].input_schema["required"] == ["words"]
     assert {str(r.uri) for r in (await client.list_resources()).resources} == RESOURCES
     playing = await client.call_tool("status", {})
     assert playing.structured_content["playing"] is True and not playing.is_error
@@ -145,6 +147,10 @@ async def test_an_http_session_behind_the_token_steers_the_set_that_replays_exac
                 assert not asked.is_error and asked.structured_content["answer"].startswith("We are in A minor")
                 listed = await client.call_tool("providers", {})
                 assert [p["name"] for p in listed.structured_content["providers"]] == ["scripted"]
+                reset = await client.call_tool("providers", {"op": "reset", "name": "scripted"})
+                assert not reset.is_error and reset.structured_content["seq"] > 0
+                martian = await client.call_tool("providers", {"op": "add", "name": "bad", "kind": "martian"})
+                assert martian.is_error and martian.content[0].text.startswith("rejected: provider")
                 stop_seq = await stop_now(client)
         with trio.fail_after(30):
             await live.ended.wait()

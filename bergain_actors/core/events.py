@@ -447,6 +447,13 @@ class LiveValue(Event, frozen=True):
     track: int = -1
 
 
+class LiveTempo(Event, frozen=True):
+    """Ableton → conductor, log: someone set Live's tempo to ``tempo`` and the scenario follows it
+    (``[ableton] on_tempo = "follow"``): the Conductor plans the next bars at it, so a replay does the same."""
+
+    tempo: float
+
+
 class LiveParameter(msgspec.Struct, frozen=True):
     name: str
     value: float
@@ -532,6 +539,14 @@ class ClipFired(Event, frozen=True):
 
 class ClipLate(Event, frozen=True):
     """Ableton → log: ``role``'s clip for bar ``bar`` was not ready before its bar began; the track's clip plays on."""
+
+    role: str
+    reason: str
+
+
+class LiveBarOff(Event, frozen=True):
+    """Ableton → log, console, summary: Live did not play ``role``'s part of bar ``bar`` as planned (a clip Live
+    did not confirm in time, a launch that did not happen, another clip playing): ``reason`` says which."""
 
     role: str
     reason: str
@@ -655,6 +670,7 @@ AnyEvent = (
     | AbletonStatus
     | LiveBeat
     | LiveValue
+    | LiveTempo
     | LiveSnapshot
     | AbletonOp
     | AbletonOpDone
@@ -662,6 +678,7 @@ AnyEvent = (
     | ClipWritten
     | ClipFired
     | ClipLate
+    | LiveBarOff
     | SceneFired
     | ActorStarted
     | ActorCrashed

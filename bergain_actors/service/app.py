@@ -1,10 +1,12 @@
 """The HTTP API of a set (or of the router alone): Starlette routes over a ``Session``.
 
 Request bodies are decoded strictly by msgspec (unknown fields are errors): malformed JSON is 400, a wrong type or
-a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every request that changes
-something becomes an event first and its answer carries that event's seq; read-only requests are not logged.
-Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=`` for the
-dashboard's EventSource, which cannot send headers); ``/mcp`` (the MCP server, streamable HTTP) takes the same.
+a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every error, whatever its
+status (an unknown path 404, a wrong method 405, a crash 500), is the same JSON shape: ``Problem``. Every request
+that changes something becomes an event first and its answer carries that event's seq; read-only requests are
+not logged. Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=``
+for the dashboard's EventSource, which cannot send headers); ``/mcp`` (the MCP server, streamable HTTP) takes the
+same.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -84,8 +87,22 @@ def _field(message: str) -> str:
     return unknown.group(1) if unknown else ""
 
 
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over ``MAX_BODY`` (declared or streamed)."""
+    too_large = BadRequest(413, Problem(f"request body over {MAX_BODY} bytes"))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large
+    return bytes(body)
+
+
 async def decode_body(request: Request, kind: type[B]) -> B:
-    body = await request.body()
+    body = await read_body(request)
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
@@ -94,8 +111,19 @@ async def decode_body(request: Request, kind: type[B]) -> B:
         raise BadRequest(400, Problem(f"malformed JSON: {exc}")) from None
 
 
-def reply(data: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(data), status_code=status, media_type="application/json")
+def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(msgspec.json.encode(data), status_code=status, media_type="application/json", headers=headers)
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such path, a method the path does not take) in the API's JSON shape."""
+    assert isinstance(exc, HTTPException)
+    return reply(Problem(f"{exc.detail}: {request.method} {request.url.path}"), exc.status_code, exc.headers)
+
+
+async def crashed(request: Request, exc: Exception) -> Response:
+    """A bug in a handler: a JSON 500 naming it (the set plays on; the connection is answered)."""
+    return reply(Problem(f"internal error: {type(exc).__name__}: {exc}"), 500)
 
 
 class Api:
@@ -107,7 +135,7 @@ class Api:
         self.memory = chat.Memory()
         self.mcp = SetTools(session, self.memory, host)
         """``/mcp``: serve inside ``self.mcp.manager.run()``, whose task group holds the MCP sessions."""
-        self.app = Starlette(routes=self.routes(), max_body_size=MAX_BODY)
+        self.app = Starlette(routes=self.routes(), exception_handlers={HTTPException: http_problem, Exception: crashed})
 
     def routes(self) -> list[Route]:
         def route(path: str, fn: Callable[..., Awaitable[Response]], *methods: str) -> Route:
@@ -115,6 +143,8 @@ class Api:
 
         return [
             route("/", self.dashboard),
+            route("/favicon.ico", self.favicon),
+            route("/favicon.svg", self.favicon),
             route("/health", self.health),
             route("/providers", self.providers),
             route("/providers", self.add_provider, "POST"),
@@ -126,7 +156,7 @@ class Api:
             route("/control", self.control, "POST"),
             route("/events", self.events),
             route("/openapi.json", self.openapi),
-            Route("/mcp", _Guarded(self, self.mcp.serve_http)),
+            Route("/mcp", _Guarded(self, self.mcp.serve_http), max_body_size=MAX_BODY),  # the others: read_body
         ]
 
     def _guard(self, fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -152,6 +182,10 @@ class Api:
         page = resources.files("bergain_actors.service").joinpath("static/dashboard.html").read_text("utf-8")
         return HTMLResponse(page)
 
+    async def favicon(self, request: Request) -> Response:
+        icon = resources.files("bergain_actors.service").joinpath("static/favicon.svg").read_bytes()
+        return Response(icon, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+
     async def health(self, request: Request) -> Response:
         session = self.session
         return reply(
@@ -161,6 +195,7 @@ class Api:
                 playing=session.plays and not session.view.ended,
                 set=session.view.snapshot(),
                 providers={row.name: row.state for row in session.providers()},
+                lm=session.router() is not None,
             )
         )
 
@@ -205,6 +240,8 @@ class Api:
             return reply(CommandReply(True, parsed.text))
         if not self.session.plays and not isinstance(parsed, ev.ProviderControl):
             return reply(Problem("no set is playing here: only provider commands apply", "command"), 409)
+        if self.session.view.ended:
+            return reply(Problem(f"the set has ended ({self.session.view.ended})", "command"), 409)
         if "request_id" in type(parsed).__struct_fields__:
             parsed = msgspec.structs.replace(parsed, request_id=_rid(request))
         answer = self.session.desk.apply(parsed)

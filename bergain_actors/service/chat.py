@@ -50,16 +50,13 @@ class Memory:
 
 
 def context(session: Session) -> dict[str, Any]:
-    """What the LM is told about the session: tempo, key, phase, energy, layers, recent decisions, Ableton. With
-    no set there is no tempo, key or phase to claim: only that nothing plays."""
-    from bergain_actors.music.theory import set_theory
-
-    scenario = session.scenario
+    """What the LM is told about the session: the tempo playing, key, phase, energy, layers, recent decisions,
+    Ableton. With no set there is no tempo, key or phase to claim: only that nothing plays."""
     view = session.view
     facts: dict[str, Any] = {}
     if session.plays:
-        facts["tempo_bpm"] = view.bpm or scenario.bpm
-        facts["key"] = set_theory(scenario.seed, getattr(scenario, "key", None) or None).key
+        facts["tempo_bpm"] = view.bpm or session.scenario.bpm  # the bar playing's (a glide's step)
+        facts["key"] = view.key
     facts["playing"] = session.plays and not view.ended
     if session.plays:
         facts.update(

@@ -22,7 +22,7 @@ import trio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
-from mcp_types import BlobResourceContents, CallToolResult, EmbeddedResource, TextContent
+from mcp_types import BlobResourceContents, CallToolResult, EmbeddedResource, TextContent, ToolAnnotations
 from pydantic import Field
 
 from bergain_actors import control
@@ -30,6 +30,7 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.summary import Summary
 from bergain_actors.music.clip import ClipError
 from bergain_actors.service import chat
+from bergain_actors.service.http import is_loopback
 from bergain_actors.service.session import NoRouter, Session
 
 KEEP_EVENTS = 20_000
@@ -39,6 +40,10 @@ MAX_WAIT_S = 30.0
 
 Words = Annotated[str, Field(min_length=1, max_length=control.commands.MAX_TEXT)]
 Prompt = Annotated[str, Field(min_length=1, max_length=4000)]
+
+READS = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+"""For a client that asks before calling a tool that changes something: these never do."""
+ENDS = ToolAnnotations(destructive_hint=True, open_world_hint=False)
 
 INSTRUCTIONS = """\
 This server drives bergain-actors, an AI DJ playing a live techno set. Every change you make (steer, energy, \
@@ -120,8 +125,6 @@ class SetTools:
         self._register()
         # Loopback: the SDK's DNS-rebinding guard (only loopback Host and Origin headers). Beyond loopback the API's
         # bearer token guards /mcp like every route, and the Host a LAN client sends is this machine's own address.
-        from bergain_actors.service.http import is_loopback
-
         security = None if is_loopback(host) else TransportSecuritySettings(enable_dns_rebinding_protection=False)
         self.http_app = self.server.streamable_http_app(streamable_http_path="/mcp", transport_security=security)
         self.manager = self.server.session_manager
@@ -177,8 +180,9 @@ class SetTools:
             return self.command("resume")
 
         @tool(
+            annotations=ENDS,
             description="Wind the set down over an outro of at least `bars` bars (default 8), or end it after "
-            "the bar playing now (`now`)."
+            "the bar playing now (`now`).",
         )
         async def stop(bars: Annotated[int, Field(ge=1, le=128)] | None = None, now: bool = False) -> CallToolResult:
             return self.command("stop now" if now else f"stop {bars}" if bars else "stop")
@@ -213,15 +217,17 @@ class SetTools:
         # --- reading and asking ----------------------------------------------------------------------------------
 
         @tool(
+            annotations=READS,
             description="Where the set is: bar, phase, energy and target, tempo, layers, brain, last decision, "
-            "providers."
+            "providers.",
         )
         async def status() -> CallToolResult:
             return answered(True, self._status_line(), self._status())
 
         @tool(
+            annotations=READS,
             description="The set's events after seq `since` (of the given `types`, e.g. ['SteerActed']), at "
-            f"most `limit`; `wait_s` (up to {MAX_WAIT_S:g}) waits for the first one instead of polling."
+            f"most `limit`; `wait_s` (up to {MAX_WAIT_S:g}) waits for the first one instead of polling.",
         )
         async def events(
             since: Annotated[int, Field(ge=0)] = 0,

@@ -45,7 +45,7 @@ class Session:
         """Where ``/control`` commands enter the set, as typed ones do (the front ends share the language)."""
         self.plays = plays
         """Whether a set is playing (False: the router alone)."""
-        self.view = SetView()
+        self.view = self._view()
         self.stream = EventStream()
         self.started = time.monotonic()
         self._ids = itertools.count(1)
@@ -55,6 +55,16 @@ class Session:
     @property
     def scenario(self) -> Scenario:
         return self.supervisor.set.scenario
+
+    def _view(self) -> SetView:
+        from bergain_actors.actors.conductor.base import tempo_limits
+        from bergain_actors.music.theory import set_theory
+
+        if not self.plays:
+            return SetView()
+        scenario = self.scenario
+        key = set_theory(scenario.seed, scenario.key or None).key
+        return SetView(key, scenario.conductor.phrase_bars, tempo_limits(scenario.bpm))
 
     def publish(self, event: ev.Event) -> ev.Event:
         """Log ``event`` and let it take effect; returns it with its seq."""
