@@ -221,6 +221,7 @@ class SetView:
             device=board.device,
             device_ok=board.device_ok,
             ableton=board.ableton,
+            live_bars_off=len(board.live_bars_off),
         )
 
 
