@@ -269,6 +269,9 @@ class Conductor(Actor):
         self.outro_from = -1
         self.brains: list[Brain] = [_brain(name)(self) for name in chain(self.brain_kind, config.fallback)]
         self.lead = 0
+        self.awaiting = ""
+        """Offline: the id of the LM request planning waits for ("" = none); events meanwhile go to ``held``."""
+        self.held: deque[ev.Event] = deque()
         self.words = Words(self)
 
     @property
@@ -296,14 +299,27 @@ class Conductor(Actor):
     # --- events ---------------------------------------------------------------------------------------------------
 
     def handle(self, event: ev.Event) -> None:
+        """Offline, while planning waits for an LM answer (``awaiting``), every other event waits too, and is
+        taken in order once the answer is in: what the set does cannot depend on when the answer came."""
+        if self.awaiting and not (isinstance(event, ev.LMResponse | ev.LMFailed) and event.request_id == self.awaiting):
+            self.held.append(event)
+            return
+        self.react(event)
+        while not self.awaiting and self.held:
+            self.react(self.held.popleft())
+
+    def react(self, event: ev.Event) -> None:
         if isinstance(event, ev.SetStarted):
             self.fast = event.fast
             self.words.ask(BRIEF_REQUEST, self.brief)
             if not self.words.waiting(BRIEF_REQUEST):
                 self.read_brief()
         elif self.words.handle(event):
-            if event.request_id == BRIEF_REQUEST:  # type: ignore[attr-defined]
+            request_id = event.request_id  # type: ignore[attr-defined]
+            if request_id == BRIEF_REQUEST:
                 self.read_brief()
+            if self.awaiting == request_id:
+                self.awaiting = ""
             self.plan_through(self.horizon)
             return
         for brain in self.brains:
@@ -421,11 +437,11 @@ class Conductor(Actor):
     def ready(self, bar: int) -> bool:
         """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead);
         offline, the set waits for the LM's reading of the brief and of the steers due at ``bar``."""
-        if self.fast and self.words.waiting(BRIEF_REQUEST):
-            return False
-        if self.fast and bar % STEER_GRID == 0:
-            due = (s for s in self.steers if s.intent == "say")
-            if any(self.words.waiting(f"intent:{s.seq}") for s in due):
+        if self.fast:
+            due = [f"intent:{s.seq}" for s in self.steers if s.intent == "say"] if bar % STEER_GRID == 0 else []
+            waiting = next((r for r in (BRIEF_REQUEST, *due) if self.words.waiting(r)), None)
+            if waiting is not None:
+                self.awaiting = waiting
                 return False
         return all([brain.ready(bar) for brain in self.brains])
 
