@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
-from typing import Literal
+from typing import Literal, get_args
 
 import msgspec
 
@@ -36,23 +36,7 @@ IntentKind = Literal[
     "faster",
     "slower",
 ]
-KINDS: tuple[IntentKind, ...] = (
-    "darker",
-    "brighter",
-    "denser",
-    "sparser",
-    "energy_up",
-    "energy_down",
-    "tension",
-    "drop",
-    "breakdown",
-    "hypnotic",
-    "vary",
-    "bring_in",
-    "mute",
-    "faster",
-    "slower",
-)
+KINDS: tuple[IntentKind, ...] = get_args(IntentKind)
 
 GLOSS: dict[IntentKind, str] = {
     "darker": "a darker, deeper, gloomier sound",
