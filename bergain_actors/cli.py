@@ -567,6 +567,8 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
         print(f"not verified: {checked}; the first difference is at {where}")
     elif verdict.complete:
         print(done)
+    elif done.startswith("verified: "):  # what was read replayed, but that is not the whole set: not "verified"
+        print(f"partial: {done.removeprefix('verified: ')}; the log is incomplete or damaged")
     else:
         print(f"{done} (partial: the log is incomplete or damaged)")
 

@@ -26,13 +26,14 @@ import msgspec
 import numpy as np
 import soundfile as sf
 
+from bergain_actors.actors.router.providers import _estimate_tokens as estimated_tokens
 from bergain_actors.actors.streamer.sinks import WavWriter
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
 from bergain_actors.core.log import LogError, LogProblem, LogReader
-from bergain_actors.core.scenario import PACKAGE_ROOT, Scenario, from_builtins, replace
+from bergain_actors.core.scenario import PACKAGE_ROOT, ProviderConfig, Scenario, from_builtins, replace
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.identity import differs
 from bergain_actors.music.fingerprint import bar_checksum
@@ -166,6 +167,9 @@ class Audit(msgspec.Struct, frozen=True, kw_only=True):
     """(seq, slot, kind) of every actor the set started, swapped in or fell back to."""
     damaged: bool = False
     """Reading stopped at a torn or corrupt record: more was written than could be read."""
+    checksums: bool = True
+    """Every bar must carry its audio checksum: the log is of format 2 or later, or any of its bars carries one (a
+    log claiming format 1 to escape the check still has them). Only a true format-1 log has none to compare."""
 
 
 MAX_PROBLEMS = 5
@@ -181,6 +185,7 @@ def audit(path: Path) -> Audit:
     started: ev.SetStarted | None = None
     ended: ev.SetEnded | None = None
     kinds: list[tuple[int, str, str]] = []
+    checksums = False
     for event in reader:
         events += 1
         if event.seq != last_seq + 1 and len(problems) < MAX_PROBLEMS:
@@ -199,6 +204,7 @@ def audit(path: Path) -> Audit:
         elif isinstance(event, ev.ActorStarted | ev.ActorSwapped | ev.ActorFellBack):
             kinds.append((event.seq, event.slot, event.kind if isinstance(event, ev.ActorStarted) else event.new))
         elif isinstance(event, ev.BarPlayed):
+            checksums = checksums or event.checksum >= 0
             if event.bar == next_bar:
                 next_bar += 1
             elif len(problems) < MAX_PROBLEMS:
@@ -225,6 +231,7 @@ def audit(path: Path) -> Audit:
         problems=tuple(problems),
         kinds=tuple(kinds),
         damaged=reader.problem is not None,
+        checksums=checksums or reader.written_format >= CHECKSUM_FORMAT,
     )
 
 
@@ -317,11 +324,11 @@ class Playback:
     """Re-renders bars exactly as the streamer played them (see ``PlayedPlans``) and checks each against the
     audio checksum its ``BarPlayed`` logged."""
 
-    def __init__(self, pack: SamplePack, scenario: Scenario, written_format: int) -> None:
+    def __init__(self, pack: SamplePack, scenario: Scenario, checksums: bool) -> None:
         self.renderer = Renderer(pack, scenario.sample_rate)
         self.renderer.prepare(scenario.bpm, scenario.beats_per_bar)
         self.played = PlayedPlans()
-        self.written_format = written_format
+        self.checksums = checksums
 
     @property
     def bars(self) -> int:
@@ -338,20 +345,21 @@ class Playback:
             return None, None
         assert isinstance(event, ev.BarPlayed)
         audio = self.renderer.render(plan)
-        return audio, audio_mismatch(event, audio, self.written_format)
+        return audio, audio_mismatch(event, audio, self.checksums)
 
 
 CHECKSUM_FORMAT = 2
 """The log format from which every ``BarPlayed`` carries its audio checksum: earlier bars have none to compare."""
+UNCHECKED = "this format-1 log's bars carry no audio checksum: their audio is rendered, not checked"
 
 
-def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray, written_format: int) -> Mismatch | None:
-    """A bar whose re-rendered audio is not what the set played. Only a format-1 log may lack checksums: in a
-    later one a bar without its checksum is a record edited to escape the check."""
+def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray, required: bool) -> Mismatch | None:
+    """A bar whose re-rendered audio is not what the set played. Only a format-1 log may lack checksums
+    (``required`` False): in any other a bar without its checksum is a record edited to escape the check."""
     if event.checksum < 0:
-        if written_format < CHECKSUM_FORMAT:
+        if not required:
             return None
-        detail = f"bar {event.bar} carries no audio checksum; a format-{written_format} log logs one for every bar"
+        detail = f"bar {event.bar} carries no audio checksum; every bar of this log must carry one"
         return Mismatch(seq=event.seq, bar=event.bar, detail=detail, contradiction=True)
     got = bar_checksum(audio)
     if got == event.checksum:
@@ -367,7 +375,9 @@ def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None)
     scenario = scenario_of(reader, pack)
     samples, mismatch = _pack_for(reader, scenario, warn, pack)
     mismatch = mismatch or header_contradiction(reader, found.started)
-    playback = Playback(samples, scenario, reader.written_format)
+    if not found.checksums:
+        warn(UNCHECKED)
+    playback = Playback(samples, scenario, found.checksums)
     wav = WavWriter(wav_path, scenario.sample_rate)
     try:
         for event in reader:
@@ -534,6 +544,58 @@ class _Verifier:
             yield event
 
 
+class InputCheck:
+    """What verify can know of recorded inputs it cannot recompute. An actor started is of the kind the scenario
+    names for its slot. An LM answer answers a request the log holds, comes from a provider the set could ask,
+    and its token counts are what that provider reports: exactly the estimate for a scripted provider, at most the
+    tokens asked for (and the provider's cap) for any other."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.providers: dict[str, ProviderConfig | None] = {p.name: p for p in scenario.router.providers}
+        self.requests: dict[str, ev.LMRequest] = {}
+        self.capped: set[str] = set()
+
+    def see(self, event: ev.Event) -> Mismatch | None:
+        match event:
+            case ev.LMRequest():
+                self.requests[event.request_id] = event
+            case ev.ProviderHealth():
+                for name in event.states:
+                    self.providers.setdefault(name, None)
+            case ev.ProviderControl(op="add"):  # a new config is not checked further than its token cap
+                if event.config or event.provider not in self.providers:
+                    self.providers[event.provider] = None
+            case ev.LMAnswerCapped():  # the tokens count the answer before it was cut
+                self.capped.add(event.request_id)
+            case ev.LMResponse():
+                why = self._wrong(event)
+                return Mismatch(seq=event.seq, detail=why, contradiction=True) if why else None
+            case ev.ActorStarted() if event.kind != getattr(getattr(self.scenario, event.slot, None), "kind", None):
+                why = f"the {event.slot} started as {event.kind!r}; the scenario names another kind for it"
+                return Mismatch(seq=event.seq, detail=why, contradiction=True)
+        return None
+
+    def _wrong(self, answer: ev.LMResponse) -> str:
+        request = self.requests.get(answer.request_id)
+        if request is None:
+            return f"an LMResponse to request {answer.request_id!r}, which the log never made"
+        if answer.provider not in self.providers:
+            return f"an LMResponse from provider {answer.provider!r}, which the set had not got"
+        config = self.providers[answer.provider]
+        tokens = (answer.prompt_tokens, answer.completion_tokens)
+        if config is not None and config.kind == "scripted" and answer.request_id not in self.capped:
+            prompt = sum(estimated_tokens(m.get("content", "")) for m in request.messages)
+            reported = (prompt, estimated_tokens(answer.text))
+            return (
+                "" if tokens == reported else f"an LMResponse with {tokens} tokens; {answer.provider} said {reported}"
+            )
+        cap = min(request.max_tokens, config.max_tokens) if config is not None else request.max_tokens
+        if min(tokens) < 0 or answer.completion_tokens > cap:
+            return f"an LMResponse with {tokens} tokens, though at most {cap} were asked for"
+        return ""
+
+
 class WavCheck:
     """``--wav-check``: a set's WAV against the bars replay renders, bar by bar, as the 16-bit samples the set's
     ``WavWriter`` wrote. The logged checksums cover the audio before it reaches the WAV; this covers the file."""
@@ -610,11 +672,15 @@ def verify(
         return isinstance(event, DECISIONS) or event.source in deciding
 
     checker = _Verifier(reader, is_output, whole=not found.problems)
-    playback = Playback(samples, scenario, reader.written_format)
+    if not found.checksums:
+        warn(UNCHECKED)
+    playback = Playback(samples, scenario, found.checksums)
     wav_check = WavCheck(wav, scenario.sample_rate) if wav is not None else None
+    inputs = InputCheck(scenario)
 
     def listen(event: ev.Event) -> None:
         audio, wrong = playback.see(event)
+        wrong = wrong or inputs.see(event)
         if wrong is None and audio is not None and wav_check is not None:
             assert isinstance(event, ev.BarPlayed)
             wrong = wav_check.bar(event, audio)

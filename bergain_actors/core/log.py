@@ -264,7 +264,7 @@ class LogReader:
         self.written_format = int(raw.get("format", 1))  # the header itself is upcast to LOG_FORMAT
         if self.written_format < 1:
             raise LogError(
-                f"{self.path}: log format {self.written_format} was never written (formats are 1 to {LOG_FORMAT})"
+                f"{self.path}: log format {self.written_format} does not exist (formats 1 to {LOG_FORMAT} do)"
             )
         if self.written_format > LOG_FORMAT:
             raise LogError(
