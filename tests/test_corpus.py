@@ -87,5 +87,5 @@ def test_a_log_of_a_kind_this_code_lacks_names_the_kind(monkeypatch, capsys):
     monkeypatch.delitem(registry.KINDS["critic"], "flaky")
     capsys.readouterr()
     assert main(["replay", str(CORPUS / "crash-restart.bgnlog"), "--verify"]) == 3
-    out, err = capsys.readouterr()
+    err = capsys.readouterr().err
     assert "the critic played as kind 'flaky', which this code does not know" in err
