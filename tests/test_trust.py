@@ -3,11 +3,13 @@ special files as outputs, and the one-line answers to bad input."""
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import stat
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -219,3 +221,37 @@ def test_the_count_before_a_difference_stops_at_it(tmp_path, capsys, monkeypatch
     seq = int(err.split("replay diverged at seq ")[1].split()[0])
     checked = int(out.split("checked ")[1].split()[0])
     assert code == 3 and checked < seq and f"the first difference is at seq {seq}" in out
+
+
+@pytest.mark.timeout(180)
+def test_a_set_killed_outright_leaves_a_wav_of_whole_bars_that_replay_renders(tmp_path):
+    """SIGKILL in --fast, mid-set: the WAV's header counts whole bars only, and they are the first bars replay
+    renders from the log (which holds at least those bars)."""
+    argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(ROOT / "scenarios" / "autopilot.toml"), "--fast"]
+    argv += ["--quiet", "--no-report", "--bars", "3000", "--out", str(tmp_path)]
+    child = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        trio.run(_until_wav_has_bars, tmp_path, 40)
+    finally:
+        child.kill()
+        child.wait(timeout=60)
+    [log] = tmp_path.glob("*.bgnlog")
+    [wav] = tmp_path.glob("*.wav")
+    killed, rate = sf.read(wav, dtype="int16")
+    rendered = tmp_path / "replayed.wav"
+    assert main(["replay", str(log), "--wav", str(rendered), "--allow-partial"]) == 0
+    again, _ = sf.read(rendered, dtype="int16")
+    bar = Fraction(rate * 60 * 4, 128)  # frames per bar at the scenario's 128 BPM
+    bars = round(len(killed) / bar)
+    assert bars >= 40 and len(killed) in (math.floor(bars * bar), math.ceil(bars * bar)), "a torn bar in the WAV"
+    assert len(again) >= len(killed) and np.array_equal(killed, again[: len(killed)])
+
+
+async def _until_wav_has_bars(folder: Path, bars: int) -> None:
+    """Wait (on the file growing, with a deadline) until the set's WAV holds ``bars`` bars."""
+    with trio.fail_after(120):
+        while True:
+            wavs = list(folder.glob("*.wav"))
+            if wavs and wavs[0].stat().st_size > 44 + bars * 2 * 2 * 82688:
+                return
+            await trio.sleep(0.05)
