@@ -584,7 +584,9 @@ class InputCheck:
             return f"an LMResponse from provider {answer.provider!r}, which the set had not got"
         config = self.providers[answer.provider]
         tokens = (answer.prompt_tokens, answer.completion_tokens)
-        if config is not None and config.kind == "scripted" and answer.request_id not in self.capped:
+        if config is not None and config.kind == "scripted":  # its counts estimate the answer before any cut
+            if answer.request_id in self.capped:
+                return ""
             prompt = sum(estimated_tokens(m.get("content", "")) for m in request.messages)
             reported = (prompt, estimated_tokens(answer.text))
             return (
