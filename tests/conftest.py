@@ -155,3 +155,12 @@ def jack48(monkeypatch):
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests skipped because ``../shared`` (the AbletonOSC peer) is not beside the clone."""
+    from tests.ableton_peer import NO_PEER
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", ()) if NO_PEER in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests skipped: {NO_PEER}")

@@ -74,6 +74,8 @@ class ProviderRouter(Actor):
         self._running = False
         self._pending: list[tuple[ev.LMRequest, float]] = []
         """Requests that arrived before ``run`` opened the nursery (they are served as soon as it does)."""
+        self.unscored: set[str] = set()
+        """Providers that answered a choice without probabilities (said once each)."""
         self.secrets = Secrets()
         """Every configured API key: redacted from each event and log line the router makes."""
         for provider in config.providers:
@@ -200,6 +202,9 @@ class ProviderRouter(Actor):
                 slot.breaker.release(permit)
                 raise
             self._report(name, slot.breaker.succeeded(permit), request.seq)
+            if request.score and not answer.scores and name not in self.unscored:
+                self.unscored.add(name)
+                self._warn("provider gives no probabilities: its choices are its constrained answers", provider=name)
             text = answer.text
             if len(text) > MAX_ANSWER_CHARS:
                 capped = ev.LMAnswerCapped(
@@ -216,6 +221,7 @@ class ProviderRouter(Actor):
                     prompt_tokens=answer.prompt_tokens,
                     completion_tokens=answer.completion_tokens,
                     attempts=tuple(attempts),
+                    scores=answer.scores,
                     bar=self._bar,
                     cause=request.seq,
                 )
