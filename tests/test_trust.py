@@ -7,6 +7,7 @@ import math
 import os
 import random
 import stat
+import struct
 import subprocess
 import sys
 from fractions import Fraction
@@ -238,6 +239,8 @@ def test_a_set_killed_outright_leaves_a_wav_of_whole_bars_that_replay_renders(tm
     [log] = tmp_path.glob("*.bgnlog")
     [wav] = tmp_path.glob("*.wav")
     killed, rate = sf.read(wav, dtype="int16")
+    header = wav.read_bytes()[:44]
+    assert struct.unpack_from("<I", header, 40)[0] == killed.size * 2, "the header counts the whole bars"
     rendered = tmp_path / "replayed.wav"
     assert main(["replay", str(log), "--wav", str(rendered), "--allow-partial"]) == 0
     again, _ = sf.read(rendered, dtype="int16")
