@@ -140,27 +140,40 @@ def test_wav_check_catches_audio_changed_on_its_way_to_the_wav(scenario_factory,
 # --- 6: writers never replace a special file ------------------------------------------------------------------------
 
 
+def special_files(folder: Path) -> dict[str, Path]:
+    """A FIFO, a link to a file and (as root) a character device like /dev/full, made in ``folder``: a writer
+    that wrongly replaced one damages nothing outside the test."""
+    made = {"fifo": folder / "pipe"}
+    os.mkfifo(made["fifo"])
+    target = folder / "real.mid"
+    target.write_bytes(b"keep")
+    made["link"] = folder / "link.wav"
+    made["link"].symlink_to(target)
+    if os.geteuid() == 0:
+        made["device"] = folder / "full"
+        os.mknod(made["device"], 0o666 | stat.S_IFCHR, os.makedev(1, 7))
+    return made
+
+
 def test_no_writer_replaces_a_device_a_fifo_or_a_link(tmp_path, capsys):
     log = str(CORPUS / "autopilot.bgnlog")
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
-    target = tmp_path / "real.mid"
-    target.write_bytes(b"keep")
-    link = tmp_path / "link.wav"
-    link.symlink_to(target)
-    cases = [("--wav", "/dev/full"), ("--midi", "/dev/null"), ("--wav", str(fifo)), ("--midi", str(link))]
-    for flag, path in cases:
-        code, out, err = cli(capsys, "replay", log, flag, path, "--force")
-        assert code == 2, f"{flag} {path}: exit {code}\n{out}{err}"
-        assert "only a new path or a regular file is written, even with --force" in err
-        assert len(err.strip().splitlines()) == 1
-    assert stat.S_ISCHR(os.stat("/dev/full").st_mode) and stat.S_ISFIFO(os.lstat(fifo).st_mode)
-    assert link.is_symlink() and target.read_bytes() == b"keep"
+    made = special_files(tmp_path)
+    modes = {name: os.lstat(path).st_mode for name, path in made.items()}
+    for name, path in made.items():
+        for flag in ("--wav", "--midi"):
+            code, out, err = cli(capsys, "replay", log, flag, str(path), "--force")
+            assert code == 2, f"{flag} {name}: exit {code}\n{out}{err}"
+            assert "only a new path or a regular file is written, even with --force" in err
+            assert len(err.strip().splitlines()) == 1
+    assert {name: os.lstat(path).st_mode for name, path in made.items()} == modes
+    assert (tmp_path / "real.mid").read_bytes() == b"keep"
 
 
 def test_clip_midi_goes_through_the_same_check(tmp_path, capsys):
-    code, _, err = cli(capsys, "clip", "4-bar acid bassline in A minor", "--midi", "/dev/full", "--force")
-    assert code == 2 and "--midi /dev/full: is not a regular file" in err
+    fifo = special_files(tmp_path)["fifo"]
+    code, _, err = cli(capsys, "clip", "4-bar acid bassline in A minor", "--midi", str(fifo), "--force")
+    assert code == 2 and f"--midi {fifo}: is not a regular file" in err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 # --- 9: smaller ---------------------------------------------------------------------------------------------------
