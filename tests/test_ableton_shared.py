@@ -57,10 +57,10 @@ def test_a_second_client_taking_the_beat_on_the_fork_does_not_freeze_the_set(pee
 @pytest.mark.parametrize(
     "policy", [{"on_transport": "restart", "on_tempo": "restore"}, {"on_transport": "follow", "on_tempo": "follow"}]
 )
-def test_another_client_stops_the_transport_sets_the_tempo_and_deletes_a_track(peer_factory, tmp_path, policy):  # noqa: F811
+def test_another_client_stops_transport_sets_tempo_deletes_a_track_fires_a_scene(peer_factory, tmp_path, policy):  # noqa: F811
     peer = peer_factory(tick_ms=100, clock_ms=10)
     other = SecondClient(peer.port, period=3600)
-    bars = 14
+    bars = 18
     scenario = ableton_scenario(tmp_path, peer, bars=bars, bpm=120, ableton=policy)
     done: dict[str, int] = {}
 
@@ -84,6 +84,9 @@ def test_another_client_stops_the_transport_sets_the_tempo_and_deletes_a_track(p
         await at(done["tempo"] + 2)
         other.send("/live/song/delete_track", tracks["bass"])
         done["delete"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+        await at(done["delete"] + 2)
+        other.send("/live/scene/fire", 7)  # a row of empty slots: it stops every track at the next bar line
+        done["scene"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
 
     try:
         result = play(scenario, tmp_path, during=meddle)
@@ -95,6 +98,10 @@ def test_another_client_stops_the_transport_sets_the_tempo_and_deletes_a_track(p
         assert changes[state].bar <= done[when] + 1, (state, changes[state], done)  # noticed within a bar
         assert any(line.startswith(f"  bar {changes[state].bar}: {state}") for line in result.summary.lines())
     assert "bass" in changes["track changed"].detail and "made again" in changes["track changed"].detail
+    offs = of(result.events, ev.LiveBarOff)
+    stopped = [e for e in offs if e.bar > done["scene"] and "Live plays nothing" in e.reason]
+    assert stopped and stopped[0].bar <= done["scene"] + 2, (done, of(result.events, ev.LiveBarOff))
+    assert result.summary.live_bars_off >= {e.bar for e in stopped}
     names = live_tracks(peer.port, peer.reply_port)
     assert names.count("bass") == 1, names
     plans = [e.plan for e in of(result.events, ev.BarPlanned)]

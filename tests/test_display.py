@@ -119,6 +119,25 @@ def test_the_panel_shows_the_device_the_tempo_playing_and_splits_stalls_from_hel
     assert "audio  system:playback (back at bar 9)" in shown()
 
 
+def test_the_panel_counts_the_bars_live_did_not_play_as_planned_and_says_why():
+    from rich.console import Console
+
+    from bergain_actors.display.live import render
+
+    board = Board()
+    board.add(
+        ev.SetStarted(name="s", seed=1, bpm=120, beats_per_bar=4, total_bars=32, sample_rate=44100, lookahead_bars=2)
+    )
+    board.add(ev.AbletonStatus(state="connected", bar=0))
+    for role, bar in (("bass", 5), ("drums", 5), ("bass", 9)):
+        board.add(ev.LiveBarOff(role=role, reason="Live plays slot 2, planned slot 3", bar=bar))
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(board, LineEditor(), 1))
+    text = console.export_text()
+    assert "Ableton  connected   2 bars not as planned" in text
+    assert "bar    9 · Live did not play bass as planned: Live plays slot 2, planned slot 3" in text
+
+
 def board_event(board: Board, event: ev.Event, seq: int) -> ev.Event:
     stamped = ev.BarPlanned(plan=event.plan, bar=event.bar, seq=seq)  # type: ignore[attr-defined]
     board.add(stamped)

@@ -13,7 +13,7 @@ import pytest
 import trio
 from conftest import make_scenario
 from service_harness import SCRIPTED, live_set
-from test_interrupt import lines_until
+from test_interrupt import signal_when
 from test_signals import signal_after_bar
 
 from bergain_actors.cli import main
@@ -121,6 +121,7 @@ def test_the_summary_gives_the_tempos_played_and_splits_stalls_from_performer_ho
     summary.add(ev.BarHeld(plan_seq=25, bar=6))
     lines = summary.lines()
     assert lines[0].startswith("set          s — 6/6 bars at 128–132 BPM")
+    assert summary.seconds_played == pytest.approx(sum(4 * 60 / bpm for bpm in (128, 128, 130, 132, 132, 132)))
     assert lines[1].startswith("stalls       1 (bars the engine played again")
     assert lines[2] == "performer    1 holds, 3 bars held"
 
@@ -138,22 +139,7 @@ def test_serve_takes_minutes(tmp_path, capsys):
 def test_ctrl_c_on_serve_without_a_set_exits_130_without_a_traceback(tmp_path):
     argv = [sys.executable, "-m", "bergain_actors.cli", "serve", "--port", "0"]
     process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
-    seen = []
-    try:
-        lines = lines_until(process, 120)
-        for line in lines:
-            seen.append(line)
-            if "HTTP API (router only)" in line:
-                process.send_signal(signal.SIGINT)
-                break
-        else:
-            raise AssertionError(f"serve never said it listened: {seen[-5:]}")
-        seen.extend(lines)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    err = "".join(seen)
+    err = signal_when(process, lambda line: "HTTP API (router only)" in line)
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "interrupted" in err
 

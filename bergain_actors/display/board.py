@@ -45,6 +45,8 @@ class Board:
         self.device_ok = True
         self.ableton = ""
         """Live's state as last heard (empty: no Ableton in this set)."""
+        self.live_bars_off: set[int] = set()
+        """Bars Live did not play as planned (``LiveBarOff``)."""
         self.end = -1
         self.pending: dict[int, str] = {}
         """Steers waiting for the Conductor: seq → words."""
@@ -85,6 +87,8 @@ class Board:
                 self.device, self.device_ok = f"{event.device} (back at bar {event.bar})", True
             case ev.AbletonStatus() if event.state not in ("setup",):
                 self.ableton = event.state + (f": {event.detail}" if event.detail else "")
+            case ev.LiveBarOff():
+                self.live_bars_off.add(event.bar)
             case ev.BarHeld():
                 self.holds += 1
             case ev.AudioUnderflow():

@@ -81,6 +81,7 @@ def render(board: Board, editor: LineEditor, beat: int) -> Group:
             (board.device or "—", "green" if board.device_ok else "bold red"),
             ("   Ableton  " if board.ableton else "", "dim"),
             board.ableton,
+            (f"   {len(board.live_bars_off)} bars not as planned" if board.live_bars_off else "", "bold red"),
         ),
         Panel(thinking, title="the brain, one line per decision", title_align="left", border_style="dim"),
         Panel(critic, title="critic", title_align="left", border_style="dim"),

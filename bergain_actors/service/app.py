@@ -195,6 +195,7 @@ class Api:
                 playing=session.plays and not session.view.ended,
                 set=session.view.snapshot(),
                 providers={row.name: row.state for row in session.providers()},
+                lm=session.router() is not None,
             )
         )
 

@@ -97,6 +97,8 @@ class SetSnapshot(msgspec.Struct):
     device: str = ""
     device_ok: bool = True
     ableton: str = ""
+    live_bars_off: int = 0
+    """Bars Ableton Live did not play as planned (each a ``LiveBarOff`` event, with its role and why)."""
 
 
 class ProviderView(msgspec.Struct):
@@ -122,8 +124,11 @@ class Health(msgspec.Struct):
     status: str
     uptime_s: float
     playing: bool
+    """A set is playing here and has not ended: commands that steer it can work."""
     set: SetSnapshot
     providers: dict[str, str]
+    lm: bool = False
+    """There is an LM router: ``/ask`` and ``/clip`` can work."""
 
 
 class CommandReply(msgspec.Struct, omit_defaults=True):

@@ -426,6 +426,15 @@ class AbletonLink(Actor):
                 continue
             self._beat(beat)
             bar = self.clock.set_bar()
+            if bar is not None and self.state.played >= 0 and abs(bar - self.state.played) >= 2:
+                self._change(
+                    "transport moved",
+                    f"Live's song time jumped to its bar {beat // self.beats_per_bar} while the set played bar"
+                    f" {self.state.played} (someone moved or restarted the transport, or Live stalled): the set"
+                    " joins Live there",
+                )
+                await self._resync(osc, keep=False)
+                continue
             if bar is not None and bar > looked:
                 looked = bar
                 await self._look(osc)
@@ -494,23 +503,25 @@ class AbletonLink(Actor):
                 self.ctx.emit(ev.LiveTempo(tempo=tempo, bar=max(state.played, 0)))
         names = await osc.query("/live/song/get/track_names")
         wanted = {role: getattr(self.config.tracks, role) for role in state.tracks}
+        changed = []
         for role, track in list(state.tracks.items()):
             if track.index < len(names) and str(names[track.index]).lower() == wanted[role].lower():
                 continue
             found = [i for i, n in enumerate(names) if str(n).lower() == wanted[role].lower()]
             if found:
-                what = f"track {wanted[role]!r} moved from {track.index} to {found[0]}"
+                changed.append(f"{wanted[role]!r} moved from track {track.index} to {found[0]}")
                 index = found[0]
             else:
                 index = await live.create_track(osc, wanted[role], [])
                 names = await osc.query("/live/song/get/track_names")
-                what = f"track {wanted[role]!r} was deleted or renamed in Live: made again as track {index}"
-            self._change("track changed", f"{what}; {role}'s clips go there from the next bar")
+                changed.append(f"{wanted[role]!r} was deleted or renamed in Live: made again as track {index}")
             state.tracks[role] = TrackState(index, ring=(await live.ring(osc, {role: index}, RING))[role])
-            for other in state.tracks.values():
-                other.scheduled = None  # indexes may have shifted: every track is written afresh
             state.pending = [p for p in state.pending if p.role != role]
             state.expect.pop(role, None)
+        if changed:
+            self._change("track changed", "; ".join(changed) + "; their clips go there from the next bar")
+            for track in state.tracks.values():
+                track.scheduled = None  # written afresh, each on its track as it is now
             state.written = max(state.played, 0)
             self._plan_wake.set()
 
@@ -549,8 +560,15 @@ class AbletonLink(Actor):
             self._fire_scene(osc)
             return
         self._mix(osc)
+        await self._check_bar(osc)  # before this bar's fires (for the next bar) change what is expected
+        now = self.clock.set_bar()
+        if now is None or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
+            return
+        (playing,) = await osc.query("/live/song/get/is_playing")
+        if not playing:  # a fire would start a transport someone stopped: the policy decides
+            await self._transport_stopped(osc)
+            return
         await self._confirm_fires(osc, self._fire_due(osc))
-        await self._check_bar(osc)
 
     def _fire_due(self, osc: OscClient) -> list[Pending]:
         state = self.state
@@ -609,6 +627,7 @@ class AbletonLink(Actor):
             if playing != slot and not (slot < 0 and playing < 0):
                 said = "nothing" if playing < 0 else f"slot {playing}"
                 self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
+                self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
 
     def _off(self, role: str, bar: int, reason: str) -> None:
         self.ctx.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)

@@ -284,12 +284,12 @@ async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note
         for args in chunk_notes([track, slot], note_args(notes)):
             osc.send("/live/clip/add/notes", *args)
         osc.send("/live/clip/set/name", track, slot, name)
-        try:
-            names = await osc.query("/live/track/get/clips/name", track)
-            if slot < len(names) and names[slot] == name:
-                got = await osc.query("/live/clip/get/notes", track, slot)
-                if _note_set(zip(*[iter(got)] * 5, strict=False)) == want:
-                    return
+        try:  # both asked at once (one Live tick): an empty slot's notes are answered by Live's error
+            names, got = await gather(
+                osc.query("/live/track/get/clips/name", track), osc.query("/live/clip/get/notes", track, slot)
+            )
+            if slot < len(names) and names[slot] == name and _note_set(zip(*[iter(got)] * 5, strict=False)) == want:
+                return
         except OscError as exc:
             if exc.kind != "live":  # Live's error answered a read-back: the clip is not there; write it again
                 raise
