@@ -32,7 +32,7 @@ class Tamper(msgspec.Struct, frozen=True, kw_only=True):
     says: str
     """A fragment of what replay prints (stdout or stderr) saying why."""
     log: str = "autopilot"
-    """The corpus log it forges."""
+    """Which set it forges (``autopilot``, ``phrase-scripted``: see ``tests/test_tamper.py``)."""
 
 
 def forge(src: Path, dst: Path, tamper: Tamper) -> Path:
