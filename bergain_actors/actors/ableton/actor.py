@@ -12,6 +12,12 @@ The rlm brain's Live tools act through ``AbletonOp`` events: a task of the actor
 (beside the clips, never holding them up), reads Live again (``LiveSnapshot``: what the tools read) and answers
 ``AbletonOpDone``.
 
+Live is shared and UDP loses datagrams: every write is confirmed (clips and fires read back, tracks checked by
+index and name) or idempotent (faders sent whole each bar), and only what failed is sent again. A watchdog reads
+Live's song time every half beat (a beat the listener did not push still reaches the clock) and, once a bar, its
+tempo and our tracks; what someone else changed follows the scenario's ``on_transport`` / ``on_tempo``. Each bar
+Live did not play as planned is a ``LiveBarOff``. The ring of clip slots never holds a performer's clip.
+
 An edge actor: ``handle`` only records plans, bars and operations; the actor's own tasks talk to Live. Everything
 it learns from Live (beats, errors, losses, reloads, listeners, snapshots) and everything it does (clips written
 and fired, scenes fired, operations) is an event first, so ``replay --verify`` needs no Live. Faults never reach
@@ -21,6 +27,7 @@ with backoff and resyncs.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import msgspec
@@ -247,6 +254,12 @@ class AbletonLink(Actor):
                 finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
                     if self.state.ok and self.state.played + 1 >= self.ctx.set.total_bars:
                         osc.send("/live/song/stop_all_clips", 1)
+                        with (
+                            trio.CancelScope(shield=True),
+                            trio.move_on_after(self.clock.bar_seconds / 2),
+                            contextlib.suppress(OscError),
+                        ):
+                            await self._check_bar(osc)  # the last bar is checked like every other
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
@@ -372,7 +385,7 @@ class AbletonLink(Actor):
                 cancel.cancel()
 
         async with trio.open_nursery() as nursery:
-            for task in (self._watch, self._follow, self._writer):
+            for task in (self._watch, self._follow, self._writer, self._looker):
                 nursery.start_soon(guard, task, nursery.cancel_scope)
         raise failed[0]
 
@@ -409,7 +422,6 @@ class AbletonLink(Actor):
         with no push the listener is registered again; when that does not bring it back, the set says so once and
         follows Live's song time. What someone else changed in Live is handled by the scenario's policy."""
         registered = -1
-        looked = -1
         while True:
             await trio.sleep(30.0 / self.ctx.scenario.bpm)  # half a beat at the set's tempo
             song_time, playing = await live.gather(
@@ -435,9 +447,6 @@ class AbletonLink(Actor):
                 )
                 await self._resync(osc, keep=False)
                 continue
-            if bar is not None and bar > looked:
-                looked = bar
-                await self._look(osc)
             if beat - self._pushed < 2:
                 continue
             if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
@@ -450,6 +459,16 @@ class AbletonLink(Actor):
                     " be taking its pushes); the set follows Live's song time, read every half beat"
                 )
                 self._change("beat lost", detail)
+
+    async def _looker(self, osc: OscClient) -> None:
+        """``_look`` once a bar, beside the watchdog (a slow answer there must not stop the song time's reads)."""
+        looked = -1
+        while True:
+            await self.clock.changed()
+            bar = self.clock.set_bar()
+            if bar is not None and bar > looked and not self._stopped:
+                looked = bar
+                await self._look(osc)
 
     def _change(self, state: str, detail: str) -> None:
         """Something in Live is not as the set left it: a warning, an event (the summary's "Live changes")."""
