@@ -28,6 +28,7 @@ with backoff and resyncs.
 from __future__ import annotations
 
 import contextlib
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -174,8 +175,9 @@ class AbletonLink(Actor):
         """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
         self._followed = 0.0
         """The tempo set in Live that the set follows (``on_tempo = follow``)."""
-        self._tempo_before = 0.0
-        """The tempo sent before the last one: Live still at it means our change was lost, not someone's."""
+        self._tempi: deque[float] = deque(maxlen=8)
+        """The tempi we sent last: Live at one of them is our own doing (a glide's step, a change lost), not
+        someone else's."""
         self._follow_from = -1
         """The first bar planned at ``_followed``: earlier plans' tempi are not sent (they would undo it)."""
         self._reloaded = False
@@ -221,11 +223,12 @@ class AbletonLink(Actor):
                 self._reloaded = True
             self._wake.set()
 
-    def _beat(self, beat: int) -> None:
+    def _beat(self, beat: int, pushed: bool = True) -> None:
         """Live reached ``beat`` (pushed by its listener, or read from its song time by the watchdog): logged, then
-        the clock. A beat already seen is not news; a beat behind the last one means Live's song time went back."""
+        the clock. A beat already seen is not news; a pushed beat well behind the last one means Live's song time
+        went back. A read one never moves the clock back (its answer may be older than a push)."""
         clock = self.clock
-        if beat == self._beat_seen or (0 < self._beat_seen - beat <= 1):
+        if beat == self._beat_seen or (0 < self._beat_seen - beat <= (1 if pushed else 1 << 30)):
             return
         self._beat_seen = beat
         bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
@@ -436,17 +439,7 @@ class AbletonLink(Actor):
             beat = int(float(song_time[0]))
             if beat < 0 or not self.clock.up:
                 continue
-            self._beat(beat)
-            bar = self.clock.set_bar()
-            if bar is not None and self.state.played >= 0 and abs(bar - self.state.played) >= 2:
-                self._change(
-                    "transport moved",
-                    f"Live's song time jumped to its bar {beat // self.beats_per_bar} while the set played bar"
-                    f" {self.state.played} (someone moved or restarted the transport, or Live stalled): the set"
-                    " joins Live there",
-                )
-                await self._resync(osc, keep=False)
-                continue
+            self._beat(beat, pushed=False)
             if beat - self._pushed < 2:
                 continue
             if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
@@ -503,7 +496,7 @@ class AbletonLink(Actor):
         (tempo,) = await osc.query("/live/song/get/tempo")
         tempo = round(float(tempo), 2)
         if state.tempo and tempo != round(state.tempo, 2) and tempo != self._followed:
-            if tempo == round(self._tempo_before, 2):  # our last change was lost on the way: send it again
+            if tempo in self._tempi:  # one of ours (late, or our change was lost on the way): send the set's again
                 osc.send("/live/song/set/tempo", float(state.tempo))
             elif self.config.on_tempo == "restore":
                 self._change(
@@ -698,7 +691,7 @@ class AbletonLink(Actor):
         if bar < self._follow_from and bpm != self._followed:
             return  # planned before the set followed Live's tempo
         if bpm != self.state.tempo:
-            self._tempo_before = self.state.tempo
+            self._tempi.append(round(bpm, 2))
             osc.send("/live/song/set/tempo", float(bpm))
             self.state.tempo = bpm
             self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
