@@ -2,7 +2,8 @@
 
 Thirty prompts written for this project, each labelled with the candidates a producer would accept. For each
 picker (always the first candidate, a seeded random one, the prompt's keywords, the embedded LM greedy on one order,
-the embedded LM calibrated over two orders and a content-free prompt), the table gives how often the clip honours
+the embedded LM calibrated over two orders and a content-free prompt, and what ``clip`` does: the words' shortlist,
+then the calibrated LM among it), the table gives how often the clip honours
 the words, and per clip its notes: share in key, distinct pitches, distinct onsets, and how many of its bars repeat an
 earlier one. Every third prompt is held out: the candidates' words and sentences were not tuned on them, and they
 are reported apart.
@@ -28,7 +29,7 @@ from bergain_actors import choice
 from bergain_actors.core import events as ev
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.music.clip import Clip, build_clip, parse_prompt
-from bergain_actors.music.clip_candidates import Candidate, admissible, candidates, keyword_pick
+from bergain_actors.music.clip_candidates import Candidate, admissible, candidates, keyword_pick, shortlist
 from bergain_actors.music.plan import TICKS_PER_BEAT
 from bergain_actors.music.theory import set_theory
 from bergain_actors.service.clips import clip_ballot
@@ -72,8 +73,6 @@ PROMPTS: tuple[tuple[str, str, int, str | None, frozenset[str]], ...] = tuple(
 HELD_OUT = frozenset(range(2, len(PROMPTS), 3))
 """Every third prompt: not looked at while the candidates' words and sentences were written."""
 
-PICKERS = ("constant", "random", "keywords", "LM greedy", "LM calibrated")
-
 
 def options_for(prompt: str) -> tuple[Candidate, ...]:
     request = parse_prompt(prompt)
@@ -94,22 +93,26 @@ def notes_figures(clip: Clip) -> tuple[float, int, int, int]:
     return in_key, len({n.pitch for n in clip.notes}), len({n.start for n in clip.notes}), repeats
 
 
-async def lm_picks(orders: int, calibrate: bool) -> list[int]:
+async def lm_picks(orders: int, calibrate: bool, words_first: bool = False) -> list[int]:
+    """Per prompt, the LM's choice among all candidates, or with ``words_first`` among the words' shortlist (what
+    ``clip`` does)."""
     # the embedded model, patient: on a loaded machine its boot and an answer may take minutes; this is about choices
     scenario = scenarios.parse('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 300.0 }]\n')
     picks = []
     async with router_session(scenario) as session:
         for prompt, *_ in PROMPTS:
             options = options_for(prompt)
-            if len(options) == 1:
-                picks.append(0)
+            open_ = shortlist(options, parse_prompt(prompt).style) if words_first else tuple(range(len(options)))
+            if len(open_) == 1:
+                picks.append(open_[0])
                 continue
+            shown = tuple(options[i] for i in open_)
             asked = await choice.ask(
-                session, clip_ballot(prompt, options, orders=orders, calibrate=calibrate), purpose="clip", timeout=300
+                session, clip_ballot(prompt, shown, orders=orders, calibrate=calibrate), purpose="clip", timeout=300
             )
             if isinstance(asked, ev.LMFailed):
                 raise SystemExit(f"bench_clips: the embedded LM did not answer: {asked.reason}")
-            picks.append(asked[0].index)
+            picks.append(open_[asked[0].index])
     return picks
 
 
@@ -126,6 +129,7 @@ def main() -> None:
     if not args.no_lm:
         picks["LM greedy"] = trio.run(lm_picks, 1, False)
         picks["LM calibrated"] = trio.run(lm_picks, 2, True)
+        picks["words, then LM (clip)"] = trio.run(lm_picks, 2, True, True)
 
     table = Table(title=f"clips from words: {len(PROMPTS)} prompts ({len(HELD_OUT)} held out), embedded LM")
     for column in (

@@ -45,6 +45,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import shutil
     import subprocess
 
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller cleaned up before any worker started, and a sibling may run jackd now
     if shutil.which("pgrep") and subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 1:
         for path in Path("/dev/shm").glob("jack*"):  # files, and per-user folders such as jack_db-0
             if path.is_dir():

@@ -97,7 +97,7 @@ class Page:
 
 
 async def test_the_dashboard_reads_at_a_glance_and_its_controls_land_in_the_log(browser, scenario_factory, tmp_path):
-    scenario = scenario_factory(bpm=240, bars=40, router=SCRIPTED)
+    scenario = scenario_factory(bpm=240, bars=64, router=SCRIPTED)
     page = Page(browser)
     async with live_set(scenario, tmp_path) as live, httpx.AsyncClient(base_url=live.url, timeout=60) as client:
         await page.run(browser.get, live.url + "/")
@@ -120,7 +120,7 @@ async def test_the_dashboard_reads_at_a_glance_and_its_controls_land_in_the_log(
         glance = await page.run(
             lambda: {k: page.text(f"#{k}") for k in ("bpm", "key", "total", "left", "phase", "next", "device")}
         )
-        assert glance["bpm"] == "240" and glance["key"] == health["key"] and glance["total"] == "of 40"
+        assert glance["bpm"] == "240" and glance["key"] == health["key"] and glance["total"] == "of 64"
         assert re.fullmatch(r"\d+:\d\d", glance["left"]) and glance["phase"].lower() in {
             p["phase"] for p in health["phases"]
         }
@@ -130,15 +130,16 @@ async def test_the_dashboard_reads_at_a_glance_and_its_controls_land_in_the_log(
         assert int(bands) == len(health["phases"]) == 6
 
         # the chart's target is the per-bar target the log holds (energy + moved it off the arc)
-        def charted_target() -> float:
-            return float(page.find("#arc").get_attribute("data-target") or "nan")
-
         played = live.of(ev.BarPlayed)[-1]
-        plans = {e.seq: e.plan for e in live.of(ev.BarPlanned)}
-        await page.until(lambda: int(page.find("#position").get_attribute("data-bar")) >= played.bar)
-        target = await page.run(charted_target)
-        recent = {round(plans[e.plan_seq].target, 3) for e in live.of(ev.BarPlayed)[-3:]}
-        assert target in recent
+        await page.until(lambda: int(page.find("#arc").get_attribute("data-bar")) >= played.bar)
+        bar, target = await page.run(
+            lambda: (
+                int(page.find("#arc").get_attribute("data-bar")),
+                float(page.find("#arc").get_attribute("data-target")),
+            )
+        )
+        plans = {e.plan.bar: e.plan for e in live.of(ev.BarPlanned)}
+        assert target == round(plans[bar].target, 3)
 
         # the tempo control: a glide the page then shows
         await page.run(lambda: page.find("#tempo-value").clear())

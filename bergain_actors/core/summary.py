@@ -19,6 +19,8 @@ class Summary:
         """Bars played while a performer held the groove."""
         self._holding = False
         self.tempo_range = Tempos()
+        self.seconds_played = 0.0
+        """The bars played, each at its own tempo."""
         """The tempos the bars were played at."""
         self.underflows = 0
         self.late_bars = 0
@@ -43,6 +45,11 @@ class Summary:
         self.lm_answers = 0
         self.lm_failures = 0
         self.phrase_decisions = 0
+        self.choices: set[str] = set()
+        """Request ids of LM choices (``bergain_actors.choice``)."""
+        self.scored = 0
+        self.unscored: dict[str, int] = {}
+        """Provider → choices it answered without probabilities."""
         self.commands = 0
         self.rejected = 0
         self.steers = 0
@@ -80,7 +87,8 @@ class Summary:
                 self.tempo_range.planned(event.seq, event.plan.bpm)
             case ev.BarPlayed():
                 self.bars_played = max(self.bars_played, event.bar + 1)
-                self.tempo_range.played(event.plan_seq)
+                bpm = self.tempo_range.played(event.plan_seq) or self.bpm
+                self.seconds_played += self.seconds_per_bar * self.bpm / bpm if bpm else 0.0
                 self.held_bars += self._holding
             case ev.SteerActed(intent="hold" | "resume"):
                 self.hold_steers += event.intent == "hold" and not self._holding
@@ -126,8 +134,15 @@ class Summary:
                 self.brain_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.LMRequest():
                 self.lm_requests += 1
+                if event.score:
+                    self.choices.add(event.request_id)
             case ev.LMResponse():
                 self.lm_answers += 1
+                if event.request_id in self.choices:
+                    self.scored += bool(event.scores)
+                    if not event.scores:
+                        self.unscored.setdefault(event.provider, 0)
+                        self.unscored[event.provider] += 1
             case ev.LMFailed():
                 self.lm_failures += 1
             case ev.PhraseDecision():
@@ -158,7 +173,7 @@ class Summary:
                 self.end = event.reason
 
     def lines(self) -> list[str]:
-        minutes = self.bars_played * self.seconds_per_bar / 60
+        minutes = (self.seconds_played or self.bars_played * self.seconds_per_bar) / 60
         out = [
             f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at"
             f" {self.tempo_range.describe(self.bpm)} BPM ({minutes:.1f} min){', ' + self.end if self.end else ''}",
@@ -178,6 +193,12 @@ class Summary:
             out.append(
                 f"LM           {self.lm_requests} requests, {self.lm_answers} answered, {self.lm_failures} failed;"
                 f" {self.phrase_decisions} phrase decisions"
+            )
+        if self.choices:
+            unscored = ", ".join(f"{n} from {name}" for name, n in self.unscored.items())
+            out.append(
+                f"choices      {len(self.choices)} asked, {self.scored} scored by probabilities"
+                + (f"; constrained answers (no probabilities): {unscored}" if unscored else "")
             )
         if self.types["AbletonStatus"]:
             out.append(
@@ -220,13 +241,15 @@ class Tempos:
     def planned(self, seq: int, bpm: float) -> None:
         self._plans[seq] = bpm
 
-    def played(self, plan_seq: int) -> None:
+    def played(self, plan_seq: int) -> float | None:
+        """The tempo the bar of plan ``plan_seq`` played at (None: a plan not seen)."""
         bpm = self._plans.get(plan_seq)
         for seq in [s for s in self._plans if s < plan_seq]:
             del self._plans[seq]
         if bpm is not None:
             self.low = min(self.low, bpm) if self.low else bpm
             self.high = max(self.high, bpm)
+        return bpm
 
     def describe(self, fallback: float) -> str:
         """``128`` or ``128–136`` (the scenario's tempo before any bar played)."""

@@ -280,12 +280,17 @@ def admissible(candidates_: tuple[Candidate, ...], prompt: str) -> tuple[Candida
     return candidates_
 
 
-def keyword_pick(candidates_: tuple[Candidate, ...], style: str) -> int:
-    """The candidate whose words the prompt says most often (the first on a tie, so no words pick the first):
-    the choice without an LM."""
+def shortlist(candidates_: tuple[Candidate, ...], style: str) -> tuple[int, ...]:
+    """The candidates whose words the prompt says most often (all of them when it says none): what the words
+    decide, and what they leave to an LM."""
     words = re.findall(r"[^\W\d_]+|\d+", style.lower())
     scores = [sum(any(w.startswith(stem) for w in words) for stem in c.words) for c in candidates_]
-    return max(range(len(candidates_)), key=lambda i: (scores[i], -i))
+    return tuple(i for i, score in enumerate(scores) if score == max(scores))
+
+
+def keyword_pick(candidates_: tuple[Candidate, ...], style: str) -> int:
+    """The choice without an LM, the baseline: the first of the shortlist (so no words pick the first)."""
+    return shortlist(candidates_, style)[0]
 
 
 # --- writing the notes ------------------------------------------------------------------------------------------------

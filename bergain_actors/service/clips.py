@@ -14,7 +14,7 @@ import msgspec
 from bergain_actors import choice
 from bergain_actors.core import events as ev
 from bergain_actors.music.clip import ClipError, ClipRequest, build_clip, parse_prompt
-from bergain_actors.music.clip_candidates import Candidate, admissible, candidates, keyword_pick
+from bergain_actors.music.clip_candidates import Candidate, admissible, candidates, shortlist
 from bergain_actors.music.clip_layer import PlayingClip, layer_at
 from bergain_actors.music.midi_file import write_midi
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Note
@@ -46,21 +46,25 @@ def clip_ballot(
 async def choose(
     session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...]
 ) -> tuple[int, str, Any]:
-    """(index into ``options``, how it was chosen, the LM's ``Choice`` or None): the LM's calibrated choice, or
-    the prompt's words when it cannot choose (said in the reply: never silently)."""
-    if len(options) == 1:
-        return 0, "the only candidate the prompt allows", None
+    """(index into ``options``, how it was chosen, the LM's ``Choice`` over the shortlist or None). The words
+    decide what they can (``shortlist``: the embedded 135M model chooses no better than chance among clip
+    candidates, ``bench/bench_clips.py``); the LM chooses among what they leave open; when it cannot, the first
+    of the shortlist, and the reply says so."""
+    open_ = shortlist(options, request.style)
+    if len(open_) == 1:
+        return open_[0], "chosen by the words" if len(options) > 1 else "the only candidate the words allow", None
     try:
-        asked = await choice.ask(session, clip_ballot(prompt, options), purpose="clip")
+        asked = await choice.ask(session, clip_ballot(prompt, tuple(options[i] for i in open_)), purpose="clip")
     except NoRouter:
-        return keyword_pick(options, request.style), "chosen by keywords: this set has no LM", None
+        return open_[0], "chosen by keywords: this set has no LM", None
     if isinstance(asked, ev.LMFailed):
-        return keyword_pick(options, request.style), f"chosen by keywords: no LM could answer ({asked.reason})", None
+        return open_[0], f"chosen by keywords: no LM could answer ({asked.reason})", None
     picked, _ = asked
     if picked.index < 0:
-        return keyword_pick(options, request.style), "chosen by keywords: the LM's answer named no candidate", None
+        return open_[0], "chosen by keywords: the LM's answer named no candidate", None
     share = f" (p {picked.calibrated[picked.index]:.2f})" if picked.calibrated else ""
-    return picked.index, f"chosen by {picked.provider}, {picked.method}{share} among {len(options)}", picked
+    how = f"chosen by {picked.provider}, {picked.method}{share}, among the {len(open_)} the words left open"
+    return open_[picked.index], how, picked
 
 
 async def make_clip(
