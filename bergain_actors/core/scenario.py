@@ -110,6 +110,8 @@ class RouterConfig(_Table):
     """Check that each HTTP provider's base URL answers at start; an unreachable one starts with its circuit open."""
     restart_delay_s: Seconds = 0.5
     """First wait before restarting a dead local server (doubles on each failed start, up to 30 s)."""
+    allow_key_env: list[str] = []
+    """API key variables a provider added at runtime (``provider add``, ``POST /providers``) may read; no other."""
 
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
