@@ -85,6 +85,8 @@ class Attempt:
         """Whether to wait for the provider to be ready (see ``_may_wait``)."""
         self.retry = False
         """Whether to ask a local server again after its child died under the call and came back."""
+        self.retried = ""
+        """Why it was asked again (the failure its child's death caused), if it was."""
         self.permit: Permit | None = None
         self.generation: int | None = None
         """The local server's generation the call went to."""
@@ -243,6 +245,8 @@ class ProviderRouter(Actor):
                         attempt, result = await receive.receive()
                         latest = attempt is running[-1]
                         running.remove(attempt)
+                        if attempt.retried:
+                            notes.append(f"{attempt.name}: {attempt.retried}; asked the restarted server again")
                         if isinstance(result, Answer):
                             answered = (attempt, result)
                             self._succeeded(attempt, request)
@@ -362,7 +366,7 @@ class ProviderRouter(Actor):
             await provider.wait_restart(attempt.generation)
         if provider.not_ready or provider.generation == attempt.generation:
             return ProviderError(error.kind, f"{error.detail}; the server did not come back in time")
-        attempt.retried = True
+        attempt.retried = str(error)
         return await self._admit_and_call(attempt, request, limit)
 
     async def _call(self, slot: Slot, request: ev.LMRequest, limit: float) -> Answer:
