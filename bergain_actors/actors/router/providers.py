@@ -392,13 +392,16 @@ def key_variable(config: ProviderConfig) -> str:
     return config.key_env or (kind.default_key_env if not config.base_url else "")
 
 
-def check_answer(text: str, schema: dict[str, Any]) -> None:
-    """A schema was requested: the answer must be JSON, with no NaN or infinity, that the schema accepts. Anything
-    else is unusable, and so the provider's failure (the next provider is asked), not the caller's problem."""
+def check_answer(text: str, schema: dict[str, Any] | None) -> None:
+    """A schema was requested: the answer must be JSON, with no NaN or infinity, that the schema accepts (``None``:
+    JSON is enough). Anything else is unusable, and so the provider's failure (the next provider is asked), not
+    the caller's problem."""
     try:
         data = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         raise ProviderError("malformed", f"answer is not JSON though a schema was requested: {text[:60]!r}") from None
+    if schema is None:
+        return
     if _has_infinite(data):
         raise ProviderError("unusable", f"answer holds a number too large to use: {text[:60]!r}")
     error = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data))
