@@ -1,5 +1,5 @@
 """How fast do plans become MIDI? Prints a table: ``bar_notes`` per bar over a real autopilot set, writing that set
-as a MIDI file (``replay --midi``'s work after reading the log), and repairing an LM's clip answer.
+as a MIDI file (``replay --midi``'s work after reading the log).
 
 The set is played offline in-process first (not timed). Live mode needs ``bar_notes`` once per bar, ahead of the
 bar, so its budget is a bar (1.875 s at 128 BPM); the export has no budget but a person waiting.
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import tempfile
 import time
@@ -23,7 +22,6 @@ from rich.table import Table
 
 from bergain_actors.core.log import LogReader
 from bergain_actors.core.scenario import PACKAGE_ROOT, load, replace
-from bergain_actors.music.clip import repair_clip
 from bergain_actors.music.midi_file import write_midi
 from bergain_actors.music.notes import bar_notes
 from bergain_actors.music.theory import set_theory
@@ -57,15 +55,6 @@ def main() -> None:
         write_midi(plans, theory, buffer)
         writes.append(time.perf_counter() - start)
 
-    answer = json.dumps(
-        {"notes": [{"pitch": 30 + i % 20, "start": i * 0.25, "length": 0.5, "velocity": 90 + i} for i in range(64)]}
-    )
-    repairs = []
-    for _ in range(200):
-        start = time.perf_counter()
-        repair_clip(answer, "bass", theory, 4)
-        repairs.append((time.perf_counter() - start) * 1e3)
-
     table = Table(title=f"plans → MIDI ({len(plans)} bars, {notes:,} notes, this machine)")
     table.add_column("what")
     table.add_column("figure", justify="right")
@@ -73,7 +62,6 @@ def main() -> None:
     table.add_row("bar_notes per bar, p50 / p99", f"{statistics.median(per_bar):.3f} / {cuts[98]:.3f} ms")
     table.add_row(f"write_midi, {args.minutes:g}-minute set (best of 3)", f"{min(writes):.2f} s")
     table.add_row("  file size", f"{len(buffer.getvalue()) / 1024:,.0f} KiB")
-    table.add_row("repair_clip, 64 overlapping out-of-key bass notes, p50", f"{statistics.median(repairs):.2f} ms")
     Console().print(table)
 
 

@@ -9,7 +9,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
@@ -31,8 +31,10 @@ from bergain_actors.core.summary import Summary
 from bergain_actors.display.narrate import Narrator
 
 if TYPE_CHECKING:
+    from bergain_actors.performance import SetResult
     from bergain_actors.replay import Verdict
     from bergain_actors.service.frontend import HttpFrontend
+    from bergain_actors.service.mcp_stdio import StdioFrontend
 
 OK, FAILED, BAD_INPUT, DIVERGED, INCOMPLETE = 0, 1, 2, 3, 4
 DEFAULT_URL = "http://127.0.0.1:8765"
@@ -55,12 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInput, scenarios.ScenarioError, LogError) as exc:
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return BAD_INPUT
-    except KeyboardInterrupt:
-        print("bergain-actors: interrupted", file=sys.stderr)
-        return 130
     except BrokenPipeError:  # `inspect --json | head` is a normal way to read a log
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - silence the interpreter's final flush
         return OK
+    except BaseException as exc:  # Ctrl-C, bare or inside trio's exception groups: no traceback, exit 130
+        from bergain_actors.performance import stopped
+
+        if not stopped(exc) or isinstance(exc, trio.Cancelled):
+            raise
+        print("bergain-actors: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -155,12 +161,31 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (beyond loopback needs --token-env)")
     serve.add_argument("--port", type=int, default=8765, help="port (0: any free port)")
     serve.add_argument("--token-env", metavar="NAME", help="environment variable holding the bearer token")
-    serve.add_argument("--bars", type=int, help="play this many bars")
+    serve_length = serve.add_mutually_exclusive_group()
+    serve_length.add_argument("--bars", type=int, help="play this many bars")
+    serve_length.add_argument("--minutes", type=float, help=f"play this many minutes (at most {scenarios.MAX_MINUTES})")
     serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
     add_allow_key_env(serve)
     serve.set_defaults(func=cmd_serve)
+
+    mcp = sub.add_parser(
+        "mcp",
+        help="the MCP server on stdio, for Claude Desktop or any MCP client (and the set, if given)",
+        description="With a SCENARIO: play it, driven by the MCP client that started this process (the set lives "
+        "until the client leaves). Without: the default scenario's LM providers (ask, clip, providers). stdout "
+        "carries only the protocol; the play-by-play and the summary go to stderr.",
+    )
+    mcp.add_argument("scenario", nargs="?", help="scenario.toml to play (omit to serve the router alone)")
+    mcp_length = mcp.add_mutually_exclusive_group()
+    mcp_length.add_argument("--bars", type=int, help="play this many bars")
+    mcp_length.add_argument("--minutes", type=float, help="play this many minutes")
+    mcp.add_argument("--fast", action="store_true", help="virtual time (the set may end before the client acts)")
+    mcp.add_argument("--no-audio", action="store_true", help="never open an audio device; play to the WAV in time")
+    mcp.add_argument("--out", type=Path, help="folder for the set's log and WAV")
+    mcp.add_argument("--no-report", action="store_true", help="do not write the HTML report at the end")
+    mcp.set_defaults(func=cmd_mcp)
 
     clip = sub.add_parser(
         "clip",
@@ -263,11 +288,10 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
         raise scenarios.ScenarioError(f"{label}: sample_pack: no such folder: {pack}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
     from bergain_actors.actors.streamer.sinks import DeviceSink
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
-    from bergain_actors.service.frontend import with_frontends
 
     scenario, text = load_scenario(args)
     check_folder(args.out)
@@ -282,33 +306,40 @@ def cmd_run(args: argparse.Namespace) -> int:
         sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
-    if http is not None and not sink.live and not args.fast:
+    face = http or stdio
+    if face is not None and not sink.live and not args.fast:
         from bergain_actors.actors.streamer.sinks import ClockSink
 
         why = detail.split(": rendering")[0]
-        sink, detail = ClockSink(scenario.sample_rate), f"{why}: playing to the WAV in real time for the HTTP API"
+        api = "the HTTP API" if http else "the MCP client"
+        sink, detail = ClockSink(scenario.sample_rate), f"{why}: playing to the WAV in real time for {api}"
     log = structlog.get_logger("set")
     wav_only = not isinstance(sink, DeviceSink) and not (args.fast or args.no_audio or not scenario.streamer.output)
     say = log.warning if wav_only else log.info
     say(detail, scenario=scenario.name, bars=scenario.total_bars(), bpm=scenario.bpm, seed=scenario.seed)
     tap, controls = front_end(args, scenario)
+    if stdio is not None:  # stdin carries the protocol: no terminal commands
+        controls = None
+
+    def play() -> Awaitable[SetResult]:
+        return perform(
+            scenario,
+            text,
+            log_path=log_path,
+            wav_path=wav_path,
+            sink=sink,
+            audio_detail=detail,
+            scenario_path=str(args.scenario),
+            on_event=tap,
+            before_start=face.attach if face else None,
+            controls=controls,
+            beside=http,
+            signals=True,
+        )
+
     started = time.perf_counter()
     try:
-        result = trio.run(
-            lambda: perform(
-                scenario,
-                text,
-                log_path=log_path,
-                wav_path=wav_path,
-                sink=sink,
-                audio_detail=detail,
-                scenario_path=str(args.scenario),
-                on_event=tap,
-                before_start=http.attach if http else None,
-                controls=with_frontends(controls, http.serve) if http else controls,
-                signals=True,
-            )
-        )
+        result = trio.run(stdio.around, play) if stdio else trio.run(play)
     except SetCannotContinue as exc:  # a full disk: the set stopped cleanly, the log says how far it got
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return FAILED
@@ -324,6 +355,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             print("\n".join(summary.lines()))
         how = "terminated" if terminated(exc) else "interrupted"
         print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
+        if log_path.exists() and not args.no_report:
+            print(f"  report {_report(log_path, None)}", file=sys.stderr)
         return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
     played = result.summary.bars_played * result.summary.seconds_per_bar
@@ -366,12 +399,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.scenario is not None:  # the same as run --http, so every run option keeps its default
         host = f"[{args.host}]" if ":" in args.host else args.host
         argv = ["run", args.scenario, "--http", f"{host}:{args.port}"]
-        argv += ["--bars", str(args.bars)] if args.bars else []
+        argv += ["--bars", str(args.bars)] if args.bars is not None else []
+        argv += ["--minutes", str(args.minutes)] if args.minutes is not None else []
         argv += [flag for flag, on in (("--fast", args.fast), ("--no-audio", args.no_audio)) if on]
         argv += ["--out", str(args.out)] if args.out else []
         argv += ["--token-env", args.token_env] if args.token_env else []
         argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
+    if args.bars is not None or args.minutes is not None:
+        raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
     scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
@@ -383,8 +419,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
+def cmd_mcp(args: argparse.Namespace) -> int:
+    from bergain_actors.service.mcp_stdio import StdioFrontend, claim_stdio, serve_router_stdio
+
+    if args.scenario is None:
+        scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+        trio.run(serve_router_stdio, scenario, claim_stdio())
+        return OK
+    argv = ["run", args.scenario, "--plain"]
+    argv += ["--bars", str(args.bars)] if args.bars else []
+    argv += ["--minutes", str(args.minutes)] if args.minutes else []
+    flags = (("--fast", args.fast), ("--no-audio", args.no_audio), ("--no-report", args.no_report))
+    argv += [flag for flag, on in flags if on]
+    argv += ["--out", str(args.out)] if args.out else []
+    run_args = build_parser().parse_args(argv)
+    load_scenario(run_args)  # a bad scenario is exit 2 before the client's pipes are touched
+    return cmd_run(run_args, StdioFrontend(claim_stdio()))
+
+
 def cmd_clip(args: argparse.Namespace) -> int:
-    from bergain_actors.music.clip import ClipError
+    from bergain_actors.music.clip import ClipError, parse_prompt
     from bergain_actors.service import client
     from bergain_actors.service.clips import write_clip_midi
 
@@ -392,6 +446,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
     if (args.track or args.slot >= 0) and not args.url:
         raise BadInput("clip: --track/--slot write into Ableton through a running set: give its --url")
     try:
+        parse_prompt(args.prompt)  # a prompt that cannot be a clip is refused before anything starts
         out = client.midi_target(args.midi, args.prompt, args.force) if args.midi or not args.url else None
         if args.url:
             to_set = client.run(client.playing, args.url, token)
@@ -409,9 +464,9 @@ def cmd_clip(args: argparse.Namespace) -> int:
         raise BadInput(f"clip: no set answers at {args.url} ({exc})") from None
     shown = " ".join(f"{n['pitch']}@{n['start']:g}" for n in made["notes"][:16])
     more = f" … ({len(made['notes'])} notes)" if len(made["notes"]) > 16 else ""
-    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {shown}{more}")
-    for repair in made["repairs"]:
-        print(f"  repaired: {repair}")
+    print(f"{made['bars']}-bar {made['role']} clip in {made['key']}: {made['sounds']}")
+    print(f"  {made['how']}")
+    print(f"  {shown}{more}")
     if "from_bar" in made:
         print(f"plays in the set from bar {made['from_bar'] + 1} (event {made['seq']})")
     if out is not None:

@@ -11,6 +11,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import structlog
 import trio
@@ -80,6 +81,18 @@ class SetResult:
     audio: str
     interrupted: bool = False
     events: list[ev.Event] = field(default_factory=list)
+
+
+class Beside(Protocol):
+    """A front end that outlives its set for a moment (the HTTP API): it tells its clients the set ended."""
+
+    async def serve(self, desk: Desk | None = None) -> None: ...
+
+    async def finish(self) -> None: ...
+
+
+LINGER_S = 2.0
+"""How long a front end ``beside`` the set may take, after ``SetEnded``, to tell its clients."""
 
 
 class Terminated(KeyboardInterrupt):
@@ -159,11 +172,14 @@ async def perform(
     on_event: Callable[[ev.Event], None] | None = None,
     before_start: Callable[[Supervisor], None] | None = None,
     controls: Callable[[Desk], Awaitable[None]] | None = None,
+    beside: Beside | None = None,
     signals: bool = False,
 ) -> SetResult:
     """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way.
     ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
-    middle of a cascade, so the log, the actors and the WAV all stop after the same event."""
+    middle of a cascade, so the log, the actors and the WAV all stop after the same event. ``beside`` (the HTTP
+    API) serves from before the first bar until its clients have been told the set ended (at most ``LINGER_S``
+    after ``SetEnded``): nothing it is asked after the end is logged."""
     pack = load_pack(scenario)
     key = scenario.key or DEFAULT_KEY
     unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
@@ -216,34 +232,56 @@ async def perform(
         bus.taps.append(on_event)
     supervisor = Supervisor(bus, set_ctx, slots_of(scenario))
     reason = "complete"
+    ended = False
+
+    def end() -> None:
+        nonlocal ended
+        if not ended:
+            ended = True
+            bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
+
     try:
         supervisor.create_all()
         if before_start is not None:
             before_start(supervisor)
-        async with trio.open_nursery() as nursery:
-            if signals:
-                await nursery.start(_raise_on_signal)
-            nursery.start_soon(bus.committer)
-            supervisor.start(nursery)
-            bus.publish(set_ctx.started(), source="supervisor")
-            for role in unfit:
-                bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
-            for lack in lacks:
-                bus.publish(lack, source="supervisor")
-            desk = Desk(bus)
-            if surface is not None:
-                await nursery.start(osc.serve, desk, surface)
-            if controls is not None:
-                nursery.start_soon(_front_end, controls, desk)
-            await supervisor.done.wait()
-            reason = supervisor.end_reason
-            nursery.cancel_scope.cancel()
+        async with trio.open_nursery() as outer:
+            if beside is not None:
+                outer.start_soon(_front_end, beside.serve, None)
+            try:
+                async with trio.open_nursery() as nursery:
+                    if signals:
+                        await nursery.start(_raise_on_signal)
+                    nursery.start_soon(bus.committer)
+                    supervisor.start(nursery)
+                    bus.publish(set_ctx.started(), source="supervisor")
+                    for role in unfit:
+                        bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
+                    for lack in lacks:
+                        bus.publish(lack, source="supervisor")
+                    desk = Desk(bus)
+                    if surface is not None:
+                        await nursery.start(osc.serve, desk, surface)
+                    if controls is not None:
+                        nursery.start_soon(_front_end, controls, desk)
+                    await supervisor.done.wait()
+                    reason = supervisor.end_reason
+                    nursery.cancel_scope.cancel()
+            except BaseException as exc:
+                reason = "interrupted" if stopped(exc) else "error"
+                raise
+            finally:
+                end()
+                if beside is not None:
+                    with trio.move_on_after(LINGER_S) as linger:
+                        linger.shield = True
+                        await beside.finish()
+                outer.cancel_scope.cancel()
     except BaseException as exc:
         reason = "interrupted" if stopped(exc) else "error"
         result.interrupted = reason == "interrupted"
         raise
     finally:
-        bus.publish(ev.SetEnded(reason=reason, bars_played=supervisor.bars_played), source="supervisor")
+        end()
         if surface is not None:
             surface.close()
         supervisor.close()

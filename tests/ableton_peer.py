@@ -20,6 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 RUN_PEER = SHARED / "abletonosc_peer" / "run_peer.py"
 FORK = SHARED / "vendor" / "forks" / "smithclay" / "AbletonOSC"
+NO_PEER = f"needs ../shared: the AbletonOSC peer is not at {RUN_PEER}"
+"""The reason every test that needs ``../shared`` skips with (``conftest`` counts them at the end of the run)."""
+
+
+def need_peer() -> None:
+    """Skip the calling test, with ``NO_PEER``, on a clone with no ``../shared`` beside it."""
+    if not RUN_PEER.exists():
+        pytest.skip(NO_PEER)
 
 
 def free_udp_port() -> int:
@@ -32,8 +40,7 @@ class Peer:
     """One peer process; ``restart`` brings a fresh Live back on the same port (a crashed and restarted Live)."""
 
     def __init__(self, event_log: Path, *, fork: bool = False, tick_ms: float = 20, clock_ms: float = 10, **extra: Any):
-        if not RUN_PEER.exists():
-            pytest.skip(f"the AbletonOSC peer is not at {RUN_PEER}")
+        need_peer()
         self.event_log = event_log
         self.fork = fork
         self.tick_ms, self.clock_ms, self.extra = tick_ms, clock_ms, extra
@@ -91,6 +98,7 @@ class Peer:
 
 @pytest.fixture
 def peer_factory(tmp_path: Path):
+    need_peer()  # at set-up: a skip raised inside a trio test loses its reason
     peers: list[Peer] = []
 
     def make(**options: Any) -> Peer:

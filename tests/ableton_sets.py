@@ -112,3 +112,29 @@ def match_notes(expected, played, step: float) -> tuple[list, list]:
         else:
             missing.append((_bar, role, pitch, t, velocity))
     return missing, left
+
+
+def bars_exact(result: SetResult, scenario, events: list[dict[str, Any]], tracks: dict[str, int], origin: int, bars):
+    """The bars of ``bars`` whose every planned note Live played, and no other note on our tracks (note for note
+    against the peer's log)."""
+    exact = []
+    for bar in bars:
+        expected = expected_notes(result, scenario, origin, range(bar, bar + 1))
+        heard = played_notes(events, tracks, (origin + bar) * 4, (origin + bar + 1) * 4)
+        if match_notes(expected, heard, step=0.75) == ([], []):
+            exact.append(bar)
+    return exact
+
+
+def live_tracks(port: int, reply_port: int = 0) -> list[str]:
+    """The names of Live's tracks now, asked over OSC at ``port`` from ``reply_port`` (the peer's, once the set's
+    client is gone; or any, through a proxy, which answers whoever sent last)."""
+    from bergain_actors.actors.ableton import live
+    from bergain_actors.actors.ableton.osc import OscClient
+    from tests.ableton_peer import free_udp_port
+
+    async def ask() -> list[str]:
+        async with OscClient("127.0.0.1", port, reply_port or free_udp_port(), timeout=1.0, retries=8) as osc:
+            return [t.name for t in (await live.status(osc)).tracks]
+
+    return trio.run(ask)

@@ -45,6 +45,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     import shutil
     import subprocess
 
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller cleaned up before any worker started, and a sibling may run jackd now
     if shutil.which("pgrep") and subprocess.run(["pgrep", "-x", "jackd"], capture_output=True).returncode == 1:
         for path in Path("/dev/shm").glob("jack*"):  # files, and per-user folders such as jack_db-0
             if path.is_dir():
@@ -155,3 +157,12 @@ def jack48(monkeypatch):
         yield server
     finally:
         server.stop()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say how many tests skipped because ``../shared`` (the AbletonOSC peer) is not beside the clone."""
+    from tests.ableton_peer import NO_PEER
+
+    skipped = [r for r in terminalreporter.stats.get("skipped", ()) if NO_PEER in str(r.longrepr)]
+    if skipped:
+        terminalreporter.write_line(f"{len(skipped)} tests skipped: {NO_PEER}")

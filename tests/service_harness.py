@@ -12,7 +12,7 @@ from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.performance import SetResult, perform, set_paths
-from bergain_actors.service.frontend import HttpFrontend, with_frontends
+from bergain_actors.service.frontend import HttpFrontend
 
 SCRIPTS = Path(__file__).resolve().parent / "service_scripts"
 SCRIPTED = {"providers": [{"name": "scripted", "kind": "scripted", "script": str(SCRIPTS / "answers.json")}]}
@@ -70,7 +70,7 @@ async def live_set(scenario: Scenario, out: Path, token: str | None = None, host
                 sink=ClockSink(scenario.sample_rate),
                 on_event=live.seen,
                 before_start=http.attach,
-                controls=with_frontends(http.serve),
+                beside=http,
             )
         finally:
             live.ended.set()

@@ -35,6 +35,33 @@ def test_check_lists_live_and_its_tracks(peer_factory, tmp_path, capsys, fork): 
     assert "drums → new track 'drums'" in out
 
 
+def test_check_names_the_free_slots_and_a_full_track_is_exit_2_with_the_fix(peer_factory, tmp_path, capsys):  # noqa: F811
+    """On the demo set (the performer's Kick and Beat on 1-Drums, Bassline on 2-Bass) the ring skips their slots."""
+    import trio
+
+    from bergain_actors.actors.ableton.osc import OscClient
+
+    peer = peer_factory(set="demo")
+    path = scenario_file(tmp_path, peer.port, peer.reply_port)
+    path.write_text(
+        path.read_text().replace('drums = "drums"', 'drums = "1-Drums"').replace('bass = "bass"', 'bass = "2-Bass"')
+    )
+    assert main(["check", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "clip slots   drums: slots 2, 3, 4, 5; bass: slots 0, 2, 3, 4; chords: slots 0-3 of its new track" in out
+
+    async def fill() -> None:  # the performer fills every slot of 1-Drums
+        async with OscClient("127.0.0.1", peer.port, peer.reply_port, timeout=2.0) as osc:
+            for slot in range(2, 8):
+                osc.send("/live/clip_slot/create_clip", 0, slot, 4.0)
+            assert (await osc.query("/live/clip_slot/get/has_clip", 0, 7))[0] is True
+
+    trio.run(fill)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "track '1-Drums' (drums) has a clip in every slot" in err and "add an empty scene" in err
+
+
 def test_check_without_live_exits_2_with_the_fix(tmp_path, capsys):
     assert main(["check", str(scenario_file(tmp_path, free_udp_port(), free_udp_port()))]) == 2
     err = capsys.readouterr().err.strip()

@@ -13,7 +13,7 @@ from bergain_actors.actors.ableton.live import live_volume
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.music.notes import track_levels
-from tests.ableton_peer import SHARED, peer_factory  # noqa: F401 - the fixture
+from tests.ableton_peer import SHARED, need_peer, peer_factory  # noqa: F401 - the fixture
 from tests.ableton_sets import ableton_scenario, play
 
 pytestmark = pytest.mark.timeout(300)
@@ -25,6 +25,7 @@ def of(events, kind):
 
 def test_live_volume_is_the_gain_in_db_on_lives_fader():
     """The mapping inverts the peer's display of Live's fader (0.85 is 0 dB, +6 dB at the top)."""
+    need_peer()
     sys.path.insert(0, str(SHARED / "abletonosc_peer"))
     try:
         from livesim.devices import volume_str

@@ -90,6 +90,54 @@ def test_board_says_what_comes_next():
     assert board.upcoming()[-1] == (18, "outro ends at bar 48")
 
 
+def test_the_panel_shows_the_device_the_tempo_playing_and_splits_stalls_from_held_bars():
+    from rich.console import Console
+
+    from bergain_actors.display.live import render
+
+    board = Board()
+    board.add(
+        ev.SetStarted(name="s", seed=1, bpm=128, beats_per_bar=4, total_bars=64, sample_rate=44100, lookahead_bars=2)
+    )
+    board.add(ev.AudioStarted(device="system:playback", detail="JACK"))
+    board.add(ev.SteerActed(intent="hold", action="holding", bar=0))
+    for bar in range(3):
+        planned = board_event(board, ev.BarPlanned(plan=BarPlan(bar=bar, bpm=128 + 2 * bar), bar=bar), seq=10 + bar)
+        board.add(ev.BarPlayed(plan_seq=planned.seq, bar=bar))
+    board.add(ev.BarHeld(plan_seq=12, bar=3))
+    board.add(ev.AudioDeviceChanged(status="lost", device="system:playback", reason="server gone", bar=3))
+
+    def shown() -> str:
+        console = Console(record=True, width=160, color_system=None)
+        console.print(render(board, LineEditor(), 1))
+        return console.export_text()
+
+    text = shown()
+    assert "132 BPM" in text and "stalls 1" in text and "held 3 bars" in text
+    assert "audio  system:playback LOST at bar 3 (server gone)" in text
+    board.add(ev.AudioDeviceChanged(status="resumed", device="system:playback", bar=9))
+    assert "audio  system:playback (back at bar 9)" in shown()
+
+
+def test_the_panel_counts_the_bars_live_did_not_play_as_planned_and_says_why():
+    from rich.console import Console
+
+    from bergain_actors.display.live import render
+
+    board = Board()
+    board.add(
+        ev.SetStarted(name="s", seed=1, bpm=120, beats_per_bar=4, total_bars=32, sample_rate=44100, lookahead_bars=2)
+    )
+    board.add(ev.AbletonStatus(state="connected", bar=0))
+    for role, bar in (("bass", 5), ("drums", 5), ("bass", 9)):
+        board.add(ev.LiveBarOff(role=role, reason="Live plays slot 2, planned slot 3", bar=bar))
+    console = Console(record=True, width=160, color_system=None)
+    console.print(render(board, LineEditor(), 1))
+    text = console.export_text()
+    assert "Ableton  connected   2 bars not as planned" in text
+    assert "bar    9 · Live did not play bass as planned: Live plays slot 2, planned slot 3" in text
+
+
 def board_event(board: Board, event: ev.Event, seq: int) -> ev.Event:
     stamped = ev.BarPlanned(plan=event.plan, bar=event.bar, seq=seq)  # type: ignore[attr-defined]
     board.add(stamped)

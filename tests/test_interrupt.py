@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -35,6 +35,26 @@ def lines_until(process: subprocess.Popen, deadline_s: float) -> Iterator[str]:
         yield line
 
 
+def signal_when(process: subprocess.Popen, said: Callable[[str], bool], sig: int = signal.SIGINT) -> str:
+    """Send ``sig`` once the child's stderr has a line ``said`` accepts; the child's whole stderr until it exits."""
+    seen: list[str] = []
+    try:
+        lines = lines_until(process, 120)
+        for line in lines:
+            seen.append(line)
+            if said(line):
+                process.send_signal(sig)
+                break
+        else:
+            raise AssertionError(f"the child never said what the test waits for: {seen[-5:]}")
+        seen.extend(lines)  # what it says while stopping, until it closes stderr (within the same deadline)
+        process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    return "".join(seen)
+
+
 def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
     scenario = PACKAGE_ROOT / "scenarios" / "rlm_scripted.toml"
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(scenario), "--no-audio", "--out", str(tmp_path)]
@@ -42,22 +62,7 @@ def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
     process = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    seen = []
-    try:
-        lines = lines_until(process, 120)
-        for line in lines:  # --log-format json: one JSON line per event
-            seen.append(line)
-            if line.startswith("{") and json.loads(line).get("type") == "RLMStep":  # the program runs its REPL steps
-                process.send_signal(signal.SIGINT)
-                break
-        else:
-            raise AssertionError(f"the set ended before the RLM showed a step: {seen[-5:]}")
-        seen.extend(lines)  # what it says while stopping, until it closes stderr (within the same deadline)
-        process.wait(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-    err = "".join(seen)
+    err = signal_when(process, lambda line: line.startswith("{") and json.loads(line).get("type") == "RLMStep")
     assert process.returncode == 130, err[-2000:]
     assert "interrupted" in err
     (log,) = tmp_path.glob("*.bgnlog")

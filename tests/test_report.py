@@ -131,3 +131,35 @@ def test_series_count_holds_underflows_and_provider_states():
         (2, "a", "open"),
     ]
     assert [(x.bar, x.ok) for x in data.latencies] == [(2, False)]
+
+
+def test_tempo_and_outages_are_plotted_and_no_answer_keeps_a_latency_axis_in_ms():
+    import matplotlib.pyplot as plt
+
+    from bergain_actors.music.plan import BarPlan
+    from bergain_actors.report.page import _latency, page
+
+    events = [
+        ev.SetStarted(name="s", seed=1, bpm=128, beats_per_bar=4, total_bars=4, sample_rate=44100, lookahead_bars=2),
+        ev.BarPlanned(plan=BarPlan(bar=0, bpm=128), seq=2),
+        ev.BarPlayed(plan_seq=2, bar=0),
+        ev.BarPlanned(plan=BarPlan(bar=1, bpm=130), seq=4),
+        ev.AudioDeviceChanged(status="lost", device="jack", reason="server gone", bar=1),
+        ev.AbletonStatus(state="lost", bar=1),
+        ev.BarPlayed(plan_seq=4, bar=1),
+        ev.AudioDeviceChanged(status="resumed", device="jack", bar=2),
+        ev.BarPlayed(plan_seq=4, bar=2, held=True),
+        ev.LMFailed(request_id="phrase:0", reason="no provider"),
+    ]
+    data = series(events)
+    assert data.bpm_by_bar == [128, 130, 130]
+    assert data.outages == [("audio device", 1, 2), ("Ableton Live", 1, -1)]
+    figure, axes = plt.subplots()
+    try:
+        _latency(axes, data)
+        low, high = axes.get_ylim()
+    finally:
+        plt.close(figure)
+    assert high - low >= 100  # milliseconds, not matplotlib's ±0.04 around a lone zero
+    text = page(data, ["events       " + ", ".join(f"Kind{i} {i}" for i in range(200))], "s")
+    assert "white-space:pre-wrap" in text and '<figure id="tempo">' in text

@@ -88,6 +88,9 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
             return Answer(True, "holding the groove from the next bar: no changes until 'resume'", seq)
         case ev.Steer(intent="resume"):
             return Answer(True, "resuming: the brain changes things again from the next phrase", seq)
+        case ev.Steer(intent="tempo"):
+            what = f"to {event.value:g} BPM" if event.absolute else f"{event.value:+g} BPM"
+            return Answer(True, f"tempo {what}: the glide starts at the next 4-bar line, 2 BPM a bar", seq)
         case ev.Steer(intent="energy"):
             what = f"to {event.value:.2f}" if event.absolute else f"{event.value:+.2f}"
             return Answer(True, f"energy target {what} at the next 4-bar line", seq)

@@ -331,6 +331,11 @@ class LMRequest(Event, frozen=True):
     best_effort: bool = False
     """From outside the set (the HTTP API's ask and clip): its failures never open a provider's circuit, so a chat
     cannot take the set's own LM away."""
+    score: tuple[str, ...] = ()
+    """A choice (``bergain_actors.choice``): score these one-token answers instead of generating text. The provider
+    returns each one's log-probability as the next token after ``messages`` and after each of ``variants``."""
+    variants: tuple[tuple[dict[str, str], ...], ...] = ()
+    """More message lists scored the same way (the options in other orders, a content-free prompt)."""
 
 
 class LMResponse(Event, frozen=True):
@@ -345,6 +350,10 @@ class LMResponse(Event, frozen=True):
     completion_tokens: int = 0
     attempts: tuple[str, ...] = ()
     """Providers tried before ``provider`` answered, and why each one did not."""
+    scores: tuple[dict[str, float], ...] = ()
+    """For a request with ``score``: per message list (``messages``, then each of ``variants``), answer token → its
+    log-probability, for the tokens the provider listed. Empty: the provider gives no probabilities (``text`` is
+    then its constrained answer)."""
 
 
 class LMAnswerCapped(Event, frozen=True):
@@ -438,6 +447,13 @@ class LiveValue(Event, frozen=True):
     track: int = -1
 
 
+class LiveTempo(Event, frozen=True):
+    """Ableton → conductor, log: someone set Live's tempo to ``tempo`` and the scenario follows it
+    (``[ableton] on_tempo = "follow"``): the Conductor plans the next bars at it, so a replay does the same."""
+
+    tempo: float
+
+
 class LiveParameter(msgspec.Struct, frozen=True):
     name: str
     value: float
@@ -523,6 +539,14 @@ class ClipFired(Event, frozen=True):
 
 class ClipLate(Event, frozen=True):
     """Ableton → log: ``role``'s clip for bar ``bar`` was not ready before its bar began; the track's clip plays on."""
+
+    role: str
+    reason: str
+
+
+class LiveBarOff(Event, frozen=True):
+    """Ableton → log, console, summary: Live did not play ``role``'s part of bar ``bar`` as planned (a clip Live
+    did not confirm in time, a launch that did not happen, another clip playing): ``reason`` says which."""
 
     role: str
     reason: str
@@ -646,6 +670,7 @@ AnyEvent = (
     | AbletonStatus
     | LiveBeat
     | LiveValue
+    | LiveTempo
     | LiveSnapshot
     | AbletonOp
     | AbletonOpDone
@@ -653,6 +678,7 @@ AnyEvent = (
     | ClipWritten
     | ClipFired
     | ClipLate
+    | LiveBarOff
     | SceneFired
     | ActorStarted
     | ActorCrashed

@@ -12,6 +12,14 @@ class Summary:
         self.types: Counter[str] = Counter()
         self.bars_played = 0
         self.holds = 0
+        """Engine stalls: bars the streamer played again because their plan was late (``BarHeld``)."""
+        self.hold_steers = 0
+        """Times a performer held the groove (``hold``)."""
+        self.held_bars = 0
+        """Bars played while a performer held the groove."""
+        self._holding = False
+        self.tempo_range = Tempos()
+        """The tempos the bars were played at."""
         self.underflows = 0
         self.late_bars = 0
         self.silent_ms = 0.0
@@ -40,6 +48,8 @@ class Summary:
         self.steers = 0
         self.clips_fired = 0
         self.clips_late = 0
+        self.live_bars_off: set[int] = set()
+        """Bars Live did not play as planned (``LiveBarOff``)."""
         self.ableton_errors = 0
         self.scenes_fired = 0
         self.live_ops = 0
@@ -66,8 +76,15 @@ class Summary:
                 self.unfit.append(event.role)
             case ev.PackLacks():
                 self.lacks.append(f"no {event.need} for the {event.part}: {event.cost}")
+            case ev.BarPlanned():
+                self.tempo_range.planned(event.seq, event.plan.bpm)
             case ev.BarPlayed():
                 self.bars_played = max(self.bars_played, event.bar + 1)
+                self.tempo_range.played(event.plan_seq)
+                self.held_bars += self._holding
+            case ev.SteerActed(intent="hold" | "resume"):
+                self.hold_steers += event.intent == "hold" and not self._holding
+                self._holding = event.intent == "hold"
             case ev.BarHeld():
                 self.holds += 1
             case ev.AudioUnderflow():
@@ -126,6 +143,8 @@ class Summary:
                 self.clips_fired += 1
             case ev.ClipLate():
                 self.clips_late += 1
+            case ev.LiveBarOff():
+                self.live_bars_off.add(event.bar)
             case ev.AbletonError():
                 self.ableton_errors += 1
             case ev.SceneFired():
@@ -141,10 +160,11 @@ class Summary:
     def lines(self) -> list[str]:
         minutes = self.bars_played * self.seconds_per_bar / 60
         out = [
-            f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at {self.bpm:g} BPM"
-            f" ({minutes:.1f} min){', ' + self.end if self.end else ''}",
-            f"holds        {self.holds}   underflows {self.underflows}   late bars {self.late_bars}"
-            f" ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
+            f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at"
+            f" {self.tempo_range.describe(self.bpm)} BPM ({minutes:.1f} min){', ' + self.end if self.end else ''}",
+            f"stalls       {self.holds} (bars the engine played again: plan late)   underflows {self.underflows}"
+            f"   late bars {self.late_bars} ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
+            f"performer    {self.hold_steers} holds, {self.held_bars} bars held",
             f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"
             " moved their target",
         ]
@@ -162,7 +182,8 @@ class Summary:
         if self.types["AbletonStatus"]:
             out.append(
                 f"Ableton      {self.clips_fired} clips fired, {self.clips_late} late, {self.scenes_fired} scenes"
-                f" fired, {self.ableton_errors} errors from Live"
+                f" fired, {self.ableton_errors} errors from Live; {len(self.live_bars_off)} bars not played as"
+                " planned"
                 + (f"; {self.live_ops} tool operations, {self.live_ops_failed} failed" if self.live_ops else "")
             )
         for title, items in (
@@ -186,3 +207,29 @@ class Summary:
             out.extend(f"  {item}" for item in self.link_tempos[:20])
         out.append("events       " + ", ".join(f"{k} {v}" for k, v in sorted(self.types.items())))
         return out
+
+
+class Tempos:
+    """The lowest and highest tempo bars were played at (each bar's plan's, a glide's steps included)."""
+
+    def __init__(self) -> None:
+        self.low = 0.0
+        self.high = 0.0
+        self._plans: dict[int, float] = {}
+
+    def planned(self, seq: int, bpm: float) -> None:
+        self._plans[seq] = bpm
+
+    def played(self, plan_seq: int) -> None:
+        bpm = self._plans.get(plan_seq)
+        for seq in [s for s in self._plans if s < plan_seq]:
+            del self._plans[seq]
+        if bpm is not None:
+            self.low = min(self.low, bpm) if self.low else bpm
+            self.high = max(self.high, bpm)
+
+    def describe(self, fallback: float) -> str:
+        """``128`` or ``128–136`` (the scenario's tempo before any bar played)."""
+        if not self.high:
+            return f"{fallback:g}"
+        return f"{self.low:g}" if self.low == self.high else f"{self.low:g}–{self.high:g}"

@@ -36,7 +36,17 @@ class Board:
         self.providers: dict[str, str] = {}
         self.latency: dict[str, float] = {}
         self.holds = 0
+        """Engine stalls: bars played again for lack of a plan."""
+        self.held_bars = 0
+        """Bars played while the performer held the groove."""
         self.underflows = 0
+        self.device = ""
+        """Where the audio goes now: the device, or that it was lost and since which bar."""
+        self.device_ok = True
+        self.ableton = ""
+        """Live's state as last heard (empty: no Ableton in this set)."""
+        self.live_bars_off: set[int] = set()
+        """Bars Live did not play as planned (``LiveBarOff``)."""
         self.end = -1
         self.pending: dict[int, str] = {}
         """Steers waiting for the Conductor: seq → words."""
@@ -65,8 +75,20 @@ class Board:
                 for seq in [s for s in self.plans if s < event.plan_seq]:
                     del self.plans[seq]
                 if self.playing is not None:
-                    self.phase = self.playing.phase
+                    self.phase, self.bpm = self.playing.phase, self.playing.bpm
                 self.rms_db, self.peak_db = db(event.rms), db(event.peak)
+                self.held_bars += self.holding
+            case ev.AudioStarted():
+                self.device, self.device_ok = event.device, True
+            case ev.AudioDeviceChanged(status="lost"):
+                self.device_ok = False
+                self.device = f"{event.device} LOST at bar {event.bar} ({event.reason}): playing on to the WAV"
+            case ev.AudioDeviceChanged():
+                self.device, self.device_ok = f"{event.device} (back at bar {event.bar})", True
+            case ev.AbletonStatus() if event.state not in ("setup",):
+                self.ableton = event.state + (f": {event.detail}" if event.detail else "")
+            case ev.LiveBarOff():
+                self.live_bars_off.add(event.bar)
             case ev.BarHeld():
                 self.holds += 1
             case ev.AudioUnderflow():
@@ -79,7 +101,7 @@ class Board:
                 self.providers[event.provider] = event.new
             case ev.LMResponse():
                 self.latency[event.provider] = event.latency_ms
-            case ev.Steer(intent="say" | "energy"):
+            case ev.Steer(intent="say" | "energy" | "tempo"):
                 self.pending[event.seq] = event.text
             case ev.SteerActed():
                 words = self.pending.pop(event.cause, None)
@@ -119,7 +141,7 @@ class Board:
         if phrase < self.end:
             found.append((phrase - now, f"phrase decision at bar {phrase}"))
         for bar in range(now, min(self.end, now + 400)):
-            phase = arc.phase_at(bar, self.total)[0]
+            phase = arc.phase_at(bar, self.total, self.phrase_bars)[0]
             if phase != self.phase and self.end == self.total:
                 found.append((bar - now, f"{self.phase} → {phase} at bar {bar}"))
                 break

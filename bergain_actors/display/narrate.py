@@ -104,6 +104,8 @@ class Narrator:
                 return [f"bar {event.bar:>4} · Live said: {first_line(event.message)}"]
             case ev.ClipLate():
                 return [f"bar {event.bar:>4} · {event.role} clip late ({event.reason}): its last clip played on"]
+            case ev.LiveBarOff():
+                return [f"bar {event.bar:>4} · Live did not play {event.role} as planned: {event.reason}"]
             case ev.SceneFired():
                 return [f"bar {event.bar:>4} · scene {event.name}"]
             case ev.SurfaceStarted():

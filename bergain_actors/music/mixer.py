@@ -168,9 +168,12 @@ class Mixer:
         self.beats_per_bar = beats_per_bar
         self.channels: dict[str, Channel] = {}
         self.leaving: dict[str, Channel] = {}
+        """Removed channels still fading out: they sound in the plans but are no longer on the mixer."""
         self.planned = -1
         """The last bar planned: a move made now takes effect from the next."""
-        """Removed channels still fading out: they sound in the plans but are no longer on the mixer."""
+        self.taken_out: dict[str, int] = {}
+        """Role → the last bar planned when it was removed: a layer taken out for a bar does not come straight
+        back in that bar (two steers answered together, "darker" then "energy 0.9", compose instead)."""
 
     # --- reading --------------------------------------------------------------------------------------------------
 
@@ -233,6 +236,8 @@ class Mixer:
     ) -> str:
         if role in self.channels:
             return f"refused: {role} is already on the mixer (use fader, pattern or swap)"
+        if self.taken_out.get(role) == self.planned:
+            return f"refused: {role} was just taken out for the next bar; it may come back from the bar after"
         choices = self.menu.get(role)
         if not choices:
             return f"refused: no {role} samples in the pack (roles: {', '.join(sorted(self.menu))})"
@@ -262,6 +267,7 @@ class Mixer:
         if self._last_voice(channel):
             return SILENT
         del self.channels[role]
+        self.taken_out[role] = self.planned
         if not channel.muted:
             current = channel.level_after(self.planned)
             going = msgspec.structs.replace(channel, layer=msgspec.structs.replace(channel.layer, gain=0.0))

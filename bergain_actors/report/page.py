@@ -1,6 +1,7 @@
 """The set report: one self-contained HTML page of plots (matplotlib, Agg, PNGs inlined) from a set's series.
 
-Each plot is a ``<figure id=...>``: energy, loudness, layers, directives, latency, providers, holds.
+Each plot is a ``<figure id=...>``: energy, tempo (with device and Live outages), loudness, layers, directives,
+latency, providers, holds.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def page(data: SetSeries, summary: list[str], title: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}}
-figure{{margin:1.5em 0}} img{{width:100%}} pre{{background:#f6f6f6;padding:1em}}
+figure{{margin:1.5em 0}} img{{width:100%}}
+pre{{background:#f6f6f6;padding:1em;white-space:pre-wrap;overflow-wrap:anywhere}}
 table{{border-collapse:collapse;font-size:.9em}}
 td,th{{border:1px solid #ddd;padding:.2em .5em;text-align:left}}</style>
 </head><body>
@@ -93,6 +95,20 @@ def _energy(axes: Axes, data: SetSeries) -> None:
     axes.legend(loc="lower right", fontsize=8)
 
 
+def _tempo(axes: Axes, data: SetSeries) -> None:
+    end = data.bars[-1] + 1 if data.bars else 0
+    for what, start, back in data.outages:
+        color = "#e74c3c" if what == "audio device" else "#9b59b6"
+        axes.axvspan(start, back if back >= 0 else end, color=color, alpha=0.25, lw=0)
+        axes.text(start, 0.02, f"{what} lost", transform=axes.get_xaxis_transform(), fontsize=7, color=color)
+    if data.bars:
+        axes.step(data.bars, data.bpm_by_bar, where="post", color="#2c3e50", label="tempo played")
+        low, high = min(data.bpm_by_bar), max(data.bpm_by_bar)
+        axes.set_ylim(low - max(2.0, (high - low) * 0.15), high + max(2.0, (high - low) * 0.15))
+        axes.legend(loc="upper right", fontsize=8)
+    axes.set_ylabel("BPM")
+
+
 def _loudness(axes: Axes, data: SetSeries) -> None:
     axes.plot(data.bars, data.rms_db, label="RMS", color="#2c3e50")
     axes.plot(data.bars, data.peak_db, label="peak", color="#95a5a6", lw=0.8)
@@ -135,9 +151,13 @@ def _latency(axes: Axes, data: SetSeries) -> None:
         axes.plot([x.bar for x in mine], [x.latency_ms for x in mine], "o", ms=4, label=provider)
     if failed:
         axes.plot([x.bar for x in failed], [0] * len(failed), "x", color="#c0392b", label="failed")
-    if not data.latencies:
-        axes.text(0.5, 0.5, "no LM requests in this set", ha="center", transform=axes.transAxes)
+    if not answered:  # no latency to scale the axis by: milliseconds from 0, not matplotlib's ±0.04 around 0
+        axes.set_ylim(-50, 1000)
+        said = "no LM requests in this set" if not data.latencies else "no LM request was answered"
+        axes.text(0.5, 0.5, said, ha="center", transform=axes.transAxes)
     else:
+        axes.set_ylim(bottom=0)
+    if data.latencies:
         axes.legend(loc="upper right", fontsize=8)
     axes.set_ylabel("LM latency (ms)")
 
@@ -171,6 +191,7 @@ def _holds(axes: Axes, data: SetSeries) -> None:
 
 _PLOTS: tuple[tuple[str, str, Callable[[Axes, SetSeries], None]], ...] = (
     ("energy", "Target vs. played energy per bar, over the set's phases", _energy),
+    ("tempo", "Tempo played per bar, with the times the audio device or Ableton Live was lost", _tempo),
     ("loudness", "Loudness per bar (RMS and peak, dBFS)", _loudness),
     ("layers", "Layers over time: each role's gain per bar", _layers),
     ("directives", "Directives and steers, and when they were answered", _directives),

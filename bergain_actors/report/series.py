@@ -57,6 +57,8 @@ class SetSeries(msgspec.Struct):
     rms_db: list[float] = []
     peak_db: list[float] = []
     held: list[bool] = []
+    bpm_by_bar: list[float] = []
+    """The tempo each bar was played at (a glide's steps)."""
     layers: dict[str, list[float]] = {}
     """Role → its gain in each bar played (0: not playing)."""
     phases: list[tuple[int, str]] = []
@@ -66,6 +68,8 @@ class SetSeries(msgspec.Struct):
     providers: list[ProviderState] = []
     underflows: list[tuple[int, int]] = []
     """(bar, count) for each bar the device reported underflows in."""
+    outages: list[tuple[str, int, int]] = []
+    """(what, first bar, bar it was back or -1) for each time the audio device or Ableton Live went away."""
 
 
 def db(value: float) -> float:
@@ -93,6 +97,7 @@ def series(events: Iterable[ev.Event]) -> SetSeries:
                 out.rms_db.append(db(event.rms))
                 out.peak_db.append(db(event.peak))
                 out.held.append(event.held)
+                out.bpm_by_bar.append(plan.bpm if plan else (out.bpm_by_bar[-1] if out.bpm_by_bar else out.bpm))
                 for layer in plan.layers if plan else ():
                     roles.setdefault(layer.role, [0.0] * index)
                 for role, gains in roles.items():
@@ -123,11 +128,25 @@ def series(events: Iterable[ev.Event]) -> SetSeries:
                 out.providers.append(ProviderState(_bar(out), event.provider, event.new))
             case ev.AudioUnderflow():
                 out.underflows.append((event.bar, event.count))
+            case ev.AudioDeviceChanged():
+                _outage(out, "audio device", event.status == "lost", event.bar)
+            case ev.AbletonStatus(state="lost" | "restored" | "reloaded"):
+                _outage(out, "Ableton Live", event.state == "lost", event.bar)
             case _:
                 pass
     out.layers = {role: roles[role] for role in sorted(roles)}
     out.answered = sorted(asked.values(), key=lambda a: a.bar)
     return out
+
+
+def _outage(out: SetSeries, what: str, lost: bool, bar: int) -> None:
+    """A device or Live going away (a new outage) or coming back (the open one of ``what`` ends)."""
+    if lost:
+        out.outages.append((what, bar, -1))
+        return
+    for index, (name, start, end) in enumerate(out.outages):
+        if name == what and end < 0:
+            out.outages[index] = (name, start, bar)
 
 
 def _bar(out: SetSeries) -> int:

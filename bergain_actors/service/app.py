@@ -1,10 +1,12 @@
 """The HTTP API of a set (or of the router alone): Starlette routes over a ``Session``.
 
 Request bodies are decoded strictly by msgspec (unknown fields are errors): malformed JSON is 400, a wrong type or
-a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every request that changes
-something becomes an event first and its answer carries that event's seq; read-only requests are not logged.
-Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=`` for the
-dashboard's EventSource, which cannot send headers).
+a missing or unknown field is 422 naming the field, a body over ``MAX_BODY`` is 413. Every error, whatever its
+status (an unknown path 404, a wrong method 405, a crash 500), is the same JSON shape: ``Problem``. Every request
+that changes something becomes an event first and its answer carries that event's seq; read-only requests are
+not logged. Binding anywhere but loopback requires a bearer token (``Authorization: Bearer ...``, or ``?token=``
+for the dashboard's EventSource, which cannot send headers); ``/mcp`` (the MCP server, streamable HTTP) takes the
+same.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
 from starlette.routing import Route
@@ -26,6 +29,7 @@ from bergain_actors import control
 from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import ProviderConfig
 from bergain_actors.service import chat
+from bergain_actors.service.mcp_tools import SetTools
 from bergain_actors.service.replies import (
     AskReply,
     ClipReply,
@@ -83,8 +87,22 @@ def _field(message: str) -> str:
     return unknown.group(1) if unknown else ""
 
 
+async def read_body(request: Request) -> bytes:
+    """The body, refused with 413 as soon as it is known to be over ``MAX_BODY`` (declared or streamed)."""
+    too_large = BadRequest(413, Problem(f"request body over {MAX_BODY} bytes"))
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY:
+            raise too_large
+    return bytes(body)
+
+
 async def decode_body(request: Request, kind: type[B]) -> B:
-    body = await request.body()
+    body = await read_body(request)
     try:
         return msgspec.json.decode(body, type=kind)
     except msgspec.ValidationError as exc:
@@ -93,18 +111,31 @@ async def decode_body(request: Request, kind: type[B]) -> B:
         raise BadRequest(400, Problem(f"malformed JSON: {exc}")) from None
 
 
-def reply(data: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(data), status_code=status, media_type="application/json")
+def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(msgspec.json.encode(data), status_code=status, media_type="application/json", headers=headers)
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (no such path, a method the path does not take) in the API's JSON shape."""
+    assert isinstance(exc, HTTPException)
+    return reply(Problem(f"{exc.detail}: {request.method} {request.url.path}"), exc.status_code, exc.headers)
+
+
+async def crashed(request: Request, exc: Exception) -> Response:
+    """A bug in a handler: a JSON 500 naming it (the set plays on; the connection is answered)."""
+    return reply(Problem(f"internal error: {type(exc).__name__}: {exc}"), 500)
 
 
 class Api:
     """The routes, bound to one session."""
 
-    def __init__(self, session: Session, *, token: str | None = None) -> None:
+    def __init__(self, session: Session, *, token: str | None = None, host: str = "127.0.0.1") -> None:
         self.session = session
         self.token = token
         self.memory = chat.Memory()
-        self.app = Starlette(routes=self.routes(), max_body_size=MAX_BODY)
+        self.mcp = SetTools(session, self.memory, host)
+        """``/mcp``: serve inside ``self.mcp.manager.run()``, whose task group holds the MCP sessions."""
+        self.app = Starlette(routes=self.routes(), exception_handlers={HTTPException: http_problem, Exception: crashed})
 
     def routes(self) -> list[Route]:
         def route(path: str, fn: Callable[..., Awaitable[Response]], *methods: str) -> Route:
@@ -112,6 +143,8 @@ class Api:
 
         return [
             route("/", self.dashboard),
+            route("/favicon.ico", self.favicon),
+            route("/favicon.svg", self.favicon),
             route("/health", self.health),
             route("/providers", self.providers),
             route("/providers", self.add_provider, "POST"),
@@ -123,6 +156,7 @@ class Api:
             route("/control", self.control, "POST"),
             route("/events", self.events),
             route("/openapi.json", self.openapi),
+            Route("/mcp", _Guarded(self, self.mcp.serve_http), max_body_size=MAX_BODY),  # the others: read_body
         ]
 
     def _guard(self, fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
@@ -148,6 +182,10 @@ class Api:
         page = resources.files("bergain_actors.service").joinpath("static/dashboard.html").read_text("utf-8")
         return HTMLResponse(page)
 
+    async def favicon(self, request: Request) -> Response:
+        icon = resources.files("bergain_actors.service").joinpath("static/favicon.svg").read_bytes()
+        return Response(icon, media_type="image/svg+xml", headers={"cache-control": "max-age=86400"})
+
     async def health(self, request: Request) -> Response:
         session = self.session
         return reply(
@@ -157,6 +195,7 @@ class Api:
                 playing=session.plays and not session.view.ended,
                 set=session.view.snapshot(),
                 providers={row.name: row.state for row in session.providers()},
+                lm=session.router() is not None,
             )
         )
 
@@ -207,6 +246,8 @@ class Api:
             return reply(CommandReply(True, parsed.text))
         if not self.session.plays and not isinstance(parsed, ev.ProviderControl):
             return reply(Problem("no set is playing here: only provider commands apply", "command"), 409)
+        if self.session.view.ended:
+            return reply(Problem(f"the set has ended ({self.session.view.ended})", "command"), 409)
         if "request_id" in type(parsed).__struct_fields__:
             parsed = msgspec.structs.replace(parsed, request_id=_rid(request))
         answer = self.session.desk.apply(parsed)
@@ -216,18 +257,13 @@ class Api:
 
     async def ask(self, request: Request) -> Response:
         body = await decode_body(request, AskBody)
-        session = self.session
-        if session.router() is None:
-            return reply(Problem(str(NoRouter.MESSAGE)), 503)
-        context = chat.context(session)
-        messages = chat.messages(context, self.memory.history(body.conversation), body.question)
-        answer = await session.ask_lm("ask", messages, max_tokens=160)
+        try:
+            answer = await chat.converse(self.session, self.memory, body.question, body.conversation)
+        except NoRouter as exc:
+            return reply(Problem(str(exc)), 503)
         if isinstance(answer, ev.LMFailed):
             return self._unavailable(answer)
-        text = answer.text.strip()
-        self.memory.remember(body.conversation, body.question, text)
-        suggestion = chat.suggestion(body.question, text)
-        return reply(AskReply(text, body.conversation, suggestion, context, answer.provider, answer.seq))
+        return reply(answer)
 
     async def clip(self, request: Request) -> Response:
         from bergain_actors.service import clips
@@ -242,17 +278,27 @@ class Api:
                 slot=body.slot,
                 request_id=_rid(request),
             )
-        except NoRouter as exc:
-            return reply(Problem(str(exc)), 503)
         except clips.ClipError as exc:
             return reply(Problem(str(exc), "prompt"), 422)
-        if isinstance(made, ev.LMFailed):
-            return self._unavailable(made)
         return reply(made, 201)
 
     def _unavailable(self, failed: ev.LMFailed) -> Response:
         error = f"no LM provider could answer: {failed.reason}"
         return reply(Unavailable(error, failed.attempts, self.session.providers()), 503)
+
+
+class _Guarded:
+    """An ASGI app (the MCP endpoint) behind the API's bearer-token rule."""
+
+    def __init__(self, api: Api, app: Callable[[Any, Any, Any], Awaitable[None]]) -> None:
+        self.api = api
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self.api.token is not None and not self.api._authorized(Request(scope)):
+            await reply(Problem("missing or wrong bearer token"), 401)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 def _rid(request: Request) -> str:

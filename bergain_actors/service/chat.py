@@ -8,6 +8,8 @@ from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bergain_actors.core import events as ev
+    from bergain_actors.service.replies import AskReply
     from bergain_actors.service.session import Session
 
 TURNS = 6
@@ -48,16 +50,13 @@ class Memory:
 
 
 def context(session: Session) -> dict[str, Any]:
-    """What the LM is told about the session: tempo, key, phase, energy, layers, recent decisions, Ableton. With
-    no set there is no tempo, key or phase to claim: only that nothing plays."""
-    from bergain_actors.music.theory import set_theory
-
-    scenario = session.scenario
+    """What the LM is told about the session: the tempo playing, key, phase, energy, layers, recent decisions,
+    Ableton. With no set there is no tempo, key or phase to claim: only that nothing plays."""
     view = session.view
     facts: dict[str, Any] = {}
     if session.plays:
-        facts["tempo_bpm"] = view.bpm or scenario.bpm
-        facts["key"] = set_theory(scenario.seed, getattr(scenario, "key", None) or None).key
+        facts["tempo_bpm"] = view.bpm or session.scenario.bpm  # the bar playing's (a glide's step)
+        facts["key"] = view.key
     facts["playing"] = session.plays and not view.ended
     if session.plays:
         facts.update(
@@ -103,3 +102,18 @@ def suggestion(question: str, answer: str) -> str | None:
         if re.search(pattern, text):
             return command
     return None
+
+
+async def converse(session: Session, memory: Memory, question: str, conversation: str) -> AskReply | ev.LMFailed:
+    """One turn of a conversation about the session (``/ask``, the MCP ``ask`` tool): the LM's answer, logged,
+    remembered, with the command it points at. Raises ``NoRouter`` when the session has no LM."""
+    from bergain_actors.core import events as ev
+    from bergain_actors.service.replies import AskReply
+
+    facts = context(session)
+    answer = await session.ask_lm("ask", messages(facts, memory.history(conversation), question), max_tokens=160)
+    if isinstance(answer, ev.LMFailed):
+        return answer
+    text = answer.text.strip()
+    memory.remember(conversation, question, text)
+    return AskReply(text, conversation, suggestion(question, text), facts, answer.provider, answer.seq)

@@ -1,43 +1,70 @@
-"""Prompt → clip: the LM writes notes to a schema (a grammar on the embedded llama.cpp), code reads the prompt,
-validates and repairs the answer (``music.clip``), and the clip goes where the user asked: a layer of the running
-set from its next phrase, a clip in Ableton, or just the notes (the CLI writes them to a MIDI file)."""
+"""Prompt → clip: code reads the prompt and writes candidate clips in the key (``music.clip``,
+``music.clip_candidates``), the LM chooses among them by its calibrated probabilities (``choice``), and the clip goes
+where the user asked: a layer of the running set from its next phrase, a clip in Ableton, or just the notes (the CLI
+writes them to a MIDI file). Without an LM the prompt's words choose, and the reply says so."""
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 from typing import Any, Literal
 
 import msgspec
 
+from bergain_actors import choice
 from bergain_actors.core import events as ev
-from bergain_actors.music.clip import ClipError, clip_from_answer, grammar, parse_prompt, prompt_text
+from bergain_actors.music.clip import ClipError, ClipRequest, build_clip, parse_prompt
+from bergain_actors.music.clip_candidates import Candidate, admissible, candidates, shortlist
 from bergain_actors.music.clip_layer import PlayingClip, layer_at
 from bergain_actors.music.midi_file import write_midi
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Note
 from bergain_actors.music.theory import set_theory
 from bergain_actors.service.replies import ClipReply
-from bergain_actors.service.session import Session
+from bergain_actors.service.session import NoRouter, Session
 
 __all__ = ["ClipError", "make_clip"]
 
-TOKENS_PER_BAR = 32
-"""About three notes of ~11 tokens a bar: SmolLM2 writes ~25 tokens a second under the grammar here, so a 4-bar
-clip takes ~5 s; what it sketches the repair keeps (an answer that covers fewer bars is repeated), where too little
-is left it composes from theory, and a cut-off answer is closed after its last whole note."""
-
-CREATIVE = 0.8
-"""Greedy decoding makes a small model repeat one note; the answer is logged, so replays do not depend on it."""
-
-SYSTEM = "You write MIDI clips for a techno set. You answer with JSON only."
+SYSTEM = "You choose MIDI clips for a techno set: the one that sounds most like what the producer asked for."
+QUESTION = "Which clip fits the request best?"
 
 
-def close_cut_answer(text: str) -> str:
-    """An answer cut off by the token limit, closed after its last complete ``[pitch,start,length,velocity]``
-    note (the grammar has no spaces)."""
-    end = text.rfind("]")
-    if text.startswith('{"notes":[[') and not text.rstrip().endswith("]}") and end > len('{"notes":['):
-        return text[: end + 1] + "]}"
-    return text
+def clip_ballot(
+    prompt: str, options: tuple[Candidate, ...], *, orders: int = 2, calibrate: bool = True
+) -> choice.Ballot:
+    """The candidates put to an LM: how each sounds, under the producer's words."""
+    return choice.ballot(
+        [c.says for c in options],
+        system=SYSTEM,
+        context=f'The producer asks for: "{prompt}"',
+        question=QUESTION,
+        rng=random.Random(f"clip:{prompt}"),
+        orders=orders,
+        calibrate=calibrate,
+    )
+
+
+async def choose(
+    session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...]
+) -> tuple[int, str, Any]:
+    """(index into ``options``, how it was chosen, the LM's ``Choice`` over the shortlist or None). The words
+    decide what they can (``shortlist``: the embedded 135M model chooses no better than chance among clip
+    candidates, ``bench/bench_clips.py``); the LM chooses among what they leave open; when it cannot, the first
+    of the shortlist, and the reply says so."""
+    open_ = shortlist(options, request.style)
+    if len(open_) == 1:
+        return open_[0], "chosen by the words" if len(options) > 1 else "the only candidate the words allow", None
+    try:
+        asked = await choice.ask(session, clip_ballot(prompt, tuple(options[i] for i in open_)), purpose="clip")
+    except NoRouter:
+        return open_[0], "chosen by keywords: this set has no LM", None
+    if isinstance(asked, ev.LMFailed):
+        return open_[0], f"chosen by keywords: no LM could answer ({asked.reason})", None
+    picked, _ = asked
+    if picked.index < 0:
+        return open_[0], "chosen by keywords: the LM's answer named no candidate", None
+    share = f" (p {picked.calibrated[picked.index]:.2f})" if picked.calibrated else ""
+    how = f"chosen by {picked.provider}, {picked.method}{share}, among the {len(open_)} the words left open"
+    return open_[picked.index], how, picked
 
 
 async def make_clip(
@@ -48,31 +75,29 @@ async def make_clip(
     track: str = "",
     slot: int = -1,
     request_id: str = "",
-) -> ClipReply | ev.LMFailed:
-    """Ask the LM for the clip ``prompt`` describes and place it. Raises ``ClipError`` for a prompt or an answer
-    that cannot become a clip, ``NoRouter`` when there is no LM."""
+) -> ClipReply:
+    """Write the candidates for ``prompt``, let the LM choose, and place the clip. Raises ``ClipError`` for a
+    prompt that cannot become a clip."""
     request = parse_prompt(prompt)
     scenario = session.scenario
     if target == "set" and not session.plays:
         raise ClipError("target: no set is playing; use target 'none' (or the CLI's --midi)")
     theory = set_theory(scenario.seed, request.key or getattr(scenario, "key", None) or None)
-    bpm = session.view.bpm or scenario.bpm
-    messages = [
-        {"role": "system", "content": SYSTEM},
-        {"role": "user", "content": prompt_text(request, theory, bpm, compact=True)},
-    ]
-    answer = await session.ask_lm(  # no schema: the grammar never lets a small model stop, so answers are cut
-        "clip",  # off, which the router would count as a failure; the repair closes them and the prompt asks for JSON
-        messages,
-        grammar=grammar(request.role, theory, request.bars, request.in_key, compact=True),
-        max_tokens=TOKENS_PER_BAR * request.bars,
-        temperature=CREATIVE,
-    )
-    if isinstance(answer, ev.LMFailed):
-        return answer
-    clip = clip_from_answer(close_cut_answer(answer.text), request, theory)
+    options = admissible(candidates(request.role, theory, request.bars), prompt)
+    index, how, picked = await choose(session, request, prompt, options)
+    if not request.in_key:
+        how += "; every candidate is in key: none is chromatic"
+    clip = build_clip(request, theory, options[index])
     reply = ClipReply(
-        prompt, clip.role, clip.key, clip.bars, clip.in_beats(), clip.repairs, answer.provider, answer.seq
+        prompt,
+        clip.role,
+        clip.key,
+        clip.bars,
+        clip.in_beats(),
+        candidate=options[index].name,
+        sounds=options[index].says,
+        how=how,
+        choice=msgspec.to_builtins(picked) if picked is not None else None,
     )
     if target == "none":
         return reply

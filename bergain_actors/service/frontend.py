@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Awaitable, Callable
 
 import trio
 
@@ -13,8 +12,6 @@ from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.service.app import Api
 from bergain_actors.service.http import is_loopback, listen, serve_app
 from bergain_actors.service.session import Session, router_session
-
-Frontend = Callable[[Desk], Awaitable[None]]
 
 
 class NeedsToken(ValueError):
@@ -38,8 +35,13 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
+LINGER_S = 2.0
+"""How long the API outlives its set, at most, to send every client the set's last events (``SetEnded``)."""
+
+
 class HttpFrontend:
-    """Attach with ``attach`` before the set starts, then run ``serve`` beside it."""
+    """Attach with ``attach`` before the set starts, then run ``serve`` beside it (``perform(beside=...)``: it
+    outlives the set until ``finish`` has sent every client the end)."""
 
     def __init__(self, host: str, port: int, token: str | None, *, announce: bool = True) -> None:
         """Binds the address at once: a port in use is an ``OSError`` before the set starts."""
@@ -56,9 +58,9 @@ class HttpFrontend:
     async def serve(self, desk: Desk | None = None) -> None:
         """Serve until cancelled (the set's end cancels it). Commands go through the session's own desk."""
         assert self.session is not None, "attach() first"
-        api = Api(self.session, token=self.token)
+        api = Api(self.session, token=self.token, host=self.host)
         try:
-            async with trio.open_nursery() as nursery:
+            async with api.mcp.manager.run(), trio.open_nursery() as nursery:
                 await nursery.start(serve_app, api.app, self.sock)
                 self.bound.set()
                 if self.announce:
@@ -66,28 +68,24 @@ class HttpFrontend:
         finally:
             self.session.stream.close()
 
+    async def finish(self) -> None:
+        """After ``SetEnded``: every event stream sends what it has queued and closes (the caller bounds it)."""
+        if self.session is not None:
+            await self.session.stream.finish()
+
     @property
     def url(self) -> str:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"http://{host}:{self.port}"
 
 
-def with_frontends(*tasks: Frontend) -> Frontend:
-    """Several control front ends (the terminal, the HTTP API...) as the one ``controls`` task a set takes."""
-
-    async def run_all(desk: Desk) -> None:
-        async with trio.open_nursery() as nursery:
-            for task in tasks:
-                nursery.start_soon(task, desk)
-
-    return run_all
-
-
 async def serve_router(scenario: Scenario, host: str, port: int, token: str | None) -> None:
     """``serve`` without a set: the scenario's providers behind the API until interrupted."""
     check_exposure(host, token)
     sock = listen(host, port)
-    async with router_session(scenario) as session, trio.open_nursery() as nursery:
-        bound = await nursery.start(serve_app, Api(session, token=token).app, sock)
-        print(f"HTTP API (router only) on http://{host}:{bound}", file=sys.stderr)
-        await trio.sleep_forever()
+    async with router_session(scenario) as session:
+        api = Api(session, token=token, host=host)
+        async with api.mcp.manager.run(), trio.open_nursery() as nursery:
+            bound = await nursery.start(serve_app, api.app, sock)
+            print(f"HTTP API (router only) on http://{host}:{bound}  (Ctrl-C to stop)", file=sys.stderr)
+            await trio.sleep_forever()

@@ -24,6 +24,34 @@ class LayerView(msgspec.Struct, frozen=True):
     pattern: str = ""
 
 
+class Upcoming(msgspec.Struct, frozen=True):
+    in_bars: int
+    what: str
+    """A performer's steer at its 4-bar line, the next phrase decision, the next part of the arc, the end."""
+
+
+class PhaseBand(msgspec.Struct, frozen=True):
+    """A part of the set's arc as planned: bars ``start`` to ``end`` (exclusive), its target rising low → high."""
+
+    phase: str
+    start: int
+    end: int
+    low: float
+    high: float
+
+
+class CommandView(msgspec.Struct, frozen=True):
+    """A performer's command and what became of it."""
+
+    seq: int
+    text: str
+    state: str
+    """waiting (for its bar line), acted, or rejected."""
+    answer: str
+    """The Conductor's ``SteerActed`` action, the swap or outro planned, or the rejection's reason."""
+    bar: int
+
+
 class SetSnapshot(msgspec.Struct):
     """The set right now."""
 
@@ -34,6 +62,7 @@ class SetSnapshot(msgspec.Struct):
     """The latest bar played (-1 before the first)."""
     total_bars: int
     bpm: float
+    """The tempo of the bar playing (a glide's step)."""
     beats_per_bar: int
     phase: str
     target_energy: float
@@ -47,6 +76,29 @@ class SetSnapshot(msgspec.Struct):
     """(bar, target, actual) for the bars played, the latest 512."""
     ended: str
     """Why the set ended, or empty while it plays."""
+    key: str = ""
+    end_bar: int = 0
+    """The bar the set ends before (sooner than ``total_bars`` after ``stop``)."""
+    seconds_left: float = 0.0
+    upcoming: list[Upcoming] = []
+    phases: list[PhaseBand] = []
+    tempo_by_bar: list[tuple[int, float]] = []
+    """(first bar, BPM) each time the tempo played changed."""
+    tempo_limits: tuple[float, float] = (0.0, 0.0)
+    """The tempos a ``tempo`` command may reach."""
+    commands: list[CommandView] = []
+    """The latest commands, newest first."""
+    stalls: int = 0
+    """Bars the engine played again because their plan was late."""
+    held_bars: int = 0
+    """Bars played while the performer held the groove."""
+    holding: bool = False
+    underflows: int = 0
+    device: str = ""
+    device_ok: bool = True
+    ableton: str = ""
+    live_bars_off: int = 0
+    """Bars Ableton Live did not play as planned (each a ``LiveBarOff`` event, with its role and why)."""
 
 
 class ProviderView(msgspec.Struct):
@@ -72,8 +124,11 @@ class Health(msgspec.Struct):
     status: str
     uptime_s: float
     playing: bool
+    """A set is playing here and has not ended: commands that steer it can work."""
     set: SetSnapshot
     providers: dict[str, str]
+    lm: bool = False
+    """There is an LM router: ``/ask`` and ``/clip`` can work."""
 
 
 class CommandReply(msgspec.Struct, omit_defaults=True):
@@ -108,10 +163,14 @@ class ClipReply(msgspec.Struct, omit_defaults=True):
     bars: int
     notes: tuple[ClipNote, ...]
     """Beats from the clip's start, as Ableton takes them."""
-    repairs: tuple[str, ...]
-    """What the code fixed in the LM's answer, one line each."""
-    provider: str
-    answer_seq: int
+    candidate: str
+    """The name of the candidate chosen (``music.clip_candidates``)."""
+    sounds: str
+    """How it sounds, as the LM read it."""
+    how: str
+    """Who chose it and how sure, or why the words chose it instead."""
+    choice: dict[str, Any] | None = None
+    """The LM's ``choice.Choice``: its raw and calibrated distributions over the candidates."""
     seq: int = 0
     """The ``ClipAdded`` event (0 with target ``none``)."""
     from_bar: int | None = None

@@ -45,7 +45,7 @@ class Session:
         """Where ``/control`` commands enter the set, as typed ones do (the front ends share the language)."""
         self.plays = plays
         """Whether a set is playing (False: the router alone)."""
-        self.view = SetView()
+        self.view = self._view()
         self.stream = EventStream()
         self.started = time.monotonic()
         self._ids = itertools.count(1)
@@ -55,6 +55,16 @@ class Session:
     @property
     def scenario(self) -> Scenario:
         return self.supervisor.set.scenario
+
+    def _view(self) -> SetView:
+        from bergain_actors.actors.conductor.base import tempo_limits
+        from bergain_actors.music.theory import set_theory
+
+        if not self.plays:
+            return SetView()
+        scenario = self.scenario
+        key = set_theory(scenario.seed, scenario.key or None).key
+        return SetView(key, scenario.conductor.phrase_bars, tempo_limits(scenario.bpm))
 
     def publish(self, event: ev.Event) -> ev.Event:
         """Log ``event`` and let it take effect; returns it with its seq."""
@@ -100,25 +110,28 @@ class Session:
         timeout: float = 60.0,
     ) -> ev.LMResponse | ev.LMFailed:
         """One LM call through the router, logged as request and answer. Raises ``NoRouter``."""
+        request = ev.LMRequest(
+            request_id=self.request_id(purpose),
+            purpose=purpose,
+            messages=tuple(messages),
+            response_schema=schema,
+            grammar=grammar,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            best_effort=True,
+            bar=max(self.view.bar, 0),
+        )
+        return await self.send(request, timeout=timeout)
+
+    async def send(self, request: ev.LMRequest, *, timeout: float = 60.0) -> ev.LMResponse | ev.LMFailed:
+        """Publish ``request`` (its id from ``request_id``) and wait for its answer. Raises ``NoRouter``."""
         if self.router() is None:
             raise NoRouter(NoRouter.MESSAGE)
-        request_id = self.request_id(purpose)
+        request_id = request.request_id
         send, receive = trio.open_memory_channel[ev.LMResponse | ev.LMFailed](1)
         self._waiting[request_id] = send
         try:
-            self.publish(
-                ev.LMRequest(
-                    request_id=request_id,
-                    purpose=purpose,
-                    messages=tuple(messages),
-                    response_schema=schema,
-                    grammar=grammar,
-                    max_tokens=max_tokens,
-                    temperature=temperature,
-                    best_effort=True,
-                    bar=max(self.view.bar, 0),
-                )
-            )
+            self.publish(request)
             with trio.move_on_after(timeout):
                 return await receive.receive()
             return ev.LMFailed(request_id=request_id, reason=f"no answer within {timeout:g} s")

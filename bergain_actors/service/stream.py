@@ -1,7 +1,8 @@
 """Server-Sent Events: the set's events, in seq order, to every dashboard that listens.
 
 ``publish`` is a bus tap: synchronous and non-blocking. A client that cannot keep up (its queue is full) is
-dropped at once, never waited for, so a stalled browser can never slow the bus or the audio.
+dropped at once, never waited for, so a stalled browser can never slow the bus or the audio. At the set's end
+``finish`` closes every stream after its last event (``SetEnded``) and waits, briefly, until each has been sent.
 """
 
 from __future__ import annotations
@@ -31,6 +32,9 @@ class EventStream:
         self.queue = queue
         self.clients: set[trio.MemorySendChannel[bytes]] = set()
         self.dropped = 0
+        self.open_streams = 0
+        """Streams still sending (a closed client's stream sends what it has queued first)."""
+        self._sent = trio.Event()
 
     def publish(self, event: ev.Event) -> None:
         if not self.clients:
@@ -52,10 +56,17 @@ class EventStream:
             client.close()
         self.clients.clear()
 
+    async def finish(self) -> None:
+        """Close every stream and wait until each has sent what it had queued (the caller bounds the wait)."""
+        self.close()
+        if self.open_streams:
+            await self._sent.wait()
+
     async def subscribe(self) -> AsyncIterator[bytes]:
         """SSE frames for one client, from now on, until it is dropped or disconnects."""
         send, receive = trio.open_memory_channel[bytes](self.queue)
         self.clients.add(send)
+        self.open_streams += 1
         try:
             yield b": connected\n\n"
             async with receive:
@@ -64,3 +75,7 @@ class EventStream:
         finally:
             self.clients.discard(send)
             send.close()
+            self.open_streams -= 1
+            if not self.open_streams:
+                self._sent.set()
+                self._sent = trio.Event()

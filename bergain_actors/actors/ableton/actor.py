@@ -70,6 +70,8 @@ class Lost(Exception):
 
 class TrackState(msgspec.Struct):
     index: int
+    ring: tuple[int, ...] = tuple(range(4))
+    """The slots this track's clips cycle through: empty, or holding only the set's own clips."""
     scheduled: tuple[Note, ...] | None = None
     """The notes the track plays at the last bar written or fired (None: unknown, e.g. after a resync)."""
     next_slot: int = 0
@@ -84,6 +86,8 @@ class Pending(msgspec.Struct):
     bar: int
     role: str
     slot: int
+    ready: bool = False
+    """Live confirmed the clip (read back): only then is it fired."""
 
 
 class AbletonState:
@@ -99,6 +103,8 @@ class AbletonState:
         self.pending: list[Pending] = []
         self.written = -1
         """The last bar whose clips were written (or found unchanged)."""
+        self.expect: dict[str, tuple[int, int]] = {}
+        """Role → (bar, slot) of the last clip fired: what Live should play from that bar on (-1: nothing)."""
         self.ok = False
         self.scene_bar = -1
         """Palette mode: the phrase bar whose scene was fired last."""
@@ -144,8 +150,27 @@ class AbletonLink(Actor):
         self.palette = build_palette(self.theory, ctx.scenario.bpm) if config.mode == "palette" else ()
         self.beats_per_bar = ctx.scenario.beats_per_bar
         self._wake = trio.Event()
+        self._plan_wake = trio.Event()
         self._ops_wake = trio.Event()
         self._last_beat_at = 0.0
+        self._beat_seen = -1
+        """The last beat the clock was given (pushed or polled)."""
+        self._pushed = -1
+        """The last beat Live's listener pushed to us: the watchdog compares it with Live's song time."""
+        self._beat_lost = False
+        """The listener's pushes do not reach us (another client took them): the set follows polled song time."""
+        self._checked = -1
+        """The last set bar whose clips were checked against what Live plays."""
+        self._mixed = -1
+        """The last set bar whose mix was sent whole."""
+        self._stopped = False
+        """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
+        self._followed = 0.0
+        """The tempo set in Live that the set follows (``on_tempo = follow``)."""
+        self._tempo_before = 0.0
+        """The tempo sent before the last one: Live still at it means our change was lost, not someone's."""
+        self._follow_from = -1
+        """The first bar planned at ``_followed``: earlier plans' tempi are not sent (they would undo it)."""
         self._reloaded = False
         self._errors: list[str] = []
         """Every ``/live/error`` so far: an operation that drew one failed."""
@@ -165,18 +190,14 @@ class AbletonLink(Actor):
             self.state.ops.append(event)
             self._ops_wake.set()
         self._wake.set()
+        self._plan_wake.set()
 
     # --- from Live (pushes, published before they are used) --------------------------------------------------------
 
     def _push(self, address: str, args: tuple[Any, ...]) -> None:
         if address == "/live/song/get/beat" and args:
-            beat = int(args[0])
-            clock = self.clock
-            bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
-            self.ctx.emit(ev.LiveBeat(beat=beat, origin=clock.origin, bar=max(bar, 0), tick=beat % self.beats_per_bar))
-            self._last_beat_at = trio.current_time()
-            clock.beat(beat)
-            self._wake.set()
+            self._pushed = int(args[0])
+            self._beat(int(args[0]))
         elif address in _LISTENED and args:
             what, track = _LISTENED[address], int(args[0]) if address.startswith("/live/track/") else -1
             value = round(float(args[-1]), 4)
@@ -192,6 +213,19 @@ class AbletonLink(Actor):
                 self.ctx.emit(ev.AbletonStatus(state="reloaded", detail=detail, bar=max(self.state.played, 0)))
                 self._reloaded = True
             self._wake.set()
+
+    def _beat(self, beat: int) -> None:
+        """Live reached ``beat`` (pushed by its listener, or read from its song time by the watchdog): logged, then
+        the clock. A beat already seen is not news; a beat behind the last one means Live's song time went back."""
+        clock = self.clock
+        if beat == self._beat_seen or (0 < self._beat_seen - beat <= 1):
+            return
+        self._beat_seen = beat
+        bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
+        self.ctx.emit(ev.LiveBeat(beat=beat, origin=clock.origin, bar=max(bar, 0), tick=beat % self.beats_per_bar))
+        self._last_beat_at = trio.current_time()
+        clock.beat(beat)
+        self._wake.set()
 
     # --- the actor's task -------------------------------------------------------------------------------------------
 
@@ -222,7 +256,9 @@ class AbletonLink(Actor):
         first = True
         while True:
             try:
-                await osc.query("/live/test", timeout=self.config.connect_s if first else self.config.timeout_s)
+                # connect_s in all, asked again within it: a lost datagram does not make Live absent
+                wait = self.config.connect_s / (self.config.retries + 1) if first else self.config.timeout_s
+                await osc.query("/live/test", timeout=wait)
             except OscError:
                 if first:
                     where = f"{self.config.host}:{self.config.port}"
@@ -278,11 +314,18 @@ class AbletonLink(Actor):
         )
         state.ok = True
         old = state.tracks
+        rings = {} if self.palette else await live.ring(osc, result.tracks, RING)
         state.tracks = {
-            role: TrackState(index, next_slot=old[role].next_slot if role in old and old[role].index == index else 0)
+            role: TrackState(
+                index,
+                ring=rings.get(role, tuple(range(RING))),
+                next_slot=old[role].next_slot if role in old and old[role].index == index else 0,
+            )
             for role, index in result.tracks.items()
         }
         state.pending = []
+        state.expect = {}
+        self._checked = self._mixed = -1
         plan = state.plans.get(max(state.played, 0))
         state.tempo = 0.0  # a Live that restarted has its own default tempo: set ours again
         self._tempo(osc, plan.bpm if plan is not None else float(self.ctx.scenario.bpm))
@@ -298,34 +341,193 @@ class AbletonLink(Actor):
             await self._build_palette(osc)
         if not restoring:
             osc.send("/live/song/stop_all_clips", 0)
-            osc.send("/live/song/stop_playing")
-            osc.send("/live/song/set/current_song_time", 0.0)
+            await live.confirm(osc, ("/live/song/stop_playing",), ("/live/song/get/is_playing",), False)
+            await live.confirm(
+                osc, ("/live/song/set/current_song_time", 0.0), ("/live/song/get/current_song_time",), 0.0
+            )
             state.written = -1
             if not self.palette:
                 await self._write(osc, upto=self.ctx.scenario.lookahead_bars - 1)
             osc.send("/live/song/start_listen/beat")
-            osc.send("/live/song/start_playing")
-            await osc.query("/live/song/get/is_playing")  # answered in order: nothing is fired into a stopped Live
+            # answered in order: nothing is fired into a stopped Live
+            await live.confirm(osc, ("/live/song/start_playing",), ("/live/song/get/is_playing",), True)
             self.clock.live_bar = -1  # a beat pushed before the transport started does not count
+            self._beat_seen = -1
             state.started = True
             self._last_beat_at = trio.current_time()
             self.clock.sync(origin=1)
         else:
-            playing, song_time = await live.gather(
-                osc.query("/live/song/get/is_playing"), osc.query("/live/song/get/current_song_time")
-            )
-            osc.send("/live/song/start_listen/beat")
-            if not playing[0]:
-                osc.send("/live/song/start_playing")
-                song_time = (0.0,)
-            live_bar = int(float(song_time[0])) // self.beats_per_bar
-            state.written = state.played
-            self.clock.live_bar = live_bar
-            self._last_beat_at = trio.current_time()
-            self.clock.sync(origin=live_bar - max(state.played, 0))
+            await self._resync(osc, keep=True)
         state.browser = await live.browser_items(osc) if now.browser else {}
         state.snapshot_due = True
         self._ops_wake.set()
+        self._pushed = self._beat_seen
+        failed: list[Exception] = []
+
+        async def guard(task: Any, cancel: trio.CancelScope) -> None:
+            try:
+                await task(osc)
+            except (Lost, OscError) as exc:  # either ends the session; the other task with it
+                failed.append(exc)
+                cancel.cancel()
+
+        async with trio.open_nursery() as nursery:
+            for task in (self._watch, self._follow, self._writer):
+                nursery.start_soon(guard, task, nursery.cancel_scope)
+        raise failed[0]
+
+    async def _resync(self, osc: OscClient, keep: bool) -> None:
+        """Join Live where it is (starting its transport if it stands): the set bar now playing maps onto Live's
+        bar now. With ``keep``, a Live that played on keeps the mapping it had (its bars did not move while we could
+        not hear it). The clips are written afresh from the next bar."""
+        state = self.state
+        playing, song_time = await live.gather(
+            osc.query("/live/song/get/is_playing"), osc.query("/live/song/get/current_song_time")
+        )
+        osc.send("/live/song/start_listen/beat")
+        if not playing[0]:
+            await live.confirm(osc, ("/live/song/continue_playing",), ("/live/song/get/is_playing",), True)
+        live_bar = int(float(song_time[0])) // self.beats_per_bar
+        state.written = state.played
+        state.pending = []
+        for track in state.tracks.values():
+            track.scheduled = None
+        self.clock.live_bar = live_bar
+        self._beat_seen = live_bar * self.beats_per_bar
+        self._last_beat_at = trio.current_time()
+        origin = live_bar - max(state.played, 0)
+        if keep and playing[0] and state.started and abs(origin - self.clock.origin) <= 1:
+            origin = self.clock.origin
+        self.clock.sync(origin=origin)
+        self._wake.set()
+        self._plan_wake.set()
+
+    async def _watch(self, osc: OscClient) -> None:
+        """The watchdog on Live, read every half beat: its song time and transport, and once a bar its tempo and
+        our tracks. A beat the listener did not push (lost, or pushed to another client: AbletonOSC pushes to
+        whoever sent last) is given to the clock from here, so the set never waits on a push. When a beat passes
+        with no push the listener is registered again; when that does not bring it back, the set says so once and
+        follows Live's song time. What someone else changed in Live is handled by the scenario's policy."""
+        registered = -1
+        looked = -1
+        while True:
+            await trio.sleep(30.0 / self.ctx.scenario.bpm)  # half a beat at the set's tempo
+            song_time, playing = await live.gather(
+                osc.query("/live/song/get/current_song_time"), osc.query("/live/song/get/is_playing")
+            )
+            if not playing[0]:
+                await self._transport_stopped(osc)
+                continue
+            if self._stopped:
+                await self._transport_running(osc)
+                continue
+            beat = int(float(song_time[0]))
+            if beat < 0 or not self.clock.up:
+                continue
+            self._beat(beat)
+            bar = self.clock.set_bar()
+            if bar is not None and self.state.played >= 0 and abs(bar - self.state.played) >= 2:
+                self._change(
+                    "transport moved",
+                    f"Live's song time jumped to its bar {beat // self.beats_per_bar} while the set played bar"
+                    f" {self.state.played} (someone moved or restarted the transport, or Live stalled): the set"
+                    " joins Live there",
+                )
+                await self._resync(osc, keep=False)
+                continue
+            if bar is not None and bar > looked:
+                looked = bar
+                await self._look(osc)
+            if beat - self._pushed < 2:
+                continue
+            if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
+                osc.send("/live/song/start_listen/beat")  # quiet for a beat: listen again (it replaces ours)
+                registered = beat
+            elif beat - registered >= 2 and not self._beat_lost:
+                self._beat_lost = True
+                detail = (
+                    f"Live's beat listener has pushed nothing to us since beat {self._pushed} (another client may"
+                    " be taking its pushes); the set follows Live's song time, read every half beat"
+                )
+                self._change("beat lost", detail)
+
+    def _change(self, state: str, detail: str) -> None:
+        """Something in Live is not as the set left it: a warning, an event (the summary's "Live changes")."""
+        self.ctx.log.warning(f"Live: {state}", detail=detail)
+        self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
+
+    async def _transport_stopped(self, osc: OscClient) -> None:
+        if self._stopped or not self.state.started:
+            return
+        self._stopped = True
+        policy = self.config.on_transport
+        self.clock.down()
+        if policy == "restart":
+            self._change("transport stopped", "someone stopped Live's transport; on_transport = restart: started again")
+            await self._resync(osc, keep=False)
+            self._stopped = False
+        else:
+            self._change(
+                "transport stopped",
+                "someone stopped Live's transport; on_transport = follow: the set plays on our own audio until"
+                " Live plays again",
+            )
+
+    async def _transport_running(self, osc: OscClient) -> None:
+        self._stopped = False
+        self._change("transport started", "Live's transport runs again: the set joins it from the next bar")
+        await self._resync(osc, keep=False)
+
+    async def _look(self, osc: OscClient) -> None:
+        """Once a bar: Live's tempo against the set's, and our tracks against their names."""
+        state = self.state
+        (tempo,) = await osc.query("/live/song/get/tempo")
+        tempo = round(float(tempo), 2)
+        if state.tempo and tempo != round(state.tempo, 2) and tempo != self._followed:
+            if tempo == round(self._tempo_before, 2):  # our last change was lost on the way: send it again
+                osc.send("/live/song/set/tempo", float(state.tempo))
+            elif self.config.on_tempo == "restore":
+                self._change(
+                    "tempo changed",
+                    f"Live's tempo was set to {tempo:g}; on_tempo = restore: back to {state.tempo:g} BPM",
+                )
+                osc.send("/live/song/set/tempo", float(state.tempo))
+            else:
+                self._followed = tempo
+                self._follow_from = state.played + self.ctx.scenario.lookahead_bars + 1
+                self._change(
+                    "tempo changed",
+                    f"Live's tempo was set to {tempo:g}; on_tempo = follow: the set plays"
+                    f" at {tempo:g} BPM from bar {self._follow_from}",
+                )
+                self.ctx.emit(ev.LiveTempo(tempo=tempo, bar=max(state.played, 0)))
+        names = await osc.query("/live/song/get/track_names")
+        wanted = {role: getattr(self.config.tracks, role) for role in state.tracks}
+        changed = []
+        for role, track in list(state.tracks.items()):
+            if track.index < len(names) and str(names[track.index]).lower() == wanted[role].lower():
+                continue
+            found = [i for i, n in enumerate(names) if str(n).lower() == wanted[role].lower()]
+            if found:
+                changed.append(f"{wanted[role]!r} moved from track {track.index} to {found[0]}")
+                index = found[0]
+            else:
+                index = await live.create_track(osc, wanted[role], [])
+                names = await osc.query("/live/song/get/track_names")
+                changed.append(f"{wanted[role]!r} was deleted or renamed in Live: made again as track {index}")
+            state.tracks[role] = TrackState(index, ring=(await live.ring(osc, {role: index}, RING))[role])
+            state.pending = [p for p in state.pending if p.role != role]
+            state.expect.pop(role, None)
+        if changed:
+            self._change("track changed", "; ".join(changed) + "; their clips go there from the next bar")
+            for track in state.tracks.values():
+                track.scheduled = None  # written afresh, each on its track as it is now
+            state.written = max(state.played, 0)
+            self._plan_wake.set()
+
+    async def _follow(self, osc: OscClient) -> None:
+        """Fire what is due within the bar before its own, ride the faders, check each bar Live begins; the clips
+        are written beside this (``_writer``), so a write Live is slow to confirm never holds a fire up."""
         while True:
             self._wake = trio.Event()
             await self._step(osc)
@@ -340,39 +542,96 @@ class AbletonLink(Actor):
                     raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
                 self._last_beat_at = trio.current_time()
 
-    async def _step(self, osc: OscClient) -> None:
-        """Fire what is due first (a fire must reach Live within the bar before its own), then write ahead."""
+    async def _writer(self, osc: OscClient) -> None:
         state = self.state
+        while True:
+            self._plan_wake = trio.Event()
+            while state.prompt_clips:
+                await self._write_prompt_clip(osc, state.prompt_clips[0])
+                state.prompt_clips.pop(0)
+            if not self.palette:
+                await self._write(osc, upto=max(state.plans, default=-1))
+            self._wake.set()
+            with trio.move_on_after(self.clock.bar_seconds / 2):
+                await self._plan_wake.wait()
+
+    async def _step(self, osc: OscClient) -> None:
         if self.palette:
             self._fire_scene(osc)
-        else:
-            self._mix(osc)
-            self._fire_due(osc)
-        while state.prompt_clips:
-            await self._write_prompt_clip(osc, state.prompt_clips[0])
-            state.prompt_clips.pop(0)
-        if self.palette:
             return
-        await self._write(osc, upto=max(state.plans, default=-1))
-        self._fire_due(osc)
+        self._mix(osc)
+        await self._check_bar(osc)  # before this bar's fires (for the next bar) change what is expected
+        now = self.clock.set_bar()
+        if now is None or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
+            return
+        (playing,) = await osc.query("/live/song/get/is_playing")
+        if not playing:  # a fire would start a transport someone stopped: the policy decides
+            await self._transport_stopped(osc)
+            return
+        await self._confirm_fires(osc, self._fire_due(osc))
 
-    def _fire_due(self, osc: OscClient) -> None:
+    def _fire_due(self, osc: OscClient) -> list[Pending]:
         state = self.state
         now = self.clock.set_bar()
         if now is None:
-            return
+            return []
+        fired = []
         for pending in list(state.pending):
-            if pending.bar - 1 > now:
+            if pending.bar - 1 > now or not pending.ready:
                 continue
             state.pending.remove(pending)
             if pending.bar <= now:
                 newer = any(p.role == pending.role and p.bar == now + 1 for p in state.pending)
                 self.ctx.emit(ev.ClipLate(role=pending.role, reason=f"Live was at bar {now} already", bar=pending.bar))
+                self._off(pending.role, pending.bar, f"its clip was ready after bar {now} had begun")
                 if newer:
                     continue
             self._fire(osc, pending)
+            fired.append(pending)
         for bar in [b for b in state.plans if b < now]:
             del state.plans[bar]
+        return fired
+
+    async def _confirm_fires(self, osc: OscClient, fired: list[Pending]) -> None:
+        """Each fire read back (the track's triggered or playing slot) and sent again while Live shows neither:
+        a lost ``fire`` would leave the track on its old clip. Firing a triggered clip again changes nothing."""
+        for _ in range(live.ATTEMPTS):
+            if not fired:
+                return
+            tracks = [self.state.tracks[p.role].index for p in fired]
+            replies = await live.gather(
+                *[osc.query(f"/live/track/get/{what}_slot_index", t) for t in tracks for what in ("fired", "playing")]
+            )
+            missed = []
+            for i, pending in enumerate(fired):
+                triggered, playing = int(replies[2 * i][0]), int(replies[2 * i + 1][0])
+                stopped = pending.slot < 0 and (triggered == -2 or playing < 0)
+                if not stopped and pending.slot not in (triggered, playing):
+                    self._send_fire(osc, pending)
+                    missed.append(pending)
+            fired = missed
+        for pending in fired:
+            self._off(pending.role, pending.bar, "Live did not take its launch")
+
+    async def _check_bar(self, osc: OscClient) -> None:
+        """Once per bar, just after Live's bar line: what each track plays, against what was fired for it."""
+        now = self.clock.set_bar()
+        if now is None or now <= self._checked or now < 0:
+            return
+        self._checked = now
+        due = {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+        tracks = {role: self.state.tracks[role].index for role in due}
+        replies = await live.gather(*[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()])
+        for (role, slot), reply in zip(due.items(), replies, strict=True):
+            playing = int(reply[0])
+            if playing != slot and not (slot < 0 and playing < 0):
+                said = "nothing" if playing < 0 else f"slot {playing}"
+                self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
+                self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
+
+    def _off(self, role: str, bar: int, reason: str) -> None:
+        self.ctx.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
+        self.ctx.emit(ev.LiveBarOff(role=role, reason=reason, bar=bar))
 
     def _fire(self, osc: OscClient, pending: Pending) -> None:
         track = self.state.tracks[pending.role]
@@ -380,6 +639,11 @@ class AbletonLink(Actor):
         self.ctx.emit(
             ev.ClipFired(role=pending.role, track=track.index, slot=pending.slot, live_bar=live_bar, bar=pending.bar)
         )
+        self.state.expect[pending.role] = (pending.bar, pending.slot)
+        self._send_fire(osc, pending)
+
+    def _send_fire(self, osc: OscClient, pending: Pending) -> None:
+        track = self.state.tracks[pending.role]
         if pending.slot < 0:
             osc.send("/live/track/stop_all_clips", track.index)
         else:
@@ -394,7 +658,11 @@ class AbletonLink(Actor):
         if not due:
             return
         plan = self.state.plans[max(due)]
-        self._tempo(osc, plan.bpm)
+        if now != self._mixed:  # each bar line sends the faders again: a set lost on the way is set now
+            self._mixed = now
+            for track in self.state.tracks.values():
+                track.volume = track.pan = None
+        self._tempo(osc, plan.bpm, max(due))
         levels = track_levels(plan, self.clock.tick / self.beats_per_bar)
         pans = _pans(plan)
         for role, track in self.state.tracks.items():
@@ -407,8 +675,11 @@ class AbletonLink(Actor):
                 osc.send("/live/track/set/panning", track.index, float(pans[role]))
                 track.pan = pans[role]
 
-    def _tempo(self, osc: OscClient, bpm: float) -> None:
+    def _tempo(self, osc: OscClient, bpm: float, bar: int = 1 << 30) -> None:
+        if bar < self._follow_from and bpm != self._followed:
+            return  # planned before the set followed Live's tempo
         if bpm != self.state.tempo:
+            self._tempo_before = self.state.tempo
             osc.send("/live/song/set/tempo", float(bpm))
             self.state.tempo = bpm
             self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
@@ -429,10 +700,10 @@ class AbletonLink(Actor):
                     continue
                 track.scheduled = wanted
                 if not wanted:
-                    state.pending.append(Pending(bar, role, -1))
+                    state.pending.append(Pending(bar, role, -1, ready=True))
                     continue
-                slot = track.next_slot
-                track.next_slot = (slot + 1) % RING
+                slot = track.ring[track.next_slot % len(track.ring)]
+                track.next_slot = (track.next_slot + 1) % len(track.ring)
                 writes.append((role, slot, wanted))
                 state.pending.append(Pending(bar, role, slot))
             state.written = bar
@@ -440,16 +711,30 @@ class AbletonLink(Actor):
                 await self._write_bar(osc, bar, writes)
 
     async def _write_bar(self, osc: OscClient, bar: int, writes: list[tuple[str, int, tuple[Note, ...]]]) -> None:
+        """The bar's clips, written at once; each is ready to fire once Live confirms it. One Live would not take
+        is a bar off for its track (which plays on what it played), and the next bar writes it afresh."""
         beats = self.beats_per_bar
         for role, slot, notes in writes:
             track, now = self.state.tracks[role].index, self.clock.live_bar
             self.ctx.emit(ev.ClipWritten(role=role, track=track, slot=slot, notes=len(notes), bar=bar, live_bar=now))
-        await live.gather(
-            *[
-                live.write_clip(osc, self.state.tracks[role].index, slot, notes, beats, f"{role} {bar}")
-                for role, slot, notes in writes
-            ]
-        )
+
+        async def one(role: str, slot: int, notes: tuple[Note, ...]) -> None:
+            track = self.state.tracks[role]
+            try:
+                await live.write_clip(osc, track.index, slot, notes, beats, f"{role} {bar}")
+            except OscError as exc:
+                if exc.kind != "write":
+                    raise
+                self.state.pending = [p for p in self.state.pending if (p.bar, p.role) != (bar, role)]
+                track.scheduled = None
+                self._off(role, bar, str(exc))
+                return
+            for pending in self.state.pending:
+                if (pending.bar, pending.role) == (bar, role):
+                    pending.ready = True
+            self._wake.set()
+
+        await live.gather(*[one(role, slot, notes) for role, slot, notes in writes])
 
     # --- the rlm brain's operations -------------------------------------------------------------------------------
 
@@ -606,7 +891,8 @@ class AbletonLink(Actor):
         else:
             self.ctx.emit(ev.AbletonError(message=f"clip: no {clip.role} track in Live", bar=bar))
             return
-        slot = clip.slot if clip.slot >= 0 else await _free_slot(osc, track, first=RING)
+        ring = {t.index: t.ring for t in self.state.tracks.values()}.get(track, ())
+        slot = clip.slot if clip.slot >= 0 else await _free_slot(osc, track, ring)
         beats = clip.bars * self.beats_per_bar
         await live.write_clip(osc, track, slot, clip.notes, beats, clip.prompt[:60] or f"{clip.role} clip")
         self.ctx.emit(
@@ -622,10 +908,10 @@ class AbletonLink(Actor):
         )
 
 
-async def _free_slot(osc: OscClient, track: int, first: int) -> int:
-    """The first slot from ``first`` on that holds no clip; a new scene when every one does."""
+async def _free_slot(osc: OscClient, track: int, ring: tuple[int, ...]) -> int:
+    """The first slot outside the ring that holds no clip; a new scene when every one does."""
     (scenes,) = await osc.query("/live/song/get/num_scenes")
-    slots = range(first, int(scenes))
+    slots = [s for s in range(int(scenes)) if s not in ring]
     taken = await live.gather(*[osc.query("/live/clip_slot/get/has_clip", track, slot) for slot in slots])
     for slot, reply in zip(slots, taken, strict=True):
         if not reply[-1]:
@@ -649,6 +935,8 @@ def _setup_detail(result: live.SetupResult, missing: str = "") -> str:
     parts = [missing] if missing else []
     if result.created:
         parts.append("created tracks " + ", ".join(result.created))
+    if result.abandoned:
+        parts.append("abandoned " + "; ".join(result.abandoned))
     if result.loaded:
         parts.append("loaded " + ", ".join(f"{r}: {n}" for r, n in result.loaded.items()))
     if result.to_load:

@@ -7,6 +7,7 @@ import errno
 import socket
 
 from bergain_actors.actors.ableton import live
+from bergain_actors.actors.ableton.actor import RING
 from bergain_actors.actors.ableton.osc import OscClient, OscError
 from bergain_actors.core.scenario import AbletonConfig
 
@@ -33,11 +34,12 @@ async def check(config: AbletonConfig) -> list[str]:
             except OscError:
                 raise NotUsable(_silence(config)) from None
             now = await live.status(osc)
+            clips = await live.gather(*[osc.query("/live/track/get/clips/name", t.index) for t in now.tracks])
     except OscError as exc:
         if exc.kind == "bind":
             raise NotUsable(f"{exc}: close the other client, or set [ableton] reply_port") from None
         raise NotUsable(f"AbletonOSC at {where} stopped answering ({exc}); try again") from None
-    names = {t.name.lower() for t in now.tracks if t.midi}
+    names = {t.name.lower(): t.index for t in now.tracks if t.midi}
     wanted = {role: getattr(config.tracks, role) for role in live.ROLES}
     lines = [
         f"AbletonOSC   answering at {where} (replies to {config.reply_port})",
@@ -50,10 +52,25 @@ async def check(config: AbletonConfig) -> list[str]:
         kind = "MIDI " if track.midi else "audio"
         lines.append(f"  {track.index:>2} {track.name:<16} {kind}  {', '.join(track.devices) or '(no devices)'}")
     lines.append(f"scenes       {len(now.scenes)}")
-    plan = []
+    plan, slots = [], []
     for role, name in wanted.items():
-        plan.append(f"{role} → {'track ' + repr(name) if name.lower() in names else 'new track ' + repr(name)}")
+        index = names.get(name.lower())
+        if index is None:
+            plan.append(f"{role} → new track {name!r}")
+            slots.append(f"{role}: slots 0-{RING - 1} of its new track")
+            continue
+        plan.append(f"{role} → track {name!r}")
+        free, missing = live.ring_slots(clips[index], role, RING)
+        if not free:
+            raise NotUsable(
+                f"track {name!r} ({role}) has a clip in every slot, and the set never overwrites one: add an empty"
+                " scene in Live (or delete a clip there), or set [ableton.tracks] " + f"{role} to another track"
+            )
+        slots.append(
+            f"{role}: slots {', '.join(map(str, free))}" + (f" and {missing} in scenes the set adds" if missing else "")
+        )
     lines.append("set-up       " + "; ".join(plan))
+    lines.append("clip slots   " + "; ".join(slots) + " (the performer's clips are never written over)")
     return lines
 
 

@@ -71,6 +71,8 @@ class SetupResult(msgspec.Struct, frozen=True):
     """Role → instrument loaded through the browser."""
     to_load: dict[str, str] = {}
     """Role → instrument the user should load by hand (a track with no instrument, and no browser API)."""
+    abandoned: tuple[str, ...] = ()
+    """Tracks set-up made and could not use (stopped): named in the summary."""
 
 
 async def gather(*calls: object) -> list[tuple]:
@@ -130,35 +132,33 @@ async def has_browser(osc: OscClient) -> bool:
     return True
 
 
+ATTEMPTS = 4
+"""How often a write Live did not confirm is made again (a datagram lost each way at 5 %: about one in ten
+round trips fails, so four tries leave one write in ten thousand unconfirmed)."""
+
+
 async def setup(
     osc: OscClient, names: dict[str, str], *, scenes: int, load: bool, current: LiveStatus | None = None
 ) -> SetupResult:
     """Find or create a MIDI track per role (by name), give it an instrument when we can, and make sure Live has
-    at least ``scenes`` scenes. Running it again changes nothing."""
+    at least ``scenes`` scenes. Every create is checked by index and name before the next; a track made and not
+    named is stopped and reported (``abandoned``), never left playing. Running it again changes nothing."""
     now = current or await status(osc)
     by_name = {t.name.lower(): t for t in now.tracks if t.midi}
     tracks: dict[str, int] = {}
     created: list[str] = []
+    abandoned: list[str] = []
     devices: dict[str, tuple[str, ...]] = {}
-    count = len(now.tracks)
     for role in ROLES:
         found = by_name.get(names[role].lower())
         if found is not None:
             tracks[role] = found.index
             devices[role] = found.devices
             continue
-        osc.send("/live/song/create_midi_track", -1)
-        osc.send("/live/track/set/name", count, names[role])
-        tracks[role], devices[role] = count, ()
+        tracks[role] = await create_track(osc, names[role], abandoned)
+        devices[role] = ()
         created.append(role)
-        count += 1
-    (total,) = await osc.query("/live/song/get/num_tracks")
-    if int(total) != count:
-        raise OscError("setup", f"Live has {total} tracks after set-up, expected {count}")
-    if len(now.scenes) < scenes:
-        for _ in range(scenes - len(now.scenes)):
-            osc.send("/live/song/create_scene", -1)
-        await osc.query("/live/song/get/num_scenes")
+    await ensure_scenes(osc, scenes)
     loaded: dict[str, str] = {}
     to_load: dict[str, str] = {}
     for role in ROLES:
@@ -166,16 +166,106 @@ async def setup(
             continue
         method, name = INSTRUMENTS[role]
         if load and now.browser:
-            osc.send("/live/view/set/selected_track", tracks[role])
-            try:
-                reply = await osc.query(f"/live/browser/{method}", name, ids=0, timeout=max(osc.timeout, 2.0))
-            except OscError:
-                to_load[role] = name
+            got = await load_instrument(osc, tracks[role], method, name)
+            if got:
+                loaded[role] = got
                 continue
-            loaded[role] = str(reply[0]) if reply else name
-        else:
-            to_load[role] = name
-    return SetupResult(tracks=tracks, created=tuple(created), loaded=loaded, to_load=to_load)
+        to_load[role] = name
+    return SetupResult(
+        tracks=tracks, created=tuple(created), loaded=loaded, to_load=to_load, abandoned=tuple(abandoned)
+    )
+
+
+async def create_track(osc: OscClient, name: str, abandoned: list[str]) -> int:
+    """A new MIDI track named ``name`` at the end of the set; its index. Live reports nothing on a create, so the
+    track count is read after it (Live handles our messages in order): unchanged, the create was lost and is sent
+    again; one more, the new track is named and the name read back. A track that will not take its name is
+    stopped and added to ``abandoned``."""
+    for _ in range(ATTEMPTS):
+        (before,) = await osc.query("/live/song/get/num_tracks")
+        osc.send("/live/song/create_midi_track", -1)
+        (after,) = await osc.query("/live/song/get/num_tracks")
+        if int(after) <= int(before):
+            continue
+        index = int(after) - 1
+        if await confirm(osc, ("/live/track/set/name", index, name), ("/live/track/get/name", index), name):
+            return index
+        osc.send("/live/track/stop_all_clips", index)
+        abandoned.append(f"track {index} (made for {name!r}, never took its name; stopped)")
+    raise OscError("setup", f"Live did not create the track {name!r} in {ATTEMPTS} tries")
+
+
+async def confirm(osc: OscClient, write: tuple, read: tuple, want: object) -> bool:
+    """Send ``write`` until ``read`` answers ``want`` (the write is idempotent: it sets a value)."""
+    for _ in range(ATTEMPTS):
+        osc.send(*write)
+        got = await osc.query(*read)
+        if got and got[0] == want:
+            return True
+    return False
+
+
+async def ensure_scenes(osc: OscClient, scenes: int) -> None:
+    """At least ``scenes`` scenes, counted again after each round of creates (a lost create is made again)."""
+    for _ in range(ATTEMPTS + 1):
+        (have,) = await osc.query("/live/song/get/num_scenes")
+        if int(have) >= scenes:
+            return
+        for _ in range(scenes - int(have)):
+            osc.send("/live/song/create_scene", -1)
+    raise OscError("setup", f"Live did not make {scenes} scenes in {ATTEMPTS} tries")
+
+
+async def load_instrument(osc: OscClient, track: int, method: str, name: str) -> str:
+    """Load ``name`` onto ``track`` through the fork's browser (it loads onto the selected track: the selection is
+    read back first); what Live loaded, or "" when it would not. A load is not idempotent, so it is never sent
+    twice blind: with no answer, the track's devices say whether it happened."""
+    if not await confirm(osc, ("/live/view/set/selected_track", track), ("/live/view/get/selected_track",), track):
+        return ""
+    for _ in range(ATTEMPTS):
+        try:
+            reply = await osc.query(f"/live/browser/{method}", name, ids=0, timeout=max(osc.timeout, 2.0), retries=0)
+            return str(reply[0]) if reply else name
+        except OscError as exc:
+            if exc.kind != "timeout":
+                return ""
+        devices = await osc.query("/live/track/get/devices/name", track)
+        if devices:
+            return str(devices[0])
+    return ""
+
+
+def ours(name: object, role: str) -> bool:
+    """Whether a clip is one a set wrote for ``role`` (``"bass 12"``): its slot is the set's to write again."""
+    text = str(name) if name is not None else ""
+    head, _, bar = text.rpartition(" ")
+    return head == role and bar.isdigit()
+
+
+def ring_slots(clips: Sequence[object], role: str, size: int) -> tuple[list[int], int]:
+    """The first ``size`` slots of a track that hold no clip, or only one of ours (``clips``: each slot's clip
+    name, None when empty); and how many more slots (new scenes) it still needs. A performer's clip is never
+    among them."""
+    free = [i for i, name in enumerate(clips) if name is None or ours(name, role)][:size]
+    return free, size - len(free)
+
+
+async def ring(osc: OscClient, tracks: dict[str, int], size: int) -> dict[str, tuple[int, ...]]:
+    """Each role's ring of ``size`` slots its clips cycle through, among the slots no performer's clip holds;
+    scenes are added at the end when a track has too few (never a clip overwritten)."""
+    clips = await gather(*[osc.query("/live/track/get/clips/name", t) for t in tracks.values()])
+    need = max(ring_slots(c, role, size)[1] for role, c in zip(tracks, clips, strict=True))
+    if need:
+        (scenes,) = await osc.query("/live/song/get/num_scenes")
+        await ensure_scenes(osc, int(scenes) + need)
+        clips = await gather(*[osc.query("/live/track/get/clips/name", t) for t in tracks.values()])
+    out = {}
+    for role, names in zip(tracks, clips, strict=True):
+        free, missing = ring_slots(names, role, size)
+        if missing:
+            raise OscError("setup", f"track {tracks[role]} has {len(free)} free slots after adding scenes")
+        out[role] = tuple(free)
+    return out
 
 
 def note_args(notes: Sequence[Note]) -> list[tuple[int, float, float, int, bool]]:
@@ -184,16 +274,36 @@ def note_args(notes: Sequence[Note]) -> list[tuple[int, float, float, int, bool]
 
 
 async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note], beats: int, name: str) -> None:
-    """Put ``notes`` in a fresh looping clip of ``beats`` beats in an empty-or-stale slot, and wait until Live has
-    done it (a trailing query: AbletonOSC handles one client's messages in order)."""
-    osc.send("/live/clip_slot/delete_clip", track, slot)
-    osc.send("/live/clip_slot/create_clip", track, slot, float(beats))
-    for args in chunk_notes([track, slot], note_args(notes)):
-        osc.send("/live/clip/add/notes", *args)
-    osc.send("/live/clip/set/name", track, slot, name)
-    (got,) = await osc.query("/live/clip/get/name", track, slot)
-    if got != name:
-        raise OscError("write", f"track {track} slot {slot}: clip is {got!r}, expected {name!r}")
+    """Put ``notes`` in a fresh looping clip of ``beats`` beats in an empty-or-stale slot, confirmed by reading it
+    back (its name in the track's slot list, then its notes). A clip Live did not take whole (a datagram lost on
+    the way) is written again from scratch: delete, create, add is idempotent."""
+    want = _note_set(note_args(notes))
+    for _ in range(ATTEMPTS):
+        osc.send("/live/clip_slot/delete_clip", track, slot)
+        osc.send("/live/clip_slot/create_clip", track, slot, float(beats))
+        for args in chunk_notes([track, slot], note_args(notes)):
+            osc.send("/live/clip/add/notes", *args)
+        osc.send("/live/clip/set/name", track, slot, name)
+        try:  # both asked at once (one Live tick): an empty slot's notes are answered by Live's error
+            names, got = await gather(
+                osc.query("/live/track/get/clips/name", track), osc.query("/live/clip/get/notes", track, slot)
+            )
+            if slot < len(names) and names[slot] == name and _note_set(zip(*[iter(got)] * 5, strict=False)) == want:
+                return
+        except OscError as exc:
+            if exc.kind != "live":  # Live's error answered a read-back: the clip is not there; write it again
+                raise
+    raise OscError("write", f"track {track} slot {slot}: Live did not take clip {name!r} in {ATTEMPTS} tries")
+
+
+def _note_set(notes: object) -> list[tuple[int, float, float, int]]:
+    """Notes as Live stores them (float32 times, sorted), comparable with what ``get/notes`` returns. Pitch 127 is
+    left out: AbletonOSC's default window never returns it."""
+    return sorted(
+        (int(p), round(float(s), 3), round(float(d), 3), round(float(v)))
+        for p, s, d, v, *_ in notes  # type: ignore[attr-defined]
+        if int(p) < 127
+    )
 
 
 BROWSER = ("instruments", "drums", "audio_effects", "midi_effects")

@@ -145,14 +145,17 @@ class OscClient:
             self._raw.sendto(data, self.peer)
         self.sent += 1
 
-    async def query(self, address: str, *args: Arg, ids: int | None = None, timeout: float | None = None) -> tuple:
+    async def query(
+        self, address: str, *args: Arg, ids: int | None = None, timeout: float | None = None, retries: int | None = None
+    ) -> tuple:
         """Send ``address args`` and wait for its reply; returns the reply's arguments after the echoed ids.
-        ``ids`` leading args identify the reply (default: all of ``args``). Retries on timeout, then raises."""
+        ``ids`` leading args identify the reply (default: all of ``args``). Retries on timeout (a query only reads,
+        so asking again is safe; pass ``retries=0`` for one that acts), then raises."""
         n = len(args) if ids is None else ids
         key = (address, _norm(args[:n]))
-        attempts = self.retries + 1
+        attempts = (self.retries if retries is None else retries) + 1
         for attempt in range(attempts):
-            waiter = _Waiter()
+            waiter = _Waiter(self.sent)
             self._waiters[key].append(waiter)
             try:
                 self.send(address, *args)
@@ -185,15 +188,8 @@ class OscClient:
                 self._dispatch(address, args)
 
     def _dispatch(self, address: str, args: tuple[Any, ...]) -> None:
-        if address == "/live/error" and args and str(args[0]).startswith(_UNKNOWN):
-            unknown = str(args[0])[len(_UNKNOWN) :].strip()
-            asked = [k for k in self._waiters if k[0] == unknown]
-            for key in asked:
-                for waiter in self._waiters.pop(key):
-                    waiter.error = OscError("unknown", f"{unknown}: this AbletonOSC does not offer it")
-                    waiter.done.set()
-            if asked:  # the answer to a query (a capability probe): the caller gets it, it is no error from Live
-                return
+        if address == "/live/error" and args and self._answers(str(args[0])):
+            return
         for n in range(len(args), -1, -1):
             queue = self._waiters.get((address, _norm(args[:n])))
             if queue:
@@ -206,17 +202,53 @@ class OscClient:
         if self.on_push is not None:
             self.on_push(address, args)
 
+    def _answers(self, text: str) -> bool:
+        """Whether a ``/live/error`` is the answer to a query waiting here (then that query raises it; it is no
+        push). "Unknown OSC address: A" answers every query of A (a capability probe). "Error handling OSC
+        message: E" answers the oldest query whose property E names (``'NoneType' object has no attribute
+        'name'`` answers ``/live/clip/get/name`` of an empty slot): AbletonOSC handles one client's messages in
+        order, so the oldest is the one Live had reached."""
+        if text.startswith(_UNKNOWN):
+            unknown = text[len(_UNKNOWN) :].strip()
+            asked = [k for k in self._waiters if k[0] == unknown]
+            for key in asked:
+                for waiter in self._waiters.pop(key):
+                    waiter.fail(OscError("unknown", f"{unknown}: this AbletonOSC does not offer it"))
+            return bool(asked)
+        if not text.startswith(_FAILED):
+            return False
+        named = [
+            (queue[0].order, key)
+            for key, queue in self._waiters.items()
+            if queue and (f"'{key[0].rsplit('/', 1)[-1]}'" in text or f"_{key[0].rsplit('/', 1)[-1]}" in text)
+        ]
+        if not named:
+            return False
+        _, key = min(named)
+        queue = self._waiters[key]
+        queue.popleft().fail(OscError("live", f"{key[0]} {' '.join(map(str, key[1]))}: Live said {text[:200]}"))
+        if not queue:
+            del self._waiters[key]
+        return True
+
 
 _UNKNOWN = "Unknown OSC address:"
+_FAILED = "Error handling OSC message:"
 
 
 class _Waiter:
-    __slots__ = ("done", "error", "value")
+    __slots__ = ("done", "error", "order", "value")
 
-    def __init__(self) -> None:
+    def __init__(self, order: int) -> None:
         self.done = trio.Event()
+        self.order = order
+        """When the query was sent, in the client's sends: an error answers the oldest it can."""
         self.value: tuple[Any, ...] = ()
         self.error: OscError | None = None
+
+    def fail(self, error: OscError) -> None:
+        self.error = error
+        self.done.set()
 
 
 def _norm(args: Sequence[Any]) -> tuple[Any, ...]:

@@ -50,6 +50,9 @@ from bergain_actors.music.theory import DEFAULT_KEY
 BREAKDOWN_KEEP = frozenset({"texture", "synth", "hihat", "fx", "ride"})
 """What a breakdown leaves playing: the kick and the low end drop out."""
 
+CARRIERS = ("texture", "synth", "fx", "ride", "hihat")
+"""Layers that may carry a breakdown nothing else would, in the order one is brought in."""
+
 STEER_GRID = 4
 """Steers land on 4-bar lines: soon enough to feel answered, late enough to sit in the music."""
 
@@ -201,6 +204,7 @@ class Conductor(Actor):
         ev.AbletonStatus,
         ev.LiveSnapshot,
         ev.LiveValue,
+        ev.LiveTempo,
         ev.AbletonOpDone,
     )
     brain_kind: ClassVar[str] = "hold"
@@ -216,7 +220,7 @@ class Conductor(Actor):
         """Where a tempo change glides to (``TEMPO_STEP`` per bar); None when no glide is under way."""
         self.glided: deque[float] = deque(maxlen=8)
         """The tempos a glide passed through lately (Link echoes them back bars later)."""
-        self.tempo_limits = (round(scenario.bpm * (1 - TEMPO_SPAN), 2), round(scenario.bpm * (1 + TEMPO_SPAN), 2))
+        self.tempo_limits = tempo_limits(scenario.bpm)
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
         self.brief = config.brief
@@ -290,6 +294,8 @@ class Conductor(Actor):
                 self.said.append(event.text)
         elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
             self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
+        elif isinstance(event, ev.LiveTempo):
+            self.bpm, self.tempo_goal = event.tempo, None  # set in Live by someone, and the scenario follows it
         elif isinstance(event, ev.StopPlanned):
             self.outro_from, self.end = max(event.from_bar, self.next_bar), min(event.end_bar, self.end)
         elif isinstance(event, ev.ClipAdded) and event.target == "set":
@@ -605,12 +611,24 @@ class Conductor(Actor):
         drop = [c.role for c in self.mixer.audible() if c.role not in BREAKDOWN_KEEP]
         if not drop:
             return "refused: nothing to drop"
-        if len(drop) == len(self.mixer.audible()):
-            return f"refused: nothing would keep playing (a breakdown keeps {', '.join(sorted(BREAKDOWN_KEEP))})"
+        carried = ""
+        if len(drop) == len(self.mixer.audible()):  # an earlier steer took the keepers out: a pad carries it
+            carried = self.carrier(bar)
+            if not carried:
+                return f"refused: nothing would keep playing (a breakdown keeps {', '.join(sorted(BREAKDOWN_KEEP))})"
         for role in drop:
             self.mixer.mute(role)
         self.restore_at, self.restore = bar + max(1, bars), drop
-        return f"ok: dropped {', '.join(drop)} until bar {self.restore_at}"
+        return f"ok: {carried}dropped {', '.join(drop)} until bar {self.restore_at}"
+
+    def carrier(self, bar: int) -> str:
+        """Bring in a layer a breakdown keeps, past the density cap (the breakdown is about to thin the mix), the
+        pad first; what was said, or "" when the pack has none that can come in."""
+        for role in CARRIERS:
+            rand = self.ctx.rng(bar, f"add:{role}")
+            if self.mixer.add(role, bar, len(self.mixer.audible()) + 1, self.tone.gain(role, 0.5), "", rand) == "ok":
+                return f"{role} in to carry it, "
+        return ""
 
     def fit_cap(self, bar: int) -> None:
         """A new phase may allow fewer layers than are playing: keep the kick and the loudest others."""
@@ -620,6 +638,11 @@ class Conductor(Actor):
 
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.ctx.emit(ev.DirectiveActed(directive=directive.kind, action=action, bar=bar, cause=directive.seq))
+
+
+def tempo_limits(bpm: float) -> tuple[float, float]:
+    """The tempos a set at ``bpm`` may glide to (``TEMPO_SPAN`` either side)."""
+    return round(bpm * (1 - TEMPO_SPAN), 2), round(bpm * (1 + TEMPO_SPAN), 2)
 
 
 def _keep_rank(role: str) -> int:

@@ -138,6 +138,8 @@ class ProviderRouter(Actor):
         self._running = False
         self._pending: list[tuple[ev.LMRequest, float]] = []
         """Requests that arrived before ``run`` opened the nursery (they are served as soon as it does)."""
+        self.unscored: set[str] = set()
+        """Providers that answered a choice without probabilities (said once each)."""
         self.secrets = Secrets()
         """Every configured API key: redacted from each event and log line the router makes."""
         self._keyed: set[tuple[str, str, str]] = set()
@@ -452,6 +454,9 @@ class ProviderRouter(Actor):
             attempt.slot.breaker.release(permit)
 
     def _answered(self, request: ev.LMRequest, name: str, answer: Answer, notes: list[str], started: float) -> None:
+        if request.score and not answer.scores and name not in self.unscored:
+            self.unscored.add(name)
+            self._warn("provider gives no probabilities: its choices are its constrained answers", provider=name)
         text = answer.text
         if len(text) > MAX_ANSWER_CHARS:  # free text (no schema): the start of it is still an answer
             capped = ev.LMAnswerCapped(
@@ -468,6 +473,7 @@ class ProviderRouter(Actor):
                 prompt_tokens=answer.prompt_tokens,
                 completion_tokens=answer.completion_tokens,
                 attempts=tuple(notes),
+                scores=answer.scores,
                 bar=self._bar,
                 cause=request.seq,
             )

@@ -70,6 +70,8 @@ class Answer(msgspec.Struct, frozen=True):
     text: str
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    scores: tuple[dict[str, float], ...] = ()
+    """For a scoring request: per message list, answer token → log-probability (empty: none were given)."""
 
 
 class Provider:
@@ -187,11 +189,20 @@ class OpenAIProvider(HTTPProvider):
     default_key_env = "OPENAI_API_KEY"
     speaks_gbnf = False
     """Whether the server takes a llama.cpp ``grammar`` (OpenAI proper rejects unknown arguments)."""
+    top_logprobs = 20
+    """How many next tokens a scoring call asks probabilities for (OpenAI's limit; llama.cpp gives more)."""
+
+    def __init__(self, config: ProviderConfig) -> None:
+        super().__init__(config)
+        self.gives_probabilities: bool | None = None
+        """Whether scoring calls come back with log-probabilities (None: not asked yet; the first call probes)."""
 
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
     async def complete(self, request: ev.LMRequest) -> Answer:
+        if request.score:
+            return await self.score(request)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": list(request.messages),
@@ -213,6 +224,42 @@ class OpenAIProvider(HTTPProvider):
         if not isinstance(text, str):
             raise ProviderError("malformed", "message content is not text")
         return answer
+
+    async def score(self, request: ev.LMRequest) -> Answer:
+        """One one-token call per message list, asking for the next token's log-probabilities. The first list's
+        answer (constrained to the answer tokens where the server takes a grammar) is the text. A server that
+        gives no probabilities is asked only the first list from then on: its text is the answer."""
+        scores: list[dict[str, float]] = []
+        text, prompt_tokens = "", 0
+        wanted = set(request.score)
+        for messages in (request.messages, *request.variants):
+            body: dict[str, Any] = {
+                "model": self.model,
+                "messages": list(messages),
+                "max_tokens": 1,
+                "temperature": 0.0,
+            }
+            if self.gives_probabilities is not False:
+                body |= {"logprobs": True, "top_logprobs": self.top_logprobs}
+            if request.grammar and self.speaks_gbnf:
+                body["grammar"] = request.grammar
+            data = await self.post("/chat/completions", body)
+            try:
+                choice = data["choices"][0]
+                content = choice["message"]["content"] or ""
+                listed = ((choice.get("logprobs") or {}).get("content") or [{}])[0].get("top_logprobs") or []
+                found = {e["token"]: float(e["logprob"]) for e in listed if e.get("token") in wanted}
+                prompt_tokens += int((data.get("usage") or {}).get("prompt_tokens", 0))
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+                raise ProviderError("malformed", f"no choices[0].message in {str(data)[:80]}") from None
+            if not text:
+                text = str(content)
+            if self.gives_probabilities is None:
+                self.gives_probabilities = bool(listed)
+            if not self.gives_probabilities:
+                return Answer(text, prompt_tokens, 1)
+            scores.append(found)
+        return Answer(text, prompt_tokens, len(scores), tuple(scores))
 
 
 class AnthropicProvider(HTTPProvider):
@@ -258,6 +305,7 @@ class LocalProvider(OpenAIProvider):
 
     kind = "local"
     speaks_gbnf = True
+    top_logprobs = 100
     default_base_url = ""
     default_model = LOCAL_ALIAS
     default_key_env = ""
@@ -338,7 +386,8 @@ class ScriptedProvider(Provider):
         self.served[key] = index + 1
         text = answers[index % len(answers)]
         prompt = sum(_estimate_tokens(m.get("content", "")) for m in request.messages)
-        return Answer(text, prompt, _estimate_tokens(text))
+        scores = _scripted_scores(text) if request.score else ()
+        return Answer("" if scores else text, prompt, _estimate_tokens(text), scores)
 
 
 KINDS = ("anthropic", "local", "openai", "scripted")
@@ -430,6 +479,15 @@ def _has_infinite(value: Any) -> bool:
     if isinstance(value, list):
         return any(_has_infinite(v) for v in value)
     return False
+
+
+def _scripted_scores(text: str) -> tuple[dict[str, float], ...]:
+    """A scripted answer to a scoring request: ``{"scores": [{token: logprob, ...}, ...]}`` (else a plain answer)."""
+    try:
+        data = json.loads(text)
+        return tuple({str(k): float(v) for k, v in entry.items()} for entry in data["scores"])
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return ()
 
 
 def _estimate_tokens(text: str) -> int:

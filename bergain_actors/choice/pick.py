@@ -1,0 +1,133 @@
+"""From the log-probabilities of a ballot's labels to a distribution over its options, and a seeded pick. Pure.
+
+Per prompt: the labels' probabilities renormalised over the labels alone (a model also likes "The" or "You"); a
+label the provider did not list gets the lowest listed log-probability less ``UNLISTED``. With a content-free
+prompt, each position's probability is divided by the model's probability for that label with no content
+(contextual calibration, Zhao et al. 2021) and renormalised. Positions map back to options through the ballot's
+orders, and the orders are averaged: ``raw`` without calibration, ``calibrated`` with it. ``pick`` samples the
+calibrated distribution sharpened by ``temperature`` (0: the most likely option, the first of equals) with the
+caller's seeded RNG, so the same answers always give the same choice.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import msgspec
+
+from bergain_actors.choice.ballot import Ballot
+from bergain_actors.core import events as ev
+
+UNLISTED = 1.0
+"""How far below the lowest listed log-probability a label the provider did not list is put."""
+DIGITS = 6
+
+Method = Literal["scored", "constrained", "none"]
+
+
+class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
+    """What the LM chose and why: log it in the decision event, replay re-derives it from the answer."""
+
+    index: int
+    """Into ``Ballot.options``; -1 when nothing could be read from the answer (``method = "none"``)."""
+    option: str
+    method: Method
+    """``scored``: from probabilities; ``constrained``: the provider only answered a label; ``none``: neither."""
+    raw: tuple[float, ...] = ()
+    """Per option, the orders averaged, before calibration."""
+    calibrated: tuple[float, ...] = ()
+    """Per option, with the content-free bias divided out (the distribution ``pick`` draws from)."""
+    prior: tuple[float, ...] = ()
+    """Per label, the model's probability for it with no content (empty without calibration)."""
+    temperature: float = 0.0
+    draw: float = -1.0
+    """The seeded number the pick used (-1: none was drawn)."""
+    provider: str = ""
+
+
+def _label_probs(scores: Mapping[str, float], labels: Sequence[str]) -> list[float] | None:
+    listed = [scores[label] for label in labels if label in scores]
+    if not listed:
+        return None
+    floor = min(listed) - UNLISTED
+    logs = [scores.get(label, floor) for label in labels]
+    top = max(logs)
+    weights = [math.exp(x - top) for x in logs]
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _normalised(weights: Sequence[float]) -> list[float]:
+    total = sum(weights)
+    return [w / total for w in weights] if total > 0 else [1 / len(weights)] * len(weights)
+
+
+def distributions(
+    b: Ballot, scores: Sequence[Mapping[str, float]]
+) -> tuple[list[float], list[float], list[float]] | None:
+    """(raw, calibrated, prior) from per-prompt label log-probabilities, or None if they hold no label."""
+    ordered = [_label_probs(s, b.labels) for s in scores[: len(b.orders)]]
+    if len(ordered) < len(b.orders) or any(p is None for p in ordered):
+        return None
+    prior: list[float] = []
+    if b.calibrate and len(scores) > len(b.orders):
+        prior = _label_probs(scores[len(b.orders)], b.labels) or []
+    count = len(b.options)
+    raw, calibrated = [0.0] * count, [0.0] * count
+    for order, probs in zip(b.orders, ordered, strict=True):
+        assert probs is not None
+        fixed = _normalised([p / q for p, q in zip(probs, prior, strict=True)]) if prior else probs
+        for position, option in enumerate(order):
+            raw[option] += probs[position] / len(b.orders)
+            calibrated[option] += fixed[position] / len(b.orders)
+    return raw, calibrated, prior
+
+
+def pick(probs: Sequence[float], temperature: float, rng: random.Random) -> tuple[int, float]:
+    """(index, draw): the most likely at temperature 0 (draw -1), else a draw from ``probs`` ** (1/temperature)."""
+    if temperature <= 0:
+        return max(range(len(probs)), key=lambda i: (probs[i], -i)), -1.0
+    logs = [math.log(max(p, 1e-300)) / temperature for p in probs]
+    top = max(logs)
+    weights = _normalised([math.exp(x - top) for x in logs])
+    draw = rng.random()
+    total = 0.0
+    for index, weight in enumerate(weights):
+        total += weight
+        if draw < total:
+            return index, round(draw, DIGITS)
+    return len(weights) - 1, round(draw, DIGITS)
+
+
+def _rounded(values: Sequence[float]) -> tuple[float, ...]:
+    return tuple(round(v, DIGITS) for v in values)
+
+
+def decide(b: Ballot, answer: ev.LMResponse, temperature: float, rng: random.Random) -> Choice:
+    """The choice ``answer`` makes on ``b``: scored when it holds probabilities, else its label as constrained."""
+    found = distributions(b, answer.scores) if answer.scores else None
+    if found is not None:
+        raw, calibrated, prior = found
+        index, draw = pick(calibrated, temperature, rng)
+        return Choice(
+            index=index,
+            option=b.options[index],
+            method="scored",
+            raw=_rounded(raw),
+            calibrated=_rounded(calibrated),
+            prior=_rounded(prior),
+            temperature=temperature,
+            draw=draw,
+            provider=answer.provider,
+        )
+    label = next((word for word in re.findall(r"\b\w\b", answer.text) if word in b.labels), None)
+    if label is None:
+        return Choice(index=-1, option="", method="none", temperature=temperature, provider=answer.provider)
+    index = b.orders[0][b.labels.index(label)]
+    return Choice(
+        index=index, option=b.options[index], method="constrained", temperature=temperature, provider=answer.provider
+    )

@@ -1,0 +1,157 @@
+"""Live is shared: another client on the same Live (taking the beat's pushes, stopping the transport, moving the
+tempo, deleting a set track) and a performer's own clips. Each change is noticed within a bar, reported (event,
+warning, summary), handled by the scenario's policy, and the logs still verify and re-render exactly."""
+
+from __future__ import annotations
+
+import pytest
+import trio
+
+from bergain_actors.actors.ableton import live
+from bergain_actors.actors.ableton.osc import OscClient
+from bergain_actors.cli import main
+from bergain_actors.core import events as ev
+from tests.ableton_peer import free_udp_port, peer_factory  # noqa: F401 - the fixture
+from tests.ableton_sets import (
+    ableton_scenario,
+    expected_notes,
+    live_tracks,
+    match_notes,
+    play,
+    played_notes,
+    wait_for_peer,
+)
+from tests.lossy_udp import SecondClient
+
+pytestmark = pytest.mark.timeout(400)
+ROLES = ("drums", "bass", "chords", "stab", "texture")
+
+
+def of(events, kind):
+    return [e for e in events if isinstance(e, kind)]
+
+
+def test_a_second_client_taking_the_beat_on_the_fork_does_not_freeze_the_set(peer_factory, tmp_path):  # noqa: F811
+    """The fork pushes the beat to whoever sent last; a client polling every 100 ms takes nearly all of it. The
+    watchdog on song time keeps the set on Live's bars."""
+    peer = peer_factory(fork=True, tick_ms=100, clock_ms=10)
+    other = SecondClient(peer.port).start()
+    bars = 8
+    try:
+        scenario = ableton_scenario(tmp_path, peer, bars=bars, bpm=120)
+        result = play(scenario, tmp_path)
+        tracks = of(result.events, ev.AbletonStatus)[0].tracks
+        events = wait_for_peer(peer, tracks)
+    finally:
+        other.stop()
+    assert other.received > 0
+    origin = of(result.events, ev.LiveBeat)[-1].origin
+    expected = expected_notes(result, scenario, origin, range(bars))
+    heard = played_notes(events, tracks, origin * 4, (origin + bars) * 4)
+    missing, _extra = match_notes(expected, heard, step=0.75)
+    assert len(missing) <= 0.01 * len(expected), (len(missing), len(expected))
+    assert [s.state for s in of(result.events, ev.AbletonStatus) if s.state in ("lost", "restored")] == []
+    assert main(["replay", str(result.log_path), "--verify"]) == 0
+
+
+@pytest.mark.parametrize(
+    "policy", [{"on_transport": "restart", "on_tempo": "restore"}, {"on_transport": "follow", "on_tempo": "follow"}]
+)
+def test_another_client_stops_transport_sets_tempo_deletes_a_track_fires_a_scene(peer_factory, tmp_path, policy):  # noqa: F811
+    peer = peer_factory(tick_ms=100, clock_ms=10)
+    other = SecondClient(peer.port, period=3600)
+    bars = 18
+    scenario = ableton_scenario(tmp_path, peer, bars=bars, bpm=120, ableton=policy)
+    done: dict[str, int] = {}
+
+    async def meddle(events: list[ev.Event]) -> None:
+        async def at(bar: int) -> None:
+            with trio.fail_after(120):
+                while not any(isinstance(e, ev.BarPlayed) and e.bar >= bar for e in events):
+                    await trio.sleep(0.02)  # polling the set's own event list, filled by the bus tap
+
+        tracks = {}
+        await at(2)
+        tracks = next(e for e in events if isinstance(e, ev.AbletonStatus)).tracks
+        other.send("/live/song/stop_playing")
+        done["stop"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+        await at(done["stop"] + 2)
+        if policy["on_transport"] == "follow":
+            other.send("/live/song/continue_playing")  # the performer presses play again
+            await at(done["stop"] + 4)
+        other.send("/live/song/set/tempo", 140.0)
+        done["tempo"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+        await at(done["tempo"] + 2)
+        other.send("/live/song/delete_track", tracks["bass"])
+        done["delete"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+        await at(done["delete"] + 2)
+        other.send("/live/scene/fire", 7)  # a row of empty slots: it stops every track at the next bar line
+        done["scene"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+
+    try:
+        result = play(scenario, tmp_path, during=meddle)
+    finally:
+        other.stop()
+    changes = {s.state: s for s in reversed(of(result.events, ev.AbletonStatus))}
+    for state, when in (("transport stopped", "stop"), ("tempo changed", "tempo"), ("track changed", "delete")):
+        assert state in changes, (state, [s.state for s in of(result.events, ev.AbletonStatus)])
+        assert changes[state].bar <= done[when] + 1, (state, changes[state], done)  # noticed within a bar
+        assert any(line.startswith(f"  bar {changes[state].bar}: {state}") for line in result.summary.lines())
+    assert "bass" in changes["track changed"].detail and "made again" in changes["track changed"].detail
+    offs = of(result.events, ev.LiveBarOff)
+    stopped = [e for e in offs if e.bar > done["scene"] and "Live plays nothing" in e.reason]
+    assert stopped and stopped[0].bar <= done["scene"] + 2, (done, of(result.events, ev.LiveBarOff))
+    assert result.summary.live_bars_off >= {e.bar for e in stopped}
+    names = live_tracks(peer.port, peer.reply_port)
+    assert names.count("bass") == 1, names
+    plans = [e.plan for e in of(result.events, ev.BarPlanned)]
+    if policy["on_tempo"] == "follow":
+        assert plans[-1].bpm == 140 and any(isinstance(e, ev.LiveTempo) for e in result.events)
+    else:
+        assert {p.bpm for p in plans} == {120}
+        assert live_tempo(peer) == 120
+    if policy["on_transport"] == "follow":
+        assert "transport started" in changes
+    wav = tmp_path / "again.wav"
+    assert main(["replay", str(result.log_path), "--verify", "--wav", str(wav)]) == 0
+    assert wav.read_bytes() == result.wav_path.read_bytes()
+
+
+def live_tempo(peer) -> float:
+    async def ask() -> float:
+        async with OscClient("127.0.0.1", peer.port, peer.reply_port, timeout=1.0) as osc:
+            return float((await osc.query("/live/song/get/tempo"))[0])
+
+    return trio.run(ask)
+
+
+def test_the_demo_set_keeps_the_performers_clips_twice(peer_factory, tmp_path, capsys):  # noqa: F811
+    """The ring goes to empty slots: the performer's Kick, Beat and Bassline are still there after two sets."""
+    peer = peer_factory(tick_ms=20, clock_ms=10, set="demo")
+    tracks = {"drums": "1-Drums", "bass": "2-Bass"}
+    clips_before = clip_names(peer)
+    after = []
+    for run in range(2):
+        folder = tmp_path / f"run{run}"
+        folder.mkdir()
+        scenario = ableton_scenario(folder, peer, bars=4, bpm=120, ableton={"tracks": tracks})
+        result = play(scenario, folder)
+        assert [s.state for s in of(result.events, ev.AbletonStatus)] == ["connected"]
+        wait_for_peer(peer, of(result.events, ev.AbletonStatus)[0].tracks)
+        after.append(clip_names(peer))
+    for track, names in clips_before.items():
+        for slot, name in enumerate(names):
+            if name is not None:
+                assert after[0][track][slot] == after[1][track][slot] == name, (track, slot, after)
+    # the second set found its ring where the first left it: no scene added, no track added
+    assert {t: len(n) for t, n in after[0].items()} == {t: len(n) for t, n in after[1].items()}, after
+
+
+def clip_names(peer) -> dict[int, tuple]:
+    async def ask() -> dict[int, tuple]:
+        async with OscClient("127.0.0.1", peer.port, peer.reply_port, timeout=1.0) as osc:
+            (count,) = await osc.query("/live/song/get/num_tracks")
+            replies = await live.gather(*[osc.query("/live/track/get/clips/name", t) for t in range(int(count))])
+            return dict(enumerate(replies))
+
+    return trio.run(ask)
