@@ -21,7 +21,8 @@ from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.clock import Meter
 from tests.brain_support import load, logged, of, play
 
-GOOD = {"move": 1, "energy": "hold"}
+GOOD = "1"
+"""A constrained answer: the first move."""
 
 
 def scripted(tmp_path, answers, **provider):
@@ -35,34 +36,45 @@ def with_router(scenario, providers, **router):
     return scenarios.replace(scenario, router=config)
 
 
-async def test_the_lm_picks_from_a_menu_of_valid_moves_and_garbage_falls_back(tmp_path, monkeypatch):
-    """Answers the schema does not allow are refused at the router (the provider's failure, the next one asked:
-    here a steady one); what the brain gets is still validated and clamped in code."""
+async def test_the_lm_is_scored_on_a_menu_of_valid_moves_and_garbage_falls_back(tmp_path, monkeypatch):
     scenario, text = load("phrase_scripted.toml")
-    answers = [GOOD, {"move": 2, "energy": "up"}, [1, 2], {"move": 9, "energy": "up"}, {"move": 3, "energy": "loud"}]
-    (tmp_path / "steady.json").write_text(json.dumps({"phrase": [{"move": 3, "energy": "down"}]}))
-    steady = {"name": "steady", "kind": "scripted", "script": str(tmp_path / "steady.json")}
-    scenario = with_router(scenario, [scripted(tmp_path, answers), steady], failure_threshold=10)
+    even = {str(n): -1.0 for n in range(1, 7)}
+    prior = {"1": -0.2, "2": -2.0, "3": -2.5, "4": -3.0, "5": -3.0, "6": -3.0}
+    biased = {"scores": [{**prior, "3": -0.5}, even, prior]}  # below "1" as it is, above it once the bias is out
+    second = {"scores": [{**even, "2": -0.1}, even]}
+    answers = [biased, "3", "I would add a synth", biased, second]
+    scenario = with_router(scenario, [scripted(tmp_path, answers)])
     result = await play(scenario, text, tmp_path)
     events = logged(result.log_path)
-    refused = [r.attempts[0] for r in of(events, ev.LMResponse) if r.provider == "steady"]
-    assert any("unusable: the answer: [1, 2] is not of type 'object'" in a for a in refused)
-    assert any("unusable: move: 9 is not one of" in a for a in refused)
-    assert any("unusable: energy: 'loud' is not one of" in a for a in refused)
-    assert [e for e in events if isinstance(e, ev.LMFailed)] == []
 
     requests = {int(r.request_id.split(":")[1]): r for r in of(events, ev.LMRequest)}
     decisions = of(events, ev.PhraseDecision)
     chosen = [d for d in decisions if "fallback" not in d.decision]
-    assert [d.decision["move"] for d in chosen[:2]] == [1, 2]
+    calibrated: set[int] = set()
     for d in chosen:
-        menu_size = len(d.decision["menu"])
-        assert 1 <= menu_size <= 6 and 'move ::= "1"' in requests[d.bar].grammar
-        assert requests[d.bar].grammar.count(" | ") == menu_size - 1 + 2, "the grammar allows only the menu"
-        lines = requests[d.bar].messages[1]["content"].splitlines()
-        assert f"{d.decision['move']}. {d.decision['label']} " in "\n".join(lines) + " "
-    assert {d.decision["energy"] for d in chosen} <= set(decision.INTENTS)
-    assert "down" in {d.decision["energy"] for d in chosen}, "the steady provider's answers were used"
+        request = requests[d.bar]
+        size = len(d.decision["menu"])
+        assert 1 <= size <= 6 and request.score == tuple("123456"[:size]) and request.max_tokens == 1
+        shown = request.messages[1]["content"]
+        assert f"{d.decision['move']}. {d.decision['label']}" in shown
+        assert "{" not in shown and "{" not in request.messages[0]["content"], "no example answer to copy"
+        if size in calibrated:
+            assert len(request.variants) == 1, "the content-free prompt is asked once per menu size"
+        else:
+            assert len(request.variants) == 2 and "N/A" in request.variants[1][1]["content"]
+        if d.decision["method"] == "scored":
+            calibrated.add(size)
+    first, constrained, again, last = chosen[:4]
+    for scored in (first, again):
+        picked = scored.decision["choice"]
+        assert scored.decision["move"] == 3, "the option the model likes, once its bias for the first is out"
+        assert max(picked["raw"]) == picked["raw"][0], "as it is, the first option looks likeliest"
+        assert picked["prior"] and picked["calibrated"] != picked["raw"]
+    assert (constrained.decision["move"], constrained.decision["method"]) == (3, "constrained")
+    assert not constrained.decision["choice"].get("calibrated")
+    fallback = next(d for d in decisions if "fallback" in d.decision)
+    assert "no move could be read" in fallback.clamped[0] and fallback.decision["choice"]["method"] == "none"
+    assert last.decision["move"] == 2 and last.decision["method"] == "scored"
 
     moves = of(events, ev.MixerMove)
     by_lm = [m for m in moves if m.cause in {d.cause for d in chosen}]
@@ -154,7 +166,8 @@ async def test_phrase_brain_on_the_embedded_local_lm_replays_without_network(tmp
     assert len(decisions) >= len(requests) - 1, [d.clamped for d in of(events, ev.PhraseDecision)]
     assert all(r.provider == "local" for r in of(events, ev.LMResponse))
     for d in decisions:
-        assert 1 <= d.decision["move"] <= len(d.decision["menu"]) and d.decision["energy"] in ("up", "hold", "down")
+        assert 1 <= d.decision["move"] <= len(d.decision["menu"]) and d.decision["method"] == "scored"
+        assert len(d.decision["choice"]["prior"]) == len(d.decision["menu"])
     by_lm = [m for m in of(events, ev.MixerMove) if m.cause in {d.cause for d in decisions}]
     assert by_lm and all(m.result.startswith(("ok", "clamped")) for m in by_lm), "every chosen move applies"
 
@@ -195,18 +208,23 @@ def test_default_scenario_is_lm_driven_and_inspect_shows_the_decisions(tmp_path,
     assert f"{len([e for e in logged(log) if isinstance(e, ev.PhraseDecision)])} phrase decisions" in out
 
 
-def test_menu_grammar_and_schema_allow_only_the_menu():
+def test_the_prompt_says_what_each_move_does_and_holds_no_answer():
     from bergain_actors.actors.conductor import decision as dec
+    from bergain_actors.actors.conductor.menu import Option
 
-    grammar = dec.grammar(3)
-    assert all(" " not in literal for literal in grammar.split('"')[1::2]), "no whitespace in any literal"
-    assert 'move ::= "1" | "2" | "3"' in grammar
-    assert dec.schema(3)["properties"]["move"]["enum"] == [1, 2, 3]
-    assert dec.parse('{"move":2,"energy":"up"}', 3) == ({"move": 2, "energy": "up"}, [])
-    assert dec.parse('{"move":3,"energy":"loud"}', 3) == ({"move": 3, "energy": "hold"}, ["energy 'loud' → hold"])
-    with pytest.raises(dec.InvalidDecision, match="not a JSON object"):
-        dec.parse("[1, 2]", 3)
-    with pytest.raises(dec.InvalidDecision, match="not on the menu"):
-        dec.parse('{"move":4,"energy":"up"}', 3)
-    with pytest.raises(dec.InvalidDecision, match="not on the menu"):
-        dec.parse('{"move":true,"energy":"up"}', 3)
+    text = dec.context(
+        brief="minimal",
+        bar=96,
+        total=256,
+        phase="peak",
+        target=0.8,
+        energy=0.55,
+        mixer={"kick": {"gain": 0.9, "muted": False}, "hihat": {"gain": 0.5, "muted": True}},
+        directives=["more energy"],
+        said=["darker"],
+    )
+    assert "should rise toward 0.80" in text and "kick 0.90" in text and "hihat" not in text
+    assert "The performer asks: darker" in text and "The critic says: more energy" in text
+    add = Option("add", "bassline", {"gain": 0.6}, "add bassline", 0.7, ("vary", "energy_up", "more_dense", "darker"))
+    assert dec.describe(add) == "add bassline (more energy, fuller, darker)"
+    assert "{" not in dec.SYSTEM + dec.QUESTION

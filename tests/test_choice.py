@@ -120,3 +120,17 @@ def test_long_menus_take_letters_and_too_long_ones_are_refused():
     assert "Answer with the letter" in choice.prompts(b)[0][1]["content"]
     with pytest.raises(ValueError, match="at most 26"):
         choice.ballot([str(i) for i in range(27)], system="s", context="c", question="q", rng=random.Random(0))
+
+
+def test_a_prior_kept_from_an_earlier_ballot_calibrates_one_without_its_content_free_prompt():
+    measured = make()
+    scores = biased(measured, 2, BIAS)
+    prior = choice.prior_of(measured, answer(*scores))
+    assert len(prior) == 4 and prior[0] == max(prior)
+    later = make(calibrate=False)
+    assert len(choice.prompts(later)) == 2
+    alone = choice.decide(later, answer(*scores[:2]), 0.0, random.Random(0))
+    kept = choice.decide(later, answer(*scores[:2]), 0.0, random.Random(0), prior)
+    assert kept == choice.decide(measured, answer(*scores), 0.0, random.Random(0))
+    assert kept.index == 2 and kept.prior == prior and alone.prior == ()
+    assert choice.prior_of(later, answer(*scores[:2])) == ()

@@ -69,14 +69,14 @@ async def test_sandbox_code_passing_nan_is_refused_and_the_set_verifies(tmp_path
 
 
 async def test_a_huge_lm_answer_is_a_failure_and_is_not_kept(tmp_path):
-    """A provider answering a 300,000-character decision: over the cap it cannot be used, so it is its provider's
-    failure and the next provider decides; the log keeps no copy of it (not in the answer, not in the decision),
-    and the set verifies."""
+    """A provider answering a phrase's choice with 300,000 characters: over the cap it cannot be read, so it is its
+    provider's failure and the next provider answers; the log keeps no copy of it (not in the answer, not in the
+    decision's raw text), and the set verifies."""
     from bergain_actors.actors.router.actor import MAX_ANSWER_CHARS
 
     script = tmp_path / "answers.json"
-    script.write_text(json.dumps({"phrase": ['{"move": 1, "energy": "up", "pad": "' + "x" * 300_000 + '"}']}))
-    (tmp_path / "steady.json").write_text(json.dumps({"phrase": [{"move": 1, "energy": "hold"}]}))
+    script.write_text(json.dumps({"phrase": ['{"move": 1, "energy": "up"}' + " " * 300_000]}))
+    (tmp_path / "steady.json").write_text(json.dumps({"phrase": ["1"]}))
     scenario, text = load("phrase_scripted.toml")
     huge = {"name": "huge", "kind": "scripted", "script": str(script)}
     steady = {"name": "steady", "kind": "scripted", "script": str(tmp_path / "steady.json")}

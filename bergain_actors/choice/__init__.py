@@ -10,12 +10,24 @@ exact. A provider that gives no probabilities answers with a label (constrained 
 taken as it is (``method = "constrained"``), and the router says so once per provider.
 
 Use: ``b = ballot(...)``; emit ``request(b, ...)`` (an ``LMRequest``); on its ``LMResponse`` (or ``LMFailed``),
-``decide(b, response, temperature, rng)``; put ``msgspec.to_builtins(choice)`` into the decision event. Without a
+``decide(b, response, temperature, rng)``; put ``choice.logged()`` into the decision event. Without a
 set, ``await ask(session, b, ...)`` does the same through ``service.session.router_session``.
 """
 
 from bergain_actors.choice.ballot import LABELS, Ballot, ballot, prompts, request
 from bergain_actors.choice.offline import ask
-from bergain_actors.choice.pick import Choice, decide, distributions, pick
+from bergain_actors.choice.pick import Choice, decide, distributions, pick, prior_of
 
-__all__ = ["LABELS", "Ballot", "Choice", "ask", "ballot", "decide", "distributions", "pick", "prompts", "request"]
+__all__ = [
+    "LABELS",
+    "Ballot",
+    "Choice",
+    "ask",
+    "ballot",
+    "decide",
+    "distributions",
+    "pick",
+    "prior_of",
+    "prompts",
+    "request",
+]

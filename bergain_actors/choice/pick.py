@@ -15,7 +15,7 @@ import math
 import random
 import re
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -48,6 +48,11 @@ class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
     """The seeded number the pick used (-1: none was drawn)."""
     provider: str = ""
 
+    def logged(self) -> dict[str, Any]:
+        """The choice as it goes into a decision event: plain lists and numbers, as the log gives them back (a
+        tuple would compare unequal to the logged list in ``replay --verify``)."""
+        return msgspec.json.decode(msgspec.json.encode(self))
+
 
 def _label_probs(scores: Mapping[str, float], labels: Sequence[str]) -> list[float] | None:
     listed = [scores[label] for label in labels if label in scores]
@@ -66,14 +71,24 @@ def _normalised(weights: Sequence[float]) -> list[float]:
     return [w / total for w in weights] if total > 0 else [1 / len(weights)] * len(weights)
 
 
+def prior_of(b: Ballot, answer: ev.LMResponse) -> tuple[float, ...]:
+    """The model's probability for each label with no content, from a calibrating ballot's answer (else empty).
+    It depends only on the template and the number of options, so a caller may keep it for later ballots of that
+    size and leave their content-free prompt out (``ballot(..., calibrate=False)``, ``decide(..., prior=...)``)."""
+    if not b.calibrate or len(answer.scores) <= len(b.orders):
+        return ()
+    return _rounded(_label_probs(answer.scores[len(b.orders)], b.labels) or ())
+
+
 def distributions(
-    b: Ballot, scores: Sequence[Mapping[str, float]]
+    b: Ballot, scores: Sequence[Mapping[str, float]], prior: Sequence[float] = ()
 ) -> tuple[list[float], list[float], list[float]] | None:
-    """(raw, calibrated, prior) from per-prompt label log-probabilities, or None if they hold no label."""
+    """(raw, calibrated, prior) from per-prompt label log-probabilities (the prior from the ballot's content-free
+    prompt, else ``prior`` as given), or None if they hold no label."""
     ordered = [_label_probs(s, b.labels) for s in scores[: len(b.orders)]]
     if len(ordered) < len(b.orders) or any(p is None for p in ordered):
         return None
-    prior: list[float] = []
+    prior = list(prior) if len(prior) == len(b.labels) else []
     if b.calibrate and len(scores) > len(b.orders):
         prior = _label_probs(scores[len(b.orders)], b.labels) or []
     count = len(b.options)
@@ -107,9 +122,13 @@ def _rounded(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(round(v, DIGITS) for v in values)
 
 
-def decide(b: Ballot, answer: ev.LMResponse, temperature: float, rng: random.Random) -> Choice:
-    """The choice ``answer`` makes on ``b``: scored when it holds probabilities, else its label as constrained."""
-    found = distributions(b, answer.scores) if answer.scores else None
+def decide(
+    b: Ballot, answer: ev.LMResponse, temperature: float, rng: random.Random, prior: Sequence[float] = ()
+) -> Choice:
+    """The choice ``answer`` makes on ``b``: scored when it holds probabilities, else its label as constrained.
+    ``prior``: a content-free prior kept from an earlier ballot of the same size (``prior_of``), for a ballot that
+    was not calibrated itself."""
+    found = distributions(b, answer.scores, prior) if answer.scores else None
     if found is not None:
         raw, calibrated, prior = found
         index, draw = pick(calibrated, temperature, rng)

@@ -53,6 +53,12 @@ class ConductorConfig(_Table):
     decision_tokens: Positive = 400
     lead_bars: Annotated[int, msgspec.Meta(ge=1, le=32)] = 4
     """The phrase brain asks for phrase P when it plans bar P - lead_bars: the LM's time to answer."""
+    temperature: Annotated[float, msgspec.Meta(ge=0.0, le=5.0)] = 0.0
+    """How an LM's choice follows its calibrated probabilities: 0 takes the likeliest option, 1 draws in proportion
+    to them (with the set's seeded RNG), higher flattens them."""
+    ballot_orders: Annotated[int, msgspec.Meta(ge=1, le=8)] = 2
+    """In how many orders an LM choice shows its options (as given, reversed, then seeded shuffles): more orders
+    average out more position bias, each costs one more scored prompt."""
     step_tokens: Positive = 1024
     """max_tokens of one RLM step (reasoning + code)."""
     sandbox_timeout_s: Seconds = 5.0

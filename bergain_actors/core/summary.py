@@ -43,6 +43,11 @@ class Summary:
         self.lm_answers = 0
         self.lm_failures = 0
         self.phrase_decisions = 0
+        self.choices: set[str] = set()
+        """Request ids of LM choices (``bergain_actors.choice``)."""
+        self.scored = 0
+        self.unscored: dict[str, int] = {}
+        """Provider → choices it answered without probabilities."""
         self.commands = 0
         self.rejected = 0
         self.steers = 0
@@ -126,8 +131,15 @@ class Summary:
                 self.brain_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.LMRequest():
                 self.lm_requests += 1
+                if event.score:
+                    self.choices.add(event.request_id)
             case ev.LMResponse():
                 self.lm_answers += 1
+                if event.request_id in self.choices:
+                    self.scored += bool(event.scores)
+                    if not event.scores:
+                        self.unscored.setdefault(event.provider, 0)
+                        self.unscored[event.provider] += 1
             case ev.LMFailed():
                 self.lm_failures += 1
             case ev.PhraseDecision():
@@ -178,6 +190,12 @@ class Summary:
             out.append(
                 f"LM           {self.lm_requests} requests, {self.lm_answers} answered, {self.lm_failures} failed;"
                 f" {self.phrase_decisions} phrase decisions"
+            )
+        if self.choices:
+            unscored = ", ".join(f"{n} from {name}" for name, n in self.unscored.items())
+            out.append(
+                f"choices      {len(self.choices)} asked, {self.scored} scored by probabilities"
+                + (f"; constrained answers (no probabilities): {unscored}" if unscored else "")
             )
         if self.types["AbletonStatus"]:
             out.append(

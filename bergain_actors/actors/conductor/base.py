@@ -262,6 +262,9 @@ class Conductor(Actor):
         self.outro_from = -1
         self.brains: list[Brain] = [_brain(name)(self) for name in chain(self.brain_kind, config.fallback)]
         self.lead = 0
+        self.awaiting = ""
+        """Offline: the id of the LM request planning waits for ("" = none); events meanwhile go to ``held``."""
+        self.held: deque[ev.Event] = deque()
 
     @property
     def leader(self) -> Brain:
@@ -278,6 +281,16 @@ class Conductor(Actor):
     # --- events ---------------------------------------------------------------------------------------------------
 
     def handle(self, event: ev.Event) -> None:
+        """Offline, while planning waits for an LM answer (``awaiting``), every other event waits too, and is
+        taken in order once the answer is in: what the set does cannot depend on when the answer came."""
+        if self.awaiting and not (isinstance(event, ev.LMResponse | ev.LMFailed) and event.request_id == self.awaiting):
+            self.held.append(event)
+            return
+        self.react(event)
+        while not self.awaiting and self.held:
+            self.react(self.held.popleft())
+
+    def react(self, event: ev.Event) -> None:
         if isinstance(event, ev.SetStarted):
             self.fast = event.fast
         for brain in self.brains:

@@ -1,54 +1,46 @@
-"""The phrase brain's contract with a small LM: pick one numbered move from a menu, and say where the energy goes.
+"""The phrase brain's question to an LM: which of a few valid moves the next phrase makes, as a ``choice`` ballot.
 
-The menu (``menu.py``) holds only moves that code has already made valid for this moment, so the answer has two
-small fields: ``{"move": N, "energy": "up" | "hold" | "down"}``. On the embedded llama.cpp server a GBNF grammar
-allows exactly the menu's numbers and the three intents (about 20 tokens: a decision well inside one bar); other
-providers get the same as a JSON schema. ``parse`` still checks everything, because a provider may ignore both.
+The menu (``menu.py``) holds only moves that code has already made valid for this moment. The LM is shown the
+moment in words (the brief, where the set is, energy against the arc's target, what plays, the critic, the
+performer) and the moves with what each does, and is *scored* on the moves' labels (``bergain_actors.choice``):
+no text to parse, no example answer to copy. Pure: the prompt is a function of its arguments.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
 from bergain_actors.actors.conductor.menu import Option
 
-INTENTS = ("up", "hold", "down")
-
-
-class InvalidDecision(ValueError):
-    """The answer cannot be read as a decision at all (not JSON, not an object)."""
-
-
-def schema(count: int) -> dict[str, Any]:
-    """The response schema for a menu of ``count`` options."""
-    return {
-        "type": "object",
-        "properties": {
-            "move": {"type": "integer", "enum": list(range(1, count + 1))},
-            "energy": {"type": "string", "enum": list(INTENTS)},
-        },
-        "required": ["move", "energy"],
-    }
-
-
-def grammar(count: int) -> str:
-    """The same decision as a llama.cpp GBNF grammar without whitespace: only the menu's numbers can come out."""
-    opening, middle = json.dumps('{"move":'), json.dumps(',"energy":')
-    numbers = " | ".join(json.dumps(str(n)) for n in range(1, count + 1))
-    intents = " | ".join(json.dumps(json.dumps(word)) for word in INTENTS)
-    return "\n".join([f'root ::= {opening} move {middle} intent "}}"', f"move ::= {numbers}", f"intent ::= {intents}"])
-
-
 SYSTEM = (
-    "You are the DJ of a live techno set. Pick the one move for the next phrase from the numbered menu that best "
-    "fits the brief, the part of the set and the critic, and say whether the energy should go up, hold or go down. "
-    'Answer with JSON only, e.g. {"move":2,"energy":"hold"}.'
+    "You are the DJ of a live techno set. Read where the set is and what the brief, the critic and the performer "
+    "ask for, then choose the one move for the next phrase that serves them best."
 )
+QUESTION = "Which move should the next phrase make?"
+NEAR = 0.05
+"""How close to its target the energy counts as on target."""
+
+EFFECTS = {
+    "energy_up": "more energy",
+    "energy_down": "less energy",
+    "more_dense": "fuller",
+    "less_dense": "sparser",
+    "darker": "darker",
+    "brighter": "brighter",
+}
 
 
-def view(
+def need(energy: float, target: float) -> str:
+    """Where the energy should go, in words (a small model reads words better than numbers)."""
+    if energy < target - NEAR:
+        return f"the energy ({energy:.2f}) should rise toward {target:.2f}"
+    if energy > target + NEAR:
+        return f"the energy ({energy:.2f}) should fall toward {target:.2f}"
+    return f"the energy ({energy:.2f}) is on its target"
+
+
+def context(
     *,
     brief: str,
     bar: int,
@@ -58,39 +50,23 @@ def view(
     energy: float,
     mixer: dict[str, dict[str, Any]],
     directives: Sequence[str],
-    options: Sequence[Option],
     said: Sequence[str] = (),
 ) -> str:
-    """What the LM sees: compact, because a 135M model reads slowly and forgets quickly."""
+    """The moment as the LM reads it: compact, because a 135M model reads slowly and forgets quickly."""
     channels = ", ".join(f"{role} {c['gain']:.2f}" for role, c in mixer.items() if not c["muted"])
     lines = [
         f"Brief: {brief}",
-        f"Next phrase: bar {bar} of {total}, {phase}; energy {energy:.2f}, target {target:.2f}.",
-        f"Playing: {channels or 'nothing'}",
+        f"Next phrase: bar {bar} of {total}, the {phase}; {need(energy, target)}.",
+        f"Playing: {channels or 'nothing'}.",
     ]
     if directives:
-        lines.append(f"Critic: {' | '.join(directives)}")
+        lines.append(f"The critic says: {' | '.join(directives)}")
     if said:
         lines.append(f"The performer asks: {' | '.join(said)}")
-    lines.append("Moves:")
-    lines += [f"{n}. {o.label} (energy → {o.energy:.2f})" for n, o in enumerate(options, 1)]
     return "\n".join(lines)
 
 
-def parse(text: str, count: int) -> tuple[dict[str, Any], list[str]]:
-    """The answer as ``{"move": n, "energy": intent}`` plus notes on anything that had to be corrected."""
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise InvalidDecision(f"not JSON: {text[:80]!r}") from None
-    if not isinstance(data, dict):
-        raise InvalidDecision(f"not a JSON object: {text[:80]!r}")
-    notes: list[str] = []
-    move = data.get("move")
-    if isinstance(move, bool) or not isinstance(move, int) or not 1 <= move <= count:
-        raise InvalidDecision(f"move {move!r} is not on the menu (1..{count})")
-    intent = data.get("energy")
-    if intent not in INTENTS:
-        notes.append(f"energy {intent!r} → hold")
-        intent = "hold"
-    return {"move": move, "energy": intent}, notes
+def describe(option: Option) -> str:
+    """A move and what it does, in the words ``context`` uses."""
+    effects = [EFFECTS[kind] for kind in option.answers if kind in EFFECTS]
+    return f"{option.label} ({', '.join(effects)})" if effects else option.label

@@ -1,11 +1,16 @@
-"""``phrase``: one schema-constrained JSON decision per phrase from a (small) LM, asked ahead of time.
+"""``phrase``: one LM choice per phrase among moves code made valid, scored by the LM's probabilities.
 
 For the phrase starting at bar P the brain sends one ``LMRequest`` (id ``phrase:P``) when the Conductor plans bar
-P - ``lead_bars``, with a compact view of the set; the router's ``deadline_bar`` is the moment P gets planned. The
-answer is validated and clamped in code (``decision.py``), logged as ``PhraseDecision`` and applied at P through
-``move`` (so the mixer's guardrails judge every move). No answer by then, an ``LMFailed`` or garbage: the brain
-declines and the next one (the autopilot) decides that phrase. Offline (``SetStarted.fast``) the streamer waits for
-plans, so the brain holds planning at P until the answer or the failure arrives instead of being "late".
+P - ``lead_bars``: a ``choice`` ballot over the menu (``decision.py`` words the moment and the moves); the router's
+``deadline_bar`` is the moment P gets planned. The answer's label probabilities, calibrated, pick a move with the
+set's seeded RNG at the scenario's ``temperature``; the ``Choice`` is logged in the ``PhraseDecision`` and the move
+applied at P through ``move`` (so the mixer's guardrails judge every move). No answer by then, an ``LMFailed`` or
+nothing readable: the brain declines and the next one (the autopilot) decides that phrase.
+
+Offline (``SetStarted.fast``) the streamer waits for plans, so the brain holds planning at P until the answer or
+the failure arrives instead of being "late"; and the set must not depend on *when* it arrives: an answer takes
+effect only when P is planned (``ready``), and while planning waits for it the Conductor holds every other event
+back (``Conductor.awaiting``), so the same answers give the same set at any arrival time.
 
 Leading and falling back: a failed or late LM steps the Conductor's lead down past this brain; the router
 reporting a provider healthy again (``ProviderStateChanged`` to ``closed``, ``ProviderHealth`` turning healthy, the
@@ -17,6 +22,7 @@ from __future__ import annotations
 
 from collections import deque
 
+from bergain_actors import choice
 from bergain_actors.actors.conductor import decision as dec
 from bergain_actors.actors.conductor import menu
 from bergain_actors.actors.conductor.autopilot import AutopilotBrain
@@ -36,6 +42,13 @@ class PhraseBrain(Brain):
         self.tone = conductor.tone
         self.menus: dict[int, list[menu.Option]] = {}
         """Phrase start → the menu the LM was shown for it."""
+        self.ballots: dict[int, choice.Ballot] = {}
+        """Phrase start → the ballot its request scores."""
+        self.priors: dict[int, tuple[str, tuple[float, ...]]] = {}
+        """Menu size → (provider, its content-free prior): measured once, so later ballots of that size skip the
+        content-free prompt (one scored prompt less per phrase)."""
+        self.taken: set[int] = set()
+        """Phrase starts whose answer has had its effect on the lead (offline: when the phrase is planned)."""
         self.touched: deque[str] = deque(maxlen=4)
         """Roles this brain moved lately, latest last."""
         self.starts = _phrase_starts(self.total, conductor.phrase_bars)
@@ -74,13 +87,23 @@ class PhraseBrain(Brain):
             return
         conductor = self.conductor
         self.answers[bar] = event
-        in_time = bar >= conductor.next_bar
+        if conductor.fast:  # offline the answer acts when its phrase is planned (``ready``), whenever it came
+            if conductor.awaiting == event.request_id:
+                conductor.awaiting = None
+                conductor.plan_through(conductor.horizon)
+            return
+        self.take(bar, event)
+        conductor.plan_through(conductor.horizon)
+
+    def take(self, bar: int, event: ev.LMResponse | ev.LMFailed) -> None:
+        """What an answer does to the lead: a failure steps this brain down, an answer in time brings it back."""
+        conductor = self.conductor
+        self.taken.add(bar)
         if isinstance(event, ev.LMFailed):
             if self.leading:
                 conductor.step_down(f"LM failed for bar {bar}: {event.reason}")
-        elif in_time and conductor.below("phrase"):
+        elif bar >= conductor.next_bar and conductor.below("phrase"):
             conductor.lead_with("phrase", f"the LM answered for bar {bar}")
-        conductor.plan_through(conductor.horizon)
 
     # --- planning -------------------------------------------------------------------------------------------------
 
@@ -98,8 +121,13 @@ class PhraseBrain(Brain):
             soonest = bar if fast else bar + 1  # live, the bar being planned is too late to ask about
             if soonest <= start <= bar + self.lead_bars and start not in self.asked:
                 self.ask(start)
-        if fast and self.menus.get(bar):
-            return bar in self.answers  # offline, even a stepped-down brain waits: an answer lets it climb back
+        if fast and self.menus.get(bar):  # offline, even a stepped-down brain waits: an answer lets it climb back
+            answer = self.answers.get(bar)
+            if answer is None:
+                self.conductor.awaiting = self.asked[bar]
+                return False
+            if bar not in self.taken:
+                self.take(bar, answer)
         return True
 
     def planned(self) -> None:
@@ -108,6 +136,8 @@ class PhraseBrain(Brain):
             self.asked.pop(old)
             self.answers.pop(old, None)
             self.menus.pop(old, None)
+            self.ballots.pop(old, None)
+            self.taken.discard(old)
 
     def moment(self, bar: int, phrase_start: bool) -> menu.Moment:
         phase, target, cap = arc.phase_at(bar, self.total, self.conductor.phrase_bars)
@@ -139,7 +169,7 @@ class PhraseBrain(Brain):
         if not options:  # nothing valid to offer: nothing to ask; the autopilot decides this phrase (``decide``)
             return
         moment = self.moment(bar, phrase_start)
-        text = dec.view(
+        text = dec.context(
             brief=conductor.brief,
             bar=bar,
             total=self.total,
@@ -148,22 +178,28 @@ class PhraseBrain(Brain):
             energy=self.mixer.energy(),
             mixer=self.mixer.snapshot(),
             directives=[d.text for d in self.directives[-2:]],
-            options=options,
             said=self.heard(),
         )
-        self.ctx.emit(
-            ev.LMRequest(
-                request_id=request_id,
-                purpose="phrase",
-                messages=({"role": "system", "content": dec.SYSTEM}, {"role": "user", "content": text}),
-                model=conductor.config.main_lm,
-                response_schema=dec.schema(len(options)),
-                grammar=dec.grammar(len(options)),
-                max_tokens=conductor.config.decision_tokens,
-                deadline_bar=max(bar - conductor.lookahead + 1, 0),
-                bar=conductor.next_bar,
-            )
+        config = conductor.config
+        ballot = choice.ballot(
+            [dec.describe(o) for o in options],
+            system=dec.SYSTEM,
+            context=text,
+            question=dec.QUESTION,
+            rng=self.ctx.rng(bar, "ballot"),
+            orders=config.ballot_orders,
+            calibrate=len(options) not in self.priors,
         )
+        self.ballots[bar] = ballot
+        request = choice.request(
+            ballot,
+            request_id=request_id,
+            purpose="phrase",
+            model=config.main_lm,
+            deadline_bar=max(bar - conductor.lookahead + 1, 0),
+            bar=conductor.next_bar,
+        )
+        self.ctx.emit(request)
 
     # --- deciding -------------------------------------------------------------------------------------------------
 
@@ -180,31 +216,40 @@ class PhraseBrain(Brain):
             return False
         if isinstance(answer, ev.LMFailed):
             return False
-        offered = self.menus.get(bar, [])
-        try:
-            choice, notes = dec.parse(answer.text, len(offered))
-        except dec.InvalidDecision as exc:
-            self.ctx.emit(
-                ev.PhraseDecision(
-                    decision={"fallback": "autopilot"}, raw=answer.text, clamped=(str(exc),), bar=bar, cause=answer.seq
-                )
-            )
+        offered, ballot = self.menus[bar], self.ballots[bar]
+        measured = choice.prior_of(ballot, answer)
+        if measured:
+            self.priors[len(offered)] = (answer.provider, measured)
+        provider, prior = self.priors.get(len(offered), ("", ()))
+        temperature = self.conductor.config.temperature
+        prior = prior if provider == answer.provider else ()  # another model's bias is not this one's
+        picked = choice.decide(ballot, answer, temperature, self.ctx.rng(bar, "pick"), prior)
+        if picked.index < 0:
+            note = f"no move could be read from {answer.text[:40]!r}"
+            decision = {"fallback": "autopilot", "choice": picked.logged()}
+            fallback = ev.PhraseDecision(decision=decision, raw=answer.text, clamped=(note,), bar=bar, cause=answer.seq)
+            self.ctx.emit(fallback)
             return False
         rules = self.rules
         if new_phase:
             rules.enter_phase(bar)  # the arc shapes each new phase; the LM's move colours it
-        chosen = offered[choice["move"] - 1]
-        option = self.still_valid(chosen, bar, new_phase, choice["move"], notes)
-        decision = {**choice, "menu": [o.label for o in offered], "label": chosen.label}
+        chosen = offered[picked.index]
+        notes: list[str] = []
+        option = self.still_valid(chosen, bar, new_phase, picked.index + 1, notes)
+        decision = {
+            "move": picked.index + 1,
+            "label": chosen.label,
+            "p": picked.calibrated[picked.index] if picked.calibrated else 1.0,
+            "method": picked.method,
+            "menu": [o.label for o in offered],
+            "choice": picked.logged(),
+        }
         if option is None:
             decision["hold"] = "the mix already is where the chosen move would take it, and nothing else fits"
         self.ctx.emit(
             ev.PhraseDecision(decision=decision, raw=answer.text, clamped=tuple(notes), bar=bar, cause=answer.seq)
         )
         applied = [] if option is None else [self.apply(option, bar, answer.seq)]
-        nudge = self.intent(choice["energy"], bar, answer.seq)
-        if nudge is not None:
-            applied.append(nudge)
         if abs(self.mixer.energy() - self.target) > DRIFT:
             rules.steer(bar)
         if new_phase:
@@ -240,25 +285,6 @@ class PhraseBrain(Brain):
         self.touched.append(option.role)
         return option
 
-    def intent(self, energy: str, bar: int, cause: int) -> menu.Option | None:
-        """The LM's energy intent, as far as the arc allows it: one small fader move in that direction, never
-        past the target's tolerance (no energy jumps), never at a phase's first phrase."""
-        if energy == "hold":
-            return None
-        now, target = self.mixer.energy(), self.target
-        if (energy == "up" and now >= target + INTENT_TOLERANCE) or (energy == "down" and now <= target - 0.1):
-            return None
-        fresh = self.menu_for(bar, False)
-        for option in fresh:
-            rising = option.energy > now
-            if (
-                option.move == "fader"
-                and rising == (energy == "up")
-                and abs(option.energy - target) <= 0.1 + abs(now - target)
-            ):
-                return self.apply(option, bar, cause)
-        return None
-
 
 class PhraseConductor(Conductor):
     """The phrase brain leading, the autopilot under it."""
@@ -269,9 +295,6 @@ class PhraseConductor(Conductor):
 
 DRIFT = 0.25
 """How far from the arc's energy target an LM decision may leave the mix before the autopilot corrects it."""
-
-INTENT_TOLERANCE = 0.1
-"""How far above the arc's target an "up" intent may still lift the mix."""
 
 
 def _phrase_starts(total: int, phrase_bars: int) -> list[int]:

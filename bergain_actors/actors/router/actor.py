@@ -405,12 +405,16 @@ class ProviderRouter(Actor):
                 raise ProviderError("malformed", f"{type(exc).__name__}: {exc}") from None
         if scope.cancelled_caught:
             raise ProviderError("timeout", f"slow call: no answer within {seconds:.2f} s")
-        if request.response_schema is not None:
-            verbatim = slot.provider.kind == "scripted" and slot.provider.config.verbatim
-            text = answer.text if verbatim else answer.text.strip()  # whitespace around JSON means nothing
-            if len(text) > MAX_ANSWER_CHARS and not verbatim:
-                raise ProviderError("unusable", f"answer of {len(text)} characters is over the {MAX_ANSWER_CHARS} cap")
-            check_answer(text, None if verbatim else request.response_schema)
+        if slot.provider.kind == "scripted" and slot.provider.config.verbatim:  # what a logged set was given
+            if request.response_schema is not None:
+                check_answer(answer.text, None)  # as the original: a JSON request fails again on what is not JSON
+            return answer
+        schema = request.response_schema
+        text = answer.text.strip() if schema is not None else answer.text  # whitespace around JSON means nothing
+        if (schema is not None or request.score) and len(text) > MAX_ANSWER_CHARS:  # the caller reads it as data
+            raise ProviderError("unusable", f"answer of {len(text)} characters is over the {MAX_ANSWER_CHARS} cap")
+        if schema is not None:
+            check_answer(text, schema)
             answer = msgspec.structs.replace(answer, text=text)
         return answer
 
@@ -458,7 +462,7 @@ class ProviderRouter(Actor):
             self.unscored.add(name)
             self._warn("provider gives no probabilities: its choices are its constrained answers", provider=name)
         text = answer.text
-        if len(text) > MAX_ANSWER_CHARS:  # free text (no schema): the start of it is still an answer
+        if len(text) > MAX_ANSWER_CHARS:  # free text (no schema, no choice): the start of it is still an answer
             capped = ev.LMAnswerCapped(
                 request_id=request.request_id, provider=name, chars=len(text), kept=MAX_ANSWER_CHARS
             )

@@ -9,7 +9,10 @@ Real sockets on 127.0.0.1, a minimal HTTP/1.1 with keep-alive, and a ``mode`` sw
 - ``refuse``: stop listening (connections are refused), ``proxy``: forward to ``proxy_to`` (e.g. the real local
   server);
 - ``echo_key``: a 401 whose message repeats the API key the request carried (as some providers do), in the body and
-  in a header.
+  in a header;
+- ``score``: a stand-in model for choices (``bergain_actors.choice``): each request gets the digits'
+  log-probabilities as a function of its messages alone, once ``hold(body)`` returns (a test's delay): the same
+  questions get the same answers, whenever they come.
 
 Only POSTs are subject to the mode and counted (``posts``, ``hits``, ``bodies``, ``headers``); ``GET /v1/models``
 always answers: with ``models_status`` (a 401 for a key it refuses), one byte every ``trickle_s`` when
@@ -18,14 +21,27 @@ always answers: with ``models_status`` (a 401 for a key it refuses), one byte ev
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Awaitable, Callable
 from typing import Literal
 
 import httpx
 import trio
 
 Mode = Literal[
-    "ok", "malformed", "bad_request", "error500", "rate_limit", "hang", "trickle", "slow", "refuse", "proxy", "echo_key"
+    "ok",
+    "malformed",
+    "bad_request",
+    "error500",
+    "rate_limit",
+    "hang",
+    "trickle",
+    "slow",
+    "refuse",
+    "proxy",
+    "echo_key",
+    "score",
 ]
 _REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 429: "Too Many Requests", 500: "Internal Server Error"}
 
@@ -40,6 +56,8 @@ class FaultServer:
         self.delay_s = 1.0
         self.models_trickle = False
         self.models_status = 200
+        self.hold: Callable[[dict[str, object]], Awaitable[None]] | None = None
+        """``score``: awaited with the request's body before it is answered (None: answer at once)."""
         self.port = 0
         self.posts = 0
         self.hits: list[str] = []
@@ -154,6 +172,11 @@ class FaultServer:
             target = self.proxy_to + path.removeprefix("/v1")
             response = await self._client.post(target, content=body, headers={"Content-Type": "application/json"})
             await _send(stream, response.status_code, response.content)
+        elif mode == "score":
+            request = json.loads(body or b"{}")
+            if self.hold is not None:
+                await self.hold(request)
+            await _respond(stream, 200, _scored(request))
         else:
             payload = json.dumps(self._payload(path, body)).encode()
             if mode == "trickle":
@@ -188,6 +211,24 @@ class FaultServer:
         usage = {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}
         choices = [{"index": 0, "message": message}]
         return {"object": "chat.completion", "model": model, "choices": choices, "usage": usage}
+
+
+def _scored(request: dict[str, object]) -> dict[str, object]:
+    """A one-token answer whose digits' log-probabilities are a digest of the messages (a deterministic model)."""
+    text = json.dumps(request.get("messages", []), sort_keys=True)
+    listed = []
+    for digit in "123456789":
+        digest = hashlib.blake2b(f"{digit}|{text}".encode(), digest_size=4).digest()
+        listed.append({"token": digit, "logprob": -round(int.from_bytes(digest, "big") / 2**32 * 6, 4)})
+    best = max(listed, key=lambda entry: entry["logprob"])
+    logprobs = {"content": [{"token": best["token"], "logprob": best["logprob"], "top_logprobs": listed}]}
+    message = {"role": "assistant", "content": best["token"]}
+    usage = {"prompt_tokens": len(text) // 4, "completion_tokens": 1, "total_tokens": len(text) // 4 + 1}
+    return {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": message, "logprobs": logprobs}],
+        "usage": usage,
+    }
 
 
 async def _read_request(

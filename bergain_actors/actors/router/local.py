@@ -24,11 +24,12 @@ MAX_RESTART_DELAY_S = 30.0
 START_TIMEOUT_S = 180.0
 """How long the child may take to load the model and listen. Its own budget, not a request's: live, the child runs
 niced, so on a busy machine loading and warming up takes a minute (0.4 s when idle); nothing waits on it live."""
-LIVE_NICE = 10
+LIVE_NICE = 2
 """How far the child's priority is lowered while a set plays in real time: the model is never more important than
-the audio, the scheduler serves the streamer first. Offline (``--fast``, ``--no-audio``, no set) the set waits for
-each decision, so the child runs at the set's own priority: niced, it only made the set slower (10x on a busy
-machine)."""
+the audio, the scheduler serves the streamer first. Only a little: at 10 a busy machine's other work (two CPU hogs)
+left the model a tenth of a core and every phrase late, while rendering a bar takes milliseconds. Offline
+(``--fast``, ``--no-audio``, no set) the set waits for each decision, so the child runs at the set's own priority:
+niced, it only made the set slower (10x on a busy machine)."""
 Status = Literal["started", "exited", "failed"]
 OnChange = Callable[[Status, str, str, int], None]
 

@@ -1,0 +1,220 @@
+"""Does the phrase brain's LM choose the moves a techno DJ would accept? Agreement on hand-written situations.
+
+Each situation (``decision_situations.py``) is shown exactly as the phrase brain shows a moment (``decision.py``,
+``choice``), its menu in a seeded shuffled order (so no position means "best"). Brains: always the same position
+(the first, and the best single position in hindsight), a uniform random pick (its expected agreement), plain code
+(the menu's own scoring, what the autopilot-style ranking picks), and the LM three ways: greedy on the menu as
+shown (no calibration, one order), its orders averaged, and calibrated (the phrase brain's choice at temperature
+0). "Brief flips" is how often the choice changes when only the brief changes. The held-out third was kept out of
+every prompt and tuning step and is reported on its own.
+
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import msgspec
+import trio
+from decision_situations import BRIEFS, OTHER_BRIEF, SITUATIONS, Situation
+
+from bergain_actors import choice
+from bergain_actors.actors.conductor import decision as dec
+from bergain_actors.actors.conductor import menu
+from bergain_actors.actors.conductor.brief import tone
+from bergain_actors.core import events as ev
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.music.steering import intent_of
+from bergain_actors.service.session import router_session
+
+STEER_KINDS = {"mute": "less_dense", "bring_in": "more_dense", "breakdown": "energy_down", "drop": "energy_up"}
+Pick = Callable[[Situation, str, list[menu.Option]], int]
+
+
+def option(label: str, energy: float, now: float) -> menu.Option:
+    """The menu option a label names (the words ``menu.build`` gives it), with what it answers."""
+    words = label.split()
+    if words[0] == "add":
+        move, role = "add", words[1]
+    elif words[0] == "take":
+        move, role = "remove", words[1]
+    elif words[0] == "another":
+        move, role = "swap", words[1]
+    elif words[1] == "plays":
+        move, role = "pattern", words[0]
+    else:
+        move, role = "fader", words[0]
+    bare = menu.Option(move, role, {}, label, energy)
+    return menu.Option(move, role, {}, label, energy, menu._answers(bare, energy - now))
+
+
+def shown(s: Situation) -> list[menu.Option]:
+    """The menu in the order the LM sees it: shuffled with the situation's own seed."""
+    options = [option(label, energy, s.energy) for label, energy in s.menu]
+    random.Random(s.index).shuffle(options)
+    return options
+
+
+def directives(s: Situation) -> tuple[str, ...]:
+    kinds = [s.critic] if s.critic else []
+    if s.steer:
+        intent = intent_of(s.steer)
+        kinds.append(STEER_KINDS.get(intent.kind, intent.kind))
+    return tuple(kinds)
+
+
+def plain_code(s: Situation, brief: str, options: list[menu.Option]) -> int:
+    moment = menu.Moment(bar=64, phase=s.phase, target=s.target, cap=8, total=256, directives=directives(s))
+    rand = random.Random(s.index)
+    scores = [menu._score(o, s.energy, moment, tone(brief), rand) for o in options]
+    return max(range(len(options)), key=lambda i: scores[i])
+
+
+def ballot(s: Situation, brief: str, options: Sequence[menu.Option], calibrate: bool = True) -> choice.Ballot:
+    """The ballot the phrase brain would put for this moment (``PhraseBrain.ask``)."""
+    text = dec.context(
+        brief=brief,
+        bar=64,
+        total=256,
+        phase=s.phase,
+        target=s.target,
+        energy=s.energy,
+        mixer=s.mixer,
+        directives=[s.critic.replace("_", " ")] if s.critic else [],
+        said=[s.steer] if s.steer else [],
+    )
+    options = [dec.describe(o) for o in options]
+    rng = random.Random(s.index)
+    return choice.ballot(options, system=dec.SYSTEM, context=text, question=dec.QUESTION, rng=rng, calibrate=calibrate)
+
+
+class LMAnswers:
+    """Every situation's ballot scored once per brief, through the scenario's router (as the brain's are). The
+    content-free prior is measured on the first ballot and kept, as the brain keeps it per menu size. Scores are
+    kept in ``cache`` (keyed by the prompts), so an interrupted run resumes where it stopped."""
+
+    def __init__(self, cache: Path) -> None:
+        self.cache = cache
+        self.stored: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
+        self.answers: dict[tuple[int, str], tuple[choice.Ballot, ev.LMResponse]] = {}
+        self.prior: tuple[float, ...] = ()
+        self.seconds: list[float] = []
+
+    async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation]) -> None:
+        async with router_session(scenario) as session:
+            for n, s in enumerate(situations):
+                for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
+                    b = ballot(s, brief, shown(s), calibrate=not self.prior)
+                    key = json.dumps(choice.prompts(b))
+                    if key not in self.stored:
+                        started = time.perf_counter()
+                        got = await choice.ask(session, b, purpose="bench", timeout=600.0)
+                        self.seconds.append(time.perf_counter() - started)
+                        if isinstance(got, ev.LMFailed):
+                            raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+                        self.stored[key] = list(got[1].scores)
+                        self.cache.write_text(json.dumps(self.stored))
+                    answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
+                    self.prior = self.prior or choice.prior_of(b, answer)
+                    self.answers[s.index, brief] = (b, answer)
+                print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
+        print(file=sys.stderr)
+
+    def picker(self, how: str) -> Pick:
+        def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
+            b, answer = self.answers[s.index, brief]
+            if how == "calibrated":
+                return choice.decide(b, answer, 0.0, random.Random(0), self.prior).index
+            if how == "orders":
+                found = choice.distributions(msgspec.structs.replace(b, calibrate=False), answer.scores)
+            else:  # greedy: the menu as shown, one order, no calibration
+                first = msgspec.structs.replace(b, orders=b.orders[:1], calibrate=False)
+                found = choice.distributions(first, answer.scores[:1])
+            assert found is not None, "the provider gave no probabilities"
+            raw = found[0]
+            return max(range(len(raw)), key=lambda i: raw[i])
+
+        return pick
+
+
+def _key(brief: str) -> str:
+    return next(k for k, v in BRIEFS.items() if v == brief)
+
+
+def agreement(pick: Pick, situations: Sequence[Situation]) -> tuple[float, float]:
+    """(share of situations where the pick is accepted, share where a brief change alone changes the pick)."""
+    hits = flips = 0
+    for s in situations:
+        options = shown(s)
+        chosen = pick(s, s.brief, options)
+        hits += options[chosen].label in s.accepted
+        flips += pick(s, BRIEFS[OTHER_BRIEF[_key(s.brief)]], options) != chosen
+    return hits / len(situations), flips / len(situations)
+
+
+def constant(position: int) -> Pick:
+    return lambda s, brief, options: min(position, len(options) - 1)
+
+
+def uniform(situations: Sequence[Situation]) -> float:
+    return sum(len(s.accepted) / len(s.menu) for s in situations) / len(situations)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
+    parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
+    parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
+    parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
+    args = parser.parse_args()
+    situations = SITUATIONS[: args.limit] if args.limit else SITUATIONS
+    splits = {
+        "tuning": [s for s in situations if not s.held_out],
+        "held out": [s for s in situations if s.held_out],
+        "all": list(situations),
+    }
+    brains: list[tuple[str, Pick | None]] = [("always position 1", constant(0))]
+    best = max(range(6), key=lambda k: agreement(constant(k), splits["tuning"])[0])
+    brains.append((f"always position {best + 1} (best on tuning)", constant(best)))
+    brains.append(("uniform random (expected)", None))
+    brains.append(("plain code (menu scoring)", plain_code))
+    lm = LMAnswers(Path(args.cache))
+    if not args.no_lm:
+        scenario = scenarios.load(args.scenario)[0]
+        patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
+        scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
+        trio.run(lm.collect, scenario, situations)
+        brains += [(f"LM {how}", lm.picker(how)) for how in ("greedy", "orders", "calibrated")]
+    print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
+    header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)
+    print(header + "\n" + "-" * len(header))
+    for name, pick in brains:
+        cells = []
+        for group in splits.values():
+            if pick is None:
+                cells.append(f"{uniform(group) * 100:6.1f} %{'':>13}")
+                continue
+            agreed, flipped = agreement(pick, group)
+            cells.append(f"{agreed * 100:6.1f} %  (flips {flipped * 100:3.0f} %)")
+        print(f"{name:38}" + "".join(f"{c:>22}" for c in cells))
+    if lm.seconds:
+        seconds = sorted(lm.seconds)
+        print(
+            f"LM: {len(seconds)} ballots of 3 one-token prompts, median {seconds[len(seconds) // 2]:.2f} s, "
+            f"p95 {seconds[int(0.95 * (len(seconds) - 1))]:.2f} s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
