@@ -62,12 +62,12 @@ class Slot:
         self.provider = provider
         self.breaker = breaker
         self.server = server
-        self.took: deque[float] = deque(maxlen=8)
-        """Seconds its latest good answers took."""
+        self.took: dict[str, deque[float]] = {}
+        """Purpose → seconds its latest good answers to such requests took (a chat answer is no phrase's pace)."""
 
-    def need(self) -> float:
-        """The time it is expected to need (0: not known yet)."""
-        return max(self.took, default=0.0) * NEED_MARGIN
+    def need(self, purpose: str) -> float:
+        """The time it is expected to need for a request of ``purpose`` (0: not known yet)."""
+        return max(self.took.get(purpose, ()), default=0.0) * NEED_MARGIN
 
 
 class Attempt:
@@ -242,7 +242,7 @@ class ProviderRouter(Actor):
                     if now >= deadline:
                         break
                     if later and now >= race.next_at:
-                        attempt = self._next_attempt(race, later, now, deadline)
+                        attempt = self._next_attempt(race, request, later, now, deadline)
                         if attempt is not None and race.running == [attempt] and math.isinf(attempt.hedge_at):
                             with trio.move_on_at(deadline):  # nothing to race it against: asked right here
                                 self._took(race, attempt, await self._try(attempt, request), request)
@@ -273,7 +273,9 @@ class ProviderRouter(Actor):
         else:
             self._failed(request, "no provider could answer", race.notes)
 
-    def _next_attempt(self, race: Race, later: list[str], now: float, deadline: float) -> Attempt | None:
+    def _next_attempt(
+        self, race: Race, request: ev.LMRequest, later: list[str], now: float, deadline: float
+    ) -> Attempt | None:
         """The next provider in line, as an attempt in ``race`` (None: it is gone)."""
         if race.running:
             race.running[-1].late = True  # past its share: the next provider is asked too
@@ -281,7 +283,8 @@ class ProviderRouter(Actor):
         slot = self.slots.get(name)
         if slot is None:
             return None
-        attempt = Attempt(name, slot, now, self._hedge_at(later, now, deadline), hedge=bool(race.running))
+        hedge_at = self._hedge_at(later, request.purpose, now, deadline)
+        attempt = Attempt(name, slot, now, hedge_at, hedge=bool(race.running))
         attempt.wait = self._may_wait(slot, later, deadline)
         attempt.retry = attempt.wait or not any(self._could_answer(n, now) for n in later)
         race.running.append(attempt)
@@ -308,9 +311,10 @@ class ProviderRouter(Actor):
         assert attempt.permit is not None
         self._report(attempt.name, attempt.slot.breaker.succeeded(attempt.permit), request.seq)
         attempt.permit = None
-        attempt.slot.took.append(trio.current_time() - attempt.started)
+        took = attempt.slot.took.setdefault(request.purpose, deque(maxlen=8))
+        took.append(trio.current_time() - attempt.started)
 
-    def _hedge_at(self, later: list[str], now: float, deadline: float) -> float:
+    def _hedge_at(self, later: list[str], purpose: str, now: float, deadline: float) -> float:
         """When to ask the next provider too if this one has not answered: at its even share of the time left with
         the providers after it that could answer, and early enough to leave the next one the time it took lately
         (a local model on a loaded machine needs most of a deadline; a hanging provider must not eat it)."""
@@ -318,7 +322,7 @@ class ProviderRouter(Actor):
         if not waiting or not math.isfinite(deadline):
             return math.inf
         left = deadline - now
-        need = max(self.slots[name].need() for name in waiting)
+        need = max(self.slots[name].need(purpose) for name in waiting)
         return now + max(0.0, min(left / (1 + len(waiting)), left - need))
 
     def _could_answer(self, name: str, now: float) -> bool:
