@@ -219,6 +219,10 @@ def build_parser() -> argparse.ArgumentParser:
     devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
     devices.set_defaults(func=cmd_devices)
 
+    from bergain_actors.evaluate import command as evaluate
+
+    evaluate.add_parser(sub)
+
     pack = sub.add_parser("make-pack", help="regenerate the shipped sample pack (byte-identical)")
     pack.add_argument("out", nargs="?", type=Path, default=scenarios.PACKAGE_ROOT / "sample_pack")
     pack.set_defaults(func=cmd_make_pack)

@@ -276,7 +276,8 @@ class DeviceSink:
         """Where the audio goes, for the user."""
         rate = int(self._ready["rate"])
         via = f" (resampled {self.sample_rate} → {rate} Hz)" if rate != self.sample_rate else f" at {rate} Hz"
-        return f"playing on {self.name}{via}"
+        priority = self._ready.get("priority")
+        return f"playing on {self.name}{via}" + (f", the device worker at {priority}" if priority else "")
 
     async def play(self, audio: np.ndarray) -> Played:
         worker = self._worker
