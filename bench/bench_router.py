@@ -76,7 +76,9 @@ class Router:
         request_id = f"r{self.count}"
         done, box = trio.Event(), []
         self.waiting[request_id] = (done, box)
-        self.bus.publish(ev.LMRequest(request_id=request_id, purpose="phrase", messages=MESSAGES, **fields))
+        self.bus.publish(
+            ev.LMRequest(request_id=request_id, purpose="phrase", messages=MESSAGES, **fields), source="conductor"
+        )
         await done.wait()
         answer = box[0]
         assert accept_failure or isinstance(answer, ev.LMResponse), answer

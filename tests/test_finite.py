@@ -43,7 +43,7 @@ s = play(8)
 def test_the_bus_refuses_a_non_finite_number_before_logging_it(tmp_path, event, where):
     writer = LogWriter.create(tmp_path / "n.bgnlog", header(), "never")
     bus = Bus(writer)
-    bus.publish(ev.SetEnded(reason="x"))
+    bus.publish(ev.SetEnded(reason="x"), source="supervisor")
     with pytest.raises(ValueError, match="^" + re.escape(f"{where} is not a finite number")):
         bus.publish(event)
     assert bus.seq == 1
