@@ -106,6 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
     run.add_argument("--http", metavar="[HOST:]PORT", help="serve the HTTP API and dashboard beside the set")
     run.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
+    add_allow_key_env(run)
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", help="re-render or verify a logged set")
@@ -176,6 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
+    add_allow_key_env(serve)
     serve.set_defaults(func=cmd_serve)
 
     mcp = sub.add_parser(
@@ -237,6 +239,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_allow_key_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-key-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an API key variable a provider added at runtime may use (repeat for more; none by default)",
+    )
+
+
+def allow_keys(scenario: scenarios.Scenario, names: list[str]) -> scenarios.Scenario:
+    """``--allow-key-env``: the scenario's ``[router] allow_key_env`` and these."""
+    if not names:
+        return scenario
+    allowed = [*scenario.router.allow_key_env, *(n for n in names if n not in scenario.router.allow_key_env)]
+    return scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, allow_key_env=allowed))
+
+
 # --- run ----------------------------------------------------------------------------------------------------------
 
 
@@ -258,7 +278,7 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
     if changes:
         scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
-    return scenario, text
+    return allow_keys(scenario, args.allow_key_env), text
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
@@ -398,10 +418,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += [flag for flag, on in (("--fast", args.fast), ("--no-audio", args.no_audio)) if on]
         argv += ["--out", str(args.out)] if args.out else []
         argv += ["--token-env", args.token_env] if args.token_env else []
+        argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
     if args.bars is not None or args.minutes is not None:
         raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
-    scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+    scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
         trio.run(serve_router, scenario, args.host, args.port, token)

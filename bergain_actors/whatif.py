@@ -330,7 +330,13 @@ def _recorded_router(scenario: Scenario, record: Recording, script: Path) -> Sce
     if not record.answers:
         return scenario
     script.write_text(json.dumps(record.answers))
-    provider = {"name": "recorded", "kind": "scripted", "script": str(script.resolve()), "cycle": False}
+    provider = {
+        "name": "recorded",
+        "kind": "scripted",
+        "script": str(script.resolve()),
+        "cycle": False,
+        "verbatim": True,
+    }
     router = msgspec.to_builtins(scenario.router) | {"providers": [provider], "auto": False}
     return replace(scenario, router=msgspec.convert(router, RouterConfig))
 
