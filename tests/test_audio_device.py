@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import soundfile as sf
 import trio
@@ -17,7 +19,13 @@ async def test_set_plays_on_the_device_with_backpressure(jack_server, scenario_f
     scenario = scenario_factory(bars=4, bpm=200)
     sink, detail = choose_sink(scenario, fast=False, no_audio=False)
     assert isinstance(sink, DeviceSink), detail
-    assert detail == "playing on system at 44100 Hz"
+    assert detail.startswith("playing on system at 44100 Hz, the device worker at "), detail
+    got, pid = detail.rsplit(" at ", 1)[1], sink._worker.process.pid
+    if got.startswith("SCHED_FIFO"):  # root, or an rtprio limit: the worker really runs in real time
+        assert os.sched_getscheduler(pid) == os.SCHED_FIFO
+        assert got == f"SCHED_FIFO {os.sched_getparam(pid).sched_priority}"
+    else:
+        assert got.startswith(f"nice {os.getpriority(os.PRIO_PROCESS, pid)}"), got
     log_path, wav_path = set_paths(scenario, tmp_path, stamp="jack")
     start = trio.current_time()
     result = await perform(

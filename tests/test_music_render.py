@@ -19,7 +19,7 @@ from bergain_actors.music.mixer import menu_from_pack, placed
 from bergain_actors.music.pack import SamplePack, index_pack
 from bergain_actors.music.patterns import pattern_hits
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
-from bergain_actors.music.render import MASTER_GAIN, TRIMS, Renderer
+from bergain_actors.music.render import MASTER_GAIN, TRIMS, Renderer, forget_copies
 
 SR = 44100
 SHIPPED = Path(__file__).resolve().parent.parent / "sample_pack"
@@ -417,10 +417,32 @@ def test_automated_sets_render_identically_twice(pack: SamplePack) -> None:
             )  # fmt: skip
         return out
 
-    first = np.concatenate([r for r in map(Renderer(pack, SR).render, plans())])
-    second = np.concatenate([r for r in map(Renderer(pack, SR).render, plans())])
+    forget_copies()
+    cold = Renderer(pack, SR)
+    first = np.concatenate([r for r in map(cold.render, plans())])
+    warm = Renderer(pack, SR)  # takes every copy the first one made: the output never depends on them
+    second = np.concatenate([r for r in map(warm.render, plans())])
     assert first.tobytes() == second.tobytes()
     assert float(np.abs(first).max()) > 0.05
+    assert cold.copies_made > 10 and warm.copies_made == 0
+
+
+def test_renderers_share_copies_only_of_the_same_samples(tmp_path: Path, pack: SamplePack) -> None:
+    """Another pack with the same sample names but other sounds makes its own copies (keys carry the content)."""
+    other_dir = tmp_path / "other"
+    (other_dir / "kick").mkdir(parents=True)
+    t = np.arange(4000) / SR
+    sf.write(other_dir / "kick" / "k.wav", (0.5 * np.sin(2 * np.pi * 90 * t)).astype(np.float32), SR)
+    other = index_pack(other_dir, SR)
+    plan = _plan(0, Layer("kick", "kick/k.wav", 0.8, hits=(0,), width=0.5, reverb=0.3))
+    forget_copies()
+    first = Renderer(pack, SR)
+    mine = first.render(plan)
+    theirs = Renderer(other, SR)
+    heard = theirs.render(plan)
+    assert first.copies_made > 0 and theirs.copies_made == first.copies_made
+    assert heard.tobytes() != mine.tobytes()
+    assert heard.tobytes() == Renderer(other, SR).render(plan).tobytes()
 
 
 def test_a_sweep_transforms_its_loop_once_however_many_steps_it_passes(pack: SamplePack, monkeypatch) -> None:
@@ -440,6 +462,7 @@ def test_a_sweep_transforms_its_loop_once_however_many_steps_it_passes(pack: Sam
 
     monkeypatch.setattr(effects, "spectrum", counted("spectrum"))
     monkeypatch.setattr(effects, "filtered", counted("filtered"))
+    forget_copies()  # what one renderer makes from nothing
     renderer = Renderer(pack, SR)
     for bar in range(4):
         sweep = Filter("lowpass", 200.0 * 2.0**bar, 200.0 * 2.0 ** (bar + 1))

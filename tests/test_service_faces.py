@@ -121,6 +121,7 @@ def test_the_summary_gives_the_tempos_played_and_splits_stalls_from_performer_ho
     summary.add(ev.BarHeld(plan_seq=25, bar=6))
     lines = summary.lines()
     assert lines[0].startswith("set          s — 6/6 bars at 128–132 BPM")
+    assert summary.seconds_played == pytest.approx(sum(4 * 60 / bpm for bpm in (128, 128, 130, 132, 132, 132)))
     assert lines[1].startswith("stalls       1 (bars the engine played again")
     assert lines[2] == "performer    1 holds, 3 bars held"
 

@@ -19,6 +19,8 @@ class Summary:
         """Bars played while a performer held the groove."""
         self._holding = False
         self.tempo_range = Tempos()
+        self.seconds_played = 0.0
+        """The bars played, each at its own tempo."""
         """The tempos the bars were played at."""
         self.underflows = 0
         self.late_bars = 0
@@ -85,7 +87,8 @@ class Summary:
                 self.tempo_range.planned(event.seq, event.plan.bpm)
             case ev.BarPlayed():
                 self.bars_played = max(self.bars_played, event.bar + 1)
-                self.tempo_range.played(event.plan_seq)
+                bpm = self.tempo_range.played(event.plan_seq) or self.bpm
+                self.seconds_played += self.seconds_per_bar * self.bpm / bpm if bpm else 0.0
                 self.held_bars += self._holding
             case ev.SteerActed(intent="hold" | "resume"):
                 self.hold_steers += event.intent == "hold" and not self._holding
@@ -170,7 +173,7 @@ class Summary:
                 self.end = event.reason
 
     def lines(self) -> list[str]:
-        minutes = self.bars_played * self.seconds_per_bar / 60
+        minutes = (self.seconds_played or self.bars_played * self.seconds_per_bar) / 60
         out = [
             f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at"
             f" {self.tempo_range.describe(self.bpm)} BPM ({minutes:.1f} min){', ' + self.end if self.end else ''}",
@@ -238,13 +241,15 @@ class Tempos:
     def planned(self, seq: int, bpm: float) -> None:
         self._plans[seq] = bpm
 
-    def played(self, plan_seq: int) -> None:
+    def played(self, plan_seq: int) -> float | None:
+        """The tempo the bar of plan ``plan_seq`` played at (None: a plan not seen)."""
         bpm = self._plans.get(plan_seq)
         for seq in [s for s in self._plans if s < plan_seq]:
             del self._plans[seq]
         if bpm is not None:
             self.low = min(self.low, bpm) if self.low else bpm
             self.high = max(self.high, bpm)
+        return bpm
 
     def describe(self, fallback: float) -> str:
         """``128`` or ``128–136`` (the scenario's tempo before any bar played)."""

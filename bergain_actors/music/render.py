@@ -26,6 +26,7 @@ carries its reverb tail), and each role gets the house mix's trim (``TRIM_DB``) 
 from __future__ import annotations
 
 import math
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from fractions import Fraction
@@ -88,24 +89,60 @@ class _Budgeted(Generic[T]):
         self.made = 0
         """Values put so far: each was a one-off cost of some bar."""
 
+        self._lock = threading.Lock()
+        """Renderers in several threads may share one (a live set renders in a worker thread)."""
+
     def get(self, key: tuple) -> T | None:
-        value = self._values.get(key)
-        if value is not None:
-            self._values.move_to_end(key)
-        return value
+        with self._lock:
+            value = self._values.get(key)
+            if value is not None:
+                self._values.move_to_end(key)
+            return value
 
     def put(self, key: tuple, value: T) -> T:
-        self._values[key] = value
-        self._bytes += self._size(value)
-        self.made += 1
-        while self._bytes > self._budget and len(self._values) > 1:
-            _, old = self._values.popitem(last=False)
-            self._bytes -= self._size(old)
-        return value
+        with self._lock:
+            if key in self._values:  # another renderer made it meanwhile: keep the first
+                self._values.move_to_end(key)
+                return self._values[key]
+            self._values[key] = value
+            self._bytes += self._size(value)
+            self.made += 1
+            while self._bytes > self._budget and len(self._values) > 1:
+                _, old = self._values.popitem(last=False)
+                self._bytes -= self._size(old)
+            return value
 
     def clear(self) -> None:
-        self._values.clear()
-        self._bytes = 0
+        with self._lock:
+            self._values.clear()
+            self._bytes = 0
+
+
+_COPIES: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
+"""The copies made from a pack's samples (stretched, widened, reverberated, filtered, gained) depend on nothing
+but the samples, the rate and the key: every renderer of the process shares them (a replay after its set, what-ifs,
+an evaluation's sets, a test's renderers), each key led by its pack's content hash and rate. A set's first bars
+then cost what its steady ones do when an earlier set made the copies."""
+
+
+class _Scoped:
+    """A renderer's view of the shared copies: its keys led by its pack and rate; what it made itself, counted."""
+
+    def __init__(self, shared: _Budgeted[np.ndarray], scope: tuple[str, int]) -> None:
+        self._shared, self._scope = shared, scope
+        self.made = 0
+
+    def get(self, key: tuple) -> np.ndarray | None:
+        return self._shared.get((self._scope, key))
+
+    def put(self, key: tuple, value: np.ndarray) -> np.ndarray:
+        self.made += 1
+        return self._shared.put((self._scope, key), value)
+
+
+def forget_copies() -> None:
+    """Empty the shared copies: the next bars are cold again (benchmarks measure the cold cost)."""
+    _COPIES.clear()
 
 
 def _buses_size(buses: tuple[np.ndarray, np.ndarray | None]) -> int:
@@ -303,7 +340,7 @@ class Renderer:
         """A filter's cutoff step at each segment of a bar (``_steps``)."""
         self._buses: _Budgeted[tuple[np.ndarray, np.ndarray | None]] = _Budgeted(_BUS_BYTES, _buses_size)
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
-        self._copies: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
+        self._copies = _Scoped(_COPIES, (pack.content_hash, sample_rate))
         """Gained, stretched, filtered copies of samples, and spectra."""
 
     @property

@@ -150,7 +150,10 @@ class SetView:
             self.tempo_by_bar.append((bar, plan.bpm))
             del self.tempo_by_bar[:-256]
         self.bpm = plan.bpm
-        self.layers = tuple(LayerView(layer.role, round(layer.gain, 3), layer.pattern) for layer in plan.layers)
+        self.layers = tuple(  # each at its level by the bar's end (a layer fading in shows where it is heading)
+            LayerView(layer.role, round(layer.gain if layer.gain_end is None else layer.gain_end, 3), layer.pattern)
+            for layer in plan.layers
+        )
         self.energy_by_bar.append((bar, round(plan.target, 3), round(plan.energy, 3)))
         del self.energy_by_bar[:-2048]
 

@@ -6,7 +6,8 @@ plays on clock-paced to the WAV, and starts a fresh worker when the server is ba
 
 Protocol. Parent → worker on stdin: ``u32 frames`` then ``frames × 2`` float32 samples at the set's rate, one bar
 per message; ``frames = 0`` means "no more: drain and exit". Worker → parent on stdout, one JSON object a line:
-``{"ready": name, "rate": device_rate}`` or ``{"error": reason}`` first; then ``{"took": bar, "underflows": n,
+``{"ready": name, "rate": device_rate, "priority": how}`` (SCHED_FIFO or a nice value: ``raise_priority``) or
+``{"error": reason}`` first; then ``{"took": bar, "underflows": n,
 "silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to play (the set's clock and
 its backpressure); ``{"sounding": µs}`` once, when the first frame will reach the speakers (on
 CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on its own (the server
@@ -34,6 +35,28 @@ import numpy as np
 from bergain_actors.actors.streamer.devices import NoDevice, choose, playable_rate
 
 HEADER = struct.Struct("<I")
+RT_PRIORITY = 40
+"""SCHED_FIFO priority of the worker's threads where allowed: above every ordinary process (a browser, a build),
+under the kernel's own real-time threads and a real-time audio server's (JACK's default is 70 and up)."""
+
+
+def raise_priority() -> str:
+    """Put the audio first, before any thread exists (the output callback's thread inherits it): SCHED_FIFO where
+    allowed (root, or an rtprio limit), else the highest priority nice allows; says which it got. Every loop of
+    this process blocks on a lock, a pipe or a sleep, so real time cannot starve the machine."""
+    try:
+        priority = min(RT_PRIORITY, os.sched_get_priority_max(os.SCHED_FIFO))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return f"SCHED_FIFO {priority}"
+    except OSError:
+        pass
+    for nice in range(-20, 0):  # the lowest nice value (the highest priority) this process may take
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            return f"nice {nice}"
+        except OSError:
+            continue
+    return f"nice {os.getpriority(os.PRIO_PROCESS, 0)} (not allowed higher)"
 
 
 class Fifo:
@@ -108,6 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--margin", type=float, default=0.25, help="seconds left in a bar when it counts as taken")
     args = parser.parse_args(argv)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the set decides when this process ends
+    priority = raise_priority()
     out = sys.stdout
     messages: queue.SimpleQueue[dict[str, Any]] = queue.SimpleQueue()
 
@@ -143,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # PortAudio's own error types
         say({"error": f"cannot open {output.name} at {rate} Hz ({exc})"})
         os._exit(0)
-    say({"ready": output.name, "rate": rate, "host_api": output.host_api})
+    say({"ready": output.name, "rate": rate, "host_api": output.host_api, "priority": priority})
 
     def writer() -> None:
         while True:

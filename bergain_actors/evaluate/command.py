@@ -1,0 +1,228 @@
+"""``bergain-actors evaluate``: play a grid of sets (or what-ifs of logged sets) and print the figures per brain
+with their spread across seeds, as a table a person reads or as JSON. Sets already done in ``--out`` are skipped,
+so an interrupted evaluation is finished by running the same command again."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.evaluate import run, whatifs
+from bergain_actors.evaluate.grid import (
+    BRAINS,
+    FIGURES,
+    SCENARIO_CRITIC,
+    Grid,
+    GridError,
+    Group,
+    SetResult,
+    parse_briefs,
+    parse_seeds,
+    summarize,
+)
+from bergain_actors.evaluate.spread import Spread
+
+DEFAULT_OUT = scenarios.PACKAGE_ROOT / "logs" / "evaluate"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="play a grid of sets (brains × critics × briefs × seeds) and compare the brains",
+        description="Play every set of a grid offline (or --whatif: logged sets again with --swap), keep each set's "
+        "log and WAV, and print the music benchmark's figures and the decisions per brain: mean and 95 %% interval "
+        "across seeds. Sets already done in --out are skipped.",
+    )
+    p.add_argument("--brains", default="autopilot", help=f"comma-separated: {', '.join(BRAINS)} or scenario.toml paths")
+    p.add_argument("--critics", default="", help="comma-separated critic kinds (default: each brain's scenario's)")
+    p.add_argument("--seeds", default="1-10", help="e.g. 1-50 or 1,3,5 (default 1-10)")
+    p.add_argument("--briefs", type=Path, help="a file of briefs, one a line (default: each brain's scenario's)")
+    p.add_argument("--minutes", type=float, default=8.0, help="length of each set (default 8)")
+    p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the sets (default {DEFAULT_OUT})")
+    p.add_argument("--jobs", type=int, default=1, help="sets played at once, each in its own process")
+    p.add_argument("--cluster", metavar="ADDRESS", help="play the sets on this Dask scheduler (tcp://host:8786)")
+    p.add_argument("--json", action="store_true", help="print the results as one JSON object")
+    p.add_argument("--whatif", nargs="+", type=Path, metavar="LOG", help="play these logged sets again with --swap")
+    p.add_argument("--swap", action="append", default=[], metavar="SLOT=KIND", help="with --whatif: what to swap")
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from bergain_actors.cli import BadInput
+
+    try:
+        if args.jobs < 1:
+            raise GridError(f"--jobs: expected 1 or more, got {args.jobs}")
+        if args.out.exists() and not args.out.is_dir():
+            raise GridError(f"--out {args.out}: must be a folder, and that is a file")
+        if args.whatif:
+            return _whatif(args)
+        if args.swap:
+            raise GridError("--swap: only with --whatif LOGS")
+        return _grid(args)
+    except GridError as exc:
+        raise BadInput(str(exc)) from None
+
+
+def grid_of(args: argparse.Namespace) -> Grid:
+    if not 0 < args.minutes <= scenarios.MAX_MINUTES:
+        raise GridError(f"--minutes: expected more than 0 and at most {scenarios.MAX_MINUTES}, got {args.minutes:g}")
+    brains = tuple(dict.fromkeys(b.strip() for b in args.brains.split(",") if b.strip()))
+    if not brains:
+        raise GridError("--brains: name at least one brain")
+    for brain in brains:
+        run.brain_scenario(brain)
+    critics = tuple(dict.fromkeys(c.strip() for c in args.critics.split(",") if c.strip())) or (SCENARIO_CRITIC,)
+    for critic in critics:
+        if critic != SCENARIO_CRITIC:
+            try:
+                from bergain_actors.core.actor import factory
+
+                factory("critic", critic)
+            except LookupError as exc:
+                raise GridError(f"--critics: {exc}") from None
+    briefs: tuple[str, ...] = ()
+    if args.briefs is not None:
+        try:
+            briefs = parse_briefs(args.briefs.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise GridError(f"--briefs {args.briefs}: {exc}") from None
+        if not briefs:
+            raise GridError(f"--briefs {args.briefs}: no brief in it (one a line; # starts a comment)")
+    return Grid(brains, critics, briefs, parse_seeds(args.seeds), args.minutes)
+
+
+def _grid(args: argparse.Namespace) -> int:
+    grid = grid_of(args)
+    out = args.out.resolve()
+    cells = grid.cells()
+    results = {cell: r for cell in cells if (r := run.done(grid, cell, out)) is not None}
+    todo = [cell for cell in cells if cell not in results]
+    err = Console(stderr=True)
+    if results:
+        err.print(f"evaluate: {len(results)} of {len(cells)} sets already done in {out}; playing the other {len(todo)}")
+    started = time.monotonic()
+    tasks: list[run.Task] = [(run.play_cell, (grid, cell, str(out))) for cell in todo]
+
+    def arrived(answer: bytes) -> str:
+        result = msgspec.json.decode(answer, type=SetResult)
+        results[result.cell] = result
+        return result.cell.folder()
+
+    _play(tasks, args, arrived, err, len(cells), len(results))
+    err.print(f"evaluate: {len(todo)} sets played in {time.monotonic() - started:.1f} s; {len(cells)} in the table")
+    ordered = [results[cell] for cell in sorted(cells)]
+    groups = summarize(ordered)
+    if args.json:
+        payload = {"grid": grid, "groups": groups, "sets": ordered}
+        print(json.dumps(msgspec.to_builtins(payload), sort_keys=True))
+    else:
+        show_grid(grid, groups)
+    return 0
+
+
+def _play(
+    tasks: list[run.Task],
+    args: argparse.Namespace,
+    arrived: Callable[[bytes], str],
+    err: Console,
+    total: int,
+    skipped: int,
+) -> None:
+    """Run the tasks with a progress bar on a terminal (a line per set otherwise); Ctrl-C keeps what is done."""
+    columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    progress = Progress(*columns, TextColumn("{task.fields[last]}"), console=err, disable=not err.is_terminal)
+    bar = progress.add_task("sets", total=total, completed=skipped, last="")
+    count = skipped
+
+    def on_done(answer: bytes) -> None:
+        nonlocal count
+        name = arrived(answer)
+        count += 1
+        progress.update(bar, advance=1, last=name)
+        if not err.is_terminal:
+            err.print(f"evaluate: {count}/{total} {name}", highlight=False)
+
+    try:
+        with progress:
+            run.run_all(tasks, args.jobs, args.cluster, on_done)
+    except KeyboardInterrupt:
+        err.print(f"evaluate: interrupted after {count} of {total} sets; run the same command to play the rest")
+        raise
+
+
+def show_grid(grid: Grid, groups: list[Group]) -> None:
+    console = Console(width=200)
+    briefs = f"{len(grid.briefs)} briefs" if grid.briefs else "each scenario's brief"
+    title = f"{len(grid.seeds)} seeds × {briefs}, {grid.minutes:g}-minute sets: mean ±95 % interval"
+    table = Table(title=title)
+    table.add_column("figure")
+    for group in groups:
+        table.add_column(f"{group.brain}\n{group.critic or 'its critic'}\n{group.sets} sets", justify="right")
+    for key, (label, digits) in FIGURES.items():
+        table.add_row(label, *(group.figures[key].cell(digits) for group in groups))
+    console.print(table)
+
+
+def _whatif(args: argparse.Namespace) -> int:
+    from bergain_actors.whatif import WhatIfError, parse_swaps
+
+    if not args.swap:
+        raise GridError("--whatif: say what to swap, e.g. --swap conductor=autopilot")
+    try:
+        swaps = parse_swaps(args.swap)
+    except WhatIfError as exc:
+        raise GridError(str(exc)) from None
+    for log in args.whatif:
+        if not log.is_file():
+            raise GridError(f"--whatif {log}: no such log")
+    out = args.out.resolve()
+    logs = list(dict.fromkeys(args.whatif))
+    results = {str(log): r for log in logs if (r := whatifs.done(out, log, swaps)) is not None}
+    todo = [log for log in logs if str(log) not in results]
+    err = Console(stderr=True)
+    if results:
+        err.print(f"evaluate: {len(results)} of {len(logs)} what-ifs already done in {out}")
+
+    def arrived(answer: bytes) -> str:
+        result = msgspec.json.decode(answer, type=whatifs.WhatIfResult)
+        results[result.log] = result
+        return Path(result.log).name
+
+    tasks: list[run.Task] = [(whatifs.play_whatif, (str(log), swaps, str(out))) for log in todo]
+    _play(tasks, args, arrived, err, len(logs), len(results))
+    ordered = [results[str(log)] for log in logs]
+    summary = whatifs.summarize(ordered)
+    if args.json:
+        print(json.dumps(msgspec.to_builtins({"swaps": swaps, "summary": summary, "sets": ordered}), sort_keys=True))
+    else:
+        show_whatif(swaps, summary)
+    return 0
+
+
+def show_whatif(swaps: dict[str, str], s: whatifs.WhatIfSummary) -> None:
+    console = Console(width=160)
+    swapped = ", ".join(f"{slot}={kind}" for slot, kind in swaps.items())
+    console.print(
+        f"what-if {swapped} over {s.sets} sets: {s.diverged} diverged; bars differing"
+        f" {s.differing_bars_pct.cell(0)} %; first divergent bar {s.first_divergent_bar.cell(0)};"
+        f" {s.not_decided} sets where the swapped-in kind did not decide every bar",
+        highlight=False,
+    )
+    table = Table(title="mean ±95 % interval across the sets")
+    for column in ("figure", "original", "what-if", "change"):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    for key in whatifs.MUSIC:
+        label, digits = FIGURES[key]
+        cells: list[Spread] = [s.original[key], s.what_if[key], s.change[key]]
+        table.add_row(label, *(c.cell(digits) for c in cells))
+    console.print(table)

@@ -1,0 +1,164 @@
+"""`evaluate`: a grid of sets played into their own folders, each set's log and WAV kept and verifiable, the
+figures per brain with their spread across seeds, the same table from `--jobs` processes and from a Dask cluster,
+an interrupted grid finished by running it again, and what-ifs over logged sets aggregated."""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bergain_actors import replay
+from bergain_actors.cli import main
+from bergain_actors.evaluate.grid import Cell, Grid, GridError, parse_briefs, parse_seeds
+from bergain_actors.evaluate.run import sha256
+from bergain_actors.evaluate.spread import spread, t_quantile
+
+ROOT = Path(__file__).resolve().parents[1]
+BRIEFS = "# two briefs\nDark, hypnotic, patient.\n\nBright and driving, a change every phrase.\n"
+CORPUS = Path(__file__).parent / "corpus"
+
+
+def test_seeds_are_ranges_and_lists_each_once_and_bad_ones_are_named():
+    assert parse_seeds("1-3") == (1, 2, 3)
+    assert parse_seeds("5, 1-2,2") == (5, 1, 2)
+    assert parse_seeds("-2--1") == (-2, -1)
+    for text, problem in [("3-1", "runs backwards"), ("a", "expected numbers"), ("1-", "expected numbers")]:
+        with pytest.raises(GridError, match=problem):
+            parse_seeds(text)
+
+
+def test_briefs_file_skips_blank_lines_and_comments():
+    assert parse_briefs(BRIEFS) == ("Dark, hypnotic, patient.", "Bright and driving, a change every phrase.")
+
+
+def test_the_interval_is_students_t_and_widens_with_fewer_seeds():
+    assert t_quantile(0.975, 1) == pytest.approx(12.7062, abs=1e-4)
+    assert t_quantile(0.975, 9) == pytest.approx(2.2622, abs=1e-4)
+    assert t_quantile(0.975, 49) == pytest.approx(2.0096, abs=1e-4)
+    s = spread([1.0, 2.0, 3.0, 4.0])
+    assert s.mean == 2.5 and s.high - s.mean == pytest.approx(3.1824 * math.sqrt(5 / 3) / 2, abs=1e-3)
+    assert spread([1.0, math.nan, 3.0]).n == 2
+    assert spread([7.0]).cell() == "7.0" and spread([]).cell() == "-"
+
+
+def test_a_grid_is_every_brain_critic_brief_and_seed_each_in_its_own_folder():
+    grid = Grid(("autopilot", "x/y.toml"), ("arc", "none"), ("a", "b", "c"), (1, 2), 1.0)
+    cells = grid.cells()
+    assert len(cells) == 2 * 2 * 3 * 2 and len({c.folder() for c in cells}) == len(cells)
+    assert Cell("x/y.toml", "", -1, 3).folder() == "x-y.toml/critic-scenario/brief-scenario/seed-3"
+
+
+def evaluate(capsys, *argv: str) -> tuple[int, dict, str]:
+    capsys.readouterr()
+    code = main(["evaluate", *argv, "--json"])
+    out, err = capsys.readouterr()
+    return code, json.loads(out) if code == 0 else {}, err
+
+
+def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
+    for argv, problem in [
+        (["--brains", "nobody"], "--brains: unknown brain 'nobody'"),
+        (["--critics", "harsh"], "--critics: critic.kind: unknown kind 'harsh'"),
+        (["--seeds", "9-1"], "--seeds 9-1: the range 9-1 runs backwards"),
+        (["--minutes", "0"], "--minutes: expected more than 0"),
+        (["--jobs", "0"], "--jobs: expected 1 or more, got 0"),
+        (["--briefs", str(tmp_path / "none.txt")], "--briefs"),
+        (["--swap", "conductor=autopilot"], "--swap: only with --whatif LOGS"),
+        (["--whatif", str(tmp_path / "gone.bgnlog"), "--swap", "conductor=autopilot"], "--whatif "),
+    ]:
+        code, _, err = evaluate(capsys, *argv, "--out", str(tmp_path / "out"))
+        assert code == 2 and err.startswith(f"bergain-actors: {problem}"), (argv, err)
+        assert len(err.splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+GRID = ["--brains", "autopilot,phrase-scripted", "--seeds", "1-2", "--minutes", "1"]
+
+
+def interrupted_grid(out: Path, briefs: Path) -> None:
+    """Start the grid in a child and Ctrl-C it once its first set is done: the set done stays done."""
+    argv = [sys.executable, "-m", "bergain_actors.cli", "evaluate", *GRID, "--briefs", str(briefs), "--out", str(out)]
+    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stderr is not None
+        for line in child.stderr:
+            if line.startswith("evaluate: 1/4 "):
+                child.send_signal(signal.SIGINT)
+                break
+        rest = child.communicate(timeout=120)[1]
+    finally:
+        child.kill()
+    assert child.returncode == 130, rest[-2000:]
+    assert "evaluate: interrupted after" in rest and "run the same command to play the rest" in rest, rest[-2000:]
+
+
+@pytest.mark.timeout(900)
+def test_a_grid_interrupted_then_finished_gives_the_same_table_on_jobs_and_on_a_dask_cluster(tmp_path, capsys):
+    distributed = pytest.importorskip("distributed")
+    briefs = tmp_path / "briefs.txt"
+    briefs.write_text("# one brief (a grid of two is counted without playing it)\nBright and driving.\n")
+    local = tmp_path / "jobs"
+    interrupted_grid(local, briefs)
+    done_before = sorted(local.glob("sets/**/result.json"))
+    assert 1 <= len(done_before) < 4
+    before = {p: p.read_bytes() for p in done_before}
+
+    code, jobs, err = evaluate(capsys, *GRID, "--briefs", str(briefs), "--out", str(local), "--jobs", "2")
+    assert code == 0, err[-2000:]
+    assert f"evaluate: {len(done_before)} of 4 sets already done" in err
+    assert all(p.read_bytes() == data for p, data in before.items()), "a set done before is not played again"
+    groups = [(g["brain"], g["critic"], g["sets"]) for g in jobs["groups"]]
+    assert groups == [("autopilot", "", 2), ("phrase-scripted", "", 2)]
+    sets = jobs["sets"]
+    assert len(sets) == 4 and len({(s["cell"]["seed"], s["cell"]["brain"]) for s in sets}) == 4
+    assert {s["brief"] for s in sets} == {"Bright and driving."}
+    for s in sets:
+        assert sha256(local / s["wav"]) == s["wav_sha256"]
+        assert s["report"]["bars"] == 32 and s["report"]["silent_seconds"] == 0
+    phrase = [s for s in sets if s["cell"]["brain"] == "phrase-scripted"]
+    assert all(s["decisions"]["phrase_decisions"] > 0 and s["decisions"]["lm_requests"] > 0 for s in phrase)
+    autopilot = [s for s in sets if s["cell"]["brain"] == "autopilot"]
+    assert all(s["decisions"]["lm_requests"] == 0 and s["decisions"]["moves"] > 0 for s in autopilot)
+    moves = [s["decisions"]["moves"] for s in autopilot]
+    figure = jobs["groups"][0]["figures"]["moves"]
+    assert figure["n"] == 2 and figure["mean"] == pytest.approx(sum(moves) / 2)
+    assert figure["low"] <= figure["mean"] <= figure["high"]
+
+    one = sets[-1]  # each set is a set like any other: it verifies and re-renders to its WAV
+    assert replay.verify(local / one["log"], warn=lambda m: None).verified
+    assert main(["replay", str(local / one["log"]), "--wav", str(tmp_path / "again.wav")]) == 0
+    assert sha256(tmp_path / "again.wav") == one["wav_sha256"]
+
+    code, again, err = evaluate(capsys, *GRID, "--briefs", str(briefs), "--out", str(local))
+    assert code == 0 and "evaluate: 4 of 4 sets already done" in err and again == jobs
+
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        on_cluster = ["--out", str(tmp_path / "cluster"), "--cluster", cluster.scheduler_address]
+        code, clustered, err = evaluate(capsys, *GRID, "--briefs", str(briefs), *on_cluster)
+    assert code == 0, err[-2000:]
+    assert clustered == jobs  # figures, decisions, WAV checksums: where a set ran changes nothing
+
+
+@pytest.mark.timeout(600)
+def test_whatif_over_logged_sets_aggregates_the_changes(tmp_path, capsys):
+    logs = [str(CORPUS / "phrase-scripted.bgnlog"), str(CORPUS / "autopilot.bgnlog")]
+    whatif = ["--whatif", *logs, "--swap", "conductor=autopilot", "--out", str(tmp_path)]
+    code, result, err = evaluate(capsys, *whatif)
+    assert code == 0, err[-2000:]
+    summary, (phrase, autopilot) = result["summary"], result["sets"]
+    assert result["swaps"] == {"conductor": "autopilot"} and summary["sets"] == 2
+    assert phrase["first_divergent_bar"] >= 0 and autopilot["first_divergent_bar"] == -1
+    assert summary["diverged"] == 1 and summary["first_divergent_bar"]["mean"] == phrase["first_divergent_bar"]
+    assert autopilot["what_if"] == autopilot["original"]  # the same plans played: the same music, measured alike
+    for s in (phrase, autopilot):
+        assert replay.verify(tmp_path / s["new_log"], warn=lambda m: None).verified
+    deltas = [s["what_if"]["combinations"] - s["original"]["combinations"] for s in (phrase, autopilot)]
+    assert summary["change"]["combinations"]["mean"] == pytest.approx(sum(deltas) / 2)
+    code, again, err = evaluate(capsys, *whatif)
+    assert code == 0 and "2 of 2 what-ifs already done" in err and again == result
