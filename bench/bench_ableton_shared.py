@@ -22,18 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bergain_actors.core import events as ev  # noqa: E402
-from tests.ableton_peer import Peer, free_udp_port  # noqa: E402
-from tests.ableton_sets import (  # noqa: E402
-    ableton_scenario,
-    bars_exact,
-    expected_notes,
-    live_tracks,
-    match_notes,
-    play,
-    played_notes,
-    wait_for_peer,
-)
-from tests.lossy_udp import LossyProxy, SecondClient  # noqa: E402
+from tests.ableton_peer import Peer  # noqa: E402
+from tests.ableton_sets import lossy_run, second_client_run  # noqa: E402
 
 ROLES = ("drums", "bass", "chords", "stab", "texture")
 DEFAULT_TRACKS = ["1-MIDI", "2-MIDI", "3-Audio", "4-Audio"]
@@ -45,24 +35,13 @@ def of(events, kind):
 
 def lossy_set(tmp: Path, bars: int, seed: int, drop: float) -> list[str]:
     tmp.mkdir(parents=True)
-    peer = Peer(tmp / f"loss{seed}.jsonl", tick_ms=100, clock_ms=10).start()
-    proxy = LossyProxy(peer.port, peer.reply_port, drop=drop, seed=seed).start()
+    peer = Peer(tmp / "peer.jsonl", tick_ms=100, clock_ms=10).start()
     try:
-        scenario = ableton_scenario(
-            tmp, None, port=proxy.port, reply_port=free_udp_port(), bars=bars, bpm=120, seed=seed
-        )
-        result = play(scenario, tmp)
-        statuses = of(result.events, ev.AbletonStatus)
-        tracks = statuses[0].tracks
-        events = wait_for_peer(peer, tracks)
-        names = live_tracks(proxy.port)
+        run, proxy = lossy_run(tmp, peer, bars=bars, seed=seed, drop=drop)
     finally:
-        proxy.stop()
         peer.stop()
-    origin = of(result.events, ev.LiveBeat)[-1].origin
-    exact = set(bars_exact(result, scenario, events, tracks, origin, range(bars)))
-    off = {e.bar for e in of(result.events, ev.LiveBarOff)}
-    orphans = len(names) - len(DEFAULT_TRACKS) - len(ROLES)
+    exact = set(run.exact(range(bars)))
+    off = {e.bar for e in of(run.result.events, ev.LiveBarOff)}
     dropped = proxy.dropped["to_live"] + proxy.dropped["to_us"]
     passed = proxy.passed["to_live"] + proxy.passed["to_us"]
     return [
@@ -70,32 +49,23 @@ def lossy_set(tmp: Path, bars: int, seed: int, drop: float) -> list[str]:
         f"{len(exact)}/{bars}",
         str(len(off)),
         str(len(set(range(bars)) - exact - off)),
-        str(orphans),
-        str(sum(1 for s in statuses if s.state in ("lost", "restored"))),
+        str(len(run.names) - len(DEFAULT_TRACKS) - len(ROLES)),
+        str(sum(1 for s in of(run.result.events, ev.AbletonStatus) if s.state in ("lost", "restored"))),
         f"{dropped}/{dropped + passed}",
     ]
 
 
 def second_client_set(tmp: Path, bars: int) -> list[str]:
     tmp.mkdir(parents=True)
-    peer = Peer(tmp / "second.jsonl", fork=True, tick_ms=100, clock_ms=10).start()
-    other = SecondClient(peer.port).start()
+    peer = Peer(tmp / "peer.jsonl", fork=True, tick_ms=100, clock_ms=10).start()
     try:
-        scenario = ableton_scenario(tmp, peer, bars=bars, bpm=120)
-        result = play(scenario, tmp)
-        tracks = of(result.events, ev.AbletonStatus)[0].tracks
-        events = wait_for_peer(peer, tracks)
+        run, other = second_client_run(tmp, peer, bars=bars)
     finally:
-        other.stop()
         peer.stop()
-    origin = of(result.events, ev.LiveBeat)[-1].origin
-    expected = expected_notes(result, scenario, origin, range(bars))
-    heard = played_notes(events, tracks, origin * 4, (origin + bars) * 4)
-    missing, extra = match_notes(expected, heard, step=0.75)
-    lost = [s for s in of(result.events, ev.AbletonStatus) if s.state == "beat lost"]
+    missing, planned = run.missing(range(bars))
+    lost = [s for s in of(run.result.events, ev.AbletonStatus) if s.state == "beat lost"]
     return [
-        f"{len(expected) - len(missing)}/{len(expected)} ({100 * (1 - len(missing) / len(expected)):.1f} %)",
-        str(len(extra)),
+        f"{planned - missing}/{planned} ({100 * (1 - missing / planned):.1f} %)",
         f"bar {lost[0].bar}" if lost else "no",
         str(other.received),
     ]
@@ -126,7 +96,7 @@ def main() -> None:
         if not args.skip_second:
             row = second_client_set(tmp / "second", args.bars)
             print(f"\nthe fork with a second client polling /live/song/get/* every 100 ms, {args.bars} bars")
-            table(["planned notes played", "extra notes", "beat said lost", "pushes the other client got"], [row])
+            table(["planned notes played", "beat said lost", "pushes the other client got"], [row])
         print(f"\nload {os.getloadavg()[0]:.1f} (1 min) at the end")
 
 

@@ -50,19 +50,25 @@ def main() -> None:
         started = time.monotonic()
         load = os.getloadavg()[0]
         process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        child, first, peak, last, main_peak = None, 0.0, 0.0, 0.0, 0.0
+        child, series, main_peak = None, [], 0.0
         while process.poll() is None:
             main_peak = max(main_peak, rss_mb(process.pid))
             child = child or lm_child(process.pid)
             if child is not None and (now := rss_mb(child)) > 0:
-                first, peak, last = first or now, max(peak, now), now
+                series.append(now)
             time.sleep(1.0)
         summary = process.stdout.read() if process.stdout else ""
         requests = next((line.split()[1] for line in summary.splitlines() if line.startswith("LM ")), "?")
-    per = f"{(last - first) / int(requests):.2f} MB" if requests.isdigit() and int(requests) else "-"
-    print(f"default set, {args.minutes:g} minutes --fast, in {time.monotonic() - started:.0f} s (load {load:.1f}):")
-    print(f"  LM child RSS: {first:.0f} MB when first seen, peak {peak:.0f} MB, {last:.0f} MB at the end")
-    print(f"  LM requests {requests}; growth per request {per}; the set's own process peak {main_peak:.0f} MB")
+    if not series:
+        raise SystemExit("the LM child was never seen: did the set start the embedded LM?")
+    quarters = [series[min(len(series) - 1, len(series) * q // 4)] for q in (1, 2, 3, 4)]
+    print(f"default set, {args.minutes:g} minutes --fast, in {time.monotonic() - started:.0f} s (load {load:.1f}),"
+          f" {requests} LM requests:")  # fmt: skip
+    print(
+        "  LM child RSS at a quarter, half, three quarters and the end of the set: "
+        + " / ".join(f"{q:.0f}" for q in quarters)
+        + f" MB (peak {max(series):.0f} MB); the set's own process peak {main_peak:.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # dspy/LiteLLM must not fetch a price list offline
 
@@ -30,6 +30,7 @@ from bergain_actors.core.log import DamagedHeader, LogError, LogReader
 from bergain_actors.core.logging import configure
 from bergain_actors.core.summary import Summary
 from bergain_actors.display.narrate import Narrator
+from bergain_actors.outputs import OutputRefused, check_output, replacing, write_atomically
 
 if TYPE_CHECKING:
     from bergain_actors.performance import SetResult
@@ -39,11 +40,17 @@ if TYPE_CHECKING:
 
 OK, FAILED, BAD_INPUT, DIVERGED, INCOMPLETE = 0, 1, 2, 3, 4
 DEFAULT_URL = "http://127.0.0.1:8765"
-T = TypeVar("T")
 
 
 class BadInput(Exception):
     """Something the user gave us is wrong; the message says what (exit 2, no traceback)."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that answers a bad command line with one line (exit 2), not its usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(BAD_INPUT, f"bergain-actors: {self.prog.removeprefix('bergain-actors ')}: {message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except DamagedHeader as exc:
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return INCOMPLETE
-    except (BadInput, scenarios.ScenarioError, LogError) as exc:
+    except (BadInput, scenarios.ScenarioError, LogError, OutputRefused) as exc:
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return BAD_INPUT
     except BrokenPipeError:  # `inspect --json | head` is a normal way to read a log
@@ -71,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="bergain-actors",
         description="An AI DJ that performs live: an event-sourced actor system you can replay to the sample.",
     )
@@ -100,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="hide the play-by-play; print only the summary")
     run.add_argument("--http", metavar="[HOST:]PORT", help="serve the HTTP API and dashboard beside the set")
     run.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
+    add_allow_key_env(run)
     run.set_defaults(func=cmd_run)
 
     replay = sub.add_parser("replay", help="re-render or verify a logged set")
@@ -113,6 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
         const="",
         metavar="SCENARIO",
         help="perform the set again into Ableton Live (its [ableton] table; default: the log's)",
+    )
+    replay.add_argument(
+        "--wav-check", type=Path, metavar="SET.wav", help="with --verify: the set's WAV must hold exactly its bars"
     )
     replay.add_argument("--force", action="store_true", help="overwrite an existing --wav or --midi file")
     replay.add_argument("--pack", type=Path, help="the sample pack folder, if not where the log says")
@@ -167,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--fast", action="store_true", help="virtual time (the API still answers)")
     serve.add_argument("--no-audio", action="store_true", help="never open an audio device; only write the WAV")
     serve.add_argument("--out", type=Path, help="folder for the set's log and WAV")
+    add_allow_key_env(serve)
     serve.set_defaults(func=cmd_serve)
 
     mcp = sub.add_parser(
@@ -234,6 +246,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_allow_key_env(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-key-env",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="an API key variable a provider added at runtime may use (repeat for more; none by default)",
+    )
+
+
+def allow_keys(scenario: scenarios.Scenario, names: list[str]) -> scenarios.Scenario:
+    """``--allow-key-env``: the scenario's ``[router] allow_key_env`` and these."""
+    if not names:
+        return scenario
+    allowed = [*scenario.router.allow_key_env, *(n for n in names if n not in scenario.router.allow_key_env)]
+    return scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, allow_key_env=allowed))
+
+
 # --- run ----------------------------------------------------------------------------------------------------------
 
 
@@ -255,7 +285,7 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
     if changes:
         scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
-    return scenario, text
+    return allow_keys(scenario, args.allow_key_env), text
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
@@ -395,10 +425,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += [flag for flag, on in (("--fast", args.fast), ("--no-audio", args.no_audio)) if on]
         argv += ["--out", str(args.out)] if args.out else []
         argv += ["--token-env", args.token_env] if args.token_env else []
+        argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
     if args.bars is not None or args.minutes is not None:
         raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
-    scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
+    scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
         trio.run(serve_router, scenario, args.host, args.port, token)
@@ -447,7 +478,8 @@ def cmd_clip(args: argparse.Namespace) -> int:
             scenario, _ = scenarios.load(args.scenario)
             made = client.run(client.clip_alone, scenario, args.prompt)
         if out is not None:
-            write_clip_midi(made, scenarios.load(args.scenario)[0].bpm, out)
+            bpm = scenarios.load(args.scenario)[0].bpm
+            write_atomically(out, lambda file: write_clip_midi(made, bpm, file))
     except (ClipError, client.ApiError) as exc:
         raise BadInput(str(exc)) from None
     except httpx_errors() as exc:
@@ -557,6 +589,8 @@ def front_end(args: argparse.Namespace, scenario: scenarios.Scenario) -> tuple[A
 def open_log(path: Path) -> LogReader:
     if not path.exists():
         raise BadInput(f"{path}: no such log file")
+    if not path.is_file():  # a FIFO would block the reader forever, a device would never end
+        raise BadInput(f"{path}: not a regular file (a folder, FIFO or device); a log is a file")
     return LogReader(path)
 
 
@@ -575,12 +609,16 @@ def cmd_replay(args: argparse.Namespace) -> int:
             "replay: say what to do: --wav OUT (re-render), --midi OUT (export MIDI), --verify (re-run the"
             " decisions) or --swap SLOT=KIND --out DIR (what-if)"
         )
+    if args.wav_check and not args.verify:
+        raise BadInput("--wav-check: compares a WAV with the bars --verify re-renders; add --verify")
+    if args.wav_check and not args.wav_check.is_file():
+        raise BadInput(f"--wav-check {args.wav_check}: no such file")
     if args.midi:
-        check_output(args.midi, args.log, args.force, "--midi")
+        check_output(args.midi, "--midi", force=args.force, inputs=(args.log,))
         if args.wav and args.wav.resolve() == args.midi.resolve():
             raise BadInput(f"--midi {args.midi}: the same file as --wav; choose another path")
     if args.wav:
-        check_output(args.wav, args.log, args.force, "--wav")
+        check_output(args.wav, "--wav", force=args.force, inputs=(args.log,))
     warn = structlog.get_logger("replay").warning
     verdicts: list[replay.Verdict] = []
     try:
@@ -593,18 +631,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
             notes = ", ".join(f"{track} {count}" for track, count in written.notes.items())
             print(f"wrote {written.bars} bars of MIDI to {args.midi} (notes: {notes})")
         if args.wav:
-            partial = args.wav.with_name(f".{args.wav.name}.partial")
-            try:
+            with replacing(args.wav) as partial:
                 verdict = replay.render(args.log, partial, warn, pack=args.pack)
-                partial.replace(args.wav)
-            finally:
-                partial.unlink(missing_ok=True)
             verdicts.append(verdict)
             report(args.log, verdict, f"rendered {verdict.count()} to {args.wav}")
         if args.verify:
-            verdict = replay.verify(args.log, warn, pack=args.pack)
+            verdict = replay.verify(args.log, warn, pack=args.pack, wav=args.wav_check)
             verdicts.append(verdict)
-            report(args.log, verdict, f"verified: {verdict.count()} replayed identically")
+            also = f" and {args.wav_check} holds exactly their audio" if args.wav_check else ""
+            report(args.log, verdict, f"verified: {verdict.count()} replayed identically{also}")
     except FileNotFoundError as exc:
         raise BadInput(str(exc)) from None
     if any(v.mismatch is not None for v in verdicts):
@@ -618,11 +653,17 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def report(log: Path, verdict: Verdict, done: str) -> None:
     """One replay's outcome: the count on stdout; what is wrong with the log and the first mismatch on stderr."""
     tell_problems(log, verdict.problems)
-    if verdict.mismatch is not None:
-        print(verdict.mismatch.describe(), file=sys.stderr)
-        print(done.replace(" replayed identically", "") + " before the first difference")
+    mismatch = verdict.mismatch
+    if mismatch is not None:
+        print(mismatch.describe(), file=sys.stderr)
+        start = "the header" if mismatch.contradiction else "the start, before any event"
+        where = f"bar {mismatch.bar}" if mismatch.bar >= 0 else f"seq {mismatch.seq}" if mismatch.seq else start
+        checked = done.split(" replayed identically")[0].replace("verified: ", "checked ")
+        print(f"not verified: {checked}; the first difference is at {where}")
     elif verdict.complete:
         print(done)
+    elif done.startswith("verified: "):  # what was read replayed, but that is not the whole set: not "verified"
+        print(f"partial: {done.removeprefix('verified: ')}; the log is incomplete or damaged")
     else:
         print(f"{done} (partial: the log is incomplete or damaged)")
 
@@ -645,6 +686,9 @@ def what_if(args: argparse.Namespace) -> int:
     try:
         swaps = whatif.parse_swaps(args.swap)
         log, wav, diff = whatif.what_if(args.log, swaps, args.out, structlog.get_logger("replay").warning, args.pack)
+    except whatif.IncompleteLog as exc:
+        print(f"bergain-actors: {exc}", file=sys.stderr)
+        return INCOMPLETE
     except whatif.WhatIfError as exc:
         raise BadInput(str(exc)) from None
     except FileNotFoundError as exc:
@@ -653,18 +697,6 @@ def what_if(args: argparse.Namespace) -> int:
     print(f"what-if ({changes}) played into\n  log  {log}\n  wav  {wav}")
     print("\n".join(diff.lines()))
     return OK
-
-
-def check_output(path: Path, log: Path, force: bool, flag: str) -> None:
-    """Refuse, before any work, an output that would lose something: the log itself, or a file that exists."""
-    if path.exists() and (path.resolve() == log.resolve() or os.path.samefile(path, log)):
-        raise BadInput(f"{flag} {path}: that is the log being replayed; choose another path")
-    if path.is_dir():
-        raise BadInput(f"{flag} {path}: is a folder; give a file name")
-    if path.exists() and not force:
-        raise BadInput(f"{flag} {path}: already exists; pass --force to overwrite it")
-    if not path.parent.is_dir():
-        raise BadInput(f"{flag} {path}: no such folder: {path.parent}")
 
 
 def check_folder(path: Path | None, flag: str = "--out") -> None:
@@ -676,19 +708,6 @@ def check_folder(path: Path | None, flag: str = "--out") -> None:
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
-
-
-def write_atomically(path: Path, write: Callable[[BinaryIO], T]) -> T:
-    """Write through a temporary file beside ``path`` and rename it into place: a failure leaves no half file and
-    an overwritten file intact."""
-    partial = path.with_name(f".{path.name}.partial")
-    try:
-        with partial.open("wb") as out:
-            result = write(out)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
-    return result
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -709,12 +728,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             out.write(encode(msgspec.to_builtins(event)).decode() + "\n")
     else:
         summary = Summary()
+        seed = None
         for event in reader:
             summary.add(event)
+            if isinstance(event, ev.SetStarted) and seed is None:
+                seed = event.seed
         header = reader.header
         version = f"format {reader.written_format}, bergain-actors {header.package_version}"
+        if seed is not None and seed != header.seed:  # an edited header: the set announced its own seed
+            print(f"bergain-actors: the header says seed {header.seed}; the set announced seed {seed}", file=sys.stderr)
+        shown = header.seed if seed is None else seed
         out.write(f"log          {args.log} ({version})\n")
-        out.write(f"scenario     {header.scenario_path or '?'}  seed {header.seed}  pack {header.pack_hash[:12]}\n")
+        out.write(f"scenario     {header.scenario_path or '?'}  seed {shown}  pack {header.pack_hash[:12]}\n")
         out.write("\n".join(summary.lines()) + "\n")
     return inspected(args.log, args.allow_partial)
 

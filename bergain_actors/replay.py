@@ -16,20 +16,23 @@ first mismatch. A verdict is *verified* only when the log is whole and nothing d
 
 from __future__ import annotations
 
+import io
+import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, Literal
 
 import msgspec
 import numpy as np
+import soundfile as sf
 
 from bergain_actors.actors.streamer.sinks import WavWriter
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
 from bergain_actors.core.bus import Bus
-from bergain_actors.core.log import LogProblem, LogReader
-from bergain_actors.core.scenario import Scenario, from_builtins, replace
+from bergain_actors.core.log import LogError, LogProblem, LogReader
+from bergain_actors.core.scenario import PACKAGE_ROOT, ProviderConfig, Scenario, from_builtins, replace
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.identity import differs
 from bergain_actors.music.fingerprint import bar_checksum
@@ -56,6 +59,9 @@ DECISIONS = (
     ev.ToolResult,
     ev.Directive,
     ev.AbletonOp,
+    ev.DirectiveMoved,
+    ev.CriticChanged,
+    ev.SteerActed,
 )
 """Event types only deciding actors emit: outputs whatever ``source`` they were logged under."""
 
@@ -73,11 +79,18 @@ class Mismatch(msgspec.Struct, frozen=True, kw_only=True):
     bar: int = -1
     """For audio: the first bar whose rendered audio differs from its logged checksum."""
     detail: str = ""
+    contradiction: bool = False
+    """The log disagrees with itself (a forged or edited record), not with the code replaying it."""
 
     def describe(self) -> str:
         def show(data: dict[str, Any] | None) -> str:
             return "nothing" if data is None else msgspec.json.encode(data).decode()
 
+        if self.contradiction:
+            where = "its header" if self.seq == 0 else f"seq {self.seq}"
+            return f"the log contradicts itself at {where}: {self.detail}"
+        if self.seq == 0:
+            return f"replay cannot reproduce this set: {self.detail}"
         if self.bar >= 0:
             return f"replay diverged at bar {self.bar} (seq {self.seq}): {self.detail}"
         why = f" ({self.detail})" if self.detail else ""
@@ -94,6 +107,8 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
     problems: tuple[str, ...] = ()
     """Why the log is incomplete or damaged (empty for a whole log)."""
     mismatch: Mismatch | None = None
+    damaged: bool = False
+    """The log is torn or corrupt: ``total`` events are only the part that could be read."""
 
     @property
     def complete(self) -> bool:
@@ -105,7 +120,8 @@ class Verdict(msgspec.Struct, frozen=True, kw_only=True):
         return self.complete and self.mismatch is None
 
     def count(self) -> str:
-        return f"{self.done} of {self.total} {self.unit}"
+        readable = " readable" if self.damaged and self.unit == "events" else ""
+        return f"{self.done} of {self.total}{readable} {self.unit}"
 
 
 class Divergence(BaseException):
@@ -146,6 +162,13 @@ class Audit(msgspec.Struct, frozen=True, kw_only=True):
     started: ev.SetStarted | None
     ended: ev.SetEnded | None
     problems: tuple[str, ...]
+    kinds: tuple[tuple[int, str, str], ...] = ()
+    """(seq, slot, kind) of every actor the set started, swapped in or fell back to."""
+    damaged: bool = False
+    """Reading stopped at a torn or corrupt record: more was written than could be read."""
+    checksums: bool = True
+    """Every bar must carry its audio checksum: the log is of format 2 or later, or any of its bars carries one (a
+    log claiming format 1 to escape the check still has them). Only a true format-1 log has none to compare."""
 
 
 MAX_PROBLEMS = 5
@@ -160,6 +183,8 @@ def audit(path: Path) -> Audit:
     events = 0
     started: ev.SetStarted | None = None
     ended: ev.SetEnded | None = None
+    kinds: list[tuple[int, str, str]] = []
+    checksums = False
     for event in reader:
         events += 1
         if event.seq != last_seq + 1 and len(problems) < MAX_PROBLEMS:
@@ -175,7 +200,10 @@ def audit(path: Path) -> Audit:
             started = event
         elif isinstance(event, ev.SetEnded):
             ended = event
+        elif isinstance(event, ev.ActorStarted | ev.ActorSwapped | ev.ActorFellBack):
+            kinds.append((event.seq, event.slot, event.kind if isinstance(event, ev.ActorStarted) else event.new))
         elif isinstance(event, ev.BarPlayed):
+            checksums = checksums or event.checksum >= 0
             if event.bar == next_bar:
                 next_bar += 1
             elif len(problems) < MAX_PROBLEMS:
@@ -189,6 +217,8 @@ def audit(path: Path) -> Audit:
         problems.append("the log has no SetStarted")
     if ended is not None and ended.bars_played != next_bar and not problems:
         problems.append(f"SetEnded says {ended.bars_played} bars were played; the log holds {next_bar}")
+    if ended is not None and ended.reason == "error":
+        problems.append(f"the set stopped in error after {next_bar} bars (a full disk, or a part that failed)")
     scenario = scenario_of(reader)
     expected = ended.bars_played if ended else started.total_bars if started else scenario.total_bars()
     return Audit(
@@ -198,6 +228,9 @@ def audit(path: Path) -> Audit:
         started=started,
         ended=ended,
         problems=tuple(problems),
+        kinds=tuple(kinds),
+        damaged=reader.problem is not None,
+        checksums=checksums or reader.written_format >= CHECKSUM_FORMAT,
     )
 
 
@@ -220,12 +253,17 @@ def scenario_of(reader: LogReader, pack: Path | None = None) -> Scenario:
 class PlayedPlans:
     """Which plan each bar played: a ``BarPlayed`` names its plan, a held bar is the last plan moved to its own
     bar; with Ableton Link, at the session's tempo its ``LinkBeat`` logged. Bars out of order (a damaged log) are
-    skipped, never played twice."""
+    skipped, never played twice. A bar the log contradicts itself about (a plan it does not hold, or not the bar's
+    own when it is not held, a ``held`` flag without the streamer's ``BarHeld``) is not played: it is listed in
+    ``wrong`` and the bars after it are played on, so one forged bar never ends the audio check."""
 
     def __init__(self) -> None:
         self.plans: dict[int, ev.BarPlanned] = {}
         self.tempos: dict[int, float] = {}
+        self.held: dict[int, int] = {}
+        """Bar → the plan seq the streamer said it would hold (``BarHeld``)."""
         self.next_bar = 0
+        self.wrong: list[Mismatch] = []
 
     def see(self, event: ev.Event) -> BarPlan | None:
         """The plan ``event`` played when it is the next bar played; None for anything else."""
@@ -235,17 +273,41 @@ class PlayedPlans:
         if isinstance(event, ev.LinkBeat):
             self.tempos[event.bar] = event.tempo
             return None
+        if isinstance(event, ev.BarHeld):
+            self.held[event.bar] = event.plan_seq
+            return None
         if not isinstance(event, ev.BarPlayed) or event.bar != self.next_bar:
             return None
-        planned = self.plans.get(event.plan_seq)
-        if planned is None:
-            return None
         self.next_bar += 1
+        planned = self.plans.get(event.plan_seq)
+        problem = _unplayable(event, planned, self.held.pop(event.bar, None))
+        if problem:
+            self.wrong.append(Mismatch(seq=event.seq, bar=event.bar, detail=problem, contradiction=True))
+            return None
+        assert planned is not None
         for old in [s for s in self.plans if s < event.plan_seq]:
             del self.plans[old]
         plan = msgspec.structs.replace(planned.plan, bar=event.bar) if event.held else planned.plan
         tempo = self.tempos.pop(event.bar, plan.bpm)
         return plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
+
+
+def _unplayable(event: ev.BarPlayed, planned: ev.BarPlanned | None, held_seq: int | None) -> str:
+    """Why the log's own records say ``event`` cannot have played as logged; "" when they agree."""
+    if planned is None:
+        return (
+            f"bar {event.bar} names plan seq {event.plan_seq}, which is no plan the log holds for it"
+            " (unknown, or older than a plan already played)"
+        )
+    if event.held and held_seq != event.plan_seq:
+        return (
+            f"bar {event.bar} is marked held, but the streamer logged no BarHeld for it with plan seq {event.plan_seq}"
+        )
+    if not event.held and held_seq is not None:
+        return f"bar {event.bar} is not marked held, but the streamer logged a BarHeld for it"
+    if not event.held and planned.plan.bar != event.bar:
+        return f"bar {event.bar} plays the plan of bar {planned.plan.bar} (seq {event.plan_seq}) without being held"
+    return ""
 
 
 def played_plans(reader: LogReader) -> Iterator[BarPlan]:
@@ -258,27 +320,46 @@ def played_plans(reader: LogReader) -> Iterator[BarPlan]:
 
 
 class Playback:
-    """Re-renders bars exactly as the streamer played them (see ``PlayedPlans``)."""
+    """Re-renders bars exactly as the streamer played them (see ``PlayedPlans``) and checks each against the
+    audio checksum its ``BarPlayed`` logged."""
 
-    def __init__(self, pack: SamplePack, scenario: Scenario) -> None:
+    def __init__(self, pack: SamplePack, scenario: Scenario, checksums: bool) -> None:
         self.renderer = Renderer(pack, scenario.sample_rate)
         self.renderer.prepare(scenario.bpm, scenario.beats_per_bar)
         self.played = PlayedPlans()
+        self.checksums = checksums
 
     @property
     def bars(self) -> int:
         return self.played.next_bar
 
-    def see(self, event: ev.Event) -> np.ndarray | None:
-        """The audio of ``event`` when it is the next bar played; None for anything else."""
+    def see(self, event: ev.Event) -> tuple[np.ndarray | None, Mismatch | None]:
+        """For the next bar played: its audio (None when the log cannot say what it played) and what is wrong
+        with it, if anything. (None, None) for every other event."""
+        wrong = len(self.played.wrong)
         plan = self.played.see(event)
-        return None if plan is None else self.renderer.render(plan)
+        if len(self.played.wrong) > wrong:
+            return None, self.played.wrong[-1]
+        if plan is None:
+            return None, None
+        assert isinstance(event, ev.BarPlayed)
+        audio = self.renderer.render(plan)
+        return audio, audio_mismatch(event, audio, self.checksums)
 
 
-def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray) -> Mismatch | None:
-    """A bar whose re-rendered audio is not what the set played (logs from before checksums are trusted)."""
+CHECKSUM_FORMAT = 2
+"""The log format from which every ``BarPlayed`` carries its audio checksum: earlier bars have none to compare."""
+UNCHECKED = "this format-1 log's bars carry no audio checksum: their audio is rendered, not checked"
+
+
+def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray, required: bool) -> Mismatch | None:
+    """A bar whose re-rendered audio is not what the set played. Only a format-1 log may lack checksums
+    (``required`` False): in any other a bar without its checksum is a record edited to escape the check."""
     if event.checksum < 0:
-        return None
+        if not required:
+            return None
+        detail = f"bar {event.bar} carries no audio checksum; every bar of this log must carry one"
+        return Mismatch(seq=event.seq, bar=event.bar, detail=detail, contradiction=True)
     got = bar_checksum(audio)
     if got == event.checksum:
         return None
@@ -291,22 +372,27 @@ def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None)
     found = audit(log_path)
     reader = LogReader(log_path)
     scenario = scenario_of(reader, pack)
-    playback = Playback(_pack_for(reader, scenario, warn), scenario)
-    mismatch: Mismatch | None = None
+    samples, mismatch = _pack_for(reader, scenario, warn, pack)
+    mismatch = mismatch or header_contradiction(reader, found.started)
+    if not found.checksums:
+        warn(UNCHECKED)
+    playback = Playback(samples, scenario, found.checksums)
     wav = WavWriter(wav_path, scenario.sample_rate)
     try:
         for event in reader:
-            audio = playback.see(event)
-            if audio is None:
-                continue
-            assert isinstance(event, ev.BarPlayed)
-            if mismatch is None:
-                mismatch = audio_mismatch(event, audio)
-            wav.write(audio)
+            audio, wrong = playback.see(event)
+            mismatch = mismatch or wrong
+            if audio is not None:
+                wav.write(audio)
     finally:
         wav.close()
     return Verdict(
-        unit="bars", done=playback.bars, total=found.expected_bars, problems=found.problems, mismatch=mismatch
+        unit="bars",
+        done=playback.bars,
+        total=found.expected_bars,
+        problems=found.problems,
+        mismatch=mismatch,
+        damaged=found.damaged,
     )
 
 
@@ -319,18 +405,83 @@ def export_midi(log_path: Path, out: BinaryIO) -> tuple[Written, LogProblem | No
     return written, reader.problem
 
 
-def _pack_for(reader: LogReader, scenario: Scenario, warn: Warn) -> SamplePack:
-    """The pack to replay with; warns when it, or the code, is not what played the set."""
+def _pack_for(
+    reader: LogReader, scenario: Scenario, warn: Warn, chosen: Path | None
+) -> tuple[SamplePack, Mismatch | None]:
+    """The pack to replay with, and a mismatch when it is not the one that played the set and nobody chose it on
+    purpose (``--pack``: then a warning). A format-1 log names only the folder the pack had when it played; when
+    that is gone, the shipped pack is used if it is the very same pack (its content hash is the logged one)."""
     other = differs(reader.header.package_version, reader.header.source_hash)
     if other:
         warn(f"this log was written by {other}: replay may differ")
-    pack = load_pack(scenario)
-    if pack.content_hash != reader.header.pack_hash:
-        warn(
-            f"the sample pack at {scenario.path(scenario.sample_pack)} is not the one this set was played with"
-            f" (hash {pack.content_hash[:12]}, logged {reader.header.pack_hash[:12]}): replay may differ"
-        )
-    return pack
+    elif not reader.header.source_hash:
+        version = reader.written_format
+        warn(f"this log (format {version}) does not record which code wrote it: a difference may be the code's")
+    try:
+        pack = load_pack(scenario)
+    except FileNotFoundError:
+        shipped = replace(scenario, sample_pack=str(PACKAGE_ROOT / "sample_pack"))
+        if chosen is not None or reader.header.base_dir or load_pack(shipped).content_hash != reader.header.pack_hash:
+            raise
+        warn(f"the sample pack is not at {scenario.path(scenario.sample_pack)}; the shipped pack is the same one")
+        pack = load_pack(shipped)
+    if pack.content_hash == reader.header.pack_hash:
+        return pack, None
+    why = (
+        f"the sample pack at {pack.root} is not the one this set was played with"
+        f" (hash {pack.content_hash[:12]}, logged {reader.header.pack_hash[:12]})"
+    )
+    if chosen is not None:
+        warn(f"{why}: replaying with it as --pack asks; bars may differ")
+        return pack, None
+    return pack, Mismatch(seq=0, detail=f"{why}; pass --pack DIR to replay with another pack on purpose")
+
+
+OVERRIDABLE = frozenset(
+    {"seed", "bars", "minutes", "sample_rate", "streamer", "base_dir", "conductor", "critic", "router"}
+)
+"""Scenario keys the command line (``--seed``, ``--bars``...) or a what-if may set apart from the scenario's text."""
+
+
+def header_contradiction(reader: LogReader, started: ev.SetStarted | None) -> Mismatch | None:
+    """Whether the header disagrees with itself or with the set it announces: its seed and rate against the
+    resolved scenario (what replay runs), the scenario text against it (but for what flags may override), and the
+    logged ``SetStarted`` against the one that scenario announces."""
+    header = reader.header
+    scenario = from_builtins(header.resolved, f"{reader.path} (header)")
+    why = ""
+    if header.seed != scenario.seed:
+        why = f"the header says seed {header.seed}, but the scenario it resolved to has seed {scenario.seed}"
+    elif header.sample_rate != scenario.sample_rate:
+        why = f"the header says sample rate {header.sample_rate}; the scenario it resolved to, {scenario.sample_rate}"
+    elif header.scenario_text:
+        why = _text_differs(header.scenario_text, scenario)
+    if not why and started is not None:
+        announced = SetContext(scenario, fast=started.fast, total_bars=started.total_bars).started()
+        logged = msgspec.structs.replace(started, seq=0, source="", wall=0.0, cause=-1)
+        fields = [f for f in announced.__struct_fields__ if getattr(announced, f) != getattr(logged, f)]
+        if fields:
+            why = f"SetStarted (seq {started.seq}) is not the set its scenario announces: {', '.join(fields)} differ"
+    return Mismatch(seq=0, detail=why, contradiction=True) if why else None
+
+
+def _text_differs(text: str, resolved: Scenario) -> str:
+    """The keys the scenario text sets to other values than the resolved scenario has (but for those flags may
+    override): only what the text says, so defaults that changed between versions never count."""
+    try:
+        written = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return f"the header's scenario_text does not parse ({exc})"
+    plain = resolved.to_builtins()
+    keys: list[str] = []
+    for key, value in written.items():
+        if key in OVERRIDABLE:
+            continue
+        if isinstance(value, dict) and isinstance(plain.get(key), dict):
+            keys += [f"{key}.{k}" for k, v in value.items() if plain[key].get(k) != v]
+        elif plain.get(key) != value:
+            keys.append(key)
+    return f"the header's scenario_text and resolved scenario differ in {', '.join(keys)}" if keys else ""
 
 
 # --- verify -------------------------------------------------------------------------------------------------------
@@ -384,22 +535,121 @@ class _Verifier:
                 return
             if self._is_output(event):
                 raise Divergence(seq, event, None, "the log has an output replay never produced")
+            if not event.source:
+                detail = f"a {type(event).__name__} with no source: no part of the set published it as an input"
+                raise Divergence.of(Mismatch(seq=seq, detail=detail, contradiction=True))
             del self._ahead[seq]
             self._feeding = True
             yield event
 
 
+class InputCheck:
+    """What verify can know of recorded inputs it cannot recompute. An actor started is of the kind the scenario
+    names for its slot. An LM answer answers a request the log holds, comes from a provider the set could ask,
+    and (but for a scripted provider, whose counts estimate its script) counts no more tokens than were asked
+    for."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.providers: dict[str, ProviderConfig | None] = {p.name: p for p in scenario.router.providers}
+        self.requests: dict[str, ev.LMRequest] = {}
+
+    def see(self, event: ev.Event) -> Mismatch | None:
+        match event:
+            case ev.LMRequest():
+                self.requests[event.request_id] = event
+            case ev.ProviderHealth():
+                for name in event.states:
+                    self.providers.setdefault(name, None)
+            case ev.ProviderControl(op="add"):  # a new config is not checked further than its token cap
+                if event.config or event.provider not in self.providers:
+                    self.providers[event.provider] = None
+            case ev.LMResponse():
+                why = self._wrong(event)
+                return Mismatch(seq=event.seq, detail=why, contradiction=True) if why else None
+            case ev.ActorStarted() if event.kind != getattr(getattr(self.scenario, event.slot, None), "kind", None):
+                why = f"the {event.slot} started as {event.kind!r}; the scenario names another kind for it"
+                return Mismatch(seq=event.seq, detail=why, contradiction=True)
+        return None
+
+    def _wrong(self, answer: ev.LMResponse) -> str:
+        request = self.requests.get(answer.request_id)
+        if request is None:
+            return f"an LMResponse to request {answer.request_id!r}, which the log never made"
+        if answer.provider not in self.providers:
+            return f"an LMResponse from provider {answer.provider!r}, which the set had not got"
+        config = self.providers[answer.provider]
+        if config is not None and config.kind == "scripted":  # its counts are estimates of its script, unbounded
+            return ""
+        tokens = (answer.prompt_tokens, answer.completion_tokens)
+        cap = min(request.max_tokens, config.max_tokens) if config is not None else request.max_tokens
+        if min(tokens) < 0 or answer.completion_tokens > cap:
+            return f"an LMResponse with {tokens} tokens, though at most {cap} were asked for"
+        return ""
+
+
+class WavCheck:
+    """``--wav-check``: a set's WAV against the bars replay renders, bar by bar, as the 16-bit samples the set's
+    ``WavWriter`` wrote. The logged checksums cover the audio before it reaches the WAV; this covers the file."""
+
+    def __init__(self, path: Path, sample_rate: int) -> None:
+        self.path = path
+        try:
+            self.file = sf.SoundFile(path)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            raise LogError(f"--wav-check {path}: not a readable WAV ({exc})") from None
+        self.sample_rate = sample_rate
+
+    def bar(self, event: ev.BarPlayed, audio: np.ndarray) -> Mismatch | None:
+        """Whether the WAV's next bar is ``audio`` (None) or not (the mismatch naming the bar)."""
+        if self.file.samplerate != self.sample_rate or self.file.channels != audio.shape[1]:
+            why = f"{self.file.samplerate} Hz, {self.file.channels} channels; the set is {self.sample_rate} Hz stereo"
+            return Mismatch(seq=event.seq, bar=event.bar, detail=f"{self.path} is {why}")
+        written = self.file.read(len(audio), dtype="int16", always_2d=True)
+        if len(written) < len(audio):
+            detail = f"{self.path} ends before bar {event.bar} is whole ({len(written)} of {len(audio)} frames)"
+            return Mismatch(seq=event.seq, bar=event.bar, detail=detail)
+        if not np.array_equal(written, _as_wav_samples(audio, self.sample_rate)):
+            return Mismatch(seq=event.seq, bar=event.bar, detail=f"{self.path} holds other audio for this bar")
+        return None
+
+    def end(self, seq: int, bars: int) -> Mismatch | None:
+        """After the last bar: the WAV must hold nothing more."""
+        left = self.file.frames - self.file.tell()
+        self.file.close()
+        if left <= 0:
+            return None
+        return Mismatch(seq=seq, bar=bars, detail=f"{self.path} holds {left} frames after the set's last bar")
+
+
+def _as_wav_samples(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """``audio`` as the 16-bit samples libsndfile writes for it (its own rounding and clipping)."""
+    buffer = io.BytesIO()
+    sf.write(buffer, audio, sample_rate, subtype="PCM_16", format="WAV")
+    buffer.seek(0)
+    return sf.read(buffer, dtype="int16", always_2d=True)[0]
+
+
 def verify(
-    log_path: Path, warn: Warn, override: Callable[[Supervisor], None] | None = None, pack: Path | None = None
+    log_path: Path,
+    warn: Warn,
+    override: Callable[[Supervisor], None] | None = None,
+    pack: Path | None = None,
+    wav: Path | None = None,
 ) -> Verdict:
-    """Re-run the deciding actors of a logged set in the context it logged (``SetStarted``). ``override`` may
-    change actors before replay starts (tests)."""
+    """Re-run the deciding actors of a logged set in the context it logged (``SetStarted``); with ``wav``, also
+    check that file holds exactly the bars re-rendered. ``override`` may change actors before replay starts
+    (tests)."""
     found = audit(log_path)
+    verdict = Verdict(unit="events", done=0, total=found.events, problems=found.problems, damaged=found.damaged)
     if found.started is None:
-        return Verdict(unit="events", done=0, total=found.events, problems=found.problems)
+        return verdict
     reader = LogReader(log_path)
     scenario = scenario_of(reader, pack)
-    samples = _pack_for(reader, scenario, warn)
+    samples, mismatch = _pack_for(reader, scenario, warn, pack)
+    mismatch = mismatch or header_contradiction(reader, found.started) or unknown_kind(found.kinds)
+    if mismatch is not None:
+        return msgspec.structs.replace(verdict, mismatch=mismatch)
     supervisor, deciding = _replay_supervisor(scenario, samples, found.started)
     if override is not None:
         override(supervisor)
@@ -414,18 +664,23 @@ def verify(
         return isinstance(event, DECISIONS) or event.source in deciding
 
     checker = _Verifier(reader, is_output, whole=not found.problems)
-    playback = Playback(samples, scenario)
+    if not found.checksums:
+        warn(UNCHECKED)
+    playback = Playback(samples, scenario, found.checksums)
+    wav_check = WavCheck(wav, scenario.sample_rate) if wav is not None else None
+    inputs = InputCheck(scenario)
 
     def listen(event: ev.Event) -> None:
-        audio = playback.see(event)
-        if audio is not None and isinstance(event, ev.BarPlayed):
-            differs = audio_mismatch(event, audio)
-            if differs is not None:
-                raise Divergence.of(differs)
+        audio, wrong = playback.see(event)
+        wrong = wrong or inputs.see(event)
+        if wrong is None and audio is not None and wav_check is not None:
+            assert isinstance(event, ev.BarPlayed)
+            wrong = wav_check.bar(event, audio)
+        if wrong is not None:
+            raise Divergence.of(wrong)
 
     bus = supervisor.bus
     bus.taps += [checker.tap, listen]
-    mismatch: Mismatch | None = None
     try:
         for event in checker.inputs(bus):
             bus.publish(event)
@@ -434,11 +689,25 @@ def verify(
             late = finished() if finished is not None else None
             if late is not None:
                 raise Divergence(*late)
+        if wav_check is not None:
+            mismatch = wav_check.end(bus.seq, playback.bars)
     except Divergence as exc:
         mismatch = exc.mismatch
     except _LogEnds:
         pass
-    return Verdict(unit="events", done=checker.checked, total=found.events, problems=found.problems, mismatch=mismatch)
+    return msgspec.structs.replace(verdict, done=checker.checked, mismatch=mismatch)
+
+
+def unknown_kind(kinds: tuple[tuple[int, str, str], ...]) -> Mismatch | None:
+    """The first actor kind the log says played (seq, slot, kind) that this code does not know: its decisions
+    cannot be re-run, and that is the reason to give, not the first decision missing because of it."""
+    for seq, slot, kind in kinds:
+        try:
+            registry.factory(slot, kind)
+        except LookupError as exc:
+            detail = f"seq {seq}: the {slot} played as kind {kind!r}, which this code does not know ({exc})"
+            return Mismatch(seq=0, detail=detail)
+    return None
 
 
 def _replay_supervisor(scenario: Scenario, pack: SamplePack, started: ev.SetStarted) -> tuple[Supervisor, set[str]]:

@@ -29,13 +29,18 @@ from bergain_actors.core.scenario import RouterConfig, Scenario, replace
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.performance import perform, set_paths
-from bergain_actors.replay import played_plans, scenario_of
+from bergain_actors.replay import audit, played_plans, scenario_of
 
 SWAPPABLE = ("conductor", "critic")
 
 
 class WhatIfError(ValueError):
     """A what-if that cannot be played as asked; the message is one line for the user."""
+
+
+class IncompleteLog(WhatIfError):
+    """The log to play again is cut short or damaged: its recorded inputs end early, so a what-if of it would count
+    the bars it lacks as divergence (exit 4, as for replay)."""
 
 
 class PhraseSide(msgspec.Struct, frozen=True):
@@ -85,6 +90,8 @@ class MusicalDiff(msgspec.Struct, frozen=True):
     phrases: tuple[PhraseDiff, ...]
     stand_ins: tuple[StandIn, ...] = ()
     """Where a swapped slot's asked kind did not decide, in bar order."""
+    rejected: tuple[str, ...] = ()
+    """The original's commands the what-if refused (one line each): their effect is missing from the what-if."""
 
     def not_decided(self) -> list[str]:
         """One line per swapped slot whose asked kind did not decide every bar of the what-if."""
@@ -106,6 +113,7 @@ class MusicalDiff(msgspec.Struct, frozen=True):
         if self.stand_ins:
             head += f", but {'; '.join(self.not_decided())}"
         out = [head] + [f"  {stand_in.describe()}" for stand_in in self.stand_ins]
+        out += [f"  {line}" for line in self.rejected]
         out.append(f"{'bars':>9}  {'energy':<14}  layers (original → what-if)")
         for phrase in self.phrases:
             span = f"{phrase.first_bar}-{phrase.first_bar + phrase.bars - 1}"
@@ -134,6 +142,8 @@ def parse_swaps(items: list[str]) -> dict[str, str]:
             raise WhatIfError(f"--swap {item}: expected SLOT=KIND, e.g. conductor=autopilot")
         if slot not in SWAPPABLE:
             raise WhatIfError(f"--swap {item}: only {' and '.join(SWAPPABLE)} can be swapped")
+        if slot in swaps:
+            raise WhatIfError(f"--swap {item}: {slot} is already swapped to {swaps[slot]}; swap each slot once")
         try:
             registry.factory(slot, kind)
         except LookupError as exc:
@@ -222,8 +232,9 @@ def recording(reader: LogReader) -> Recording:
     for event in reader:
         if isinstance(event, ev.LMRequest):
             purposes[event.request_id] = event.purpose
-        elif isinstance(event, ev.LMResponse):
-            answers.setdefault(purposes.get(event.request_id, "*"), []).append(event.text)
+        elif isinstance(event, ev.LMResponse):  # a scored answer (a choice ballot) as a script gives one
+            answer = json.dumps({"scores": list(event.scores)}) if event.scores else event.text
+            answers.setdefault(purposes.get(event.request_id, "*"), []).append(answer)
         elif isinstance(event, ev.LMFailed):  # not JSON: a request that asks for JSON fails again
             failed = f"(this request failed in the original set: {event.reason})"
             answers.setdefault(purposes.get(event.request_id, "*"), []).append(failed)
@@ -238,6 +249,11 @@ def what_if(
     log_path: Path, swaps: dict[str, str], out_dir: Path, warn: Callable[[str], None], pack: Path | None = None
 ) -> tuple[Path, Path, MusicalDiff]:
     """Play the logged set again with ``swaps`` into ``out_dir``; returns the new log, WAV and the musical diff."""
+    found = audit(log_path)
+    if found.problems:
+        raise IncompleteLog(f"{log_path}: {found.problems[0]}; a what-if plays whole sets only (replay --verify tells)")
+    if out_dir.resolve() == log_path.resolve().parent:
+        raise WhatIfError(f"--out {out_dir}: that is the folder of the log being played again; choose another")
     reader = LogReader(log_path)
     scenario = scenario_of(reader, pack)
     record = recording(LogReader(log_path))
@@ -260,11 +276,54 @@ def what_if(
         for slot, kind in swaps.items()
         for stand_in in stand_ins(slot, kind, deciders(LogReader(new_log), slot), deciders(LogReader(log_path), slot))
     ]
-    diff = msgspec.structs.replace(diff, stand_ins=tuple(sorted(others, key=lambda s: (s.first_bar, s.slot))))
+    diff = msgspec.structs.replace(
+        diff,
+        stand_ins=tuple(sorted(others, key=lambda s: (s.first_bar, s.slot))),
+        rejected=newly_rejected(LogReader(log_path), LogReader(new_log)),
+    )
     for line in diff.not_decided():
         shown = "; ".join(s.describe() for s in diff.stand_ins if line.startswith(f"{s.slot}={s.asked} "))
         warn(f"what-if: {line}: {shown}")
+    for line in diff.rejected:
+        warn(f"what-if: {line}")
     return new_log, new_wav, diff
+
+
+def newly_rejected(original: Iterable[ev.Event], what_if: Iterable[ev.Event]) -> tuple[str, ...]:
+    """The person's commands the original carried out and the what-if refused (a provider command against the
+    what-if's recorded answers, a swap the new brain cannot take), one line each, in order."""
+
+    def rejections(events: Iterable[ev.Event]) -> tuple[list[str], dict[int, str]]:
+        """The commands in order, and the reason each refused one (by its place in that order) was refused."""
+        place: dict[int, int] = {}
+        said: list[str] = []
+        refused: dict[int, str] = {}
+        for event in events:
+            if event.source == "control" and not isinstance(event, ev.CommandRejected):
+                place[event.seq] = len(said)
+                said.append(_said(event))
+            elif isinstance(event, ev.CommandRejected) and event.cause in place:
+                refused[place[event.cause]] = event.reason
+        return said, refused
+
+    said, refused_before = rejections(original)
+    again, refused_now = rejections(what_if)
+    return tuple(
+        f"the command {again[i]!r} (accepted in the original) was rejected: {why}"
+        for i, why in sorted(refused_now.items())
+        if i not in refused_before and i < len(said)
+    )
+
+
+def _said(event: ev.Event) -> str:
+    match event:
+        case ev.Control():
+            return " ".join([event.command, *(str(v) for v in event.args.values())])
+        case ev.ProviderControl():
+            return f"provider {event.op} {event.provider}"
+        case ev.Steer():
+            return event.text or f"{event.intent} {event.value:g}"
+    return type(event).__name__
 
 
 def _recorded_router(scenario: Scenario, record: Recording, script: Path) -> Scenario:
@@ -272,7 +331,13 @@ def _recorded_router(scenario: Scenario, record: Recording, script: Path) -> Sce
     if not record.answers:
         return scenario
     script.write_text(json.dumps(record.answers))
-    provider = {"name": "recorded", "kind": "scripted", "script": str(script.resolve()), "cycle": False}
+    provider = {
+        "name": "recorded",
+        "kind": "scripted",
+        "script": str(script.resolve()),
+        "cycle": False,
+        "verbatim": True,
+    }
     router = msgspec.to_builtins(scenario.router) | {"providers": [provider], "auto": False}
     return replace(scenario, router=msgspec.convert(router, RouterConfig))
 

@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import trio
 
 from bergain_actors.actors.streamer.sinks import OfflineSink
@@ -138,3 +139,61 @@ def live_tracks(port: int, reply_port: int = 0) -> list[str]:
             return [t.name for t in (await live.status(osc)).tracks]
 
     return trio.run(ask)
+
+
+class SharedRun(msgspec.Struct):
+    """A set played into the peer with someone else on the line, and what Live did."""
+
+    result: SetResult
+    scenario: Any
+    tracks: dict[str, int]
+    events: list[dict[str, Any]]
+    """The peer's event log once our clips stopped."""
+    origin: int
+    names: list[str] = []
+    """Live's track names after the set (the lossy run)."""
+
+    def exact(self, bars: range) -> list[int]:
+        return bars_exact(self.result, self.scenario, self.events, self.tracks, self.origin, bars)
+
+    def missing(self, bars: range) -> tuple[int, int]:
+        """(planned notes Live did not play, planned notes) over ``bars``."""
+        expected = expected_notes(self.result, self.scenario, self.origin, bars)
+        heard = played_notes(self.events, self.tracks, (self.origin + bars.start) * 4, (self.origin + bars.stop) * 4)
+        return len(match_notes(expected, heard, step=0.75)[0]), len(expected)
+
+
+def lossy_run(tmp_path: Path, peer: Peer, *, bars: int, seed: int, drop: float):
+    """A set through a ``LossyProxy`` dropping ``drop`` each way (seeded), at 120 BPM; returns the run and the
+    proxy (its counts)."""
+    from tests.ableton_peer import free_udp_port
+    from tests.lossy_udp import LossyProxy
+
+    proxy = LossyProxy(peer.port, peer.reply_port, drop=drop, seed=seed).start()
+    try:
+        scenario = ableton_scenario(
+            tmp_path, None, port=proxy.port, reply_port=free_udp_port(), bars=bars, bpm=120, seed=seed
+        )
+        return _finish(scenario, tmp_path, peer, names_at=proxy.port), proxy
+    finally:
+        proxy.stop()
+
+
+def second_client_run(tmp_path: Path, peer: Peer, *, bars: int):
+    """A set beside a ``SecondClient`` polling ``/live/song/get/*`` every 100 ms; returns the run and the client."""
+    from tests.lossy_udp import SecondClient
+
+    other = SecondClient(peer.port).start()
+    try:
+        return _finish(ableton_scenario(tmp_path, peer, bars=bars, bpm=120), tmp_path, peer), other
+    finally:
+        other.stop()
+
+
+def _finish(scenario, tmp_path: Path, peer: Peer, names_at: int = 0) -> SharedRun:
+    result = play(scenario, tmp_path)
+    tracks = next(e for e in result.events if isinstance(e, ev.AbletonStatus)).tracks
+    events = wait_for_peer(peer, tracks)
+    origin = [e for e in result.events if isinstance(e, ev.LiveBeat)][-1].origin
+    names = live_tracks(names_at) if names_at else []
+    return SharedRun(result, scenario, tracks, events, origin, names)

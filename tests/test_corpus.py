@@ -13,10 +13,13 @@ from bergain_actors.cli import main
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
+from bergain_actors.replay import audit
 from tests import corpus_kinds
 
 CORPUS = Path(__file__).parent / "corpus"
 MANIFEST = json.loads((CORPUS / "manifest.json").read_text())
+FORMAT_1 = "v1-autopilot"
+"""Kept as the first version wrote it (never regenerated): checked apart, below."""
 
 SHOWS: dict[str, type[ev.Event]] = {
     "autopilot": ev.MixerMove,
@@ -55,3 +58,34 @@ def test_a_corpus_log_verifies_and_renders_to_its_checksum(name, tmp_path, capsy
     assert f"verified: {expected['events']} of {expected['events']} events" in out
     assert f"rendered {expected['bars']} of {expected['bars']} bars" in out
     assert hashlib.sha256(wav.read_bytes()).hexdigest() == expected["wav_sha256"], regenerate
+
+
+def test_every_log_in_the_corpus_is_checked_here():
+    assert sorted(p.stem for p in CORPUS.glob("*.bgnlog")) == sorted([*MANIFEST, FORMAT_1])
+
+
+def test_the_format_1_log_reads_whole_and_says_why_its_decisions_differ(tmp_path, capsys):
+    """Written by the first version, which recorded neither its code nor audio checksums: it reads and upcasts
+    whole, renders every bar, and its decisions are those of that code (the brief's lean came later): verify
+    names the first one this code makes differently and says the log does not record which code wrote it."""
+    log = CORPUS / f"{FORMAT_1}.bgnlog"
+    found = audit(log)
+    assert found.problems == () and found.bars == found.expected_bars == 16 and not found.checksums
+    capsys.readouterr()
+    assert main(["inspect", str(log)]) == 0
+    assert main(["replay", str(log), "--wav", str(tmp_path / "v1.wav")]) == 0
+    out, err = capsys.readouterr()
+    assert "rendered 16 of 16 bars" in out and "bars carry no audio checksum" in err
+    assert main(["replay", str(log), "--verify"]) == 3
+    out, err = capsys.readouterr()
+    assert "does not record which code wrote it" in err and "replay diverged at seq 6" in err
+    assert "the first difference is at seq 6" in out
+
+
+def test_a_log_of_a_kind_this_code_lacks_names_the_kind(monkeypatch, capsys):
+    """Without the test-only critic registered, the crash-restart set cannot be re-run, and verify says why."""
+    monkeypatch.delitem(registry.KINDS["critic"], "flaky")
+    capsys.readouterr()
+    assert main(["replay", str(CORPUS / "crash-restart.bgnlog"), "--verify"]) == 3
+    err = capsys.readouterr().err
+    assert "the critic played as kind 'flaky', which this code does not know" in err

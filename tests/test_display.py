@@ -283,7 +283,7 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
         ("resume", "→ resume: resuming: the brain changes things again from the next phrase"),
         ("swap conductor bogus", "✗ swap conductor bogus: rejected: swap: conductor.kind: unknown kind 'bogus'"),
         ("provider remove nobody", "✗ provider remove nobody: rejected: provider remove nobody: no provider named"),
-        ("provider add scripted", "→ provider add scripted: provider add scripted: providers now scripted ●"),
+        ("provider reset scripted", "→ provider reset scripted: provider reset scripted: providers now scripted ●"),
         ("help", "any words"),
     ]:
         screen.type(line + "\r")

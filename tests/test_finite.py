@@ -43,7 +43,7 @@ s = play(8)
 def test_the_bus_refuses_a_non_finite_number_before_logging_it(tmp_path, event, where):
     writer = LogWriter.create(tmp_path / "n.bgnlog", header(), "never")
     bus = Bus(writer)
-    bus.publish(ev.SetEnded(reason="x"))
+    bus.publish(ev.SetEnded(reason="x"), source="supervisor")
     with pytest.raises(ValueError, match="^" + re.escape(f"{where} is not a finite number")):
         bus.publish(event)
     assert bus.seq == 1
@@ -68,22 +68,25 @@ async def test_sandbox_code_passing_nan_is_refused_and_the_set_verifies(tmp_path
     assert verdict.verified
 
 
-async def test_a_huge_lm_answer_is_capped_at_the_router_with_an_event(tmp_path):
-    """A provider answering 300,000 characters: the router keeps 256 Ki of them and says so; the set verifies."""
+async def test_a_huge_lm_answer_is_a_failure_and_is_not_kept(tmp_path):
+    """A provider answering a phrase's choice with 300,000 characters: over the cap it cannot be read, so it is its
+    provider's failure and the next provider answers; the log keeps no copy of it (not in the answer, not in the
+    decision's raw text), and the set verifies."""
     from bergain_actors.actors.router.actor import MAX_ANSWER_CHARS
 
     script = tmp_path / "answers.json"
     script.write_text(json.dumps({"phrase": ['{"move": 1, "energy": "up"}' + " " * 300_000]}))
+    (tmp_path / "steady.json").write_text(json.dumps({"phrase": ["1"]}))
     scenario, text = load("phrase_scripted.toml")
-    providers = {"providers": [{"name": "scripted", "kind": "scripted", "script": str(script)}]}
-    scenario = scenarios.replace(
-        scenario, bars=16, minutes=None, router=msgspec.convert(providers, scenarios.RouterConfig)
-    )
+    huge = {"name": "huge", "kind": "scripted", "script": str(script)}
+    steady = {"name": "steady", "kind": "scripted", "script": str(tmp_path / "steady.json")}
+    router = msgspec.convert({"providers": [huge, steady]}, scenarios.RouterConfig)
+    scenario = scenarios.replace(scenario, bars=16, minutes=None, router=router)
     result = await play(scenario, text, tmp_path)
     events = logged(result.log_path)
-    capped = of(events, ev.LMAnswerCapped)
-    assert capped and capped[0].chars > 300_000 and capped[0].kept == MAX_ANSWER_CHARS
     answers = of(events, ev.LMResponse)
-    assert answers and all(len(a.text) <= MAX_ANSWER_CHARS for a in answers)
-    assert answers[0].request_id == capped[0].request_id and answers[0].seq == capped[0].seq + 1
+    assert answers and {a.provider for a in answers} == {"steady"}
+    assert f"over the {MAX_ANSWER_CHARS} cap" in answers[0].attempts[0]
+    assert of(events, ev.LMAnswerCapped) == [] and of(events, ev.LMFailed) == []
+    assert result.log_path.stat().st_size < 200_000, "no copy of the huge answer in the log"
     assert replay.verify(result.log_path, warn=lambda m: None).verified

@@ -125,9 +125,9 @@ def test_an_event_too_large_for_the_log_leaves_no_seq_gap(tmp_path):
     path = tmp_path / "gap.bgnlog"
     writer = LogWriter.create(path, header(), "never")
     bus = Bus(writer)
-    bus.publish(ev.Control(command="stop"))
+    bus.publish(ev.Control(command="stop"), source="control")
     with pytest.raises(RecordTooLarge):
-        bus.publish(ev.LMResponse(request_id="r", provider="p", text="x" * (MAX_RECORD + 1)))
-    assert bus.publish(ev.SetEnded(reason="complete")).seq == 2
+        bus.publish(ev.LMResponse(request_id="r", provider="p", text="x" * (MAX_RECORD + 1)), source="router")
+    assert bus.publish(ev.SetEnded(reason="complete"), source="supervisor").seq == 2
     writer.close()
     assert [e.seq for e in read_all(path)[1]] == [1, 2]

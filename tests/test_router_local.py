@@ -7,6 +7,7 @@ import os
 import signal
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 from router_harness import provider, running
@@ -125,3 +126,38 @@ async def test_fault_server_in_front_of_the_real_server(tmp_path: Path, nursery:
         answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
         assert answer.provider == "proxied" and answer.attempts == ()
         assert_decision(answer.text)
+
+
+async def test_a_question_while_the_model_boots_waits_for_it(tmp_path: Path) -> None:
+    """Live, an API question (no musical deadline) that only the booting local server could answer waits for it,
+    within the provider's timeout, instead of failing at once."""
+    async with running({"providers": [LOCAL]}) as h:
+        asked = h.request(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100, best_effort=True)
+        assert not h.of(ev.LocalServerChanged), "asked while the server is still starting"
+        answer = await h.answer(asked)
+        assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
+        assert_decision(answer.text)
+
+
+async def _processing(address: str) -> None:
+    """Until the llama.cpp server reports its slot busy with a request (its ``/slots`` endpoint)."""
+    async with httpx.AsyncClient(timeout=5) as client:
+        with trio.fail_after(300):
+            while not any(s["is_processing"] for s in (await client.get(f"{address}/slots")).json()):
+                await trio.sleep(0.02)  # polling the server's own state: nothing to wait on instead
+
+
+async def test_a_call_in_flight_when_the_child_dies_is_asked_again_on_the_restarted_server(tmp_path: Path) -> None:
+    async with running({"providers": [LOCAL], "restart_delay_s": 0.1}, fast=True) as h:
+        first = await started(h)
+        story = ({"role": "user", "content": "Tell a long story about a techno DJ in Berlin, in many sentences."},)
+        asked = h.request(messages=story, max_tokens=400, purpose="ask")
+        await _processing(first.address)
+        os.kill(first.pid, signal.SIGKILL)
+        answer = await h.answer(asked)
+        assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
+        assert answer.text.strip() and len(answer.attempts) == 1
+        assert answer.attempts[0].startswith("local: server: connection broke")
+        assert answer.attempts[0].endswith("asked the restarted server again")
+        assert [e.status for e in h.of(ev.LocalServerChanged)] == ["started", "exited", "started"]
+        assert h.transitions("local")[-1] == ("half_open", "closed"), "the retry was the restarted server's probe"

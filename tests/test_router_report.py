@@ -79,5 +79,26 @@ async def test_a_dripping_server_cannot_hold_the_report(nursery: trio.Nursery, a
     assert found == [], "a local port that only drips is not a usable provider"
 
 
+async def test_a_server_that_refuses_the_key_is_not_called_usable(
+    nursery: trio.Nursery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``/models`` answering 401 (a wrong or revoked key) means every call would be refused too: not "reachable",
+    and the key a 401 may echo is not printed."""
+    refusing, fine = await nursery.start(FaultServer().run), await nursery.start(FaultServer().run)
+    refusing.models_status = 401
+    monkeypatch.setenv("BERGAIN_TEST_KEY", "sk-revoked-0123456789")
+    providers = [
+        {"name": "revoked", "kind": "openai", "base_url": refusing.url, "key_env": "BERGAIN_TEST_KEY"},
+        {"name": "fine", "kind": "openai", "base_url": fine.url},
+    ]
+    statuses = await probe_providers(msgspec.convert({"providers": providers}, RouterConfig))
+    revoked = statuses[0]
+    assert revoked.state == "open"
+    assert revoked.detail == f"rejected: HTTP 401 from {refusing.url}/models: Incorrect API key provided"
+    text = format_providers(statuses, as_json=False)
+    assert "reachable" not in text.splitlines()[0] and text.splitlines()[-1].startswith("1 of 2 usable")
+    assert refusing.headers[0]["authorization"] == "Bearer sk-revoked-0123456789" and "sk-revoked" not in text
+
+
 def test_router_kind_is_registered() -> None:
     assert registry.factory("router", "router").__name__ == "ProviderRouter"

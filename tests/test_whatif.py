@@ -12,6 +12,8 @@ from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import LogReader, read_all
 from bergain_actors.replay import played_plans
+from bergain_actors.whatif import newly_rejected
+from tests.tamper import Tamper, cut, forge
 
 CORPUS = Path(__file__).parent / "corpus"
 
@@ -39,8 +41,10 @@ def test_another_brain_plays_a_new_set_and_the_diff_names_where_it_parts(tmp_pat
     started = {e.slot: e.kind for e in events if isinstance(e, ev.ActorStarted)}
     assert started["conductor"] == "autopilot" and started["critic"] == "none"
     assert not [e for e in events if isinstance(e, ev.Directive)]
-    assert f"first divergent bar {first_difference(original, log)};" in printed
-    assert "bars  energy" in printed and "*    0-15" in printed  # the phrase table, the changed phrase starred
+    first = first_difference(original, log)
+    assert f"first divergent bar {first};" in printed
+    table = printed.split("bars  energy")[1].splitlines()[1:]  # the phrase table, a changed phrase starred
+    assert len(table) == 2 and any(row.startswith("*") for row in table), printed
     assert replay.verify(log, warn=lambda m: None).verified  # the what-if set is a set like any other
     assert main(["replay", str(log), "--wav", str(tmp_path / "again.wav")]) == 0
     assert (tmp_path / "again.wav").read_bytes() == wav.read_bytes()
@@ -129,3 +133,65 @@ def test_an_llm_critic_whose_lm_has_no_answer_in_replay_is_named_as_standing_in(
     bars = sum(1 for e in events if isinstance(e, ev.BarPlayed))
     assert f"critic=llm did not decide {bars - fell.bar} of {bars} bars" in err
     assert f"arc decided bars {fell.bar}-{bars - 1} ({fell.reason})" in printed
+
+
+def test_a_what_if_of_a_damaged_or_cut_log_is_refused(tmp_path, capsys):
+    """Its inputs end early: the bars it lacks are not divergence. Exit 4 with the reason, nothing played."""
+    tamper = Tamper(name="cut", change=cut(0.5), exit=4, says="")
+    short = forge(CORPUS / "autopilot.bgnlog", tmp_path / "in" / "cut.bgnlog", tamper)
+    code, printed, err = what_if(capsys, short, tmp_path / "out", "critic=none")
+    assert code == 4 and "no SetEnded" in err and "a what-if plays whole sets only" in err, err
+    assert not (tmp_path / "out").exists() and "divergent" not in printed
+
+
+def test_a_what_if_into_the_logs_own_folder_is_refused(tmp_path, capsys):
+    log = forge(CORPUS / "autopilot.bgnlog", tmp_path / "set.bgnlog", Tamper(name="none", exit=0, says=""))
+    code, _, err = what_if(capsys, log, tmp_path, "critic=none")
+    assert code == 2 and "that is the folder of the log being played again" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set.bgnlog"]
+
+
+def test_swapping_one_slot_twice_is_refused(tmp_path, capsys):
+    code, _, err = what_if(capsys, CORPUS / "autopilot.bgnlog", tmp_path / "o", "conductor=autopilot", "conductor=hold")
+    assert code == 2 and "--swap conductor=hold: conductor is already swapped to autopilot" in err
+
+
+def test_a_command_the_what_if_rejects_is_reported():
+    """The original carried out a provider switch; in the what-if the same command was refused."""
+    control = ev.ProviderControl(op="switch", provider="lms", seq=5, source="control")
+    original = [control]
+    again = [control, ev.CommandRejected(command="provider switch", reason="no provider 'lms'", cause=5, seq=6)]
+    assert newly_rejected(original, again) == (
+        "the command 'provider switch lms' (accepted in the original) was rejected: no provider 'lms'",
+    )
+    assert newly_rejected(again, again) == ()  # refused in both: nothing the what-if changed
+
+
+async def test_a_provider_command_refused_in_the_what_if_is_said(tmp_path):
+    """The person switched providers; the what-if serves recorded answers under another provider's name, so the
+    same switch is refused there, and the diff says so instead of passing the change off as the brain's."""
+    import trio
+
+    from bergain_actors.core import scenario as scenarios
+    from bergain_actors.performance import perform
+    from bergain_actors.whatif import what_if as play_again
+    from tests.brain_support import SCENARIOS
+
+    scenario, text = scenarios.load(SCENARIOS / "phrase_scripted.toml")
+    scenario = scenarios.replace(scenario, bars=16, minutes=None)
+
+    async def person(desk) -> None:
+        desk.submit("provider switch scripted")
+
+    with trio.fail_after(120):
+        result = await perform(
+            scenario, text, log_path=tmp_path / "p.bgnlog", wav_path=tmp_path / "p.wav", controls=person
+        )
+    assert not [e for e in read_all(result.log_path)[1] if isinstance(e, ev.CommandRejected)]
+    warned: list[str] = []
+    _, _, diff = await trio.to_thread.run_sync(
+        lambda: play_again(result.log_path, {"critic": "none"}, tmp_path / "w", warned.append)
+    )
+    [line] = diff.rejected
+    assert line.startswith("the command 'provider switch scripted' (accepted in the original) was rejected: ")
+    assert f"  {line}" in diff.lines() and any(line in w for w in warned)

@@ -49,6 +49,8 @@ class Bus:
         self._observers: dict[str, tuple[tuple[type[ev.Event], ...], trio.MemorySendChannel[ev.Event]]] = {}
         self._queue: deque[ev.Event] = deque()
         self._dispatching = False
+        self._handling = ""
+        """The slot whose actor's ``handle`` runs now (it is the source of what it publishes)."""
         self._commit = trio.Event()
 
     # --- who listens ----------------------------------------------------------------------------------------------
@@ -84,12 +86,19 @@ class Bus:
 
     def publish(self, event: ev.Event, source: str | None = None) -> ev.Event:
         """Sequence, log, then deliver ``event`` (and everything it causes). Returns it stamped. An event holding
-        NaN or an infinity raises ValueError and is neither logged nor delivered (it could never replay)."""
+        NaN or an infinity raises ValueError and is neither logged nor delivered (it could never replay).
+
+        Every event has a source: the one given, else its own, else the slot whose actor is handling an event
+        right now (a deciding actor that published without naming itself). One from nowhere (a task publishing
+        without a source) raises ValueError: replay would take it for an input from outside."""
         bad = ev.non_finite(event)
         if bad:
             raise ValueError(f"{type(event).__name__}.{bad} is not a finite number; events carry finite numbers only")
+        source = source or event.source or self._handling
+        if not source:
+            raise ValueError(f"{type(event).__name__} published without a source; publish it as its actor's slot")
         self.seq += 1
-        if source is not None and not event.source:
+        if not event.source:
             event = msgspec.structs.replace(event, seq=self.seq, source=source)
         else:
             event = msgspec.structs.replace(event, seq=self.seq)
@@ -126,12 +135,15 @@ class Bus:
             actor = self._inline.get(slot)
             if actor is None:
                 continue
+            self._handling = slot
             try:
                 actor.handle(event)
             except Exception as exc:  # an actor's bug must not stop the set: the supervisor decides
                 if self.on_crash is None:
                     raise
                 self.on_crash(slot, actor, event, exc)
+            finally:
+                self._handling = ""
         for slot, (types, inbox) in list(self._observers.items()):
             if not isinstance(event, types):
                 continue
@@ -139,7 +151,8 @@ class Bus:
                 inbox.send_nowait(event)
             except trio.WouldBlock:
                 self.unobserve(slot)
-                self.publish(ev.ActorOverloaded(slot=slot, capacity=inbox.statistics().max_buffer_size))
+                overloaded = ev.ActorOverloaded(slot=slot, capacity=inbox.statistics().max_buffer_size)
+                self.publish(overloaded, source="supervisor")
                 if self.on_overload is not None:
                     self.on_overload(slot)
             except (trio.ClosedResourceError, trio.BrokenResourceError):

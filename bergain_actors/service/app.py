@@ -218,12 +218,18 @@ class Api:
     # --- changing -------------------------------------------------------------------------------------------------
 
     async def add_provider(self, request: Request) -> Response:
+        """Logged like any command; a refusal (a name taken, an unknown kind, a key variable the operator did not
+        allow) is 409 or 422 with the router's reason, and changes nothing."""
         config = await decode_body(request, ProviderConfig)
         settings = {k: v for k, v in msgspec.to_builtins(config).items() if k != "name"}
-        event = self.session.publish(
+        router = self.session.router()
+        taken = router is not None and config.name in router.slots
+        answer = self.session.desk.apply(
             ev.ProviderControl(op="add", provider=config.name, config=settings, request_id=_rid(request))
         )
-        return reply(ProviderReply(event.seq, config.name, "add"), 202)
+        if not answer.ok:
+            return reply(Problem(answer.text, "name" if taken else "", answer.seq), 409 if taken else 422)
+        return reply(ProviderReply(answer.seq, config.name, "add"), 202)
 
     def provider_op(self, op: Literal["reset", "switch", "remove"]) -> Callable[[Request], Awaitable[Response]]:
         async def apply(request: Request) -> Response:
@@ -332,7 +338,13 @@ def openapi_document() -> dict[str, Any]:
             "/health": {"get": op("set position, brain, provider states, uptime", _200="ok")},
             "/providers": {
                 "get": op("providers: circuits, failures, latencies, cooldown left", _200="ok"),
-                "post": op("add a provider (an event)", ProviderConfig, _202="logged", **bad),
+                "post": op(
+                    "add a provider (an event)",
+                    ProviderConfig,
+                    _202="added",
+                    _409="the name is taken",
+                    **{**bad, "_422": "invalid field, or refused: unknown kind, key variable not allowed"},
+                ),
             },
             "/providers/{name}/reset": {"post": op("close a provider's circuit", _202="logged", _404="unknown")},
             "/providers/{name}/switch": {"post": op("make a provider preferred", _202="logged", _404="unknown")},

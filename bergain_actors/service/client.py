@@ -12,6 +12,7 @@ import trio
 
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.music.intents import Reading
+from bergain_actors.outputs import check_output
 from bergain_actors.service import chat
 from bergain_actors.service.clips import make_clip
 from bergain_actors.service.session import NoRouter, router_session
@@ -98,8 +99,5 @@ def midi_target(out: Path | None, prompt: str, force: bool) -> Path:
     if out is None:
         words = "-".join("".join(c for c in w if c.isalnum()) for w in prompt.lower().split()[:6]).strip("-")
         out = Path(f"clip-{words or 'prompt'}.mid")
-    if out.is_dir():
-        raise ApiError(f"--midi: {out} is a folder; give a file name")
-    if out.exists() and not force:
-        raise ApiError(f"--midi: {out} exists; pass --force to overwrite it")
+    check_output(out, "--midi", force=force)
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import msgspec
 
@@ -130,7 +130,7 @@ def clip_plans(notes: tuple[Note, ...], role: str, bars: int, bpm: float) -> lis
     ]
 
 
-def write_clip_midi(result: dict[str, Any], bpm: float, out: Path) -> None:
+def write_clip_midi(result: dict[str, Any], bpm: float, out: Path | BinaryIO) -> None:
     """The clip ``make_clip`` returned, as a MIDI file with one track for its role."""
     notes = tuple(
         Note(n["pitch"], round(n["start"] * TICKS_PER_BEAT), max(1, round(n["length"] * TICKS_PER_BEAT)), n["velocity"])

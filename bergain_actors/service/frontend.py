@@ -35,10 +35,6 @@ def check_exposure(host: str, token: str | None) -> None:
         )
 
 
-LINGER_S = 2.0
-"""How long the API outlives its set, at most, to send every client the set's last events (``SetEnded``)."""
-
-
 class HttpFrontend:
     """Attach with ``attach`` before the set starts, then run ``serve`` beside it (``perform(beside=...)``: it
     outlives the set until ``finish`` has sent every client the end)."""

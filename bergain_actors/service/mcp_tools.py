@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import os
 from collections import deque
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from bergain_actors import control
 from bergain_actors.core import events as ev
 from bergain_actors.core.summary import Summary
 from bergain_actors.music.clip import ClipError
+from bergain_actors.outputs import OutputRefused, check_output, write_atomically
 from bergain_actors.service import chat
 from bergain_actors.service.http import is_loopback
 from bergain_actors.service.session import NoRouter, Session
@@ -325,7 +327,8 @@ class SetTools:
             return result
         data = dict(result.structured_content or {})
         out = self._midi_file(prompt, midi_path)
-        clips.write_clip_midi(data, self.session.view.bpm or self.session.scenario.bpm, out)
+        bpm = self.session.view.bpm or self.session.scenario.bpm
+        write_atomically(out, lambda file: clips.write_clip_midi(data, bpm, file))
         data["midi_path"] = str(out)
         blob = EmbeddedResource(
             type="resource",
@@ -339,8 +342,12 @@ class SetTools:
         """``given``, never over an existing file; by default a new file beside the set's logs."""
         if given:
             out = Path(given).expanduser()
-            if out.exists():
+            if os.path.lexists(out):  # a file, a device, a FIFO, a link: never written over
                 raise ToolError(f"midi_path: {out} exists; give another path")
+            try:
+                check_output(out, "midi_path", force=False)
+            except OutputRefused as exc:
+                raise ToolError(str(exc)) from None
             return out
         words = "-".join("".join(c for c in w if c.isalnum()) for w in prompt.lower().split()[:6]).strip("-")
         folder = self.session.scenario.path(self.session.scenario.log_dir)

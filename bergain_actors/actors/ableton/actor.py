@@ -12,6 +12,12 @@ The rlm brain's Live tools act through ``AbletonOp`` events: a task of the actor
 (beside the clips, never holding them up), reads Live again (``LiveSnapshot``: what the tools read) and answers
 ``AbletonOpDone``.
 
+Live is shared and UDP loses datagrams: every write is confirmed (clips and fires read back, tracks checked by
+index and name) or idempotent (faders sent whole each bar), and only what failed is sent again. A watchdog reads
+Live's song time every half beat (a beat the listener did not push still reaches the clock) and, once a bar, its
+tempo and our tracks; what someone else changed follows the scenario's ``on_transport`` / ``on_tempo``. Each bar
+Live did not play as planned is a ``LiveBarOff``. The ring of clip slots never holds a performer's clip.
+
 An edge actor: ``handle`` only records plans, bars and operations; the actor's own tasks talk to Live. Everything
 it learns from Live (beats, errors, losses, reloads, listeners, snapshots) and everything it does (clips written
 and fired, scenes fired, operations) is an event first, so ``replay --verify`` needs no Live. Faults never reach
@@ -21,6 +27,8 @@ with backoff and resyncs.
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from typing import Any
 
 import msgspec
@@ -167,8 +175,9 @@ class AbletonLink(Actor):
         """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
         self._followed = 0.0
         """The tempo set in Live that the set follows (``on_tempo = follow``)."""
-        self._tempo_before = 0.0
-        """The tempo sent before the last one: Live still at it means our change was lost, not someone's."""
+        self._tempi: deque[float] = deque(maxlen=8)
+        """The tempi we sent last: Live at one of them is our own doing (a glide's step, a change lost), not
+        someone else's."""
         self._follow_from = -1
         """The first bar planned at ``_followed``: earlier plans' tempi are not sent (they would undo it)."""
         self._reloaded = False
@@ -214,11 +223,12 @@ class AbletonLink(Actor):
                 self._reloaded = True
             self._wake.set()
 
-    def _beat(self, beat: int) -> None:
+    def _beat(self, beat: int, pushed: bool = True) -> None:
         """Live reached ``beat`` (pushed by its listener, or read from its song time by the watchdog): logged, then
-        the clock. A beat already seen is not news; a beat behind the last one means Live's song time went back."""
+        the clock. A beat already seen is not news; a pushed beat well behind the last one means Live's song time
+        went back. A read one never moves the clock back (its answer may be older than a push)."""
         clock = self.clock
-        if beat == self._beat_seen or (0 < self._beat_seen - beat <= 1):
+        if beat == self._beat_seen or (0 < self._beat_seen - beat <= (1 if pushed else 1 << 30)):
             return
         self._beat_seen = beat
         bar = beat // self.beats_per_bar - clock.origin if clock.up else -1
@@ -247,6 +257,12 @@ class AbletonLink(Actor):
                 finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
                     if self.state.ok and self.state.played + 1 >= self.ctx.set.total_bars:
                         osc.send("/live/song/stop_all_clips", 1)
+                        with (
+                            trio.CancelScope(shield=True),
+                            trio.move_on_after(self.clock.bar_seconds / 2),
+                            contextlib.suppress(OscError),
+                        ):
+                            await self._check_bar(osc)  # the last bar is checked like every other
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
@@ -372,7 +388,7 @@ class AbletonLink(Actor):
                 cancel.cancel()
 
         async with trio.open_nursery() as nursery:
-            for task in (self._watch, self._follow, self._writer):
+            for task in (self._watch, self._follow, self._writer, self._looker):
                 nursery.start_soon(guard, task, nursery.cancel_scope)
         raise failed[0]
 
@@ -409,7 +425,6 @@ class AbletonLink(Actor):
         with no push the listener is registered again; when that does not bring it back, the set says so once and
         follows Live's song time. What someone else changed in Live is handled by the scenario's policy."""
         registered = -1
-        looked = -1
         while True:
             await trio.sleep(30.0 / self.ctx.scenario.bpm)  # half a beat at the set's tempo
             song_time, playing = await live.gather(
@@ -424,20 +439,7 @@ class AbletonLink(Actor):
             beat = int(float(song_time[0]))
             if beat < 0 or not self.clock.up:
                 continue
-            self._beat(beat)
-            bar = self.clock.set_bar()
-            if bar is not None and self.state.played >= 0 and abs(bar - self.state.played) >= 2:
-                self._change(
-                    "transport moved",
-                    f"Live's song time jumped to its bar {beat // self.beats_per_bar} while the set played bar"
-                    f" {self.state.played} (someone moved or restarted the transport, or Live stalled): the set"
-                    " joins Live there",
-                )
-                await self._resync(osc, keep=False)
-                continue
-            if bar is not None and bar > looked:
-                looked = bar
-                await self._look(osc)
+            self._beat(beat, pushed=False)
             if beat - self._pushed < 2:
                 continue
             if registered < 0 or beat - registered >= 2 * self.beats_per_bar:
@@ -450,6 +452,16 @@ class AbletonLink(Actor):
                     " be taking its pushes); the set follows Live's song time, read every half beat"
                 )
                 self._change("beat lost", detail)
+
+    async def _looker(self, osc: OscClient) -> None:
+        """``_look`` once a bar, beside the watchdog (a slow answer there must not stop the song time's reads)."""
+        looked = -1
+        while True:
+            await self.clock.changed()
+            bar = self.clock.set_bar()
+            if bar is not None and bar > looked and not self._stopped:
+                looked = bar
+                await self._look(osc)
 
     def _change(self, state: str, detail: str) -> None:
         """Something in Live is not as the set left it: a warning, an event (the summary's "Live changes")."""
@@ -484,7 +496,7 @@ class AbletonLink(Actor):
         (tempo,) = await osc.query("/live/song/get/tempo")
         tempo = round(float(tempo), 2)
         if state.tempo and tempo != round(state.tempo, 2) and tempo != self._followed:
-            if tempo == round(self._tempo_before, 2):  # our last change was lost on the way: send it again
+            if tempo in self._tempi:  # one of ours (late, or our change was lost on the way): send the set's again
                 osc.send("/live/song/set/tempo", float(state.tempo))
             elif self.config.on_tempo == "restore":
                 self._change(
@@ -679,7 +691,7 @@ class AbletonLink(Actor):
         if bar < self._follow_from and bpm != self._followed:
             return  # planned before the set followed Live's tempo
         if bpm != self.state.tempo:
-            self._tempo_before = self.state.tempo
+            self._tempi.append(round(bpm, 2))
             osc.send("/live/song/set/tempo", float(bpm))
             self.state.tempo = bpm
             self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm

@@ -5,6 +5,7 @@ Real sockets on 127.0.0.1, a minimal HTTP/1.1 with keep-alive, and a ``mode`` sw
 - ``ok``: a canned answer (``answer``), ``malformed``: a body that is not JSON, ``bad_request``: a 400 (the
   caller's fault), ``error500``, ``rate_limit``: 429 with ``Retry-After: retry_after``;
 - ``hang``: read the request and never answer; ``trickle``: the right answer, one byte every ``trickle_s``;
+  ``slow``: the right answer after ``delay_s`` (a model on a loaded machine);
 - ``refuse``: stop listening (connections are refused), ``proxy``: forward to ``proxy_to`` (e.g. the real local
   server);
 - ``echo_key``: a 401 whose message repeats the API key the request carried (as some providers do), in the body and
@@ -13,8 +14,9 @@ Real sockets on 127.0.0.1, a minimal HTTP/1.1 with keep-alive, and a ``mode`` sw
   log-probabilities as a function of its messages alone, once ``hold(body)`` returns (a test's delay): the same
   questions get the same answers, whenever they come.
 
-Only POSTs are subject to the mode and counted (``posts``, ``hits``); ``GET /v1/models`` always answers, one byte
-every ``trickle_s`` when ``models_trickle`` is set.
+Only POSTs are subject to the mode and counted (``posts``, ``hits``, ``bodies``, ``headers``); ``GET /v1/models``
+always answers: with ``models_status`` (a 401 for a key it refuses), one byte every ``trickle_s`` when
+``models_trickle`` is set.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ Mode = Literal[
     "rate_limit",
     "hang",
     "trickle",
+    "slow",
     "refuse",
     "proxy",
     "echo_key",
@@ -50,7 +53,9 @@ class FaultServer:
         self.proxy_to = proxy_to.rstrip("/")
         self.retry_after = 1.0
         self.trickle_s = 0.05
+        self.delay_s = 1.0
         self.models_trickle = False
+        self.models_status = 200
         self.hold: Callable[[dict[str, object]], Awaitable[None]] | None = None
         """``score``: awaited with the request's body before it is answered (None: answer at once)."""
         self.port = 0
@@ -59,6 +64,8 @@ class FaultServer:
         """The mode each POST met, in order."""
         self.bodies: list[dict[str, object]] = []
         """Each POST's JSON body, in order."""
+        self.headers: list[dict[str, str]] = []
+        """Each request's headers (lower-case names), GETs included, in order."""
         self._posted = trio.Event()
         self._nursery: trio.Nursery | None = None
         self._scope: trio.CancelScope | None = None
@@ -124,9 +131,9 @@ class FaultServer:
                 if request is None:
                     return
                 method, path, headers, body = request
+                self.headers.append(headers)
                 if method != "POST":
-                    models = json.dumps({"object": "list", "data": [{"id": "fault-model"}]}).encode()
-                    await (self._trickle(stream, models) if self.models_trickle else _send(stream, 200, models))
+                    await self._models(stream)
                     continue
                 mode = self.mode
                 self.posts += 1
@@ -174,8 +181,19 @@ class FaultServer:
             payload = json.dumps(self._payload(path, body)).encode()
             if mode == "trickle":
                 await self._trickle(stream, payload)
+            elif mode == "slow":
+                await trio.sleep(self.delay_s)
+                await _send(stream, 200, payload)
             else:
                 await _send(stream, 200, payload)
+
+    async def _models(self, stream: trio.SocketStream) -> None:
+        if self.models_status != 200:
+            error = {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}}
+            await _respond(stream, self.models_status, error)
+            return
+        models = json.dumps({"object": "list", "data": [{"id": "fault-model"}]}).encode()
+        await (self._trickle(stream, models) if self.models_trickle else _send(stream, 200, models))
 
     async def _trickle(self, stream: trio.SocketStream, payload: bytes) -> None:
         await stream.send_all(_head(200, len(payload)))

@@ -10,6 +10,7 @@ failing over beats failing every request), as LiteLLM does.
 from __future__ import annotations
 
 import email.utils
+import functools
 import importlib.util
 import json
 import math
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import httpx
+import jsonschema
 import msgspec
 import trio
 
@@ -28,7 +30,16 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.scenario import ProviderConfig
 
 FailureKind = Literal[
-    "refused", "timeout", "server", "rate_limited", "malformed", "rejected", "exhausted", "caller", "not_ready"
+    "refused",
+    "timeout",
+    "server",
+    "rate_limited",
+    "malformed",
+    "unusable",
+    "rejected",
+    "exhausted",
+    "caller",
+    "not_ready",
 ]
 _NO_VERDICT = frozenset({"caller", "not_ready"})
 
@@ -96,7 +107,7 @@ class HTTPProvider(Provider):
 
     def __init__(self, config: ProviderConfig) -> None:
         super().__init__(config)
-        self.key_env = config.key_env or (self.default_key_env if not config.base_url else "")
+        self.key_env = key_variable(config)
         self.key = os.environ.get(self.key_env, "") if self.key_env else ""
         if self.key_env and not self.key:
             raise ConfigError(f"key variable {self.key_env} is not set")
@@ -127,11 +138,14 @@ class HTTPProvider(Provider):
         with trio.move_on_after(CHECK_S):
             try:
                 async with httpx.AsyncClient(timeout=CHECK_S, headers=self.headers()) as client:
-                    await client.get(f"{self.base_url}/models")
+                    response = await client.get(f"{self.base_url}/models")
             except httpx.TimeoutException:
                 return late
             except httpx.TransportError as exc:
                 return f"unreachable: {self.base_url}: {_describe(exc)}"
+            if response.status_code in (401, 403):  # it answers, but not to us: every call would be refused too
+                message = _error_message(response).replace(self.key, "[redacted]") if self.key else ""
+                return f"rejected: HTTP {response.status_code} from {self.base_url}/models: {message or 'no reason'}"
             return ""
         return late
 
@@ -245,7 +259,7 @@ class OpenAIProvider(HTTPProvider):
             if not self.gives_probabilities:
                 return Answer(text, prompt_tokens, 1)
             scores.append(found)
-        return Answer(text, prompt_tokens, len(scores), tuple(scores))
+        return Answer(text, prompt_tokens, 1, tuple(scores))  # one token per prompt: the most any call generated
 
 
 class AnthropicProvider(HTTPProvider):
@@ -304,6 +318,8 @@ class LocalProvider(OpenAIProvider):
         if importlib.util.find_spec("xllamacpp") is None:
             raise ConfigError("the xllamacpp package is not installed")
         self.state = "starting"
+        self.generation = 0
+        """How many times the server has come up: a call that saw generation N can wait for N + 1."""
         self._changed = trio.Event()
 
     @property
@@ -313,6 +329,7 @@ class LocalProvider(OpenAIProvider):
     def set_address(self, base_url: str) -> None:
         """The server is listening (or, with "", gone): wake the calls waiting to see which."""
         self.base_url = base_url
+        self.generation += bool(base_url)
         self._changed.set()
         self._changed = trio.Event()
 
@@ -320,6 +337,11 @@ class LocalProvider(OpenAIProvider):
         """Until the server listens (its first boot, or its restart after a crash), or its start failed. The router
         waits only offline, where the music waits for decisions; live, failing over is its job."""
         while not self.base_url and self.state != "failed":
+            await self._changed.wait()
+
+    async def wait_restart(self, generation: int) -> None:
+        """Until the server is up again after ``generation`` (it died under a call), or its start failed."""
+        while (self.generation <= generation or not self.base_url) and self.state != "failed":
             await self._changed.wait()
 
     async def check(self) -> str:
@@ -369,6 +391,7 @@ class ScriptedProvider(Provider):
 
 
 KINDS = ("anthropic", "local", "openai", "scripted")
+_HTTP_KINDS: dict[str, type[HTTPProvider]] = {"openai": OpenAIProvider, "anthropic": AnthropicProvider}
 
 
 def build(config: ProviderConfig, resolve: Callable[[str], Path] = Path) -> Provider:
@@ -409,12 +432,53 @@ def default_model_path() -> Path | None:
     return Path(spec.submodule_search_locations[0]) / SMOLLM2_FILE
 
 
-def check_json(text: str) -> None:
-    """A schema was requested: the answer must at least be JSON (the caller validates the shape)."""
+def key_variable(config: ProviderConfig) -> str:
+    """The environment variable whose value ``config`` would send as its API key ("" = none): its own ``key_env``,
+    else its kind's (``OPENAI_API_KEY``...) when it talks to the kind's own service (no ``base_url``)."""
+    kind = _HTTP_KINDS.get(config.kind)
+    if kind is None:
+        return ""
+    return config.key_env or (kind.default_key_env if not config.base_url else "")
+
+
+def check_answer(text: str, schema: dict[str, Any] | None) -> None:
+    """A schema was requested: the answer must be JSON, with no NaN or infinity, that the schema accepts (``None``:
+    JSON is enough). Anything else is unusable, and so the provider's failure (the next provider is asked), not
+    the caller's problem."""
     try:
-        json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except ValueError:
         raise ProviderError("malformed", f"answer is not JSON though a schema was requested: {text[:60]!r}") from None
+    if schema is None:
+        return
+    if _has_infinite(data):
+        raise ProviderError("unusable", f"answer holds a number too large to use: {text[:60]!r}")
+    error = jsonschema.exceptions.best_match(_validator(json.dumps(schema, sort_keys=True)).iter_errors(data))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "the answer"
+        raise ProviderError("unusable", f"{where}: {error.message[:120]} (the schema asked for was not kept)")
+
+
+@functools.lru_cache(maxsize=64)
+def _validator(schema: str) -> jsonschema.protocols.Validator:
+    """One validator per schema text (a phrase's menu size makes a handful of schemas per set)."""
+    loaded = json.loads(schema)
+    return jsonschema.validators.validator_for(loaded)(loaded)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _has_infinite(value: Any) -> bool:
+    """1e999 parses to infinity; no decision means that."""
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_has_infinite(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_infinite(v) for v in value)
+    return False
 
 
 def _scripted_scores(text: str) -> tuple[dict[str, float], ...]:

@@ -83,6 +83,7 @@ class WavWriter:
             raise SetCannotContinue(f"cannot write the WAV {self.path}: {self._why(exc)}") from None
         self.frames += len(audio)
         self._whole = self.path.stat().st_size
+        _count_bytes(self.path, self._whole)
 
     def close(self) -> None:
         if self._file.closed:
@@ -101,6 +102,14 @@ def _cut_wav(path: Path, size: int) -> None:
     """Truncate a canonical 44-byte-header WAV to ``size`` bytes and make its RIFF and data sizes say so."""
     with open(path, "r+b") as file:
         file.truncate(size)
+    _count_bytes(path, size)
+
+
+def _count_bytes(path: Path, size: int) -> None:
+    """Make a canonical 44-byte-header WAV's RIFF and data sizes count its first ``size`` bytes: after every whole
+    bar, so a set killed outright (SIGKILL, power) leaves a WAV whose header holds exactly its whole bars (a bar
+    torn by the kill lies past the data size, where no reader looks)."""
+    with open(path, "r+b") as file:
         header = file.read(44)
         if len(header) == 44 and header[:4] == b"RIFF" and header[36:40] == b"data":
             file.seek(4)

@@ -1,0 +1,147 @@
+"""How fast does a set render offline, and what does a bar cost? The 60-minute autopilot set (``run --fast
+--no-audio --no-report``, seed 1) by this code and by the code of 5d6d18b (a ``git worktree`` of that commit,
+with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, peak RSS of
+the set's process. Then the 8-minute default set's cost per bar as its streamer pays it (render, hearing, the
+bar's checksum): median, mean, p99 and the cold first bar, timed over the set's logged plans.
+
+    .venv/bin/python bench/bench_offline.py [--rounds 3] [--minutes 60] [--before 5d6d18b] [--default-log LOG]
+
+The machine is shared: the load average is printed beside the figures, and the ratio of each interleaved pair
+is the figure to compare. Without ``--default-log`` the default set is played first (the embedded LM decides it:
+about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def run_set(tree: Path, minutes: float, out: Path, new: bool) -> tuple[float, float]:
+    """One set played by the code in ``tree``: (wall seconds, peak RSS in MB) of its process."""
+    argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tree / "scenarios" / "autopilot.toml")]
+    argv += ["--minutes", f"{minutes:g}", "--fast", "--no-audio", "--quiet", "--seed", "1", "--out", str(out)]
+    if new:
+        argv.append("--no-report")  # the old code had no report to skip
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    started = time.perf_counter()
+    child = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    child.returncode = os.waitstatus_to_exitcode(status)
+    if child.returncode != 0:
+        raise SystemExit(f"the set by {tree} failed ({child.returncode}): {err[-1500:]}")
+    for path in out.iterdir():  # a 60-minute WAV is 635 MB: keep the disk free between runs
+        path.unlink()
+    return wall, usage.ru_maxrss / 1024
+
+
+def worktree(commit: str, where: Path) -> Path:
+    tree = where / f"bergain-{commit}"
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", str(tree), commit], check=True,
+                   capture_output=True)  # fmt: skip
+    return tree
+
+
+def per_bar(log: Path) -> dict[str, float]:
+    """Every bar of a logged set rendered, heard and checksummed as the streamer does, in a renderer of its own
+    (no copies made by an earlier one): ms per bar."""
+    from bergain_actors import replay
+    from bergain_actors.core.log import LogReader
+    from bergain_actors.music.fingerprint import bar_checksum
+    from bergain_actors.music.hearing import hear
+    from bergain_actors.music.pack import index_pack
+    from bergain_actors.music.render import Renderer, forget_copies
+
+    scenario = replay.scenario_of(LogReader(log))
+    pack = index_pack(scenario.path(scenario.sample_pack), scenario.sample_rate)
+    forget_copies()
+    renderer = Renderer(pack, scenario.sample_rate)
+    renderer.prepare(scenario.bpm, scenario.beats_per_bar)
+    times = []
+    for plan in replay.played_plans(LogReader(log)):
+        started = time.perf_counter()
+        audio = renderer.render(plan)
+        hear(audio, scenario.sample_rate, plan.beats_per_bar)
+        bar_checksum(audio)
+        times.append((time.perf_counter() - started) * 1000)
+    ordered = sorted(times)
+    return {
+        "bars": len(times),
+        "median": statistics.median(times),
+        "mean": statistics.fmean(times),
+        "p99": ordered[min(len(ordered) - 1, int(0.99 * len(ordered)))],
+        "cold": times[0],
+    }
+
+
+def default_set(out: Path) -> Path:
+    argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(ROOT / "scenarios" / "default.toml")]
+    argv += ["--minutes", "8", "--fast", "--no-audio", "--no-report", "--quiet", "--out", str(out)]
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+    (log,) = out.glob("*.bgnlog")
+    return log
+
+
+def load() -> str:
+    return " / ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--minutes", type=float, default=60.0)
+    parser.add_argument("--before", default="5d6d18b", help="the commit to compare with")
+    parser.add_argument("--default-log", type=Path, help="a logged 8-minute default set (else one is played)")
+    args = parser.parse_args()
+    console = Console(width=140)
+    seconds = args.minutes * 60
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        before = worktree(args.before, tmp)
+        out = tmp / "out"
+        out.mkdir()
+        try:
+            load_before = load()
+            runs: list[tuple[str, float, float]] = []
+            for _ in range(args.rounds):
+                for name, tree, new in ((args.before, before, False), ("this code", ROOT, True)):
+                    wall, rss = run_set(tree, args.minutes, out, new)
+                    runs.append((name, wall, rss))
+            load_after = load()
+        finally:
+            subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
+        table = Table(title=f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} "
+                      f"interleaved rounds; load {load_before} before, {load_after} after")  # fmt: skip
+        for column in ("round", "code", "wall s", "× real time", "peak RSS MB", "this / before"):
+            table.add_column(column, justify="right")
+        for i in range(0, len(runs), 2):
+            (a, wa, ra), (b, wb, rb) = runs[i], runs[i + 1]
+            table.add_row(str(i // 2 + 1), a, f"{wa:.2f}", f"{seconds / wa:.0f}", f"{ra:.0f}", "")
+            table.add_row("", b, f"{wb:.2f}", f"{seconds / wb:.0f}", f"{rb:.0f}", f"{wb / wa:.2f}")
+        console.print(table)
+        log = args.default_log or default_set(out)
+        costs = per_bar(log)
+        console.print(
+            f"8-minute default set ({log.name}), per bar (render + hearing + checksum, {costs['bars']:.0f} bars):"
+            f" median {costs['median']:.2f} ms, mean {costs['mean']:.2f} ms, p99 {costs['p99']:.1f} ms,"
+            f" cold (first bar) {costs['cold']:.1f} ms; load {load()}",
+            highlight=False,
+        )
+
+
+if __name__ == "__main__":
+    main()
