@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +10,10 @@ import msgspec
 import trio
 
 from bergain_actors.core.scenario import Scenario
-from bergain_actors.music.intents import Reading
 from bergain_actors.outputs import check_output
 from bergain_actors.service import chat
 from bergain_actors.service.clips import make_clip
-from bergain_actors.service.session import NoRouter, router_session
+from bergain_actors.service.session import router_session
 
 
 class ApiError(Exception):
@@ -64,30 +62,16 @@ PATIENT_S = 120.0
 
 
 async def intents_alone(scenario: Scenario, text: str) -> dict[str, Any]:
-    """What ``text`` asks the music to do, read as a set reads it: the LM's calibrated choice among the intents
-    code proposes (the scenario's providers; the embedded model by default), or code alone when the LM fails."""
-    from bergain_actors import choice
-    from bergain_actors.core import events as ev
+    """What ``text`` asks the music to do (``chat.read_intents``) on the scenario's providers, the embedded model by
+    default; no model is started when code finds nothing for it to choose among."""
     from bergain_actors.music import reading
 
-    lex, kinds = reading.candidates(text)
-    found: dict[str, Any] = {"lm": None, "fallback": ""}
+    if not reading.candidates(text)[1]:
+        return await chat.read_intents(None, text)
     patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, PATIENT_S)) for p in scenario.router.providers]
     scenario = msgspec.structs.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
-    got: Reading = lex
-    if kinds:
-        b = reading.ballot(text, kinds, random.Random(0))
-        async with router_session(scenario) as session:
-            try:
-                asked = await choice.ask(session, b, purpose="intent", timeout=300)
-            except NoRouter as exc:
-                asked = ev.LMFailed(request_id="intent", reason=str(exc))
-        if isinstance(asked, ev.LMFailed):
-            found["fallback"] = f"the LM failed: {asked.reason}; read by code alone"
-        else:
-            got = reading.combine(lex, kinds, asked[0])
-            found["lm"] = {"options": list(kinds), **msgspec.to_builtins(asked[0])}
-    return {**msgspec.to_builtins(got), **found, "command": chat.command_for(got)}
+    async with router_session(scenario) as session:
+        return await chat.read_intents(session, text, timeout=300)
 
 
 def run(fn: Any, *args: Any) -> Any:
