@@ -9,6 +9,7 @@ import httpx
 import msgspec
 import trio
 
+from bergain_actors.actors.router.local import START_TIMEOUT_S
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.outputs import check_output
 from bergain_actors.service import chat
@@ -46,7 +47,7 @@ async def playing(url: str, token: str | None) -> bool:
 async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
     """A clip from the scenario's providers with no set playing (its notes only)."""
     async with router_session(scenario) as session:
-        made = await make_clip(session, prompt, target="none")
+        made = await make_clip(session, prompt, target="none", timeout=patience(scenario))
     return msgspec.to_builtins(made)
 
 
@@ -59,6 +60,14 @@ async def ask_alone(scenario: Scenario, question: str) -> dict[str, Any]:
 
 PATIENT_S = 120.0
 """A person waiting at the command line waits longer than a bar: a loaded machine boots the model slowly."""
+
+
+def patience(scenario: Scenario) -> float:
+    """How long a command-line clip waits for the LM: the embedded model's boot budget where it may have to boot,
+    then each provider's own deadline in turn (their failures, not ours, end the wait)."""
+    providers = scenario.router.providers
+    boot = START_TIMEOUT_S if any(p.kind == "local" for p in providers) else 0.0
+    return max(PATIENT_S, boot + sum(p.timeout_s for p in providers))
 
 
 async def intents_alone(scenario: Scenario, text: str) -> dict[str, Any]:
