@@ -16,7 +16,7 @@ set, ``await ask(session, b, ...)`` does the same through ``service.session.rout
 
 from bergain_actors.choice.ballot import LABELS, Ballot, ballot, prompts, request
 from bergain_actors.choice.offline import ask
-from bergain_actors.choice.pick import Choice, decide, distributions, pick, prior_of
+from bergain_actors.choice.pick import Choice, decide, distributions, label_in, pick, prior_of
 
 __all__ = [
     "LABELS",
@@ -26,6 +26,7 @@ __all__ = [
     "ballot",
     "decide",
     "distributions",
+    "label_in",
     "pick",
     "prior_of",
     "prompts",

@@ -122,6 +122,11 @@ def _rounded(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(round(v, DIGITS) for v in values)
 
 
+def label_in(text: str, labels: Sequence[str]) -> str | None:
+    """The first of ``labels`` that ``text`` names as a word of its own (a constrained answer), or None."""
+    return next((word for word in re.findall(r"\b\w\b", text) if word in labels), None)
+
+
 def decide(
     b: Ballot, answer: ev.LMResponse, temperature: float, rng: random.Random, prior: Sequence[float] = ()
 ) -> Choice:
@@ -143,7 +148,7 @@ def decide(
             draw=draw,
             provider=answer.provider,
         )
-    label = next((word for word in re.findall(r"\b\w\b", answer.text) if word in b.labels), None)
+    label = label_in(answer.text, b.labels)
     if label is None:
         return Choice(index=-1, option="", method="none", temperature=temperature, provider=answer.provider)
     index = b.orders[0][b.labels.index(label)]

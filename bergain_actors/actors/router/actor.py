@@ -25,6 +25,7 @@ import anyio
 import msgspec
 import trio
 
+from bergain_actors import choice
 from bergain_actors.actors.router.breaker import Breaker, Permit, Transition
 from bergain_actors.actors.router.detect import autodetect
 from bergain_actors.actors.router.local import LIVE_NICE, LocalServer, Status
@@ -398,7 +399,8 @@ class ProviderRouter(Actor):
 
     async def _call(self, slot: Slot, request: ev.LMRequest, limit: float) -> Answer:
         """One provider call, cut off at ``limit``; any surprise from the provider is its failure, never a crash,
-        and so is an answer that cannot be used (over the cap, or not what the schema asked for)."""
+        and so is an answer that cannot be used (over the cap, not what the schema asked for, or a choice that names
+        no option)."""
         seconds = limit - trio.current_time()
         with trio.move_on_at(limit) as scope:
             try:
@@ -409,6 +411,8 @@ class ProviderRouter(Actor):
                 raise ProviderError("malformed", f"{type(exc).__name__}: {exc}") from None
         if scope.cancelled_caught:
             raise ProviderError("timeout", f"slow call: no answer within {seconds:.2f} s")
+        if request.score and not answer.scores and choice.label_in(answer.text, request.score) is None:
+            raise ProviderError("unusable", f"neither probabilities nor an option in the answer {answer.text[:40]!r}")
         if slot.provider.kind == "scripted" and slot.provider.config.verbatim:  # what a logged set was given
             if request.response_schema is not None:
                 check_answer(answer.text, None)  # as the original: a JSON request fails again on what is not JSON
