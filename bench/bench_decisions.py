@@ -3,10 +3,10 @@
 Each situation (``decision_situations.py``) is shown exactly as the phrase brain shows a moment (``decision.py``,
 ``choice``), its menu in a seeded shuffled order (so no position means "best"). Brains: always the same position
 (the first, and the best single position in hindsight), a uniform random pick (its expected agreement), plain code
-(the menu's own scoring, what the autopilot-style ranking picks), and the LM three ways: greedy on the menu as
-shown (no calibration, one order), its orders averaged, and calibrated (the phrase brain's choice at temperature
-0). "Brief flips" is how often the choice changes when only the brief changes. The held-out third was kept out of
-every prompt and tuning step and is reported on its own.
+(the menu's own scoring, what the autopilot-style ranking picks), and the LM four ways: greedy on the menu as
+shown (no calibration, one order), its orders averaged, calibrated on one order, and calibrated on both (the phrase
+brain's choice at temperature 0). "Flips" is how often the choice changes when only the brief changes. The
+held-out third was kept out of every prompt and tuning step and is reported on its own.
 
     .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
 """
@@ -135,6 +135,9 @@ class LMAnswers:
             b, answer = self.answers[s.index, brief]
             if how == "calibrated":
                 return choice.decide(b, answer, 0.0, random.Random(0), self.prior).index
+            if how == "calibrated, one order":  # half the prompts: what ``ballot_orders = 1`` would choose
+                first = msgspec.structs.replace(b, orders=b.orders[:1], calibrate=False)
+                return choice.decide(first, answer, 0.0, random.Random(0), self.prior).index
             if how == "orders":
                 found = choice.distributions(msgspec.structs.replace(b, calibrate=False), answer.scores)
             else:  # greedy: the menu as shown, one order, no calibration
@@ -194,7 +197,7 @@ def main() -> int:
         patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
         scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
         trio.run(lm.collect, scenario, situations)
-        brains += [(f"LM {how}", lm.picker(how)) for how in ("greedy", "orders", "calibrated")]
+        brains += [(f"LM {how}", lm.picker(how)) for how in ("greedy", "orders", "calibrated, one order", "calibrated")]
     print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
     header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)
     print(header + "\n" + "-" * len(header))

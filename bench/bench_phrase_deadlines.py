@@ -63,6 +63,7 @@ def tally(events: list[ev.Event]) -> dict[str, object]:
         f"{pct([a.latency_ms for a in answers.values()], 0.95):.0f}",
         "model up at bar": next((e.bar for e in of(events, ev.LocalServerChanged) if e.status == "started"), "never"),
         "holds": len(of(events, ev.BarHeld)),
+        "why failed": "; ".join(sorted({f.reason.split(" (")[0] for f in failed}))[:60] or "-",
     }
 
 

@@ -48,6 +48,12 @@ class SetReport(msgspec.Struct, frozen=True):
     silent_seconds: int
     """After bar 1."""
     outro_end_has_kick: bool
+    peak_layers: float = 0.0
+    """Layers sounding (gain above 0) per bar in the peaks, on average: how dense the set gets."""
+    centroid_hz: float = 0.0
+    """Power-weighted spectral centroid of the whole set: how bright it sounds."""
+    peak_lufs: float = math.nan
+    """Loudness of the peaks: how much energy the set reaches."""
 
     @property
     def refused_rate(self) -> float:
@@ -95,6 +101,7 @@ def assess(events: list[ev.Event], audio: np.ndarray, rate: int, phrase_bars: in
         measure.gated_loudness(peaks) - measure.gated_loudness(breakdown) if breakdown.size and peaks.size else math.nan
     )
     moves = [e for e in events if isinstance(e, ev.MixerMove)]
+    peak_counts = [sum(1 for lay in p.layers if lay.gain > 0 and lay.role != "bed") for p in plans if p.phase in PEAKS]
     changed = measure.changed_phrases(plans, phrase_bars)
     outro = [p for p in plans if p.phase == "outro"]
     return SetReport(
@@ -117,4 +124,7 @@ def assess(events: list[ev.Event], audio: np.ndarray, rate: int, phrase_bars: in
         phases_off_grid=tuple(e.bar for e in events if isinstance(e, ev.PhaseChanged) and e.bar % phrase_bars),
         silent_seconds=measure.silent_seconds(audio, rate, skip_frames=meter.bar_frames(1, rate)[0]),
         outro_end_has_kick=bool(outro) and any(layer.role == "kick" and layer.gain > 0 for layer in outro[-1].layers),
+        peak_layers=round(float(np.mean(peak_counts)), 2) if peak_counts else 0.0,
+        centroid_hz=round(measure.segment_centroid(analysed, 0, len(audio), rate)),
+        peak_lufs=round(measure.gated_loudness(peaks), 1) if peaks.size else math.nan,
     )

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged, 4 log in
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -220,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
     ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
     ask.set_defaults(func=cmd_ask)
+
+    intent = sub.add_parser("intent", help="what words ask the music to do: intents and their probabilities")
+    intent.add_argument("words")
+    intent.add_argument("--json", action="store_true", help="one JSON object")
+    intent.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers read them")
+    intent.set_defaults(func=cmd_intent)
 
     report = sub.add_parser("report", help="an HTML page of plots of a logged set")
     report.add_argument("log", type=Path)
@@ -504,8 +511,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     except client.ApiError as exc:
         raise BadInput(str(exc)) from None
     print(answer["answer"])
-    if answer.get("suggestion"):
-        print(f"(suggestion, not applied: {answer['suggestion']!r})")
+    command = answer.get("proposed")
+    if command and where.startswith("the set") and sys.stdin.isatty():
+        if input(f"send {command!r} to the set? [y/N] ").strip().lower() in ("y", "yes"):
+            body = {"question": "yes", "conversation": args.conversation, "confirm": True}
+            try:
+                print(client.run(client.post, args.url, "/ask", body, token)["answer"])
+            except client.ApiError as exc:
+                raise BadInput(str(exc)) from None
+    elif command:
+        print(f"(proposed, not applied: {command!r}: send it to the set to confirm)")
     print(f"({where})", file=sys.stderr)
     return OK
 
@@ -757,6 +772,29 @@ def cmd_samples(args: argparse.Namespace) -> int:
     pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     print(pack.listing())
     print(f"content hash {pack.content_hash}")
+    return OK
+
+
+def cmd_intent(args: argparse.Namespace) -> int:
+    from bergain_actors.music.intents import label
+    from bergain_actors.service import client
+
+    if not args.words.strip():
+        raise BadInput("intent: no words given")
+    scenario, _ = scenarios.load(args.scenario)
+    found = client.run(client.intents_alone, scenario, args.words)
+    if args.json:
+        print(json.dumps(found, ensure_ascii=False))
+        return OK
+    if not found["intents"]:
+        print("nothing the vocabulary knows (a set varies something audible)")
+    for intent in found["intents"]:
+        print(f"{label(intent['kind'], intent.get('role', '')):<20} {intent['p']:.2f}")
+    lm = found["lm"]
+    how = f"the LM's calibrated choice ({lm['provider']}) among {', '.join(lm['options'])}" if lm else "code alone"
+    print(f"read by {how}" + (f" ({found['fallback']})" if found["fallback"] else ""))
+    if found["command"]:
+        print(f"in a set: {found['command']!r}")
     return OK
 
 

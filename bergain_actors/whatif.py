@@ -232,8 +232,9 @@ def recording(reader: LogReader) -> Recording:
     for event in reader:
         if isinstance(event, ev.LMRequest):
             purposes[event.request_id] = event.purpose
-        elif isinstance(event, ev.LMResponse):
-            answers.setdefault(purposes.get(event.request_id, "*"), []).append(event.text)
+        elif isinstance(event, ev.LMResponse):  # a scored answer (a choice ballot) as a script gives one
+            answer = json.dumps({"scores": list(event.scores)}) if event.scores else event.text
+            answers.setdefault(purposes.get(event.request_id, "*"), []).append(answer)
         elif isinstance(event, ev.LMFailed):  # not JSON: a request that asks for JSON fails again
             failed = f"(this request failed in the original set: {event.reason})"
             answers.setdefault(purposes.get(event.request_id, "*"), []).append(failed)

@@ -66,7 +66,7 @@ def test_every_log_in_the_corpus_is_checked_here():
 
 def test_the_format_1_log_reads_whole_and_says_why_its_decisions_differ(tmp_path, capsys):
     """Written by the first version, which recorded neither its code nor audio checksums: it reads and upcasts
-    whole, renders every bar, and its decisions are those of that code (the brief's lean came later): verify
+    whole, renders every bar, and its decisions are those of that code (the brief read as intents came later): verify
     names the first one this code makes differently and says the log does not record which code wrote it."""
     log = CORPUS / f"{FORMAT_1}.bgnlog"
     found = audit(log)
@@ -78,8 +78,8 @@ def test_the_format_1_log_reads_whole_and_says_why_its_decisions_differ(tmp_path
     assert "rendered 16 of 16 bars" in out and "bars carry no audio checksum" in err
     assert main(["replay", str(log), "--verify"]) == 3
     out, err = capsys.readouterr()
-    assert "does not record which code wrote it" in err and "replay diverged at seq 6" in err
-    assert "the first difference is at seq 6" in out
+    assert "does not record which code wrote it" in err and "replay diverged at seq 5" in err
+    assert "the first difference is at seq 5" in out
 
 
 def test_a_log_of_a_kind_this_code_lacks_names_the_kind(monkeypatch, capsys):

@@ -277,7 +277,7 @@ def test_the_live_display_under_a_pty_answers_every_command(terminal, tmp_path: 
     )
     assert "brain phrase" in shown or "brain autopilot" in shown
     for line, *answers in [
-        ("darker", "→ darker: steer 'darker' → the conductor at the next 4-bar line (the autopilot reads: darker)"),
+        ("darker", "→ darker: steer 'darker' → the conductor at the next 4-bar line (code reads: darker 1.00)"),
         ("energy +", "→ energy +: energy target +0.10 at the next 4-bar line"),
         ("hold", "→ hold: holding the groove from the next bar: no changes until 'resume'", "HOLDING (resume to"),
         ("resume", "→ resume: resuming: the brain changes things again from the next phrase"),

@@ -27,7 +27,8 @@ from bergain_actors.service.session import router_session
 
 pytestmark = pytest.mark.timeout(240)
 
-TOOLS = {"status", "steer", "energy", "tempo", "hold", "resume", "stop", "swap", "providers", "ask", "clip", "events"}
+TOOLS = {"status", "steer", "energy", "tempo", "hold", "resume", "stop", "swap", "providers", "intent", "ask", "clip"}
+TOOLS |= {"events"}
 RESOURCES = {"bergain://set/state", "bergain://set/summary"}
 
 
@@ -42,7 +43,7 @@ async def steer_and_see_it_acted(client: Client) -> tuple[int, dict]:
     playing = await client.call_tool("status", {})
     assert playing.structured_content["playing"] is True and not playing.is_error
     steered = await client.call_tool("steer", {"words": "darker"})
-    assert not steered.is_error and "the autopilot reads: darker" in steered.content[0].text
+    assert not steered.is_error and "code reads: darker" in steered.content[0].text
     seq = steered.structured_content["seq"]
     acted: list[dict] = []
     while not acted:  # each call waits up to 10 s on the server for the next SteerActed
@@ -156,7 +157,7 @@ async def test_an_http_session_behind_the_token_steers_the_set_that_replays_exac
             await live.ended.wait()
     assert_replays_exactly(live.log_path, live.wav_path, seq, acted, tmp_path)
     asks = [e for e in live.events if isinstance(e, ev.LMRequest) and e.purpose == "ask"]
-    assert len(asks) == 1  # the question went through the router like any LM call, logged
+    assert not asks  # the key is the set's state: no LM call
     assert live.of(ev.StopPlanned)[0].cause == stop_seq
 
 
@@ -171,10 +172,19 @@ async def test_commands_that_cannot_apply_are_refused_and_rejections_carry_their
             assert spaced.is_error and "one word without spaces" in spaced.content[0].text
             swapped = await client.call_tool("swap", {"slot": "critic", "kind": "none"})
             assert not swapped.is_error and swapped.content[0].text == "swap critic → none at the next bar line"
-            no_router = await client.call_tool("ask", {"question": "key?"})
-            assert no_router.is_error and "no LM router" in no_router.content[0].text
+            await live.bar(0)  # before the first bar the answer is that nothing has played yet
+            no_router = await client.call_tool("ask", {"question": "key?"})  # facts need no LM router
+            assert not no_router.is_error and no_router.structured_content["answer"] == "We are in A minor."
+            read = await client.call_tool("intent", {"words": "dark hypnotic warehouse"})
+            assert not read.is_error and [i["kind"] for i in read.structured_content["intents"]] == [
+                "darker",
+                "hypnotic",
+            ]
+            assert read.structured_content["command"] == "darker" and "'darker'" in read.content[0].text
+            assert "no LM router" in read.structured_content["fallback"]  # this set has none: code alone, said
         commands = [e for e in live.events if isinstance(e, ev.Control | ev.Steer | ev.CommandRejected)]
-        assert [type(e) for e in commands] == [ev.CommandRejected, ev.Control]  # the spaced swap never reached it
+        # the spaced swap never reached the desk, and reading the words applied nothing
+        assert [type(e) for e in commands] == [ev.CommandRejected, ev.Control]
         foreign = await httpx.AsyncClient().post(
             f"{live.url}/mcp", json={}, headers={"host": "evil.example", "content-type": "application/json"}
         )

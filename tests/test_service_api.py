@@ -203,5 +203,7 @@ async def test_the_router_alone_answers_provider_requests_and_refuses_set_comman
     assert health["playing"] is False and health["providers"] == {"scripted": "closed"}
     assert steer.status_code == 409 and "no set is playing" in steer.json()["error"]
     assert reset.status_code == 202
-    assert asked.status_code == 200 and asked.json()["context"] == {"playing": False}  # no set: no key, no tempo
+    context = asked.json()["context"]
+    assert asked.status_code == 200 and context["playing"] is False and "key" not in context  # no set: no key
+    assert asked.json()["answer"] == "No set is playing." and context["providers"] == {"scripted": "closed"}
     assert clipped == 0 and mido.MidiFile(str(out)).length > 0  # no set: the notes only, into the file

@@ -15,7 +15,7 @@ from bergain_actors.control.commands import Help, Parsed, parse
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.bus import Bus
-from bergain_actors.music.steering import intent_of
+from bergain_actors.music.intents import lexical
 
 LIGHTS = {"closed": "●", "half_open": "◐", "open": "○"}
 
@@ -95,8 +95,8 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
             what = f"to {event.value:.2f}" if event.absolute else f"{event.value:+.2f}"
             return Answer(True, f"energy target {what} at the next 4-bar line", seq)
         case ev.Steer():
-            reading = intent_of(event.text).kind
-            meaning = "no rule: the autopilot varies" if reading == "unknown" else f"the autopilot reads: {reading}"
+            reading = lexical(event.text)
+            meaning = "no intent known: it varies" if reading.top is None else f"code reads: {reading.describe()}"
             return Answer(True, f"steer {event.text!r} → the conductor at the next 4-bar line ({meaning})", seq)
         case ev.ProviderControl():
             health = next((e for e in caused if isinstance(e, ev.ProviderHealth)), None)

@@ -21,6 +21,7 @@ import msgspec
 import msgspec.inspect
 
 from bergain_actors.music.hearing import Hearing
+from bergain_actors.music.intents import Intent
 from bergain_actors.music.plan import BarPlan, Note
 
 WALL_FIELDS = frozenset({"wall", "latency_ms"})
@@ -164,6 +165,19 @@ class SteerActed(Event, frozen=True):
     intent: str
     """What the words were taken to mean (darker, energy_up, breakdown, hold, ...; ``unknown`` when no rule fits)."""
     action: str
+
+
+class IntentsRead(Event, frozen=True):
+    """Conductor → log, console: what some words were taken to mean (``music/intents.py``): the brief at the set's
+    start (``origin`` brief), or a steer (``cause`` is the ``Steer``). ``method``: ``lm`` (the LM's calibrated
+    choice, its distributions in ``lm``), ``lexical`` (code alone: no LM, or it failed, ``fallback`` says why)."""
+
+    origin: Literal["brief", "steer"]
+    text: str
+    intents: tuple[Intent, ...]
+    method: str
+    lm: dict[str, Any] = {}
+    fallback: str = ""
 
 
 class BrainChanged(Event, frozen=True):
@@ -644,6 +658,7 @@ AnyEvent = (
     | PhaseChanged
     | DirectiveActed
     | SteerActed
+    | IntentsRead
     | BrainChanged
     | PhraseDecision
     | RLMStep

@@ -63,6 +63,10 @@ class ConductorConfig(_Table):
     """max_tokens of one RLM step (reasoning + code)."""
     sandbox_timeout_s: Seconds = 5.0
     sandbox_memory_mb: Positive = 256
+    words: Literal["auto", "lm", "code"] = "code"
+    """How the brief and steers become intents: ``lm`` (a calibrated choice among the intents code proposes),
+    ``code`` (code alone), ``auto`` (the LM when an LM brain leads over a real LM provider, else code). The
+    shipped LM scenarios say ``lm``."""
 
 
 class CriticConfig(_Table):

@@ -53,6 +53,12 @@ class Summary:
         self.commands = 0
         self.rejected = 0
         self.steers = 0
+        self.brief = ""
+        """The brief's intents, as the set read them."""
+        self.readings = 0
+        self.read_by_lm = 0
+        self.read_by_code: list[str] = []
+        """Readings where code stood in for the LM, and why."""
         self.clips_fired = 0
         self.clips_late = 0
         self.live_bars_off: set[int] = set()
@@ -154,6 +160,14 @@ class Summary:
                 self.rejected += 1
             case ev.SteerActed():
                 self.steers += 1
+            case ev.IntentsRead():
+                self.readings += 1
+                self.read_by_lm += event.method == "lm"
+                if event.fallback:
+                    self.read_by_code.append(f"{event.text[:40]!r}: {event.fallback}")
+                if event.origin == "brief":
+                    shown = ", ".join(f"{i.kind}{':' + i.role if i.role else ''} {i.p:.2f}" for i in event.intents)
+                    self.brief = f"{shown or 'no intent'} (read by {'the LM' if event.method == 'lm' else 'code'})"
             case ev.ClipFired():
                 self.clips_fired += 1
             case ev.ClipLate():
@@ -183,6 +197,14 @@ class Summary:
             f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"
             " moved their target",
         ]
+        if self.brief:
+            out.append(f"brief        {self.brief}")
+        if self.readings:
+            line = f"words        {self.readings} read as intents, {self.read_by_lm} by the LM"
+            if self.read_by_code:
+                why = "; ".join(self.read_by_code[:3])
+                line += f"; {len(self.read_by_code)} by code because the LM could not: {why}"
+            out.append(line)
         if self.unfit:
             out.append(f"off key      {', '.join(self.unfit)}: no sample fits the key; the nearest ones play")
         if self.lacks:

@@ -40,7 +40,7 @@ from bergain_actors.service.replies import (
     ProviderView,
     Unavailable,
 )
-from bergain_actors.service.session import NoRouter, Session
+from bergain_actors.service.session import Session
 
 MAX_BODY = 64 * 1024
 """No request needs more: a prompt, a question, a command, a provider's settings."""
@@ -51,6 +51,9 @@ Text = Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
 class AskBody(msgspec.Struct, forbid_unknown_fields=True):
     question: Text
     conversation: Annotated[str, msgspec.Meta(min_length=1, max_length=64)] = "default"
+    confirm: bool = False
+    """Send the command this conversation's last answer proposed (``proposed``), as if typed; ``question`` is
+    then only logged in the conversation."""
 
 
 class ClipBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -257,13 +260,17 @@ class Api:
 
     async def ask(self, request: Request) -> Response:
         body = await decode_body(request, AskBody)
-        try:
-            answer = await chat.converse(self.session, self.memory, body.question, body.conversation)
-        except NoRouter as exc:
-            return reply(Problem(str(exc)), 503)
-        if isinstance(answer, ev.LMFailed):
-            return self._unavailable(answer)
-        return reply(answer)
+        if body.confirm:
+            line = self.memory.proposed.pop(body.conversation, None)
+            if line is None:
+                return reply(Problem("nothing to confirm: no command proposed in this conversation", "confirm"), 409)
+            if not self.session.plays:
+                return reply(Problem("no set is playing here: nothing to send the command to", "confirm"), 409)
+            sent = self.session.desk.submit(line)
+            if not sent.ok:
+                return reply(Problem(sent.text, "confirm", sent.seq), 422)
+            return reply(CommandReply(True, f"sent {line!r}: {sent.text}", sent.seq), 202)
+        return reply(await chat.converse(self.session, self.memory, body.question, body.conversation))
 
     async def clip(self, request: Request) -> Response:
         from bergain_actors.service import clips

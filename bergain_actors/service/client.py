@@ -9,12 +9,12 @@ import httpx
 import msgspec
 import trio
 
-from bergain_actors.core import events as ev
+from bergain_actors.actors.router.local import START_TIMEOUT_S
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.outputs import check_output
 from bergain_actors.service import chat
 from bergain_actors.service.clips import make_clip
-from bergain_actors.service.session import NoRouter, router_session
+from bergain_actors.service.session import router_session
 
 
 class ApiError(Exception):
@@ -47,22 +47,40 @@ async def playing(url: str, token: str | None) -> bool:
 async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
     """A clip from the scenario's providers with no set playing (its notes only)."""
     async with router_session(scenario) as session:
-        made = await make_clip(session, prompt, target="none")
+        made = await make_clip(session, prompt, target="none", timeout=patience(scenario))
     return msgspec.to_builtins(made)
 
 
 async def ask_alone(scenario: Scenario, question: str) -> dict[str, Any]:
-    """An answer from the scenario's providers, told only the scenario (no set is playing)."""
+    """An answer with no set playing: the facts of the scenario's providers only (``chat.converse``)."""
     async with router_session(scenario) as session:
-        facts = chat.context(session)
-        try:
-            answer = await session.ask_lm("ask", chat.messages(facts, [], question), max_tokens=160)
-        except NoRouter as exc:
-            raise ApiError(str(exc)) from None
-    if isinstance(answer, ev.LMFailed):
-        raise ApiError(f"no LM provider could answer: {answer.reason}")
-    text = answer.text.strip()
-    return {"answer": text, "suggestion": chat.suggestion(question, text), "context": facts}
+        made = await chat.converse(session, chat.Memory(), question, "cli")
+    return msgspec.to_builtins(made)
+
+
+PATIENT_S = 120.0
+"""A person waiting at the command line waits longer than a bar: a loaded machine boots the model slowly."""
+
+
+def patience(scenario: Scenario) -> float:
+    """How long a command-line clip waits for the LM: the embedded model's boot budget where it may have to boot,
+    then each provider's own deadline in turn (their failures, not ours, end the wait)."""
+    providers = scenario.router.providers
+    boot = START_TIMEOUT_S if any(p.kind == "local" for p in providers) else 0.0
+    return max(PATIENT_S, boot + sum(p.timeout_s for p in providers))
+
+
+async def intents_alone(scenario: Scenario, text: str) -> dict[str, Any]:
+    """What ``text`` asks the music to do (``chat.read_intents``) on the scenario's providers, the embedded model by
+    default; no model is started when code finds nothing for it to choose among."""
+    from bergain_actors.music import reading
+
+    if not reading.candidates(text)[1]:
+        return await chat.read_intents(None, text)
+    patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, PATIENT_S)) for p in scenario.router.providers]
+    scenario = msgspec.structs.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
+    async with router_session(scenario) as session:
+        return await chat.read_intents(session, text, timeout=300)
 
 
 def run(fn: Any, *args: Any) -> Any:

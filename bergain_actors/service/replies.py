@@ -146,14 +146,22 @@ class ProviderReply(msgspec.Struct):
 
 class AskReply(msgspec.Struct):
     answer: str
+    """Facts from the set's state, in words (``service/chat.py``): never an LM's claim."""
     conversation: str
     suggestion: str | None
-    """A command the exchange points at (``steer darker``): offered, never applied; send it to ``/control``."""
+    """The same as ``proposed`` (kept for older clients)."""
     context: dict[str, Any]
-    """What the LM was told about the session."""
+    """The facts the answer was drawn from, as the set's state held them."""
     provider: str
+    """The LM provider that chose the topic ("" when code did)."""
     seq: int
-    """The ``LMResponse`` event."""
+    """Its ``LMResponse`` event (0: none)."""
+    proposed: str | None = None
+    """The command an instruction asks for (a line ``control.parse`` accepts), never applied: a person confirms it
+    by sending it (``/control``, the terminal, the dashboard's button); null for a question."""
+    topics: list[str] = []
+    """What the question was about."""
+    how: str = "code"
 
 
 class ClipReply(msgspec.Struct, omit_defaults=True):

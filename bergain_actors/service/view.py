@@ -52,6 +52,8 @@ class SetView:
         self.brain = ""
         self.critic = ""
         self.decision: dict[str, Any] = {}
+        self.last_action: dict[str, Any] = {}
+        """The latest change decided: ``bar``, ``what``, ``why`` (who or what asked for it)."""
         self.notes: deque[dict[str, Any]] = deque(maxlen=8)
         self.providers: dict[str, str] = {}
         self.order: tuple[str, ...] = ()
@@ -89,6 +91,20 @@ class SetView:
                 self._played(event.bar)
             case ev.PhraseDecision():
                 self.decision = {"bar": event.bar, **msgspec.to_builtins(event.decision)}
+                label = event.decision.get("label")
+                if label:
+                    why = f"the phrase brain's LM chose it among {len(event.decision.get('menu', []))} moves"
+                    self.last_action = {"bar": event.bar, "what": label, "why": why}
+            case ev.MixerMove() if event.result.startswith("ok") and self.last_action.get("bar") != event.bar:
+                why = f"the {self.brain or 'autopilot'}'s rules in the {self.phase or 'set'}"
+                self.last_action = {"bar": event.bar, "what": f"{event.move} {event.role}".strip(), "why": why}
+            case ev.SteerActed() if event.cause in self.commands:
+                said = self.commands[event.cause].text
+                why = f"your {said!r}, read as {event.intent}"
+                self.last_action = {"bar": event.bar, "what": event.action, "why": why}
+            case ev.DirectiveActed():
+                why = f"the critic asked: {event.directive}"
+                self.last_action = {"bar": event.bar, "what": event.action, "why": why}
             case ev.RLMStep():
                 self.decision = {"bar": event.bar, "step": event.step, "reasoning": event.reasoning[:200]}
             case ev.Directive():

@@ -13,7 +13,8 @@ from bergain_actors.actors.conductor.base import BREAKDOWN_KEEP, Brain, Conducto
 from bergain_actors.actors.conductor.menu import PREFERRED_GAIN, Option, attempt
 from bergain_actors.core import events as ev
 from bergain_actors.music.arc import phase_at
-from bergain_actors.music.steering import BRIGHT_ROLES, intent_of
+from bergain_actors.music.intents import lexical
+from bergain_actors.music.steering import BRIGHT_ROLES
 
 PHASE_ROLES = {
     "intro": ("kick", "hihat", "texture"),
@@ -51,6 +52,15 @@ STEER_STEP = 0.1
 
 TONE_STEP = 0.5
 """How far "darker" or "brighter" leans the set's tone (the brief's, -1..1) for the rest of the set."""
+
+VARIATION_STEP = 1.0
+"""How far "more hypnotic" or "more variation" moves the set's variation (-1..1) for the rest of the set."""
+
+TEMPO_NUDGE = 4.0
+"""BPM that "faster" or "slower" glides the tempo by."""
+
+TENSION_PATTERNS = {"hihat": "sixteenths", "perc": "rolling", "synth": "offbeat_8ths"}
+"""Busier patterns that wind a groove up before a drop, tried in this order."""
 
 
 class AutopilotBrain(Brain):
@@ -205,9 +215,12 @@ class AutopilotBrain(Brain):
         return self.change(self.variations(self.ctx.rng(bar, "vary"), patterns=not swap, swaps=True), bar)
 
     def turn(self, bar: int) -> bool:
-        """The middle of a phrase in a groove: one role turns to another pattern (never the kick)."""
+        """The middle of a phrase in a groove: one role turns to another pattern (never the kick); a hypnotic
+        brief or steer turns it only every other phrase."""
         if self.phase not in TURN_PHASES:
             return False
+        if self.conductor.profile.variation <= -0.3 and (bar // self.conductor.phrase_bars) % 2:
+            return True
         self.change(self.variations(self.ctx.rng(bar, "turn"), patterns=True, swaps=False), bar)
         return True
 
@@ -248,32 +261,55 @@ class AutopilotBrain(Brain):
     # --- a person's steer -----------------------------------------------------------------------------------------
 
     def on_steer(self, steer: ev.Steer, bar: int) -> tuple[str, str] | None:
-        """Common intents mapped to moves in code; words with no rule still change something audible."""
+        """The steer's intents (as the Conductor read them) mapped to moves in code; words the vocabulary does not
+        know still change something audible."""
         if steer.intent == "energy":
             return ("energy_up" if steer.value > 0 else "energy_down"), self.toward_target(bar)
-        intent = intent_of(steer.text)
-        kind = intent.kind
+        reading = self.conductor.reading or lexical(steer.text)
+        top = reading.top
+        if top is None:
+            return "unknown", self.vary(bar, swap=True) or "nothing possible"
+        return top.kind, self.act(top.kind, top.role, bar) or "nothing possible"
+
+    def act(self, kind: str, role: str, bar: int) -> str:
+        conductor = self.conductor
         if kind in ("darker", "brighter"):
             moved = self.darker(bar) if kind == "darker" else self.brighter(bar)
-            leaned = self.conductor.shift_tone(-TONE_STEP if kind == "darker" else TONE_STEP, kind)
-            action = f"{moved}; {leaned}" if moved else leaned
-        elif kind in ("energy_up", "energy_down"):
-            self.conductor.move_target(self.conductor.bias + (STEER_STEP if kind == "energy_up" else -STEER_STEP))
-            action = self.toward_target(bar)
-        elif kind == "breakdown":
-            verdict = self.move("breakdown", "", bar, bars=self.conductor.phrase_bars)
-            action = verdict if verdict.startswith("ok") else ""
-        elif kind == "drop":
-            action = self.drop(bar)
-        elif kind == "mute":
-            channel = self.mixer.channels.get(intent.role)
-            verdict = self.move("mute", intent.role, bar) if channel and not channel.muted else "no such layer playing"
-            action = f"mute {intent.role}" if verdict == "ok" else f"{intent.role}: {verdict}"
-        elif kind == "bring_in":
-            action = self.bring_in(intent.role, bar)
-        else:
-            action = self.vary(bar, swap=True)
-        return kind, action or "nothing possible"
+            leaned = conductor.shift_tone(-TONE_STEP if kind == "darker" else TONE_STEP, kind)
+            return f"{moved}; {leaned}" if moved else leaned
+        if kind in ("energy_up", "energy_down", "tension"):
+            conductor.move_target(conductor.bias + (-STEER_STEP if kind == "energy_down" else STEER_STEP))
+            wound = self.wind_up(bar) if kind == "tension" else ""
+            return f"{wound}; {self.toward_target(bar)}" if wound else self.toward_target(bar)
+        if kind in ("denser", "sparser"):
+            leaned = conductor.shift_profile(cap_shift=1 if kind == "denser" else -1)
+            moved = self.build_up(bar) if kind == "denser" else self.strip_back(bar)
+            return f"{moved}; {leaned}" if moved else leaned
+        if kind in ("hypnotic", "vary"):
+            leaned = conductor.shift_profile(variation=-VARIATION_STEP if kind == "hypnotic" else VARIATION_STEP)
+            return leaned if kind == "hypnotic" else f"{self.vary(bar, swap=True) or 'nothing to vary'}; {leaned}"
+        if kind in ("faster", "slower"):
+            now = conductor.bpm if conductor.tempo_goal is None else conductor.tempo_goal
+            return conductor.glide_tempo(now + (TEMPO_NUDGE if kind == "faster" else -TEMPO_NUDGE))
+        if kind == "breakdown":
+            verdict = self.move("breakdown", "", bar, bars=conductor.phrase_bars)
+            return verdict if verdict.startswith("ok") else ""
+        if kind == "drop":
+            return self.drop(bar)
+        if kind == "mute":
+            channel = self.mixer.channels.get(role)
+            verdict = self.move("mute", role, bar) if channel and not channel.muted else "no such layer playing"
+            return f"mute {role}" if verdict == "ok" else f"{role}: {verdict}"
+        return self.bring_in(role, bar)
+
+    def wind_up(self, bar: int) -> str:
+        """Tension: one playing role turns to a busier pattern."""
+        for role, pattern in TENSION_PATTERNS.items():
+            channel = self.mixer.channels.get(role)
+            playing = channel is not None and not channel.muted and channel.kind == "hit"
+            if playing and channel.pattern != pattern and self.move("pattern", role, bar, name=pattern) == "ok":
+                return f"pattern {role} {pattern}"
+        return ""
 
     def toward_target(self, bar: int) -> str:
         target = f"target {self.target:.2f}"

@@ -37,11 +37,13 @@ from typing import Any, ClassVar
 import msgspec
 import trio
 
-from bergain_actors.actors.conductor.brief import tone
+from bergain_actors.actors.conductor.brief import Profile, Tone, profile
+from bergain_actors.actors.conductor.words import Words
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc, arrangement
 from bergain_actors.music.clip_layer import PlayingClip, layer_at, next_phrase
+from bergain_actors.music.intents import Reading, lexical
 from bergain_actors.music.mixer import Channel, Mixer, menu_from_pack
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Layer
 from bergain_actors.music.texture import Texture
@@ -76,6 +78,8 @@ BRAINS: dict[str, str] = {
 """Every brain, most capable first (imported on first use: the LM brains pull in dspy)."""
 
 LM_BRAINS = ("rlm", "phrase")
+
+BRIEF_REQUEST = "intent:brief"
 
 
 def chain(kind: str, fallback: list[str]) -> list[str]:
@@ -224,8 +228,11 @@ class Conductor(Actor):
         self.lookahead = scenario.lookahead_bars
         self.phrase_bars = config.phrase_bars
         self.brief = config.brief
-        self.tone = tone(config.brief)
-        """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
+        self.brief_reading = lexical(config.brief)
+        self.profile: Profile = profile(self.brief_reading)
+        """What the brief asks of the set (its tone, density, energy and variation), as every brain plays it."""
+        self.reading: Reading | None = None
+        """What the steer being answered was taken to mean (``on_steer`` reads it)."""
         self.fast = ctx.set.fast
         key = scenario.key or DEFAULT_KEY
         self.mixer = Mixer(
@@ -265,6 +272,17 @@ class Conductor(Actor):
         self.awaiting = ""
         """Offline: the id of the LM request planning waits for ("" = none); events meanwhile go to ``held``."""
         self.held: deque[ev.Event] = deque()
+        self.words = Words(self)
+
+    @property
+    def tone(self) -> Tone:
+        """What the brief asks of the sound: every layer a brain adds enters at the brief's gain for its role."""
+        return self.profile.tone
+
+    def shaped(self, bar: int) -> tuple[str, float, int]:
+        """The arc at ``bar`` as the brief shapes it: (phase, target energy before steers, density cap)."""
+        phase, target, cap = arc.phase_at(bar, self.total, self.phrase_bars)
+        return phase, round(min(1.0, max(0.05, target + self.profile.energy_bias)), 4), self.profile.cap(cap)
 
     @property
     def leader(self) -> Brain:
@@ -293,6 +311,17 @@ class Conductor(Actor):
     def react(self, event: ev.Event) -> None:
         if isinstance(event, ev.SetStarted):
             self.fast = event.fast
+            self.words.ask(BRIEF_REQUEST, self.brief)
+            if not self.words.waiting(BRIEF_REQUEST):
+                self.read_brief()
+        elif self.words.handle(event):
+            request_id = event.request_id  # type: ignore[attr-defined]
+            if request_id == BRIEF_REQUEST:
+                self.read_brief()
+            if self.awaiting == request_id:
+                self.awaiting = ""
+            self.plan_through(self.horizon)
+            return
         for brain in self.brains:
             brain.handle(event)
         if isinstance(event, ev.SetStarted):
@@ -305,6 +334,8 @@ class Conductor(Actor):
             self.steers.append(event)
             if event.intent == "say":
                 self.said.append(event.text)
+                line = -(-self.next_bar // STEER_GRID) * STEER_GRID
+                self.words.ask(f"intent:{event.seq}", event.text, deadline_bar=max(line - self.lookahead + 1, 0))
         elif isinstance(event, ev.LinkBeat) and event.tempo not in (self.bpm, *self.glided):
             self.bpm, self.tempo_goal = event.tempo, None  # the Link session's tempo (not the echo of our own glide)
         elif isinstance(event, ev.LiveTempo):
@@ -340,7 +371,7 @@ class Conductor(Actor):
             self.bed = arrangement.bed_of(planned.plan)
             self.next_bar = planned.plan.bar + 1
             self.bpm = planned.plan.bpm
-            self.phase, target, self.cap = arc.phase_at(planned.plan.bar, self.total, self.phrase_bars)
+            self.phase, target, self.cap = self.shaped(planned.plan.bar)
             self.target = planned.plan.target or target
             self.bias = round(self.target - target, 4) if planned.plan.target else 0.0
         played = last.get(ev.BarPlayed)
@@ -404,7 +435,14 @@ class Conductor(Actor):
     # --- planning -------------------------------------------------------------------------------------------------
 
     def ready(self, bar: int) -> bool:
-        """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead)."""
+        """Whether bar ``bar`` may be planned now (every brain gets to look at it: the phrase brain asks ahead);
+        offline, the set waits for the LM's reading of the brief and of the steers due at ``bar``."""
+        if self.fast:
+            due = [f"intent:{s.seq}" for s in self.steers if s.intent == "say"] if bar % STEER_GRID == 0 else []
+            waiting = next((r for r in (BRIEF_REQUEST, *due) if self.words.waiting(r)), None)
+            if waiting is not None:
+                self.awaiting = waiting
+                return False
         return all([brain.ready(bar) for brain in self.brains])
 
     def plan_through(self, bar: int) -> None:
@@ -429,7 +467,7 @@ class Conductor(Actor):
             with self.person_asked():
                 self.wind_down(bar)
         else:
-            phase, target, self.cap = arc.phase_at(bar, self.total, self.phrase_bars)
+            phase, target, self.cap = self.shaped(bar)
             self.target = round(min(1.0, max(0.05, target + self.bias)), 4)
             new_phase = phase != self.phase
             if new_phase:
@@ -512,11 +550,28 @@ class Conductor(Actor):
             self.move_target(steer.value - (self.target - self.bias), limit=1.0)
         elif steer.intent == "energy":
             self.move_target(self.bias + steer.value)
+        self.reading = self.read(steer) if steer.intent == "say" else None
         for brain in self.brains[self.lead :]:
             answer = brain.on_steer(steer, bar)
             if answer is not None:
                 return answer
         return steer.intent, f"{self.level} makes no changes"
+
+    def read(self, steer: ev.Steer) -> Reading:
+        """What a steer's words mean, logged as ``IntentsRead`` before any brain acts on them."""
+        reading, lm, fallback = self.words.read(f"intent:{steer.seq}", steer.text)
+        self.ctx.emit(
+            ev.IntentsRead(
+                origin="steer", **_fields(reading), lm=lm, fallback=fallback, bar=self.next_bar, cause=steer.seq
+            )
+        )
+        return reading
+
+    def read_brief(self) -> None:
+        """The brief's intents (the LM's reading once it answered) become the profile every brain plays."""
+        reading, lm, fallback = self.words.read(BRIEF_REQUEST, self.brief)
+        self.brief_reading, self.profile = reading, profile(reading)
+        self.ctx.emit(ev.IntentsRead(origin="brief", **_fields(reading), lm=lm, fallback=fallback, bar=self.next_bar))
 
     def glide_tempo(self, bpm: float) -> str:
         """Move the set's tempo to ``bpm`` (kept within ``tempo_limits``) by ``TEMPO_STEP`` a bar from the next bar
@@ -534,8 +589,18 @@ class Conductor(Actor):
         """A performer's "darker" or "brighter" leans every later move of every brain, as a darker or brighter
         brief would (the brief's tone, moved by ``by`` within -1..1)."""
         brightness = round(max(-1.0, min(1.0, self.tone.brightness + by)), 3)
-        self.tone = msgspec.structs.replace(self.tone, brightness=brightness, words=(*self.tone.words, word))
+        tone = msgspec.structs.replace(self.tone, brightness=brightness, words=(*self.tone.words, word))
+        self.profile = msgspec.structs.replace(self.profile, tone=tone)
         return f"tone {brightness:+.2f} from now on"
+
+    def shift_profile(self, cap_shift: int = 0, variation: float = 0.0) -> str:
+        """A performer's "denser"/"sparser" or "more hypnotic"/"more variation" holds for the rest of the set, as
+        the same words in the brief would."""
+        shift = max(-4, min(3, self.profile.cap_shift + cap_shift))
+        varies = round(max(-1.0, min(1.0, self.profile.variation + variation)), 3)
+        self.profile = msgspec.structs.replace(self.profile, cap_shift=shift, variation=varies)
+        self.cap = self.shaped(self.next_bar)[2] if self.phase != "outro" else self.cap
+        return f"layers {shift:+d}, variation {varies:+.2f} from now on"
 
     def move_target(self, bias: float, limit: float = MAX_BIAS) -> None:
         """Move the energy target off the arc by ``bias`` (within ``limit``), from now on."""
@@ -651,6 +716,10 @@ class Conductor(Actor):
 
     def acted(self, directive: ev.Directive, action: str, bar: int) -> None:
         self.ctx.emit(ev.DirectiveActed(directive=directive.kind, action=action, bar=bar, cause=directive.seq))
+
+
+def _fields(reading: Reading) -> dict[str, Any]:
+    return {"text": reading.text, "intents": reading.intents, "method": reading.method}
 
 
 def tempo_limits(bpm: float) -> tuple[float, float]:

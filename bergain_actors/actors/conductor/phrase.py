@@ -27,6 +27,7 @@ from bergain_actors.actors.conductor import decision as dec
 from bergain_actors.actors.conductor import menu
 from bergain_actors.actors.conductor.autopilot import AutopilotBrain
 from bergain_actors.actors.conductor.base import Brain, Conductor
+from bergain_actors.actors.conductor.brief import Tone
 from bergain_actors.core import events as ev
 from bergain_actors.music import arc
 
@@ -39,7 +40,6 @@ class PhraseBrain(Brain):
         config = conductor.config
         self.lead_bars = max(config.lead_bars, 1)
         self.healthy: bool | None = None
-        self.tone = conductor.tone
         self.menus: dict[int, list[menu.Option]] = {}
         """Phrase start → the menu the LM was shown for it."""
         self.ballots: dict[int, choice.Ballot] = {}
@@ -55,6 +55,10 @@ class PhraseBrain(Brain):
         self.asked: dict[int, str] = {}
         """Phrase start → request id, for every phrase asked about."""
         self.answers: dict[int, ev.LMResponse | ev.LMFailed] = {}
+
+    @property
+    def tone(self) -> Tone:
+        return self.conductor.tone
 
     @property
     def rules(self) -> AutopilotBrain:
@@ -140,7 +144,7 @@ class PhraseBrain(Brain):
             self.taken.discard(old)
 
     def moment(self, bar: int, phrase_start: bool) -> menu.Moment:
-        phase, target, cap = arc.phase_at(bar, self.total, self.conductor.phrase_bars)
+        phase, target, cap = self.conductor.shaped(bar)
         return menu.Moment(
             bar=bar,
             phase=phase,

@@ -259,7 +259,7 @@ class OpenAIProvider(HTTPProvider):
             if not self.gives_probabilities:
                 return Answer(text, prompt_tokens, 1)
             scores.append(found)
-        return Answer(text, prompt_tokens, len(scores), tuple(scores))
+        return Answer(text, prompt_tokens, 1, tuple(scores))  # one token per prompt: the most any call generated
 
 
 class AnthropicProvider(HTTPProvider):

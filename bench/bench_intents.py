@@ -1,0 +1,170 @@
+"""Words → intents: how often each way of reading a performer's words gets the intent right (issue 18.3).
+
+    .venv/bin/python bench/bench_intents.py [--no-lm] [--verbose]
+
+189 phrases written for this project (``intent_phrases.py``: plain, paraphrased, slang, misspelt, German, Spanish,
+briefs), each labelled. Every third phrase is held out of every prompt, keyword list and tuning step and reported on
+its own. Ways compared, the top intent against the labels:
+
+- constant: always the most common label of the tuning phrases; random: a seeded uniform pick of the 15 intents;
+- keywords: the older single keyword rule (``steering.intent_of``), the baseline;
+- code: ``intents.lexical`` (cue words in three languages, misspellings, negation, up/down);
+- LM greedy: the embedded model shown all 15 intents once, its most likely label (no calibration);
+- LM calibrated: the same 15 in two orders and a content-free prompt, calibrated (``bergain_actors.choice``);
+- LM+code: the LM's calibrated choice among the candidates the code proposes, times the code's probabilities
+  (``music/reading.py``: what the set and ``bergain-actors intent`` use).
+
+Target: LM calibrated (or the combination the set uses) ≥ 80 % and ≥ keywords + 15 points.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import msgspec
+import structlog
+import trio
+from intent_phrases import PHRASES, held_out
+from rich.console import Console
+from rich.table import Table
+
+from bergain_actors import choice
+from bergain_actors.core import events as ev
+from bergain_actors.core import scenario as scenarios
+from bergain_actors.music import reading
+from bergain_actors.music.intents import KINDS, Intent, Reading, keywords, label, lexical
+from bergain_actors.service.session import router_session
+
+Row = tuple[str, tuple[str, ...], str]
+
+
+def correct(got: Reading, labels: tuple[str, ...]) -> bool:
+    top = got.top
+    if top is None:
+        return False
+    return any(want == label(top.kind, top.role) or (":" not in want and want == top.kind) for want in labels)
+
+
+def top_kind(got: Reading) -> str:
+    return got.top.kind if got.top else "-"
+
+
+async def lm_readings(rows: list[Row], cache: Path | None) -> dict[str, list[Reading]]:
+    """Per LM way, the reading of every phrase (the embedded model, patient: a loaded machine is slow). With
+    ``cache``, the model's answers are kept there (JSON lines) and a run picks up where one stopped."""
+    scenario = scenarios.parse('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 300.0 }]\n')
+    out: dict[str, list[Reading]] = {"LM greedy": [], "LM calibrated": [], "LM+code": []}
+    kept: dict[str, list] = {}
+    if cache is not None and cache.exists():
+        kept = {d["key"]: d["scores"] for d in map(json.loads, cache.read_text().splitlines())}
+
+    async def scored(session, b: choice.Ballot, key: str) -> ev.LMResponse:
+        if key in kept:
+            return ev.LMResponse(request_id=key, provider="local", text="", scores=tuple(kept[key]))
+        asked = await session.send(choice.request(b, request_id=key, purpose="intent", best_effort=True), timeout=300)
+        if isinstance(asked, ev.LMFailed):
+            raise SystemExit(f"bench_intents: the embedded LM did not answer: {asked.reason}")
+        if cache is not None:
+            with cache.open("a") as file:
+                file.write(json.dumps({"key": key, "scores": msgspec.to_builtins(asked.scores)}) + "\n")
+        return asked
+
+    async with router_session(scenario) as session:
+        for index, (text, _, _) in enumerate(rows):
+            everything = reading.ballot(text, KINDS, random.Random(index))
+            answer = await scored(session, everything, f"all:{text}")
+            picked = choice.decide(everything, answer, 0.0, random.Random(0))
+            first = choice.distributions(choice.ballot(everything.options, system="", context="", question="",
+                                                       rng=random.Random(0), orders=1, calibrate=False),
+                                         answer.scores[:1])  # fmt: skip
+            greedy = max(range(len(KINDS)), key=lambda i: first[0][i]) if first else picked.index
+            out["LM greedy"].append(Reading(text, (Intent(KINDS[greedy], 1.0),), "lm"))
+            out["LM calibrated"].append(Reading(text, (Intent(KINDS[picked.index], 1.0),), "lm"))
+            lex, kinds = reading.candidates(text)
+            if not kinds:
+                out["LM+code"].append(lex)
+                continue
+            b = reading.ballot(text, kinds, random.Random(index))
+            answer = await scored(session, b, f"candidates:{','.join(kinds)}:{text}")
+            out["LM+code"].append(reading.combine(lex, kinds, choice.decide(b, answer, 0.0, random.Random(0))))
+            if index % 20 == 19:
+                print(f"  {index + 1}/{len(rows)} phrases read", file=sys.stderr, flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-lm", action="store_true", help="only the ways without an LM")
+    parser.add_argument("--verbose", action="store_true", help="every phrase's readings")
+    parser.add_argument("--cache", type=Path, help="keep the model's answers here (JSON lines) and reuse them")
+    parser.add_argument("--every", type=int, default=1, help="only every N-th phrase (a loaded machine is slow)")
+    args = parser.parse_args()
+    structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
+    indices = [i for i in range(len(PHRASES)) if i % args.every == 0]
+    rows = [PHRASES[i] for i in indices]
+    tuning = [PHRASES[i] for i in indices if not held_out(i)]
+    common = Counter(r[1][0].split(":")[0] for r in tuning).most_common(1)[0][0]
+    rand = random.Random(18)
+    ways: dict[str, list[Reading]] = {
+        "constant": [Reading(t, (Intent(common, 1.0),)) for t, _, _ in rows],
+        "random": [Reading(t, (Intent(rand.choice(KINDS), 1.0),)) for t, _, _ in rows],
+        "keywords": [keywords(t) for t, _, _ in rows],
+        "code": [lexical(t) for t, _, _ in rows],
+    }
+    if not args.no_lm:
+        ways.update(trio.run(lm_readings, rows, args.cache))
+    console = Console(width=170)
+    title = f"words → intents: {len(rows)} of {len(PHRASES)} phrases, top intent right (target ≥ 80 %, ≥ keywords + 15)"
+    table = Table(title=title)
+    for column in ("way", "tuning (2/3)", "held out (1/3)", "all", *sorted({r[2] for r in rows})):
+        table.add_column(column, justify="left" if column == "way" else "right")
+    for way, got in ways.items():
+        hits = [correct(g, r[1]) for g, r in zip(got, rows, strict=True)]
+
+        def share(pick, hits=hits) -> str:
+            chosen = [h for i, h in enumerate(hits) if pick(i)]
+            return f"{100 * sum(chosen) / len(chosen):.1f} %" if chosen else "-"
+
+        styles = [share(lambda i, s=style: rows[i][2] == s) for style in sorted({r[2] for r in rows})]
+        table.add_row(
+            way,
+            share(lambda i: not held_out(indices[i])),
+            share(lambda i: held_out(indices[i])),
+            share(lambda i: True),
+            *styles,
+        )
+    console.print(table)
+    for way in ("keywords", "LM calibrated", "LM+code"):
+        if way in ways:
+            confusion(console, way, rows, ways[way])
+    if args.verbose:
+        for i, (text, labels, style) in enumerate(rows):
+            cells = "  ".join(f"{w}={top_kind(g[i])}{'' if correct(g[i], labels) else '✗'}" for w, g in ways.items())
+            console.print(f"{'H' if held_out(indices[i]) else ' '} {text!r} {labels[0]} ({style}): {cells}")
+
+
+def confusion(console: Console, way: str, rows: list[Row], got: list[Reading]) -> None:
+    """Main label (rows) against the top intent read (columns), all phrases."""
+    table = Table(title=f"confusion, {way}: main label (rows) → intent read (columns); '-' nothing read")
+    columns = [*KINDS, "-"]
+    table.add_column("label")
+    for kind in columns:
+        table.add_column(kind[:6], justify="right")
+    counts = Counter((r[1][0].split(":")[0], top_kind(g)) for r, g in zip(rows, got, strict=True))
+    for kind in KINDS:
+        table.add_row(kind, *[str(counts.get((kind, c), "")) for c in columns])
+    console.print(table)
+
+
+if __name__ == "__main__":
+    main()

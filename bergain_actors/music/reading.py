@@ -1,0 +1,68 @@
+"""Words → intents by the LM: a calibrated choice (``bergain_actors.choice``) over the intents code proposes.
+
+``lexical`` (code) proposes the candidates; with two or more, the LM chooses among them and the reading's
+probabilities are the code's and the LM's calibrated ones multiplied; with none, the LM chooses among the whole
+vocabulary; with one there is nothing to choose. ``bench/bench_intents.py`` measures each way against the
+keyword baseline. Pure: the ballot goes out as an ``LMRequest``, its answer comes back as the reading.
+"""
+
+from __future__ import annotations
+
+import random
+
+from bergain_actors import choice
+from bergain_actors.core import events as ev
+from bergain_actors.music.intents import GLOSS, KINDS, IntentKind, Reading, lexical, weighted
+
+SYSTEM = (
+    "You help a techno DJ during a live set. A performer typed some words about the music. "
+    "Choose what the words ask the music to do."
+)
+QUESTION = "What do these words ask the music to do?"
+
+MAX_CANDIDATES = 5
+LEXICAL_WEIGHT = 1.0
+"""Exponent of the code's probability in the product with the LM's (0: the LM alone among the candidates)."""
+
+
+def candidates(text: str) -> tuple[Reading, tuple[IntentKind, ...]]:
+    """The code's reading, and the kinds the LM is asked to choose among (empty: the code's reading stands)."""
+    lex = lexical(text)
+    kinds = tuple(i.kind for i in lex.intents[:MAX_CANDIDATES])
+    if len(kinds) == 1:
+        return lex, ()
+    return lex, kinds or KINDS
+
+
+def ballot(text: str, kinds: tuple[IntentKind, ...], rng: random.Random, calibrate: bool = True) -> choice.Ballot:
+    return choice.ballot(
+        [GLOSS[kind] for kind in kinds],
+        system=SYSTEM,
+        context=f'The performer typed: "{text}"',
+        question=QUESTION,
+        rng=rng,
+        orders=2 if calibrate else 1,
+        calibrate=calibrate,
+    )
+
+
+def combine(lex: Reading, kinds: tuple[IntentKind, ...], picked: choice.Choice) -> Reading:
+    """The reading from the LM's choice: its calibrated probabilities times the code's (when the code proposed
+    the candidates), renormalised."""
+    if picked.method != "scored":
+        return lex if picked.index < 0 else weighted(lex, {kinds[picked.index]: 1.0}, "lm")
+    code = {i.kind: i.p for i in lex.intents}
+    probs = {
+        kind: p * (code[kind] ** LEXICAL_WEIGHT if kind in code else 1.0)
+        for kind, p in zip(kinds, picked.calibrated, strict=True)
+    }
+    return weighted(lex, probs, "lm")
+
+
+def read(text: str, kinds: tuple[IntentKind, ...], b: choice.Ballot, answer: ev.LMResponse | ev.LMFailed) -> Reading:
+    """The reading an answer to ``b`` gives (the code's own when it failed or held nothing readable)."""
+    lex = lexical(text)
+    if isinstance(answer, ev.LMFailed):
+        return lex
+    picked = choice.decide(b, answer, 0.0, random.Random(0))
+    return combine(lex, kinds, picked)
