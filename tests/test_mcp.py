@@ -27,7 +27,8 @@ from bergain_actors.service.session import router_session
 
 pytestmark = pytest.mark.timeout(240)
 
-TOOLS = {"status", "steer", "energy", "tempo", "hold", "resume", "stop", "swap", "providers", "ask", "clip", "events"}
+TOOLS = {"status", "steer", "energy", "tempo", "hold", "resume", "stop", "swap", "providers", "intent", "ask", "clip"}
+TOOLS |= {"events"}
 RESOURCES = {"bergain://set/state", "bergain://set/summary"}
 
 
@@ -171,10 +172,19 @@ async def test_commands_that_cannot_apply_are_refused_and_rejections_carry_their
             assert spaced.is_error and "one word without spaces" in spaced.content[0].text
             swapped = await client.call_tool("swap", {"slot": "critic", "kind": "none"})
             assert not swapped.is_error and swapped.content[0].text == "swap critic → none at the next bar line"
+            await live.bar(0)  # before the first bar the answer is that nothing has played yet
             no_router = await client.call_tool("ask", {"question": "key?"})  # facts need no LM router
             assert not no_router.is_error and no_router.structured_content["answer"] == "We are in A minor."
+            read = await client.call_tool("intent", {"words": "dark hypnotic warehouse"})
+            assert not read.is_error and [i["kind"] for i in read.structured_content["intents"]] == [
+                "darker",
+                "hypnotic",
+            ]
+            assert read.structured_content["command"] == "darker" and "'darker'" in read.content[0].text
+            assert "no LM router" in read.structured_content["fallback"]  # this set has none: code alone, said
         commands = [e for e in live.events if isinstance(e, ev.Control | ev.Steer | ev.CommandRejected)]
-        assert [type(e) for e in commands] == [ev.CommandRejected, ev.Control]  # the spaced swap never reached it
+        # the spaced swap never reached the desk, and reading the words applied nothing
+        assert [type(e) for e in commands] == [ev.CommandRejected, ev.Control]
         foreign = await httpx.AsyncClient().post(
             f"{live.url}/mcp", json={}, headers={"host": "evil.example", "content-type": "application/json"}
         )

@@ -16,6 +16,8 @@ import re
 from collections import OrderedDict, deque
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+
 from bergain_actors.control import commands
 from bergain_actors.core import events as ev
 from bergain_actors.music.intents import Reading, lexical, normalize
@@ -247,3 +249,31 @@ async def _lm_topic(session: Session, question: str) -> tuple[str, str, int] | N
         return None
     picked, answer = got
     return names[picked.index], answer.provider, answer.seq
+
+
+async def read_intents(session: Session | None, text: str, *, timeout: float = 60.0) -> dict[str, Any]:
+    """What ``text`` asks the music to do, read as a set reads a steer: the LM's calibrated choice among the intents
+    code proposes (through ``session``'s router, logged), or code alone when there is no LM or it fails (said in
+    ``fallback``). Nothing is applied: ``command`` is the line that would ask a set for the likeliest intent."""
+    from bergain_actors import choice
+    from bergain_actors.music import reading
+    from bergain_actors.service.session import NoRouter
+
+    lex, kinds = reading.candidates(text)
+    found: dict[str, Any] = {"lm": None, "fallback": ""}
+    got: Reading = lex
+    if kinds:
+        try:
+            if session is None:
+                raise NoRouter(NoRouter.MESSAGE)
+            asked = await choice.ask(
+                session, reading.ballot(text, kinds, random.Random(0)), purpose="intent", timeout=timeout
+            )
+        except NoRouter as exc:
+            asked = ev.LMFailed(request_id="intent", reason=str(exc))
+        if isinstance(asked, ev.LMFailed):
+            found["fallback"] = f"the LM failed: {asked.reason}; read by code alone"
+        else:
+            got = reading.combine(lex, kinds, asked[0])
+            found["lm"] = {"options": list(kinds), **msgspec.to_builtins(asked[0])}
+    return {**msgspec.to_builtins(got), **found, "command": command_for(got)}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 from typing import Any
 
@@ -10,12 +9,12 @@ import httpx
 import msgspec
 import trio
 
+from bergain_actors.actors.router.local import START_TIMEOUT_S
 from bergain_actors.core.scenario import Scenario
-from bergain_actors.music.intents import Reading
 from bergain_actors.outputs import check_output
 from bergain_actors.service import chat
 from bergain_actors.service.clips import make_clip
-from bergain_actors.service.session import NoRouter, router_session
+from bergain_actors.service.session import router_session
 
 
 class ApiError(Exception):
@@ -48,7 +47,7 @@ async def playing(url: str, token: str | None) -> bool:
 async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:
     """A clip from the scenario's providers with no set playing (its notes only)."""
     async with router_session(scenario) as session:
-        made = await make_clip(session, prompt, target="none")
+        made = await make_clip(session, prompt, target="none", timeout=patience(scenario))
     return msgspec.to_builtins(made)
 
 
@@ -63,31 +62,25 @@ PATIENT_S = 120.0
 """A person waiting at the command line waits longer than a bar: a loaded machine boots the model slowly."""
 
 
+def patience(scenario: Scenario) -> float:
+    """How long a command-line clip waits for the LM: the embedded model's boot budget where it may have to boot,
+    then each provider's own deadline in turn (their failures, not ours, end the wait)."""
+    providers = scenario.router.providers
+    boot = START_TIMEOUT_S if any(p.kind == "local" for p in providers) else 0.0
+    return max(PATIENT_S, boot + sum(p.timeout_s for p in providers))
+
+
 async def intents_alone(scenario: Scenario, text: str) -> dict[str, Any]:
-    """What ``text`` asks the music to do, read as a set reads it: the LM's calibrated choice among the intents
-    code proposes (the scenario's providers; the embedded model by default), or code alone when the LM fails."""
-    from bergain_actors import choice
-    from bergain_actors.core import events as ev
+    """What ``text`` asks the music to do (``chat.read_intents``) on the scenario's providers, the embedded model by
+    default; no model is started when code finds nothing for it to choose among."""
     from bergain_actors.music import reading
 
-    lex, kinds = reading.candidates(text)
-    found: dict[str, Any] = {"lm": None, "fallback": ""}
+    if not reading.candidates(text)[1]:
+        return await chat.read_intents(None, text)
     patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, PATIENT_S)) for p in scenario.router.providers]
     scenario = msgspec.structs.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
-    got: Reading = lex
-    if kinds:
-        b = reading.ballot(text, kinds, random.Random(0))
-        async with router_session(scenario) as session:
-            try:
-                asked = await choice.ask(session, b, purpose="intent", timeout=300)
-            except NoRouter as exc:
-                asked = ev.LMFailed(request_id="intent", reason=str(exc))
-        if isinstance(asked, ev.LMFailed):
-            found["fallback"] = f"the LM failed: {asked.reason}; read by code alone"
-        else:
-            got = reading.combine(lex, kinds, asked[0])
-            found["lm"] = {"options": list(kinds), **msgspec.to_builtins(asked[0])}
-    return {**msgspec.to_builtins(got), **found, "command": chat.command_for(got)}
+    async with router_session(scenario) as session:
+        return await chat.read_intents(session, text, timeout=300)
 
 
 def run(fn: Any, *args: Any) -> Any:

@@ -44,7 +44,7 @@ def clip_ballot(
 
 
 async def choose(
-    session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...]
+    session: Session, request: ClipRequest, prompt: str, options: tuple[Candidate, ...], timeout: float
 ) -> tuple[int, str, Any]:
     """(index into ``options``, how it was chosen, the LM's ``Choice`` over the shortlist or None). The words
     decide what they can (``shortlist``: the embedded 135M model chooses no better than chance among clip
@@ -54,7 +54,8 @@ async def choose(
     if len(open_) == 1:
         return open_[0], "chosen by the words" if len(options) > 1 else "the only candidate the words allow", None
     try:
-        asked = await choice.ask(session, clip_ballot(prompt, tuple(options[i] for i in open_)), purpose="clip")
+        shown = tuple(options[i] for i in open_)
+        asked = await choice.ask(session, clip_ballot(prompt, shown), purpose="clip", timeout=timeout)
     except NoRouter:
         return open_[0], "chosen by keywords: this set has no LM", None
     if isinstance(asked, ev.LMFailed):
@@ -75,16 +76,17 @@ async def make_clip(
     track: str = "",
     slot: int = -1,
     request_id: str = "",
+    timeout: float = 60.0,
 ) -> ClipReply:
-    """Write the candidates for ``prompt``, let the LM choose, and place the clip. Raises ``ClipError`` for a
-    prompt that cannot become a clip."""
+    """Write the candidates for ``prompt``, let the LM choose (waiting ``timeout`` seconds at most), and place the
+    clip. Raises ``ClipError`` for a prompt that cannot become a clip."""
     request = parse_prompt(prompt)
     scenario = session.scenario
     if target == "set" and not session.plays:
         raise ClipError("target: no set is playing; use target 'none' (or the CLI's --midi)")
     theory = set_theory(scenario.seed, request.key or getattr(scenario, "key", None) or None)
     options = admissible(candidates(request.role, theory, request.bars), prompt)
-    index, how, picked = await choose(session, request, prompt, options)
+    index, how, picked = await choose(session, request, prompt, options, timeout)
     if not request.in_key:
         how += "; every candidate is in key: none is chromatic"
     clip = build_clip(request, theory, options[index])

@@ -243,6 +243,20 @@ class SetTools:
             return answered(True, f"{len(got['events'])} events: {names}{more}", got)
 
         @tool(
+            annotations=READS,
+            description="What words would do, without doing it: the intents they ask of the music with their "
+            "probabilities, read as the set reads a steer (the LM's calibrated choice among what code proposes, or "
+            "code alone), and `command`, the line that would ask the set for the likeliest (send it with steer).",
+        )
+        async def intent(words: Words) -> CallToolResult:
+            found = await chat.read_intents(self.session, words, timeout=MAX_WAIT_S)
+            shown = ", ".join(
+                f"{i['kind']}{':' + i['role'] if i.get('role') else ''} {i['p']:.2f}" for i in found["intents"]
+            )
+            proposal = f"; in the set: {found['command']!r}" if found["command"] else ""
+            return answered(True, f"{shown or 'nothing the vocabulary knows'}{proposal}", found)
+
+        @tool(
             description="Ask the co-DJ about the set; the answer may suggest a command (never applied: send it "
             "with the matching tool)."
         )
