@@ -62,7 +62,7 @@ CAP_SHIFT = {"sparser": -4.0, "denser": 2.0, "energy_up": 2.0, "energy_down": -2
 """Layers allowed at once, moved by the probability the brief asks for a sparser or denser mix."""
 ENERGY_BIAS = {"energy_up": 0.15, "energy_down": -0.15}
 """The arc's target energy, moved by the probability of each of these intents."""
-DRIVE = {"energy_up": 0.3, "energy_down": -0.3}
+DRIVE = {"energy_up": 0.5, "energy_down": -0.5}
 """Every layer's gain, moved by the probability of each of these intents."""
 VARIATION = {"vary": 1.0, "hypnotic": -1.0}
 
