@@ -71,8 +71,13 @@ def test_another_client_stops_transport_sets_tempo_deletes_a_track_fires_a_scene
         other.send("/live/song/delete_track", tracks["bass"])
         done["delete"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
         await at(done["delete"] + 2)
-        other.send("/live/scene/fire", 7)  # a row of empty slots: it stops every track at the next bar line
         done["scene"] = max(e.bar for e in events if isinstance(e, ev.BarPlayed))
+        # halfway through the bar: the set fired (and read back) its clips for the next bar as the bar began, so
+        # the scene comes after them; fired with them, it would only stop the tracks the set did not fire again
+        with trio.fail_after(120):
+            while not any(isinstance(e, ev.LiveBeat) and (e.bar, e.tick) >= (done["scene"], 2) for e in events):
+                await trio.sleep(0.02)
+        other.send("/live/scene/fire", 7)  # a row of empty slots: it stops every track at the next bar line
 
     try:
         result = play(scenario, tmp_path, during=meddle)

@@ -171,6 +171,10 @@ class AbletonLink(Actor):
         """The last set bar whose clips were checked against what Live plays."""
         self._mixed = -1
         """The last set bar whose mix was sent whole."""
+        self._went_back = False
+        """Live's song time went back more than a bar while it played: its transport was stopped and started again
+        (a clip fired into a stopped Live starts it from the start marker: our own fire can undo someone's stop
+        before a read of ``is_playing`` sees it)."""
         self._stopped = False
         """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
         self._followed = 0.0
@@ -228,6 +232,8 @@ class AbletonLink(Actor):
         the clock. A beat already seen is not news; a pushed beat well behind the last one means Live's song time
         went back. A read one never moves the clock back (its answer may be older than a push)."""
         clock = self.clock
+        if self.state.started and beat < self._beat_seen - self.beats_per_bar:
+            self._went_back = True
         if beat == self._beat_seen or (0 < self._beat_seen - beat <= (1 if pushed else 1 << 30)):
             return
         self._beat_seen = beat
@@ -410,6 +416,7 @@ class AbletonLink(Actor):
             track.scheduled = None
         self.clock.live_bar = live_bar
         self._beat_seen = live_bar * self.beats_per_bar
+        self._went_back = False  # the mapping below is made from where Live is now
         self._last_beat_at = trio.current_time()
         origin = live_bar - max(state.played, 0)
         if keep and playing[0] and state.started and abs(origin - self.clock.origin) <= 1:
@@ -430,7 +437,8 @@ class AbletonLink(Actor):
             song_time, playing = await live.gather(
                 osc.query("/live/song/get/current_song_time"), osc.query("/live/song/get/is_playing")
             )
-            if not playing[0]:
+            if not playing[0] or self._went_back:
+                self._went_back = False
                 await self._transport_stopped(osc)
                 continue
             if self._stopped:
@@ -633,7 +641,13 @@ class AbletonLink(Actor):
         self._checked = now
         due = {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
         tracks = {role: self.state.tracks[role].index for role in due}
-        replies = await live.gather(*[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()])
+        transport, *replies = await live.gather(
+            osc.query("/live/song/get/is_playing"),
+            *[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()],
+        )
+        if not transport[0]:  # someone stopped Live: a fire would start it again; the watchdog applies the policy
+            self._wake.set()
+            return
         for (role, slot), reply in zip(due.items(), replies, strict=True):
             playing = int(reply[0])
             if playing != slot and not (slot < 0 and playing < 0):

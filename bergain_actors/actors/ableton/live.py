@@ -284,6 +284,10 @@ async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note
         for args in chunk_notes([track, slot], note_args(notes)):
             osc.send("/live/clip/add/notes", *args)
         osc.send("/live/clip/set/name", track, slot, name)
+        # Live answers in order: once this slot's own barrier is answered, every reply and error to what came
+        # before (this try's writes, an earlier try's read-back cut short) has arrived, so none of them can answer
+        # the read-back below (a stale one did: a clip holding its notes twice was taken as written)
+        await osc.query("/live/clip_slot/get/has_clip", track, slot)
         try:  # both asked at once (one Live tick): an empty slot's notes are answered by Live's error
             names, got = await gather(
                 osc.query("/live/track/get/clips/name", track), osc.query("/live/clip/get/notes", track, slot)
