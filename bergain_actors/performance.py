@@ -99,7 +99,7 @@ class Terminated(KeyboardInterrupt):
     """SIGTERM arrived: the set stops as it does on Ctrl-C (``SetEnded`` logged, the WAV header written)."""
 
 
-async def _raise_on_signal(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+async def raise_on_signal(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
     """Ctrl-C and SIGTERM always reach the set, even when it was started with them blocked (a mask is inherited:
     a parent that blocked SIGINT made Ctrl-C do nothing while the set played on). Started before anything else,
     so a Ctrl-C typed as soon as the screen shows is not lost: a signal both ignored and blocked is dropped."""
@@ -250,7 +250,7 @@ async def perform(
             try:
                 async with trio.open_nursery() as nursery:
                     if signals:
-                        await nursery.start(_raise_on_signal)
+                        await nursery.start(raise_on_signal)
                     nursery.start_soon(bus.committer)
                     supervisor.start(nursery)
                     bus.publish(set_ctx.started(), source="supervisor")

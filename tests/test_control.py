@@ -293,7 +293,7 @@ async def test_every_brain_answers_a_steer_within_a_phrase(scenario_factory, tmp
     answers = []
     result = await play(scenario, tmp_path, [(20, "breakdown now"), (40, "more tension")], answers)
     acted = [e for e in result.events if isinstance(e, ev.SteerActed)]
-    assert [(e.intent, e.cause) for e in acted] == [("breakdown", answers[0].seq), ("energy_up", answers[1].seq)]
+    assert [(e.intent, e.cause) for e in acted] == [("breakdown", answers[0].seq), ("tension", answers[1].seq)]
     for answer, steered in zip(answers, acted, strict=True):
         asked_at = last_played_before(result.events, answer.seq) + 1
         assert steered.bar - asked_at <= scenario.conductor.phrase_bars

@@ -172,7 +172,8 @@ class Terminal:
 
     def __init__(self, args: list[str], start: str = "plain") -> None:
         self.master, slave = pty.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 60, 130, 0, 0))
+        rows, columns = 60, 130
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
         self.process = subprocess.Popen(
             [sys.executable, "-m", "bergain_actors.cli", *args],
             stdin=slave,
@@ -181,7 +182,9 @@ class Terminal:
             close_fds=True,
             preexec_fn=STARTS[start],
             cwd=ROOT,
-            env={**os.environ, "TERM": "xterm-256color"},
+            # the pty's size, not a COLUMNS/LINES the runner's shell exported (rich prefers those: at 80x25 the
+            # answers under the brain's panel were cropped off the screen)
+            env={**os.environ, "TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": str(rows)},
         )
         os.close(slave)
         self.raw = b""

@@ -136,9 +136,17 @@ def test_serve_takes_minutes(tmp_path, capsys):
     assert "give the SCENARIO" in capsys.readouterr().err
 
 
-def test_ctrl_c_on_serve_without_a_set_exits_130_without_a_traceback(tmp_path):
+def _sigint_blocked() -> None:
+    """As a runner that blocks SIGINT leaves its children (the mask is inherited through exec)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
+@pytest.mark.parametrize("start", [None, _sigint_blocked], ids=["plain", "sigint-blocked"])
+def test_ctrl_c_on_serve_without_a_set_exits_130_without_a_traceback(tmp_path, start):
     argv = [sys.executable, "-m", "bergain_actors.cli", "serve", "--port", "0"]
-    process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
+    process = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=tmp_path, preexec_fn=start
+    )
     err = signal_when(process, lambda line: "HTTP API (router only)" in line)
     assert process.returncode == 130, err[-2000:]
     assert "Traceback" not in err and "interrupted" in err

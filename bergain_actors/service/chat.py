@@ -61,7 +61,7 @@ QUESTION_WORDS = frozenset(
     {"what", "which", "where", "when", "why", "how", "who", "is", "are", "was", "do", "does", "did", "can", "could",
      "tell", "que", "cual", "cuando", "donde", "por", "como", "wie", "wo", "warum", "welche", "welcher"}
 )  # fmt: skip
-ASKING = re.compile(r"^(can|could|would|will|please|pls|let'?s|lets|i want|i'd like|make|give)\b")
+ASKING = re.compile(r"^(can|could|would|will|shall|should|please|pls|let'?s|lets|i want|i'd like|make|give)\b")
 
 COMMAND_OF: dict[str, str] = {
     "darker": "darker",

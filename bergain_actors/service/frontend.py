@@ -9,6 +9,7 @@ import trio
 from bergain_actors.control import Desk
 from bergain_actors.core.scenario import Scenario
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.performance import raise_on_signal
 from bergain_actors.service.app import Api
 from bergain_actors.service.http import is_loopback, listen, serve_app
 from bergain_actors.service.session import Session, router_session
@@ -76,12 +77,14 @@ class HttpFrontend:
 
 
 async def serve_router(scenario: Scenario, host: str, port: int, token: str | None) -> None:
-    """``serve`` without a set: the scenario's providers behind the API until interrupted."""
+    """``serve`` without a set: the scenario's providers behind the API until interrupted (Ctrl-C reaches it even
+    when the parent left SIGINT blocked or ignored, as a set's does)."""
     check_exposure(host, token)
     sock = listen(host, port)
     async with router_session(scenario) as session:
         api = Api(session, token=token, host=host)
         async with api.mcp.manager.run(), trio.open_nursery() as nursery:
+            await nursery.start(raise_on_signal)
             bound = await nursery.start(serve_app, api.app, sock)
             print(f"HTTP API (router only) on http://{host}:{bound}  (Ctrl-C to stop)", file=sys.stderr)
             await trio.sleep_forever()
