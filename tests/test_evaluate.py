@@ -18,6 +18,7 @@ from bergain_actors.cli import main
 from bergain_actors.evaluate.grid import Cell, Grid, GridError, parse_briefs, parse_seeds
 from bergain_actors.evaluate.run import sha256
 from bergain_actors.evaluate.spread import spread, t_quantile
+from tests.test_interrupt import signal_when
 
 ROOT = Path(__file__).resolve().parents[1]
 BRIEFS = "# two briefs\nDark, hypnotic, patient.\n\nBright and driving, a change every phrase.\n"
@@ -81,21 +82,22 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
 GRID = ["--brains", "autopilot,phrase-scripted", "--seeds", "1-2", "--minutes", "1"]
 
 
+def _as_a_background_job() -> None:
+    """In the child: SIGINT ignored and blocked, as a non-interactive shell's background job (CI) inherits it."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+
+
 def interrupted_grid(out: Path, briefs: Path) -> None:
-    """Start the grid in a child and Ctrl-C it once its first set is done: the set done stays done."""
+    """Start the grid in a child and Ctrl-C it once its first set is done: the set done stays done. The child starts
+    as a background job would (SIGINT ignored and blocked): Ctrl-C must stop it all the same."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "evaluate", *GRID, "--briefs", str(briefs), "--out", str(out)]
-    child = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        assert child.stderr is not None
-        for line in child.stderr:
-            if line.startswith("evaluate: 1/4 "):
-                child.send_signal(signal.SIGINT)
-                break
-        rest = child.communicate(timeout=120)[1]
-    finally:
-        child.kill()
-    assert child.returncode == 130, rest[-2000:]
-    assert "evaluate: interrupted after" in rest and "run the same command to play the rest" in rest, rest[-2000:]
+    child = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_background_job
+    )
+    said = signal_when(child, lambda line: line.startswith("evaluate: 1/4 "))
+    assert child.returncode == 130, said[-2000:]
+    assert "evaluate: interrupted after" in said and "run the same command to play the rest" in said, said[-2000:]
 
 
 @pytest.mark.timeout(900)

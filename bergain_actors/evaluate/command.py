@@ -5,9 +5,12 @@ so an interrupted evaluation is finished by running the same command again."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import msgspec
@@ -153,11 +156,29 @@ def _play(
             err.print(f"evaluate: {count}/{total} {name}", highlight=False)
 
     try:
-        with progress:
+        with _ctrl_c_reaches_us(), progress:
             run.run_all(tasks, args.jobs, args.cluster, on_done)
     except KeyboardInterrupt:
         err.print(f"evaluate: interrupted after {count} of {total} sets; run the same command to play the rest")
         raise
+
+
+@contextlib.contextmanager
+def _ctrl_c_reaches_us() -> Iterator[None]:
+    """Ctrl-C stops the evaluation even when this process inherited SIGINT ignored or blocked (a background job of
+    a non-interactive shell, as CI starts one): Python then installs no handler of its own, nor does trio inside
+    a set, and the grid would play on to its end. Restored after, in the main thread only (where handlers live)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    mask = signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        if previous is not None:  # None: a handler installed outside Python, which cannot be put back
+            signal.signal(signal.SIGINT, previous)
 
 
 def show_grid(grid: Grid, groups: list[Group]) -> None:
