@@ -99,20 +99,25 @@ def played_notes(events: list[dict[str, Any]], tracks: dict[str, int], lo: float
 
 
 def match_notes(expected, played, step: float) -> tuple[list, list]:
-    """Pair each planned note, in time order, with the first played one of the same role, pitch and velocity
-    reported up to ``step`` beats after its time (the peer reports a note at the end of the engine step that played
-    it, and a step stretches when the loaded machine stalls the peer; a note is never reported early, so in time
-    order the first candidate is the right one). A clip a bar off misses by 4 beats. Returns what is left."""
-    left = sorted(played, key=lambda p: p[2])
-    missing = []
-    for _bar, role, pitch, t, velocity in sorted(expected, key=lambda e: e[3]):
-        for i, (r, p, when, v) in enumerate(left):
-            if r == role and p == pitch and v == velocity and t - 1e-3 <= when <= t + step:
-                del left[i]
-                break
+    """Pair each played note with its planned one: of the same role, pitch and velocity, the latest planned up to
+    ``step`` beats before it was reported (the peer reports a note at the end of the engine step that played it,
+    and a step stretches when the loaded machine stalls the peer; a note is never reported early). Taking the
+    latest, not the earliest, keeps one missing note from shifting every later pairing by a note. A clip a bar
+    off misses by 4 beats. Returns what is left: planned notes not played, played notes not planned."""
+    waiting: dict[tuple, list] = {}
+    for note in sorted(expected, key=lambda e: e[3]):
+        waiting.setdefault((note[1], note[2], note[4]), []).append(note)
+    extra = []
+    for heard in sorted(played, key=lambda p: p[2]):
+        role, pitch, when, velocity = heard
+        notes = waiting.get((role, pitch, velocity), [])
+        due = [i for i, note in enumerate(notes) if when - step <= note[3] <= when + 1e-3]
+        if due:
+            del notes[due[-1]]
         else:
-            missing.append((_bar, role, pitch, t, velocity))
-    return missing, left
+            extra.append(heard)
+    missing = sorted((n for notes in waiting.values() for n in notes), key=lambda e: e[3])
+    return missing, extra
 
 
 def bars_exact(result: SetResult, scenario, events: list[dict[str, Any]], tracks: dict[str, int], origin: int, bars):

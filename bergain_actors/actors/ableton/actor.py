@@ -179,6 +179,8 @@ class AbletonLink(Actor):
         before a read of ``is_playing`` sees it)."""
         self._stopped = False
         """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
+        self._transport = True
+        """Whether Live's transport ran when last read (every half beat): fires wait while it stands."""
         self._followed = 0.0
         """The tempo set in Live that the set follows (``on_tempo = follow``)."""
         self._tempi: deque[float] = deque(maxlen=8)
@@ -270,7 +272,9 @@ class AbletonLink(Actor):
                             trio.move_on_after(self.clock.bar_seconds * 0.75),
                             contextlib.suppress(OscError),
                         ):
-                            await self._check_bar(osc)  # the last bar is checked like every other
+                            check = self._bar_to_check()  # the last bar is checked like every other
+                            if check is not None:
+                                await self._check_bar(osc, *check)
                             await self._confirm_stop(osc)
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
@@ -418,6 +422,7 @@ class AbletonLink(Actor):
         osc.send("/live/song/start_listen/beat")
         if not playing[0]:
             await live.confirm(osc, ("/live/song/continue_playing",), ("/live/song/get/is_playing",), True)
+        self._transport = True
         live_bar = int(float(song_time[0])) // self.beats_per_bar
         state.written = state.played
         state.pending = []
@@ -446,6 +451,7 @@ class AbletonLink(Actor):
             song_time, playing = await live.gather(
                 osc.query("/live/song/get/current_song_time"), osc.query("/live/song/get/is_playing")
             )
+            self._transport = bool(playing[0])
             if not playing[0] or self._went_back:
                 self._went_back = False
                 await self._transport_stopped(osc)
@@ -559,12 +565,15 @@ class AbletonLink(Actor):
         are written beside this (``_writer``) and each fire read back beside it, so neither a write Live is slow
         to confirm nor a lost read-back holds up a fire or a bar's check."""
         failed: list[Exception] = []
-        async with trio.open_nursery() as confirms:
+        async with trio.open_nursery() as reads:
             while True:
                 self._wake = trio.Event()
-                fired = await self._step(osc)
+                check = self._bar_to_check()
+                if check is not None:
+                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._check_bar, osc, *check)
+                fired = self._step(osc)
                 if fired:
-                    confirms.start_soon(_or_end, failed, confirms.cancel_scope, self._confirm_fires, osc, fired)
+                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._confirm_fires, osc, fired)
                 with trio.move_on_after(self.clock.bar_seconds / 2):
                     await self._wake.wait()
                 if self._reloaded:
@@ -597,19 +606,15 @@ class AbletonLink(Actor):
                     await self._plan_wake.wait()
         raise failed[0]
 
-    async def _step(self, osc: OscClient) -> list[Pending]:
-        """What is due now; the fires sent, to be read back."""
+    def _step(self, osc: OscClient) -> list[Pending]:
+        """What is due now, sent without waiting on Live (a read lost on the way must not hold a fire past its
+        bar line); the fires, to be read back. Nothing is fired into a Live last read stopped: a fire would start
+        a transport someone stopped (the watchdog applies the policy)."""
         if self.palette:
-            await self._check_bar(osc)
-            return self._fire_scene(osc)
+            return self._fire_scene(osc) if self._transport else []
         self._mix(osc)
-        await self._check_bar(osc)  # before this bar's fires (for the next bar) change what is expected
         now = self.clock.set_bar()
-        if now is None or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
-            return []
-        (playing,) = await osc.query("/live/song/get/is_playing")
-        if not playing:  # a fire would start a transport someone stopped: the policy decides
-            await self._transport_stopped(osc)
+        if now is None or not self._transport or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
             return []
         return self._fire_due(osc)
 
@@ -657,31 +662,42 @@ class AbletonLink(Actor):
 
         await live.gather(*[one(p) for p in fired])
 
-    async def _check_bar(self, osc: OscClient) -> None:
-        """Once per bar, just after Live's bar line: what each track plays, against what was fired for it."""
+    def _bar_to_check(self) -> tuple[int, dict[str, int]] | None:
+        """The bar Live began since the last check and the slot each track should play in it, taken before this
+        step's fires (for the next bar) change what is expected; bars that began and ended unread are reported."""
         now = self.clock.set_bar()
         if now is None or now <= self._checked or now < 0:
-            return
-        if self._checked >= 0:  # bars that began and ended while Live went unread: what they played is unknown
+            return None
+        if self._checked >= 0:
             for bar in range(self._checked + 1, now):
                 for role in sorted(self.state.expect):
                     self._off(role, bar, "Live was not read during this bar: what it played is not known")
         self._checked = now
-        due = {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+        return now, {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+
+    async def _check_bar(self, osc: OscClient, now: int, due: dict[str, int]) -> None:
+        """Once per bar, just after Live's bar line and beside the fires: what each track plays, against what was
+        fired for it. Live's song time, read in the same tick, says whether the read came within the bar."""
         tracks = {role: self.state.tracks[role].index for role in due}
-        transport, *replies = await live.gather(
+        transport, song_time, *replies = await live.gather(
             osc.query("/live/song/get/is_playing"),
+            osc.query("/live/song/get/current_song_time"),
             *[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()],
         )
+        self._transport = bool(transport[0])
         if not transport[0]:  # someone stopped Live: a fire would start it again; the watchdog applies the policy
             self._wake.set()
             return
+        read_in = int(float(song_time[0])) // self.beats_per_bar - self.clock.origin
         for (role, slot), reply in zip(due.items(), replies, strict=True):
             playing = int(reply[0])
-            if playing != slot and not (slot < 0 and playing < 0):
+            if read_in != now:
+                self._off(role, now, f"Live was read in bar {read_in}, not in this one: what it played is not known")
+            elif playing != slot and not (slot < 0 and playing < 0):
                 said = "nothing" if playing < 0 else f"slot {playing}"
                 self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
-                self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
+                if self.state.expect.get(role, (now, slot))[0] <= now:  # no later fire took the track over
+                    self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
 
     def _off(self, role: str, bar: int, reason: str) -> None:
         self.ctx.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
