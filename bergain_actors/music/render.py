@@ -543,30 +543,34 @@ class Renderer:
 
     def _add_loop(self, layer: Layer, sample: Sample, bar: int, grid: _Grid) -> None:
         """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle, scaled
-        from the copy at unity), a beat for a filter (each from the copy at its cutoff step, at the fader's level).
-        A faded or sending loop is laid out in the scratch buffer first, so the mix and the send each take one add."""
+        from the copy at unity), a beat for a filter (a filter that holds from the copy of the whole loop at its
+        cutoff step; a sweep, even one slow enough to hold a step through this bar, from each run of beats at one
+        step filtered on its own), at the fader's level. A faded or sending loop is laid out in the scratch buffer
+        first, so the mix and the send each take one add."""
         ramp = layer.gain_end is not None
         every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else grid.ticks
         stretched = self._loop_source(sample, grid)
         bounds = grid.bounds(every)
-        runs: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run of
-        # segments that share a source and a level
-        sources: dict[int | None, np.ndarray] = {}
-        for k, step in enumerate(self._steps(layer.filter, every, grid.ticks)):
-            src = sources.get(step)
-            if src is None:
-                src = sources[step] = self._source(layer, sample, step, stretched, unity=ramp)
+        steps = self._steps(layer.filter, every, grid.ticks)
+        sweeping = layer.filter is not None and layer.filter.hz != layer.filter.hz_end
+        runs: list[tuple[int, int | None, np.float32 | None]] = []  # (first frame, cutoff step, level) of each run
+        # of segments that share a step and a level
+        for k, step in enumerate(steps):
             scale = np.float32(_ramp_at(layer, (k + 0.5) * every / grid.ticks)) if ramp else None
-            if not runs or runs[-1][1] is not src or runs[-1][2] != scale:
-                runs.append((bounds[k], src, scale))
+            if not runs or runs[-1][1] != step or runs[-1][2] != scale:
+                runs.append((bounds[k], step, scale))
         length, bars = stretched.shape[0], sample.bars or 1
         start = (((bar - layer.loop_start_bar) % bars) * length) // bars
         laid = ramp or layer.send > 0.0
         out, at = (self._scratch, 0) if laid else (self._acc, self._head)
-        for (lo, src, scale), hi in zip(runs, [run[0] for run in runs[1:]] + [grid.n], strict=True):
+        for (lo, step, scale), hi in zip(runs, [run[0] for run in runs[1:]] + [grid.n], strict=True):
             offset = (start + lo) % length
+            if sweeping and step is not None:
+                src, offset = self._swept(layer, sample, step, stretched, offset, hi - lo, unity=ramp), 0
+            else:
+                src = self._source(layer, sample, step, stretched, unity=ramp)
             while lo < hi:
-                take = min(hi - lo, length - offset)
+                take = min(hi - lo, src.shape[0] - offset)
                 chunk, into = src[offset : offset + take], out[at + lo : at + lo + take]
                 if not laid:
                     into += chunk
@@ -636,6 +640,21 @@ class Renderer:
             return cached
         sent = self._copies.get((key, send))
         return self._copies.put((key, send), cached * np.float32(send)) if sent is None else sent
+
+    def _swept(
+        self, layer: Layer, sample: Sample, step: int, data: np.ndarray, start: int, frames: int, unity: bool
+    ) -> np.ndarray:
+        """``frames`` frames of the loop ``data`` from ``start`` on as ``_source`` would give them at cutoff
+        ``step``, filtered on their own (``effects.filtered_span``): a sweep plays each step for a beat or so, and
+        filtering the whole loop at every step cost tens of milliseconds and a copy of the loop each. Not cached: a
+        sweep seldom comes back to the same place of the loop at the same step (16 of 192 spans in an hour's set)."""
+        f = layer.filter
+        assert f is not None
+        left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
+        spread = self._spread(sample, data, layer.width, layer.reverb, True)
+        made = effects.filtered_span(spread, start, frames, f.kind, step, f.q, self.sample_rate)
+        made *= np.array([left, right], np.float32)
+        return made
 
     def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
         """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
