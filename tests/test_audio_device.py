@@ -20,12 +20,22 @@ async def test_set_plays_on_the_device_with_backpressure(jack_server, scenario_f
     sink, detail = choose_sink(scenario, fast=False, no_audio=False)
     assert isinstance(sink, DeviceSink), detail
     assert detail.startswith("playing on system at 44100 Hz, the device worker at "), detail
-    got, pid = detail.rsplit(" at ", 1)[1], sink._worker.process.pid
+    pid = sink._worker.process.pid
+    got, callback = detail.split(", the device worker at ", 1)[1].split(", its audio callback at ")
     if got.startswith("SCHED_FIFO"):  # root, or an rtprio limit: the worker really runs in real time
         assert os.sched_getscheduler(pid) == os.SCHED_FIFO
         assert got == f"SCHED_FIFO {os.sched_getparam(pid).sched_priority}"
     else:
         assert got.startswith(f"nice {os.getpriority(os.PRIO_PROCESS, pid)}"), got
+    # the callback's own thread (libjack's, not one of ours) runs as said: some thread of the worker has it
+    threads = {
+        (os.sched_getscheduler(int(t)), os.sched_getparam(int(t)).sched_priority)
+        for t in os.listdir(f"/proc/{pid}/task")
+    }
+    if callback.startswith("SCHED_FIFO"):
+        assert (os.SCHED_FIFO, int(callback.split()[1])) in threads, (callback, threads)
+    else:
+        assert callback.startswith("SCHED_OTHER"), callback
     log_path, wav_path = set_paths(scenario, tmp_path, stamp="jack")
     start = trio.current_time()
     result = await perform(
