@@ -41,6 +41,8 @@ RT_PRIORITY = 40
 """SCHED_FIFO priority of the worker's threads where allowed: above every ordinary process (a browser, a build),
 under the kernel's own real-time threads and a real-time audio server's (``jack_server.PRIORITY``: 70, its clients'
 callbacks 65; jackd's own default is 10, its clients' 5)."""
+LEAVE_S = 2.0
+"""How long closing the stream may take at the end before the worker exits anyway."""
 FIRST_CALLBACK_S = 5.0
 """How long ``ready`` waits for the first audio callback, to say how its thread runs (one period when all is well)."""
 
@@ -210,10 +212,13 @@ def main(argv: list[str] | None = None) -> None:
             if "gone" in message or "done" in message:
                 os._exit(0)  # never close a dead stream (that waits forever) nor terminate PortAudio (that aborts)
 
+    ending = threading.Event()
+
     def monitor() -> None:
-        while stream.active:
+        while stream.active and not ending.is_set():
             time.sleep(0.05)
-        messages.put({"gone": f"{output.name} stopped taking audio (the audio server went away)"})
+        if not ending.is_set():
+            messages.put({"gone": f"{output.name} stopped taking audio (the audio server went away)"})
 
     threading.Thread(target=writer, daemon=True).start()
     threading.Thread(target=monitor, daemon=True).start()
@@ -241,8 +246,24 @@ def main(argv: list[str] | None = None) -> None:
     deadline = time.monotonic() + 5
     while fifo.queued and time.monotonic() < deadline:
         time.sleep(0.01)
+    ending.set()
+    leave(stream, sd)
     messages.put({"done": True})
     threading.Event().wait()  # the writer ends the process once it has said so
+
+
+def leave(stream: Any, sd: Any) -> None:
+    """At the end, with the server alive, leave it as a client should: a client that just exits is found "not
+    finished" by JACK, an xrun of ours in the server's log. Bounded: a server that stopped answering is left."""
+
+    def close() -> None:
+        stream.abort()
+        stream.close()
+        sd._terminate()  # deactivates and closes PortAudio's JACK client
+
+    closing = threading.Thread(target=close, daemon=True)
+    closing.start()
+    closing.join(LEAVE_S)
 
 
 if __name__ == "__main__":

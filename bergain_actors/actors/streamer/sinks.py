@@ -256,8 +256,10 @@ class DeviceSink:
     live = True
     WATCHDOG_BARS = 2
     MAX_RETRY_BARS = 8
-    MARGIN = 0.25
-    """Seconds of a bar still queued in the worker when it counts as taken: headroom against hiccups here."""
+    MARGIN = 0.75
+    """Seconds of a bar still queued in the worker when it counts as taken: the set's next bar (rendered while this
+    one played) must reach the worker within it, so a set process starved that long leaves no gap. More would make
+    ``BarPlayed`` (the set's clock) run ahead of what is heard."""
 
     def __init__(self, worker: Worker, ready: dict[str, Any], wanted: str, sample_rate: int) -> None:
         self.wanted = wanted
