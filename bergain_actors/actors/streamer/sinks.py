@@ -31,6 +31,8 @@ class Played(msgspec.Struct, frozen=True):
 
     underflows: int = 0
     """Times the device ran dry (or flagged an underflow) since the previous bar."""
+    xruns: int = 0
+    """Of ``underflows``, those the device flagged (on JACK: the server's xrun notices, for any client or its own)."""
     silent_ms: float = 0.0
     """Silence the listener heard instead of the set, in milliseconds."""
     lost: str = ""
@@ -284,8 +286,10 @@ class DeviceSink:
     live = True
     WATCHDOG_BARS = 2
     MAX_RETRY_BARS = 8
-    MARGIN = 0.25
-    """Seconds of a bar still queued in the worker when it counts as taken: headroom against hiccups here."""
+    MARGIN = 0.75
+    """Seconds of a bar still queued in the worker when it counts as taken: the set's next bar (rendered while this
+    one played) must reach the worker within it, so a set process starved that long leaves no gap. More would make
+    ``BarPlayed`` (the set's clock) run ahead of what is heard."""
 
     def __init__(self, worker: Worker, ready: dict[str, Any], wanted: str, sample_rate: int) -> None:
         self.wanted = wanted
@@ -322,7 +326,7 @@ class DeviceSink:
         worker = self._worker
         if worker is None:
             return await self._play_on_clock(audio)
-        underflows, silent, lost, anchor = 0, 0, "", (-1, 0)
+        underflows, xruns, silent, lost, anchor = 0, 0, 0, "", (-1, 0)
         rate = int(self._ready["rate"])
         if worker.first_frame < 0:
             worker.first_frame = self._frames
@@ -341,6 +345,7 @@ class DeviceSink:
                     anchor = (worker.first_frame, int(message["sounding"]))
                 if "took" in message:
                     underflows += int(message["underflows"])
+                    xruns += int(message.get("xruns", 0))
                     silent += int(message["silent"])
                     if message["took"] >= worker.sent - 1:
                         break
@@ -353,7 +358,7 @@ class DeviceSink:
             self._retry_bars = 1
             self._next_probe = trio.current_time() + len(audio) / self.sample_rate
         silent_ms = round(silent * 1000 / rate, 1)
-        return Played(underflows, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
+        return Played(underflows, xruns, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
 
     async def _play_on_clock(self, audio: np.ndarray) -> Played:
         """No device: keep the set's pace on trio's clock, and look for the device again meanwhile."""
