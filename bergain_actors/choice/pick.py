@@ -26,7 +26,7 @@ UNLISTED = 1.0
 """How far below the lowest listed log-probability a label the provider did not list is put."""
 DIGITS = 6
 
-Method = Literal["scored", "constrained", "none"]
+Method = Literal["scored", "cloze", "constrained", "none"]
 
 
 class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -36,13 +36,15 @@ class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
     """Into ``Ballot.options``; -1 when nothing could be read from the answer (``method = "none"``)."""
     option: str
     method: Method
-    """``scored``: from probabilities; ``constrained``: the provider only answered a label; ``none``: neither."""
+    """``scored``: from label probabilities; ``cloze``: from the options' own words (``choice.cloze``);
+    ``constrained``: the provider only answered a label; ``none``: neither."""
     raw: tuple[float, ...] = ()
     """Per option, the orders averaged, before calibration."""
     calibrated: tuple[float, ...] = ()
     """Per option, with the content-free bias divided out (the distribution ``pick`` draws from)."""
     prior: tuple[float, ...] = ()
-    """Per label, the model's probability for it with no content (empty without calibration)."""
+    """Per label (cloze: per option), the model's probability for it with no content (empty without
+    calibration)."""
     temperature: float = 0.0
     draw: float = -1.0
     """The seeded number the pick used (-1: none was drawn)."""
