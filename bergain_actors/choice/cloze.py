@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from bergain_actors.choice.pick import DIGITS, Choice, pick
+from bergain_actors.choice.pick import Choice, chosen
 from bergain_actors.core import events as ev
 
 PREMISE = "N/A"
@@ -114,16 +114,4 @@ def decide(c: Cloze, answer: ev.LMResponse, temperature: float, rng: random.Rand
     found = distributions(c, answer.scores)
     if found is None:
         return Choice(index=-1, option="", method="none", temperature=temperature, provider=answer.provider)
-    raw, calibrated, prior = found
-    index, draw = pick(calibrated, temperature, rng)
-    return Choice(
-        index=index,
-        option=c.options[index],
-        method="cloze",
-        raw=tuple(round(p, DIGITS) for p in raw),
-        calibrated=tuple(round(p, DIGITS) for p in calibrated),
-        prior=tuple(round(p, DIGITS) for p in prior),
-        temperature=temperature,
-        draw=draw,
-        provider=answer.provider,
-    )
+    return chosen(c.options, found, "cloze", temperature, rng, answer.provider)

@@ -124,6 +124,30 @@ def _rounded(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(round(v, DIGITS) for v in values)
 
 
+def chosen(
+    options: Sequence[str],
+    found: tuple[Sequence[float], Sequence[float], Sequence[float]],
+    method: Method,
+    temperature: float,
+    rng: random.Random,
+    provider: str,
+) -> Choice:
+    """The seeded pick from (raw, calibrated, prior) distributions, as the ``Choice`` that logs them."""
+    raw, calibrated, prior = found
+    index, draw = pick(calibrated, temperature, rng)
+    return Choice(
+        index=index,
+        option=options[index],
+        method=method,
+        raw=_rounded(raw),
+        calibrated=_rounded(calibrated),
+        prior=_rounded(prior),
+        temperature=temperature,
+        draw=draw,
+        provider=provider,
+    )
+
+
 def label_in(text: str, labels: Sequence[str]) -> str | None:
     """The first of ``labels`` that ``text`` names as a word of its own (a constrained answer), or None."""
     return next((word for word in re.findall(r"\b\w\b", text) if word in labels), None)
@@ -137,19 +161,7 @@ def decide(
     was not calibrated itself."""
     found = distributions(b, answer.scores, prior) if answer.scores else None
     if found is not None:
-        raw, calibrated, prior = found
-        index, draw = pick(calibrated, temperature, rng)
-        return Choice(
-            index=index,
-            option=b.options[index],
-            method="scored",
-            raw=_rounded(raw),
-            calibrated=_rounded(calibrated),
-            prior=_rounded(prior),
-            temperature=temperature,
-            draw=draw,
-            provider=answer.provider,
-        )
+        return chosen(b.options, found, "scored", temperature, rng, answer.provider)
     label = label_in(answer.text, b.labels)
     if label is None:
         return Choice(index=-1, option="", method="none", temperature=temperature, provider=answer.provider)
