@@ -13,7 +13,6 @@ import argparse
 import os
 import signal
 import statistics
-import subprocess
 import time
 import uuid
 
@@ -21,21 +20,17 @@ import numpy as np
 import soxr
 import trio
 
+from bergain_actors.actors.streamer.jack_server import JackServer
 from bergain_actors.actors.streamer.sinks import DeviceSink
 
 RATE = 44100
 BAR = 82688  # one bar at 128 BPM
 
 
-def start_jack(name: str) -> subprocess.Popen:
-    argv = ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "1024"]
-    server = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while subprocess.run(["jack_wait", "-c", "-s", name], capture_output=True, text=True).stdout.strip() != "running":
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit(f"jackd {name} did not start")
-        time.sleep(0.02)
+def start_jack(name: str) -> JackServer:
+    """A JACK dummy server at 48 kHz (real time where allowed), as the tests start it."""
+    server = JackServer(name, 48000)
+    server.start(timeout=20)
     return server
 
 
@@ -68,12 +63,12 @@ def one_run(name: str, freeze: bool) -> dict[str, float]:
             await sink.play(audio)
             nonlocal server
             if freeze:
-                server.send_signal(signal.SIGSTOP)
+                server.process.send_signal(signal.SIGSTOP)
                 figures["frozen → lost (watchdog)"], _ = await until(sink, audio, "lost")
-                server.send_signal(signal.SIGCONT)
+                server.process.send_signal(signal.SIGCONT)
             else:
-                server.kill()
-                server.wait()
+                server.stop(signal.SIGKILL)
+                server.close()
                 figures["killed → lost"], _ = await until(sink, audio, "lost")
                 server = start_jack(name)
             figures["back → resumed"], _ = await until(sink, audio, "resumed")
@@ -81,9 +76,9 @@ def one_run(name: str, freeze: bool) -> dict[str, float]:
 
         trio.run(main)
     finally:
-        server.send_signal(signal.SIGCONT)
-        server.terminate()  # not SIGKILL: a killed jackd leaves its entry in JACK's shared registry
-        server.wait()
+        if server.process is not None:
+            server.process.send_signal(signal.SIGCONT)
+        server.close()  # SIGTERM, not SIGKILL: a killed jackd leaves its entry in JACK's shared registry
     return figures
 
 

@@ -13,8 +13,10 @@ Desktop would be:
 - ``http``: ``bergain-actors serve SCENARIO`` with the same calls to ``/mcp`` (streamable HTTP).
 
 Every run ends with ``stop now`` through MCP; the figures for the set (bars, underflows and the silence they left,
-late bars, engine holds) are read from its log afterwards. An underflow with no silence is the device's own report
-(PortAudio's output-underflow flag: the audio worker's callback ran late) while audio was still queued. Round trips
+late bars, engine holds) are read from its log afterwards. An underflow with no silence is the device's flag
+(``xrun flags``: PortAudio's output-underflow flag, on JACK the server's notice of an xrun anywhere) while audio was
+still queued; the server's own log (real time where allowed, as ``jack_server`` starts it) says whose: its own cycle
+late (``jackd: own xruns``, not our audio) or our client not done in time (``jackd: PortAudio late``). Round trips
 are wall-clock, from the call to its answer in this process. The three runs are interleaved ``--rounds`` times, so
 a busy machine weighs on each alike; the load is printed with the table.
 """
@@ -31,6 +33,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 
 import httpx2
@@ -41,6 +44,7 @@ from mcp.client.streamable_http import streamable_http_client
 from rich.console import Console
 from rich.table import Table
 
+from bergain_actors.actors.streamer.jack_server import JackServer
 from bergain_actors.core.log import read_all
 from bergain_actors.core.summary import Summary
 
@@ -54,22 +58,13 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
 
 
-def start_jack() -> tuple[subprocess.Popen | None, dict[str, str]]:
-    """A JACK dummy server at 44.1 kHz, and the environment that makes a set play on it (none without jackd)."""
+def start_jack() -> JackServer | None:
+    """A JACK dummy server at 44.1 kHz, real time where allowed (none without jackd)."""
     if not shutil.which("jackd"):
-        return None, {}
-    name = f"bench-mcp-{uuid.uuid4().hex[:8]}"
-    env = {"JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
-    argv = ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "44100", "-p", "1024"]
-    server = subprocess.Popen(argv, env={**os.environ, **env}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    wait = ["jack_wait", "-c", "-s", name]
-    while subprocess.run(wait, capture_output=True, text=True, env={**os.environ, **env}).stdout.strip() != "running":
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            raise SystemExit("jackd did not start")
-        time.sleep(0.02)  # an outside process's readiness: nothing to wait on but its answer
-    return server, env
+        return None
+    server = JackServer(f"bench-mcp-{uuid.uuid4().hex[:8]}", 44100)
+    server.start(timeout=30)
+    return server
 
 
 def scenario_file(folder: Path, audio: bool) -> Path:
@@ -169,6 +164,7 @@ def of_the_set(out: Path) -> dict[str, float]:
     return {
         "bars": summary.bars_played,
         "underflows": summary.underflows,
+        "of which xrun flags": summary.xruns,
         "silence ms": round(summary.silent_ms),
         "late bars": summary.late_bars,
         "engine holds": summary.holds,
@@ -176,12 +172,17 @@ def of_the_set(out: Path) -> dict[str, float]:
     }
 
 
-def one_run(label: str, seconds: float, rate: int, env: dict[str, str], audio: bool) -> dict[str, float]:
+def one_run(label: str, seconds: float, rate: int, jack: JackServer | None) -> dict[str, float]:
     out = Path(tempfile.mkdtemp(prefix=f"bench-mcp-{label}-"))
-    scenario = scenario_file(out, audio)
+    scenario = scenario_file(out, jack is not None)
     serve = over_http if label == "http" else over_stdio
+    env = {key: jack.env[key] for key in ("JACK_NO_START_SERVER", "JACK_DEFAULT_SERVER")} if jack else {}
+    before = jack.xruns() if jack else Counter()
     times = trio.run(serve, scenario, out, env, seconds, 0 if label == "idle" else rate)
     figures = {**times, **of_the_set(out)}
+    xruns = (jack.xruns() if jack else Counter()) - before
+    figures["jackd: own xruns"] = xruns["server"]
+    figures["jackd: PortAudio late"] = xruns["client PortAudio"]
     shutil.rmtree(out, ignore_errors=True)
     return figures
 
@@ -210,19 +211,17 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=10, help="MCP calls a second")
     parser.add_argument("--rounds", type=int, default=2, help="times the three runs are interleaved")
     args = parser.parse_args()
-    jack, env = start_jack()
+    jack = start_jack()
     labels = ("idle", "stdio", "http")
     try:
         rounds = [
-            {label: one_run(label, args.seconds, args.rate, env, jack is not None) for label in labels}
-            for _ in range(args.rounds)
+            {label: one_run(label, args.seconds, args.rate, jack) for label in labels} for _ in range(args.rounds)
         ]
     finally:
         if jack is not None:
-            jack.terminate()
-            jack.wait(timeout=10)
+            jack.close()
     runs = table_of(rounds)
-    where = "a JACK dummy server" if jack else "a clock-paced sink (no jackd: underflows not measured)"
+    where = f"a JACK dummy server ({jack.how})" if jack else "a clock-paced sink (no jackd: underflows not measured)"
     load = os.getloadavg()
     table = Table(
         title=f"MCP calls beside a set playing on {where}: {args.rate} calls/s for {args.seconds:g} s, "

@@ -1,8 +1,9 @@
 """How fast does a set render offline, and what does a bar cost? The 60-minute autopilot set (``run --fast
 --no-audio --no-report``, seed 1) by this code and by the code of 5d6d18b (a ``git worktree`` of that commit,
-with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, peak RSS of
-the set's process. Then the 8-minute default set's cost per bar as its streamer pays it (render, hearing, the
-bar's checksum): median, mean, p99 and the cold first bar, timed over the set's logged plans.
+with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, CPU time and
+peak RSS of the set's process. Then the 8-minute default set's cost per bar as its streamer pays it (render,
+hearing, the bar's checksum, its 16-bit samples): median, mean, p99 and the cold first bar, timed over the set's
+logged plans.
 
     .venv/bin/python bench/bench_offline.py [--rounds 3] [--minutes 60] [--before 5d6d18b] [--default-log LOG]
 
@@ -29,8 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_set(tree: Path, minutes: float, out: Path, new: bool) -> tuple[float, float]:
-    """One set played by the code in ``tree``: (wall seconds, peak RSS in MB) of its process."""
+def run_set(tree: Path, minutes: float, out: Path, new: bool) -> tuple[float, float, float]:
+    """One set played by the code in ``tree``: (wall seconds, CPU seconds, peak RSS in MB) of its process. On a
+    shared machine the CPU time (user + system) moves less with the load than the wall time does."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tree / "scenarios" / "autopilot.toml")]
     argv += ["--minutes", f"{minutes:g}", "--fast", "--no-audio", "--quiet", "--seed", "1", "--out", str(out)]
     if new:
@@ -46,7 +48,7 @@ def run_set(tree: Path, minutes: float, out: Path, new: bool) -> tuple[float, fl
         raise SystemExit(f"the set by {tree} failed ({child.returncode}): {err[-1500:]}")
     for path in out.iterdir():  # a 60-minute WAV is 635 MB: keep the disk free between runs
         path.unlink()
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
 def worktree(commit: str, where: Path) -> Path:
@@ -57,9 +59,10 @@ def worktree(commit: str, where: Path) -> Path:
 
 
 def per_bar(log: Path) -> dict[str, float]:
-    """Every bar of a logged set rendered, heard and checksummed as the streamer does, in a renderer of its own
-    (no copies made by an earlier one): ms per bar."""
+    """Every bar of a logged set rendered, heard, checksummed and made 16-bit for the WAV as the streamer does, in
+    a renderer of its own (no copies made by an earlier one): ms per bar."""
     from bergain_actors import replay
+    from bergain_actors.actors.streamer.sinks import pcm16
     from bergain_actors.core.log import LogReader
     from bergain_actors.music.fingerprint import bar_checksum
     from bergain_actors.music.hearing import hear
@@ -77,6 +80,7 @@ def per_bar(log: Path) -> dict[str, float]:
         audio = renderer.render(plan)
         hear(audio, scenario.sample_rate, plan.beats_per_bar)
         bar_checksum(audio)
+        pcm16(audio)
         times.append((time.perf_counter() - started) * 1000)
     ordered = sorted(times)
     return {
@@ -116,27 +120,27 @@ def main() -> None:
         out.mkdir()
         try:
             load_before = load()
-            runs: list[tuple[str, float, float]] = []
+            runs: list[tuple[str, float, float, float]] = []
             for _ in range(args.rounds):
                 for name, tree, new in ((args.before, before, False), ("this code", ROOT, True)):
-                    wall, rss = run_set(tree, args.minutes, out, new)
-                    runs.append((name, wall, rss))
+                    runs.append((name, *run_set(tree, args.minutes, out, new)))
             load_after = load()
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
         table = Table(title=f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} "
                       f"interleaved rounds; load {load_before} before, {load_after} after")  # fmt: skip
-        for column in ("round", "code", "wall s", "× real time", "peak RSS MB", "this / before"):
+        for column in ("round", "code", "wall s", "× real time", "CPU s", "peak RSS MB", "this / before (wall)"):
             table.add_column(column, justify="right")
         for i in range(0, len(runs), 2):
-            (a, wa, ra), (b, wb, rb) = runs[i], runs[i + 1]
-            table.add_row(str(i // 2 + 1), a, f"{wa:.2f}", f"{seconds / wa:.0f}", f"{ra:.0f}", "")
-            table.add_row("", b, f"{wb:.2f}", f"{seconds / wb:.0f}", f"{rb:.0f}", f"{wb / wa:.2f}")
+            (a, wa, ca, ra), (b, wb, cb, rb) = runs[i], runs[i + 1]
+            table.add_row(str(i // 2 + 1), a, f"{wa:.2f}", f"{seconds / wa:.0f}", f"{ca:.2f}", f"{ra:.0f}", "")
+            table.add_row("", b, f"{wb:.2f}", f"{seconds / wb:.0f}", f"{cb:.2f}", f"{rb:.0f}", f"{wb / wa:.2f}")
         console.print(table)
         log = args.default_log or default_set(out)
         costs = per_bar(log)
         console.print(
-            f"8-minute default set ({log.name}), per bar (render + hearing + checksum, {costs['bars']:.0f} bars):"
+            f"8-minute default set ({log.name}), per bar (render + hearing + checksum + 16-bit samples,"
+            f" {costs['bars']:.0f} bars):"
             f" median {costs['median']:.2f} ms, mean {costs['mean']:.2f} ms, p99 {costs['p99']:.1f} ms,"
             f" cold (first bar) {costs['cold']:.1f} ms; load {load()}",
             highlight=False,

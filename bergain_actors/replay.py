@@ -16,7 +16,6 @@ first mismatch. A verdict is *verified* only when the log is whole and nothing d
 
 from __future__ import annotations
 
-import io
 import tomllib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +25,7 @@ import msgspec
 import numpy as np
 import soundfile as sf
 
-from bergain_actors.actors.streamer.sinks import WavWriter
+from bergain_actors.actors.streamer.sinks import WavWriter, pcm16
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
@@ -609,7 +608,7 @@ class WavCheck:
         if len(written) < len(audio):
             detail = f"{self.path} ends before bar {event.bar} is whole ({len(written)} of {len(audio)} frames)"
             return Mismatch(seq=event.seq, bar=event.bar, detail=detail)
-        if not np.array_equal(written, _as_wav_samples(audio, self.sample_rate)):
+        if not np.array_equal(written, pcm16(audio)):
             return Mismatch(seq=event.seq, bar=event.bar, detail=f"{self.path} holds other audio for this bar")
         return None
 
@@ -620,14 +619,6 @@ class WavCheck:
         if left <= 0:
             return None
         return Mismatch(seq=seq, bar=bars, detail=f"{self.path} holds {left} frames after the set's last bar")
-
-
-def _as_wav_samples(audio: np.ndarray, sample_rate: int) -> np.ndarray:
-    """``audio`` as the 16-bit samples libsndfile writes for it (its own rounding and clipping)."""
-    buffer = io.BytesIO()
-    sf.write(buffer, audio, sample_rate, subtype="PCM_16", format="WAV")
-    buffer.seek(0)
-    return sf.read(buffer, dtype="int16", always_2d=True)[0]
 
 
 def verify(

@@ -55,48 +55,42 @@ def pytest_sessionstart(session: pytest.Session) -> None:
                 path.unlink(missing_ok=True)
 
 
+def started_jack(name: str, rate: int, timeout: float = 60.0):
+    """A JACK server (``jack_server.JackServer``: dummy driver, real time where allowed) that runs, or a skip
+    without jackd and a failure when it does not start."""
+    from bergain_actors.actors.streamer.jack_server import JackServer
+
+    server = JackServer(name, rate)
+    try:
+        server.start(timeout)  # generous: a loaded machine starts jackd slowly
+    except FileNotFoundError as exc:
+        pytest.skip(f"{exc} (make test installs it)")
+    except RuntimeError as exc:
+        server.close()
+        pytest.fail(str(exc))
+    return server
+
+
 @pytest.fixture(scope="session")
 def jack_server():
     """A real, clock-paced JACK audio server (dummy driver: no sound card needed), started before PortAudio
     looks for devices. Yields the server's name."""
     import os
-    import shutil
-    import subprocess
     import sys
-    import time
 
-    if not shutil.which("jackd"):
-        pytest.skip("jackd is not installed (make test installs it: scripts/setup.sh)")
-    name = f"bergain-test-{os.getpid()}"
-    env = {**os.environ, "JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
-    server = subprocess.Popen(
-        ["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "44100", "-p", "1024"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 60  # generous: a loaded machine starts jackd slowly
-    while True:
-        check = subprocess.run(["jack_wait", "-c", "-s", name], env=env, capture_output=True, text=True)
-        if check.stdout.strip() == "running":
-            break
-        if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
-            pytest.fail(f"jackd did not start: {server.stderr.read().decode(errors='replace')[-500:]}")
-        time.sleep(0.03)  # polling an external process's readiness; nothing in-process to wait on
+    server = started_jack(f"bergain-test-{os.getpid()}", 44100)
     saved = {k: os.environ.get(k) for k in ("JACK_NO_START_SERVER", "JACK_DEFAULT_SERVER")}
-    os.environ.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=name)
+    os.environ.update(JACK_NO_START_SERVER="1", JACK_DEFAULT_SERVER=server.name)
     if "sounddevice" in sys.modules:
         sd = sys.modules["sounddevice"]
         sd._terminate()
         sd._initialize()
     try:
-        yield name
+        yield server.name
     finally:
         if "sounddevice" in sys.modules:
             sys.modules["sounddevice"]._terminate()  # before jackd goes, or PortAudio aborts the process
-        server.terminate()
-        server.wait(timeout=10)
+        server.close()
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -115,32 +109,20 @@ class Jack:
 
         self.name, self.rate = name, rate
         self.env = {**os.environ, "JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
-        self.process: Any = None
+        self.server: Any = None
+
+    @property
+    def process(self) -> Any:
+        return self.server.process if self.server is not None else None
 
     def start(self) -> None:
-        import shutil
-        import subprocess
-        import time
-
-        if not shutil.which("jackd"):
-            pytest.skip("jackd is not installed (make test installs it: scripts/setup.sh)")
-        argv = ["jackd", "--no-realtime", "-n", self.name, "-d", "dummy", "-r", str(self.rate), "-p", "1024"]
-        self.process = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = time.monotonic() + 20
-        while True:
-            check = subprocess.run(["jack_wait", "-c", "-s", self.name], env=self.env, capture_output=True, text=True)
-            if check.stdout.strip() == "running":
-                return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail(f"jackd did not start: {self.process.stderr.read().decode(errors='replace')[-500:]}")
-            time.sleep(0.03)  # polling an external process's readiness; nothing in-process to wait on
+        self.server = started_jack(self.name, self.rate, timeout=20)
 
     def stop(self, sig: int = 15) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(sig)
-            self.process.wait(timeout=20)
-        self.process = None
+        if self.server is not None:
+            self.server.stop(sig)
+            self.server.close()
+        self.server = None
 
 
 @pytest.fixture

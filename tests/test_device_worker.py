@@ -32,9 +32,9 @@ def test_bars_are_taken_in_order_and_dry_spells_are_counted_once():
     assert (out == 0.5).all() and drain(reports) == []
     fifo.fill(out, flagged=False)  # 128 frames out: bar 0 has 0 left, bar 1 has 72 left
     assert (out[:36] == 0.5).all() and (out[36:] == 0.25).all()
-    assert drain(reports) == [{"took": 0, "underflows": 0, "silent": 0}]
+    assert drain(reports) == [{"took": 0, "underflows": 0, "xruns": 0, "silent": 0}]
     fifo.fill(out, flagged=False)  # 192 out: bar 1 has 8 left (< margin)
-    assert drain(reports) == [{"took": 1, "underflows": 0, "silent": 0}]
+    assert drain(reports) == [{"took": 1, "underflows": 0, "xruns": 0, "silent": 0}]
     fifo.fill(out, flagged=False)  # 8 frames of audio, then 56 of silence
     assert (out[:8] == 0.25).all() and not out[8:].any()
     fifo.fill(out, flagged=True)  # still dry (one spell), and PortAudio flagged one too
@@ -42,4 +42,4 @@ def test_bars_are_taken_in_order_and_dry_spells_are_counted_once():
     fifo.fill(out, flagged=False)
     assert (out == 1.0).all()
     fifo.fill(out, flagged=False)
-    assert drain(reports) == [{"took": 2, "underflows": 2, "silent": 56 + 64}]
+    assert drain(reports) == [{"took": 2, "underflows": 2, "xruns": 1, "silent": 56 + 64}]

@@ -286,10 +286,13 @@ class LatePlan(Event, frozen=True):
 
 class AudioUnderflow(Event, frozen=True):
     """Streamer → log: the audio device ran dry (or flagged an underflow) ``count`` times before it took bar
-    ``bar``; ``silent_ms`` of silence played instead of the set, so the bar reached the speakers late."""
+    ``bar``; ``silent_ms`` of silence played instead of the set, so the bar reached the speakers late. ``xruns`` of
+    the ``count`` are the device's flags (on JACK: the server's xrun notice, for a late client — ours or another —
+    or its own late cycle; its log says which); the rest are dry spells, ours for sure."""
 
     count: int
     silent_ms: float = 0.0
+    xruns: int = 0
 
 
 class AudioDeviceChanged(Event, frozen=True):

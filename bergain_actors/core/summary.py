@@ -23,6 +23,8 @@ class Summary:
         """The bars played, each at its own tempo."""
         """The tempos the bars were played at."""
         self.underflows = 0
+        self.xruns = 0
+        """Of ``underflows``, the audio server's xrun notices (not told apart from ours inside the set)."""
         self.late_bars = 0
         self.silent_ms = 0.0
         self.device_losses: list[str] = []
@@ -103,6 +105,7 @@ class Summary:
                 self.holds += 1
             case ev.AudioUnderflow():
                 self.underflows += event.count
+                self.xruns += event.xruns
                 if event.silent_ms > 0:
                     self.late_bars += 1
                     self.silent_ms += event.silent_ms
@@ -192,6 +195,7 @@ class Summary:
             f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at"
             f" {self.tempo_range.describe(self.bpm)} BPM ({minutes:.1f} min){', ' + self.end if self.end else ''}",
             f"stalls       {self.holds} (bars the engine played again: plan late)   underflows {self.underflows}"
+            f"{f' ({self.xruns} the audio server flagged as xruns)' if self.xruns else ''}"
             f"   late bars {self.late_bars} ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
             f"performer    {self.hold_steers} holds, {self.held_bars} bars held",
             f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"

@@ -6,9 +6,11 @@ Width and reverb are what make a mix stereo without touching its low end: both a
 SIDE_HZ, so the kick and the bass stay mono and a mono club system hears the same mix. Baked per copy, the reverb
 is exact (it is linear) and costs nothing per bar but the longer add of a one-shot's tail.
 
-Filters are applied once per (sample, cutoff step) in the frequency domain with the biquad's exact complex
-response (RBJ cookbook), circularly for loops (a loop's steady state) and with a zero-padded tail for one-shots;
-a sweep picks the copy at the nearest step (STEPS_PER_OCTAVE) for each beat or hit, so steady bars cost nothing.
+Filters are applied in the frequency domain with the biquad's exact complex response (RBJ cookbook): once per
+(sample, cutoff step) for one-shots, with a zero-padded tail, and for a loop whose filter holds through the bar,
+circularly (the loop's steady state); a sweep picks the nearest step (STEPS_PER_OCTAVE) for each beat or hit, and
+filters only the stretch of the loop that beat plays, from as much of the loop before it as the filter rings
+(``filtered_span``), so steady bars cost nothing and a sweep a few milliseconds a beat.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ REVERB_PREDELAY_S = 0.018
 REVERB_DAMP_HZ = 3000.0
 """Above this the tail dies three times faster (air absorbs the highs)."""
 REVERB_SEED = 5
+RINGING = 1e-7
+"""A swept span is filtered from the loop before it until the filter's ringing has fallen by this much (-140 dB,
+under float32's resolution): the span then matches the whole loop filtered to within float32 rounding."""
 
 
 def step_of(hz: float) -> int:
@@ -86,6 +91,36 @@ def filtered(spectrum: np.ndarray, frames: int, kind: str, step: int, q: float, 
     return out.astype(np.float32)
 
 
+def filtered_span(data: np.ndarray, start: int, frames: int, kind: str, step: int, q: float, rate: int) -> np.ndarray:
+    """``frames`` frames of the loop ``data`` from ``start`` on (circularly) through the filter at cutoff ``step``,
+    float32: the loop's steady state, as the whole loop filtered circularly holds it, computed from only the
+    frames before the span that the filter still hears (``ringing``). A sweep holds a step for a beat: this costs a
+    transform of about a beat rather than of the whole loop (a 4-bar loop: 30 times fewer frames, no copy kept)."""
+    hz = hz_of(step)
+    history = ringing(kind, hz, q, rate)
+    n = _fast_length(history + frames)
+    picked = np.take(data, np.arange(start - history, start + frames) % data.shape[0], axis=0)
+    spectrum = np.fft.rfft(picked.astype(np.float64), n=n, axis=0)
+    out = np.fft.irfft(spectrum * biquad(kind, hz, q, rate, _unit_circle(n, rate))[:, None], n=n, axis=0)
+    return out[history : history + frames].astype(np.float32)
+
+
+def ringing(kind: str, hz: float, q: float, rate: int) -> int:
+    """Frames until the filter's impulse response has fallen by RINGING (its slowest pole's decay, the sum of the
+    tail included)."""
+    w0 = 2 * math.pi * min(hz, 0.49 * rate) / rate
+    alpha = math.sin(w0) / (2 * q)
+    radius = float(np.abs(np.roots([1 + alpha, -2 * math.cos(w0), 1 - alpha])).max())
+    if radius >= 1.0:
+        raise ValueError(f"an unstable {kind} at {hz:.1f} Hz, q {q}")
+    return math.ceil(math.log(RINGING * (1.0 - radius)) / math.log(radius)) + 2
+
+
+@functools.lru_cache(maxsize=16)
+def _unit_circle(frames: int, rate: int) -> np.ndarray:
+    return unit_circle(frames, rate)
+
+
 def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: bool) -> np.ndarray:
     """``data`` placed in the stereo field, in one transform: mid/side widened by ``width`` (0..1: that much of a
     decorrelated copy of the mid above SIDE_HZ joins the side, then the whole is scaled back to the input's power,
@@ -98,15 +133,30 @@ def spread(data: np.ndarray, width: float, reverb: float, rate: int, circular: b
         frames += (DECORRELATOR_FRAMES if w > 0.0 else 0) + (_impulse(rate).shape[0] if reverb > 0.0 else 0)
         n = _fast_length(frames)  # the linear convolution fits in ``frames``: the rest is zeros
     spectra = np.fft.rfft(data.astype(np.float64), n=n, axis=0)
-    mid, side = (spectra[:, 0] + spectra[:, 1]) * 0.5, (spectra[:, 0] - spectra[:, 1]) * 0.5
+    # In place where it can be (the same arithmetic as the plain expressions, so the same bytes): a 4-bar loop's
+    # spectra are 5 MB each, and every temporary adds to the set's peak memory.
+    mid, side = spectra[:, 0] + spectra[:, 1], spectra[:, 0] - spectra[:, 1]
+    mid *= 0.5
+    side *= 0.5
+    del spectra
     if w > 0.0:
-        wide = side + w * mid * _decorrelator(n, rate)
+        wide = mid * w
+        wide *= _decorrelator(n, rate)
+        wide += side
         after = _energy(mid) + _energy(wide)
         scale = math.sqrt((_energy(mid) + _energy(side)) / after) if after > 0.0 else 1.0
-        mid, side = mid * scale, wide * scale
-    out = np.stack([mid + side, mid - side], axis=1)
+        mid *= scale
+        wide *= scale
+        side = wide
+    out = np.empty((mid.shape[0], 2), np.complex128)
+    np.add(mid, side, out=out[:, 0])
+    np.subtract(mid, side, out=out[:, 1])
+    del side
     if reverb > 0.0:
-        out += (reverb * mid)[:, None] * _impulse_spectrum(n, rate, circular)
+        mid *= reverb
+        impulse = _impulse_spectrum(n, rate, circular)
+        for channel in range(2):
+            out[:, channel] += np.multiply(mid, impulse[:, channel])
     return np.fft.irfft(out, n=n, axis=0)[:frames].astype(np.float32)
 
 
@@ -136,7 +186,7 @@ def _highpass(freqs: np.ndarray) -> np.ndarray:
     return np.sqrt(r / (1.0 + r))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def _decorrelator(n: int, rate: int) -> np.ndarray:
     """Spectrum (n-point rfft) of a fixed short random-phase all-pass, high-passed at SIDE_HZ: flat in level, so
     the side it makes has the mid's timbre but not its waveform."""
@@ -148,7 +198,7 @@ def _decorrelator(n: int, rate: int) -> np.ndarray:
     return spectrum / np.maximum(np.abs(spectrum), 1e-12) * _highpass(np.fft.rfftfreq(n, 1.0 / rate))
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=2)
 def _impulse_spectrum(n: int, rate: int, circular: bool) -> np.ndarray:
     """The reverb's n-point spectrum per side; for a loop of n frames the tail is folded onto itself first."""
     ir = _impulse(rate)

@@ -7,6 +7,7 @@ lives on as `straight_8ths`, while `sixteenth_drive` here is what its name says.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
 from types import MappingProxyType
@@ -67,8 +68,10 @@ def beats_to_ticks(beats: Iterable[float | Fraction | int | str]) -> tuple[int, 
     return tuple(sorted(ticks))
 
 
+@functools.cache
 def pattern_hits(name: str, beats_per_bar: int = 4) -> tuple[int, ...]:
-    """The ticks of a named pattern tiled over one bar of `beats_per_bar` beats."""
+    """The ticks of a named pattern tiled over one bar of `beats_per_bar` beats (memoized: the brains ask for the
+    same few patterns every bar, and tiling them in fractions was a tenth of an offline set's planning)."""
     try:
         period, onsets = _SPECS[name]
     except KeyError:

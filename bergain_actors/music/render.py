@@ -17,10 +17,11 @@ The stretched copy is cached per tempo; making it costs the first bar at a new t
 
 Automation (``music/plan.py``): a gain ramp scales each hit by the level at its onset and a loop by a linear ramp
 across the bar; a filter uses a copy of the sample filtered at the cutoff step of each hit's onset, or of each beat
-for loops (``music/effects.py``); sends feed a ping-pong delay whose line is a buffer indexed like the
-accumulator, its echoes joining the accumulator. All carried state is audio due later, a function of the plans
-rendered so far. Width and reverb are baked into the cached copy of each sample like a filter (a one-shot's copy
-carries its reverb tail), and each role gets the house mix's trim (``TRIM_DB``) on top of its fader.
+for loops (a sweeping loop: that beat of the loop filtered alone; ``music/effects.py``); sends feed a ping-pong
+delay whose line is a buffer indexed like the accumulator, its echoes joining the accumulator. All carried state is
+audio due later, a function of the plans rendered so far. Width and reverb are baked into the cached copy of each
+sample like a filter (a one-shot's copy carries its reverb tail); each role's levels (pan, the house mix's trim,
+``TRIM_DB``, and its fader) multiply the copy as it is added.
 """
 
 from __future__ import annotations
@@ -67,7 +68,8 @@ ECHO_REPEATS = 16
 """The delay runs this many periods past its last input (0.42^16: -120 dB), then rests."""
 
 _CACHE_BYTES = 128 << 20
-"""Budget for gained / stretched copies of samples, so steady-state bars only add views."""
+"""Budget for stretched, widened, reverberated and filtered copies of samples (at unity: the levels multiply them
+as they are added), so steady-state bars only add views."""
 _BUS_BYTES = 24 << 20
 """Budget for the steady layers' summed bars: 8-12 of a dense bar's with reverb tails and sends, so the two onset
 patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a few changes of the mix, and most of those a
@@ -119,7 +121,7 @@ class _Budgeted(Generic[T]):
 
 
 _COPIES: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
-"""The copies made from a pack's samples (stretched, widened, reverberated, filtered, gained) depend on nothing
+"""The copies made from a pack's samples (stretched, widened, reverberated, filtered) depend on nothing
 but the samples, the rate and the key: every renderer of the process shares them (a replay after its set, what-ifs,
 an evaluation's sets, a test's renderers), each key led by its pack's content hash and rate. A set's first bars
 then cost what its steady ones do when an earlier set made the copies."""
@@ -341,11 +343,11 @@ class Renderer:
         self._buses: _Budgeted[tuple[np.ndarray, np.ndarray | None]] = _Budgeted(_BUS_BYTES, _buses_size)
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
         self._copies = _Scoped(_COPIES, (pack.content_hash, sample_rate))
-        """Gained, stretched, filtered copies of samples, and spectra."""
+        """Stretched, widened, reverberated, filtered copies of samples, and spectra."""
 
     @property
     def copies_made(self) -> int:
-        """Cached copies made so far (gained, stretched, filtered, spectra): each is a one-off cost of a bar."""
+        """Cached copies made so far (stretched, spread, filtered, spectra): each is a one-off cost of a bar."""
         return self._copies.made
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
@@ -499,8 +501,9 @@ class Renderer:
         start at ``starts`` (-1: outside the bar)."""
         placed: list[tuple[int, np.ndarray, np.ndarray | None]] = []
         for (layer, sample), offsets in zip(steady, starts, strict=True):
-            src = self._source(layer, sample, None, sample.data)
-            sent = self._source(layer, sample, None, sample.data, send=self._sent(layer)) if layer.send > 0.0 else None
+            placed_at_unity = self._placed(layer, sample, None, sample.data)
+            src = _leveled(placed_at_unity, self._levels(layer), np.empty_like(placed_at_unity))
+            sent = src * np.float32(self._sent(layer)) if layer.send > 0.0 else None
             placed += [(offset, src, sent) for offset in offsets if offset >= 0]
         bus = np.zeros((max((o + src.shape[0] for o, src, _ in placed), default=0), 2), np.float32)
         reach = max((o + sent.shape[0] for o, _, sent in placed if sent is not None), default=None)
@@ -514,8 +517,8 @@ class Renderer:
     def _add_hits(self, layer: Layer, sample: Sample, grid: _Grid) -> int:
         """Add an automated one-shot layer's hits, each at its onset, level and cutoff step (and to the delay's
         send); returns how many fall outside the bar."""
-        src = self._source(layer, sample, None, sample.data) if layer.filter is None else None
-        reference = max(layer.gain, layer.gain_end or 0.0)
+        src = self._placed(layer, sample, None, sample.data) if layer.filter is None else None
+        levels, reference = self._levels(layer), max(layer.gain, layer.gain_end or 0.0)
         acc, head, skipped, reach = self._acc, self._head, 0, None
         hits = layer.hits if layer.kind == "hit" else (0,)
         for tick, offset in zip(hits, grid.starts(hits), strict=True):
@@ -525,15 +528,17 @@ class Renderer:
             at = head + offset
             position = tick / grid.ticks
             hit = (
-                src if src is not None else self._source(layer, sample, self._step(layer.filter, position), sample.data)
+                src if src is not None else self._placed(layer, sample, self._step(layer.filter, position), sample.data)
             )
             scale = 1.0 if layer.gain_end is None else _ramp_at(layer, position) / reference
             stop = at + hit.shape[0]
-            work = self._scratch[: hit.shape[0]]
-            played = hit if scale == 1.0 else np.multiply(hit, np.float32(scale), out=work)
+            played = _leveled(hit, levels, self._scratch[: hit.shape[0]])
+            if scale != 1.0:
+                played *= np.float32(scale)
             acc[at:stop] += played
             if layer.send > 0.0:
-                self._feed[at:stop] += np.multiply(played, np.float32(self._sent(layer)), out=work)
+                played *= np.float32(self._sent(layer))
+                self._feed[at:stop] += played
             reach = stop if reach is None else max(reach, stop)
         if reach is not None:
             self._end = max(self._end, reach)
@@ -543,37 +548,42 @@ class Renderer:
 
     def _add_loop(self, layer: Layer, sample: Sample, bar: int, grid: _Grid) -> None:
         """The loop's bar; automated, in segments: an eighth for a fade (each at the level of its middle, scaled
-        from the copy at unity), a beat for a filter (each from the copy at its cutoff step, at the fader's level).
-        A faded or sending loop is laid out in the scratch buffer first, so the mix and the send each take one add."""
+        from the copy at unity), a beat for a filter (a filter that holds from the copy of the whole loop at its
+        cutoff step; a sweep, even one slow enough to hold a step through this bar, from each run of beats at one
+        step filtered on its own), at the fader's level. A faded or sending loop is laid out in the scratch buffer
+        first, so the mix and the send each take one add."""
         ramp = layer.gain_end is not None
         every = TICKS_PER_BEAT // 2 if ramp else TICKS_PER_BEAT if layer.filter is not None else grid.ticks
         stretched = self._loop_source(sample, grid)
         bounds = grid.bounds(every)
-        runs: list[tuple[int, np.ndarray, np.float32 | None]] = []  # (first frame, source, level) of each run of
-        # segments that share a source and a level
-        sources: dict[int | None, np.ndarray] = {}
-        for k, step in enumerate(self._steps(layer.filter, every, grid.ticks)):
-            src = sources.get(step)
-            if src is None:
-                src = sources[step] = self._source(layer, sample, step, stretched, unity=ramp)
+        steps = self._steps(layer.filter, every, grid.ticks)
+        sweeping = layer.filter is not None and layer.filter.hz != layer.filter.hz_end
+        runs: list[tuple[int, int | None, np.float32 | None]] = []  # (first frame, cutoff step, level) of each run
+        # of segments that share a step and a level
+        for k, step in enumerate(steps):
             scale = np.float32(_ramp_at(layer, (k + 0.5) * every / grid.ticks)) if ramp else None
-            if not runs or runs[-1][1] is not src or runs[-1][2] != scale:
-                runs.append((bounds[k], src, scale))
+            if not runs or runs[-1][1] != step or runs[-1][2] != scale:
+                runs.append((bounds[k], step, scale))
         length, bars = stretched.shape[0], sample.bars or 1
         start = (((bar - layer.loop_start_bar) % bars) * length) // bars
         laid = ramp or layer.send > 0.0
         out, at = (self._scratch, 0) if laid else (self._acc, self._head)
-        for (lo, src, scale), hi in zip(runs, [run[0] for run in runs[1:]] + [grid.n], strict=True):
+        levels = self._levels(layer, unity=ramp)
+        for (lo, step, scale), hi in zip(runs, [run[0] for run in runs[1:]] + [grid.n], strict=True):
             offset = (start + lo) % length
+            if sweeping and step is not None:
+                src, offset = self._swept(layer, sample, step, stretched, offset, hi - lo), 0
+            else:
+                src = self._placed(layer, sample, step, stretched)
             while lo < hi:
-                take = min(hi - lo, length - offset)
+                take = min(hi - lo, src.shape[0] - offset)
                 chunk, into = src[offset : offset + take], out[at + lo : at + lo + take]
-                if not laid:
-                    into += chunk
-                elif scale is None:
-                    into[...] = chunk
+                if laid:
+                    _leveled(chunk, levels, into)
+                    if scale is not None:
+                        into *= scale
                 else:
-                    np.multiply(chunk, scale, out=into)
+                    into += _leveled(chunk, levels, self._scratch[:take])
                 lo += take
                 offset = 0
         if laid:
@@ -609,33 +619,37 @@ class Renderer:
         step = effects.step_of(effects.glide(f.hz, f.hz_end, position))
         return None if effects.bypassed(f.kind, step) else step
 
-    def _source(
-        self,
-        layer: Layer,
-        sample: Sample,
-        step: int | None,
-        data: np.ndarray,
-        unity: bool = False,
-        send: float | None = None,
-    ) -> np.ndarray:
-        """The sample as this layer plays it: stretched (loops), widened and reverberated, filtered, panned, trimmed
-        and gained; all cached. Loops with a gain ramp take the copy at unity gain (``unity``) and are scaled as
-        they are added, so a fade keeps one copy rather than one per level. With ``send``: that copy at the level it
-        feeds the delay (the reverb's tail included: the delay repeats the room too)."""
+    def _placed(self, layer: Layer, sample: Sample, step: int | None, data: np.ndarray) -> np.ndarray:
+        """The sample as this layer places it, at unity: stretched (loops), widened and reverberated, filtered; all
+        cached. The layer's levels (``_levels``) multiply it as it is added: a copy per level kept every level the
+        faders passed through (a 4-bar loop's 2.6 MB each), for the same samples one multiply later."""
         loop = layer.kind == "loop" and sample.is_loop
         f = layer.filter if step is not None else None
-        left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
-        key = (sample.id, data.shape[0], f and (f.kind, f.q), step, layer.width, layer.reverb, left, right)
+        made = self._spread(sample, data, layer.width, layer.reverb, loop)
+        if f is None:
+            return made
+        key = (sample.id, data.shape[0], f.kind, f.q, step, layer.width, layer.reverb)
         cached = self._copies.get(key)
         if cached is None:
-            made = self._spread(sample, data, layer.width, layer.reverb, loop)
-            if f is not None:
-                made = self._filtered(sample, made, f.kind, step, f.q, loop, (layer.width, layer.reverb))
-            cached = self._copies.put(key, made * np.array([left, right], np.float32))
-        if send is None:
-            return cached
-        sent = self._copies.get((key, send))
-        return self._copies.put((key, send), cached * np.float32(send)) if sent is None else sent
+            filtered = self._filtered(sample, made, f.kind, step, f.q, loop, (layer.width, layer.reverb))
+            cached = self._copies.put(key, filtered)
+        return cached
+
+    def _levels(self, layer: Layer, unity: bool = False) -> np.ndarray:
+        """The (left, right) gains the layer's placed sample is multiplied by (``_leveled``): pan, trim, master and
+        its fader (at unity for a loop whose gain ramps: it is scaled segment by segment)."""
+        left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
+        return np.tile(np.array([left, right], np.float32), _LEVEL_FRAMES)
+
+    def _swept(self, layer: Layer, sample: Sample, step: int, data: np.ndarray, start: int, frames: int) -> np.ndarray:
+        """``frames`` frames of the loop ``data`` from ``start`` on as ``_placed`` would give them at cutoff
+        ``step``, filtered on their own (``effects.filtered_span``): a sweep plays each step for a beat or so, and
+        filtering the whole loop at every step cost tens of milliseconds and a copy of the loop each. Not cached: a
+        sweep seldom comes back to the same place of the loop at the same step (16 of 192 spans in an hour's set)."""
+        f = layer.filter
+        assert f is not None
+        spread = self._spread(sample, data, layer.width, layer.reverb, True)
+        return effects.filtered_span(spread, start, frames, f.kind, step, f.q, self.sample_rate)
 
     def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
         """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
@@ -709,6 +723,21 @@ class Renderer:
             gain * math.sqrt(2.0) * math.cos(theta) * self.master,
             gain * math.sqrt(2.0) * math.sin(theta) * self.master,
         )
+
+
+_LEVEL_FRAMES = 4096
+"""Frames per row of ``_leveled``'s tiled gains."""
+
+
+def _leveled(src: np.ndarray, levels: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """``src`` (frames, 2) times its (left, right) gains into ``out``, element for element what ``src * [left,
+    right]`` gives, through rows of the gains tiled (``levels``, from ``Renderer._levels``): numpy broadcasts over
+    an axis of two ten times slower than it multiplies two rows."""
+    flat, into = src.reshape(-1), out.reshape(-1)
+    whole = flat.size - flat.size % levels.size
+    np.multiply(flat[:whole].reshape(-1, levels.size), levels, out=into[:whole].reshape(-1, levels.size))
+    np.multiply(flat[whole:], levels[: flat.size - whole], out=into[whole:])
+    return out
 
 
 def _silence(frames: np.ndarray) -> None:

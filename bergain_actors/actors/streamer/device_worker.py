@@ -6,14 +6,16 @@ plays on clock-paced to the WAV, and starts a fresh worker when the server is ba
 
 Protocol. Parent → worker on stdin: ``u32 frames`` then ``frames × 2`` float32 samples at the set's rate, one bar
 per message; ``frames = 0`` means "no more: drain and exit". Worker → parent on stdout, one JSON object a line:
-``{"ready": name, "rate": device_rate, "priority": how}`` (SCHED_FIFO or a nice value: ``raise_priority``) or
-``{"error": reason}`` first; then ``{"took": bar, "underflows": n,
-"silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to play (the set's clock and
-its backpressure); ``{"sounding": µs}`` once, when the first frame will reach the speakers (on
-CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on its own (the server
-went away); ``{"done": true}`` after draining. Underflows are measured where they happen: the output callback
-found no audio waiting while the set was playing (one per dry spell, ``silent`` frames of silence in all) or
-PortAudio flagged one.
+``{"ready": name, "rate": device_rate, "priority": how}`` (the worker's and its audio callback's scheduling, as the
+threads really run: ``raise_priority``, ``callback_priority``) or ``{"error": reason}`` first; then ``{"took": bar,
+"underflows": n, "xruns": k, "silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to
+play (the set's clock and its backpressure); ``{"sounding": µs}`` once, when the first frame will reach the speakers
+(on CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on its own (the server
+went away); ``{"done": true}`` after draining. Underflows are measured where they happen: the output callback found
+no audio waiting while the set was playing (one per dry spell, ``silent`` frames of silence in all: ours), or
+PortAudio flagged one (``xruns`` of the ``n``): on JACK that flag is the server's xrun notice, sent to every client
+for any xrun — a client (this one or another) not done in time, or the server's own cycle running late — which
+only the server's log tells apart.
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ from bergain_actors.actors.streamer.devices import NoDevice, choose, playable_ra
 HEADER = struct.Struct("<I")
 RT_PRIORITY = 40
 """SCHED_FIFO priority of the worker's threads where allowed: above every ordinary process (a browser, a build),
-under the kernel's own real-time threads and a real-time audio server's (JACK's default is 70 and up)."""
+under the kernel's own real-time threads and a real-time audio server's (``jack_server.PRIORITY``: 70, its clients'
+callbacks 65; jackd's own default is 10, its clients' 5)."""
+LEAVE_S = 2.0
+"""How long closing the stream may take at the end before the worker exits anyway."""
+FIRST_CALLBACK_S = 5.0
+"""How long ``ready`` waits for the first audio callback, to say how its thread runs (one period when all is well)."""
 
 
 def raise_priority() -> str:
@@ -59,6 +66,23 @@ def raise_priority() -> str:
     return f"nice {os.getpriority(os.PRIO_PROCESS, 0)} (not allowed higher)"
 
 
+def callback_priority() -> str:
+    """Called on the audio callback's thread, once: its scheduling as it runs. PortAudio's JACK host API runs the
+    callback on libjack's thread, which does not inherit ours: a real-time server gives it its own SCHED_FIFO
+    priority, a server started without real time leaves it at SCHED_OTHER. Then raise it to ours where allowed
+    (the server's own thread stays where the server put it: its xruns are its own)."""
+    policy = os.sched_getscheduler(0)
+    if policy in (os.SCHED_FIFO, os.SCHED_RR):
+        name = "SCHED_FIFO" if policy == os.SCHED_FIFO else "SCHED_RR"
+        return f"{name} {os.sched_getparam(0).sched_priority} (the audio server's)"
+    try:
+        priority = min(RT_PRIORITY, os.sched_get_priority_max(os.SCHED_FIFO))
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+        return f"SCHED_FIFO {priority} (raised here: the audio server gave SCHED_OTHER)"
+    except OSError:
+        return f"SCHED_OTHER nice {os.getpriority(os.PRIO_PROCESS, 0)} (not allowed higher)"
+
+
 class Fifo:
     """Bars waiting for the output callback; the callback reports each bar as it is taken."""
 
@@ -77,6 +101,8 @@ class Fifo:
         """True from the first bar until the end marker: only then is an empty queue an underflow."""
         self.dry = False
         self.underflows = 0
+        self.xruns = 0
+        """Of ``underflows``, those PortAudio flagged (JACK's xrun notices)."""
         self.silent = 0
 
     def push(self, audio: np.ndarray, bar: int | None) -> None:
@@ -115,13 +141,14 @@ class Fifo:
             else:
                 self.dry = False
             self.underflows += flagged
+            self.xruns += flagged
             self._report()
 
     def _report(self) -> None:
         while self.ends and self.consumed >= self.ends[0][1] - self.margin:
             bar, _ = self.ends.popleft()
-            self.report.put({"took": bar, "underflows": self.underflows, "silent": self.silent})
-            self.underflows = self.silent = 0
+            self.report.put({"took": bar, "underflows": self.underflows, "xruns": self.xruns, "silent": self.silent})
+            self.underflows = self.xruns = self.silent = 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -153,8 +180,13 @@ def main(argv: list[str] | None = None) -> None:
 
         resampler = soxr.ResampleStream(args.rate, rate, 2, dtype="float32")
     fifo = Fifo(round(args.margin * rate), messages)
+    running: list[str] = []
+    called = threading.Event()
 
     def callback(buffer: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        if not called.is_set():
+            running.append(callback_priority())
+            called.set()
         starting = fifo.consumed == 0
         fifo.fill(buffer, bool(status.output_underflow))
         if starting and fifo.consumed:  # the first frame of the set reaches the speakers after the output latency
@@ -167,6 +199,10 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:  # PortAudio's own error types
         say({"error": f"cannot open {output.name} at {rate} Hz ({exc})"})
         os._exit(0)
+    if called.wait(FIRST_CALLBACK_S):
+        priority += f", its audio callback at {running[0]}"
+    else:
+        priority += f", its audio callback not called within {FIRST_CALLBACK_S:g} s"
     say({"ready": output.name, "rate": rate, "host_api": output.host_api, "priority": priority})
 
     def writer() -> None:
@@ -176,10 +212,13 @@ def main(argv: list[str] | None = None) -> None:
             if "gone" in message or "done" in message:
                 os._exit(0)  # never close a dead stream (that waits forever) nor terminate PortAudio (that aborts)
 
+    ending = threading.Event()
+
     def monitor() -> None:
-        while stream.active:
+        while stream.active and not ending.is_set():
             time.sleep(0.05)
-        messages.put({"gone": f"{output.name} stopped taking audio (the audio server went away)"})
+        if not ending.is_set():
+            messages.put({"gone": f"{output.name} stopped taking audio (the audio server went away)"})
 
     threading.Thread(target=writer, daemon=True).start()
     threading.Thread(target=monitor, daemon=True).start()
@@ -207,8 +246,24 @@ def main(argv: list[str] | None = None) -> None:
     deadline = time.monotonic() + 5
     while fifo.queued and time.monotonic() < deadline:
         time.sleep(0.01)
+    ending.set()
+    leave(stream, sd)
     messages.put({"done": True})
     threading.Event().wait()  # the writer ends the process once it has said so
+
+
+def leave(stream: Any, sd: Any) -> None:
+    """At the end, with the server alive, leave it as a client should: a client that just exits is found "not
+    finished" by JACK, an xrun of ours in the server's log. Bounded: a server that stopped answering is left."""
+
+    def close() -> None:
+        stream.abort()
+        stream.close()
+        sd._terminate()  # deactivates and closes PortAudio's JACK client
+
+    closing = threading.Thread(target=close, daemon=True)
+    closing.start()
+    closing.join(LEAVE_S)
 
 
 if __name__ == "__main__":

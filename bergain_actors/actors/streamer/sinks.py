@@ -6,7 +6,6 @@ A sink's ``play`` returns when the bar has been taken — that return is the liv
 from __future__ import annotations
 
 import contextlib
-import errno
 import json
 import os
 import select
@@ -18,7 +17,6 @@ from typing import Any, Protocol
 
 import msgspec
 import numpy as np
-import soundfile as sf
 import structlog
 import trio
 
@@ -33,6 +31,8 @@ class Played(msgspec.Struct, frozen=True):
 
     underflows: int = 0
     """Times the device ran dry (or flagged an underflow) since the previous bar."""
+    xruns: int = 0
+    """Of ``underflows``, those the device flagged (on JACK: the server's xrun notices, for any client or its own)."""
     silent_ms: float = 0.0
     """Silence the listener heard instead of the set, in milliseconds."""
     lost: str = ""
@@ -58,64 +58,96 @@ class Sink(Protocol):
 
 
 class WavWriter:
-    """Writes the set incrementally as 16-bit PCM: nothing grows in memory, and the header is valid at close.
+    """Writes the set incrementally as 16-bit PCM: nothing grows in memory, and the header is valid after every bar.
 
-    A write the disk cannot take ends the set (``SetCannotContinue``); at close the file is cut back to the last
-    whole bar, which frees room for the log's last records and leaves a WAV every reader accepts."""
+    The samples are converted here (``pcm16``, the very bytes libsndfile wrote for the same audio, at a third of its
+    cost) and go out with one ``write`` a bar. A write the disk cannot take ends the set (``SetCannotContinue``); at
+    close the file is cut back to the last whole bar, which frees room for the log's last records and leaves a WAV
+    every reader accepts."""
 
     def __init__(self, path: Path, sample_rate: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.frames = 0
         try:
-            self._file = sf.SoundFile(path, "w", samplerate=sample_rate, channels=2, subtype="PCM_16", format="WAV")
-        except sf.SoundFileRuntimeError as exc:
-            raise SetCannotContinue(f"cannot write the WAV {path}: {self._why(exc)}") from None
-        self._whole = path.stat().st_size
+            self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+        except OSError as exc:
+            raise SetCannotContinue(f"cannot write the WAV {path}: {exc.strerror}") from None
+        self._whole = 0
         """File size after the last whole bar."""
         self._torn = False
+        try:
+            _write_all(self._fd, wav_header(sample_rate, 0))
+        except OSError as exc:
+            self.close()
+            raise SetCannotContinue(f"cannot write the WAV {path}: {exc.strerror}") from None
+        self._whole = WAV_HEADER_BYTES
 
     def write(self, audio: np.ndarray) -> None:
+        samples = pcm16(audio)
         try:
-            self._file.write(audio)
-        except sf.SoundFileRuntimeError as exc:
+            _write_all(self._fd, samples.data.cast("B"))
+            self._whole += samples.nbytes
+            _count_bytes(self._fd, self._whole)
+        except OSError as exc:
             self._torn = True
-            raise SetCannotContinue(f"cannot write the WAV {self.path}: {self._why(exc)}") from None
+            raise SetCannotContinue(f"cannot write the WAV {self.path}: {exc.strerror}") from None
         self.frames += len(audio)
-        self._whole = self.path.stat().st_size
-        _count_bytes(self.path, self._whole)
 
     def close(self) -> None:
-        if self._file.closed:
+        if self._fd < 0:
             return
-        self._file.close()
-        if self._torn:
-            _cut_wav(self.path, self._whole)
-
-    def _why(self, exc: Exception) -> str:
-        """libsndfile says only "System error."; a full disk is the usual cause, so say so when it is."""
-        stats = os.statvfs(self.path.parent)
-        return os.strerror(errno.ENOSPC) if stats.f_bavail * stats.f_frsize < 1 << 20 else str(exc)
-
-
-def _cut_wav(path: Path, size: int) -> None:
-    """Truncate a canonical 44-byte-header WAV to ``size`` bytes and make its RIFF and data sizes say so."""
-    with open(path, "r+b") as file:
-        file.truncate(size)
-    _count_bytes(path, size)
+        fd, self._fd = self._fd, -1
+        try:
+            if self._torn:
+                os.ftruncate(fd, self._whole)
+                _count_bytes(fd, self._whole)
+        finally:
+            os.close(fd)
 
 
-def _count_bytes(path: Path, size: int) -> None:
-    """Make a canonical 44-byte-header WAV's RIFF and data sizes count its first ``size`` bytes: after every whole
-    bar, so a set killed outright (SIGKILL, power) leaves a WAV whose header holds exactly its whole bars (a bar
-    torn by the kill lies past the data size, where no reader looks)."""
-    with open(path, "r+b") as file:
-        header = file.read(44)
-        if len(header) == 44 and header[:4] == b"RIFF" and header[36:40] == b"data":
-            file.seek(4)
-            file.write(struct.pack("<I", size - 8))
-            file.seek(40)
-            file.write(struct.pack("<I", size - 44))
+WAV_HEADER_BYTES = 44
+
+
+def wav_header(sample_rate: int, data_bytes: int) -> bytes:
+    """The canonical 44-byte header of a 16-bit stereo PCM WAV, as libsndfile writes it."""
+    fmt = struct.pack("<HHIIHH", 1, 2, sample_rate, sample_rate * 4, 4, 16)
+    return (
+        b"RIFF"
+        + struct.pack("<I", data_bytes + 36)
+        + b"WAVEfmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + (struct.pack("<I", data_bytes))
+    )
+
+
+def pcm16(audio: np.ndarray) -> np.ndarray:
+    """``audio`` (float, full scale 1.0) as the little-endian 16-bit samples libsndfile writes for it (its clipping
+    conversion: scaled to 32 bits, rounded to the nearest, half to even, then the top 16 bits kept, which rounds
+    down; tests/test_wav_writer.py holds the two to the same bytes). Every step is exact in float32."""
+    scaled = np.multiply(audio, np.float32(2.0**31), dtype=np.float32)
+    np.rint(scaled, out=scaled)
+    scaled *= np.float32(2.0**-16)
+    np.floor(scaled, out=scaled)
+    np.clip(scaled, -32768.0, 32767.0, out=scaled)
+    return scaled.astype("<i2")
+
+
+def _write_all(fd: int, data: bytes | memoryview) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _count_bytes(fd: int, size: int) -> None:
+    """Make the header's RIFF and data sizes count the file's first ``size`` bytes: after every whole bar, so a set
+    killed outright (SIGKILL, power) leaves a WAV whose header holds exactly its whole bars (a bar torn by the kill
+    lies past the data size, where no reader looks)."""
+    riff, data = (min(0xFFFFFFFF, n) for n in (size - 8, size - WAV_HEADER_BYTES))  # past 4 GiB: as far as it counts
+    os.pwrite(fd, struct.pack("<I", riff), 4)
+    os.pwrite(fd, struct.pack("<I", data), 40)
 
 
 class OfflineSink:
@@ -254,8 +286,10 @@ class DeviceSink:
     live = True
     WATCHDOG_BARS = 2
     MAX_RETRY_BARS = 8
-    MARGIN = 0.25
-    """Seconds of a bar still queued in the worker when it counts as taken: headroom against hiccups here."""
+    MARGIN = 0.75
+    """Seconds of a bar still queued in the worker when it counts as taken: the set's next bar (rendered while this
+    one played) must reach the worker within it, so a set process starved that long leaves no gap. More would make
+    ``BarPlayed`` (the set's clock) run ahead of what is heard."""
 
     def __init__(self, worker: Worker, ready: dict[str, Any], wanted: str, sample_rate: int) -> None:
         self.wanted = wanted
@@ -292,7 +326,7 @@ class DeviceSink:
         worker = self._worker
         if worker is None:
             return await self._play_on_clock(audio)
-        underflows, silent, lost, anchor = 0, 0, "", (-1, 0)
+        underflows, xruns, silent, lost, anchor = 0, 0, 0, "", (-1, 0)
         rate = int(self._ready["rate"])
         if worker.first_frame < 0:
             worker.first_frame = self._frames
@@ -311,6 +345,7 @@ class DeviceSink:
                     anchor = (worker.first_frame, int(message["sounding"]))
                 if "took" in message:
                     underflows += int(message["underflows"])
+                    xruns += int(message.get("xruns", 0))
                     silent += int(message["silent"])
                     if message["took"] >= worker.sent - 1:
                         break
@@ -323,7 +358,7 @@ class DeviceSink:
             self._retry_bars = 1
             self._next_probe = trio.current_time() + len(audio) / self.sample_rate
         silent_ms = round(silent * 1000 / rate, 1)
-        return Played(underflows, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
+        return Played(underflows, xruns, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
 
     async def _play_on_clock(self, audio: np.ndarray) -> Played:
         """No device: keep the set's pace on trio's clock, and look for the device again meanwhile."""

@@ -4,6 +4,10 @@ Plans are queued by bar (the Conductor keeps ``lookahead`` bars ahead). When the
 not there when the device needs bar N, the streamer plays the last plan again (holding the groove), says so with
 ``BarHeld``, and drops the plan if it turns up later. Offline it simply waits for the plan. Each bar the sink has
 taken becomes ``BarPlayed`` — the clock every other actor follows.
+
+Live, bar N+1 renders in a worker thread while bar N plays (as soon as its plan is there), so a bar that is slow
+to render (a new section's cold loops, a starved machine) costs none of the device's margin: when the device asks
+for N+1 it is handed over at once. The renderer still renders every bar once, in order: the same bytes.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
 from bergain_actors.music.plan import BarPlan
-from bergain_actors.music.render import Renderer
+from bergain_actors.music.render import Renderer, RenderStats
 
 
 class StreamerState:
@@ -42,6 +46,18 @@ class StreamerState:
         """Tempos (and meters) the renderer has rendered at: a new one renders off the trio thread."""
         self.plan_bpm = 0.0
         """The tempo of the last plan played: a plan at another tempo is a change of ours, shared with Link."""
+        self.ahead: Rendered | None = None
+        """The next bar, rendered while the one before it played."""
+
+
+class Rendered(msgspec.Struct, frozen=True):
+    """A bar ready for the sink, with what its ``BarPlayed`` says about it."""
+
+    bar: int
+    planned: ev.BarPlanned
+    held: bool
+    audio: np.ndarray
+    stats: RenderStats | None
 
 
 class AudioStreamer(Actor):
@@ -74,12 +90,12 @@ class AudioStreamer(Actor):
         self.state.pending[bar] = event
         self._arrived.set()
 
-    async def _render(self, plan: BarPlan) -> np.ndarray:
-        """Render a bar; the first bar at a new tempo in a worker thread, because stretching its loops to the tempo
-        takes a bar's length or more on a loaded machine, and the set's other actors (Live's beat, clips to fire)
-        must not wait on it. The result is the same bytes either way."""
+    async def _render(self, plan: BarPlan, in_thread: bool = False) -> np.ndarray:
+        """Render a bar; ahead of time or the first bar at a new tempo in a worker thread, because stretching its
+        loops to the tempo takes a bar's length or more on a loaded machine, and the set's other actors (Live's
+        beat, clips to fire, the device's next bar) must not wait on it. The result is the same bytes either way."""
         state = self.state
-        if (plan.bpm, plan.beats_per_bar) in state.tempos:
+        if (plan.bpm, plan.beats_per_bar) in state.tempos and not in_thread:
             return state.renderer.render(plan)
         audio = await trio.to_thread.run_sync(state.renderer.render, plan)
         state.tempos.add((plan.bpm, plan.beats_per_bar))
@@ -89,47 +105,81 @@ class AudioStreamer(Actor):
         state = self.state
         if state.next_bar == 0 and state.inflight < 0:
             self.ctx.emit(ev.AudioStarted(device=self.sink.name, detail=self.ctx.set.audio_detail))
-        total = self.ctx.set.total_bars
-        while state.next_bar < (total if state.end < 0 else min(total, state.end)):
+        while state.next_bar < self._end():
             bar = state.next_bar
-            planned = state.pending.pop(bar, None)
-            lost = state.inflight == bar
-            if planned is None and not lost and (not self.sink.live or state.last is None):
-                await self._wait_for(bar)
-                continue
-            held = planned is None
-            if held:
-                if state.last is None:
+            ready, state.ahead = state.ahead, None
+            if ready is None or ready.bar != bar:
+                planned = state.pending.pop(bar, None)
+                lost = state.inflight == bar
+                if planned is None and not lost and (not self.sink.live or state.last is None):
                     await self._wait_for(bar)
                     continue
-                planned = state.last
-                self.ctx.emit(ev.BarHeld(plan_seq=planned.seq, bar=bar))
-            state.inflight = bar
-            plan = msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan
-            tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
-            audio = await self._render(plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo))
-            state.next_bar, state.last, state.inflight = bar + 1, planned, -1
-            played = await self.sink.play(self._on_link(bar, tempo, audio) if self.ctx.set.link else audio)
-            stats = state.renderer.last_stats
+                held = planned is None
+                if held:
+                    if state.last is None:
+                        await self._wait_for(bar)
+                        continue
+                    planned = state.last
+                    self.ctx.emit(ev.BarHeld(plan_seq=planned.seq, bar=bar))
+                state.inflight = bar
+                ready = await self._render_bar(bar, planned, held)
+            state.next_bar, state.last, state.inflight = bar + 1, ready.planned, -1
+            played = await self._play(ready)
+            stats = ready.stats
             self.ctx.emit(
                 ev.BarPlayed(
-                    plan_seq=planned.seq,
-                    held=held,
+                    plan_seq=ready.planned.seq,
+                    held=ready.held,
                     bar=bar,
                     peak=round(stats.peak, 6) if stats else 0.0,
                     rms=round(stats.rms, 6) if stats else 0.0,
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
-                    checksum=bar_checksum(audio),
-                    heard=hear(audio, state.renderer.sample_rate, planned.plan.beats_per_bar),
+                    checksum=bar_checksum(ready.audio),
+                    heard=hear(ready.audio, state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
                 )
             )
             if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
                 self.ctx.bus.write_through()
-                self.ctx.set.wav.write(audio)
+                self.ctx.set.wav.write(ready.audio)
             self._report(bar, played)
             if played.anchor_frame >= 0 and state.timeline is not None:
                 state.timeline.anchor(played.anchor_frame, played.anchor_us)
         await trio.sleep_forever()
+
+    def _end(self) -> int:
+        total = self.ctx.set.total_bars
+        return total if self.state.end < 0 else min(total, self.state.end)
+
+    async def _render_bar(self, bar: int, planned: ev.BarPlanned, held: bool, ahead: bool = False) -> Rendered:
+        plan = msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan
+        tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
+        plan = plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
+        audio = await self._render(plan, in_thread=ahead)
+        stats = self.state.renderer.last_stats
+        return Rendered(bar, planned, held, self._on_link(bar, tempo, audio) if self.ctx.set.link else audio, stats)
+
+    async def _play(self, ready: Rendered) -> Played:
+        """Hand ``ready`` to the sink; live (without Link, whose phase is read when a bar renders) render the next
+        bar meanwhile. A render under way when the sink has taken the bar is waited for, never abandoned: the
+        renderer carries state from bar to bar."""
+        if not self.sink.live or self.ctx.set.link:
+            return await self.sink.play(ready.audio)
+        waiting = trio.CancelScope()
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._render_ahead, ready.bar + 1, waiting)
+            played = await self.sink.play(ready.audio)
+            waiting.cancel()
+        return played
+
+    async def _render_ahead(self, bar: int, waiting: trio.CancelScope) -> None:
+        with waiting:
+            await self._wait_for(bar)
+        state = self.state
+        if bar >= self._end() or bar not in state.pending:
+            return  # the bar's plan is late (the streamer holds when the device needs it) or the set ends first
+        state.inflight = bar
+        state.ahead = await self._render_bar(bar, state.pending.pop(bar), held=False, ahead=True)
+        state.inflight = -1
 
     def _link_tempo(self, bpm: float) -> float:
         """The tempo to render the next bar at: the Link session's, after sharing a change of ours (a plan at
@@ -164,7 +214,9 @@ class AudioStreamer(Actor):
     def _report(self, bar: int, played: Played) -> None:
         """What went wrong on the way out becomes events (and, when the device comes or goes, a warning)."""
         if played.underflows:
-            self.ctx.emit(ev.AudioUnderflow(count=played.underflows, silent_ms=played.silent_ms, bar=bar))
+            self.ctx.emit(
+                ev.AudioUnderflow(count=played.underflows, silent_ms=played.silent_ms, xruns=played.xruns, bar=bar)
+            )
         if played.lost:
             self.ctx.emit(ev.AudioDeviceChanged(status="lost", device=self.sink.name, reason=played.lost, bar=bar))
             self.ctx.log.warning("audio device lost: playing on to the WAV", bar=bar, reason=played.lost)
