@@ -49,6 +49,10 @@ def test_check_names_the_free_slots_and_a_full_track_is_exit_2_with_the_fix(peer
     assert main(["check", str(path)]) == 0
     out = capsys.readouterr().out
     assert "clip slots   drums: slots 2, 3, 4, 5; bass: slots 0, 2, 3, 4; chords: slots 0-3 of its new track" in out
+    palette = tmp_path / "palette.toml"  # the grid's rows: not the performer's named scenes (Intro … Drop)
+    palette.write_text(path.read_text().replace('mode = "live"', 'mode = "palette"'))
+    assert main(["check", str(palette)]) == 0
+    assert "clip slots   the grid's 9 scenes in rows 4, 5, 6, 7 and 5 scenes the set adds" in capsys.readouterr().out
 
     async def fill() -> None:  # the performer fills every slot of 1-Drums
         async with OscClient("127.0.0.1", peer.port, peer.reply_port, timeout=2.0) as osc:
