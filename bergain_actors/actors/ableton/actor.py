@@ -189,6 +189,8 @@ class AbletonLink(Actor):
         self._follow_from = -1
         """The first bar planned at ``_followed``: earlier plans' tempi are not sent (they would undo it)."""
         self._reloaded = False
+        self._tasks: trio.Nursery | None = None
+        """The session's nursery: checks, read-backs and clip writes run there beside the fire loop."""
         self._errors: list[str] = []
         """Every ``/live/error`` so far: an operation that drew one failed."""
         self._browser = True
@@ -407,6 +409,7 @@ class AbletonLink(Actor):
         self._pushed = self._beat_seen
         failed: list[Exception] = []
         async with trio.open_nursery() as nursery:
+            self._tasks = nursery  # the session's reads and writes that run beside these (they never raise)
             for task in (self._watch, self._follow, self._writer, self._looker):
                 nursery.start_soon(_or_end, failed, nursery.cancel_scope, task, osc)
         raise failed[0]
@@ -564,47 +567,40 @@ class AbletonLink(Actor):
         """Fire what is due within the bar before its own, ride the faders, check each bar Live begins; the clips
         are written beside this (``_writer``) and each fire read back beside it, so neither a write Live is slow
         to confirm nor a lost read-back holds up a fire or a bar's check."""
-        failed: list[Exception] = []
-        async with trio.open_nursery() as reads:
-            while True:
-                self._wake = trio.Event()
-                check = self._bar_to_check()
-                if check is not None:
-                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._check_bar, osc, *check)
-                fired = self._step(osc)
-                if fired:
-                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._confirm_fires, osc, fired)
-                with trio.move_on_after(self.clock.bar_seconds / 2):
-                    await self._wake.wait()
-                if self._reloaded:
-                    raise Lost("AbletonOSC reloaded")
-                if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
-                    try:
-                        await osc.query("/live/test")
-                    except OscError:
-                        quiet = trio.current_time() - self._last_beat_at
-                        raise Lost(f"no beat from Live for {quiet:.1f} s") from None
-                    self._last_beat_at = trio.current_time()
-        raise failed[0]
+        while True:
+            self._wake = trio.Event()
+            check = self._bar_to_check()
+            if check is not None:
+                self._tasks.start_soon(self._check_bar, osc, *check)
+            fired = self._step(osc)
+            if fired:
+                self._tasks.start_soon(self._confirm_fires, osc, fired)
+            with trio.move_on_after(self.clock.bar_seconds / 2):
+                await self._wake.wait()
+            if self._reloaded:
+                raise Lost("AbletonOSC reloaded")
+            if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
+                try:
+                    await osc.query("/live/test")
+                except OscError:
+                    raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
+                self._last_beat_at = trio.current_time()
 
     async def _writer(self, osc: OscClient) -> None:
         """Each bar's clips as soon as it is planned, each bar's writes a task of their own."""
         state = self.state
-        failed: list[Exception] = []
-        async with trio.open_nursery() as nursery:
-            while True:
-                self._plan_wake = trio.Event()
-                while state.prompt_clips:
-                    await self._write_prompt_clip(osc, state.prompt_clips[0])
-                    state.prompt_clips.pop(0)
-                if not self.palette:
-                    for bar, writes in self._assign(max(state.plans, default=-1)):
-                        if writes:
-                            nursery.start_soon(_or_end, failed, nursery.cancel_scope, self._write_bar, osc, bar, writes)
-                self._wake.set()
-                with trio.move_on_after(self.clock.bar_seconds / 2):
-                    await self._plan_wake.wait()
-        raise failed[0]
+        while True:
+            self._plan_wake = trio.Event()
+            while state.prompt_clips:
+                await self._write_prompt_clip(osc, state.prompt_clips[0])
+                state.prompt_clips.pop(0)
+            if not self.palette:
+                for bar, writes in self._assign(max(state.plans, default=-1)):
+                    if writes:
+                        self._tasks.start_soon(self._write_bar, osc, bar, writes)
+            self._wake.set()
+            with trio.move_on_after(self.clock.bar_seconds / 2):
+                await self._plan_wake.wait()
 
     def _step(self, osc: OscClient) -> list[Pending]:
         """What is due now, sent without waiting on Live (a read lost on the way must not hold a fire past its
@@ -650,10 +646,14 @@ class AbletonLink(Actor):
             for _ in range(live.ATTEMPTS):
                 if self.state.expect.get(pending.role) != (pending.bar, pending.slot):
                     return  # a later fire (or a resync) took over the track
-                replies = await live.gather(
-                    osc.query("/live/track/get/fired_slot_index", track),
-                    osc.query("/live/track/get/playing_slot_index", track),
-                )
+                try:
+                    replies = await live.gather(
+                        osc.query("/live/track/get/fired_slot_index", track),
+                        osc.query("/live/track/get/playing_slot_index", track),
+                    )
+                except OscError as exc:  # e.g. the track was deleted: the watchdog says whether Live is there
+                    self._off(pending.role, pending.bar, f"its launch could not be read back: {exc}")
+                    return
                 triggered, playing = int(replies[0][0]), int(replies[1][0])
                 if (triggered == -2 or playing < 0) if pending.slot < 0 else pending.slot in (triggered, playing):
                     return  # (-1 is "no fire pending": it never confirms a stop)
@@ -679,11 +679,16 @@ class AbletonLink(Actor):
         """Once per bar, just after Live's bar line and beside the fires: what each track plays, against what was
         fired for it. Live's song time, read in the same tick, says whether the read came within the bar."""
         tracks = {role: self.state.tracks[role].index for role in due}
-        transport, song_time, *replies = await live.gather(
-            osc.query("/live/song/get/is_playing"),
-            osc.query("/live/song/get/current_song_time"),
-            *[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()],
-        )
+        try:
+            transport, song_time, *replies = await live.gather(
+                osc.query("/live/song/get/is_playing"),
+                osc.query("/live/song/get/current_song_time"),
+                *[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()],
+            )
+        except OscError as exc:  # e.g. a track was deleted: the watchdog says whether Live is there
+            for role in due:
+                self._off(role, now, f"Live was not read during this bar ({exc}): what it played is not known")
+            return
         self._transport = bool(transport[0])
         if not transport[0]:  # someone stopped Live: a fire would start it again; the watchdog applies the policy
             self._wake.set()
@@ -802,9 +807,7 @@ class AbletonLink(Actor):
             track = self.state.tracks[role]
             try:
                 await live.write_clip(osc, track.index, slot, notes, beats, f"{role} {bar}")
-            except OscError as exc:
-                if exc.kind != "write":
-                    raise
+            except OscError as exc:  # whether Live is there at all is the watchdog's to say, not a clip's
                 if pending in self.state.pending:
                     self.state.pending.remove(pending)
                     track.scheduled = None
