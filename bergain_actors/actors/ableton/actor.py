@@ -55,6 +55,8 @@ _LISTENED = {
 
 RING = 4
 """Clip slots per track in live mode: one playing, one fired, one or two written ahead."""
+TRANSPORT_WAIT = 0.25
+"""Seconds a fire waits for Live's transport to be read (two or three Live ticks) before it trusts the last read."""
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0)
 """Seconds between reconnection attempts while Live is away."""
 
@@ -572,7 +574,7 @@ class AbletonLink(Actor):
             check = self._bar_to_check()
             if check is not None:
                 self._tasks.start_soon(self._check_bar, osc, *check)
-            fired = self._step(osc)
+            fired = await self._step(osc)
             if fired:
                 self._tasks.start_soon(self._confirm_fires, osc, fired)
             with trio.move_on_after(self.clock.bar_seconds / 2):
@@ -602,17 +604,21 @@ class AbletonLink(Actor):
             with trio.move_on_after(self.clock.bar_seconds / 2):
                 await self._plan_wake.wait()
 
-    def _step(self, osc: OscClient) -> list[Pending]:
-        """What is due now, sent without waiting on Live (a read lost on the way must not hold a fire past its
-        bar line); the fires, to be read back. Nothing is fired into a Live last read stopped: a fire would start
-        a transport someone stopped (the watchdog applies the policy)."""
+    async def _step(self, osc: OscClient) -> list[Pending]:
+        """What is due now; the fires, to be read back. Nothing is fired into a stopped Live: a fire would start
+        a transport someone stopped (the watchdog applies the policy). The transport is read just before a fire,
+        but a read not answered within ``TRANSPORT_WAIT`` fires on the last one (the watchdog's, every half
+        beat): a reply lost on the way must not hold a fire past its bar line."""
         if self.palette:
             return self._fire_scene(osc) if self._transport else []
         self._mix(osc)
         now = self.clock.set_bar()
         if now is None or not self._transport or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
             return []
-        return self._fire_due(osc)
+        with contextlib.suppress(OscError):
+            (playing,) = await osc.query("/live/song/get/is_playing", timeout=TRANSPORT_WAIT, retries=0)
+            self._transport = bool(playing)
+        return self._fire_due(osc) if self._transport else []
 
     def _fire_due(self, osc: OscClient) -> list[Pending]:
         state = self.state

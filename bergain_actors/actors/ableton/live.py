@@ -182,10 +182,10 @@ async def create_track(osc: OscClient, name: str, abandoned: list[str]) -> int:
     again; one more, the new track is named and the name read back. A track that will not take its name is
     stopped and added to ``abandoned``."""
     for _ in range(ATTEMPTS):
-        (before,) = await osc.query("/live/song/get/num_tracks")
+        before = await _track_count(osc)
         osc.send("/live/song/create_midi_track", -1)
-        (after,) = await osc.query("/live/song/get/num_tracks")
-        if int(after) <= int(before):
+        after = await _track_count(osc)
+        if after <= before:
             continue
         index = int(after) - 1
         if await confirm(osc, ("/live/track/set/name", index, name), ("/live/track/get/name", index), name):
@@ -193,6 +193,20 @@ async def create_track(osc: OscClient, name: str, abandoned: list[str]) -> int:
         osc.send("/live/track/stop_all_clips", index)
         abandoned.append(f"track {index} (made for {name!r}, never took its name; stopped)")
     raise OscError("setup", f"Live did not create the track {name!r} in {ATTEMPTS} tries")
+
+
+async def _track_count(osc: OscClient) -> int:
+    """Live's track count, asked once at a time with a generous wait: a query sent again while its first answer
+    is only late leaves that answer to be taken by the next count (the count before a create read as the count
+    after it: a create taken for lost and made again)."""
+    for _ in range(ATTEMPTS):
+        try:
+            (count,) = await osc.query("/live/song/get/num_tracks", timeout=max(4 * osc.timeout, 2.0), retries=0)
+            return int(count)
+        except OscError as exc:
+            if exc.kind != "timeout":
+                raise
+    raise OscError("timeout", f"Live did not say how many tracks it has in {ATTEMPTS} tries")
 
 
 async def confirm(osc: OscClient, write: tuple, read: tuple, want: object) -> bool:
