@@ -5,10 +5,13 @@ Each situation (``decision_situations.py``) is shown exactly as the phrase brain
 (the first, and the best single position in hindsight), a uniform random pick (its expected agreement), plain code
 (the menu's own scoring, what the autopilot-style ranking picks), and the LM four ways: greedy on the menu as
 shown (no calibration, one order), its orders averaged, calibrated on one order, and calibrated on both (the phrase
-brain's choice at temperature 0). "Flips" is how often the choice changes when only the brief changes. The
-held-out third was kept out of every prompt and tuning step and is reported on its own.
+brain's choice at temperature 0); and with ``--cloze``, no labels at all: each move's effects in words ("make it
+more energy, fuller") scored as the continuation of "The next phrase should" after the moment, calibrated by the
+same words after a blank moment (PMI, ``choice.cloze``; the effects, not the move's name, because on the tuning
+situations the names scored below the uniform pick). "Flips" is how often the choice changes when only the brief
+changes. The held-out third was kept out of every prompt and tuning step and is reported on its own.
 
-    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--cloze] [--limit N] [--cache FILE]
 """
 
 from __future__ import annotations
@@ -73,11 +76,20 @@ def directives(s: Situation) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def plain_code(s: Situation, brief: str, options: list[menu.Option]) -> int:
+def code_scores(s: Situation, brief: str, options: list[menu.Option]) -> list[float]:
     moment = menu.Moment(bar=64, phase=s.phase, target=s.target, cap=8, total=256, directives=directives(s))
     rand = random.Random(s.index)
-    scores = [menu._score(o, s.energy, moment, tone(brief), rand) for o in options]
-    return max(range(len(options)), key=lambda i: scores[i])
+    return [menu._score(o, s.energy, moment, tone(brief), rand) for o in options]
+
+
+def shortlist(s: Situation, brief: str, options: list[menu.Option], size: int) -> list[int]:
+    """The code's ``size`` best moves (positions in ``options``), best first."""
+    scores = code_scores(s, brief, options)
+    return sorted(range(len(options)), key=lambda i: -scores[i])[:size]
+
+
+def plain_code(s: Situation, brief: str, options: list[menu.Option]) -> int:
+    return shortlist(s, brief, options, 1)[0]
 
 
 def ballot(s: Situation, brief: str, options: Sequence[menu.Option], calibrate: bool = True) -> choice.Ballot:
@@ -98,6 +110,21 @@ def ballot(s: Situation, brief: str, options: Sequence[menu.Option], calibrate: 
     return choice.ballot(options, system=dec.SYSTEM, context=text, question=dec.QUESTION, rng=rng, calibrate=calibrate)
 
 
+CLOZE_ANSWER = "The next phrase should"
+SHORTLIST = 3
+"""How many of the code's best moves the LM chooses among in the shortlist rows (fixed before any LM answer)."""
+
+
+def cloze(s: Situation, brief: str, options: Sequence[menu.Option]) -> choice.cloze.Cloze:
+    """The moment as the phrase brain shows it, each move as what it does to the music (``dec.EFFECTS``)."""
+    b = ballot(s, brief, options, calibrate=False)
+    effects = [", ".join(dec.EFFECTS[k] for k in o.answers if k in dec.EFFECTS) or "no change" for o in options]
+    texts = [f" make it {words}" for words in effects]
+    return choice.cloze.cloze(
+        b.options, texts, system=b.system, context=b.context, question=b.question, answer=CLOZE_ANSWER
+    )
+
+
 class LMAnswers:
     """Every situation's ballot scored once per brief, through the scenario's router (as the brain's are). The
     content-free prior is measured on the first ballot and kept, as the brain keeps it per menu size. Scores are
@@ -107,13 +134,16 @@ class LMAnswers:
         self.cache = cache
         self.stored: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
         self.answers: dict[tuple[int, str], tuple[choice.Ballot, ev.LMResponse]] = {}
+        self.clozes: dict[tuple[int, str], tuple[choice.cloze.Cloze, ev.LMResponse]] = {}
         self.prior: tuple[float, ...] = ()
         self.seconds: list[float] = []
 
-    async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation]) -> None:
+    async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation], clozes: bool) -> None:
         async with router_session(scenario) as session:
             for n, s in enumerate(situations):
                 for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
+                    if clozes:
+                        await self.collect_cloze(session, s, brief)
                     b = ballot(s, brief, shown(s), calibrate=not self.prior)
                     key = json.dumps(choice.prompts(b))
                     if key not in self.stored:
@@ -130,8 +160,26 @@ class LMAnswers:
                 print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
 
+    async def collect_cloze(self, session, s: Situation, brief: str) -> None:
+        c = cloze(s, brief, shown(s))
+        key = json.dumps([choice.cloze.prompts(c), c.texts])
+        if key not in self.stored:
+            sent = choice.cloze.request(c, request_id="bench", purpose="bench", best_effort=True)
+            got = await session.send(sent, timeout=600.0)
+            if isinstance(got, ev.LMFailed):
+                raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+            self.stored[key] = list(got.scores)
+            self.cache.write_text(json.dumps(self.stored))
+        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
+        self.clozes[s.index, brief] = (c, answer)
+
     def picker(self, how: str) -> Pick:
         def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
+            if how.startswith("cloze"):  # "cloze" or "cloze among the code's top N"
+                c, answer = self.clozes[s.index, brief]
+                among = shortlist(s, brief, options, int(how.split()[-1])) if how != "cloze" else range(len(options))
+                calibrated = choice.cloze.decide(c, answer, 0.0, random.Random(0)).calibrated
+                return max(among, key=lambda i: calibrated[i])
             b, answer = self.answers[s.index, brief]
             if how == "calibrated":
                 return choice.decide(b, answer, 0.0, random.Random(0), self.prior).index
@@ -169,14 +217,21 @@ def constant(position: int) -> Pick:
     return lambda s, brief, options: min(position, len(options) - 1)
 
 
-def uniform(situations: Sequence[Situation]) -> float:
-    return sum(len(s.accepted) / len(s.menu) for s in situations) / len(situations)
+def uniform(situations: Sequence[Situation], size: int = 0) -> float:
+    """The expected agreement of a uniform pick among the menu (``size``: among the code's best ``size``)."""
+    total = 0.0
+    for s in situations:
+        options = shown(s)
+        among = shortlist(s, s.brief, options, size) if size else range(len(options))
+        total += sum(options[i].label in s.accepted for i in among) / len(among)
+    return total / len(situations)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
     parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
+    parser.add_argument("--cloze", action="store_true", help="also the cloze choice (the embedded LM only)")
     parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
     parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
     args = parser.parse_args()
@@ -191,13 +246,17 @@ def main() -> int:
     brains.append((f"always position {best + 1} (best on tuning)", constant(best)))
     brains.append(("uniform random (expected)", None))
     brains.append(("plain code (menu scoring)", plain_code))
+    if args.cloze:
+        brains.append((f"uniform among the code's top {SHORTLIST}", None))
     lm = LMAnswers(Path(args.cache))
     if not args.no_lm:
         scenario = scenarios.load(args.scenario)[0]
         patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
         scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
-        trio.run(lm.collect, scenario, situations)
-        brains += [(f"LM {how}", lm.picker(how)) for how in ("greedy", "orders", "calibrated, one order", "calibrated")]
+        trio.run(lm.collect, scenario, situations, args.cloze)
+        clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.cloze else ()
+        hows = ("greedy", "orders", "calibrated, one order", "calibrated", *clozes)
+        brains += [(f"LM {how}", lm.picker(how)) for how in hows]
     print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
     header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)
     print(header + "\n" + "-" * len(header))
@@ -205,7 +264,7 @@ def main() -> int:
         cells = []
         for group in splits.values():
             if pick is None:
-                cells.append(f"{uniform(group) * 100:6.1f} %{'':>13}")
+                cells.append(f"{uniform(group, SHORTLIST if 'top' in name else 0) * 100:6.1f} %{'':>13}")
                 continue
             agreed, flipped = agreement(pick, group)
             cells.append(f"{agreed * 100:6.1f} %  (flips {flipped * 100:3.0f} %)")

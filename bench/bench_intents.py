@@ -12,7 +12,12 @@ its own. Ways compared, the top intent against the labels:
 - LM greedy: the embedded model shown all 15 intents once, its most likely label (no calibration);
 - LM calibrated: the same 15 in two orders and a content-free prompt, calibrated (``bergain_actors.choice``);
 - LM+code: the LM's calibrated choice among the candidates the code proposes, times the code's probabilities
-  (``music/reading.py``: what the set and ``bergain-actors intent`` use).
+  (``music/reading.py``: what the set and ``bergain-actors intent`` use);
+- LM cloze: no labels: each intent's own words (``reading.CLOZE``) scored as the answer's continuation after the
+  phrase, calibrated by the same words after a blank phrase (PMI, ``choice.cloze``); "raw" without that premise;
+  cloze+code: the cloze's PMI among the code's candidates times the code's probabilities (the same scores).
+
+``--lm labels|cloze|both`` chooses which LM ways are asked (cloze only: about a third of the time).
 
 Target: LM calibrated (or the combination the set uses) ≥ 80 % and ≥ keywords + 15 points.
 """
@@ -59,19 +64,34 @@ def top_kind(got: Reading) -> str:
     return got.top.kind if got.top else "-"
 
 
-async def lm_readings(rows: list[Row], cache: Path | None) -> dict[str, list[Reading]]:
+def cloze_readings(text: str, answer: ev.LMResponse, out: dict[str, list[Reading]]) -> None:
+    """The cloze ways' readings of one phrase, from one answer scoring every intent's words."""
+    whole = choice.cloze.decide(reading.cloze(text), answer, 0.0, random.Random(0))
+    raw = max(range(len(KINDS)), key=lambda i: whole.raw[i])
+    out["LM cloze raw"].append(Reading(text, (Intent(KINDS[raw], 1.0),), "lm"))
+    out["LM cloze"].append(Reading(text, (Intent(KINDS[whole.index], 1.0),), "lm"))
+    lex, kinds = reading.candidates(text)
+    among = choice.cloze.decide(reading.cloze(text, kinds), answer, 0.0, random.Random(0)) if kinds else None
+    out["cloze+code"].append(reading.combine(lex, kinds, among) if among else lex)
+
+
+async def lm_readings(rows: list[Row], cache: Path | None, ways: str) -> dict[str, list[Reading]]:
     """Per LM way, the reading of every phrase (the embedded model, patient: a loaded machine is slow). With
     ``cache``, the model's answers are kept there (JSON lines) and a run picks up where one stopped."""
     scenario = scenarios.parse('[router]\nproviders = [{ name = "local", kind = "local", timeout_s = 300.0 }]\n')
-    out: dict[str, list[Reading]] = {"LM greedy": [], "LM calibrated": [], "LM+code": []}
+    labels, clozes = ways in ("labels", "both"), ways in ("cloze", "both")
+    out: dict[str, list[Reading]] = {"LM greedy": [], "LM calibrated": [], "LM+code": []} if labels else {}
+    if clozes:
+        out |= {"LM cloze raw": [], "LM cloze": [], "cloze+code": []}
     kept: dict[str, list] = {}
     if cache is not None and cache.exists():
         kept = {d["key"]: d["scores"] for d in map(json.loads, cache.read_text().splitlines())}
 
-    async def scored(session, b: choice.Ballot, key: str) -> ev.LMResponse:
+    async def scored(session, b: choice.Ballot | choice.cloze.Cloze, key: str) -> ev.LMResponse:
         if key in kept:
             return ev.LMResponse(request_id=key, provider="local", text="", scores=tuple(kept[key]))
-        asked = await session.send(choice.request(b, request_id=key, purpose="intent", best_effort=True), timeout=300)
+        ask = choice.cloze.request if isinstance(b, choice.cloze.Cloze) else choice.request
+        asked = await session.send(ask(b, request_id=key, purpose="intent", best_effort=True), timeout=300)
         if isinstance(asked, ev.LMFailed):
             raise SystemExit(f"bench_intents: the embedded LM did not answer: {asked.reason}")
         if cache is not None:
@@ -81,6 +101,12 @@ async def lm_readings(rows: list[Row], cache: Path | None) -> dict[str, list[Rea
 
     async with router_session(scenario) as session:
         for index, (text, _, _) in enumerate(rows):
+            if clozes:
+                cloze_readings(text, await scored(session, reading.cloze(text), f"cloze:{text}"), out)
+            if index % 20 == 19:
+                print(f"  {index + 1}/{len(rows)} phrases read", file=sys.stderr, flush=True)
+            if not labels:
+                continue
             everything = reading.ballot(text, KINDS, random.Random(index))
             answer = await scored(session, everything, f"all:{text}")
             picked = choice.decide(everything, answer, 0.0, random.Random(0))
@@ -97,8 +123,6 @@ async def lm_readings(rows: list[Row], cache: Path | None) -> dict[str, list[Rea
             b = reading.ballot(text, kinds, random.Random(index))
             answer = await scored(session, b, f"candidates:{','.join(kinds)}:{text}")
             out["LM+code"].append(reading.combine(lex, kinds, choice.decide(b, answer, 0.0, random.Random(0))))
-            if index % 20 == 19:
-                print(f"  {index + 1}/{len(rows)} phrases read", file=sys.stderr, flush=True)
     return out
 
 
@@ -108,6 +132,7 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="every phrase's readings")
     parser.add_argument("--cache", type=Path, help="keep the model's answers here (JSON lines) and reuse them")
     parser.add_argument("--every", type=int, default=1, help="only every N-th phrase (a loaded machine is slow)")
+    parser.add_argument("--lm", choices=("labels", "cloze", "both"), default="both", help="which LM ways to ask")
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     indices = [i for i in range(len(PHRASES)) if i % args.every == 0]
@@ -122,7 +147,7 @@ def main() -> None:
         "code": [lexical(t) for t, _, _ in rows],
     }
     if not args.no_lm:
-        ways.update(trio.run(lm_readings, rows, args.cache))
+        ways.update(trio.run(lm_readings, rows, args.cache, args.lm))
     console = Console(width=170)
     title = f"words → intents: {len(rows)} of {len(PHRASES)} phrases, top intent right (target ≥ 80 %, ≥ keywords + 15)"
     table = Table(title=title)
@@ -144,7 +169,7 @@ def main() -> None:
             *styles,
         )
     console.print(table)
-    for way in ("keywords", "LM calibrated", "LM+code"):
+    for way in ("keywords", "LM calibrated", "LM+code", "LM cloze", "cloze+code"):
         if way in ways:
             confusion(console, way, rows, ways[way])
     if args.verbose:

@@ -11,9 +11,11 @@ taken as it is (``method = "constrained"``), and the router says so once per pro
 
 Use: ``b = ballot(...)``; emit ``request(b, ...)`` (an ``LMRequest``); on its ``LMResponse`` (or ``LMFailed``),
 ``decide(b, response, temperature, rng)``; put ``choice.logged()`` into the decision event. Without a
-set, ``await ask(session, b, ...)`` does the same through ``service.session.router_session``.
+set, ``await ask(session, b, ...)`` does the same through ``service.session.router_session``. ``choice.cloze``
+scores the options' own words instead of labels (the embedded LM only).
 """
 
+from bergain_actors.choice import cloze
 from bergain_actors.choice.ballot import LABELS, Ballot, ballot, prompts, request
 from bergain_actors.choice.offline import ask
 from bergain_actors.choice.pick import Choice, decide, distributions, label_in, pick, prior_of
@@ -24,6 +26,7 @@ __all__ = [
     "Choice",
     "ask",
     "ballot",
+    "cloze",
     "decide",
     "distributions",
     "label_in",

@@ -26,7 +26,7 @@ UNLISTED = 1.0
 """How far below the lowest listed log-probability a label the provider did not list is put."""
 DIGITS = 6
 
-Method = Literal["scored", "constrained", "none"]
+Method = Literal["scored", "cloze", "constrained", "none"]
 
 
 class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
@@ -36,13 +36,15 @@ class Choice(msgspec.Struct, frozen=True, omit_defaults=True):
     """Into ``Ballot.options``; -1 when nothing could be read from the answer (``method = "none"``)."""
     option: str
     method: Method
-    """``scored``: from probabilities; ``constrained``: the provider only answered a label; ``none``: neither."""
+    """``scored``: from label probabilities; ``cloze``: from the options' own words (``choice.cloze``);
+    ``constrained``: the provider only answered a label; ``none``: neither."""
     raw: tuple[float, ...] = ()
     """Per option, the orders averaged, before calibration."""
     calibrated: tuple[float, ...] = ()
     """Per option, with the content-free bias divided out (the distribution ``pick`` draws from)."""
     prior: tuple[float, ...] = ()
-    """Per label, the model's probability for it with no content (empty without calibration)."""
+    """Per label (cloze: per option), the model's probability for it with no content (empty without
+    calibration)."""
     temperature: float = 0.0
     draw: float = -1.0
     """The seeded number the pick used (-1: none was drawn)."""
@@ -122,6 +124,30 @@ def _rounded(values: Sequence[float]) -> tuple[float, ...]:
     return tuple(round(v, DIGITS) for v in values)
 
 
+def chosen(
+    options: Sequence[str],
+    found: tuple[Sequence[float], Sequence[float], Sequence[float]],
+    method: Method,
+    temperature: float,
+    rng: random.Random,
+    provider: str,
+) -> Choice:
+    """The seeded pick from (raw, calibrated, prior) distributions, as the ``Choice`` that logs them."""
+    raw, calibrated, prior = found
+    index, draw = pick(calibrated, temperature, rng)
+    return Choice(
+        index=index,
+        option=options[index],
+        method=method,
+        raw=_rounded(raw),
+        calibrated=_rounded(calibrated),
+        prior=_rounded(prior),
+        temperature=temperature,
+        draw=draw,
+        provider=provider,
+    )
+
+
 def label_in(text: str, labels: Sequence[str]) -> str | None:
     """The first of ``labels`` that ``text`` names as a word of its own (a constrained answer), or None."""
     return next((word for word in re.findall(r"\b\w\b", text) if word in labels), None)
@@ -135,19 +161,7 @@ def decide(
     was not calibrated itself."""
     found = distributions(b, answer.scores, prior) if answer.scores else None
     if found is not None:
-        raw, calibrated, prior = found
-        index, draw = pick(calibrated, temperature, rng)
-        return Choice(
-            index=index,
-            option=b.options[index],
-            method="scored",
-            raw=_rounded(raw),
-            calibrated=_rounded(calibrated),
-            prior=_rounded(prior),
-            temperature=temperature,
-            draw=draw,
-            provider=answer.provider,
-        )
+        return chosen(b.options, found, "scored", temperature, rng, answer.provider)
     label = label_in(answer.text, b.labels)
     if label is None:
         return Choice(index=-1, option="", method="none", temperature=temperature, provider=answer.provider)

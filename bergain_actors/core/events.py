@@ -353,6 +353,10 @@ class LMRequest(Event, frozen=True):
     returns each one's log-probability as the next token after ``messages`` and after each of ``variants``."""
     variants: tuple[tuple[dict[str, str], ...], ...] = ()
     """More message lists scored the same way (the options in other orders, a content-free prompt)."""
+    continuations: tuple[str, ...] = ()
+    """A cloze choice (``choice.cloze``): score each of these texts as the continuation of the answer ``messages``
+    end with (a last assistant message is the answer's start), and after each of ``variants``. The provider returns
+    each text's log-likelihood (the sum over its tokens); only llama.cpp's server can (the embedded LM)."""
 
 
 class LMResponse(Event, frozen=True):
@@ -370,7 +374,7 @@ class LMResponse(Event, frozen=True):
     scores: tuple[dict[str, float], ...] = ()
     """For a request with ``score``: per message list (``messages``, then each of ``variants``), answer token → its
     log-probability, for the tokens the provider listed. Empty: the provider gives no probabilities (``text`` is
-    then its constrained answer)."""
+    then its constrained answer). With ``continuations``: per message list, continuation → its log-likelihood."""
 
 
 class LMAnswerCapped(Event, frozen=True):

@@ -20,6 +20,28 @@ SYSTEM = (
 )
 QUESTION = "What do these words ask the music to do?"
 
+CLOZE_SYSTEM = "You help a techno DJ during a live set."
+CLOZE_QUESTION = "What do they want the music to do?"
+CLOZE_ANSWER = "They want the music to"
+CLOZE: dict[IntentKind, str] = {
+    "darker": " get darker",
+    "brighter": " get brighter",
+    "denser": " get fuller, with more layers",
+    "sparser": " get sparser, with fewer layers",
+    "energy_up": " have more energy",
+    "energy_down": " have less energy",
+    "tension": " build tension",
+    "drop": " drop",
+    "breakdown": " break down",
+    "hypnotic": " be more hypnotic and repetitive",
+    "vary": " change, with more variation",
+    "bring_in": " bring an instrument in",
+    "mute": " take an instrument out",
+    "faster": " speed up",
+    "slower": " slow down",
+}
+"""Each intent as the words that finish ``CLOZE_ANSWER`` (the cloze choice scores these, not labels)."""
+
 MAX_CANDIDATES = 5
 LEXICAL_WEIGHT = 1.0
 """Exponent of the code's probability in the product with the LM's (0: the LM alone among the candidates)."""
@@ -46,10 +68,24 @@ def ballot(text: str, kinds: tuple[IntentKind, ...], rng: random.Random, calibra
     )
 
 
+def cloze(text: str, kinds: tuple[IntentKind, ...] = KINDS) -> choice.cloze.Cloze:
+    """The cloze choice among ``kinds``: each one's words after the performer's, against the same after a
+    performer's words left out (the domain premise)."""
+    return choice.cloze.cloze(
+        kinds,
+        [CLOZE[kind] for kind in kinds],
+        system=CLOZE_SYSTEM,
+        context=f'A performer typed: "{text}"',
+        question=CLOZE_QUESTION,
+        answer=CLOZE_ANSWER,
+        premise='A performer typed: "..."',
+    )
+
+
 def combine(lex: Reading, kinds: tuple[IntentKind, ...], picked: choice.Choice) -> Reading:
     """The reading from the LM's choice: its calibrated probabilities times the code's (when the code proposed
     the candidates), renormalised."""
-    if picked.method != "scored":
+    if picked.method not in ("scored", "cloze"):
         return lex if picked.index < 0 else weighted(lex, {kinds[picked.index]: 1.0}, "lm")
     code = {i.kind: i.p for i in lex.intents}
     probs = {

@@ -411,6 +411,8 @@ class ProviderRouter(Actor):
                 raise ProviderError("malformed", f"{type(exc).__name__}: {exc}") from None
         if scope.cancelled_caught:
             raise ProviderError("timeout", f"slow call: no answer within {seconds:.2f} s")
+        if request.continuations and len(answer.scores) != 1 + len(request.variants):
+            raise ProviderError("unusable", "no log-likelihood for the continuations")
         if request.score and not answer.scores and choice.label_in(answer.text, request.score) is None:
             raise ProviderError("unusable", f"neither probabilities nor an option in the answer {answer.text[:40]!r}")
         if slot.provider.kind == "scripted" and slot.provider.config.verbatim:  # what a logged set was given

@@ -40,8 +40,10 @@ FailureKind = Literal[
     "exhausted",
     "caller",
     "not_ready",
+    "unable",
 ]
-_NO_VERDICT = frozenset({"caller", "not_ready"})
+_NO_VERDICT = frozenset({"caller", "not_ready", "unable"})
+"""``unable``: this provider cannot do what is asked (score given words) and the next one may: no verdict."""
 
 CHECK_S = 2.0
 """The whole of a reachability check (``GET /models``), however the server answers."""
@@ -149,10 +151,11 @@ class HTTPProvider(Provider):
             return ""
         return late
 
-    async def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
-        """POST and classify every way it can go wrong."""
+    async def post(self, path: str, body: dict[str, Any], absolute: bool = False) -> dict[str, Any]:
+        """POST to ``path`` under ``base_url`` (``absolute``: ``path`` is the whole address) and classify every way
+        it can go wrong."""
         try:
-            response = await self.client.post(f"{self.base_url}{path}", json=body)
+            response = await self.client.post(path if absolute else f"{self.base_url}{path}", json=body)
         except httpx.ConnectError as exc:
             raise ProviderError("refused", f"{self.base_url}: {_describe(exc)}") from None
         except httpx.TimeoutException as exc:
@@ -201,6 +204,8 @@ class OpenAIProvider(HTTPProvider):
         return {"Authorization": f"Bearer {self.key}"} if self.key else {}
 
     async def complete(self, request: ev.LMRequest) -> Answer:
+        if request.continuations:
+            return await self.cloze(request)
         if request.score:
             return await self.score(request)
         body: dict[str, Any] = {
@@ -260,6 +265,10 @@ class OpenAIProvider(HTTPProvider):
                 return Answer(text, prompt_tokens, 1)
             scores.append(found)
         return Answer(text, prompt_tokens, 1, tuple(scores))  # one token per prompt: the most any call generated
+
+    async def cloze(self, request: ev.LMRequest) -> Answer:
+        """Chat completions give no log-probabilities of a text the model did not write: not this provider's."""
+        raise ProviderError("unable", "cannot score continuations (only llama.cpp's server can: kind = local)")
 
 
 class AnthropicProvider(HTTPProvider):
@@ -344,6 +353,44 @@ class LocalProvider(OpenAIProvider):
         while (self.generation <= generation or not self.base_url) and self.state != "failed":
             await self._changed.wait()
 
+    async def cloze(self, request: ev.LMRequest) -> Answer:
+        """Each continuation's log-likelihood after each message list: the chat template applied by the server (a
+        last assistant message is the answer's start), then the continuation's own tokens forced one by one by a
+        grammar of token ids, with the log-probability the model gave each before any sampling (``n_probs``). The
+        prompt is cached, so a continuation costs only its own few tokens."""
+        root = self.base_url.removesuffix("/v1")
+        tokens = {}
+        for text in dict.fromkeys(request.continuations):
+            data = await self.post(f"{root}/tokenize", {"content": text}, absolute=True)
+            tokens[text] = [int(t) for t in data.get("tokens") or []]
+            if not tokens[text]:
+                raise ProviderError("caller", f"no tokens in the continuation {text!r}")
+        scores: list[dict[str, float]] = []
+        forced = prompt_tokens = 0
+        for messages in (request.messages, *request.variants):
+            start = messages[-1]["content"] if messages and messages[-1].get("role") == "assistant" else ""
+            shown = list(messages[:-1] if start else messages)
+            prompt = str((await self.post(f"{root}/apply-template", {"messages": shown}, absolute=True))["prompt"])
+            found: dict[str, float] = {}
+            for text, ids in tokens.items():
+                body = {
+                    "prompt": prompt + start,
+                    "n_predict": len(ids),
+                    "temperature": 0.0,
+                    "grammar": "root ::= " + " ".join(f"<[{i}]>" for i in ids),
+                    "n_probs": 1,
+                    "cache_prompt": True,
+                }
+                data = await self.post(f"{root}/completion", body, absolute=True)
+                steps = (data.get("completion_probabilities") or [])[: len(ids)]
+                if [step.get("id") for step in steps] != ids:
+                    raise ProviderError("malformed", f"the server did not follow the continuation {text!r}")
+                found[text] = sum(float(step["logprob"]) for step in steps)
+                forced += len(ids)
+                prompt_tokens += int((data.get("timings") or {}).get("prompt_n", 0))
+            scores.append(found)
+        return Answer("", prompt_tokens, forced, tuple(scores))
+
     async def check(self) -> str:
         if not self.model_path.is_file():
             return f"model file missing: {self.model_path}"
@@ -386,7 +433,7 @@ class ScriptedProvider(Provider):
         self.served[key] = index + 1
         text = answers[index % len(answers)]
         prompt = sum(_estimate_tokens(m.get("content", "")) for m in request.messages)
-        scores = _scripted_scores(text) if request.score else ()
+        scores = _scripted_scores(text) if request.score or request.continuations else ()
         return Answer("" if scores else text, prompt, _estimate_tokens(text), scores)
 
 
