@@ -158,7 +158,7 @@ def main() -> None:
     rows = []
     for number, (label, loaded) in enumerate(runs, 1):
         rows.append((label, str(number), one_set(args.minutes, loaded, not args.no_realtime)))
-        print(f"run {number}/{len(runs)} ({label}) done", file=sys.stderr)
+        print(f"run {number}/{len(runs)} ({label}): {rows[-1][2]}", file=sys.stderr, flush=True)
     table = Table(
         title=f"autopilot set, {args.minutes:g} min live on JACK (dummy, 48 kHz, 1024 frames), {os.cpu_count()} CPUs"
     )

@@ -311,7 +311,7 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     from bergain_actors.actors.streamer.devices import NoDevice
-    from bergain_actors.actors.streamer.sinks import DeviceSink
+    from bergain_actors.actors.streamer.sinks import DeviceSink, raise_set_priority
     from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
 
     scenario, text = load_scenario(args)
@@ -327,6 +327,8 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
         sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
+    if isinstance(sink, DeviceSink):
+        detail += f"; the set at {raise_set_priority()}"
     face = http or stdio
     if face is not None and not sink.live and not args.fast:
         from bergain_actors.actors.streamer.sinks import ClockSink

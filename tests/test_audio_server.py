@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import queue
 import signal
 import subprocess
@@ -219,6 +220,9 @@ def test_sample_rate_renders_the_set_at_the_devices_rate(jack48, tmp_path, live_
     live_sets.append(live)
     said = live.wait_for("playing on system")["event"]
     assert said.startswith("playing on system at 48000 Hz, the device worker at "), said  # nothing resampled
+    # the set's own process runs at the priority it says (every thread of it, the main one among them)
+    nice = int(said.rsplit("; the set at nice ", 1)[1].split()[0])
+    assert nice <= 0 and os.getpriority(os.PRIO_PROCESS, live.process.pid) == nice, said
     code, _ = live.finish()
     assert code == 0
     (log,) = live.out.glob("*.bgnlog")

@@ -43,3 +43,17 @@ def test_bars_are_taken_in_order_and_dry_spells_are_counted_once():
     assert (out == 1.0).all()
     fifo.fill(out, flagged=False)
     assert drain(reports) == [{"took": 2, "underflows": 2, "xruns": 1, "silent": 56 + 64}]
+
+
+def test_the_summary_tells_the_servers_xrun_flags_apart_from_dry_spells():
+    from bergain_actors.core import events as ev
+    from bergain_actors.core.summary import Summary
+
+    summary = Summary()
+    for event in (
+        ev.AudioUnderflow(bar=3, count=2, xruns=1, silent_ms=40.0),  # a dry spell and a flag in one bar
+        ev.AudioUnderflow(bar=9, count=1, xruns=1),  # a flag alone: audio was still queued
+    ):
+        summary.add(event)
+    (line,) = [line for line in summary.lines() if "underflows" in line]
+    assert "underflows 3 (2 the audio server flagged as xruns)   late bars 1 (0.0 s of silence)" in line

@@ -57,9 +57,16 @@ def raise_priority() -> str:
         return f"SCHED_FIFO {priority}"
     except OSError:
         pass
-    for nice in range(-20, 0):  # the lowest nice value (the highest priority) this process may take
+    return take_nice(-20)
+
+
+def take_nice(lowest: int, threads: tuple[int, ...] = (0,)) -> str:
+    """Give ``threads`` (Linux: nice is a thread's) the lowest nice value from ``lowest`` up that is allowed, and
+    say which; threads started later inherit it."""
+    for nice in range(lowest, 0):
         try:
-            os.setpriority(os.PRIO_PROCESS, 0, nice)
+            for thread in threads:
+                os.setpriority(os.PRIO_PROCESS, thread, nice)
             return f"nice {nice}"
         except OSError:
             continue

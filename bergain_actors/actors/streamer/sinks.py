@@ -20,7 +20,7 @@ import numpy as np
 import structlog
 import trio
 
-from bergain_actors.actors.streamer.device_worker import HEADER
+from bergain_actors.actors.streamer.device_worker import HEADER, take_nice
 from bergain_actors.core.fatal import SetCannotContinue
 
 log = structlog.get_logger("streamer")
@@ -274,6 +274,19 @@ class Worker:
             return json.loads(line)
         except ValueError:
             return {"error": f"the device worker said {line[:200]!r}"}
+
+
+SET_NICE = -10
+"""The live set's own process where allowed: ahead of a browser or a build (nice 0), so the next bar (a new
+section's cold loops: a few hundred ms of CPU) renders within the device's margin on a busy machine; behind the
+device worker (SCHED_FIFO). Its LM child keeps its ``LIVE_NICE`` below it."""
+
+
+def raise_set_priority() -> str:
+    """Give every thread of this process ``SET_NICE`` where allowed (the threads started later inherit it); says
+    what it got. Only for a set playing on a device: offline it would take the machine for itself."""
+    tasks = Path("/proc/self/task")
+    return take_nice(SET_NICE, tuple(int(t) for t in os.listdir(tasks)) if tasks.is_dir() else (0,))
 
 
 class DeviceSink:
