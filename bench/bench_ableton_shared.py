@@ -93,6 +93,14 @@ def main() -> None:
         print(f"\n{100 * args.drop:g} % of datagrams dropped each way, {args.bars} bars")
         head = ["seed", "bars exact", "bars reported off", "off, unreported", "orphan tracks", "re-setups", "dropped"]
         table(head, rows)
+        floor = args.bars - 2 * args.bars // 32
+        worst = min(int(r[1].split("/")[0]) for r in rows)
+        unreported, orphans = sum(int(r[3]) for r in rows), sum(int(r[4]) for r in rows)
+        holds = worst >= floor and unreported == 0 and orphans == 0
+        print(
+            f"target (issue 19): >= {floor} of {args.bars} exact on every seed (worst {worst}), every other bar"
+            f" reported ({unreported} not), no orphan track ({orphans}): {'HOLDS' if holds else 'NOT MET'}"
+        )
         if not args.skip_second:
             row = second_client_set(tmp / "second", args.bars)
             print(f"\nthe fork with a second client polling /live/song/get/* every 100 ms, {args.bars} bars")

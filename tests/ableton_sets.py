@@ -99,32 +99,38 @@ def played_notes(events: list[dict[str, Any]], tracks: dict[str, int], lo: float
 
 
 def match_notes(expected, played, step: float) -> tuple[list, list]:
-    """Pair each planned note, in time order, with the first played one of the same role, pitch and velocity
-    reported up to ``step`` beats after its time (the peer reports a note at the end of the engine step that played
-    it, and a step stretches when the loaded machine stalls the peer; a note is never reported early, so in time
-    order the first candidate is the right one). A clip a bar off misses by 4 beats. Returns what is left."""
-    left = sorted(played, key=lambda p: p[2])
-    missing = []
-    for _bar, role, pitch, t, velocity in sorted(expected, key=lambda e: e[3]):
-        for i, (r, p, when, v) in enumerate(left):
-            if r == role and p == pitch and v == velocity and t - 1e-3 <= when <= t + step:
-                del left[i]
-                break
+    """Pair each played note with its planned one: of the same role, pitch and velocity, the latest planned up to
+    ``step`` beats before it was reported (the peer reports a note at the end of the engine step that played it,
+    and a step stretches when the loaded machine stalls the peer; a note is never reported early). Taking the
+    latest, not the earliest, keeps one missing note from shifting every later pairing by a note. A clip a bar
+    off misses by 4 beats. Returns what is left: planned notes not played, played notes not planned."""
+    waiting: dict[tuple, list] = {}
+    for note in sorted(expected, key=lambda e: e[3]):
+        waiting.setdefault((note[1], note[2], note[4]), []).append(note)
+    extra = []
+    for heard in sorted(played, key=lambda p: p[2]):
+        role, pitch, when, velocity = heard
+        notes = waiting.get((role, pitch, velocity), [])
+        due = [i for i, note in enumerate(notes) if when - step <= note[3] <= when + 1e-3]
+        if due:
+            del notes[due[-1]]
         else:
-            missing.append((_bar, role, pitch, t, velocity))
-    return missing, left
+            extra.append(heard)
+    missing = sorted((n for notes in waiting.values() for n in notes), key=lambda e: e[3])
+    return missing, extra
 
 
 def bars_exact(result: SetResult, scenario, events: list[dict[str, Any]], tracks: dict[str, int], origin: int, bars):
     """The bars of ``bars`` whose every planned note Live played, and no other note on our tracks (note for note
-    against the peer's log)."""
-    exact = []
-    for bar in bars:
-        expected = expected_notes(result, scenario, origin, range(bar, bar + 1))
-        heard = played_notes(events, tracks, (origin + bar) * 4, (origin + bar + 1) * 4)
-        if match_notes(expected, heard, step=0.75) == ([], []):
-            exact.append(bar)
-    return exact
+    against the peer's log). The notes are paired over all of ``bars`` at once: a note the peer reports just after
+    a bar line (its engine step stalled across it) still pairs with its own bar's planned note; a planned note left
+    over counts against its bar, a played one against the bar it was reported in."""
+    bars = range(bars.start, bars.stop)
+    expected = expected_notes(result, scenario, origin, bars)
+    heard = played_notes(events, tracks, (origin + bars.start) * 4, (origin + bars.stop) * 4 + 0.75)
+    missing, extra = match_notes(expected, heard, step=0.75)
+    off = {m[0] for m in missing} | {int(t // 4) - origin for _r, _p, t, _v in extra}
+    return [bar for bar in bars if bar not in off]
 
 
 def live_tracks(port: int, reply_port: int = 0) -> list[str]:
@@ -159,8 +165,8 @@ class SharedRun(msgspec.Struct):
     def missing(self, bars: range) -> tuple[int, int]:
         """(planned notes Live did not play, planned notes) over ``bars``."""
         expected = expected_notes(self.result, self.scenario, self.origin, bars)
-        heard = played_notes(self.events, self.tracks, (self.origin + bars.start) * 4, (self.origin + bars.stop) * 4)
-        return len(match_notes(expected, heard, step=0.75)[0]), len(expected)
+        lo, hi = (self.origin + bars.start) * 4, (self.origin + bars.stop) * 4 + 0.75  # see ``bars_exact``
+        return len(match_notes(expected, played_notes(self.events, self.tracks, lo, hi), step=0.75)[0]), len(expected)
 
 
 def lossy_run(tmp_path: Path, peer: Peer, *, bars: int, seed: int, drop: float):

@@ -143,7 +143,8 @@ def test_live_killed_mid_set_and_restarted_the_set_goes_on_and_live_resyncs(peer
 
 
 def test_palette_mode_builds_the_grid_and_fires_scenes_on_phrase_boundaries_only(peer_factory, tmp_path):  # noqa: F811
-    from bergain_actors.music.palette import SCENES, scene_for
+    from bergain_actors.music.palette import SCENES, build_palette, scene_for
+    from bergain_actors.music.theory import set_theory
 
     peer = peer_factory(tick_ms=20, clock_ms=10)
     bars, phrase = 16, 4
@@ -160,18 +161,18 @@ def test_palette_mode_builds_the_grid_and_fires_scenes_on_phrase_boundaries_only
     plans = {e.plan.bar: e.plan for e in of(result.events, ev.BarPlanned)}
     assert [f.scene for f in fired] == [scene_for(plans[f.bar].phase, plans[f.bar].energy) for f in fired]
     assert [f.bar for f in fired] == list(range(0, bars, phrase))
+    grid = build_palette(set_theory(scenario.seed, scenario.key), scenario.bpm)
+    assert [f.row for f in fired] == [f.scene for f in fired]  # a new set: the grid's rows are Live's first ones
     origin = of(result.events, ev.LiveBeat)[-1].origin
-    events = wait_for_peer(peer, of(result.events, ev.AbletonStatus)[0].tracks)
-    launched = [(e["scene"], e["wall"]) for e in events if e["event"] == "scene_launched"]
-    triggered = [e for e in events if e["event"] == "scene_triggered"]
-    assert [s for s, _ in launched] == [f.scene for f in fired]
-    # each scene fired during the bar before its phrase and launched on the phrase's first beat
-    launches = [e for e in events if e["event"] == "clip_launched"]
+    tracks = of(result.events, ev.AbletonStatus)[0].tracks
+    events = wait_for_peer(peer, tracks)
+    assert not [e for e in events if e["event"] == "scene_triggered"]  # fired track by track, never as a scene
+    # each scene fired during the bar before its phrase, and its clips launched on the phrase's first beat
+    launches = {(e["song_time"], e["track"], e["slot"]) for e in events if e["event"] == "clip_launched"}
     for f in fired:
         assert f.live_bar == origin + f.bar - 1
-        seen = [(e["song_time"], e["track"], e["slot"]) for e in launches if e["slot"] == f.scene]
-        assert any(t == float((origin + f.bar) * 4) for t, _, _ in seen), (f, seen[:8])
-    assert len(triggered) == len(fired)
+        for role in grid[f.scene].clips:
+            assert (float((origin + f.bar) * 4), tracks[role], f.row) in launches, (f, role, sorted(launches)[:8])
     assert_verifies(result)
 
 

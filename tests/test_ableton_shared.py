@@ -116,33 +116,56 @@ def live_tempo(peer) -> float:
     return trio.run(ask)
 
 
-def test_the_demo_set_keeps_the_performers_clips_twice(peer_factory, tmp_path, capsys):  # noqa: F811
-    """The ring goes to empty slots: the performer's Kick, Beat and Bassline are still there after two sets."""
+@pytest.mark.parametrize("mode", ["live", "palette"])
+def test_the_demo_set_keeps_the_performers_clips_twice(peer_factory, tmp_path, mode):  # noqa: F811
+    """The ring (live mode) and the grid (palette mode) go to empty slots and rows of their own: the performer's
+    Kick, Beat and Bassline, with their notes, and their named scenes are still there after two sets, and the
+    second set finds its clips where the first left them (palette: Live is the same, clip for clip)."""
     peer = peer_factory(tick_ms=20, clock_ms=10, set="demo")
     tracks = {"drums": "1-Drums", "bass": "2-Bass"}
-    clips_before = clip_names(peer)
+    before = live_clips(peer)
+    performers = {(t, slot): clip for t, slots in before["clips"].items() for slot, clip in enumerate(slots) if clip}
+    assert {clip[0] for clip in performers.values()} == {"Kick", "Beat", "Bassline"}
     after = []
     for run in range(2):
         folder = tmp_path / f"run{run}"
         folder.mkdir()
-        scenario = ableton_scenario(folder, peer, bars=4, bpm=120, ableton={"tracks": tracks})
+        scenario = ableton_scenario(
+            folder, peer, bars=8, bpm=120, ableton={"tracks": tracks, "mode": mode}, conductor={"phrase_bars": 4}
+        )
         result = play(scenario, folder)
         assert [s.state for s in of(result.events, ev.AbletonStatus)] == ["connected"]
         wait_for_peer(peer, of(result.events, ev.AbletonStatus)[0].tracks)
-        after.append(clip_names(peer))
-    for track, names in clips_before.items():
-        for slot, name in enumerate(names):
-            if name is not None:
-                assert after[0][track][slot] == after[1][track][slot] == name, (track, slot, after)
+        after.append(live_clips(peer))
+        for (track, slot), clip in performers.items():
+            assert after[-1]["clips"][track][slot] == clip, (run, track, slot)
+        assert after[-1]["scenes"][:4] == before["scenes"][:4] == ["Intro", "Groove", "Break", "Drop"]
+        if mode == "palette":
+            fired = of(result.events, ev.SceneFired)
+            assert fired and all(f.row >= 4 for f in fired), fired  # past the performer's named scenes
     # the second set found its ring where the first left it: no scene added, no track added
-    assert {t: len(n) for t, n in after[0].items()} == {t: len(n) for t, n in after[1].items()}, after
+    assert len(after[1]["scenes"]) == len(after[0]["scenes"]) and after[1]["clips"].keys() == after[0]["clips"].keys()
+    if mode == "palette":
+        assert after[1] == after[0]  # the grid written again is the grid it found
 
 
-def clip_names(peer) -> dict[int, tuple]:
-    async def ask() -> dict[int, tuple]:
+def live_clips(peer) -> dict:
+    """Live's scene names, and each track's slots: (clip name, its notes) or None."""
+
+    async def ask() -> dict:
         async with OscClient("127.0.0.1", peer.port, peer.reply_port, timeout=1.0) as osc:
             (count,) = await osc.query("/live/song/get/num_tracks")
-            replies = await live.gather(*[osc.query("/live/track/get/clips/name", t) for t in range(int(count))])
-            return dict(enumerate(replies))
+            scenes, *names = await live.gather(
+                osc.query("/live/song/get/scenes/name"),
+                *[osc.query("/live/track/get/clips/name", t) for t in range(int(count))],
+            )
+            clips = {}
+            for track, slots in enumerate(names):
+                notes = await live.gather(
+                    *[osc.query("/live/clip/get/notes", track, slot) for slot, n in enumerate(slots) if n is not None]
+                )
+                it = iter(notes)
+                clips[track] = [None if n is None else (n, next(it)) for n in slots]
+            return {"scenes": list(scenes), "clips": clips}
 
     return trio.run(ask)

@@ -574,11 +574,14 @@ class LiveBarOff(Event, frozen=True):
 
 
 class SceneFired(Event, frozen=True):
-    """Ableton → log: palette mode fired ``scene`` (named ``name``) for the phrase starting at ``bar``."""
+    """Ableton → log: palette mode fired ``scene`` (named ``name``) of its grid for the phrase starting at
+    ``bar``: the clips of Live's scene row ``row`` on the set's tracks."""
 
     scene: int
     name: str
     live_bar: int
+    row: int = -1
+    """The Live scene row the grid's scene is in (-1: logged before the grid had rows of its own)."""
 
 
 # --- supervisor ---------------------------------------------------------------------------------------------------

@@ -116,6 +116,8 @@ class AbletonState:
         self.ok = False
         self.scene_bar = -1
         """Palette mode: the phrase bar whose scene was fired last."""
+        self.rows: tuple[int, ...] = ()
+        """Palette mode: the Live scene row holding each of the grid's scenes (``live.palette_rows``)."""
         self.tempo = 0.0
         """The song tempo last sent to Live."""
         self.values: dict[tuple[str, int], float] = {}
@@ -177,6 +179,8 @@ class AbletonLink(Actor):
         before a read of ``is_playing`` sees it)."""
         self._stopped = False
         """Someone stopped Live's transport (``on_transport = follow``: until it runs again)."""
+        self._transport = True
+        """Whether Live's transport ran when last read (every half beat): fires wait while it stands."""
         self._followed = 0.0
         """The tempo set in Live that the set follows (``on_tempo = follow``)."""
         self._tempi: deque[float] = deque(maxlen=8)
@@ -265,13 +269,28 @@ class AbletonLink(Actor):
                         osc.send("/live/song/stop_all_clips", 1)
                         with (
                             trio.CancelScope(shield=True),
-                            trio.move_on_after(self.clock.bar_seconds / 2),
+                            trio.move_on_after(self.clock.bar_seconds * 0.75),
                             contextlib.suppress(OscError),
                         ):
-                            await self._check_bar(osc)  # the last bar is checked like every other
+                            check = self._bar_to_check()  # the last bar is checked like every other
+                            if check is not None:
+                                await self._check_bar(osc, *check)
+                            await self._confirm_stop(osc)
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
+
+    async def _confirm_stop(self, osc: OscClient) -> None:
+        """The end's stop read back on our tracks (a stop pending, or nothing playing) and sent again while one
+        shows neither: a lost stop would leave Live looping the last bar."""
+        tracks = [t.index for t in self.state.tracks.values()]
+        for _ in range(live.ATTEMPTS):
+            replies = await live.gather(
+                *[osc.query(f"/live/track/get/{what}_slot_index", t) for t in tracks for what in ("fired", "playing")]
+            )
+            if all(int(replies[2 * i][0]) == -2 or int(replies[2 * i + 1][0]) < 0 for i in range(len(tracks))):
+                return
+            osc.send("/live/song/stop_all_clips", 1)
 
     async def _serve(self, osc: OscClient) -> None:
         attempt = 0
@@ -337,6 +356,8 @@ class AbletonLink(Actor):
         state.ok = True
         old = state.tracks
         rings = {} if self.palette else await live.ring(osc, result.tracks, RING)
+        if self.palette:
+            state.rows = await live.palette_rows(osc, result.tracks, [scene.name for scene in self.palette])
         state.tracks = {
             role: TrackState(
                 index,
@@ -385,17 +406,9 @@ class AbletonLink(Actor):
         self._ops_wake.set()
         self._pushed = self._beat_seen
         failed: list[Exception] = []
-
-        async def guard(task: Any, cancel: trio.CancelScope) -> None:
-            try:
-                await task(osc)
-            except (Lost, OscError) as exc:  # either ends the session; the other task with it
-                failed.append(exc)
-                cancel.cancel()
-
         async with trio.open_nursery() as nursery:
             for task in (self._watch, self._follow, self._writer, self._looker):
-                nursery.start_soon(guard, task, nursery.cancel_scope)
+                nursery.start_soon(_or_end, failed, nursery.cancel_scope, task, osc)
         raise failed[0]
 
     async def _resync(self, osc: OscClient, keep: bool) -> None:
@@ -409,6 +422,7 @@ class AbletonLink(Actor):
         osc.send("/live/song/start_listen/beat")
         if not playing[0]:
             await live.confirm(osc, ("/live/song/continue_playing",), ("/live/song/get/is_playing",), True)
+        self._transport = True
         live_bar = int(float(song_time[0])) // self.beats_per_bar
         state.written = state.played
         state.pending = []
@@ -437,6 +451,7 @@ class AbletonLink(Actor):
             song_time, playing = await live.gather(
                 osc.query("/live/song/get/current_song_time"), osc.query("/live/song/get/is_playing")
             )
+            self._transport = bool(playing[0])
             if not playing[0] or self._went_back:
                 self._went_back = False
                 await self._transport_stopped(osc)
@@ -547,48 +562,61 @@ class AbletonLink(Actor):
 
     async def _follow(self, osc: OscClient) -> None:
         """Fire what is due within the bar before its own, ride the faders, check each bar Live begins; the clips
-        are written beside this (``_writer``), so a write Live is slow to confirm never holds a fire up."""
-        while True:
-            self._wake = trio.Event()
-            await self._step(osc)
-            with trio.move_on_after(self.clock.bar_seconds / 2):
-                await self._wake.wait()
-            if self._reloaded:
-                raise Lost("AbletonOSC reloaded")
-            if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
-                try:
-                    await osc.query("/live/test")
-                except OscError:
-                    raise Lost(f"no beat from Live for {trio.current_time() - self._last_beat_at:.1f} s") from None
-                self._last_beat_at = trio.current_time()
+        are written beside this (``_writer``) and each fire read back beside it, so neither a write Live is slow
+        to confirm nor a lost read-back holds up a fire or a bar's check."""
+        failed: list[Exception] = []
+        async with trio.open_nursery() as reads:
+            while True:
+                self._wake = trio.Event()
+                check = self._bar_to_check()
+                if check is not None:
+                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._check_bar, osc, *check)
+                fired = self._step(osc)
+                if fired:
+                    reads.start_soon(_or_end, failed, reads.cancel_scope, self._confirm_fires, osc, fired)
+                with trio.move_on_after(self.clock.bar_seconds / 2):
+                    await self._wake.wait()
+                if self._reloaded:
+                    raise Lost("AbletonOSC reloaded")
+                if trio.current_time() - self._last_beat_at > 1.5 * self.clock.bar_seconds:
+                    try:
+                        await osc.query("/live/test")
+                    except OscError:
+                        quiet = trio.current_time() - self._last_beat_at
+                        raise Lost(f"no beat from Live for {quiet:.1f} s") from None
+                    self._last_beat_at = trio.current_time()
+        raise failed[0]
 
     async def _writer(self, osc: OscClient) -> None:
+        """Each bar's clips as soon as it is planned, each bar's writes a task of their own."""
         state = self.state
-        while True:
-            self._plan_wake = trio.Event()
-            while state.prompt_clips:
-                await self._write_prompt_clip(osc, state.prompt_clips[0])
-                state.prompt_clips.pop(0)
-            if not self.palette:
-                await self._write(osc, upto=max(state.plans, default=-1))
-            self._wake.set()
-            with trio.move_on_after(self.clock.bar_seconds / 2):
-                await self._plan_wake.wait()
+        failed: list[Exception] = []
+        async with trio.open_nursery() as nursery:
+            while True:
+                self._plan_wake = trio.Event()
+                while state.prompt_clips:
+                    await self._write_prompt_clip(osc, state.prompt_clips[0])
+                    state.prompt_clips.pop(0)
+                if not self.palette:
+                    for bar, writes in self._assign(max(state.plans, default=-1)):
+                        if writes:
+                            nursery.start_soon(_or_end, failed, nursery.cancel_scope, self._write_bar, osc, bar, writes)
+                self._wake.set()
+                with trio.move_on_after(self.clock.bar_seconds / 2):
+                    await self._plan_wake.wait()
+        raise failed[0]
 
-    async def _step(self, osc: OscClient) -> None:
+    def _step(self, osc: OscClient) -> list[Pending]:
+        """What is due now, sent without waiting on Live (a read lost on the way must not hold a fire past its
+        bar line); the fires, to be read back. Nothing is fired into a Live last read stopped: a fire would start
+        a transport someone stopped (the watchdog applies the policy)."""
         if self.palette:
-            self._fire_scene(osc)
-            return
+            return self._fire_scene(osc) if self._transport else []
         self._mix(osc)
-        await self._check_bar(osc)  # before this bar's fires (for the next bar) change what is expected
         now = self.clock.set_bar()
-        if now is None or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
-            return
-        (playing,) = await osc.query("/live/song/get/is_playing")
-        if not playing:  # a fire would start a transport someone stopped: the policy decides
-            await self._transport_stopped(osc)
-            return
-        await self._confirm_fires(osc, self._fire_due(osc))
+        if now is None or not self._transport or not any(p.ready and p.bar - 1 <= now for p in self.state.pending):
+            return []
+        return self._fire_due(osc)
 
     def _fire_due(self, osc: OscClient) -> list[Pending]:
         state = self.state
@@ -613,47 +641,63 @@ class AbletonLink(Actor):
         return fired
 
     async def _confirm_fires(self, osc: OscClient, fired: list[Pending]) -> None:
-        """Each fire read back (the track's triggered or playing slot) and sent again while Live shows neither:
-        a lost ``fire`` would leave the track on its old clip. Firing a triggered clip again changes nothing."""
-        for _ in range(live.ATTEMPTS):
-            if not fired:
-                return
-            tracks = [self.state.tracks[p.role].index for p in fired]
-            replies = await live.gather(
-                *[osc.query(f"/live/track/get/{what}_slot_index", t) for t in tracks for what in ("fired", "playing")]
-            )
-            missed = []
-            for i, pending in enumerate(fired):
-                triggered, playing = int(replies[2 * i][0]), int(replies[2 * i + 1][0])
-                stopped = pending.slot < 0 and (triggered == -2 or playing < 0)
-                if not stopped and pending.slot not in (triggered, playing):
-                    self._send_fire(osc, pending)
-                    missed.append(pending)
-            fired = missed
-        for pending in fired:
+        """Each fire read back on its own (the track's triggered or playing slot; a slow answer for one track holds
+        up no other) and sent again while Live shows neither: a lost ``fire`` would leave the track on its old
+        clip. Firing a triggered clip again changes nothing."""
+
+        async def one(pending: Pending) -> None:
+            track = self.state.tracks[pending.role].index
+            for _ in range(live.ATTEMPTS):
+                if self.state.expect.get(pending.role) != (pending.bar, pending.slot):
+                    return  # a later fire (or a resync) took over the track
+                replies = await live.gather(
+                    osc.query("/live/track/get/fired_slot_index", track),
+                    osc.query("/live/track/get/playing_slot_index", track),
+                )
+                triggered, playing = int(replies[0][0]), int(replies[1][0])
+                if (triggered == -2 or playing < 0) if pending.slot < 0 else pending.slot in (triggered, playing):
+                    return  # (-1 is "no fire pending": it never confirms a stop)
+                self._send_fire(osc, pending)
             self._off(pending.role, pending.bar, "Live did not take its launch")
 
-    async def _check_bar(self, osc: OscClient) -> None:
-        """Once per bar, just after Live's bar line: what each track plays, against what was fired for it."""
+        await live.gather(*[one(p) for p in fired])
+
+    def _bar_to_check(self) -> tuple[int, dict[str, int]] | None:
+        """The bar Live began since the last check and the slot each track should play in it, taken before this
+        step's fires (for the next bar) change what is expected; bars that began and ended unread are reported."""
         now = self.clock.set_bar()
         if now is None or now <= self._checked or now < 0:
-            return
+            return None
+        if self._checked >= 0:
+            for bar in range(self._checked + 1, now):
+                for role in sorted(self.state.expect):
+                    self._off(role, bar, "Live was not read during this bar: what it played is not known")
         self._checked = now
-        due = {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+        return now, {role: slot for role, (bar, slot) in self.state.expect.items() if bar <= now}
+
+    async def _check_bar(self, osc: OscClient, now: int, due: dict[str, int]) -> None:
+        """Once per bar, just after Live's bar line and beside the fires: what each track plays, against what was
+        fired for it. Live's song time, read in the same tick, says whether the read came within the bar."""
         tracks = {role: self.state.tracks[role].index for role in due}
-        transport, *replies = await live.gather(
+        transport, song_time, *replies = await live.gather(
             osc.query("/live/song/get/is_playing"),
+            osc.query("/live/song/get/current_song_time"),
             *[osc.query("/live/track/get/playing_slot_index", t) for t in tracks.values()],
         )
+        self._transport = bool(transport[0])
         if not transport[0]:  # someone stopped Live: a fire would start it again; the watchdog applies the policy
             self._wake.set()
             return
+        read_in = int(float(song_time[0])) // self.beats_per_bar - self.clock.origin
         for (role, slot), reply in zip(due.items(), replies, strict=True):
             playing = int(reply[0])
-            if playing != slot and not (slot < 0 and playing < 0):
+            if read_in != now:
+                self._off(role, now, f"Live was read in bar {read_in}, not in this one: what it played is not known")
+            elif playing != slot and not (slot < 0 and playing < 0):
                 said = "nothing" if playing < 0 else f"slot {playing}"
                 self._off(role, now, f"Live plays {said}, planned {'nothing' if slot < 0 else f'slot {slot}'}")
-                self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
+                if self.state.expect.get(role, (now, slot))[0] <= now:  # no later fire took the track over
+                    self._send_fire(osc, Pending(now, role, slot))  # back on the set's clip from the next bar line
 
     def _off(self, role: str, bar: int, reason: str) -> None:
         self.ctx.log.warning("Live did not play a bar as planned", role=role, bar=bar, reason=reason)
@@ -669,11 +713,14 @@ class AbletonLink(Actor):
         self._send_fire(osc, pending)
 
     def _send_fire(self, osc: OscClient, pending: Pending) -> None:
+        """Sent twice: a second fire (or stop) of the same slot in the same bar changes nothing in Live, and a
+        launch lost on the way costs a read-back and half a bar, often too late for its bar line."""
         track = self.state.tracks[pending.role]
-        if pending.slot < 0:
-            osc.send("/live/track/stop_all_clips", track.index)
-        else:
-            osc.send("/live/clip_slot/fire", track.index, pending.slot)
+        for _ in range(2):
+            if pending.slot < 0:
+                osc.send("/live/track/stop_all_clips", track.index)
+            else:
+                osc.send("/live/clip_slot/fire", track.index, pending.slot)
 
     def _mix(self, osc: OscClient) -> None:
         """The bar Live plays now (or the latest planned before it, when its plan came late), on Live's faders: its
@@ -710,16 +757,16 @@ class AbletonLink(Actor):
             self.state.tempo = bpm
             self.clock.bar_seconds = self.beats_per_bar * 60.0 / bpm
 
-    async def _write(self, osc: OscClient, upto: int) -> None:
-        """Write the clips of every planned bar up to ``upto`` not written yet (all of a bar's tracks at once)."""
+    def _assign(self, upto: int) -> list[tuple[int, list[tuple[str, int, tuple[Note, ...], Pending]]]]:
+        """Each planned bar up to ``upto`` not written yet: its tracks' slots taken from their rings and its
+        ``Pending`` fires queued, at once and in bar order (no I/O), so a bar whose clip Live is slow to confirm
+        never holds up the next bar's; the writes each bar still needs."""
         state = self.state
-        while state.written < upto:
+        bars = []
+        while state.written < upto and state.written + 1 in state.plans:
             bar = state.written + 1
-            plan = state.plans.get(bar)
-            if plan is None:
-                return
-            notes = bar_notes(plan, self.theory, relative=True)
-            writes: list[tuple[str, int, tuple[Note, ...]]] = []
+            notes = bar_notes(state.plans[bar], self.theory, relative=True)
+            writes = []
             for role, track in state.tracks.items():
                 wanted = notes.get(role, ())
                 if wanted == track.scheduled:
@@ -730,37 +777,43 @@ class AbletonLink(Actor):
                     continue
                 slot = track.ring[track.next_slot % len(track.ring)]
                 track.next_slot = (track.next_slot + 1) % len(track.ring)
-                writes.append((role, slot, wanted))
-                state.pending.append(Pending(bar, role, slot))
+                pending = Pending(bar, role, slot)
+                writes.append((role, slot, wanted, pending))
+                state.pending.append(pending)
             state.written = bar
-            if writes:
-                await self._write_bar(osc, bar, writes)
+            bars.append((bar, writes))
+        return bars
 
-    async def _write_bar(self, osc: OscClient, bar: int, writes: list[tuple[str, int, tuple[Note, ...]]]) -> None:
+    async def _write(self, osc: OscClient, upto: int) -> None:
+        """Write the clips of every planned bar up to ``upto`` not written yet, all at once."""
+        await live.gather(*[self._write_bar(osc, bar, writes) for bar, writes in self._assign(upto) if writes])
+
+    async def _write_bar(
+        self, osc: OscClient, bar: int, writes: list[tuple[str, int, tuple[Note, ...], Pending]]
+    ) -> None:
         """The bar's clips, written at once; each is ready to fire once Live confirms it. One Live would not take
         is a bar off for its track (which plays on what it played), and the next bar writes it afresh."""
         beats = self.beats_per_bar
-        for role, slot, notes in writes:
+        for role, slot, notes, _ in writes:
             track, now = self.state.tracks[role].index, self.clock.live_bar
             self.ctx.emit(ev.ClipWritten(role=role, track=track, slot=slot, notes=len(notes), bar=bar, live_bar=now))
 
-        async def one(role: str, slot: int, notes: tuple[Note, ...]) -> None:
+        async def one(role: str, slot: int, notes: tuple[Note, ...], pending: Pending) -> None:
             track = self.state.tracks[role]
             try:
                 await live.write_clip(osc, track.index, slot, notes, beats, f"{role} {bar}")
             except OscError as exc:
                 if exc.kind != "write":
                     raise
-                self.state.pending = [p for p in self.state.pending if (p.bar, p.role) != (bar, role)]
-                track.scheduled = None
-                self._off(role, bar, str(exc))
+                if pending in self.state.pending:
+                    self.state.pending.remove(pending)
+                    track.scheduled = None
+                    self._off(role, bar, str(exc))
                 return
-            for pending in self.state.pending:
-                if (pending.bar, pending.role) == (bar, role):
-                    pending.ready = True
+            pending.ready = True
             self._wake.set()
 
-        await live.gather(*[one(role, slot, notes) for role, slot, notes in writes])
+        await live.gather(*[one(*write) for write in writes])
 
     # --- the rlm brain's operations -------------------------------------------------------------------------------
 
@@ -862,43 +915,51 @@ class AbletonLink(Actor):
     # --- palette mode -----------------------------------------------------------------------------------------------
 
     async def _build_palette(self, osc: OscClient) -> None:
-        """Write the grid: scene ``i`` holds scene ``i``'s clips, and nothing on the tracks it leaves silent (so
-        firing it stops them). Idempotent: every slot is rewritten."""
+        """Write the grid into its rows (``AbletonState.rows``): row ``rows[i]`` holds scene ``i``'s clips, and
+        nothing on the tracks it leaves silent. Idempotent: every slot of the rows is rewritten, and a set played
+        again writes the same clips where they are."""
         writes = []
         for index, scene in enumerate(self.palette):
-            osc.send("/live/scene/set/name", index, scene.name)
+            row = self.state.rows[index]
+            osc.send("/live/scene/set/name", row, scene.name)
             for role, track in self.state.tracks.items():
                 notes = scene.clips.get(role, ())
                 if not notes:
-                    osc.send("/live/clip_slot/delete_clip", track.index, index)
+                    osc.send("/live/clip_slot/delete_clip", track.index, row)
                     continue
-                ev_ = ev.ClipWritten(role=role, track=track.index, slot=index, notes=len(notes), live_bar=-1)
+                ev_ = ev.ClipWritten(role=role, track=track.index, slot=row, notes=len(notes), live_bar=-1)
                 self.ctx.emit(ev_)
                 beats = scene.bars * self.beats_per_bar
-                writes.append(live.write_clip(osc, track.index, index, notes, beats, f"{scene.name} {role}"))
+                writes.append(live.write_clip(osc, track.index, row, notes, beats, f"{scene.name} {role}"))
         await live.gather(*writes)
 
-    def _fire_scene(self, osc: OscClient) -> None:
+    def _fire_scene(self, osc: OscClient) -> list[Pending]:
         """On a phrase boundary, during the bar before it, fire the scene that fits the plan's phase and energy.
-        Back from a loss in mid-phrase, the phrase's scene is fired at once (it starts on the next bar line)."""
+        Back from a loss in mid-phrase, the phrase's scene is fired at once (it starts on the next bar line). Its
+        row is fired track by track (each of the set's tracks its clip, or a stop): firing the scene itself would
+        launch or stop the performer's own tracks in that row too. The fires, to be read back."""
         state, now = self.state, self.clock.set_bar()
         if now is None:
-            return
+            return []
         phrase = self.ctx.scenario.conductor.phrase_bars
         due = [b for b in state.plans if b % phrase == 0 and state.scene_bar < b <= now + 1]
         if not due and state.scene_bar < 0 and now >= 0 and now + 1 in state.plans:
             due = [now + 1]
         if not due:
-            return
+            return []
         bar = max(due)
         plan = state.plans[bar]
         index = scene_for(plan.phase, plan.energy)
         state.scene_bar = bar
-        name = self.palette[index].name
-        self.ctx.emit(ev.SceneFired(scene=index, name=name, live_bar=self.clock.live_bar, bar=max(bar, now + 1)))
-        osc.send("/live/scene/fire", index)
+        scene, row = self.palette[index], state.rows[index]
+        at = max(bar, now + 1)
+        self.ctx.emit(ev.SceneFired(scene=index, name=scene.name, live_bar=self.clock.live_bar, row=row, bar=at))
+        fired = [Pending(at, role, row if role in scene.clips else -1, ready=True) for role in state.tracks]
+        for pending in fired:
+            self._fire(osc, pending)
         for old in [b for b in state.plans if b < now]:
             del state.plans[old]
+        return fired
 
     async def _write_prompt_clip(self, osc: OscClient, clip: ev.ClipAdded) -> None:
         """A prompt's clip into the track it names (else its role's) at its slot (else the first empty one past
@@ -945,6 +1006,16 @@ async def _free_slot(osc: OscClient, track: int, ring: tuple[int, ...]) -> int:
     osc.send("/live/song/create_scene", -1)
     (scenes,) = await osc.query("/live/song/get/num_scenes")
     return int(scenes) - 1
+
+
+async def _or_end(failed: list[Exception], cancel: trio.CancelScope, task: Any, *args: Any) -> None:
+    """``task(*args)`` as one of a session's tasks: Live lost (or not answering) ends the session, the other tasks
+    with it, and is kept in ``failed`` to be raised as itself."""
+    try:
+        await task(*args)
+    except (Lost, OscError) as exc:
+        failed.append(exc)
+        cancel.cancel()
 
 
 def _pans(plan: BarPlan) -> dict[str, float]:

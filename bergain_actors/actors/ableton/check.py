@@ -10,6 +10,7 @@ from bergain_actors.actors.ableton import live
 from bergain_actors.actors.ableton.actor import RING
 from bergain_actors.actors.ableton.osc import OscClient, OscError
 from bergain_actors.core.scenario import AbletonConfig
+from bergain_actors.music.palette import SCENES
 
 
 class NotUsable(Exception):
@@ -70,8 +71,23 @@ async def check(config: AbletonConfig) -> list[str]:
             f"{role}: slots {', '.join(map(str, free))}" + (f" and {missing} in scenes the set adds" if missing else "")
         )
     lines.append("set-up       " + "; ".join(plan))
-    lines.append("clip slots   " + "; ".join(slots) + " (the performer's clips are never written over)")
+    if config.mode == "palette":
+        lines.append("clip slots   " + _grid_rows(now, clips, wanted, names))
+    else:
+        lines.append("clip slots   " + "; ".join(slots) + " (the performer's clips are never written over)")
     return lines
+
+
+def _grid_rows(now: live.LiveStatus, clips: list[tuple], wanted: dict[str, str], names: dict[str, int]) -> str:
+    """Where palette mode's grid goes: its scene rows (``live.grid_rows``), and how many scenes it adds."""
+    grid = [scene.name for scene in SCENES]
+    ours = {role: clips[names[name.lower()]] for role, name in wanted.items() if name.lower() in names}
+    rows = live.grid_rows(ours, now.scenes, grid)[: len(grid)]
+    added = f" and {len(grid) - len(rows)} scenes the set adds" if len(rows) < len(grid) else ""
+    return (
+        f"the grid's {len(grid)} scenes in rows {', '.join(map(str, rows)) or 'none'}{added}"
+        " (rows with no scene name of the performer's and no clip of theirs on the set's tracks)"
+    )
 
 
 def _silence(config: AbletonConfig) -> str:

@@ -268,21 +268,67 @@ async def ring(osc: OscClient, tracks: dict[str, int], size: int) -> dict[str, t
     return out
 
 
+def grid_rows(clips: dict[str, Sequence[object]], scenes: Sequence[str], grid: Sequence[str]) -> list[int]:
+    """The scene rows palette mode's grid may use, top to bottom: a row whose scene has no name or one of the
+    grid's (``grid``: the grid's scene names), and whose slot on each of the set's tracks (``clips``: role → each
+    slot's clip name, None when empty) is empty or holds one of the grid's clips for that role ("peak drums").
+    A performer's scene or clip is never among them."""
+    own = set(grid)
+
+    def free(names: Sequence[object], role: str, row: int) -> bool:
+        name = names[row] if row < len(names) else None
+        head, _, tail = str(name).rpartition(" ")
+        return name is None or (head in own and tail == role)
+
+    return [
+        row
+        for row, scene in enumerate(scenes)
+        if (not scene or scene in own) and all(free(names, role, row) for role, names in clips.items())
+    ]
+
+
+async def palette_rows(osc: OscClient, tracks: dict[str, int], grid: Sequence[str]) -> tuple[int, ...]:
+    """A row of Live's scenes for each of the grid's scenes (``grid_rows``), adding scenes at the end when there
+    are too few; a set played again finds its grid where the last one left it."""
+    for _ in range(2):
+        asked = [osc.query("/live/track/get/clips/name", t) for t in tracks.values()]
+        scenes, *clips = await gather(osc.query("/live/song/get/scenes/name"), *asked)
+        rows = grid_rows(dict(zip(tracks, clips, strict=True)), [str(s) for s in scenes], grid)
+        if len(rows) >= len(grid):
+            return tuple(rows[: len(grid)])
+        await ensure_scenes(osc, len(scenes) + len(grid) - len(rows))
+    raise OscError("setup", f"Live has {len(rows)} free scene rows for the grid's {len(grid)} after adding scenes")
+
+
 def note_args(notes: Sequence[Note]) -> list[tuple[int, float, float, int, bool]]:
     """Our notes (ticks) as AbletonOSC's 5-tuples (pitch int, start and length in beats, velocity, mute)."""
     return [(n.pitch, n.start / TICKS_PER_BEAT, n.duration / TICKS_PER_BEAT, n.velocity, False) for n in notes]
 
 
+WRITE_ATTEMPTS = 6
+"""How often a clip is written before its bar is given up (reported off): a try sends five datagrams or so, so
+about one in five fails at 5 % loss each way; six tries leave one clip in ten thousand unwritten, and each try is
+a few Live ticks, well inside the two bars a clip is written ahead."""
+
+
 async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note], beats: int, name: str) -> None:
     """Put ``notes`` in a fresh looping clip of ``beats`` beats in an empty-or-stale slot, confirmed by reading it
-    back (its name in the track's slot list, then its notes). A clip Live did not take whole (a datagram lost on
-    the way) is written again from scratch: delete, create, add is idempotent."""
+    back (its name in the track's slot list, then its notes). Only what failed is sent again: a clip holding the
+    right notes under another name (its name was lost) is named again; one Live did not take whole (a create or
+    a note lost, or a stale clip left in the slot) is written again from scratch: delete, create, add is
+    idempotent. Nothing is sent into a slot Live has not made a clip in (see ``OscClient._answers``)."""
     want = _note_set(note_args(notes))
-    for _ in range(ATTEMPTS):
-        osc.send("/live/clip_slot/delete_clip", track, slot)
-        osc.send("/live/clip_slot/create_clip", track, slot, float(beats))
-        for args in chunk_notes([track, slot], note_args(notes)):
-            osc.send("/live/clip/add/notes", *args)
+    whole = True
+    for _ in range(WRITE_ATTEMPTS):
+        if whole:
+            osc.send("/live/clip_slot/delete_clip", track, slot)
+            osc.send("/live/clip_slot/create_clip", track, slot, float(beats))
+            # the notes and name go only into a clip Live made: into an empty slot each would draw a /live/error
+            # naming a property ("add_new_notes", "name") that a read-back of another clip could take as its own
+            if not (await osc.query("/live/clip_slot/get/has_clip", track, slot))[0]:
+                continue
+            for args in chunk_notes([track, slot], note_args(notes)):
+                osc.send("/live/clip/add/notes", *args)
         osc.send("/live/clip/set/name", track, slot, name)
         # Live answers in order: once this slot's own barrier is answered, every reply and error to what came
         # before (this try's writes, an earlier try's read-back cut short) has arrived, so none of them can answer
@@ -292,12 +338,15 @@ async def write_clip(osc: OscClient, track: int, slot: int, notes: Sequence[Note
             names, got = await gather(
                 osc.query("/live/track/get/clips/name", track), osc.query("/live/clip/get/notes", track, slot)
             )
-            if slot < len(names) and names[slot] == name and _note_set(zip(*[iter(got)] * 5, strict=False)) == want:
-                return
         except OscError as exc:
             if exc.kind != "live":  # Live's error answered a read-back: the clip is not there; write it again
                 raise
-    raise OscError("write", f"track {track} slot {slot}: Live did not take clip {name!r} in {ATTEMPTS} tries")
+            whole = True
+            continue
+        whole = _note_set(zip(*[iter(got)] * 5, strict=False)) != want
+        if not whole and slot < len(names) and names[slot] == name:
+            return
+    raise OscError("write", f"track {track} slot {slot}: Live did not take clip {name!r} in {WRITE_ATTEMPTS} tries")
 
 
 def _note_set(notes: object) -> list[tuple[int, float, float, int]]:
