@@ -5,13 +5,15 @@ Each situation (``decision_situations.py``) is shown exactly as the phrase brain
 (the first, and the best single position in hindsight), a uniform random pick (its expected agreement), plain code
 (the menu's own scoring, what the autopilot-style ranking picks), and the LM four ways: greedy on the menu as
 shown (no calibration, one order), its orders averaged, calibrated on one order, and calibrated on both (the phrase
-brain's choice at temperature 0); and with ``--cloze``, no labels at all: each move's effects in words ("make it
-more energy, fuller") scored as the continuation of "The next phrase should" after the moment, calibrated by the
-same words after a blank moment (PMI, ``choice.cloze``; the effects, not the move's name, because on the tuning
-situations the names scored below the uniform pick). "Flips" is how often the choice changes when only the brief
+brain's choice at temperature 0). With ``--lm cloze`` (or ``both``), no labels at all: each move's effects in
+words ("make it more energy, fuller") scored as the continuation of "The next phrase should" after the moment,
+calibrated by the same words after a blank moment (PMI, ``choice.cloze``; the effects, not the move's name, because
+on the tuning situations the names scored below the uniform pick); and the same among the code's best three
+moves, beside a uniform pick among those three (what the shortlist alone is worth). "Flips" is how often the choice
 changes. The held-out third was kept out of every prompt and tuning step and is reported on its own.
 
-    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--cloze] [--limit N] [--cache FILE]
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--lm labels|cloze|both] [--limit N]
+        [--cache FILE]
 """
 
 from __future__ import annotations
@@ -138,12 +140,14 @@ class LMAnswers:
         self.prior: tuple[float, ...] = ()
         self.seconds: list[float] = []
 
-    async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation], clozes: bool) -> None:
+    async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation], ways: str) -> None:
         async with router_session(scenario) as session:
             for n, s in enumerate(situations):
                 for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
-                    if clozes:
+                    if ways != "labels":
                         await self.collect_cloze(session, s, brief)
+                    if ways == "cloze":
+                        continue
                     b = ballot(s, brief, shown(s), calibrate=not self.prior)
                     key = json.dumps(choice.prompts(b))
                     if key not in self.stored:
@@ -231,7 +235,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
     parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
-    parser.add_argument("--cloze", action="store_true", help="also the cloze choice (the embedded LM only)")
+    parser.add_argument("--lm", choices=("labels", "cloze", "both"), default="labels", help="which LM ways to ask")
     parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
     parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
     args = parser.parse_args()
@@ -246,16 +250,17 @@ def main() -> int:
     brains.append((f"always position {best + 1} (best on tuning)", constant(best)))
     brains.append(("uniform random (expected)", None))
     brains.append(("plain code (menu scoring)", plain_code))
-    if args.cloze:
+    if args.lm != "labels":
         brains.append((f"uniform among the code's top {SHORTLIST}", None))
     lm = LMAnswers(Path(args.cache))
     if not args.no_lm:
         scenario = scenarios.load(args.scenario)[0]
         patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
         scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
-        trio.run(lm.collect, scenario, situations, args.cloze)
-        clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.cloze else ()
-        hows = ("greedy", "orders", "calibrated, one order", "calibrated", *clozes)
+        trio.run(lm.collect, scenario, situations, args.lm)
+        labels = ("greedy", "orders", "calibrated, one order", "calibrated") if args.lm != "cloze" else ()
+        clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.lm != "labels" else ()
+        hows = (*labels, *clozes)
         brains += [(f"LM {how}", lm.picker(how)) for how in hows]
     print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
     header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)

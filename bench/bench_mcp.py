@@ -182,7 +182,8 @@ def one_run(label: str, seconds: float, rate: int, jack: JackServer | None) -> d
     figures = {**times, **of_the_set(out)}
     xruns = (jack.xruns() if jack else Counter()) - before
     figures["jackd: own xruns"] = xruns["server"]
-    figures["jackd: PortAudio late"] = xruns["client PortAudio"]
+    figures["jackd: PortAudio late right after them"] = xruns["client PortAudio after server"]
+    figures["jackd: PortAudio late (ours)"] = xruns["client PortAudio"]
     shutil.rmtree(out, ignore_errors=True)
     return figures
 

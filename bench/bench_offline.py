@@ -30,13 +30,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_set(tree: Path, minutes: float, out: Path, new: bool) -> tuple[float, float, float]:
+def run_set(tree: Path, minutes: float, out: Path) -> tuple[float, float, float]:
     """One set played by the code in ``tree``: (wall seconds, CPU seconds, peak RSS in MB) of its process. On a
     shared machine the CPU time (user + system) moves less with the load than the wall time does."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tree / "scenarios" / "autopilot.toml")]
     argv += ["--minutes", f"{minutes:g}", "--fast", "--no-audio", "--quiet", "--seed", "1", "--out", str(out)]
-    if new:
-        argv.append("--no-report")  # the old code had no report to skip
+    if "--no-report" in (tree / "bergain_actors" / "cli.py").read_text():
+        argv.append("--no-report")  # 5d6d18b had no report to skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
     child = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -122,8 +122,8 @@ def main() -> None:
             load_before = load()
             runs: list[tuple[str, float, float, float]] = []
             for _ in range(args.rounds):
-                for name, tree, new in ((args.before, before, False), ("this code", ROOT, True)):
-                    runs.append((name, *run_set(tree, args.minutes, out, new)))
+                for name, tree in ((args.before, before), ("this code", ROOT)):
+                    runs.append((name, *run_set(tree, args.minutes, out)))
             load_after = load()
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)

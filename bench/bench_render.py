@@ -5,11 +5,12 @@ Bars are 4/4 at 128 BPM, 44.1 kHz stereo, from the shipped sample pack. "Hits" c
 (each tick of each hit layer); loop layers are counted as layers, not hits. bergain's measured pydub renderer
 took about 4.6-4.9 ms for its 6-layer, 22-hit bar.
 
-The renderer caches what does not change from bar to bar (gained, filtered and widened copies of samples, the
-spectrum a filter sweep works on). *Steady* is a bar after 50 warm-up bars, when the case's copies are all made;
+The renderer caches what does not change from bar to bar (filtered and widened copies of samples, the spectrum a
+one-shot's filter sweep works on). *Steady* is a bar after 50 warm-up bars, when the case's copies are all made;
 *cold* is one of the first 16 bars of a fresh renderer (loops already stretched by ``prepare``, as a set does),
-where a sweep makes a new filtered copy at each cutoff step. A set pays the steady cost for most bars and the cold
-cost when a layer, level or cutoff step is new; ``--log`` times every bar of a logged set to show the mix.
+where a one-shot's sweep makes a new filtered copy at each cutoff step (a loop's sweep filters its beats each bar).
+A set pays the steady cost for most bars and the cold cost when a layer or cutoff step is new; ``--log`` times
+every bar of a logged set to show the mix.
 
 Run: .venv/bin/python bench/bench_render.py [--bars 400] [--log path/to/set.bgnlog]
 """

@@ -8,7 +8,8 @@ the set's dashboard (``run --http``). Each run has a fresh server.
 Per run, from the set's log: underflows (dry spells: the device found no audio of ours; xruns: the device's flag,
 JACK's notice of an xrun anywhere), late bars and the silence they left, engine holds (a plan late); from the
 server's own log, whose xruns those were: the server's cycle (``JackTimedDriver``: JACK's own, not our audio
-missing) or a client not done in time (``PortAudio`` is ours); and the priorities the set said it got.
+missing; the client it then finds unfinished, as the next cycle starts at once, is counted apart) or a client not
+done in time (``PortAudio`` is ours); and the priorities the set said it got.
 """
 
 from __future__ import annotations
@@ -100,8 +101,7 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
         for event in read_all(log)[1]:
             summary.add(event)
     playing = re.search(r"^audio: .*?the device worker at (.*)\)$", text, re.MULTILINE)
-    ours = sum(n for who, n in xruns.items() if who == "client PortAudio")
-    others = sum(n for who, n in xruns.items() if who.startswith("client ") and who != "client PortAudio")
+    others = sum(n for who, n in xruns.items() if who.startswith("client ") and "PortAudio" not in who)
     return {
         "load": f"{before:.1f} → {after:.1f}",
         "browser": browsing,
@@ -113,7 +113,8 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
         "silence s": f"{summary.silent_ms / 1000:.2f}",
         "holds": str(summary.holds),
         "jackd: own xruns": str(xruns["server"]),
-        "jackd: PortAudio late": str(ours),
+        "jackd: PortAudio late right after them": str(xruns["client PortAudio after server"]),
+        "jackd: PortAudio late (ours)": str(xruns["client PortAudio"]),
         "jackd: others late": str(others),
         "jackd": server.how,
         "device worker": playing[1] if playing else "?",

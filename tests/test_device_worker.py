@@ -57,3 +57,28 @@ def test_the_summary_tells_the_servers_xrun_flags_apart_from_dry_spells():
         summary.add(event)
     (line,) = [line for line in summary.lines() if "underflows" in line]
     assert "underflows 3 (2 the audio server flagged as xruns)   late bars 1 (0.0 s of silence)" in line
+
+
+def test_jackds_log_tells_its_own_xruns_from_a_late_client(tmp_path):
+    from bergain_actors.actors.streamer.jack_server import JackServer
+
+    server = JackServer("never-started", 48000, realtime=False)
+    server.log.write_text(  # lines as jackd 1.9.21 writes them
+        "JACK server starting in realtime mode with priority 70\n"
+        "JackTimedDriver::Process XRun = 8 usec\n"
+        "JackEngine::XRun: client = PortAudio was not finished, state = Triggered\n"
+        "JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"
+        "JackEngine::XRun: client = PortAudio was not finished, state = Triggered\n"
+        "JackAudioDriver::ProcessGraphAsyncMaster: Process error\n"
+        "JackEngine::XRun: client jack_rec finished after current callback\n"
+    )
+    try:
+        assert server.xruns() == {
+            "server": 1,
+            "client PortAudio after server": 1,  # the cycle after the server's own xrun starts at once
+            "client PortAudio": 1,
+            "client jack_rec": 1,
+        }
+        assert server.argv[:2] == ["jackd", "--no-realtime"]
+    finally:
+        server.close()

@@ -342,6 +342,8 @@ class Renderer:
         """A filter's cutoff step at each segment of a bar (``_steps``)."""
         self._buses: _Budgeted[tuple[np.ndarray, np.ndarray | None]] = _Budgeted(_BUS_BYTES, _buses_size)
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
+        self._tiled: dict[tuple[float, float], np.ndarray] = {}
+        """Each pair of levels tiled for ``_leveled``, by pair."""
         self._copies = _Scoped(_COPIES, (pack.content_hash, sample_rate))
         """Stretched, widened, reverberated, filtered copies of samples, and spectra."""
 
@@ -638,18 +640,28 @@ class Renderer:
     def _levels(self, layer: Layer, unity: bool = False) -> np.ndarray:
         """The (left, right) gains the layer's placed sample is multiplied by (``_leveled``): pan, trim, master and
         its fader (at unity for a loop whose gain ramps: it is scaled segment by segment)."""
-        left, right = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
-        return np.tile(np.array([left, right], np.float32), _LEVEL_FRAMES)
+        pair = self._stereo(layer, 1.0 if unity else max(layer.gain, layer.gain_end or 0.0))
+        levels = self._tiled.get(pair)
+        if levels is None:
+            if len(self._tiled) > 256:  # a fade passes through a level a bar
+                self._tiled.clear()
+            levels = self._tiled[pair] = np.tile(np.array(pair, np.float32), _LEVEL_FRAMES)
+        return levels
 
     def _swept(self, layer: Layer, sample: Sample, step: int, data: np.ndarray, start: int, frames: int) -> np.ndarray:
         """``frames`` frames of the loop ``data`` from ``start`` on as ``_placed`` would give them at cutoff
         ``step``, filtered on their own (``effects.filtered_span``): a sweep plays each step for a beat or so, and
-        filtering the whole loop at every step cost tens of milliseconds and a copy of the loop each. Not cached: a
-        sweep seldom comes back to the same place of the loop at the same step (16 of 192 spans in an hour's set)."""
+        filtering the whole loop at every step cost tens of milliseconds and a copy of the loop each. Cached like the
+        copies (a beat is 165 kB): a sweep that comes back bar after bar (a wobble) costs nothing after its first."""
         f = layer.filter
         assert f is not None
-        spread = self._spread(sample, data, layer.width, layer.reverb, True)
-        return effects.filtered_span(spread, start, frames, f.kind, step, f.q, self.sample_rate)
+        key = ("span", sample.id, data.shape[0], f.kind, f.q, step, layer.width, layer.reverb, start, frames)
+        cached = self._copies.get(key)
+        if cached is None:
+            spread = self._spread(sample, data, layer.width, layer.reverb, True)
+            made = effects.filtered_span(spread, start, frames, f.kind, step, f.q, self.sample_rate)
+            cached = self._copies.put(key, made)
+        return cached
 
     def _spread(self, sample: Sample, data: np.ndarray, width: float, reverb: float, loop: bool) -> np.ndarray:
         """``data`` (the sample, or its stretched loop) widened and reverberated (``effects.spread``), cached per
@@ -672,11 +684,12 @@ class Renderer:
         spectrum = self._copies.get(key)
         if spectrum is None:
             spectrum = self._copies.put(key, effects.spectrum(data, loop))
-        frames = data.shape[0] if loop else data.shape[0] + effects.TAIL_FRAMES
+        frames = effects.transform_frames(data.shape[0], loop)
         z = self._copies.get(("unit circle", frames))
         if z is None:
             z = self._copies.put(("unit circle", frames), effects.unit_circle(frames, self.sample_rate))
-        return effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
+        out = effects.filtered(spectrum, frames, kind, step, q, self.sample_rate, z)
+        return out if loop else out[: data.shape[0] + effects.TAIL_FRAMES]
 
     def _add_notes(self, layer: Layer, grid: _Grid) -> int:
         """Play a note layer with the synth voice; returns how many notes started outside the bar."""

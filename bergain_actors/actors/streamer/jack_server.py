@@ -78,14 +78,21 @@ class JackServer:
         self.process = None
 
     def xruns(self) -> collections.Counter[str]:
-        """The xruns the server logged so far: ``server`` (its own cycle ran late) and ``client NAME`` (a client
-        not done in time; PortAudio's is ours)."""
+        """The xruns the server logged so far: ``server`` (its own cycle ran late), ``client NAME`` (a client not
+        done in time; PortAudio's is ours) and ``client NAME after server``: a client found late right after the
+        server's own xrun, which starts the next cycle at once (``JackTimedDriver::ProcessWait`` waits 0), before a
+        client woken by the late cycle could finish — a consequence of the server's xrun, not of the client."""
         counts: collections.Counter[str] = collections.Counter()
+        after_server = False
         for line in self.log.read_text(errors="replace").splitlines():
             if SERVER_XRUN.search(line):
                 counts["server"] += 1
+                after_server = True
             elif match := CLIENT_XRUN.search(line):
-                counts[f"client {match.group(1)}"] += 1
+                counts[f"client {match.group(1)}{' after server' if after_server else ''}"] += 1
+                after_server = False
+            elif "Process error" not in line:  # the engine's line that follows every late client
+                after_server = False
         return counts
 
     def close(self) -> None:
