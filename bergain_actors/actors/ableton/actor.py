@@ -270,16 +270,17 @@ class AbletonLink(Actor):
                     await self._serve(osc)
                 finally:  # the set is over: Live's clips stop at the next bar line, after the last bar
                     if self.state.ok and self.state.played + 1 >= self.ctx.set.total_bars:
-                        osc.send("/live/song/stop_all_clips", 1)
+                        check = self._bar_to_check()  # the last bar is checked like every other
+                        for _ in range(2):  # (twice, like a fire)
+                            osc.send("/live/song/stop_all_clips", 1)
                         with (
                             trio.CancelScope(shield=True),
                             trio.move_on_after(self.clock.bar_seconds * 0.75),
                             contextlib.suppress(OscError),
                         ):
-                            check = self._bar_to_check()  # the last bar is checked like every other
+                            await self._confirm_stop(osc)  # first: a check slow to answer must not keep Live playing
                             if check is not None:
                                 await self._check_bar(osc, *check)
-                            await self._confirm_stop(osc)
         except OscError as exc:  # the reply port is taken: nothing we can do until the next set
             self._away("absent", f"{exc}; the set plays on our own audio")
             await trio.sleep_forever()
