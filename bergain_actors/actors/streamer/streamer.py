@@ -57,7 +57,10 @@ class Rendered(msgspec.Struct, frozen=True):
     planned: ev.BarPlanned
     held: bool
     audio: np.ndarray
+    """As rendered: what the log's checksum, the hearing and the WAV are of."""
     stats: RenderStats | None
+    out: np.ndarray
+    """What the sink plays: the audio, placed on the Link session's phase with ``[link]`` on."""
 
 
 class AudioStreamer(Actor):
@@ -156,18 +159,19 @@ class AudioStreamer(Actor):
         plan = plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
         audio = await self._render(plan, in_thread=ahead)
         stats = self.state.renderer.last_stats
-        return Rendered(bar, planned, held, self._on_link(bar, tempo, audio) if self.ctx.set.link else audio, stats)
+        out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
+        return Rendered(bar, planned, held, audio, stats, out)
 
     async def _play(self, ready: Rendered) -> Played:
         """Hand ``ready`` to the sink; live (without Link, whose phase is read when a bar renders) render the next
         bar meanwhile. A render under way when the sink has taken the bar is waited for, never abandoned: the
         renderer carries state from bar to bar."""
         if not self.sink.live or self.ctx.set.link:
-            return await self.sink.play(ready.audio)
+            return await self.sink.play(ready.out)
         waiting = trio.CancelScope()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._render_ahead, ready.bar + 1, waiting)
-            played = await self.sink.play(ready.audio)
+            played = await self.sink.play(ready.out)
             waiting.cancel()
         return played
 
