@@ -97,14 +97,25 @@ def test_sigkill_leaves_no_bar_in_the_wav_that_the_log_lacks(tmp_path):
 
 async def test_stop_now_ends_log_and_wav_on_the_same_bar(scenario_factory, tmp_path, autojump_clock):
     scenario = scenario_factory(bars=400)
+    sixteen_in = trio.Event()
+
+    def bars(event: ev.Event) -> None:
+        if isinstance(event, ev.BarPlayed) and event.bar == 15:
+            sixteen_in.set()
 
     async def person(desk) -> None:
-        await trio.sleep(30)  # virtual time: some sixteen bars in
+        await sixteen_in.wait()
         desk.submit("stop now")
 
     sink = ClockSink(scenario.sample_rate)
     result = await perform(
-        scenario, "", log_path=tmp_path / "s.bgnlog", wav_path=tmp_path / "s.wav", sink=sink, controls=person
+        scenario,
+        "",
+        log_path=tmp_path / "s.bgnlog",
+        wav_path=tmp_path / "s.wav",
+        sink=sink,
+        controls=person,
+        on_event=bars,
     )
     _, events, _ = read_all(result.log_path)
     assert isinstance(events[-1], ev.SetEnded) and events[-1].reason == "stopped"

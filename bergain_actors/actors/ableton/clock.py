@@ -66,6 +66,7 @@ class LiveClockSink:
     trio's clock) while it is not. ``play(bar k)`` returns when bar k begins in Live."""
 
     live = True
+    ahead = True  # Live's beat and the clips to fire must not wait on a render
 
     def __init__(self, inner: Sink, clock: LiveClock, sample_rate: int, wait_start: float) -> None:
         self.inner = inner

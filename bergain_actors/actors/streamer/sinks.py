@@ -49,6 +49,9 @@ class Sink(Protocol):
     name: str
     live: bool
     """Whether ``play`` is paced by a clock (then a late plan means a hold) or returns at once (offline)."""
+    ahead: bool
+    """Whether the next bar renders in a thread while this one plays: a device must never wait on a render. A
+    clock of trio's own does not need it, and under a MockClock a thread would let virtual time jump ahead."""
 
     async def play(self, audio: np.ndarray) -> Played:
         """Hand one bar over; returns when it has been taken, with what went wrong on the way out."""
@@ -155,6 +158,7 @@ class OfflineSink:
 
     name = "file only"
     live = False
+    ahead = False
 
     async def play(self, audio: np.ndarray) -> Played:
         await trio.lowlevel.checkpoint()  # let the log committer and observers breathe between bars
@@ -170,6 +174,7 @@ class ClockSink:
 
     name = "clock"
     live = True
+    ahead = False
 
     def __init__(self, sample_rate: int, period: int = 1024) -> None:
         self.sample_rate = sample_rate
@@ -297,6 +302,7 @@ class DeviceSink:
     next bar line."""
 
     live = True
+    ahead = True
     WATCHDOG_BARS = 2
     MAX_RETRY_BARS = 8
     MARGIN = 0.75

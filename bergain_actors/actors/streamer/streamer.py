@@ -163,10 +163,10 @@ class AudioStreamer(Actor):
         return Rendered(bar, planned, held, audio, stats, out)
 
     async def _play(self, ready: Rendered) -> Played:
-        """Hand ``ready`` to the sink; live (without Link, whose phase is read when a bar renders) render the next
-        bar meanwhile. A render under way when the sink has taken the bar is waited for, never abandoned: the
+        """Hand ``ready`` to the sink; on a device (without Link, whose phase is read when a bar renders) render the
+        next bar meanwhile. A render under way when the sink has taken the bar is waited for, never abandoned: the
         renderer carries state from bar to bar."""
-        if not self.sink.live or self.ctx.set.link:
+        if not self.sink.ahead or self.ctx.set.link:
             return await self.sink.play(ready.out)
         waiting = trio.CancelScope()
         async with trio.open_nursery() as nursery:
