@@ -61,9 +61,13 @@ class Page:
         return await trio.to_thread.run_sync(fn, *args)
 
     async def until(self, check, timeout: float = PATIENT):
+        """Wait for ``check``; an element the dashboard re-rendered between finding and reading it is looked up
+        again at the next poll."""
+        from selenium.common.exceptions import StaleElementReferenceException
         from selenium.webdriver.support.ui import WebDriverWait
 
-        return await self.run(lambda: WebDriverWait(self.browser, timeout, 0.05).until(lambda d: check()))
+        wait = WebDriverWait(self.browser, timeout, 0.05, ignored_exceptions=(StaleElementReferenceException,))
+        return await self.run(lambda: wait.until(lambda d: check()))
 
     def find(self, css: str):
         from selenium.webdriver.common.by import By
