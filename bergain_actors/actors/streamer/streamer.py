@@ -5,9 +5,10 @@ not there when the device needs bar N, the streamer plays the last plan again (h
 ``BarHeld``, and drops the plan if it turns up later. Offline it simply waits for the plan. Each bar the sink has
 taken becomes ``BarPlayed`` — the clock every other actor follows.
 
-Live, bar N+1 renders in a worker thread while bar N plays (as soon as its plan is there), so a bar that is slow
-to render (a new section's cold loops, a starved machine) costs none of the device's margin: when the device asks
-for N+1 it is handed over at once. The renderer still renders every bar once, in order: the same bytes.
+On a device or for Live (``Sink.ahead``), bar N+1 renders in a worker thread while bar N plays (as soon as its
+plan is there), so a bar slow to render (a new section's cold loops, a starved machine) costs none of the device's
+margin: when the device asks for N+1 it is handed over at once. The renderer still renders every bar once, in
+order: the same bytes.
 """
 
 from __future__ import annotations
