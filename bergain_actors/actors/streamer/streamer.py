@@ -7,12 +7,13 @@ taken becomes ``BarPlayed`` — the clock every other actor follows.
 
 On a device or for Live (``Sink.ahead``), bar N+1 renders in a worker thread while bar N plays (as soon as its
 plan is there), so a bar slow to render (a new section's cold loops, a starved machine) costs none of the device's
-margin: when the device asks for N+1 it is handed over at once. The renderer still renders every bar once, in
-order: the same bytes.
+margin: when the device asks for N+1 it is handed over at once. Offline, bar N+1 renders in a thread while the
+set's thread logs bar N (``_render_beside``). The renderer still renders every bar once, in order: the same bytes.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -27,6 +28,9 @@ from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.render import Renderer, RenderStats
+
+_BESIDE = ThreadPoolExecutor(1, thread_name_prefix="render-beside")
+"""Where an offline set's next bar renders while the set's thread logs the bar before it (``_render_beside``)."""
 
 
 class StreamerState:
@@ -129,26 +133,56 @@ class AudioStreamer(Actor):
                 ready = await self._render_bar(bar, planned, held)
             state.next_bar, state.last, state.inflight = bar + 1, ready.planned, -1
             played = await self._play(ready)
-            stats = ready.stats
-            self.ctx.emit(
-                ev.BarPlayed(
-                    plan_seq=ready.planned.seq,
-                    held=ready.held,
-                    bar=bar,
-                    peak=round(stats.peak, 6) if stats else 0.0,
-                    rms=round(stats.rms, 6) if stats else 0.0,
-                    gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
-                    checksum=bar_checksum(ready.audio),
-                    heard=hear(ready.audio, state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
-                )
-            )
-            if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
-                self.ctx.bus.write_through()
-                self.ctx.set.wav.write(ready.audio)
-            self._report(bar, played)
-            if played.anchor_frame >= 0 and state.timeline is not None:
-                state.timeline.anchor(played.anchor_frame, played.anchor_us)
+            following = self._render_beside(bar + 1)
+            try:
+                self._played(ready, played)
+            finally:
+                if following is not None:
+                    state.ahead, state.inflight = following.result(), -1
         await trio.sleep_forever()
+
+    def _played(self, ready: Rendered, played: Played) -> None:
+        """The bar has been taken: its ``BarPlayed`` (checksum and hearing), then its WAV, and what went wrong."""
+        stats = ready.stats
+        self.ctx.emit(
+            ev.BarPlayed(
+                plan_seq=ready.planned.seq,
+                held=ready.held,
+                bar=ready.bar,
+                peak=round(stats.peak, 6) if stats else 0.0,
+                rms=round(stats.rms, 6) if stats else 0.0,
+                gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
+                checksum=bar_checksum(ready.audio),
+                heard=hear(ready.audio, self.state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
+            )
+        )
+        if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
+            self.ctx.bus.write_through()
+            self.ctx.set.wav.write(ready.audio)
+        self._report(ready.bar, played)
+        if played.anchor_frame >= 0 and self.state.timeline is not None:
+            self.state.timeline.anchor(played.anchor_frame, played.anchor_us)
+
+    def _render_beside(self, bar: int) -> Future[Rendered] | None:
+        """Offline, bar ``bar`` starts rendering in a thread while the set's thread logs the bar before it (its
+        checksum, hearing, ``BarPlayed`` and what the actors do about it) and queues its WAV: the two cores share
+        the set. Only a plan that is there already (the conductor plans ``lookahead`` bars ahead, each bar once)
+        at a tempo rendered before (a new one renders as ``_render`` says). The set's thread waits for it before
+        its next checkpoint, so trio runs nothing meanwhile and virtual time cannot move: the same events in the
+        same order, and the renderer still renders every bar once, in order: the same bytes."""
+        state = self.state
+        planned = state.pending.get(bar)
+        if self.sink.live or self.ctx.set.link or planned is None or bar >= self._end():
+            return None
+        if (planned.plan.bpm, planned.plan.beats_per_bar) not in state.tempos:
+            return None
+        del state.pending[bar]
+        state.inflight = bar
+        return _BESIDE.submit(self._rendered, bar, planned)
+
+    def _rendered(self, bar: int, planned: ev.BarPlanned) -> Rendered:
+        audio = self.state.renderer.render(planned.plan)
+        return Rendered(bar, planned, False, audio, self.state.renderer.last_stats, audio)
 
     def _end(self) -> int:
         total = self.ctx.set.total_bars
