@@ -1,7 +1,5 @@
 """bergain-actors: an AI DJ built as an event-sourced actor system on trio."""
 
-import contextlib
-import ctypes
 import os
 import sys
 
@@ -17,10 +15,3 @@ if "numpy" not in sys.modules and "OPENBLAS_NUM_THREADS" not in os.environ:
         import numpy  # noqa: F401
     finally:
         del os.environ["OPENBLAS_NUM_THREADS"]
-
-if sys.platform == "linux" and "MALLOC_ARENA_MAX" not in os.environ:
-    # One malloc arena for the process: an offline set renders its next bar and writes its WAV in threads of their
-    # own, and glibc gave each thread an arena whose freed bar-sized buffers it kept (a 60-minute set's peak RSS
-    # 269 MB instead of 237, the same CPU). The threads take turns at the GIL anyway, so they seldom malloc at once.
-    with contextlib.suppress(OSError, AttributeError):  # not glibc
-        ctypes.CDLL(None).mallopt(-8, 1)  # M_ARENA_MAX

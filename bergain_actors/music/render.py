@@ -172,15 +172,6 @@ class RenderStats(msgspec.Struct, frozen=True):
     """Hits outside the bar."""
 
 
-class Mixed(msgspec.Struct, frozen=True):
-    """A bar as ``Renderer.mix`` summed it, for ``Renderer.finish``."""
-
-    audio: np.ndarray
-    bar: int
-    skipped_layers: int
-    skipped_hits: int
-
-
 class Limiter:
     """Block limiter: bit-transparent below `threshold`, smooth gain reduction above it, no added latency.
 
@@ -376,12 +367,6 @@ class Renderer:
 
     def render(self, plan: BarPlan) -> np.ndarray:
         """The next bar of the set: float32 (frames, 2), peak <= 1."""
-        return self.finish(self.mix(plan))
-
-    def mix(self, plan: BarPlan) -> Mixed:
-        """The next bar summed (its layers, the delay's echoes, the tails carried in), before the limiter. Every
-        mix is ``finish``ed, in the order mixed; the two share no state, so a bar may mix in one thread while the
-        bar before it is finished in another (an offline set does: ``streamer._mix_beside``)."""
         grid = self._grid((plan.bpm, plan.beats_per_bar), self._frac)
         n = grid.n
         self._frames, self._frac = self._frames + n, grid.after
@@ -423,12 +408,8 @@ class Renderer:
         _silence(self._acc[head : head + n])
         self._head = head + n
         self._end = max(self._end, self._head)
-        return Mixed(out, plan.bar, skipped_layers, skipped_hits)
-
-    def finish(self, mixed: Mixed) -> np.ndarray:
-        """The mixed bar through the limiter (its gain carries from bar to bar), in place; ``last_stats`` say how."""
-        self.last_stats = self._finish(mixed.audio, mixed.bar, mixed.skipped_layers, mixed.skipped_hits)
-        return mixed.audio
+        self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
+        return out
 
     def _finish(self, out: np.ndarray, bar: int, skipped_layers: int, skipped_hits: int) -> RenderStats:
         flat = out.reshape(-1)

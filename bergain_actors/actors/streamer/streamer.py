@@ -7,14 +7,12 @@ taken becomes ``BarPlayed`` — the clock every other actor follows.
 
 On a device or for Live (``Sink.ahead``), bar N+1 renders in a worker thread while bar N plays (as soon as its
 plan is there), so a bar slow to render (a new section's cold loops, a starved machine) costs none of the device's
-margin: when the device asks for N+1 it is handed over at once. Offline, bar N+1 mixes in a thread while the
-set's thread finishes and logs bar N (``_mix_beside``). The renderer still renders every bar once, in order: the
-same bytes.
+margin: when the device asks for N+1 it is handed over at once. The renderer still renders every bar once, in
+order: the same bytes.
 """
 
 from __future__ import annotations
 
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import msgspec
@@ -28,11 +26,7 @@ from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
 from bergain_actors.music.plan import BarPlan
-from bergain_actors.music.render import Mixed, Renderer, RenderStats
-
-_BESIDE = ThreadPoolExecutor(1, thread_name_prefix="mix-beside")
-"""Where an offline set's next bar mixes while the set's thread finishes and logs the bar before it
-(``_mix_beside``)."""
+from bergain_actors.music.render import Renderer, RenderStats
 
 
 class StreamerState:
@@ -55,8 +49,6 @@ class StreamerState:
         """The tempo of the last plan played: a plan at another tempo is a change of ours, shared with Link."""
         self.ahead: Rendered | None = None
         """The next bar, rendered while the one before it played."""
-        self.mixed: tuple[ev.BarPlanned, Mixed] | None = None
-        """Offline, the next bar, mixed while the one before it was logged; finished when its turn comes."""
 
 
 class Rendered(msgspec.Struct, frozen=True):
@@ -120,10 +112,7 @@ class AudioStreamer(Actor):
         while state.next_bar < self._end():
             bar = state.next_bar
             ready, state.ahead = state.ahead, None
-            mixed, state.mixed = state.mixed, None
-            if mixed is not None and mixed[1].bar == bar:
-                ready = None  # mixed beside the bar before: finished below, beside the next one's mix
-            elif ready is None or ready.bar != bar:
+            if ready is None or ready.bar != bar:
                 planned = state.pending.pop(bar, None)
                 lost = state.inflight == bar
                 if planned is None and not lost and (not self.sink.live or state.last is None):
@@ -138,63 +127,28 @@ class AudioStreamer(Actor):
                     self.ctx.emit(ev.BarHeld(plan_seq=planned.seq, bar=bar))
                 state.inflight = bar
                 ready = await self._render_bar(bar, planned, held)
-            state.next_bar, state.inflight = bar + 1, -1
-            following = self._mix_beside(bar + 1)
-            try:
-                if ready is None:
-                    assert mixed is not None
-                    ready = self._finished(*mixed)
-                state.last = ready.planned
-                played = await self._play(ready)
-                self._played(ready, played)
-            finally:
-                if following is not None:
-                    state.mixed, state.inflight = (following[0], following[1].result()), -1
-        await trio.sleep_forever()
-
-    def _played(self, ready: Rendered, played: Played) -> None:
-        """The bar has been taken: its ``BarPlayed`` (checksum and hearing), then its WAV, and what went wrong."""
-        stats = ready.stats
-        self.ctx.emit(
-            ev.BarPlayed(
-                plan_seq=ready.planned.seq,
-                held=ready.held,
-                bar=ready.bar,
-                peak=round(stats.peak, 6) if stats else 0.0,
-                rms=round(stats.rms, 6) if stats else 0.0,
-                gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
-                checksum=bar_checksum(ready.audio),
-                heard=hear(ready.audio, self.state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
+            state.next_bar, state.last, state.inflight = bar + 1, ready.planned, -1
+            played = await self._play(ready)
+            stats = ready.stats
+            self.ctx.emit(
+                ev.BarPlayed(
+                    plan_seq=ready.planned.seq,
+                    held=ready.held,
+                    bar=bar,
+                    peak=round(stats.peak, 6) if stats else 0.0,
+                    rms=round(stats.rms, 6) if stats else 0.0,
+                    gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
+                    checksum=bar_checksum(ready.audio),
+                    heard=hear(ready.audio, state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
+                )
             )
-        )
-        if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
-            self.ctx.bus.write_through()
-            self.ctx.set.wav.write(ready.audio)
-        self._report(ready.bar, played)
-        if played.anchor_frame >= 0 and self.state.timeline is not None:
-            self.state.timeline.anchor(played.anchor_frame, played.anchor_us)
-
-    def _mix_beside(self, bar: int) -> tuple[ev.BarPlanned, Future[Mixed]] | None:
-        """Offline, bar ``bar`` starts mixing (``Renderer.mix``) in a thread while the set's thread finishes the bar
-        before it (the limiter), logs it (its checksum, hearing, ``BarPlayed`` and what the actors do about it) and
-        queues its WAV: the two cores share the set. Only a plan that is there already (the conductor plans
-        ``lookahead`` bars ahead, each bar once) at a tempo rendered before (a new one renders as ``_render``
-        says). Nothing in trio waits on the thread: the set's thread takes the mix when that bar is logged (the
-        offline sink's checkpoint between leaves our task runnable, so virtual time cannot move). The same events
-        in the same order, and the renderer still mixes and finishes every bar once, in order: the same bytes."""
-        state = self.state
-        planned = state.pending.get(bar)
-        if self.sink.live or self.ctx.set.link or planned is None or bar >= self._end():
-            return None
-        if (planned.plan.bpm, planned.plan.beats_per_bar) not in state.tempos:
-            return None
-        del state.pending[bar]
-        state.inflight = bar
-        return planned, _BESIDE.submit(state.renderer.mix, planned.plan)
-
-    def _finished(self, planned: ev.BarPlanned, mixed: Mixed) -> Rendered:
-        audio = self.state.renderer.finish(mixed)
-        return Rendered(mixed.bar, planned, False, audio, self.state.renderer.last_stats, audio)
+            if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
+                self.ctx.bus.write_through()
+                self.ctx.set.wav.write(ready.audio)
+            self._report(bar, played)
+            if played.anchor_frame >= 0 and state.timeline is not None:
+                state.timeline.anchor(played.anchor_frame, played.anchor_us)
+        await trio.sleep_forever()
 
     def _end(self) -> int:
         total = self.ctx.set.total_bars
