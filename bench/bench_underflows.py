@@ -130,6 +130,7 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
         witness = JackServer(f"bench-witness-{name}", 48000, realtime=None if realtime else False)
         server.start()
         witness.start()
+        watches = XrunTimes(server), XrunTimes(witness)
         load = Load(out, loaded)
         argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(SCENARIO), "--minutes", f"{minutes:g}"]
         argv += ["--sample-rate", "48000", "--device", "system", "--no-report", "--plain", "--out", str(out / "set")]
@@ -141,6 +142,7 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
             server.stop()
             witness.stop()
             xruns, witnessed = server.xruns(), witness.xruns()
+            ours, theirs = (watch.stop() for watch in watches)
             server.close()
             witness.close()
         (log,) = (out / "set").glob("*.bgnlog")
@@ -164,6 +166,7 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
         "jackd: PortAudio late (ours)": str(xruns["client PortAudio"]),
         "jackd: others late": str(others),
         "clientless jackd beside it: own xruns": str(witnessed["server"]),
+        "jackd's own xruns at once with the clientless one's (±0.25 s)": str(coincident(ours, theirs)),
         "steal %": host["steal %"],
         "jackd": server.how,
         "device worker": playing[1] if playing else "?",
@@ -212,12 +215,12 @@ def main() -> None:
     table = Table(
         title=f"autopilot set, {args.minutes:g} min live on JACK (dummy, 48 kHz, 1024 frames), {os.cpu_count()} CPUs"
     )
-    columns = list(rows[0][2])
-    for column in ("beside it", "run", *columns):
-        table.add_column(column, overflow="fold")
-    for label, number, cells in rows:
-        table.add_row(label, number, *(cells[c] for c in columns))
-    Console(width=240).print(table)
+    table.add_column("run")  # one column a run: the figures are many
+    for label, number, _ in rows:
+        table.add_column(f"{number}: {label}", overflow="fold")
+    for figure in rows[0][2]:
+        table.add_row(figure, *(cells[figure] for _, _, cells in rows))
+    Console(width=200).print(table)
 
 
 if __name__ == "__main__":
