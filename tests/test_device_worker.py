@@ -78,7 +78,7 @@ def test_the_summary_tells_the_servers_own_xruns_apart_from_underflows():
         summary.add(event)
     (line,) = [line for line in summary.lines() if "underflows" in line]
     assert "underflows 3 (2 xruns: a callback of ours late)" in line
-    assert "   server xruns 2 (its own cycle late; ours ready)   late bars 1 (0.0 s of silence)" in line
+    assert "   server xruns 2 (not ours: audio ready, callback quick)   late bars 1 (0.0 s of silence)" in line
     assert (summary.underflows, summary.xruns, summary.server_xruns) == (3, 2, 2)
 
 

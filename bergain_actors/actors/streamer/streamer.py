@@ -237,7 +237,9 @@ class AudioStreamer(Actor):
             )
         if played.server_xruns:
             self.ctx.log.warning(
-                "audio server xrun: its own cycle ran late (our audio was ready)", bar=bar, count=played.server_xruns
+                "audio server xrun: not ours (our audio was ready, our callback quick)",
+                bar=bar,
+                count=played.server_xruns,
             )
         if played.lost:
             self.ctx.emit(ev.AudioDeviceChanged(status="lost", device=self.sink.name, reason=played.lost, bar=bar))
