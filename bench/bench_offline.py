@@ -7,9 +7,9 @@ logged plans.
 
     .venv/bin/python bench/bench_offline.py [--rounds 3] [--minutes 60] [--before 5d6d18b] [--default-log LOG]
 
-The machine is shared: the load average is printed beside the figures, and the ratio of each interleaved pair
-is the figure to compare. Without ``--default-log`` the default set is played first (the embedded LM decides it:
-about a minute).
+Both trees are byte-compiled first (as an installed package is). The machine is shared: the load average is printed
+beside the figures, and the ratio of each interleaved pair is the figure to compare. Without ``--default-log`` the
+default set is played first (the embedded LM decides it: about a minute).
 """
 
 from __future__ import annotations
@@ -49,6 +49,12 @@ def run_set(tree: Path, minutes: float, out: Path) -> tuple[float, float, float]
     for path in out.iterdir():  # a 60-minute WAV is 635 MB: keep the disk free between runs
         path.unlink()
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def compiled(tree: Path) -> None:
+    """Byte-compile the tree's package, as an installed one is: where ``PYTHONDONTWRITEBYTECODE`` is set (this
+    machine's sessions), every run would otherwise compile its modules from source (0.25 s of this code's start)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "bergain_actors")], check=True)
 
 
 def worktree(commit: str, where: Path) -> Path:
@@ -116,6 +122,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         before = worktree(args.before, tmp)
+        for tree in (before, ROOT):
+            compiled(tree)
         out = tmp / "out"
         out.mkdir()
         try:
@@ -127,8 +135,8 @@ def main() -> None:
             load_after = load()
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
-        table = Table(title=f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} "
-                      f"interleaved rounds; load {load_before} before, {load_after} after")  # fmt: skip
+        title = f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} interleaved rounds"
+        table = Table(title=f"{title}, both byte-compiled; load {load_before} before, {load_after} after")
         for column in ("round", "code", "wall s", "× real time", "CPU s", "peak RSS MB", "this / before (wall)"):
             table.add_column(column, justify="right")
         for i in range(0, len(runs), 2):

@@ -3,7 +3,7 @@ default scenario, as it is and beside two CPU hogs. Prints, per run: phrases ask
 late or failed, the answer latency, and the same counted only from when the model was up (its child boots slowly
 on a busy machine, and the phrases before that are the autopilot's by design).
 
-    .venv/bin/python bench/bench_phrase_deadlines.py [--minutes 8] [--runs quiet,loaded] [--lead-bars N]
+    .venv/bin/python bench/bench_phrase_deadlines.py [--minutes 8] [--runs quiet,loaded] [--lead-bars N] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from tests.brain_support import logged, of, play
 
 @contextmanager
 def hogs(count: int):
-    """``count`` processes spinning on a core each, for as long as the block runs."""
-    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    """``count`` processes spinning on a core each (``yes``), for as long as the block runs: each in a session of
+    its own, as a build in another terminal would be (Linux's autogroup shares the CPU between sessions first)."""
+    spinning = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL, start_new_session=True) for _ in range(count)]
     try:
         yield
     finally:
@@ -42,6 +43,10 @@ def hogs(count: int):
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
 
 
 def tally(events: list[ev.Event]) -> dict[str, object]:
@@ -61,6 +66,8 @@ def tally(events: list[ev.Event]) -> dict[str, object]:
         "in time after": len([r for r in after_up if r.request_id in decided]),
         "latency p50 / p95 ms": f"{pct([a.latency_ms for a in answers.values()], 0.5):.0f} / "
         f"{pct([a.latency_ms for a in answers.values()], 0.95):.0f}",
+        "prompts / tokens per request": f"{mean([1 + len(r.variants) for r in asked.values()]):.1f} / "
+        f"{mean([a.prompt_tokens for a in answers.values()]):.0f}",
         "model up at bar": next((e.bar for e in of(events, ev.LocalServerChanged) if e.status == "started"), "never"),
         "holds": len(of(events, ev.BarHeld)),
         "why failed": "; ".join(sorted({f.reason.split(" (")[0] for f in failed}))[:60] or "-",
@@ -82,12 +89,15 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=8.0)
     parser.add_argument("--runs", default="quiet,loaded")
     parser.add_argument("--lead-bars", type=int, default=None)
+    parser.add_argument("--keep", type=Path, default=None, help="keep each run's log and WAV in DIR/RUN/")
     args = parser.parse_args()
     rows: dict[str, dict[str, object]] = {}
     for run in args.runs.split(","):
         load_before = os.getloadavg()[0]
         with tempfile.TemporaryDirectory() as tmp, hogs(2 if run == "loaded" else 0):
-            events = trio.run(live_set, Path(tmp), args.minutes, args.lead_bars)
+            out = Path(tmp) if args.keep is None else args.keep / run
+            out.mkdir(parents=True, exist_ok=True)
+            events = trio.run(live_set, out, args.minutes, args.lead_bars)
         rows[run] = {**tally(events), "load before": f"{load_before:.1f}", "load after": f"{os.getloadavg()[0]:.1f}"}
     keys = list(next(iter(rows.values())))
     print(f"{'':32}" + "".join(f"{run:>18}" for run in rows))

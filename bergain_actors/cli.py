@@ -290,7 +290,6 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
     """What the schema cannot see: actor kinds, provider kinds and their files, the pack folder."""
-    from bergain_actors.actors.router.providers import config_problem
     from bergain_actors.core import actor as registry
     from bergain_actors.performance import slots_of
 
@@ -300,6 +299,8 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
         except LookupError as exc:
             raise scenarios.ScenarioError(f"{label}: {exc}") from None
     for index, provider in enumerate(scenario.router.providers):
+        from bergain_actors.actors.router.providers import config_problem  # httpx and jsonschema: only if asked for
+
         problem = config_problem(provider, scenario.path)
         if problem is not None:
             key, why = problem

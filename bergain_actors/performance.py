@@ -19,7 +19,7 @@ import trio
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
-from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavWriter
+from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavBehind, WavWriter
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
@@ -218,7 +218,7 @@ async def perform(
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
     try:
-        set_ctx.wav = WavWriter(wav_path, scenario.sample_rate)
+        set_ctx.wav = WavBehind(WavWriter(wav_path, scenario.sample_rate))
     except SetCannotContinue:
         writer.close()
         raise
@@ -291,6 +291,7 @@ async def perform(
         set_ctx.wav.close()
         writer.close()
     failure = supervisor.failure or (f"cannot write the log: {writer.failure.strerror}" if writer.failure else "")
+    failure = failure or str(set_ctx.wav.failure or "")
     if failure:
         raise SetCannotContinue(f"{failure}; the set stopped after {supervisor.bars_played} bars (log: {log_path})")
     return result

@@ -25,7 +25,7 @@ import msgspec
 import numpy as np
 import soundfile as sf
 
-from bergain_actors.actors.streamer.sinks import WavWriter, pcm16
+from bergain_actors.actors.streamer.sinks import WavBehind, WavWriter, pcm16
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
@@ -376,7 +376,7 @@ def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None)
     if not found.checksums:
         warn(UNCHECKED)
     playback = Playback(samples, scenario, found.checksums)
-    wav = WavWriter(wav_path, scenario.sample_rate)
+    wav = WavBehind(WavWriter(wav_path, scenario.sample_rate))
     try:
         for event in reader:
             audio, wrong = playback.see(event)
@@ -385,6 +385,8 @@ def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None)
                 wav.write(audio)
     finally:
         wav.close()
+    if wav.failure is not None:
+        raise wav.failure
     return Verdict(
         unit="bars",
         done=playback.bars,

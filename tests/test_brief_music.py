@@ -25,6 +25,9 @@ BRIEFS = ("minimal and sparse", "dark hypnotic warehouse", "euphoric peak-time")
 def one_set(path: Path, out: Path, brief: str | None, minutes: float) -> tuple[SetReport, list[ev.Event]]:
     scenario, text = scenarios.load(path)
     scenario = scenarios.replace(scenario, minutes=minutes, bars=None, seed=7)
+    # an offline set waits for every answer within the provider's timeout: a loaded machine may need minutes
+    patient = [msgspec.structs.replace(p, timeout_s=300.0) for p in scenario.router.providers]
+    scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
     if brief is not None:
         scenario = msgspec.structs.replace(scenario, conductor=msgspec.structs.replace(scenario.conductor, brief=brief))
     out.mkdir()

@@ -85,3 +85,29 @@ def test_a_log_that_hits_a_full_disk_keeps_its_records_and_ends_at_a_record_boun
     writer.close()
     reader = LogReader(disk / "set.bgnlog")
     assert [e.seq for e in reader] == list(range(1, appended + 2)) and reader.problem is None
+
+
+def test_a_wav_write_refused_at_the_last_bar_still_fails_the_set(scenario_factory, tmp_path, monkeypatch) -> None:
+    """The WAV is written behind the set, in a thread: a write the disk refuses at the very last bar (no later
+    write raises it) still makes the set fail, saying why, with every bar in the log."""
+    import errno
+
+    import trio
+
+    from bergain_actors.actors.streamer import sinks
+    from bergain_actors.core.fatal import SetCannotContinue
+    from bergain_actors.performance import perform
+
+    real, calls = sinks._write_all, [0]
+
+    def full_at_the_last_bar(fd, data):
+        calls[0] += 1
+        if calls[0] == 1 + 8:  # the header, then 8 bars
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(sinks, "_write_all", full_at_the_last_bar)
+    log = tmp_path / "s.bgnlog"
+    with pytest.raises(SetCannotContinue, match="No space left on device"):
+        trio.run(lambda: perform(scenario_factory(bars=8), "", log_path=log, wav_path=tmp_path / "s.wav"))
+    assert [e.bar for e in LogReader(log) if isinstance(e, ev.BarPlayed)] == list(range(8))

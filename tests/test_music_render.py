@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from bergain_actors.music import effects, measure
+from bergain_actors.music import effects, measure, render
 from bergain_actors.music.arrangement import bed
 from bergain_actors.music.mixer import menu_from_pack, placed
 from bergain_actors.music.pack import SamplePack, index_pack
@@ -517,6 +517,7 @@ def test_the_steady_bus_is_summed_again_exactly_when_a_steady_layer_changes(pack
         return real(self, *args)
 
     monkeypatch.setattr(Renderer, "_sum_steady", counted)
+    monkeypatch.setattr(render, "_BUS_BYTES", 64 << 20)  # room for every bus below: this counts sums, not evictions
     kick = Layer("kick", "kick/k.wav", 0.8, hits=pattern_hits("four_on_floor"))
     long = Layer("fx", "fx/long.wav", 0.3, hits=(0,), send=0.2)  # rings 3 s: its bus reaches two bars on
     hat = Layer("hihat", "hihat/h.wav", 0.5, hits=pattern_hits("offbeat_8ths"), reverb=0.3)

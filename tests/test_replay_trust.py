@@ -371,3 +371,27 @@ def test_set_started_is_built_in_one_place_and_replay_rebuilds_the_same_context(
     assert started.fast and started.total_bars == 32
     rebuilt = SetContext(replay.scenario_of(reader), fast=started.fast, total_bars=started.total_bars)
     assert rebuilt.started() == msgspec.structs.replace(started, seq=0, source="", wall=0.0)
+
+
+def test_a_wav_the_disk_refuses_at_the_last_bar_fails_the_render(tmp_path, monkeypatch):
+    """``replay --wav`` writes behind the render, in a thread: a write refused at the very last bar (after which
+    no write comes to raise it) still fails the render, with the disk's reason."""
+    import errno
+
+    from bergain_actors.actors.streamer import sinks
+    from bergain_actors.core.fatal import SetCannotContinue
+
+    log = CORPUS / "autopilot.bgnlog"
+    bars = sum(isinstance(e, ev.BarPlayed) for e in LogReader(log))
+    real, calls = sinks._write_all, [0]
+
+    def full_at_the_last_bar(fd, data):
+        calls[0] += 1
+        if calls[0] == 1 + bars:  # the header, then every bar
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(sinks, "_write_all", full_at_the_last_bar)
+    with pytest.raises(SetCannotContinue, match="No space left on device"):
+        replay.render(log, tmp_path / "r.wav", warn=lambda _: None)
+    assert calls[0] == 1 + bars

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -59,11 +61,29 @@ def lowered(pid: int) -> int:
     return os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, 0)
 
 
+def allowed(nice: int) -> bool:
+    """Whether this process may take ``nice`` (it changes nothing: the value is tried on a throwaway child)."""
+    code = f"import os; os.setpriority(os.PRIO_PROCESS, 0, {nice})"
+    return subprocess.run([sys.executable, "-c", code], stderr=subprocess.DEVNULL, timeout=60).returncode == 0
+
+
+def assert_live_priority(up: ev.LocalServerChanged) -> None:
+    """Live, the child runs in a session of its own at ``LIVE_NICE`` where allowed, and says so."""
+    assert os.getsid(up.pid) == up.pid != os.getsid(0), "a session (scheduling group) of its own"
+    nice = os.getpriority(os.PRIO_PROCESS, up.pid)
+    assert nice == (LIVE_NICE if allowed(LIVE_NICE) else os.getpriority(os.PRIO_PROCESS, 0)), up.detail
+    assert f"nice {nice}" in up.detail
+    group = Path(f"/proc/{up.pid}/autogroup")
+    if group.exists():
+        assert group.read_text().split()[-1] == str(nice), "its session's share follows its nice"
+
+
 async def test_schema_constrained_answer_from_the_embedded_server(tmp_path: Path) -> None:
     async with running(local_first(tmp_path), fast=True) as h:  # offline: the set would wait for the model
         up = await started(h)
         assert up.address.startswith("http://127.0.0.1:") and up.pid != os.getpid()
         assert lowered(up.pid) == 0, "offline nothing plays in real time: the model is not niced"
+        assert os.getsid(up.pid) == os.getsid(0), "offline the model shares the set's session"
         answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
         assert isinstance(answer, ev.LMResponse) and answer.provider == "local", answer
         assert_decision(answer.text)
@@ -74,7 +94,7 @@ async def test_schema_constrained_answer_from_the_embedded_server(tmp_path: Path
 async def test_killed_child_fails_over_restarts_and_recovers(tmp_path: Path) -> None:
     async with running(local_first(tmp_path)) as h:
         first = await started(h)
-        assert lowered(first.pid) == LIVE_NICE, "live, the model yields to the audio"
+        assert_live_priority(first)
         assert (await h.ask(messages=MESSAGES, response_schema=SCHEMA)).provider == "local"
 
         os.kill(first.pid, signal.SIGKILL)
@@ -84,6 +104,7 @@ async def test_killed_child_fails_over_restarts_and_recovers(tmp_path: Path) -> 
         assert during.provider == "canned"
 
         again = await started(h, other_than=first.pid)
+        assert_live_priority(again)
         answer = await h.ask(messages=MESSAGES, response_schema=SCHEMA, max_tokens=100)
         assert answer.provider == "local"
         assert_decision(answer.text)

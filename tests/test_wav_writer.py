@@ -3,12 +3,16 @@ for the same audio (the corpus and every earlier set's WAV stay comparable), hea
 
 from __future__ import annotations
 
+import errno
 import io
 
 import numpy as np
+import pytest
 import soundfile as sf
 
-from bergain_actors.actors.streamer.sinks import WavWriter, pcm16
+from bergain_actors.actors.streamer import sinks
+from bergain_actors.actors.streamer.sinks import WavBehind, WavWriter, pcm16
+from bergain_actors.core.fatal import SetCannotContinue
 
 
 def _by_libsndfile(audio: np.ndarray, rate: int = 44100) -> bytes:
@@ -64,3 +68,53 @@ def test_the_header_counts_every_whole_bar_before_close(tmp_path):
         assert sf.info(str(tmp_path / "set.wav")).frames == 1000 * written
     writer.close()
     writer.close()  # a second close is harmless
+
+
+def test_a_writer_behind_writes_the_same_file(tmp_path):
+    """Bars queued to the writer's thread land in order: libsndfile's file, header and all, once closed."""
+    audio = _awkward_audio()
+    behind = WavBehind(WavWriter(tmp_path / "set.wav", 48000), depth=2)
+    for bar in np.array_split(audio, 7):
+        behind.write(bar)
+    behind.close()
+    behind.close()  # a second close is harmless
+    assert (tmp_path / "set.wav").read_bytes() == _by_libsndfile(audio, 48000)
+    assert behind.failure is None
+
+
+def test_a_write_refused_behind_stops_the_next_write_and_keeps_the_whole_bars(tmp_path, monkeypatch):
+    """The disk refuses the third bar in the writer's thread: the failure is kept, raised at the next write (the
+    set stops there), and the file holds the two whole bars before it."""
+    real, calls = sinks._write_all, [0]
+
+    def full_at_third_bar(fd, data):
+        calls[0] += 1
+        if calls[0] == 4:  # the header, then bars 1 and 2
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(sinks, "_write_all", full_at_third_bar)
+    bar = np.full((1000, 2), 0.25, dtype=np.float32)
+    behind = WavBehind(WavWriter(tmp_path / "set.wav", 44100))
+    for _ in range(3):
+        behind.write(bar)
+    behind.close()
+    assert isinstance(behind.failure, SetCannotContinue) and "No space left" in str(behind.failure)
+    with pytest.raises(SetCannotContinue):
+        behind.write(bar)
+    assert sf.info(str(tmp_path / "set.wav")).frames == 2000
+
+
+def test_any_error_behind_is_raised_not_hung_on(tmp_path, monkeypatch):
+    """An error of another kind in the writer's thread: the set's next write raises it instead of waiting forever
+    on a queue nobody drains."""
+
+    def broken(self, audio):
+        raise ValueError("a bug")
+
+    monkeypatch.setattr(WavWriter, "write", broken)
+    behind = WavBehind(WavWriter(tmp_path / "set.wav", 44100), depth=1)
+    behind.write(np.zeros((10, 2), np.float32))
+    behind.close()
+    with pytest.raises(ValueError, match="a bug"):
+        behind.write(np.zeros((10, 2), np.float32))

@@ -38,7 +38,7 @@ class SetContext:
         self.sink: Any = None
         """Where the streamer plays (a ``Sink``); None plays offline."""
         self.wav: Any = None
-        """The set's ``WavWriter``: owned by the set, so a restarted streamer keeps appending to the same file."""
+        """The set's ``WavBehind``: owned by the set, so a restarted streamer keeps appending to the same file."""
         self.audio_detail = ""
         self.link: Any = None
         """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""

@@ -108,8 +108,9 @@ class ProviderConfig(_Table):
     n_ctx: Annotated[int, msgspec.Meta(ge=256)] = 2048
     threads: Positive = 1
     """For ``local``: llama.cpp threads generating tokens (one is fastest on two cores)."""
-    batch_threads: Positive = 2
-    """For ``local``: threads reading the prompt (two halve it; the child runs niced, so audio comes first)."""
+    batch_threads: Positive = 1
+    """For ``local``: threads reading the prompt. One: on a busy 2-core machine two wait on each other (three phrase
+    ballots took 39–47 s wall and 20 s of CPU with two, 12–21 s and 5.5 s with one, at load 11–15)."""
 
 
 class RouterConfig(_Table):

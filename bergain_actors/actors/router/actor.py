@@ -532,7 +532,7 @@ class ProviderRouter(Actor):
         server = None
         if isinstance(provider, LocalProvider):
             on_change = partial(self._local_changed, config.name, provider)
-            nice = 0 if self._fast else LIVE_NICE  # offline the set waits for the model: nothing to yield to
+            nice = None if self._fast else LIVE_NICE  # offline the set waits for the model: nothing to come first
             server = LocalServer(provider, on_change, self.config.restart_delay_s, nice)
         breaker = breaker or Breaker(self.config.failure_threshold, self.config.cooldown_s)
         self.slots[config.name] = Slot(provider, breaker, server)

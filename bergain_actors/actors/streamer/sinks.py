@@ -8,10 +8,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import select
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,6 +112,43 @@ class WavWriter:
                 _count_bytes(fd, self._whole)
         finally:
             os.close(fd)
+
+
+class WavBehind:
+    """A ``WavWriter`` in a thread of its own, at most ``depth`` bars behind the set: converting a bar to 16 bits
+    and writing it (a sixth of an offline set's time, most of it in ``os.write``, which lets go of the GIL) overlaps
+    the next bar's work on the other core. Bars are written in the order they come; the WAV still never holds a bar
+    the log lacks (it only lags further). A write the disk refused stops the set at the next ``write``
+    (``SetCannotContinue``, as before, a bar later; any other error there is raised the same way); one refused after
+    the last bar is ``failure`` after ``close``."""
+
+    def __init__(self, writer: WavWriter, depth: int = 4) -> None:
+        self.writer = writer
+        self.failure: Exception | None = None
+        self._bars: queue.Queue[np.ndarray | None] = queue.Queue(depth)
+        self._thread = threading.Thread(target=self._drain, name="wav-writer", daemon=True)
+        self._thread.start()
+
+    def write(self, audio: np.ndarray) -> None:
+        """Queue one bar (``audio`` must not change afterwards); waits while ``depth`` bars are queued."""
+        if self.failure is not None:
+            raise self.failure
+        self._bars.put(audio)
+
+    def close(self) -> None:
+        """Write what is queued, then close the file; a second close is harmless."""
+        if self._thread.is_alive():
+            self._bars.put(None)
+            self._thread.join()
+        self.writer.close()
+
+    def _drain(self) -> None:
+        while (audio := self._bars.get()) is not None:
+            if self.failure is None:
+                try:
+                    self.writer.write(audio)
+                except Exception as exc:  # raised in the set's thread: a queue nobody drains would hang it
+                    self.failure = exc
 
 
 WAV_HEADER_BYTES = 44
