@@ -68,6 +68,7 @@ def test_an_xrun_flag_is_ours_only_soon_after_a_callback_of_ours_overran():
 def test_the_summary_tells_the_servers_own_xruns_apart_from_underflows():
     from bergain_actors.core import events as ev
     from bergain_actors.core.summary import Summary
+    from bergain_actors.display.narrate import Narrator
 
     summary = Summary()
     for event in (
@@ -80,6 +81,10 @@ def test_the_summary_tells_the_servers_own_xruns_apart_from_underflows():
     assert "underflows 3 (2 xruns: a callback of ours late)" in line
     assert "   server xruns 2 (not ours: audio ready, callback quick)   late bars 1 (0.0 s of silence)" in line
     assert (summary.underflows, summary.xruns, summary.server_xruns) == (3, 2, 2)
+    # the play-by-play says it too, never as an underflow
+    assert Narrator().lines(ev.AudioUnderflow(bar=12, count=0, server_xruns=2)) == [
+        "bar   12 · 2 audio server xrun(s), not ours"
+    ]
 
 
 def test_jackds_log_tells_its_own_xruns_from_a_late_client(tmp_path):
