@@ -21,7 +21,7 @@ next cycle at once, so JACK then finds the client it just woke unfinished too). 
 no callback of ours overran is not of our making — the server's cycle, or our callback's thread, woken late by the
 host; on JACK the server's log tells which (``bench/bench_underflows.py`` reads it) — and is counted apart:
 ``server_xruns``. (Measured in the callback, the run time leaves out a wait for Python's GIL before it: the worker's
-other threads hold it for microseconds at a time, and at most the 5 ms switch interval.)
+other threads hold it briefly — a pipe read's copy, a JSON line — and Python asks for it back after 5 ms.)
 """
 
 from __future__ import annotations
@@ -120,7 +120,8 @@ class Fifo:
         self.xruns = 0
         """Of ``underflows``, those PortAudio flagged (JACK's xrun notices) soon after a callback of ours overran."""
         self.server_xruns = 0
-        """PortAudio's flags while our callbacks all finished in time: the server's xruns, not ours."""
+        """PortAudio's flags while no callback of ours overran: not ours (the server's cycle, or our callback's
+        thread, woken late)."""
         self.overran = 0
         """Callbacks left in which a flag is ours (``OVERRUN_CALLBACKS`` after one ran past half its period)."""
         self.silent = 0
