@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,7 +19,7 @@ from bergain_actors.cli import main
 from bergain_actors.evaluate.grid import Cell, Grid, GridError, parse_briefs, parse_seeds
 from bergain_actors.evaluate.run import sha256
 from bergain_actors.evaluate.spread import spread, t_quantile
-from tests.test_interrupt import signal_when
+from tests.test_interrupt import lines_until, signal_when
 
 ROOT = Path(__file__).resolve().parents[1]
 BRIEFS = "# two briefs\nDark, hypnotic, patient.\n\nBright and driving, a change every phrase.\n"
@@ -79,6 +80,57 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_cluster_address_that_is_wrong_or_unreachable_exits_2_saying_so(tmp_path, capsys):
+    with socket.socket() as s:  # a port nothing listens on (bound, then closed)
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for address, problem in [
+        ("nonsense://host:8786", "unknown address scheme 'nonsense'"),
+        (f"tcp://127.0.0.1:{port}", f"Timed out trying to connect to tcp://127.0.0.1:{port}"),
+    ]:
+        argv = ["--seeds", "1", "--minutes", "1", "--cluster", address, "--out", str(tmp_path / "out")]
+        code, _, err = evaluate(capsys, *argv)
+        assert code == 2, err
+        assert f"bergain-actors: --cluster {address}: cannot reach the Dask scheduler: {problem}" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.timeout(600)
+def test_a_grids_set_waits_for_the_embedded_lm_so_the_machines_load_cannot_change_its_figures(tmp_path, capsys):
+    """The scenario gives the embedded LM 10 ms an answer, which no ballot meets (as its 20 s did not on this
+    machine at load 8: 3 of 16 timed out, so the figures followed the load). Offline the music waits for decisions:
+    the grid's set waits for every answer all the same."""
+    shipped = (ROOT / "scenarios" / "local_phrase.toml").read_text()
+    impatient = shipped.replace("timeout_s = 20.0", "timeout_s = 0.01").replace("../", f"{ROOT}/")
+    assert "timeout_s = 0.01" in impatient and "../" not in impatient
+    scenario = tmp_path / "impatient.toml"
+    scenario.write_text(impatient)
+    argv = ["--brains", str(scenario), "--seeds", "1", "--minutes", "1", "--jobs", "2", "--out", str(tmp_path / "out")]
+    code, result, err = evaluate(capsys, *argv)
+    assert code == 0, err[-2000:]
+    (played,) = result["sets"]
+    decided = played["decisions"]
+    assert decided["lm_requests"] >= 1 and decided["lm_failures"] == 0, decided
+    assert decided["phrase_decisions"] >= 1 and decided["fallbacks"] == 0, decided
+
+
+@pytest.mark.timeout(600)
+def test_a_set_that_cannot_be_played_is_named_the_others_play_and_the_evaluation_exits_1(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    shipped = (ROOT / "scenarios" / "autopilot.toml").read_text()
+    packless = shipped.replace('"../sample_pack"', f'"{tmp_path / "empty"}"').replace("../", f"{ROOT}/")
+    assert str(tmp_path / "empty") in packless
+    (tmp_path / "packless.toml").write_text(packless)
+    brains = f"autopilot,{tmp_path / 'packless.toml'}"
+    argv = ["--brains", brains, "--seeds", "1", "--minutes", "0.25", "--jobs", "2", "--out", str(tmp_path / "out")]
+    code, _, err = evaluate(capsys, *argv)
+    assert code == 1, err[-2000:]
+    assert "evaluate: 1 of 2 sets failed; the 1 done are kept in " in err, err[-2000:]
+    failed = Cell(str(tmp_path / "packless.toml"), "", -1, 1).folder()
+    assert f"  {failed}: FileNotFoundError: sample_pack: no usable samples in {tmp_path / 'empty'}" in err, err
+    assert (tmp_path / "out" / "sets" / Cell("autopilot", "", -1, 1).folder() / "result.json").is_file()
+
+
 GRID = ["--brains", "autopilot,phrase-scripted", "--seeds", "1-2", "--minutes", "1"]
 
 
@@ -89,9 +141,11 @@ def _as_a_background_job() -> None:
 
 
 def interrupted_grid(out: Path, briefs: Path) -> None:
-    """Start the grid in a child and Ctrl-C it once its first set is done: the set done stays done. The child starts
-    as a background job would (SIGINT ignored and blocked): Ctrl-C must stop it all the same."""
+    """Start the grid with ``--jobs 2`` in a child and Ctrl-C it once its first set is done: the set done stays done,
+    the two playing stop (one may have ended meanwhile). The child starts as a background job would (SIGINT ignored
+    and blocked): Ctrl-C must stop it all the same."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "evaluate", *GRID, "--briefs", str(briefs), "--out", str(out)]
+    argv += ["--jobs", "2"]
     child = subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, preexec_fn=_as_a_background_job
     )
@@ -100,20 +154,50 @@ def interrupted_grid(out: Path, briefs: Path) -> None:
     assert "evaluate: interrupted after" in said and "run the same command to play the rest" in said, said[-2000:]
 
 
+def finished_with_its_processes_killed(out: Path, briefs: Path) -> tuple[dict, str]:
+    """Finish the grid with ``--jobs 2`` in a child and SIGKILL its sets' processes once it has played one more set
+    (as the kernel's OOM killer would): the sets not done are played again in a new pool. The JSON and stderr."""
+    import psutil
+
+    argv = [sys.executable, "-m", "bergain_actors.cli", "evaluate", *GRID, "--briefs", str(briefs), "--out", str(out)]
+    printed = out.parent / "jobs.json"
+    with printed.open("w") as stdout:
+        child = subprocess.Popen(
+            [*argv, "--jobs", "2", "--json"], stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE, text=True
+        )
+    said, killed = [], []
+    try:
+        for line in lines_until(child, 600):
+            said.append(line)
+            if not killed and line.startswith("evaluate: ") and "/4 " in line and not line.startswith("evaluate: 4/4"):
+                pool = [p for p in psutil.Process(child.pid).children() if "spawn_main" in " ".join(p.cmdline())]
+                for process in pool:
+                    process.kill()
+                killed = pool
+        child.wait(timeout=60)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    err = "".join(said)
+    assert killed, f"no set was left to play when a set was done: {err[-2000:]}"
+    assert child.returncode == 0, err[-2000:]
+    return json.loads(printed.read_text()), err
+
+
 @pytest.mark.timeout(900)
-def test_a_grid_interrupted_then_finished_gives_the_same_table_on_jobs_and_on_a_dask_cluster(tmp_path, capsys):
+def test_a_grid_interrupted_then_finished_with_its_processes_killed_gives_the_jobs_table_on_a_cluster(tmp_path, capsys):
     distributed = pytest.importorskip("distributed")
     briefs = tmp_path / "briefs.txt"
     briefs.write_text("# one brief (a grid of two is counted without playing it)\nBright and driving.\n")
     local = tmp_path / "jobs"
     interrupted_grid(local, briefs)
     done_before = sorted(local.glob("sets/**/result.json"))
-    assert 1 <= len(done_before) < 4
+    assert 1 <= len(done_before) <= 2, "the sets playing at Ctrl-C were played to their end"
     before = {p: p.read_bytes() for p in done_before}
 
-    code, jobs, err = evaluate(capsys, *GRID, "--briefs", str(briefs), "--out", str(local), "--jobs", "2")
-    assert code == 0, err[-2000:]
+    jobs, err = finished_with_its_processes_killed(local, briefs)
     assert f"evaluate: {len(done_before)} of 4 sets already done" in err
+    assert "a set's process died (killed, or out of memory?); playing the " in err, err[-2000:]
     assert all(p.read_bytes() == data for p, data in before.items()), "a set done before is not played again"
     groups = [(g["brain"], g["critic"], g["sets"]) for g in jobs["groups"]]
     assert groups == [("autopilot", "", 2), ("phrase-scripted", "", 2)]

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import msgspec
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from bergain_actors.core import scenario as scenarios
@@ -110,7 +117,7 @@ def _grid(args: argparse.Namespace) -> int:
     cells = grid.cells()
     results = {cell: r for cell in cells if (r := run.done(grid, cell, out)) is not None}
     todo = [cell for cell in cells if cell not in results]
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if results:
         err.print(f"evaluate: {len(results)} of {len(cells)} sets already done in {out}; playing the other {len(todo)}")
     started = time.monotonic()
@@ -121,7 +128,9 @@ def _grid(args: argparse.Namespace) -> int:
         results[result.cell] = result
         return result.cell.folder()
 
-    _play(tasks, args, arrived, err, len(cells), len(results))
+    failed = _play(tasks, [cell.folder() for cell in todo], args, arrived, err, len(results))
+    if failed:
+        return _failed(failed, len(cells), out, err)
     err.print(f"evaluate: {len(todo)} sets played in {time.monotonic() - started:.1f} s; {len(cells)} in the table")
     ordered = [results[cell] for cell in sorted(cells)]
     groups = summarize(ordered)
@@ -133,34 +142,68 @@ def _grid(args: argparse.Namespace) -> int:
     return 0
 
 
+SHOWN_FAILURES = 5
+
+
+def _failed(failed: dict[str, str], total: int, out: Path, err: Console) -> int:
+    """Sets that could not be played: named with why (the first few), no table (it would leave them out)."""
+    from bergain_actors.cli import FAILED
+
+    err.print(
+        f"evaluate: {len(failed)} of {total} sets failed; the {total - len(failed)} done are kept in {out}:"
+        " run the same command to play the failed ones again",
+        highlight=False,
+    )
+    for name, reason in list(failed.items())[:SHOWN_FAILURES]:
+        err.print(f"  {name}: {reason}", highlight=False, markup=False)
+    if len(failed) > SHOWN_FAILURES:
+        err.print(f"  and {len(failed) - SHOWN_FAILURES} more", highlight=False)
+    return FAILED
+
+
 def _play(
     tasks: list[run.Task],
+    names: list[str],
     args: argparse.Namespace,
     arrived: Callable[[bytes], str],
     err: Console,
-    total: int,
     skipped: int,
-) -> None:
-    """Run the tasks with a progress bar on a terminal (a line per set otherwise); Ctrl-C keeps what is done."""
-    columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+) -> dict[str, str]:
+    """Run the tasks with a progress bar on a terminal (a line per set otherwise, with the time left); Ctrl-C keeps
+    what is done. Returns the tasks that failed, by name, with why."""
+    total = skipped + len(tasks)
+    columns = (TextColumn("evaluate"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TimeRemainingColumn())
     progress = Progress(*columns, TextColumn("{task.fields[last]}"), console=err, disable=not err.is_terminal)
     bar = progress.add_task("sets", total=total, completed=skipped, last="")
     count = skipped
+    failed: dict[str, str] = {}
+    started = time.monotonic()
 
-    def on_done(answer: bytes) -> None:
+    def settled(name: str) -> None:
         nonlocal count
-        name = arrived(answer)
         count += 1
         progress.update(bar, advance=1, last=name)
         if not err.is_terminal:
-            err.print(f"evaluate: {count}/{total} {name}", highlight=False)
+            elapsed = time.monotonic() - started
+            left = elapsed / (count - skipped) * (total - count)
+            err.print(f"evaluate: {count}/{total} {name} ({elapsed:.0f} s, about {left:.0f} s left)", highlight=False)
 
+    def on_failed(index: int, reason: str) -> None:
+        failed[names[index]] = reason
+        err.print(f"evaluate: {names[index]} failed: {reason}", highlight=False, markup=False)
+        settled(names[index])
+
+    def say(notice: str) -> None:
+        err.print(f"evaluate: {notice}", highlight=False, markup=False)
+
+    tell = run.Callbacks(done=lambda _, answer: settled(arrived(answer)), failed=on_failed, say=say)
     try:
         with _ctrl_c_reaches_us(), progress:
-            run.run_all(tasks, args.jobs, args.cluster, on_done)
+            run.run_all(tasks, args.jobs, args.cluster, tell)
     except KeyboardInterrupt:
         err.print(f"evaluate: interrupted after {count} of {total} sets; run the same command to play the rest")
         raise
+    return failed
 
 
 @contextlib.contextmanager
@@ -210,7 +253,7 @@ def _whatif(args: argparse.Namespace) -> int:
     logs = list(dict.fromkeys(args.whatif))
     results = {str(log): r for log in logs if (r := whatifs.done(out, log, swaps)) is not None}
     todo = [log for log in logs if str(log) not in results]
-    err = Console(stderr=True)
+    err = Console(stderr=True, soft_wrap=True)
     if results:
         err.print(f"evaluate: {len(results)} of {len(logs)} what-ifs already done in {out}")
 
@@ -220,7 +263,9 @@ def _whatif(args: argparse.Namespace) -> int:
         return Path(result.log).name
 
     tasks: list[run.Task] = [(whatifs.play_whatif, (str(log), swaps, str(out))) for log in todo]
-    _play(tasks, args, arrived, err, len(logs), len(results))
+    failed = _play(tasks, [str(log) for log in todo], args, arrived, err, len(results))
+    if failed:
+        return _failed(failed, len(logs), out, err)
     ordered = [results[str(log)] for log in logs]
     summary = whatifs.summarize(ordered)
     if args.json:

@@ -15,7 +15,8 @@ import multiprocessing
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,10 @@ from bergain_actors.evaluate.grid import (
 
 RESULT = "result.json"
 SETS = "sets"
+LOCAL_LM_WAIT_S = 600.0
+"""How long a grid's set waits for the embedded LM's answer (its scenario's ``timeout_s`` is for live sets, where
+the music cannot wait). Offline the music waits for decisions anyway; under the scenario's 20 s a loaded machine
+made 3 of 16 ballots time out, so a set's figures depended on the load, not only on its cell."""
 
 
 def brain_scenario(brain: str) -> Path:
@@ -54,6 +59,11 @@ def cell_scenario(grid: Grid, cell: Cell) -> tuple[scenarios.Scenario, str]:
     if cell.brief >= 0:
         brief = grid.brief(cell)
         scenario = scenarios.replace(scenario, conductor=msgspec.structs.replace(scenario.conductor, brief=brief))
+    providers = [
+        msgspec.structs.replace(p, timeout_s=max(p.timeout_s, LOCAL_LM_WAIT_S)) if p.kind == "local" else p
+        for p in scenario.router.providers
+    ]
+    scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=providers))
     return scenario, text
 
 
@@ -125,52 +135,116 @@ def sha256(path: Path) -> str:
 
 
 Task = tuple[Callable[..., bytes], tuple[Any, ...]]
+POOL_RESTARTS = 2
+"""How many times a pool whose process died (killed, out of memory) is started again for the sets not done."""
+CONNECT_S = 10.0
+"""How long to try reaching a Dask scheduler before saying it cannot be reached."""
 
 
-def run_all(tasks: list[Task], jobs: int, cluster: str | None, on_done: Callable[[bytes], None]) -> None:
-    """Run ``tasks`` (a picklable function and its arguments, each returning bytes), calling ``on_done`` with each
-    answer as it arrives: in this process (``jobs`` 1, no cluster), in ``jobs`` fresh processes, or on the Dask
-    scheduler at ``cluster``. Ctrl-C cancels what has not started; what finished is kept."""
+class Callbacks(msgspec.Struct, frozen=True):
+    """What ``run_all`` tells its caller: a task's answer, a task that failed (and why, one line), a notice."""
+
+    done: Callable[[int, bytes], None]
+    failed: Callable[[int, str], None]
+    say: Callable[[str], None]
+
+
+def run_all(tasks: list[Task], jobs: int, cluster: str | None, tell: Callbacks) -> None:
+    """Run ``tasks`` (a picklable function and its arguments, each returning bytes), telling each answer or failure
+    by the task's index as it arrives: in this process (``jobs`` 1, no cluster), in ``jobs`` fresh processes, or on
+    the Dask scheduler at ``cluster``. A task that raises fails alone; the others play on. Ctrl-C cancels what has
+    not started; what finished is kept."""
     if cluster:
-        _on_cluster(tasks, cluster, on_done)
+        _on_cluster(tasks, cluster, tell)
     elif jobs <= 1:
-        for fn, args in tasks:
-            on_done(fn(*args))
+        for index, (fn, args) in enumerate(tasks):
+            try:
+                answer = fn(*args)
+            except Exception as exc:
+                tell.failed(index, why(exc))
+                continue
+            tell.done(index, answer)
     else:
+        _in_processes(tasks, jobs, tell)
+
+
+def why(exc: BaseException) -> str:
+    """A task's failure in one line."""
+    if type(exc).__name__ == "KilledWorker":
+        return "its Dask worker died each time it played it (killed, or out of memory?)"
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {first[:300]}" if first else type(exc).__name__
+
+
+def _in_processes(tasks: list[Task], jobs: int, tell: Callbacks) -> None:
+    """A pool of ``jobs`` processes. When one dies the pool breaks and every set not done with it: the pool is
+    started again for them (``POOL_RESTARTS`` times), as Dask's workers play again a set whose worker died."""
+    left = dict(enumerate(tasks))
+    for restart in range(POOL_RESTARTS + 1):
+        broken = False
         with _pool(jobs) as pool:
-            pending: set[Future[bytes]] = {pool.submit(fn, *args) for fn, args in tasks}
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    on_done(future.result())
+            futures = {pool.submit(fn, *args): index for index, (fn, args) in left.items()}
+            for future in as_completed(futures):
+                index = futures[future]
+                try:
+                    answer = future.result()
+                except BrokenProcessPool:
+                    broken = True
+                    continue
+                except Exception as exc:
+                    del left[index]
+                    tell.failed(index, why(exc))
+                    continue
+                del left[index]
+                tell.done(index, answer)
+        if not broken or not left:
+            return
+        if restart < POOL_RESTARTS:
+            tell.say(f"a set's process died (killed, or out of memory?); playing the {len(left)} sets not done again")
+    for index in left:
+        tell.failed(index, f"the sets' processes died {POOL_RESTARTS + 1} times (killed, or out of memory?)")
 
 
 @contextlib.contextmanager
 def _pool(jobs: int) -> Iterator[ProcessPoolExecutor]:
-    """Fresh processes (spawned: nothing of this one's threads or trio state is copied), one set at a time each."""
+    """Fresh processes (spawned: nothing of this one's threads or trio state is copied), one set at a time each.
+    Interrupted, the sets playing stop at once (their folders are played again next time); the pool would
+    otherwise wait for each to end, and play one more it had queued, before Ctrl-C was seen to do anything."""
     pool = ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn"))
     try:
         yield pool
     except BaseException:
+        for process in list((pool._processes or {}).values()):  # no public way before 3.14's terminate_workers
+            process.terminate()
         pool.shutdown(wait=True, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
 
 
-def _on_cluster(tasks: list[Task], address: str, on_done: Callable[[bytes], None]) -> None:
+def _on_cluster(tasks: list[Task], address: str, tell: Callbacks) -> None:
     try:
         from distributed import Client, as_completed
     except ImportError as exc:  # pragma: no cover - installed by make setup
         raise GridError(f"--cluster needs Dask distributed: {exc}") from None
+    tell.say(f"connecting to the Dask scheduler at {address}")
     try:
-        client = Client(address, timeout=30)
-    except OSError as exc:
-        raise GridError(f"--cluster {address}: cannot reach the Dask scheduler: {exc}") from None
+        client = Client(address, timeout=CONNECT_S)
+    except (OSError, ValueError) as exc:  # unreachable (OSError, TimeoutError), or not an address (ValueError)
+        problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GridError(f"--cluster {address}: cannot reach the Dask scheduler: {problem}") from None
     with client:
-        futures = [client.submit(fn, *args, pure=False) for fn, args in tasks]
+        if not client.scheduler_info().get("workers"):
+            tell.say(f"the scheduler at {address} has no workers yet; the sets wait for one (dask worker {address})")
+        futures = {client.submit(fn, *args, pure=False): index for index, (fn, args) in enumerate(tasks)}
         try:
             for future in as_completed(futures):
-                on_done(future.result())
+                index = futures[future]
+                try:
+                    answer = future.result()
+                except Exception as exc:
+                    tell.failed(index, why(exc))
+                    continue
+                tell.done(index, answer)
         except BaseException:
-            client.cancel(futures)
+            client.cancel(list(futures))
             raise

@@ -9,6 +9,7 @@ failing over beats failing every request), as LiteLLM does.
 
 from __future__ import annotations
 
+import bisect
 import email.utils
 import functools
 import importlib.util
@@ -330,6 +331,32 @@ class LocalProvider(OpenAIProvider):
         self.generation = 0
         """How many times the server has come up: a call that saw generation N can wait for N + 1."""
         self._changed = trio.Event()
+        self._line: list[int] = []
+        """The ``seq`` of each request waiting for this provider, served lowest first (``complete``)."""
+        self._serving = False
+        self._moved = trio.Event()
+
+    async def complete(self, request: ev.LMRequest) -> Answer:
+        """One request at a time, whole; of those waiting, the one the set made first (``seq``). The server scores
+        a prompt it has seen before (the same content-free prompt of two ballots of one size) from its cached state,
+        a few thousandths off the first time's: two phrase ballots asked while the server booted, served in the
+        order trio happened to wake them, traded that prompt's scores from run to run, and the set diverged."""
+        bisect.insort(self._line, request.seq)
+        try:
+            await trio.lowlevel.checkpoint()  # requests woken together (the server is up) all join the line first
+            while self._serving or self._line[0] != request.seq:
+                await self._moved.wait()
+            self._line.remove(request.seq)
+            self._serving = True
+            try:
+                return await super().complete(request)
+            finally:
+                self._serving = False
+        finally:
+            if request.seq in self._line:
+                self._line.remove(request.seq)
+            self._moved.set()
+            self._moved = trio.Event()
 
     @property
     def not_ready(self) -> str:
