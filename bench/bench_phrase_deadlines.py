@@ -45,6 +45,10 @@ def pct(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
 def tally(events: list[ev.Event]) -> dict[str, object]:
     up = next((e.seq for e in of(events, ev.LocalServerChanged) if e.status == "started"), None)
     asked = {e.request_id: e for e in of(events, ev.LMRequest) if e.purpose == "phrase"}
@@ -62,6 +66,8 @@ def tally(events: list[ev.Event]) -> dict[str, object]:
         "in time after": len([r for r in after_up if r.request_id in decided]),
         "latency p50 / p95 ms": f"{pct([a.latency_ms for a in answers.values()], 0.5):.0f} / "
         f"{pct([a.latency_ms for a in answers.values()], 0.95):.0f}",
+        "prompts / tokens per request": f"{mean([1 + len(r.variants) for r in asked.values()]):.1f} / "
+        f"{mean([a.prompt_tokens for a in answers.values()]):.0f}",
         "model up at bar": next((e.bar for e in of(events, ev.LocalServerChanged) if e.status == "started"), "never"),
         "holds": len(of(events, ev.BarHeld)),
         "why failed": "; ".join(sorted({f.reason.split(" (")[0] for f in failed}))[:60] or "-",

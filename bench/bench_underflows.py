@@ -5,11 +5,13 @@ the set's dashboard (``run --http``). Each run has a fresh server.
 
     .venv/bin/python bench/bench_underflows.py [--minutes 8] [--quiet-runs 1] [--loaded-runs 3] [--no-realtime]
 
-Per run, from the set's log: underflows (dry spells: the device found no audio of ours; xruns: the device's flag,
-JACK's notice of an xrun anywhere), late bars and the silence they left, engine holds (a plan late); from the
-server's own log, whose xruns those were: the server's cycle (``JackTimedDriver``: JACK's own, not our audio
-missing; the client it then finds unfinished, as the next cycle starts at once, is counted apart) or a client not
-done in time (``PortAudio`` is ours); and the priorities the set said it got.
+Per run, from the set's log: underflows, ours (dry spells: the device found no audio of ours; and xrun flags soon
+after a callback of ours overran), the server's own xruns the set counted apart (a flag while our audio was there
+and our callbacks finished in time), late bars and the silence they left, engine holds (a plan late). From the
+server's own log, whose xruns those were: the server's cycle (``JackTimedDriver``: JACK's own; the client it then
+finds unfinished, as the next cycle starts at once, is counted apart) or a client not done in time (``PortAudio`` is
+ours). A second server with no client runs beside each set (the control: its own xruns in the same minutes), and
+the host's steal time is read from ``/proc/stat``. ``bench_jack_control.py`` has the full control.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from bergain_actors.actors.streamer.jack_server import JackServer
+from bergain_actors.actors.streamer.jack_server import SERVER_XRUN, JackServer
 from bergain_actors.core.log import read_all
 from bergain_actors.core.summary import Summary
 
@@ -38,14 +41,18 @@ SCENARIO = ROOT / "scenarios" / "autopilot.toml"
 
 
 class Load:
-    """Two ``yes >/dev/null`` and a headless Chromium on the set's dashboard once its URL is known."""
+    """Beside a run: two ``yes >/dev/null`` and a headless Chromium on the set's dashboard once its URL is known
+    (when ``hogging``), or nothing; and what the host did meanwhile (load average, steal time)."""
 
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(2)]
+    def __init__(self, folder: Path, hogging: bool) -> None:
+        self.folder, self.hogging = folder, hogging
+        self.hogs = [subprocess.Popen(["yes"], stdout=subprocess.DEVNULL) for _ in range(2 * hogging)]
         self.browser: subprocess.Popen | None = None
+        self.before, self.steal, self.started = os.getloadavg()[0], steal_ticks(), time.monotonic()
 
     def open(self, url: str) -> None:
+        if not self.hogging:
+            return
         chromium = shutil.which("chromium") or shutil.which("chromium-browser")
         if chromium is None:
             raise SystemExit("chromium is not installed (scripts/setup.sh installs it)")
@@ -62,7 +69,10 @@ class Load:
             return "no"
         return "yes" if self.browser.poll() is None else f"exited {self.browser.returncode}"
 
-    def stop(self) -> None:
+    def stop(self) -> dict[str, str]:
+        """Stop the load; the host's figures meanwhile, as table cells."""
+        stolen, seconds = steal_ticks() - self.steal, time.monotonic() - self.started
+        cells = {"browser": self.browsing()}
         for hog in self.hogs:
             hog.kill()
             hog.wait()
@@ -73,29 +83,68 @@ class Load:
             except subprocess.TimeoutExpired:
                 os.killpg(self.browser.pid, signal.SIGKILL)
                 self.browser.wait()
+        cells["load"] = f"{self.before:.1f} → {os.getloadavg()[0]:.1f}"
+        cells["steal %"] = f"{100 * stolen / os.sysconf('SC_CLK_TCK') / seconds / (os.cpu_count() or 1):.1f}"
+        return cells
+
+
+class XrunTimes:
+    """When a server logged its own xruns (``time.monotonic``, CLOCK_MONOTONIC), read from its log as it grows."""
+
+    def __init__(self, server: JackServer) -> None:
+        self.server = server
+        self.times: list[float] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._watch, daemon=True)
+        self.thread.start()
+
+    def _watch(self) -> None:
+        rest = b""
+        with self.server.log.open("rb") as console:
+            while not self.stopped.wait(0.02):  # polls a file another process writes: nothing to wait on
+                *lines, rest = (rest + console.read()).split(b"\n")
+                self.times += [time.monotonic() for line in lines if SERVER_XRUN.search(line.decode(errors="replace"))]
+
+    def stop(self) -> list[float]:
+        self.stopped.set()
+        self.thread.join()
+        return self.times
+
+
+def coincident(times: list[float], others: list[float], within: float = 0.25) -> int:
+    """How many of ``times`` lie within ``within`` seconds of one of ``others``."""
+    return sum(any(abs(t - o) <= within for o in others) for t in times)
+
+
+def steal_ticks() -> int:
+    """The host's steal time so far (``/proc/stat``, all CPUs, clock ticks): time our vCPUs were ready but not run."""
+    return int(Path("/proc/stat").read_text().split("\n", 1)[0].split()[8])
 
 
 def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
     """One set on a fresh server; its figures as table cells."""
     with tempfile.TemporaryDirectory(prefix="bench-underflows-") as folder:
         out = Path(folder)
-        server = JackServer(f"bench-underflows-{uuid.uuid4().hex[:8]}", 48000, realtime=None if realtime else False)
+        name = uuid.uuid4().hex[:8]
+        server = JackServer(f"bench-underflows-{name}", 48000, realtime=None if realtime else False)
+        witness = JackServer(f"bench-witness-{name}", 48000, realtime=None if realtime else False)
         server.start()
-        load = Load(out) if loaded else None
-        before = os.getloadavg()[0]
+        witness.start()
+        watches = XrunTimes(server), XrunTimes(witness)
+        load = Load(out, loaded)
         argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(SCENARIO), "--minutes", f"{minutes:g}"]
         argv += ["--sample-rate", "48000", "--device", "system", "--no-report", "--plain", "--out", str(out / "set")]
         argv += ["--http", "127.0.0.1:0"]
         try:
             text = play(argv, server.env, load, timeout=minutes * 60 * 3 + 180)
         finally:
-            browsing = load.browsing() if load else "no"
-            if load is not None:
-                load.stop()
-            after = os.getloadavg()[0]
+            host = load.stop()
             server.stop()
-            xruns = server.xruns()
+            witness.stop()
+            xruns, witnessed = server.xruns(), witness.xruns()
+            ours, theirs = (watch.stop() for watch in watches)
             server.close()
+            witness.close()
         (log,) = (out / "set").glob("*.bgnlog")
         summary = Summary()
         for event in read_all(log)[1]:
@@ -103,12 +152,12 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
     playing = re.search(r"^audio: .*?the device worker at (.*)\)$", text, re.MULTILINE)
     others = sum(n for who, n in xruns.items() if who.startswith("client ") and "PortAudio" not in who)
     return {
-        "load": f"{before:.1f} → {after:.1f}",
-        "browser": browsing,
+        "load": host["load"],
+        "browser": host["browser"],
         "bars": str(summary.bars_played),
-        "underflows": str(summary.underflows),
-        "dry (ours)": str(summary.underflows - summary.xruns),
-        "xrun flags": str(summary.xruns),
+        "underflows (ours)": str(summary.underflows),
+        "of them dry": str(summary.underflows - summary.xruns),
+        "server xruns (the set's count)": str(summary.server_xruns),
         "late bars": str(summary.late_bars),
         "silence s": f"{summary.silent_ms / 1000:.2f}",
         "holds": str(summary.holds),
@@ -116,12 +165,15 @@ def one_set(minutes: float, loaded: bool, realtime: bool) -> dict[str, str]:
         "jackd: PortAudio late right after them": str(xruns["client PortAudio after server"]),
         "jackd: PortAudio late (ours)": str(xruns["client PortAudio"]),
         "jackd: others late": str(others),
+        "clientless jackd beside it: own xruns": str(witnessed["server"]),
+        "jackd's own xruns at once with the clientless one's (±0.25 s)": str(coincident(ours, theirs)),
+        "steal %": host["steal %"],
         "jackd": server.how,
         "device worker": playing[1] if playing else "?",
     }
 
 
-def play(argv: list[str], env: dict[str, str], load: Load | None, timeout: float) -> str:
+def play(argv: list[str], env: dict[str, str], load: Load, timeout: float) -> str:
     """Run the set; once it says where its dashboard is, the browser opens it. Returns what the set printed."""
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
@@ -131,7 +183,7 @@ def play(argv: list[str], env: dict[str, str], load: Load | None, timeout: float
         for line in process.stdout:
             lines.append(line)
             url = re.search(r"dashboard: (http://\S+?)\)", line)
-            if url and load is not None:
+            if url:
                 load.open(url[1])
 
     reader = threading.Thread(target=read, daemon=True)
@@ -163,12 +215,12 @@ def main() -> None:
     table = Table(
         title=f"autopilot set, {args.minutes:g} min live on JACK (dummy, 48 kHz, 1024 frames), {os.cpu_count()} CPUs"
     )
-    columns = list(rows[0][2])
-    for column in ("beside it", "run", *columns):
-        table.add_column(column, overflow="fold")
-    for label, number, cells in rows:
-        table.add_row(label, number, *(cells[c] for c in columns))
-    Console(width=240).print(table)
+    table.add_column("run")  # one column a run: the figures are many
+    for label, number, _ in rows:
+        table.add_column(f"{number}: {label}", overflow="fold")
+    for figure in rows[0][2]:
+        table.add_row(figure, *(cells[figure] for _, _, cells in rows))
+    Console(width=200).print(table)
 
 
 if __name__ == "__main__":

@@ -215,6 +215,31 @@ def test_a_stalled_set_counts_its_late_bars(jack48, tmp_path, live_sets):
     replays_exactly(log, log.with_suffix(".wav"), tmp_path)
 
 
+SERVER_PAUSE = 0.3
+"""Seconds the server's own cycle is held up: many periods (21 ms), far less than the two-bar watchdog."""
+
+
+def test_the_servers_own_late_cycle_is_counted_apart_from_underflows(jack48, tmp_path, live_sets):
+    live = LiveSet(tmp_path / "set", str(AUTOPILOT), "--bars", "6", "--sample-rate", "48000")
+    live_sets.append(live)
+    live.wait_for("playing on system")
+    live.wait_for_bars(2)
+    jack48.process.send_signal(signal.SIGSTOP)
+    time.sleep(SERVER_PAUSE)  # the stimulus itself: the server's cycle wakes that late, as on a host that stalls it
+    jack48.process.send_signal(signal.SIGCONT)
+    warned = live.wait_for("audio server xrun")
+    code, out = live.finish()
+    assert code == 0, live.seen[-5:]
+    jack48.server.stop()  # its log is complete once it has exited
+    assert jack48.server.xruns()["server"] >= 1  # the server says it was its own cycle
+    flagged = [e for e in live.events() if isinstance(e, ev.AudioUnderflow)]
+    server_xruns = sum(e.server_xruns for e in flagged)
+    assert server_xruns >= 1 and warned["count"] >= 1
+    # our audio was there and our callback ran in time: no xrun of ours, no silence of ours
+    assert sum(e.xruns for e in flagged) == 0 and sum(e.silent_ms for e in flagged) == 0, flagged
+    assert f"server xruns {server_xruns} (not ours: audio ready, callback quick)" in out
+
+
 def test_sample_rate_renders_the_set_at_the_devices_rate(jack48, tmp_path, live_sets):
     live = LiveSet(tmp_path / "set", str(AUTOPILOT), "--bars", "2", "--sample-rate", "48000", "--device", "system")
     live_sets.append(live)

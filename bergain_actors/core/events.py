@@ -285,14 +285,17 @@ class LatePlan(Event, frozen=True):
 
 
 class AudioUnderflow(Event, frozen=True):
-    """Streamer → log: the audio device ran dry (or flagged an underflow) ``count`` times before it took bar
-    ``bar``; ``silent_ms`` of silence played instead of the set, so the bar reached the speakers late. ``xruns`` of
-    the ``count`` are the device's flags (on JACK: the server's xrun notice, for a late client — ours or another —
-    or its own late cycle; its log says which); the rest are dry spells, ours for sure."""
+    """Streamer → log: the audio device ran short of our audio ``count`` times before it took bar ``bar``;
+    ``silent_ms`` of silence played instead of the set, so the bar reached the speakers late. ``xruns`` of the
+    ``count`` are the device's xrun flags soon after a callback of ours overran; the rest are dry spells (the
+    device found none of our audio). ``server_xruns``: flags while our audio was there and no callback of ours
+    overran — on JACK the server's cycle (or our callback's thread) woken late by the host — counted apart, not in
+    ``count``. Logs before ``server_xruns`` counted every flag in ``count`` and ``xruns``."""
 
     count: int
     silent_ms: float = 0.0
     xruns: int = 0
+    server_xruns: int = 0
 
 
 class AudioDeviceChanged(Event, frozen=True):

@@ -24,7 +24,10 @@ class Summary:
         """The tempos the bars were played at."""
         self.underflows = 0
         self.xruns = 0
-        """Of ``underflows``, the audio server's xrun notices (not told apart from ours inside the set)."""
+        """Of ``underflows``, the audio server's xrun notices soon after a callback of ours overran."""
+        self.server_xruns = 0
+        """The audio server's xrun notices while our audio was there and no callback of ours overran (not underflows):
+        its own cycle, or our callback's thread, woken late by the host."""
         self.late_bars = 0
         self.silent_ms = 0.0
         self.device_losses: list[str] = []
@@ -106,6 +109,7 @@ class Summary:
             case ev.AudioUnderflow():
                 self.underflows += event.count
                 self.xruns += event.xruns
+                self.server_xruns += event.server_xruns
                 if event.silent_ms > 0:
                     self.late_bars += 1
                     self.silent_ms += event.silent_ms
@@ -191,11 +195,13 @@ class Summary:
 
     def lines(self) -> list[str]:
         minutes = (self.seconds_played or self.bars_played * self.seconds_per_bar) / 60
+        server = f"   server xruns {self.server_xruns} (not ours: audio ready, callback quick)"
         out = [
             f"set          {self.name or '?'} — {self.bars_played}/{self.total_bars} bars at"
             f" {self.tempo_range.describe(self.bpm)} BPM ({minutes:.1f} min){', ' + self.end if self.end else ''}",
             f"stalls       {self.holds} (bars the engine played again: plan late)   underflows {self.underflows}"
-            f"{f' ({self.xruns} the audio server flagged as xruns)' if self.xruns else ''}"
+            f"{f' ({self.xruns} xruns: a callback of ours late)' if self.xruns else ''}"
+            f"{server if self.server_xruns else ''}"
             f"   late bars {self.late_bars} ({self.silent_ms / 1000:.1f} s of silence)   late plans {self.late_plans}",
             f"performer    {self.hold_steers} holds, {self.held_bars} bars held",
             f"directives   {self.directives} given, {self.acted} answered; {self.moved} of {self.checked} checked"

@@ -87,7 +87,9 @@ class Narrator:
             case ev.BarHeld():
                 return [f"bar {event.bar:>4} · held: its plan came late, the groove played again"]
             case ev.AudioUnderflow():
-                return [f"bar {event.bar:>4} · {event.count} audio underflow(s)"]
+                said = [f"{event.count} audio underflow(s)"] * bool(event.count)
+                said += [f"{event.server_xruns} audio server xrun(s), not ours"] * bool(event.server_xruns)
+                return [f"bar {event.bar:>4} · {'; '.join(said)}"]
             case ev.ActorCrashed():
                 return [f"bar {event.bar:>4} · {event.slot} ({event.kind}) crashed: {event.error}"]
             case ev.ActorRestarted():

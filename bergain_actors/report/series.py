@@ -126,7 +126,7 @@ def series(events: Iterable[ev.Event]) -> SetSeries:
                         out.providers.append(ProviderState(_bar(out), name, state))
             case ev.ProviderStateChanged():
                 out.providers.append(ProviderState(_bar(out), event.provider, event.new))
-            case ev.AudioUnderflow():
+            case ev.AudioUnderflow() if event.count:
                 out.underflows.append((event.bar, event.count))
             case ev.AudioDeviceChanged():
                 _outage(out, "audio device", event.status == "lost", event.bar)

@@ -8,14 +8,20 @@ Protocol. Parent → worker on stdin: ``u32 frames`` then ``frames × 2`` float3
 per message; ``frames = 0`` means "no more: drain and exit". Worker → parent on stdout, one JSON object a line:
 ``{"ready": name, "rate": device_rate, "priority": how}`` (the worker's and its audio callback's scheduling, as the
 threads really run: ``raise_priority``, ``callback_priority``) or ``{"error": reason}`` first; then ``{"took": bar,
-"underflows": n, "xruns": k, "silent": frames}`` when no more than ``--margin`` seconds of bar ``bar`` are left to
-play (the set's clock and its backpressure); ``{"sounding": µs}`` once, when the first frame will reach the speakers
-(on CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on its own (the server
-went away); ``{"done": true}`` after draining. Underflows are measured where they happen: the output callback found
-no audio waiting while the set was playing (one per dry spell, ``silent`` frames of silence in all: ours), or
-PortAudio flagged one (``xruns`` of the ``n``): on JACK that flag is the server's xrun notice, sent to every client
-for any xrun — a client (this one or another) not done in time, or the server's own cycle running late — which
-only the server's log tells apart.
+"underflows": n, "xruns": k, "server_xruns": s, "silent": frames}`` when no more than ``--margin`` seconds of bar
+``bar`` are left to play (the set's clock and its backpressure); ``{"sounding": µs}`` once, when the first frame will
+reach the speakers (on CLOCK_MONOTONIC_RAW, Link's clock on Linux); ``{"gone": reason}`` when the stream stopped on
+its own (the server went away); ``{"done": true}`` after draining.
+
+Underflows are ours, measured where they happen: the output callback found no audio waiting while the set was
+playing (one per dry spell, ``silent`` frames of silence in all), or PortAudio flagged an xrun (``xruns`` of the
+``n``) soon after one of our callbacks ran past half its period. PortAudio's flag is the server's xrun notice, sent
+to every client for any xrun: a client not done in time, or the server's own cycle waking late (which starts the
+next cycle at once, so JACK then finds the client it just woke unfinished too). A flag while our audio was there and
+no callback of ours overran is not of our making — the server's cycle, or our callback's thread, woken late by the
+host; on JACK the server's log tells which (``bench/bench_underflows.py`` reads it) — and is counted apart:
+``server_xruns``. (Measured in the callback, the run time leaves out a wait for Python's GIL before it: the worker's
+other threads hold it briefly — a pipe read's copy, a JSON line — and Python asks for it back after 5 ms.)
 """
 
 from __future__ import annotations
@@ -43,6 +49,9 @@ under the kernel's own real-time threads and a real-time audio server's (``jack_
 callbacks 65; jackd's own default is 10, its clients' 5)."""
 LEAVE_S = 2.0
 """How long closing the stream may take at the end before the worker exits anyway."""
+OVERRUN_CALLBACKS = 8
+"""For how many callbacks after one of ours ran past half its period an xrun flag is ours: JACK's notice reaches
+PortAudio through the server's and the client's notification threads, a cycle or two after the xrun."""
 FIRST_CALLBACK_S = 5.0
 """How long ``ready`` waits for the first audio callback, to say how its thread runs (one period when all is well)."""
 
@@ -109,7 +118,12 @@ class Fifo:
         self.dry = False
         self.underflows = 0
         self.xruns = 0
-        """Of ``underflows``, those PortAudio flagged (JACK's xrun notices)."""
+        """Of ``underflows``, those PortAudio flagged (JACK's xrun notices) soon after a callback of ours overran."""
+        self.server_xruns = 0
+        """PortAudio's flags while no callback of ours overran: not ours (the server's cycle, or our callback's
+        thread, woken late)."""
+        self.overran = 0
+        """Callbacks left in which a flag is ours (``OVERRUN_CALLBACKS`` after one ran past half its period)."""
         self.silent = 0
 
     def push(self, audio: np.ndarray, bar: int | None) -> None:
@@ -147,15 +161,33 @@ class Fifo:
                     self.dry = True
             else:
                 self.dry = False
-            self.underflows += flagged
-            self.xruns += flagged
+            ours = flagged and self.overran > 0
+            self.underflows += ours
+            self.xruns += ours
+            self.server_xruns += flagged and not ours
+            self.overran = max(0, self.overran - 1)
             self._report()
+
+    def ran(self, seconds: float, period: float) -> None:
+        """A callback's own run time (``period`` is its buffer's duration): past half of it, the flags of the next
+        ``OVERRUN_CALLBACKS`` callbacks are ours."""
+        if seconds > period / 2:
+            with self.lock:
+                self.overran = OVERRUN_CALLBACKS
 
     def _report(self) -> None:
         while self.ends and self.consumed >= self.ends[0][1] - self.margin:
             bar, _ = self.ends.popleft()
-            self.report.put({"took": bar, "underflows": self.underflows, "xruns": self.xruns, "silent": self.silent})
-            self.underflows = self.xruns = self.silent = 0
+            self.report.put(
+                {
+                    "took": bar,
+                    "underflows": self.underflows,
+                    "xruns": self.xruns,
+                    "server_xruns": self.server_xruns,
+                    "silent": self.silent,
+                }
+            )
+            self.underflows = self.xruns = self.server_xruns = self.silent = 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -191,6 +223,7 @@ def main(argv: list[str] | None = None) -> None:
     called = threading.Event()
 
     def callback(buffer: np.ndarray, frames: int, when: Any, status: Any) -> None:
+        entered = time.monotonic()
         if not called.is_set():
             running.append(callback_priority())
             called.set()
@@ -199,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
         if starting and fifo.consumed:  # the first frame of the set reaches the speakers after the output latency
             delay = max(0.0, when.outputBufferDacTime - when.currentTime)
             messages.put({"sounding": time.clock_gettime_ns(time.CLOCK_MONOTONIC_RAW) // 1000 + round(delay * 1e6)})
+        fifo.ran(time.monotonic() - entered, frames / rate)
 
     try:
         stream = sd.OutputStream(device=output.index, samplerate=rate, channels=2, dtype="float32", callback=callback)

@@ -36,8 +36,12 @@ class JackServer:
     """``jackd -d dummy`` under its own name; its children find it through ``env``. Its console goes to a file
     (a pipe nobody reads could stall it) that ``xruns`` reads."""
 
-    def __init__(self, name: str, rate: int, period: int = 1024, realtime: bool | None = None) -> None:
+    def __init__(
+        self, name: str, rate: int, period: int = 1024, realtime: bool | None = None, extra: list[str] | None = None
+    ) -> None:
         self.name, self.rate, self.period = name, rate, period
+        self.extra = extra or []
+        """More of jackd's own options (before the driver's), for a bench trying them."""
         self.realtime = realtime_allowed() if realtime is None else realtime
         self.env = {**os.environ, "JACK_NO_START_SERVER": "1", "JACK_DEFAULT_SERVER": name}
         self.process: subprocess.Popen | None = None
@@ -48,7 +52,8 @@ class JackServer:
     @property
     def argv(self) -> list[str]:
         timing = ["-R", "-P", str(PRIORITY)] if self.realtime else ["--no-realtime"]
-        return ["jackd", *timing, "-n", self.name, "-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        driver = ["-d", "dummy", "-r", str(self.rate), "-p", str(self.period)]
+        return ["jackd", *timing, *self.extra, "-n", self.name, *driver]
 
     @property
     def how(self) -> str:

@@ -32,9 +32,12 @@ class Played(msgspec.Struct, frozen=True):
     """What happened on the way out while the sink took one bar."""
 
     underflows: int = 0
-    """Times the device ran dry (or flagged an underflow) since the previous bar."""
+    """Times the device ran dry, or flagged an xrun of ours (a callback of ours overran), since the previous bar."""
     xruns: int = 0
-    """Of ``underflows``, those the device flagged (on JACK: the server's xrun notices, for any client or its own)."""
+    """Of ``underflows``, those the device flagged (on JACK: the server's xrun notices)."""
+    server_xruns: int = 0
+    """Xruns the device flagged while our audio was there and no callback of ours overran: on JACK, the server's
+    cycle (or our callback's thread) woken late by the host, not a gap of ours."""
     silent_ms: float = 0.0
     """Silence the listener heard instead of the set, in milliseconds."""
     lost: str = ""
@@ -384,7 +387,7 @@ class DeviceSink:
         worker = self._worker
         if worker is None:
             return await self._play_on_clock(audio)
-        underflows, xruns, silent, lost, anchor = 0, 0, 0, "", (-1, 0)
+        underflows, xruns, server_xruns, silent, lost, anchor = 0, 0, 0, 0, "", (-1, 0)
         rate = int(self._ready["rate"])
         if worker.first_frame < 0:
             worker.first_frame = self._frames
@@ -404,6 +407,7 @@ class DeviceSink:
                 if "took" in message:
                     underflows += int(message["underflows"])
                     xruns += int(message.get("xruns", 0))
+                    server_xruns += int(message.get("server_xruns", 0))
                     silent += int(message["silent"])
                     if message["took"] >= worker.sent - 1:
                         break
@@ -416,7 +420,7 @@ class DeviceSink:
             self._retry_bars = 1
             self._next_probe = trio.current_time() + len(audio) / self.sample_rate
         silent_ms = round(silent * 1000 / rate, 1)
-        return Played(underflows, xruns, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
+        return Played(underflows, xruns, server_xruns, silent_ms, lost, anchor_frame=anchor[0], anchor_us=anchor[1])
 
     async def _play_on_clock(self, audio: np.ndarray) -> Played:
         """No device: keep the set's pace on trio's clock, and look for the device again meanwhile."""

@@ -218,9 +218,28 @@ class AudioStreamer(Actor):
 
     def _report(self, bar: int, played: Played) -> None:
         """What went wrong on the way out becomes events (and, when the device comes or goes, a warning)."""
-        if played.underflows:
+        if played.underflows or played.server_xruns:
             self.ctx.emit(
-                ev.AudioUnderflow(count=played.underflows, silent_ms=played.silent_ms, xruns=played.xruns, bar=bar)
+                ev.AudioUnderflow(
+                    count=played.underflows,
+                    silent_ms=played.silent_ms,
+                    xruns=played.xruns,
+                    server_xruns=played.server_xruns,
+                    bar=bar,
+                )
+            )
+        if played.underflows:
+            self.ctx.log.warning(
+                "audio underflow: the device ran short of the set's audio",
+                bar=bar,
+                count=played.underflows,
+                silent_ms=played.silent_ms,
+            )
+        if played.server_xruns:
+            self.ctx.log.warning(
+                "audio server xrun: not ours (our audio was ready, our callback quick)",
+                bar=bar,
+                count=played.server_xruns,
             )
         if played.lost:
             self.ctx.emit(ev.AudioDeviceChanged(status="lost", device=self.sink.name, reason=played.lost, bar=bar))
