@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import trio
 
-from bergain_actors.actors.streamer.sinks import ClockSink
+from bergain_actors.actors.streamer.sinks import ClockSink, WavBehind
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
@@ -92,7 +92,9 @@ def test_sigkill_leaves_no_bar_in_the_wav_that_the_log_lacks(tmp_path):
     assert bars >= 32 and played
     assert len(played) <= len(logged), "the WAV holds audio the log never recorded"
     assert logged[: len(played)] == played
-    assert len(logged) - len(played) <= 2 * len(logged) // bars
+    # the WAV is written behind the log (sinks.WavBehind): a kill loses its queue, the bar being written and the
+    # bar being logged from the WAV, never from the log (replay --allow-partial renders them)
+    assert len(logged) - len(played) <= (WavBehind.DEPTH + 2) * len(logged) // bars
 
 
 async def test_stop_now_ends_log_and_wav_on_the_same_bar(scenario_factory, tmp_path, autojump_clock):

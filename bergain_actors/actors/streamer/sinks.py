@@ -122,7 +122,10 @@ class WavBehind:
     (``SetCannotContinue``, as before, a bar later; any other error there is raised the same way); one refused after
     the last bar is ``failure`` after ``close``."""
 
-    def __init__(self, writer: WavWriter, depth: int = 4) -> None:
+    DEPTH = 4
+    """Bars queued at most: the WAV lags the log by these, the one being written and the one being logged."""
+
+    def __init__(self, writer: WavWriter, depth: int = DEPTH) -> None:
         self.writer = writer
         self.failure: Exception | None = None
         self._bars: queue.Queue[np.ndarray | None] = queue.Queue(depth)
