@@ -17,6 +17,7 @@ from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.sinks import ClockSink, DeviceSink
 from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
+from bergain_actors.core.logging import configure
 from bergain_actors.performance import perform, set_paths
 from tests.conftest import make_scenario
 
@@ -100,4 +101,5 @@ def main(out: Path, bars_wanted: int, device: bool) -> None:
 
 
 if __name__ == "__main__":
+    configure()  # warnings (a server xrun) on stderr: stdout is the one JSON object
     main(Path(sys.argv[1]), int(sys.argv[2]) if len(sys.argv) > 2 else BARS, "--device" in sys.argv)

@@ -82,9 +82,10 @@ async def test_a_bar_slow_to_render_leaves_no_gap_and_the_worker_leaves_cleanly(
     # notice from the server, told apart below)
     dry = [e for e in result.events if isinstance(e, ev.AudioUnderflow) and (e.count > e.xruns or e.silent_ms)]
     assert dry == []
-    jack48.server.stop()  # the server's log is complete once it has exited
-    if jack48.server.realtime:  # our client, at the server's real-time priority, was never late, nor left mid-cycle
-        assert jack48.server.xruns()["client PortAudio"] == 0, jack48.server.log.read_text()[-800:]
+    # nor did our callback overrun its period (an xrun flag after one is ours); a flag without one is the host's
+    # late wake, which jackd's log may also pin on a client writing silence (bench/bench_jack_control.py)
+    ours = [e for e in result.events if isinstance(e, ev.AudioUnderflow) and e.count]
+    assert ours == [], (ours, jack48.server.log.read_text()[-800:])
 
 
 def test_no_audio_and_fast_never_open_a_device(scenario_factory):
