@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -359,6 +360,7 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
             controls=controls,
             beside=http,
             signals=True,
+            render_worker=True,
         )
 
     started = time.perf_counter()
@@ -387,10 +389,22 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
     print("\n".join(result.summary.lines()))
     speed = played / max(wall, 1e-9)
     print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({speed:.0f}× real time)")
+    print(f"processes    {processes(result)}")
     print(f"log          {log_path}\nwav          {wav_path}")
     if not args.no_report:
         print(f"report       {_report(log_path, None)}")
     return OK
+
+
+def processes(result: SetResult) -> str:
+    """CPU time and peak RSS of this process and of the render worker, each measured apart (a tree's peak RSS,
+    as ``wait4`` reports it, is only its largest process's)."""
+
+    def used(usage: resource.struct_rusage) -> str:
+        return f"{usage.ru_utime + usage.ru_stime:.2f} s CPU, peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+
+    line = f"this one {used(resource.getrusage(resource.RUSAGE_SELF))}"
+    return line if result.render_worker is None else f"{line}; render worker {used(result.render_worker)}"
 
 
 def http_frontend(address: str, token_env: str | None, default_host: str = "127.0.0.1") -> HttpFrontend:

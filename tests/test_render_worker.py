@@ -1,0 +1,96 @@
+"""The render worker (an offline set's renderer in a child process): the same bytes as rendering in the set's own
+process, and when it dies or hangs mid-set, the set renders on in its own process, says so, and still writes the
+same bytes."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+import trio
+
+from bergain_actors.actors.streamer.sinks import ClockSink
+from bergain_actors.core import events as ev
+from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.performance import SetResult, perform, set_paths
+from tests.conftest import make_scenario
+
+BARS = 24
+
+
+def play(out: Path, *, worker: bool, at_bar: int = -1, signal_number: int = 0) -> tuple[SetResult, bytes]:
+    """A set of ``BARS`` bars; with ``signal_number``, the worker gets it once bar ``at_bar`` has played (a stopped
+    worker is given up on after 2 s of silence)."""
+    scenario = make_scenario(out, bars=BARS)
+    log_path, wav_path = set_paths(scenario, out, stamp="set")
+    sets: list[Supervisor] = []
+
+    def tap(event: ev.Event) -> None:
+        worker_now = sets[0].set.render_worker if sets else None
+        if isinstance(event, ev.BarPlayed) and event.bar == at_bar and worker_now is not None:
+            worker_now.SILENCE_S = 2.0
+            os.kill(worker_now.process.pid, signal_number)
+
+    async def main() -> SetResult:
+        with trio.fail_after(120):
+            return await perform(
+                scenario,
+                "",
+                log_path=log_path,
+                wav_path=wav_path,
+                keep_events=True,
+                on_event=tap,
+                before_start=sets.append,
+                render_worker=worker,
+            )
+
+    result = trio.run(main)
+    return result, wav_path.read_bytes()
+
+
+def comparable(result: SetResult) -> list[dict]:
+    """What the set did, without the worker's loss (an event the in-process set has not) and the seqs it shifts."""
+    kept = [e for e in result.events if not isinstance(e, ev.RenderWorkerLost)]
+    return [{k: v for k, v in ev.comparable(e).items() if k not in ("seq", "plan_seq", "cause")} for e in kept]
+
+
+@pytest.fixture(scope="module")
+def in_process(tmp_path_factory) -> tuple[SetResult, bytes]:
+    return play(tmp_path_factory.mktemp("in-process"), worker=False)
+
+
+def test_the_worker_renders_the_same_bytes(in_process, tmp_path):
+    expected, wav = in_process
+    result, worker_wav = play(tmp_path, worker=True)
+    assert result.render_worker is not None  # a worker rendered it (and ended: its usage was taken)
+    assert result.render_worker.ru_utime > 0 and result.render_worker.ru_maxrss > 0
+    assert expected.render_worker is None
+    assert [e for e in result.events if isinstance(e, ev.RenderWorkerLost)] == []
+    assert comparable(result) == comparable(expected)
+    played = [e for e in result.events if isinstance(e, ev.BarPlayed)]
+    assert len(played) == BARS and all(e.heard is not None and e.checksum >= 0 for e in played)
+    assert worker_wav == wav
+
+
+@pytest.mark.parametrize(("number", "why"), [(signal.SIGKILL, "exited"), (signal.SIGSTOP, "said nothing")])
+def test_a_worker_lost_mid_set_is_said_and_the_set_renders_on_the_same(in_process, tmp_path, number, why):
+    expected, wav = in_process
+    result, lost_wav = play(tmp_path, worker=True, at_bar=8, signal_number=number)
+    (lost,) = [e for e in result.events if isinstance(e, ev.RenderWorkerLost)]
+    assert why in lost.reason
+    assert 9 <= lost.bar < BARS  # after the bars it had rendered ahead, before the set's end
+    assert any("render worker lost" in line for line in result.summary.device_losses)
+    assert comparable(result) == comparable(expected)
+    assert lost_wav == wav
+    assert result.render_worker is not None  # the worker was reaped, not left behind
+
+
+async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock, tmp_path):
+    scenario = make_scenario(tmp_path, bars=4)
+    log_path, wav_path = set_paths(scenario, tmp_path, stamp="set")
+    sink = ClockSink(scenario.sample_rate)
+    result = await perform(scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, render_worker=True)
+    assert result.render_worker is None
+    assert result.summary.bars_played == 4
