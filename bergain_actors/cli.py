@@ -34,6 +34,8 @@ from bergain_actors.display.narrate import Narrator
 from bergain_actors.outputs import OutputRefused, check_output, replacing, write_atomically
 
 if TYPE_CHECKING:
+    from bergain_actors.actors.streamer.render_worker import RenderWorker
+    from bergain_actors.core.scenario import Scenario
     from bergain_actors.performance import SetResult
     from bergain_actors.replay import Verdict
     from bergain_actors.service.frontend import HttpFrontend
@@ -312,10 +314,6 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
-    from bergain_actors.actors.streamer.devices import NoDevice
-    from bergain_actors.actors.streamer.sinks import DeviceSink, raise_set_priority
-    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
-
     scenario, text = load_scenario(args)
     check_folder(args.out)
     if args.dry_run:
@@ -323,6 +321,27 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
+    worker: RenderWorker | bool = True  # perform starts one if the set is rendered offline
+    if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
+        from bergain_actors.actors.streamer.render_worker import RenderWorker
+
+        early = RenderWorker.start(scenario.path(scenario.sample_pack).resolve(), scenario.sample_rate,
+                                   scenario.bpm, scenario.beats_per_bar)  # fmt: skip
+        worker = early if not isinstance(early, str) else True
+    try:
+        return _run(args, stdio, scenario, text, worker)
+    finally:
+        if not isinstance(worker, bool):
+            worker.close()  # perform closed it already, unless the set never started
+
+
+def _run(
+    args: argparse.Namespace, stdio: StdioFrontend | None, scenario: Scenario, text: str, worker: RenderWorker | bool
+) -> int:
+    from bergain_actors.actors.streamer.devices import NoDevice
+    from bergain_actors.actors.streamer.sinks import DeviceSink, raise_set_priority
+    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
+
     http = http_frontend(args.http, args.token_env) if args.http else None
     log_path, wav_path = set_paths(scenario, args.out)
     try:
@@ -360,7 +379,7 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
             controls=controls,
             beside=http,
             signals=True,
-            render_worker=True,
+            render_worker=worker,
         )
 
     started = time.perf_counter()

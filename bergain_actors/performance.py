@@ -137,10 +137,10 @@ def stopped(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
 
 
-def start_render_worker(scenario: Scenario, pack: SamplePack) -> RenderWorker | None:
-    """The child process an offline set renders in, or None (then it renders in its own; said in the debug log)."""
+def start_render_worker(scenario: Scenario) -> RenderWorker | None:
+    """The child process an offline set renders in, or None (then it renders in its own; said in the log)."""
     root = scenario.path(scenario.sample_pack).resolve()
-    worker = RenderWorker.start(root, pack.content_hash, scenario.sample_rate, scenario.bpm, scenario.beats_per_bar)
+    worker = RenderWorker.start(root, scenario.sample_rate, scenario.bpm, scenario.beats_per_bar)
     if isinstance(worker, str):
         log.info("rendering in the set's process", why=worker)
         return None
@@ -188,14 +188,14 @@ async def perform(
     controls: Callable[[Desk], Awaitable[None]] | None = None,
     beside: Beside | None = None,
     signals: bool = False,
-    render_worker: bool = False,
+    render_worker: RenderWorker | bool = False,
 ) -> SetResult:
     """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way.
     ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
     middle of a cascade, so the log, the actors and the WAV all stop after the same event. ``beside`` (the HTTP
     API) serves from before the first bar until its clients have been told the set ended (at most ``LINGER_S``
-    after ``SetEnded``): nothing it is asked after the end is logged. ``render_worker``: a set that is not paced by a
-    clock (and has no Link) renders in a child process beside this one (``streamer.render_worker``)."""
+    after ``SetEnded``): nothing it is asked after the end is logged. ``render_worker`` (True, or one started early):
+    a set that is not paced by a clock renders in a child process beside this one (``streamer.render_worker``)."""
     pack = load_pack(scenario)
     key = scenario.key or DEFAULT_KEY
     unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
@@ -238,8 +238,13 @@ async def perform(
     except SetCannotContinue:
         writer.close()
         raise
+    early = render_worker if isinstance(render_worker, RenderWorker) else None
     if render_worker and not sink.live and set_ctx.link is None:
-        set_ctx.render_worker = start_render_worker(scenario, pack)
+        set_ctx.render_worker = early or start_render_worker(scenario)
+        if set_ctx.render_worker is not None:
+            set_ctx.render_worker.pack_hash = pack.content_hash
+    elif early is not None:
+        early.close()
     bus = Bus(writer)
     summary = Summary()
     result = SetResult(log_path, wav_path, summary, sink.name)

@@ -365,8 +365,9 @@ class Renderer:
         """Exact frame position where the next bar starts."""
         return self._frames + self._frac
 
-    def render(self, plan: BarPlan) -> np.ndarray:
-        """The next bar of the set: float32 (frames, 2), peak <= 1."""
+    def render(self, plan: BarPlan, into: np.ndarray | None = None) -> np.ndarray:
+        """The next bar of the set: float32 (frames, 2), peak <= 1; in the first frames of ``into`` when given (the
+        render worker's shared memory), which must be long enough."""
         grid = self._grid((plan.bpm, plan.beats_per_bar), self._frac)
         n = grid.n
         self._frames, self._frac = self._frames + n, grid.after
@@ -404,7 +405,11 @@ class Renderer:
                 _silence(self._feed[head + n : written])
                 self.delay.rest()
                 self._sending = None
-        out = self._acc[head : head + n].copy()
+        if into is not None and into.shape[0] < n:
+            raise ValueError(f"bar {plan.bar} has {n} frames, more than the {into.shape[0]} it is to be rendered into")
+        out = self._acc[head : head + n].copy() if into is None else into[:n]
+        if into is not None:
+            out[...] = self._acc[head : head + n]
         _silence(self._acc[head : head + n])
         self._head = head + n
         self._end = max(self._end, self._head)

@@ -7,8 +7,8 @@ copies of samples.
 
 The worker is the same ``Renderer`` fed the same plans in the same order, so its bars are the same bytes. The set
 sends a bar's plan once it is planned (at most ``SLOTS`` bars ahead of the bar being played); the worker answers each
-with the bar's stats and checksum and leaves its float32 frames in a slot of memory shared with the set (a memfd,
-bar N in slot N mod ``SLOTS``), where the set hears them and makes the WAV's 16-bit samples of them (work that
+with the bar's stats and leaves its float32 frames in a slot of memory shared with the set (a memfd, bar N in slot
+N mod ``SLOTS``), where the set hears them, checksums them and makes the WAV's 16-bit samples of them (work that
 balances the two processes: the renderer is the larger part). The set reads a slot before it sends the plan that
 reuses it.
 
@@ -54,7 +54,6 @@ class Done(msgspec.Struct, tag=True):
     bar: int
     frames: int
     stats: RenderStats
-    checksum: int
 
 
 class Failed(msgspec.Struct, tag=True):
@@ -90,19 +89,19 @@ class RenderWorker:
     SILENCE_S = 60.0
     """A worker that says nothing this long (its start, a cold bar on a loaded machine: seconds) is given up on."""
 
-    def __init__(self, process: subprocess.Popen[bytes], slots: Slots, pack_hash: str) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], slots: Slots) -> None:
         self.process = process
         self.slots = slots
-        self.pack_hash = pack_hash
-        """The set's pack, which the worker must have decoded too."""
+        self.pack_hash = ""
+        """The set's pack (its content hash), which the worker must have decoded too."""
         self.usage: resource.struct_rusage | None = None
         """The worker's CPU time and peak RSS, once it has ended."""
         self._buffer = bytearray()
 
     @classmethod
-    def start(cls, pack_root: Path, pack_hash: str, sample_rate: int, bpm: float, beats: int) -> RenderWorker | str:
-        """A worker rendering from the pack at ``pack_root`` (whose content is ``pack_hash``), or why there is
-        none (no memfd off Linux)."""
+    def start(cls, pack_root: Path, sample_rate: int, bpm: float, beats: int) -> RenderWorker | str:
+        """A worker rendering from the pack at ``pack_root``, or why there is none (no memfd off Linux). The set
+        says which pack it decoded (``pack_hash``) before it asks for a bar."""
         if not hasattr(os, "memfd_create"):
             return "no shared memory (memfd) on this system"
         capacity = int(cls.CAPACITY_S * sample_rate)
@@ -115,7 +114,7 @@ class RenderWorker:
             process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,))
         finally:
             os.close(fd)
-        return cls(process, Slots(memory, cls.SLOTS, capacity), pack_hash)
+        return cls(process, Slots(memory, cls.SLOTS, capacity))
 
     def send(self, bar: int, plan: BarPlan) -> bytes:
         """Ask for bar ``bar`` (the worker renders bars in the order asked); returns the message, which renders it
@@ -207,7 +206,6 @@ def plan_of(message: bytes) -> BarPlan:
 
 def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: int, capacity: int) -> int:
     """The worker: render the plans read on stdin, in order, into the shared slots."""
-    from bergain_actors.music.fingerprint import bar_checksum
     from bergain_actors.music.pack import index_pack
     from bergain_actors.music.render import Renderer
 
@@ -227,14 +225,9 @@ def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: in
         source = sys.stdin.buffer
         while header := source.read(HEADER.size):
             asked = _to_worker.decode(source.read(HEADER.unpack(header)[0]))
-            audio = renderer.render(asked.plan)
-            frames = audio.shape[0]
-            if frames > capacity:
-                say(Failed(f"bar {asked.bar} has {frames} frames, a slot {capacity}"))
-                return 1
-            slots.floats(asked.bar, frames)[...] = audio
+            audio = renderer.render(asked.plan, into=slots.floats(asked.bar, capacity))
             assert renderer.last_stats is not None
-            say(Done(asked.bar, frames, renderer.last_stats, bar_checksum(audio)))
+            say(Done(asked.bar, audio.shape[0], renderer.last_stats))
     except BrokenPipeError:  # the set ended first
         return 0
     except Exception as exc:

@@ -187,7 +187,7 @@ class AudioStreamer(Actor):
                 self._lose_worker(bar, str(lost))
             else:
                 audio = worker.slots.floats(bar, done.frames)
-                return Rendered(bar, planned, held, audio, done.stats, audio, done.checksum, pcm16(audio))
+                return Rendered(bar, planned, held, audio, done.stats, audio, bar_checksum(audio), pcm16(audio))
         audio = await self._render(plan, in_thread=ahead)
         stats = self.state.renderer.last_stats if self.state.renderer else None
         out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
