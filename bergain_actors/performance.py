@@ -233,11 +233,6 @@ async def perform(
         base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
-    try:
-        set_ctx.wav = WavBehind(WavWriter(wav_path, scenario.sample_rate))
-    except SetCannotContinue:
-        writer.close()
-        raise
     early = render_worker if isinstance(render_worker, RenderWorker) else None
     if render_worker and not sink.live and set_ctx.link is None:
         set_ctx.render_worker = early or start_render_worker(scenario)
@@ -245,6 +240,16 @@ async def perform(
             set_ctx.render_worker.pack_hash = pack.content_hash
     elif early is not None:
         early.close()
+    try:
+        wav = WavWriter(wav_path, scenario.sample_rate)
+        # With a render worker this thread has time to write the WAV itself: a thread of its own would take the GIL
+        # from it at every bar (measured: 0.2-0.4 s less CPU and wall over the 60-minute autopilot set without it).
+        set_ctx.wav = wav if set_ctx.render_worker is not None else WavBehind(wav)
+    except SetCannotContinue:
+        writer.close()
+        if set_ctx.render_worker is not None:
+            set_ctx.render_worker.close()
+        raise
     bus = Bus(writer)
     summary = Summary()
     result = SetResult(log_path, wav_path, summary, sink.name)

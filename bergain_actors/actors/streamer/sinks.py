@@ -74,6 +74,9 @@ class WavWriter:
     close the file is cut back to the last whole bar, which frees room for the log's last records and leaves a WAV
     every reader accepts."""
 
+    failure: Exception | None = None
+    """Always None: a write the disk refuses raises at once (``WavBehind`` keeps it for later)."""
+
     def __init__(self, path: Path, sample_rate: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
