@@ -244,6 +244,7 @@ def main() -> None:
     parser.add_argument("slots", type=int)
     parser.add_argument("capacity", type=int)
     args = parser.parse_args()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the set's to handle; the worker ends with its input
     sys.exit(serve(args.pack, args.rate, args.bpm, args.beats, args.fd, args.slots, args.capacity))
 
 
