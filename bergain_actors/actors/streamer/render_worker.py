@@ -7,9 +7,10 @@ copies of samples.
 
 The worker is the same ``Renderer`` fed the same plans in the same order, so its bars are the same bytes. The set
 sends a bar's plan once it is planned (at most ``SLOTS`` bars ahead of the bar being played); the worker answers each
-with the bar's stats and leaves its float32 frames in a slot of memory shared with the set (a memfd, bar N in slot
-N mod ``SLOTS``), where the set hears them, checksums them and makes the WAV's 16-bit samples of them (work that
-balances the two processes: the renderer is the larger part). The set reads a slot before it sends the plan that
+with what it skipped and leaves the bar as mixed (float32 frames) in a slot of memory shared with the set (a memfd,
+bar N in slot N mod ``SLOTS``), where the set masters it (``Mastering``: the limiter, whose state goes from bar to
+bar), hears it, checksums it and makes the WAV's 16-bit samples of it: work that balances the two processes (the
+mix is the larger part). The set reads a slot before it sends the plan that
 reuses it.
 
 Protocol, both ways: ``u32 length`` then a msgpack message. Set → worker: ``Render``; end of input: exit. Worker →
@@ -36,7 +37,6 @@ import msgspec
 import numpy as np
 
 from bergain_actors.music.plan import BarPlan
-from bergain_actors.music.render import RenderStats
 
 HEADER = struct.Struct("<I")
 
@@ -53,7 +53,8 @@ class Ready(msgspec.Struct, tag=True):
 class Done(msgspec.Struct, tag=True):
     bar: int
     frames: int
-    stats: RenderStats
+    skipped_layers: int
+    skipped_hits: int
 
 
 class Failed(msgspec.Struct, tag=True):
@@ -225,9 +226,8 @@ def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: in
         source = sys.stdin.buffer
         while header := source.read(HEADER.size):
             asked = _to_worker.decode(source.read(HEADER.unpack(header)[0]))
-            audio = renderer.render(asked.plan, into=slots.floats(asked.bar, capacity))
-            assert renderer.last_stats is not None
-            say(Done(asked.bar, audio.shape[0], renderer.last_stats))
+            audio = renderer.render(asked.plan, into=slots.floats(asked.bar, capacity), master=False)
+            say(Done(asked.bar, audio.shape[0], *renderer.last_skipped))
     except BrokenPipeError:  # the set ended first
         return 0
     except Exception as exc:

@@ -33,16 +33,18 @@ from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
 from bergain_actors.music.pcm import pcm16
 from bergain_actors.music.plan import BarPlan
-from bergain_actors.music.render import Renderer, RenderStats
+from bergain_actors.music.render import Mastering, Renderer, RenderStats
 
 
 class StreamerState:
     """What survives a restart of the streamer: the queue of plans and where playback is."""
 
-    def __init__(self, renderer: Renderer | None, worker: RenderWorker | None = None) -> None:
+    def __init__(self, renderer: Renderer | None, worker: RenderWorker | None, sample_rate: int) -> None:
         self.renderer = renderer
         """None while the render worker renders."""
         self.worker = worker
+        self.mastering = Mastering(sample_rate)
+        """The end of the master bus for the bars the worker mixes (the renderer has its own)."""
         self.asked: list[bytes] = []
         """What the worker was asked to render, bar by bar from the first (a few kB a bar): renders them again."""
         self.pending: dict[int, ev.BarPlanned] = {}
@@ -89,7 +91,8 @@ class AudioStreamer(Actor):
         self.sink: Sink = ctx.set.sink or OfflineSink()
         if "streamer" not in durable:
             worker = ctx.set.render_worker if not self.sink.live and not ctx.set.link else None
-            durable["streamer"] = StreamerState(None if worker else self._renderer(), worker)
+            rate = ctx.scenario.sample_rate
+            durable["streamer"] = StreamerState(None if worker else self._renderer(), worker, rate)
             durable["streamer"].tempos.add((ctx.scenario.bpm, ctx.scenario.beats_per_bar))
         self.state: StreamerState = durable["streamer"]
         self._arrived = trio.Event()
@@ -187,7 +190,8 @@ class AudioStreamer(Actor):
                 self._lose_worker(bar, str(lost))
             else:
                 audio = worker.slots.floats(bar, done.frames)
-                return Rendered(bar, planned, held, audio, done.stats, audio, bar_checksum(audio), pcm16(audio))
+                stats = self.state.mastering.finish(audio, bar, done.skipped_layers, done.skipped_hits)
+                return Rendered(bar, planned, held, audio, stats, audio, bar_checksum(audio), pcm16(audio))
         audio = await self._render(plan, in_thread=ahead)
         stats = self.state.renderer.last_stats if self.state.renderer else None
         out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
