@@ -115,18 +115,18 @@ class AudioStreamer(Actor):
         self.state.pending[bar] = event
         self._arrived.set()
 
-    async def _render(self, plan: BarPlan, in_thread: bool = False) -> np.ndarray:
+    async def _render(self, plan: BarPlan, in_thread: bool = False) -> tuple[np.ndarray, RenderStats | None]:
         """Render a bar; ahead of time or the first bar at a new tempo in a worker thread, because stretching its
         loops to the tempo takes a bar's length or more on a loaded machine, and the set's other actors (Live's
         beat, clips to fire, the device's next bar) must not wait on it. The result is the same bytes either way."""
-        renderer = self.state.renderer
-        assert renderer is not None
-        if (plan.bpm, plan.beats_per_bar) in self.state.tempos and not in_thread:
-            return renderer.render(plan)
-        audio = await trio.to_thread.run_sync(renderer.render, plan)
         state = self.state
+        renderer = state.renderer
+        assert renderer is not None
+        if (plan.bpm, plan.beats_per_bar) in state.tempos and not in_thread:
+            return renderer.render(plan), renderer.last_stats
+        audio = await trio.to_thread.run_sync(renderer.render, plan)
         state.tempos.add((plan.bpm, plan.beats_per_bar))
-        return audio
+        return audio, renderer.last_stats
 
     async def run(self, inbox: Any) -> None:
         state = self.state
@@ -183,7 +183,9 @@ class AudioStreamer(Actor):
         tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
         plan = plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
         worker = self.state.worker
-        if worker is not None and bar < len(self.state.asked):
+        if worker is not None and held:  # the streamer restarted mid-bar: the worker rendered the bar's own plan
+            self._lose_worker(bar, "the streamer restarted mid-bar; its bar is held")
+        elif worker is not None and bar < len(self.state.asked):
             try:
                 done = worker.take(bar)
             except WorkerLost as lost:
@@ -192,8 +194,7 @@ class AudioStreamer(Actor):
                 audio = worker.slots.floats(bar, done.frames)
                 stats = self.state.mastering.finish(audio, bar, done.skipped_layers, done.skipped_hits)
                 return Rendered(bar, planned, held, audio, stats, audio, bar_checksum(audio), pcm16(audio))
-        audio = await self._render(plan, in_thread=ahead)
-        stats = self.state.renderer.last_stats if self.state.renderer else None
+        audio, stats = await self._render(plan, in_thread=ahead)
         out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
         return Rendered(bar, planned, held, audio, stats, out, bar_checksum(audio))
 
