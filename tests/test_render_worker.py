@@ -14,6 +14,7 @@ import trio
 from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.core import events as ev
 from bergain_actors.core.supervisor import Supervisor
+from bergain_actors.music.render import Mastering
 from bergain_actors.performance import SetResult, perform, set_paths
 from tests.conftest import make_scenario
 
@@ -94,3 +95,22 @@ async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock,
     result = await perform(scenario, "", log_path=log_path, wav_path=wav_path, sink=sink, render_worker=True)
     assert result.render_worker is None
     assert result.summary.bars_played == 4
+
+
+def test_a_streamer_restarted_mid_bar_holds_it_rendered_here(tmp_path, monkeypatch):
+    """The worker rendered the bar's own plan; the restarted streamer holds the last one, so it renders that here."""
+    failures = iter([True])
+    finish = Mastering.finish
+
+    def crash_once(self, out, bar, *skipped):
+        if bar == 5 and next(failures, False):
+            raise RuntimeError("injected")
+        return finish(self, out, bar, *skipped)
+
+    monkeypatch.setattr(Mastering, "finish", crash_once)
+    result, wav = play(tmp_path, worker=True)
+    (lost,) = [e for e in result.events if isinstance(e, ev.RenderWorkerLost)]
+    assert lost.bar == 5 and "restarted mid-bar" in lost.reason
+    played = [e for e in result.events if isinstance(e, ev.BarPlayed)]
+    assert [e.bar for e in played] == list(range(BARS)) and played[5].held
+    assert len(wav) == 44 + 4 * round(BARS * 82687.5)  # every bar in the WAV (128 BPM: 82687.5 frames a bar)
