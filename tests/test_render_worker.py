@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,8 @@ from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.render import Mastering
 from bergain_actors.performance import SetResult, perform, set_paths
 from tests.conftest import make_scenario
+
+AUTOPILOT = Path(__file__).resolve().parent.parent / "scenarios" / "autopilot.toml"
 
 BARS = 24
 
@@ -114,3 +118,17 @@ def test_a_streamer_restarted_mid_bar_holds_it_rendered_here(tmp_path, monkeypat
     played = [e for e in result.events if isinstance(e, ev.BarPlayed)]
     assert [e.bar for e in played] == list(range(BARS)) and played[5].held
     assert len(wav) == 44 + 4 * round(BARS * 82687.5)  # every bar in the WAV (128 BPM: 82687.5 frames a bar)
+
+
+def test_on_one_core_the_set_renders_in_its_own_process(tmp_path):
+    """Two processes on one core would do the same work and switch between them: no worker there (``run`` says)."""
+    one = min(os.sched_getaffinity(0))
+    argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(AUTOPILOT), "--bars", "4", "--fast", "--no-audio"]
+    argv += ["--no-report", "--out", str(tmp_path)]
+    done = subprocess.run(
+    pinned = lambda: os.sched_setaffinity(0, {one})  # noqa: E731
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, preexec_fn=pinned)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "processes    this one" in done.stdout and "render worker" not in done.stdout.split("processes")[1]
+    assert "one core to run on" in done.stderr

@@ -105,6 +105,8 @@ class RenderWorker:
         says which pack it decoded (``pack_hash``) before it asks for a bar."""
         if not hasattr(os, "memfd_create"):
             return "no shared memory (memfd) on this system"
+        if len(os.sched_getaffinity(0)) < 2:  # two processes on one core: the same work and more switching
+            return "one core to run on"
         capacity = int(cls.CAPACITY_S * sample_rate)
         fd = os.memfd_create("bergain-bars")
         try:
