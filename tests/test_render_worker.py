@@ -125,10 +125,8 @@ def test_on_one_core_the_set_renders_in_its_own_process(tmp_path):
     one = min(os.sched_getaffinity(0))
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(AUTOPILOT), "--bars", "4", "--fast", "--no-audio"]
     argv += ["--no-report", "--out", str(tmp_path)]
-    done = subprocess.run(
     pinned = lambda: os.sched_setaffinity(0, {one})  # noqa: E731
     done = subprocess.run(argv, capture_output=True, text=True, timeout=120, preexec_fn=pinned)
-    )
     assert done.returncode == 0, done.stderr
     assert "processes    this one" in done.stdout and "render worker" not in done.stdout.split("processes")[1]
     assert "one core to run on" in done.stderr
