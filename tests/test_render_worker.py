@@ -4,6 +4,7 @@ same bytes."""
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -13,8 +14,11 @@ from pathlib import Path
 import pytest
 import trio
 
+from bergain_actors.actors.streamer import sinks
 from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.core import events as ev
+from bergain_actors.core.fatal import SetCannotContinue
+from bergain_actors.core.log import LogReader
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.render import Mastering
 from bergain_actors.performance import SetResult, perform, set_paths
@@ -130,3 +134,23 @@ def test_on_one_core_the_set_renders_in_its_own_process(tmp_path):
     assert done.returncode == 0, done.stderr
     assert "processes    this one" in done.stdout and "render worker" not in done.stdout.split("processes")[1]
     assert "one core to run on" in done.stderr
+
+
+def test_a_wav_write_refused_stops_the_set_at_that_bar(tmp_path, monkeypatch):
+    """With a worker the set writes the WAV itself, at once: a write the disk refuses stops the set at that bar,
+    saying why; the log has the bar (logged first), the WAV the bars before it; the worker is ended."""
+    real, calls = sinks._write_all, [0]
+
+    def full_at_bar_4(fd, data):
+        calls[0] += 1
+        if calls[0] == 1 + 5:  # the header, then bars 0-3, then bar 4
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(fd, data)
+
+    monkeypatch.setattr(sinks, "_write_all", full_at_bar_4)
+    with pytest.raises(SetCannotContinue, match="No space left on device"):
+        play(tmp_path, worker=True)
+    (log,) = tmp_path.glob("*.bgnlog")
+    assert [e.bar for e in LogReader(log) if isinstance(e, ev.BarPlayed)] == list(range(5))
+    (wav,) = tmp_path.glob("*.wav")
+    assert wav.stat().st_size == 44 + 4 * round(4 * 82687.5)
