@@ -16,6 +16,7 @@ import trio
 
 from bergain_actors.actors.streamer import sinks
 from bergain_actors.actors.streamer.sinks import ClockSink
+from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogReader
@@ -94,6 +95,9 @@ def test_a_worker_lost_mid_set_is_said_and_the_set_renders_on_the_same(in_proces
     assert comparable(result) == comparable(expected)
     assert lost_wav == wav
     assert result.render_worker is not None  # the worker was reaped, not left behind
+    assert main(["replay", str(result.log_path), "--verify"]) == 0
+    assert main(["replay", str(result.log_path), "--wav", str(tmp_path / "replayed.wav")]) == 0
+    assert (tmp_path / "replayed.wav").read_bytes() == wav
 
 
 async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock, tmp_path):
