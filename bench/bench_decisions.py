@@ -12,11 +12,13 @@ on the tuning situations the names scored below the uniform pick); and the same 
 moves, beside a uniform pick among those three (what the shortlist alone is worth). "Flips" is how often the choice
 changes. With ``--lm icl``, the cloze under a fixed prefix of 12 tuning situations (seeded) each with a move the DJ
 accepted there: each move's effects, or the move as the menu says it, against the same after a blank moment (PMI);
-the tuning figures include the 12 shown. The held-out third was kept out of every prompt and tuning step and is
+the tuning figures include the 12 shown. With ``--lm channel`` (Min et al. 2022), each move's lead-in ("The next
+phrase made this move: ...") and the moment scored as what follows: the move that best explains the moment.
+The held-out third was kept out of every prompt and tuning step and is
 reported on its own.
 
-    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--lm labels|cloze|both|icl] [--limit N]
-        [--cache FILE]
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
+        [--lm labels|cloze|both|icl|channel]
 """
 
 from __future__ import annotations
@@ -170,6 +172,30 @@ def in_context(s: Situation, brief: str, options: Sequence[menu.Option], moves: 
     )
 
 
+def channel(s: Situation, brief: str, options: Sequence[menu.Option]) -> ev.LMRequest:
+    """The noisy channel (``--lm channel``): the moment scored as the words after each move (how well each move
+    explains the moment); a neutral lead-in would shift every move's score alike, so none is asked."""
+    lists = [
+        (
+            {"role": "system", "content": dec.SYSTEM},
+            {"role": "user", "content": f"The next phrase made this move: {dec.describe(o)}. What was the moment?"},
+            {"role": "assistant", "content": "The moment:"},
+        )
+        for o in options
+    ]
+    moment = ballot(s, brief, options, calibrate=False).context
+    return ev.LMRequest(
+        request_id="bench",
+        purpose="bench",
+        messages=lists[0],
+        variants=tuple(lists[1:]),
+        continuations=(f" {moment}",),
+        max_tokens=1,
+        temperature=0.0,
+        best_effort=True,
+    )
+
+
 class LMAnswers:
     """Every situation's ballot scored once per brief, through the scenario's router (as the brain's are). The
     content-free prior is measured on the first ballot and kept, as the brain keeps it per menu size. Scores are
@@ -180,6 +206,7 @@ class LMAnswers:
         self.stored: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
         self.answers: dict[tuple[int, str], tuple[choice.Ballot, ev.LMResponse]] = {}
         self.clozes: dict[tuple[int, str], tuple[choice.cloze.Cloze, ev.LMResponse]] = {}
+        self.channels: dict[tuple[int, str], list[float]] = {}
         self.prior: tuple[float, ...] = ()
         self.seconds: list[float] = []
 
@@ -190,6 +217,9 @@ class LMAnswers:
                     if ways == "icl":
                         for how in ICL:
                             await self.collect_cloze(session, s, brief, how)
+                        continue
+                    if ways == "channel":
+                        await self.collect_channel(session, s, brief)
                         continue
                     if ways != "labels":
                         await self.collect_cloze(session, s, brief)
@@ -224,8 +254,23 @@ class LMAnswers:
         answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
         self.clozes[s.index, brief, how] = (c, answer)
 
+    async def collect_channel(self, session, s: Situation, brief: str) -> None:
+        sent = channel(s, brief, shown(s))
+        key = json.dumps([[sent.messages, *sent.variants], sent.continuations])
+        if key not in self.stored:
+            got = await session.send(sent, timeout=600.0)
+            if isinstance(got, ev.LMFailed):
+                raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+            self.stored[key] = list(got.scores)
+            self.cache.write_text(json.dumps(self.stored))
+        moment = sent.continuations[0]
+        self.channels[s.index, brief] = [scores[moment] for scores in self.stored[key]]
+
     def picker(self, how: str) -> Pick:
         def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
+            if how == "channel":
+                explained = self.channels[s.index, brief]
+                return max(range(len(options)), key=lambda i: explained[i])
             if how in ICL:
                 c, answer = self.clozes[s.index, brief, how]
                 return choice.cloze.decide(c, answer, 0.0, random.Random(0)).index
@@ -285,7 +330,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
     parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
-    parser.add_argument("--lm", choices=("labels", "cloze", "both", "icl"), default="labels", help="which LM ways")
+    ways = ("labels", "cloze", "both", "icl", "channel")
+    parser.add_argument("--lm", choices=ways, default="labels", help="which LM ways to ask")
     parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
     parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
     args = parser.parse_args()
@@ -310,7 +356,7 @@ def main() -> int:
         trio.run(lm.collect, scenario, situations, args.lm)
         labels = ("greedy", "orders", "calibrated, one order", "calibrated") if args.lm in ("labels", "both") else ()
         clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.lm in ("cloze", "both") else ()
-        hows = (*labels, *clozes, *(ICL if args.lm == "icl" else ()))
+        hows = (*labels, *clozes, *(ICL if args.lm == "icl" else ()), *(("channel",) if args.lm == "channel" else ()))
         brains += [(f"LM {how}", lm.picker(how)) for how in hows]
     print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
     header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)

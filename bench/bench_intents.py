@@ -97,7 +97,9 @@ def cloze_readings(text: str, answer: ev.LMResponse, out: dict[str, list[Reading
     out["cloze+code"].append(reading.combine(lex, kinds, among) if among else lex)
 
 
-async def lm_readings(rows: list[Row], cache: Path | None, ways: str) -> dict[str, list[Reading]]:
+async def lm_readings(
+    rows: list[Row], cache: Path | None, ways: str, channels: tuple[str, ...] = tuple(CHANNELS)
+) -> dict[str, list[Reading]]:
     """Per LM way, the reading of every phrase (the embedded model, patient: a loaded machine is slow). With
     ``cache``, the model's answers are kept there (JSON lines) and a run picks up where one stopped."""
     scenario = scenarios.parse(
@@ -110,7 +112,7 @@ async def lm_readings(rows: list[Row], cache: Path | None, ways: str) -> dict[st
     if ways == "icl":
         out |= {"LM in-context cloze raw": [], "LM in-context cloze": []}
     if ways == "channel":
-        out |= {way: [] for way in CHANNELS}
+        out |= {way: [] for way in channels}
     kept: dict[str, list] = {}
     if cache is not None and cache.exists():
         kept = {d["key"]: d["scores"] for d in map(json.loads, cache.read_text().splitlines())}
@@ -142,7 +144,8 @@ async def lm_readings(rows: list[Row], cache: Path | None, ways: str) -> dict[st
                 out["LM in-context cloze raw"].append(Reading(text, (Intent(KINDS[raw], 1.0),), "lm"))
                 out["LM in-context cloze"].append(Reading(text, (Intent(KINDS[whole.index], 1.0),), "lm"))
             if ways == "channel":
-                for way, (cues, shots) in CHANNELS.items():
+                for way in channels:
+                    cues, shots = CHANNELS[way]
                     leads = [channel.lead_in(kind, cues, shots) for kind in KINDS]
                     asked = await scored(session, channel.channel_request(text, leads, key := f"{way}:{text}"), key)
                     probs = channel.channel_distribution(text, asked.scores)
@@ -190,6 +193,8 @@ def main() -> None:
     parser.add_argument("--every", type=int, default=1, help="only every N-th phrase (a loaded machine is slow)")
     parser.add_argument("--lm", choices=("labels", "cloze", "both", "icl", "channel"), default="both",
                         help="which LM ways to ask")  # fmt: skip
+    parser.add_argument("--channel", action="append", choices=[w.removeprefix("LM ") for w in CHANNELS],
+                        help="with --lm channel: only these lead-ins (repeat; default all)")  # fmt: skip
     args = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(40))
     indices = [i for i in range(len(PHRASES)) if i % args.every == 0]
@@ -204,7 +209,8 @@ def main() -> None:
         "code": [lexical(t) for t, _, _ in rows],
     }
     if not args.no_lm:
-        ways.update(trio.run(lm_readings, rows, args.cache, args.lm))
+        channels = tuple(f"LM {c}" for c in args.channel) if args.channel else tuple(CHANNELS)
+        ways.update(trio.run(lm_readings, rows, args.cache, args.lm, channels))
     console = Console(width=170)
     title = f"words → intents: {len(rows)} of {len(PHRASES)} phrases, top intent right (target ≥ 80 %, ≥ keywords + 15)"
     table = Table(title=title)
