@@ -1,11 +1,13 @@
 """How fast does a set render offline, and what does a bar cost? The 60-minute autopilot set (``run --fast
 --no-audio --no-report``, seed 1) by this code and by the code of 5d6d18b (a ``git worktree`` of that commit,
-with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, CPU time and
-peak RSS of the set's process. Then the 8-minute default set's cost per bar as its streamer pays it (render,
-hearing, the bar's checksum, its 16-bit samples): median, mean, p99 and the cold first bar, timed over the set's
-logged plans.
+with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, CPU time (the
+set's process and its render worker) and the peak RSS of each process and their sum (each process's own peak, as
+``run`` prints it: ``wait4`` of the set only gives the largest in its tree). Then the 8-minute default set's cost
+per bar as its streamer pays it (render, hearing, the bar's checksum, its 16-bit samples): median, mean, p99 and
+the cold first bar, timed over the set's logged plans (``--no-per-bar`` skips it).
 
     .venv/bin/python bench/bench_offline.py [--rounds 3] [--minutes 60] [--before 5d6d18b] [--default-log LOG]
+        [--no-per-bar]
 
 Both trees are byte-compiled first (as an installed package is). The machine is shared: the load average is printed
 beside the figures, and the ratio of each interleaved pair is the figure to compare. Without ``--default-log`` the
@@ -16,12 +18,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 from rich.console import Console
 from rich.table import Table
@@ -30,25 +34,48 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def run_set(tree: Path, minutes: float, out: Path) -> tuple[float, float, float]:
-    """One set played by the code in ``tree``: (wall seconds, CPU seconds, peak RSS in MB) of its process. On a
-    shared machine the CPU time (user + system) moves less with the load than the wall time does."""
+class Run(NamedTuple):
+    code: str
+    wall: float
+    cpu: float
+    """Seconds, the set's process and the processes it waited for (its render worker)."""
+    rss: float
+    """MB: the set's process's own peak."""
+    worker_cpu: float = 0.0
+    worker_rss: float = 0.0
+    """MB; 0 when the set rendered in its own process."""
+
+
+PROCESSES = re.compile(r"^processes +this one ([\d.]+) s CPU, peak RSS (\d+) MB(?:; render worker ([\d.]+) s CPU, "
+                       r"peak RSS (\d+) MB)?", re.M)  # fmt: skip
+
+
+def run_set(tree: Path, minutes: float, out: Path, name: str) -> Run:
+    """One set played by the code in ``tree``: wall and CPU seconds, each process's peak RSS. On a shared machine
+    the CPU time (user + system) moves less with the load than the wall time does."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tree / "scenarios" / "autopilot.toml")]
     argv += ["--minutes", f"{minutes:g}", "--fast", "--no-audio", "--quiet", "--seed", "1", "--out", str(out)]
     if "--no-report" in (tree / "bergain_actors" / "cli.py").read_text():
         argv.append("--no-report")  # 5d6d18b had no report to skip
     env = {**os.environ, "PYTHONPATH": str(tree)}
     started = time.perf_counter()
-    child = subprocess.Popen(argv, cwd=tree, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    err = child.stderr.read().decode(errors="replace") if child.stderr else ""
+    with tempfile.TemporaryFile() as said, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(argv, cwd=tree, env=env, stdout=said, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - started
+        said.seek(0)
+        err.seek(0)
+        printed, errors = said.read().decode(errors="replace"), err.read().decode(errors="replace")
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
-        raise SystemExit(f"the set by {tree} failed ({child.returncode}): {err[-1500:]}")
+        raise SystemExit(f"the set by {tree} failed ({child.returncode}): {errors[-1500:]}")
     for path in out.iterdir():  # a 60-minute WAV is 635 MB: keep the disk free between runs
         path.unlink()
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    own = PROCESSES.search(printed)
+    if own is None:  # code from before the line (one process: wait4 measured it)
+        return Run(name, wall, cpu, rss)
+    return Run(name, wall, cpu, float(own[2]), float(own[3] or 0.0), float(own[4] or 0.0))
 
 
 def compiled(tree: Path) -> None:
@@ -68,11 +95,11 @@ def per_bar(log: Path) -> dict[str, float]:
     """Every bar of a logged set rendered, heard, checksummed and made 16-bit for the WAV as the streamer does, in
     a renderer of its own (no copies made by an earlier one): ms per bar."""
     from bergain_actors import replay
-    from bergain_actors.actors.streamer.sinks import pcm16
     from bergain_actors.core.log import LogReader
     from bergain_actors.music.fingerprint import bar_checksum
     from bergain_actors.music.hearing import hear
     from bergain_actors.music.pack import index_pack
+    from bergain_actors.music.pcm import pcm16
     from bergain_actors.music.render import Renderer, forget_copies
 
     scenario = replay.scenario_of(LogReader(log))
@@ -116,6 +143,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=60.0)
     parser.add_argument("--before", default="5d6d18b", help="the commit to compare with")
     parser.add_argument("--default-log", type=Path, help="a logged 8-minute default set (else one is played)")
+    parser.add_argument("--no-per-bar", action="store_true", help="only the interleaved sets")
     args = parser.parse_args()
     console = Console(width=140)
     seconds = args.minutes * 60
@@ -128,22 +156,28 @@ def main() -> None:
         out.mkdir()
         try:
             load_before = load()
-            runs: list[tuple[str, float, float, float]] = []
+            runs: list[Run] = []
             for _ in range(args.rounds):
                 for name, tree in ((args.before, before), ("this code", ROOT)):
-                    runs.append((name, *run_set(tree, args.minutes, out)))
+                    runs.append(run_set(tree, args.minutes, out, name))
             load_after = load()
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
         title = f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} interleaved rounds"
         table = Table(title=f"{title}, both byte-compiled; load {load_before} before, {load_after} after")
-        for column in ("round", "code", "wall s", "× real time", "CPU s", "peak RSS MB", "this / before (wall)"):
+        columns = ("round", "code", "wall s", "× real time", "CPU s (all)", "worker CPU s", "peak RSS MB: set",
+                   "worker", "sum", "this / before (wall)")  # fmt: skip
+        for column in columns:
             table.add_column(column, justify="right")
-        for i in range(0, len(runs), 2):
-            (a, wa, ca, ra), (b, wb, cb, rb) = runs[i], runs[i + 1]
-            table.add_row(str(i // 2 + 1), a, f"{wa:.2f}", f"{seconds / wa:.0f}", f"{ca:.2f}", f"{ra:.0f}", "")
-            table.add_row("", b, f"{wb:.2f}", f"{seconds / wb:.0f}", f"{cb:.2f}", f"{rb:.0f}", f"{wb / wa:.2f}")
+        for i, run in enumerate(runs):
+            worker = (f"{run.worker_cpu:.2f}", f"{run.worker_rss:.0f}") if run.worker_rss else ("-", "-")
+            ratio = f"{run.wall / runs[i - 1].wall:.2f}" if i % 2 else ""
+            table.add_row(str(i // 2 + 1) if i % 2 == 0 else "", run.code, f"{run.wall:.2f}",
+                          f"{seconds / run.wall:.0f}", f"{run.cpu:.2f}", worker[0], f"{run.rss:.0f}", worker[1],
+                          f"{run.rss + run.worker_rss:.0f}", ratio)  # fmt: skip
         console.print(table)
+        if args.no_per_bar:
+            return
         log = args.default_log or default_set(out)
         costs = per_bar(log)
         console.print(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -33,6 +34,8 @@ from bergain_actors.display.narrate import Narrator
 from bergain_actors.outputs import OutputRefused, check_output, replacing, write_atomically
 
 if TYPE_CHECKING:
+    from bergain_actors.actors.streamer.render_worker import RenderWorker
+    from bergain_actors.core.scenario import Scenario
     from bergain_actors.performance import SetResult
     from bergain_actors.replay import Verdict
     from bergain_actors.service.frontend import HttpFrontend
@@ -311,10 +314,6 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
-    from bergain_actors.actors.streamer.devices import NoDevice
-    from bergain_actors.actors.streamer.sinks import DeviceSink, raise_set_priority
-    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
-
     scenario, text = load_scenario(args)
     check_folder(args.out)
     if args.dry_run:
@@ -322,6 +321,27 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
+    worker: RenderWorker | bool = True  # perform starts one if the set is rendered offline
+    if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
+        from bergain_actors.actors.streamer.render_worker import RenderWorker
+
+        early = RenderWorker.start(scenario.path(scenario.sample_pack).resolve(), scenario.sample_rate,
+                                   scenario.bpm, scenario.beats_per_bar)  # fmt: skip
+        worker = early if not isinstance(early, str) else True
+    try:
+        return _run(args, stdio, scenario, text, worker)
+    finally:
+        if not isinstance(worker, bool):
+            worker.close()  # perform closed it already, unless the set never started
+
+
+def _run(
+    args: argparse.Namespace, stdio: StdioFrontend | None, scenario: Scenario, text: str, worker: RenderWorker | bool
+) -> int:
+    from bergain_actors.actors.streamer.devices import NoDevice
+    from bergain_actors.actors.streamer.sinks import DeviceSink, raise_set_priority
+    from bergain_actors.performance import choose_sink, perform, set_paths, stopped, terminated
+
     http = http_frontend(args.http, args.token_env) if args.http else None
     log_path, wav_path = set_paths(scenario, args.out)
     try:
@@ -359,6 +379,7 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
             controls=controls,
             beside=http,
             signals=True,
+            render_worker=worker,
         )
 
     started = time.perf_counter()
@@ -387,10 +408,22 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
     print("\n".join(result.summary.lines()))
     speed = played / max(wall, 1e-9)
     print(f"time         {wall:.2f} s wall for {played / 60:.1f} min of music ({speed:.0f}× real time)")
+    print(f"processes    {processes(result)}")
     print(f"log          {log_path}\nwav          {wav_path}")
     if not args.no_report:
         print(f"report       {_report(log_path, None)}")
     return OK
+
+
+def processes(result: SetResult) -> str:
+    """CPU time and peak RSS of this process and of the render worker, each measured apart (a tree's peak RSS,
+    as ``wait4`` reports it, is only its largest process's)."""
+
+    def used(usage: resource.struct_rusage) -> str:
+        return f"{usage.ru_utime + usage.ru_stime:.2f} s CPU, peak RSS {usage.ru_maxrss / 1024:.0f} MB"
+
+    line = f"this one {used(resource.getrusage(resource.RUSAGE_SELF))}"
+    return line if result.render_worker is None else f"{line}; render worker {used(result.render_worker)}"
 
 
 def http_frontend(address: str, token_env: str | None, default_host: str = "127.0.0.1") -> HttpFrontend:

@@ -6,6 +6,7 @@ This is where the world meets the core: file paths, the audio device, the wall c
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import time
 from collections.abc import Awaitable, Callable
@@ -19,6 +20,7 @@ import trio
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
+from bergain_actors.actors.streamer.render_worker import RenderWorker
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavBehind, WavWriter
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
@@ -81,6 +83,8 @@ class SetResult:
     audio: str
     interrupted: bool = False
     events: list[ev.Event] = field(default_factory=list)
+    render_worker: resource.struct_rusage | None = None
+    """What the render worker process used (CPU time, peak RSS), when the set rendered in one."""
 
 
 class Beside(Protocol):
@@ -133,6 +137,16 @@ def stopped(exc: BaseException) -> bool:
     return isinstance(exc, KeyboardInterrupt | trio.Cancelled)
 
 
+def start_render_worker(scenario: Scenario) -> RenderWorker | None:
+    """The child process an offline set renders in, or None (then it renders in its own; said in the log)."""
+    root = scenario.path(scenario.sample_pack).resolve()
+    worker = RenderWorker.start(root, scenario.sample_rate, scenario.bpm, scenario.beats_per_bar)
+    if isinstance(worker, str):
+        log.info("rendering in the set's process", why=worker)
+        return None
+    return worker
+
+
 def set_paths(scenario: Scenario, out_dir: Path | None, stamp: str | None = None) -> tuple[Path, Path]:
     folder = (out_dir if out_dir is not None else scenario.path(scenario.log_dir)).resolve()
     stem = f"{_slug(scenario.name)}-{stamp or time.strftime('%Y%m%d-%H%M%S')}-seed{scenario.seed}"
@@ -174,12 +188,14 @@ async def perform(
     controls: Callable[[Desk], Awaitable[None]] | None = None,
     beside: Beside | None = None,
     signals: bool = False,
+    render_worker: RenderWorker | bool = False,
 ) -> SetResult:
     """Play one set to its end (or until cancelled / interrupted); the log and WAV are closed properly either way.
     ``signals`` (main thread only): Ctrl-C and SIGTERM stop the set at its tasks' next checkpoints, never in the
     middle of a cascade, so the log, the actors and the WAV all stop after the same event. ``beside`` (the HTTP
     API) serves from before the first bar until its clients have been told the set ended (at most ``LINGER_S``
-    after ``SetEnded``): nothing it is asked after the end is logged."""
+    after ``SetEnded``): nothing it is asked after the end is logged. ``render_worker`` (True, or one started early):
+    a set that is not paced by a clock renders in a child process beside this one (``streamer.render_worker``)."""
     pack = load_pack(scenario)
     key = scenario.key or DEFAULT_KEY
     unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
@@ -217,10 +233,22 @@ async def perform(
         base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
+    early = render_worker if isinstance(render_worker, RenderWorker) else None
+    if render_worker and not sink.live and set_ctx.link is None:
+        set_ctx.render_worker = early or start_render_worker(scenario)
+        if set_ctx.render_worker is not None:
+            set_ctx.render_worker.pack_hash = pack.content_hash
+    elif early is not None:
+        early.close()
     try:
-        set_ctx.wav = WavBehind(WavWriter(wav_path, scenario.sample_rate))
+        wav = WavWriter(wav_path, scenario.sample_rate)
+        # With a render worker this thread has time to write the WAV itself: a thread of its own would take the GIL
+        # from it at every bar (measured: 0.2-0.4 s less CPU and wall over the 60-minute autopilot set without it).
+        set_ctx.wav = wav if set_ctx.render_worker is not None else WavBehind(wav)
     except SetCannotContinue:
         writer.close()
+        if set_ctx.render_worker is not None:
+            set_ctx.render_worker.close()
         raise
     bus = Bus(writer)
     summary = Summary()
@@ -286,6 +314,9 @@ async def perform(
             surface.close()
         supervisor.close()
         sink.close()
+        if set_ctx.render_worker is not None:
+            set_ctx.render_worker.close()
+            result.render_worker = set_ctx.render_worker.usage
         if set_ctx.link is not None:
             set_ctx.link.leave()
         set_ctx.wav.close()

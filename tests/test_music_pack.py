@@ -204,3 +204,15 @@ def test_synth_command_line_needs_an_out_dir(capsys: pytest.CaptureFixture[str])
 
     assert main([]) == 2
     assert "usage" in capsys.readouterr().err
+
+
+def test_unmeasured_pack_has_the_same_audio_and_hash(shipped: SamplePack) -> None:
+    """The render worker's pack: the same samples, bytes and hash as the set's, without pitch, peak or RMS."""
+    bare = index_pack(shipped.root, shipped.sample_rate, measure=False)
+    assert bare.content_hash == shipped.content_hash and bare.samples.keys() == shipped.samples.keys()
+    for rel, sample in shipped.samples.items():
+        other = bare.samples[rel]
+        assert other.data.tobytes() == sample.data.tobytes()
+        assert (other.is_loop, other.bpm, other.bars) == (sample.is_loop, sample.bpm, sample.bars)
+        assert other.pitches == () and other.peak == 0.0
+    assert any(sample.pitches for sample in shipped.samples.values())

@@ -307,6 +307,14 @@ class AudioDeviceChanged(Event, frozen=True):
     reason: str = ""
 
 
+class RenderWorkerLost(Event, frozen=True):
+    """Streamer → log, console: the render worker process (offline sets) failed before bar ``bar`` (``reason``);
+    the streamer renders in the set's process from that bar on, the same bytes (it renders the bars before it again
+    first)."""
+
+    reason: str
+
+
 class LinkBeat(Event, frozen=True):
     """Streamer → conductor, log: where bar ``bar`` starts on the Ableton Link session's timeline (an input from
     outside: the Conductor takes ``tempo`` for the bars it plans next, so a replay follows the same tempo)."""
@@ -685,6 +693,7 @@ AnyEvent = (
     | LatePlan
     | AudioUnderflow
     | AudioDeviceChanged
+    | RenderWorkerLost
     | LinkBeat
     | AudioStarted
     | LMRequest

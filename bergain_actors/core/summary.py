@@ -120,6 +120,8 @@ class Summary:
                 self.link_shifts += abs(event.shift_ms) >= 1.0
             case ev.AudioDeviceChanged():
                 self.device_losses.append(f"bar {event.bar}: {event.device} {event.status} ({event.reason})")
+            case ev.RenderWorkerLost():
+                self.device_losses.append(f"bar {event.bar}: render worker lost ({event.reason}), rendered in-process")
             case ev.LatePlan():
                 self.late_plans += 1
             case ev.Directive():

@@ -274,8 +274,11 @@ def _audio_files(root: Path) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
-def index_pack(root: Path, sample_rate: int = 44100, warn: Callable[[str], None] | None = None) -> SamplePack:
-    """Scan `root` recursively, classify and decode every audio file; skip (and warn about) unreadable ones."""
+def index_pack(
+    root: Path, sample_rate: int = 44100, warn: Callable[[str], None] | None = None, measure: bool = True
+) -> SamplePack:
+    """Scan `root` recursively, classify and decode every audio file; skip (and warn about) unreadable ones.
+    ``measure=False`` leaves out what only a decision needs (pitch, peak, RMS): a renderer needs the audio alone."""
     root = Path(root)
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=3))
     if not root.is_dir():
@@ -296,8 +299,8 @@ def index_pack(root: Path, sample_rate: int = 44100, warn: Callable[[str], None]
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
-        flat = data.reshape(-1).astype(np.float64)
-        pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate)
+        flat = data.reshape(-1).astype(np.float64) if measure else np.zeros(1)
+        pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate) if measure else ((), "")
         samples[rel] = Sample(
             id=rel,
             role=role,

@@ -240,6 +240,43 @@ class Limiter:
         return np.maximum.reduceat(flat, np.arange(0, 2 * nb * self.block, 2 * self.block)).astype(np.float64)
 
 
+class Mastering:
+    """The end of the master bus: the limiter (its state carried from bar to bar) and what each bar measured. Apart
+    from the mix, so that an offline set's process masters bar N while its render worker mixes bar N+1."""
+
+    def __init__(self, sample_rate: int) -> None:
+        self.limiter = Limiter(sample_rate)
+        self.engaged_frames = 0
+        """Frames, over the whole set so far, where the limiter reduced gain."""
+
+    def finish(self, out: np.ndarray, bar: int, skipped_layers: int, skipped_hits: int) -> RenderStats:
+        """Limit bar ``bar`` (``out``, as mixed) in place; what it measured."""
+        flat = out.reshape(-1)
+        peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
+        if not math.isfinite(peak):
+            np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
+            peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
+        reduction, limited, peak = self.limiter.process(out, peak)
+        self.engaged_frames += limited
+        clipped = 0
+        if peak > 1.0:
+            clipped = int(np.count_nonzero(np.abs(flat) > 1.0))
+            np.clip(out, -1.0, 1.0, out=out)
+            peak = 1.0
+        rms = math.sqrt(float(np.dot(flat, flat)) / flat.size) if flat.size else 0.0
+        return RenderStats(
+            bar=bar,
+            frames=out.shape[0],
+            peak=peak,
+            rms=rms,
+            gain_reduction_db=reduction,
+            limited_frames=limited,
+            clipped_samples=clipped,
+            skipped_layers=skipped_layers,
+            skipped_hits=skipped_hits,
+        )
+
+
 class _Grid:
     """Where the ticks of a bar fall, in frames from its first frame, for one tempo and one fractional start. Bars
     that start alike share one (at 128 BPM there are two: every other bar starts half a frame in), so a tick's
@@ -310,10 +347,10 @@ class Renderer:
         self.master = master
         self.trims = trims
         """Linear gain per role on top of the fader (the house mix)."""
-        self.limiter = Limiter(sample_rate)
-        self.limiter_engaged_frames = 0
-        """Frames, over the whole set so far, where the limiter reduced gain."""
+        self.mastering = Mastering(sample_rate)
         self.last_stats: RenderStats | None = None
+        self.last_skipped = (0, 0)
+        """Layers and hits the last bar skipped (``RenderStats``), for a bar rendered unmastered."""
         self._frames = 0
         """Whole frames rendered so far; the next bar starts ``self._frac`` of a frame later."""
         self._frac = Fraction(0)
@@ -349,6 +386,15 @@ class Renderer:
         """Stretched, widened, reverberated, filtered copies of samples, and spectra."""
 
     @property
+    def limiter(self) -> Limiter:
+        return self.mastering.limiter
+
+    @property
+    def limiter_engaged_frames(self) -> int:
+        """Frames, over the whole set so far, where the limiter reduced gain."""
+        return self.mastering.engaged_frames
+
+    @property
     def copies_made(self) -> int:
         """Cached copies made so far (stretched, spread, filtered, spectra): each is a one-off cost of a bar."""
         return self._copies.made
@@ -365,8 +411,10 @@ class Renderer:
         """Exact frame position where the next bar starts."""
         return self._frames + self._frac
 
-    def render(self, plan: BarPlan) -> np.ndarray:
-        """The next bar of the set: float32 (frames, 2), peak <= 1."""
+    def render(self, plan: BarPlan, into: np.ndarray | None = None, master: bool = True) -> np.ndarray:
+        """The next bar of the set: float32 (frames, 2), peak <= 1; in the first frames of ``into`` when given (the
+        render worker's shared memory), which must be long enough. ``master=False`` leaves it as mixed, for a
+        ``Mastering`` of the caller's (``last_stats`` is None then)."""
         grid = self._grid((plan.bpm, plan.beats_per_bar), self._frac)
         n = grid.n
         self._frames, self._frac = self._frames + n, grid.after
@@ -404,38 +452,17 @@ class Renderer:
                 _silence(self._feed[head + n : written])
                 self.delay.rest()
                 self._sending = None
-        out = self._acc[head : head + n].copy()
+        if into is not None and into.shape[0] < n:
+            raise ValueError(f"bar {plan.bar} has {n} frames, more than the {into.shape[0]} it is to be rendered into")
+        out = self._acc[head : head + n].copy() if into is None else into[:n]
+        if into is not None:
+            out[...] = self._acc[head : head + n]
         _silence(self._acc[head : head + n])
         self._head = head + n
         self._end = max(self._end, self._head)
-        self.last_stats = self._finish(out, plan.bar, skipped_layers, skipped_hits)
+        self.last_skipped = (skipped_layers, skipped_hits)
+        self.last_stats = self.mastering.finish(out, plan.bar, skipped_layers, skipped_hits) if master else None
         return out
-
-    def _finish(self, out: np.ndarray, bar: int, skipped_layers: int, skipped_hits: int) -> RenderStats:
-        flat = out.reshape(-1)
-        peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
-        if not math.isfinite(peak):
-            np.nan_to_num(out, copy=False, nan=0.0, posinf=1.0, neginf=-1.0)
-            peak = max(float(flat.max(initial=0.0)), -float(flat.min(initial=0.0)))
-        reduction, limited, peak = self.limiter.process(out, peak)
-        self.limiter_engaged_frames += limited
-        clipped = 0
-        if peak > 1.0:
-            clipped = int(np.count_nonzero(np.abs(flat) > 1.0))
-            np.clip(out, -1.0, 1.0, out=out)
-            peak = 1.0
-        rms = math.sqrt(float(np.dot(flat, flat)) / flat.size) if flat.size else 0.0
-        return RenderStats(
-            bar=bar,
-            frames=out.shape[0],
-            peak=peak,
-            rms=rms,
-            gain_reduction_db=reduction,
-            limited_frames=limited,
-            clipped_samples=clipped,
-            skipped_layers=skipped_layers,
-            skipped_hits=skipped_hits,
-        )
 
     def _tempo(self, bpm: float, beats_per_bar: int) -> tuple[Fraction, Fraction]:
         """(exact bpm, exact bar length in frames), for a new grid."""

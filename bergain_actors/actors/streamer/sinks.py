@@ -24,6 +24,7 @@ import trio
 
 from bergain_actors.actors.streamer.device_worker import HEADER, take_nice
 from bergain_actors.core.fatal import SetCannotContinue
+from bergain_actors.music.pcm import pcm16
 
 log = structlog.get_logger("streamer")
 
@@ -73,6 +74,9 @@ class WavWriter:
     close the file is cut back to the last whole bar, which frees room for the log's last records and leaves a WAV
     every reader accepts."""
 
+    failure: Exception | None = None
+    """Always None: a write the disk refuses raises at once (``WavBehind`` keeps it for later)."""
+
     def __init__(self, path: Path, sample_rate: int) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
@@ -92,15 +96,16 @@ class WavWriter:
         self._whole = WAV_HEADER_BYTES
 
     def write(self, audio: np.ndarray) -> None:
-        samples = pcm16(audio)
+        """One bar: float frames, or their 16-bit samples already made (``pcm16``)."""
+        samples = (audio if audio.dtype == np.dtype("<i2") else pcm16(audio)).data.cast("B")
         try:
-            _write_all(self._fd, samples.data.cast("B"))
+            _write_all(self._fd, samples)
             self._whole += samples.nbytes
             _count_bytes(self._fd, self._whole)
         except OSError as exc:
             self._torn = True
             raise SetCannotContinue(f"cannot write the WAV {self.path}: {exc.strerror}") from None
-        self.frames += len(audio)
+        self.frames += samples.nbytes // 4
 
     def close(self) -> None:
         if self._fd < 0:
@@ -169,18 +174,6 @@ def wav_header(sample_rate: int, data_bytes: int) -> bytes:
         + b"data"
         + (struct.pack("<I", data_bytes))
     )
-
-
-def pcm16(audio: np.ndarray) -> np.ndarray:
-    """``audio`` (float, full scale 1.0) as the little-endian 16-bit samples libsndfile writes for it (its clipping
-    conversion: scaled to 32 bits, rounded to the nearest, half to even, then the top 16 bits kept, which rounds
-    down; tests/test_wav_writer.py holds the two to the same bytes). Every step is exact in float32."""
-    scaled = np.multiply(audio, np.float32(2.0**31), dtype=np.float32)
-    np.rint(scaled, out=scaled)
-    scaled *= np.float32(2.0**-16)
-    np.floor(scaled, out=scaled)
-    np.clip(scaled, -32768.0, 32767.0, out=scaled)
-    return scaled.astype("<i2")
 
 
 def _write_all(fd: int, data: bytes | memoryview) -> None:

@@ -9,6 +9,11 @@ On a device or for Live (``Sink.ahead``), bar N+1 renders in a worker thread whi
 plan is there), so a bar slow to render (a new section's cold loops, a starved machine) costs none of the device's
 margin: when the device asks for N+1 it is handed over at once. The renderer still renders every bar once, in
 order: the same bytes.
+
+Offline with a render worker (``render_worker``: ``run --fast``), the renderer is in a child process: each plan is
+sent to it as soon as it is there (a few bars ahead), and the bars come back in order, so it renders the next bars
+while this process's actors work on this one. Once sent, a bar's plan is final (another plan for it is a
+``LatePlan``). A worker that fails is replaced by a renderer in this process (``RenderWorkerLost``), the same bytes.
 """
 
 from __future__ import annotations
@@ -20,20 +25,28 @@ import numpy as np
 import trio
 
 from bergain_actors.actors.streamer.link_session import LinkTimeline
+from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost, plan_of
 from bergain_actors.actors.streamer.sinks import OfflineSink, Played, Sink
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
+from bergain_actors.music.pcm import pcm16
 from bergain_actors.music.plan import BarPlan
-from bergain_actors.music.render import Renderer, RenderStats
+from bergain_actors.music.render import Mastering, Renderer, RenderStats
 
 
 class StreamerState:
     """What survives a restart of the streamer: the queue of plans and where playback is."""
 
-    def __init__(self, renderer: Renderer) -> None:
+    def __init__(self, renderer: Renderer | None, worker: RenderWorker | None, sample_rate: int) -> None:
         self.renderer = renderer
+        """None while the render worker renders."""
+        self.worker = worker
+        self.mastering = Mastering(sample_rate)
+        """The end of the master bus for the bars the worker mixes (the renderer has its own)."""
+        self.asked: list[bytes] = []
+        """What the worker was asked to render, bar by bar from the first (a few kB a bar): renders them again."""
         self.pending: dict[int, ev.BarPlanned] = {}
         self.next_bar = 0
         self.last: ev.BarPlanned | None = None
@@ -62,6 +75,9 @@ class Rendered(msgspec.Struct, frozen=True):
     stats: RenderStats | None
     out: np.ndarray
     """What the sink plays: the audio, placed on the Link session's phase with ``[link]`` on."""
+    checksum: int
+    pcm: np.ndarray | None = None
+    """The WAV's 16-bit samples, made now of audio the render worker's next bars will overwrite."""
 
 
 class AudioStreamer(Actor):
@@ -72,14 +88,19 @@ class AudioStreamer(Actor):
     def __init__(self, ctx: ActorContext, config: Any) -> None:
         super().__init__(ctx, config)
         durable = ctx.set.durable
+        self.sink: Sink = ctx.set.sink or OfflineSink()
         if "streamer" not in durable:
-            renderer = Renderer(ctx.set.pack, ctx.scenario.sample_rate)
-            renderer.prepare(ctx.scenario.bpm, ctx.scenario.beats_per_bar)
-            durable["streamer"] = StreamerState(renderer)
+            worker = ctx.set.render_worker if not self.sink.live and not ctx.set.link else None
+            rate = ctx.scenario.sample_rate
+            durable["streamer"] = StreamerState(None if worker else self._renderer(), worker, rate)
             durable["streamer"].tempos.add((ctx.scenario.bpm, ctx.scenario.beats_per_bar))
         self.state: StreamerState = durable["streamer"]
-        self.sink: Sink = ctx.set.sink or OfflineSink()
         self._arrived = trio.Event()
+
+    def _renderer(self) -> Renderer:
+        renderer = Renderer(self.ctx.set.pack, self.ctx.scenario.sample_rate)
+        renderer.prepare(self.ctx.scenario.bpm, self.ctx.scenario.beats_per_bar)
+        return renderer
 
     def handle(self, event: ev.Event) -> None:
         if isinstance(event, ev.StopPlanned):
@@ -88,22 +109,24 @@ class AudioStreamer(Actor):
         if not isinstance(event, ev.BarPlanned):
             return
         bar = event.plan.bar
-        if bar < self.state.next_bar:
+        if bar < max(self.state.next_bar, len(self.state.asked)):
             self.ctx.emit(ev.LatePlan(bar=bar, cause=event.seq))
             return
         self.state.pending[bar] = event
         self._arrived.set()
 
-    async def _render(self, plan: BarPlan, in_thread: bool = False) -> np.ndarray:
+    async def _render(self, plan: BarPlan, in_thread: bool = False) -> tuple[np.ndarray, RenderStats | None]:
         """Render a bar; ahead of time or the first bar at a new tempo in a worker thread, because stretching its
         loops to the tempo takes a bar's length or more on a loaded machine, and the set's other actors (Live's
         beat, clips to fire, the device's next bar) must not wait on it. The result is the same bytes either way."""
         state = self.state
+        renderer = state.renderer
+        assert renderer is not None
         if (plan.bpm, plan.beats_per_bar) in state.tempos and not in_thread:
-            return state.renderer.render(plan)
-        audio = await trio.to_thread.run_sync(state.renderer.render, plan)
+            return renderer.render(plan), renderer.last_stats
+        audio = await trio.to_thread.run_sync(renderer.render, plan)
         state.tempos.add((plan.bpm, plan.beats_per_bar))
-        return audio
+        return audio, renderer.last_stats
 
     async def run(self, inbox: Any) -> None:
         state = self.state
@@ -113,6 +136,7 @@ class AudioStreamer(Actor):
             bar = state.next_bar
             ready, state.ahead = state.ahead, None
             if ready is None or ready.bar != bar:
+                self._ask_worker(bar)
                 planned = state.pending.pop(bar, None)
                 lost = state.inflight == bar
                 if planned is None and not lost and (not self.sink.live or state.last is None):
@@ -138,13 +162,13 @@ class AudioStreamer(Actor):
                     peak=round(stats.peak, 6) if stats else 0.0,
                     rms=round(stats.rms, 6) if stats else 0.0,
                     gain_reduction_db=round(stats.gain_reduction_db, 3) if stats else 0.0,
-                    checksum=bar_checksum(ready.audio),
-                    heard=hear(ready.audio, state.renderer.sample_rate, ready.planned.plan.beats_per_bar),
+                    checksum=ready.checksum,
+                    heard=hear(ready.audio, self.ctx.scenario.sample_rate, ready.planned.plan.beats_per_bar),
                 )
             )
             if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
                 self.ctx.bus.write_through()
-                self.ctx.set.wav.write(ready.audio)
+                self.ctx.set.wav.write(ready.pcm if ready.pcm is not None else ready.audio)
             self._report(bar, played)
             if played.anchor_frame >= 0 and state.timeline is not None:
                 state.timeline.anchor(played.anchor_frame, played.anchor_us)
@@ -158,10 +182,50 @@ class AudioStreamer(Actor):
         plan = msgspec.structs.replace(planned.plan, bar=bar) if held else planned.plan
         tempo = self._link_tempo(plan.bpm) if self.ctx.set.link else plan.bpm
         plan = plan if tempo == plan.bpm else msgspec.structs.replace(plan, bpm=tempo)
-        audio = await self._render(plan, in_thread=ahead)
-        stats = self.state.renderer.last_stats
+        worker = self.state.worker
+        if worker is not None and held:  # the streamer restarted mid-bar: the worker rendered the bar's own plan
+            self._lose_worker(bar, "the streamer restarted mid-bar; its bar is held")
+        elif worker is not None and bar < len(self.state.asked):
+            try:
+                done = worker.take(bar)
+            except WorkerLost as lost:
+                self._lose_worker(bar, str(lost))
+            else:
+                audio = worker.slots.floats(bar, done.frames)
+                stats = self.state.mastering.finish(audio, bar, done.skipped_layers, done.skipped_hits)
+                return Rendered(bar, planned, held, audio, stats, audio, bar_checksum(audio), pcm16(audio))
+        audio, stats = await self._render(plan, in_thread=ahead)
         out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
-        return Rendered(bar, planned, held, audio, stats, out)
+        return Rendered(bar, planned, held, audio, stats, out, bar_checksum(audio))
+
+    def _ask_worker(self, bar: int) -> None:
+        """Send the render worker every plan there is for bars it has not been asked for, up to ``SLOTS`` bars from
+        ``bar`` (the bar to play next; the slot of a bar after those is still being read), in order."""
+        state, worker = self.state, self.state.worker
+        if worker is None:
+            return
+        asked = state.asked
+        while len(asked) < min(bar + worker.SLOTS, self._end()) and len(asked) in state.pending:
+            try:
+                asked.append(worker.send(len(asked), state.pending[len(asked)].plan))
+            except WorkerLost as lost:
+                self._lose_worker(bar, str(lost))
+                return
+
+    def _lose_worker(self, bar: int, reason: str) -> None:
+        """The worker is gone (or given up on) before ``bar``: render here from now on, the bars before ``bar``
+        rendered again first (unheard), so the renderer's state and the bytes are what the worker's would be."""
+        state = self.state
+        assert state.worker is not None
+        state.worker.kill()
+        state.worker = None
+        self.ctx.emit(ev.RenderWorkerLost(bar=bar, reason=reason))
+        self.ctx.log.warning("render worker lost: rendering in the set's process from here (same bytes)", bar=bar,
+                             reason=reason)  # fmt: skip
+        renderer = state.renderer = self._renderer()
+        for message in state.asked[:bar]:
+            renderer.render(plan_of(message))
+        state.asked = []
 
     async def _play(self, ready: Rendered) -> Played:
         """Hand ``ready`` to the sink; on a device (without Link, whose phase is read when a bar renders) render the
