@@ -12,10 +12,10 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
-import intent_channel as channel  # noqa: E402
-from intent_phrases import PHRASES, held_out  # noqa: E402
+import intent_channel as channel
+from intent_phrases import PHRASES, held_out
 
-from bergain_actors.music.intents import KINDS  # noqa: E402
+from bergain_actors.music.intents import KINDS
 
 HELD_OUT = [p[0] for i, p in enumerate(PHRASES) if held_out(i)]
 
