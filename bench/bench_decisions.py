@@ -244,27 +244,25 @@ class LMAnswers:
     async def collect_cloze(self, session, s: Situation, brief: str, how: str = "cloze") -> None:
         c = cloze(s, brief, shown(s)) if how == "cloze" else in_context(s, brief, shown(s), how.endswith("moves"))
         key = json.dumps([choice.cloze.prompts(c), c.texts])
-        if key not in self.stored:
-            sent = choice.cloze.request(c, request_id="bench", purpose="bench", best_effort=True)
-            got = await session.send(sent, timeout=600.0)
-            if isinstance(got, ev.LMFailed):
-                raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
-            self.stored[key] = list(got.scores)
-            self.cache.write_text(json.dumps(self.stored))
-        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
+        sent = choice.cloze.request(c, request_id="bench", purpose="bench", best_effort=True)
+        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=await self.fetch(session, key, sent))
         self.clozes[s.index, brief, how] = (c, answer)
 
     async def collect_channel(self, session, s: Situation, brief: str) -> None:
         sent = channel(s, brief, shown(s))
         key = json.dumps([[sent.messages, *sent.variants], sent.continuations])
+        moment = sent.continuations[0]
+        self.channels[s.index, brief] = [scores[moment] for scores in await self.fetch(session, key, sent)]
+
+    async def fetch(self, session, key: str, sent: ev.LMRequest) -> tuple[dict[str, float], ...]:
+        """The scores of ``sent``: kept under ``key``, else asked and kept."""
         if key not in self.stored:
             got = await session.send(sent, timeout=600.0)
             if isinstance(got, ev.LMFailed):
                 raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
             self.stored[key] = list(got.scores)
             self.cache.write_text(json.dumps(self.stored))
-        moment = sent.continuations[0]
-        self.channels[s.index, brief] = [scores[moment] for scores in self.stored[key]]
+        return tuple(self.stored[key])
 
     def picker(self, how: str) -> Pick:
         def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
