@@ -212,33 +212,34 @@ class LMAnswers:
 
     async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation], ways: str) -> None:
         async with router_session(scenario) as session:
-            for n, s in enumerate(situations):
-                for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
-                    if ways == "icl":
-                        for how in ICL:
+            for how in ICL if ways == "icl" else ("",):  # one in-context prefix at a time: the server keeps it
+                for n, s in enumerate(situations):
+                    for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
+                        if how:
                             await self.collect_cloze(session, s, brief, how)
-                        continue
-                    if ways == "channel":
-                        await self.collect_channel(session, s, brief)
-                        continue
-                    if ways != "labels":
-                        await self.collect_cloze(session, s, brief)
-                    if ways == "cloze":
-                        continue
-                    b = ballot(s, brief, shown(s), calibrate=not self.prior)
-                    key = json.dumps(choice.prompts(b))
-                    if key not in self.stored:
-                        started = time.perf_counter()
-                        got = await choice.ask(session, b, purpose="bench", timeout=600.0)
-                        self.seconds.append(time.perf_counter() - started)
-                        if isinstance(got, ev.LMFailed):
-                            raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
-                        self.stored[key] = list(got[1].scores)
-                        self.cache.write_text(json.dumps(self.stored))
-                    answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
-                    self.prior = self.prior or choice.prior_of(b, answer)
-                    self.answers[s.index, brief] = (b, answer)
-                print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
+                            continue
+                        if ways == "channel":
+                            await self.collect_channel(session, s, brief)
+                            continue
+                        if ways != "labels":
+                            await self.collect_cloze(session, s, brief)
+                        if ways == "cloze":
+                            continue
+                        b = ballot(s, brief, shown(s), calibrate=not self.prior)
+                        key = json.dumps(choice.prompts(b))
+                        if key not in self.stored:
+                            started = time.perf_counter()
+                            got = await choice.ask(session, b, purpose="bench", timeout=600.0)
+                            self.seconds.append(time.perf_counter() - started)
+                            if isinstance(got, ev.LMFailed):
+                                raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+                            self.stored[key] = list(got[1].scores)
+                            self.cache.write_text(json.dumps(self.stored))
+                        scores = tuple(self.stored[key])
+                        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=scores)
+                        self.prior = self.prior or choice.prior_of(b, answer)
+                        self.answers[s.index, brief] = (b, answer)
+                    print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
 
     async def collect_cloze(self, session, s: Situation, brief: str, how: str = "cloze") -> None:
