@@ -1,6 +1,6 @@
-"""The prompts of bench_intents' in-context and noisy-channel ways (issue 18.3, rule 9): no held-out phrase in any
-prompt prefix or lead-in, the same examples for every phrase, balanced over the intents, and the channel's
-distribution read from the phrase's likelihood after each lead-in."""
+"""The prompts of the benches' in-context and noisy-channel ways (issue 18.3, 18.4, rule 9): no held-out case in any
+prompt prefix or lead-in, the same examples for every case, balanced over the intents, and the channel's
+distribution read from the words' likelihood after each lead-in."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
+import bench_decisions as decisions
 import intent_channel as channel
+from decision_situations import SITUATIONS
 from intent_phrases import PHRASES, held_out
 
 from bergain_actors.music.intents import KINDS
@@ -60,3 +62,25 @@ def test_channel_prefers_the_lead_in_that_explains_the_words() -> None:
     assert math.isclose(sum(probs), 1.0)
     assert max(range(3), key=lambda i: probs[i]) == 1
     assert math.isclose(probs[1] / probs[2], math.exp(2.0))
+
+
+def test_decision_prefix_shows_only_tuning_situations() -> None:
+    shown = decisions.examples()
+    assert len({s.index for s, _ in shown}) == decisions.SHOTS
+    assert all(not s.held_out and o.label in s.accepted for s, o in shown)
+    held = [s for s in SITUATIONS if s.held_out]
+    for moves in (False, True):
+        system = decisions.in_context(held[0], held[0].brief, decisions.shown(held[0]), moves).system
+        assert system == decisions.in_context(SITUATIONS[0], "x", decisions.shown(SITUATIONS[0]), moves).system
+        for h in held:
+            assert decisions.ballot(h, h.brief, decisions.shown(h)).context not in system
+
+
+def test_decision_channel_scores_the_moment_after_each_move() -> None:
+    s = SITUATIONS[2]
+    options = decisions.shown(s)
+    sent = decisions.channel(s, s.brief, options)
+    lists = (sent.messages, *sent.variants)
+    assert len(lists) == len(options)
+    assert [m[1]["content"].count(o.label) > 0 for m, o in zip(lists, options, strict=True)] == [True] * len(options)
+    assert sent.continuations == (" " + decisions.ballot(s, s.brief, options).context,)
