@@ -10,10 +10,15 @@ words ("make it more energy, fuller") scored as the continuation of "The next ph
 calibrated by the same words after a blank moment (PMI, ``choice.cloze``; the effects, not the move's name, because
 on the tuning situations the names scored below the uniform pick); and the same among the code's best three
 moves, beside a uniform pick among those three (what the shortlist alone is worth). "Flips" is how often the choice
-changes. The held-out third was kept out of every prompt and tuning step and is reported on its own.
+changes. With ``--lm icl``, the cloze under a fixed prefix of 12 tuning situations (seeded) each with a move the DJ
+accepted there: each move's effects, or the move as the menu says it, against the same after a blank moment (PMI);
+the tuning figures include the 12 shown. With ``--lm channel`` (Min et al. 2022), each move's lead-in ("The next
+phrase made this move: ...") and the moment scored as what follows: the move that best explains the moment.
+The held-out third was kept out of every prompt and tuning step and is
+reported on its own.
 
-    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--lm labels|cloze|both] [--limit N]
-        [--cache FILE]
+    .venv/bin/python bench/bench_decisions.py [--scenario SCENARIO] [--no-lm] [--limit N] [--cache FILE]
+        [--lm labels|cloze|both|icl|channel]
 """
 
 from __future__ import annotations
@@ -112,6 +117,11 @@ def ballot(s: Situation, brief: str, options: Sequence[menu.Option], calibrate: 
     return choice.ballot(options, system=dec.SYSTEM, context=text, question=dec.QUESTION, rng=rng, calibrate=calibrate)
 
 
+def effects(o: menu.Option) -> str:
+    """What a move does, in the words of ``dec.EFFECTS``."""
+    return ", ".join(dec.EFFECTS[k] for k in o.answers if k in dec.EFFECTS) or "no change"
+
+
 CLOZE_ANSWER = "The next phrase should"
 SHORTLIST = 3
 """How many of the code's best moves the LM chooses among in the shortlist rows (fixed before any LM answer)."""
@@ -120,10 +130,69 @@ SHORTLIST = 3
 def cloze(s: Situation, brief: str, options: Sequence[menu.Option]) -> choice.cloze.Cloze:
     """The moment as the phrase brain shows it, each move as what it does to the music (``dec.EFFECTS``)."""
     b = ballot(s, brief, options, calibrate=False)
-    effects = [", ".join(dec.EFFECTS[k] for k in o.answers if k in dec.EFFECTS) or "no change" for o in options]
-    texts = [f" make it {words}" for words in effects]
+    texts = [f" make it {effects(o)}" for o in options]
     return choice.cloze.cloze(
         b.options, texts, system=b.system, context=b.context, question=b.question, answer=CLOZE_ANSWER
+    )
+
+
+ICL = ("in-context cloze, effects", "in-context cloze, moves")
+SHOTS = 12
+"""Tuning situations shown, with a move the DJ accepted, in the in-context prefix (``--lm icl``)."""
+BLANK = "Brief: ...\nNext phrase: ...\nPlaying: ..."
+
+
+def examples() -> list[tuple[Situation, menu.Option]]:
+    """``SHOTS`` tuning situations (seeded choice; never a held-out one), each with the first accepted move as
+    shown."""
+    rng = random.Random(18)
+    chosen = rng.sample([s for s in SITUATIONS if not s.held_out], SHOTS)
+    return [(s, next(o for o in shown(s) if o.label in s.accepted)) for s in chosen]
+
+
+def in_context(s: Situation, brief: str, options: Sequence[menu.Option], moves: bool) -> choice.cloze.Cloze:
+    """The cloze of ``cloze`` under a fixed prefix of tuning situations and an accepted move: each move's effects
+    (or, ``moves``, the move and its effects as the menu shows it) after "The next phrase should make it" (or
+    "Move:"), against the same after a blank moment (PMI)."""
+    answer = "Move:" if moves else "The next phrase should make it"
+
+    def said(o: menu.Option) -> str:
+        return f" {dec.describe(o)}" if moves else f" {effects(o)}"
+
+    demo = "\n\n".join(f"{ballot(e, e.brief, shown(e)).context}\n{answer}{said(o)}" for e, o in examples())
+    head = "the move the DJ made" if moves else "what the next phrase did"
+    return choice.cloze.cloze(
+        [o.label for o in options],
+        [said(o) for o in options],
+        system=f"{dec.SYSTEM} Moments of past sets and {head}:\n\n{demo}",
+        context=ballot(s, brief, options, calibrate=False).context,
+        question="",
+        answer=answer,
+        premise=BLANK,
+    )
+
+
+def channel(s: Situation, brief: str, options: Sequence[menu.Option]) -> ev.LMRequest:
+    """The noisy channel (``--lm channel``): the moment scored as the words after each move (how well each move
+    explains the moment); a neutral lead-in would shift every move's score alike, so none is asked."""
+    lists = [
+        (
+            {"role": "system", "content": dec.SYSTEM},
+            {"role": "user", "content": f"The next phrase made this move: {dec.describe(o)}. What was the moment?"},
+            {"role": "assistant", "content": "The moment:"},
+        )
+        for o in options
+    ]
+    moment = ballot(s, brief, options, calibrate=False).context
+    return ev.LMRequest(
+        request_id="bench",
+        purpose="bench",
+        messages=lists[0],
+        variants=tuple(lists[1:]),
+        continuations=(f" {moment}",),
+        max_tokens=1,
+        temperature=0.0,
+        best_effort=True,
     )
 
 
@@ -137,50 +206,75 @@ class LMAnswers:
         self.stored: dict[str, list[dict[str, float]]] = json.loads(cache.read_text()) if cache.is_file() else {}
         self.answers: dict[tuple[int, str], tuple[choice.Ballot, ev.LMResponse]] = {}
         self.clozes: dict[tuple[int, str], tuple[choice.cloze.Cloze, ev.LMResponse]] = {}
+        self.channels: dict[tuple[int, str], list[float]] = {}
         self.prior: tuple[float, ...] = ()
         self.seconds: list[float] = []
 
     async def collect(self, scenario: scenarios.Scenario, situations: Sequence[Situation], ways: str) -> None:
         async with router_session(scenario) as session:
-            for n, s in enumerate(situations):
-                for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
-                    if ways != "labels":
-                        await self.collect_cloze(session, s, brief)
-                    if ways == "cloze":
-                        continue
-                    b = ballot(s, brief, shown(s), calibrate=not self.prior)
-                    key = json.dumps(choice.prompts(b))
-                    if key not in self.stored:
-                        started = time.perf_counter()
-                        got = await choice.ask(session, b, purpose="bench", timeout=600.0)
-                        self.seconds.append(time.perf_counter() - started)
-                        if isinstance(got, ev.LMFailed):
-                            raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
-                        self.stored[key] = list(got[1].scores)
-                        self.cache.write_text(json.dumps(self.stored))
-                    answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
-                    self.prior = self.prior or choice.prior_of(b, answer)
-                    self.answers[s.index, brief] = (b, answer)
-                print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
+            for how in ICL if ways == "icl" else ("",):  # one in-context prefix at a time: the server keeps it
+                for n, s in enumerate(situations):
+                    for brief in (s.brief, BRIEFS[OTHER_BRIEF[_key(s.brief)]]):
+                        if how:
+                            await self.collect_cloze(session, s, brief, how)
+                            continue
+                        if ways == "channel":
+                            await self.collect_channel(session, s, brief)
+                            continue
+                        if ways != "labels":
+                            await self.collect_cloze(session, s, brief)
+                        if ways == "cloze":
+                            continue
+                        b = ballot(s, brief, shown(s), calibrate=not self.prior)
+                        key = json.dumps(choice.prompts(b))
+                        if key not in self.stored:
+                            started = time.perf_counter()
+                            got = await choice.ask(session, b, purpose="bench", timeout=600.0)
+                            self.seconds.append(time.perf_counter() - started)
+                            if isinstance(got, ev.LMFailed):
+                                raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
+                            self.stored[key] = list(got[1].scores)
+                            self.cache.write_text(json.dumps(self.stored))
+                        scores = tuple(self.stored[key])
+                        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=scores)
+                        self.prior = self.prior or choice.prior_of(b, answer)
+                        self.answers[s.index, brief] = (b, answer)
+                    print(f"\r{n + 1}/{len(situations)} situations scored", end="", file=sys.stderr, flush=True)
         print(file=sys.stderr)
 
-    async def collect_cloze(self, session, s: Situation, brief: str) -> None:
-        c = cloze(s, brief, shown(s))
+    async def collect_cloze(self, session, s: Situation, brief: str, how: str = "cloze") -> None:
+        c = cloze(s, brief, shown(s)) if how == "cloze" else in_context(s, brief, shown(s), how.endswith("moves"))
         key = json.dumps([choice.cloze.prompts(c), c.texts])
+        sent = choice.cloze.request(c, request_id="bench", purpose="bench", best_effort=True)
+        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=await self.fetch(session, key, sent))
+        self.clozes[s.index, brief, how] = (c, answer)
+
+    async def collect_channel(self, session, s: Situation, brief: str) -> None:
+        sent = channel(s, brief, shown(s))
+        key = json.dumps([[sent.messages, *sent.variants], sent.continuations])
+        moment = sent.continuations[0]
+        self.channels[s.index, brief] = [scores[moment] for scores in await self.fetch(session, key, sent)]
+
+    async def fetch(self, session, key: str, sent: ev.LMRequest) -> tuple[dict[str, float], ...]:
+        """The scores of ``sent``: kept under ``key``, else asked and kept."""
         if key not in self.stored:
-            sent = choice.cloze.request(c, request_id="bench", purpose="bench", best_effort=True)
             got = await session.send(sent, timeout=600.0)
             if isinstance(got, ev.LMFailed):
                 raise SystemExit(f"the LM failed: {got.reason} ({'; '.join(got.attempts)})")
             self.stored[key] = list(got.scores)
             self.cache.write_text(json.dumps(self.stored))
-        answer = ev.LMResponse(request_id="bench", provider="lm", text="", scores=tuple(self.stored[key]))
-        self.clozes[s.index, brief] = (c, answer)
+        return tuple(self.stored[key])
 
     def picker(self, how: str) -> Pick:
         def pick(s: Situation, brief: str, options: list[menu.Option]) -> int:
+            if how == "channel":
+                explained = self.channels[s.index, brief]
+                return max(range(len(options)), key=lambda i: explained[i])
+            if how in ICL:
+                c, answer = self.clozes[s.index, brief, how]
+                return choice.cloze.decide(c, answer, 0.0, random.Random(0)).index
             if how.startswith("cloze"):  # "cloze" or "cloze among the code's top N"
-                c, answer = self.clozes[s.index, brief]
+                c, answer = self.clozes[s.index, brief, "cloze"]
                 among = shortlist(s, brief, options, int(how.split()[-1])) if how != "cloze" else range(len(options))
                 calibrated = choice.cloze.decide(c, answer, 0.0, random.Random(0)).calibrated
                 return max(among, key=lambda i: calibrated[i])
@@ -235,7 +329,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="whose LM providers to ask")
     parser.add_argument("--no-lm", action="store_true", help="only the baselines and plain code")
-    parser.add_argument("--lm", choices=("labels", "cloze", "both"), default="labels", help="which LM ways to ask")
+    ways = ("labels", "cloze", "both", "icl", "channel")
+    parser.add_argument("--lm", choices=ways, default="labels", help="which LM ways to ask")
     parser.add_argument("--limit", type=int, default=0, help="only the first N situations")
     parser.add_argument("--cache", default="/tmp/bench_decisions_scores.json", help="scores kept between runs")
     args = parser.parse_args()
@@ -250,7 +345,7 @@ def main() -> int:
     brains.append((f"always position {best + 1} (best on tuning)", constant(best)))
     brains.append(("uniform random (expected)", None))
     brains.append(("plain code (menu scoring)", plain_code))
-    if args.lm != "labels":
+    if args.lm in ("cloze", "both"):
         brains.append((f"uniform among the code's top {SHORTLIST}", None))
     lm = LMAnswers(Path(args.cache))
     if not args.no_lm:
@@ -258,9 +353,9 @@ def main() -> int:
         patient = [msgspec.structs.replace(p, timeout_s=max(p.timeout_s, 600.0)) for p in scenario.router.providers]
         scenario = scenarios.replace(scenario, router=msgspec.structs.replace(scenario.router, providers=patient))
         trio.run(lm.collect, scenario, situations, args.lm)
-        labels = ("greedy", "orders", "calibrated, one order", "calibrated") if args.lm != "cloze" else ()
-        clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.lm != "labels" else ()
-        hows = (*labels, *clozes)
+        labels = ("greedy", "orders", "calibrated, one order", "calibrated") if args.lm in ("labels", "both") else ()
+        clozes = ("cloze", f"cloze among the code's top {SHORTLIST}") if args.lm in ("cloze", "both") else ()
+        hows = (*labels, *clozes, *(ICL if args.lm == "icl" else ()), *(("channel",) if args.lm == "channel" else ()))
         brains += [(f"LM {how}", lm.picker(how)) for how in hows]
     print(f"{len(situations)} situations ({len(splits['held out'])} held out), menus of 6, shuffled per situation")
     header = f"{'brain':38}" + "".join(f"{name:>22}" for name in splits)
