@@ -41,9 +41,9 @@ class SetContext:
         """The set's ``WavBehind``: owned by the set, so a restarted streamer keeps appending to the same file."""
         self.audio_detail = ""
         self.link: Any = None
+        """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""
         self.render_worker: Any = None
         """Offline: the ``RenderWorker`` the streamer renders in, if the set was started with one."""
-        """The Ableton Link session (a ``LinkSession``) while ``[link]`` is on and the set plays live."""
         self.durable: dict[str, Any] = {}
         """State an actor keeps across its own restarts (the streamer's queue of plans), by slot."""
         self.live = True
