@@ -28,6 +28,9 @@ from tests.conftest import make_scenario
 AUTOPILOT = Path(__file__).resolve().parent.parent / "scenarios" / "autopilot.toml"
 
 BARS = 24
+TWO_CORES = pytest.mark.skipif(
+    len(os.sched_getaffinity(0)) < 2, reason="needs two cores: on one, a set renders in its own process (no worker)"
+)
 
 
 def play(out: Path, *, worker: bool, at_bar: int = -1, signal_number: int = 0) -> tuple[SetResult, bytes]:
@@ -71,6 +74,7 @@ def in_process(tmp_path_factory) -> tuple[SetResult, bytes]:
     return play(tmp_path_factory.mktemp("in-process"), worker=False)
 
 
+@TWO_CORES
 def test_the_worker_renders_the_same_bytes(in_process, tmp_path):
     expected, wav = in_process
     result, worker_wav = play(tmp_path, worker=True)
@@ -84,6 +88,7 @@ def test_the_worker_renders_the_same_bytes(in_process, tmp_path):
     assert worker_wav == wav
 
 
+@TWO_CORES
 @pytest.mark.parametrize(("number", "why"), [(signal.SIGKILL, "exited"), (signal.SIGSTOP, "said nothing")])
 def test_a_worker_lost_mid_set_is_said_and_the_set_renders_on_the_same(in_process, tmp_path, number, why):
     expected, wav = in_process
@@ -109,6 +114,7 @@ async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock,
     assert result.summary.bars_played == 4
 
 
+@TWO_CORES
 def test_a_streamer_restarted_mid_bar_holds_it_rendered_here(tmp_path, monkeypatch):
     """The worker rendered the bar's own plan; the restarted streamer holds the last one, so it renders that here."""
     failures = iter([True])
@@ -140,6 +146,7 @@ def test_on_one_core_the_set_renders_in_its_own_process(tmp_path):
     assert "one core to run on" in done.stderr
 
 
+@TWO_CORES
 def test_a_wav_write_refused_stops_the_set_at_that_bar(tmp_path, monkeypatch):
     """With a worker the set writes the WAV itself, at once: a write the disk refuses stops the set at that bar,
     saying why; the log has the bar (logged first), the WAV the bars before it; the worker is ended."""
