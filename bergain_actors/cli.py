@@ -219,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="ask the co-DJ about the set (uses a running set's API when one answers)")
     ask.add_argument("question")
-    ask.add_argument("--url", default=DEFAULT_URL, help="the set's API")
+    ask.add_argument("--url", help=f"the set's API (default: {DEFAULT_URL} if a set answers there, else no set)")
     ask.add_argument("--conversation", default="cli", help="conversation id: the API remembers its last turns")
     ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
     ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
@@ -535,12 +535,17 @@ def cmd_clip(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from bergain_actors.service import client
 
+    if not args.question.strip():
+        raise BadInput("ask: no question given")
     token = api_token(args.token_env)
+    url = args.url or DEFAULT_URL
     body = {"question": args.question, "conversation": args.conversation}
     try:
-        answer = client.run(client.post, args.url, "/ask", body, token)
-        where = f"the set at {args.url}" if answer["context"].get("playing") else f"{args.url}, no set playing"
-    except httpx_errors():
+        answer = client.run(client.post, url, "/ask", body, token)
+        where = f"the set at {url}" if answer["context"].get("playing") else f"{url}, no set playing"
+    except httpx_errors() as exc:
+        if args.url:  # that set was asked for: an answer without it would be about no set
+            raise BadInput(f"ask: no set answers at {args.url} ({exc})") from None
         scenario, _ = scenarios.load(args.scenario)
         answer = client.run(client.ask_alone, scenario, args.question)
         where = "no set playing"
@@ -552,7 +557,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if input(f"send {command!r} to the set? [y/N] ").strip().lower() in ("y", "yes"):
             body = {"question": "yes", "conversation": args.conversation, "confirm": True}
             try:
-                print(client.run(client.post, args.url, "/ask", body, token)["answer"])
+                print(client.run(client.post, url, "/ask", body, token)["answer"])
             except client.ApiError as exc:
                 raise BadInput(str(exc)) from None
     elif command:
