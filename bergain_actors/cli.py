@@ -315,12 +315,15 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     scenario, text = load_scenario(args)
-    check_folder(args.out)
     if args.dry_run:
         resolved = scenario.to_builtins()
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
+    if args.out is not None:
+        check_folder(args.out)
+    else:
+        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
     worker: RenderWorker | bool = True  # perform starts one if the set is rendered offline
     if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
         from bergain_actors.actors.streamer.render_worker import RenderWorker
@@ -741,7 +744,8 @@ def what_if(args: argparse.Namespace) -> int:
 
 
 def check_folder(path: Path | None, flag: str = "--out") -> None:
-    """Refuse, before any work, a folder to write into that cannot be one: a file, or a path through a file."""
+    """Make, before any work, a folder to write into, or refuse in one line naming ``flag``: a file, a path
+    through a file, a folder that cannot be made or written into (else the set fails later, with a traceback)."""
     if path is None:
         return
     if path.exists() and not path.is_dir():
@@ -749,6 +753,12 @@ def check_folder(path: Path | None, flag: str = "--out") -> None:
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{flag} {path}: cannot make the folder: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"{flag} {path}: cannot write into the folder: permission denied")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -873,6 +883,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_make_pack(args: argparse.Namespace) -> int:
     from bergain_actors.music.synth import write_pack
 
+    check_folder(args.out, "make-pack")
     paths = write_pack(args.out)
     print(f"wrote {len(paths)} samples to {args.out}")
     return OK

@@ -67,13 +67,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bergain_actors.cli import BadInput
+    from bergain_actors.cli import BadInput, check_folder
 
     try:
         if args.jobs < 1:
             raise GridError(f"--jobs: expected 1 or more, got {args.jobs}")
-        if args.out.exists() and not args.out.is_dir():
-            raise GridError(f"--out {args.out}: must be a folder, and that is a file")
+        check_folder(args.out)
         if args.whatif:
             return _whatif(args)
         if args.swap:
