@@ -53,7 +53,8 @@ class Parser(argparse.ArgumentParser):
     """argparse that answers a bad command line with one line (exit 2), not its usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(BAD_INPUT, f"bergain-actors: {self.prog.removeprefix('bergain-actors ')}: {message} (see --help)\n")
+        command = self.prog.removeprefix("bergain-actors").strip()  # "" for the top level: no name said twice
+        self.exit(BAD_INPUT, f"bergain-actors: {command + ': ' if command else ''}{message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
