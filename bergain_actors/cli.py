@@ -235,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="an HTML page of plots of a logged set")
     report.add_argument("log", type=Path)
     report.add_argument("--out", type=Path, help="folder for the page (default: beside the log)")
+    report.add_argument("--allow-partial", action="store_true", help="exit 0 for a log that is cut or damaged")
     report.set_defaults(func=cmd_report)
 
     devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
@@ -768,7 +769,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     open_log(args.log)
     check_folder(args.out)
     print(f"report       {write_report(args.log, args.out)}")
-    return OK
+    return inspected(args.log, args.allow_partial, "reported")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -796,15 +797,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return inspected(args.log, args.allow_partial)
 
 
-def inspected(log: Path, allow_partial: bool) -> int:
-    """After ``inspect``: like replay, a log that is not whole says what is wrong, how much was read, and exits 4."""
+def inspected(log: Path, allow_partial: bool, done: str = "inspected") -> int:
+    """After ``inspect`` or ``report``: like replay, a log that is not whole says what is wrong, how much was read,
+    and exits 4 (a page of a cut set is useful, but never taken for the whole set)."""
     from bergain_actors.replay import audit
 
     found = audit(log)
     if not found.problems:
         return OK
     tell_problems(log, found.problems)
-    count = f"inspected {found.events} events, {found.bars} of {found.expected_bars} bars"
+    count = f"{done} {found.events} events, {found.bars} of {found.expected_bars} bars"
     print(f"bergain-actors: {count} (partial: the log is incomplete or damaged)", file=sys.stderr)
     if allow_partial:
         return OK
