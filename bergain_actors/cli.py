@@ -726,7 +726,7 @@ def what_if(args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise BadInput("--swap: say where the new set goes with --out DIR")
-    check_folder(args.out)
+    check_folder(args.out, make=False)  # what_if makes it once the log is found whole
     if args.wav or args.verify or args.midi:
         raise BadInput("--swap plays a new set; replay the original with --wav/--verify/--midi separately")
     try:
@@ -745,9 +745,10 @@ def what_if(args: argparse.Namespace) -> int:
     return OK
 
 
-def check_folder(path: Path | None, flag: str = "--out") -> None:
+def check_folder(path: Path | None, flag: str = "--out", make: bool = True) -> None:
     """Make, before any work, a folder to write into, or refuse in one line naming ``flag``: a file, a path
-    through a file, a folder that cannot be made or written into (else the set fails later, with a traceback)."""
+    through a file, a folder that cannot be made or written into (else the set fails later, with a traceback).
+    ``make=False`` refuses the files only, for a command that makes the folder once its other checks pass."""
     if path is None:
         return
     if path.exists() and not path.is_dir():
@@ -755,6 +756,8 @@ def check_folder(path: Path | None, flag: str = "--out") -> None:
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
+    if not make:
+        return
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
