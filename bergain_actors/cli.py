@@ -722,9 +722,10 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
 
 
 def tell_problems(log: Path, problems: tuple[str, ...]) -> None:
+    from bergain_actors.replay import located
+
     for problem in problems:
-        where = "" if problem.startswith(f"{log}:") else f"{log}: "
-        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
+        print(f"bergain-actors: {located(log, problem)}", file=sys.stderr)
 
 
 def what_if(args: argparse.Namespace) -> int:
