@@ -245,14 +245,19 @@ def recording(reader: LogReader) -> Recording:
     return Recording(answers, tuple(commands))
 
 
-def what_if(
-    log_path: Path, swaps: dict[str, str], out_dir: Path, warn: Callable[[str], None], pack: Path | None = None
-) -> tuple[Path, Path, MusicalDiff]:
-    """Play the logged set again with ``swaps`` into ``out_dir``; returns the new log, WAV and the musical diff."""
+def check_whole(log_path: Path) -> None:
+    """Refuse a log cut short or damaged: the bars it lacks would count as divergence."""
     found = audit(log_path)
     if found.problems:
         first = located(log_path, found.problems[0])
         raise IncompleteLog(f"{first}; a what-if plays whole sets only (replay --verify tells)")
+
+
+def what_if(
+    log_path: Path, swaps: dict[str, str], out_dir: Path, warn: Callable[[str], None], pack: Path | None = None
+) -> tuple[Path, Path, MusicalDiff]:
+    """Play the logged set again with ``swaps`` into ``out_dir``; returns the new log, WAV and the musical diff."""
+    check_whole(log_path)
     if out_dir.resolve() == log_path.resolve().parent:
         raise WhatIfError(f"--out {out_dir}: that is the folder of the log being played again; choose another")
     reader = LogReader(log_path)
