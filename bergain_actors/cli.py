@@ -857,7 +857,7 @@ def cmd_intent(args: argparse.Namespace) -> int:
         print(f"{label(intent['kind'], intent.get('role', '')):<20} {intent['p']:.2f}")
     lm = found["lm"]
     how = f"the LM's calibrated choice ({lm['provider']}) among {', '.join(lm['options'])}" if lm else "code alone"
-    print(f"read by {how}" + (f" ({found['fallback']})" if found["fallback"] else ""))
+    print(found["fallback"] or f"read by {how}")  # the fallback says it was read by code alone, and why
     if found["command"]:
         print(f"in a set: {found['command']!r}")
     return OK
