@@ -543,19 +543,21 @@ class Renderer:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The steady layers' bus and send bus (None when nothing sends), each as long as its last hit rings; hits
         start at ``starts`` (-1: outside the bar)."""
-        placed: list[tuple[int, np.ndarray, np.ndarray | None]] = []
-        for (layer, sample), offsets in zip(steady, starts, strict=True):
-            placed_at_unity = self._placed(layer, sample, None, sample.data)
-            src = _leveled(placed_at_unity, self._levels(layer), np.empty_like(placed_at_unity))
-            sent = src * np.float32(self._sent(layer)) if layer.send > 0.0 else None
-            placed += [(offset, src, sent) for offset in offsets if offset >= 0]
-        bus = np.zeros((max((o + src.shape[0] for o, src, _ in placed), default=0), 2), np.float32)
-        reach = max((o + sent.shape[0] for o, _, sent in placed if sent is not None), default=None)
+        placed = [
+            (layer, self._placed(layer, sample, None, sample.data), [o for o in offsets if o >= 0])
+            for (layer, sample), offsets in zip(steady, starts, strict=True)
+        ]
+        bus = np.zeros((max((o + src.shape[0] for _, src, at in placed for o in at), default=0), 2), np.float32)
+        reach = max((o + src.shape[0] for layer, src, at in placed if layer.send > 0.0 for o in at), default=None)
         send = None if reach is None else np.zeros((reach, 2), np.float32)
-        for offset, src, sent in placed:
-            bus[offset : offset + src.shape[0]] += src
-            if sent is not None:
-                send[offset : offset + sent.shape[0]] += sent
+        for layer, src, at in placed:  # leveled in the scratch buffer, added at each onset, then sent from there
+            leveled = _leveled(src, self._levels(layer), self._scratch[: src.shape[0]])
+            for offset in at:
+                bus[offset : offset + src.shape[0]] += leveled
+            if send is not None and layer.send > 0.0:
+                leveled *= np.float32(self._sent(layer))
+                for offset in at:
+                    send[offset : offset + src.shape[0]] += leveled
         return bus, send
 
     def _add_hits(self, layer: Layer, sample: Sample, grid: _Grid) -> int:
