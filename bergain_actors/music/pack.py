@@ -18,7 +18,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from bergain_actors.music import keys
 from bergain_actors.music.shared_audio import SharedAudio
@@ -241,6 +240,8 @@ def resample_rate(data: np.ndarray, rate_in: int, rate_out: int, *, circular: bo
 
 
 def _decode(raw: bytes, sample_rate: int, loop: bool) -> np.ndarray:
+    import soundfile as sf  # here: 2.5 MB that the render worker, which decodes nothing, does without
+
     if not raw:
         raise ValueError("empty file")
     data, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
