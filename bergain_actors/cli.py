@@ -53,7 +53,8 @@ class Parser(argparse.ArgumentParser):
     """argparse that answers a bad command line with one line (exit 2), not its usage block."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(BAD_INPUT, f"bergain-actors: {self.prog.removeprefix('bergain-actors ')}: {message} (see --help)\n")
+        command = self.prog.removeprefix("bergain-actors").strip()  # "" for the top level: no name said twice
+        self.exit(BAD_INPUT, f"bergain-actors: {command + ': ' if command else ''}{message} (see --help)\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="ask the co-DJ about the set (uses a running set's API when one answers)")
     ask.add_argument("question")
-    ask.add_argument("--url", default=DEFAULT_URL, help="the set's API")
+    ask.add_argument("--url", help=f"the set's API (default: {DEFAULT_URL} if a set answers there, else no set)")
     ask.add_argument("--conversation", default="cli", help="conversation id: the API remembers its last turns")
     ask.add_argument("--scenario", default=str(scenarios.DEFAULT_SCENARIO), help="providers when no set answers")
     ask.add_argument("--token-env", metavar="NAME", help="environment variable holding the API's bearer token")
@@ -234,6 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="an HTML page of plots of a logged set")
     report.add_argument("log", type=Path)
     report.add_argument("--out", type=Path, help="folder for the page (default: beside the log)")
+    report.add_argument("--allow-partial", action="store_true", help="exit 0 for a log that is cut or damaged")
     report.set_defaults(func=cmd_report)
 
     devices = sub.add_parser("devices", help="list the audio outputs and their sample rates")
@@ -315,12 +317,15 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     scenario, text = load_scenario(args)
-    check_folder(args.out)
     if args.dry_run:
         resolved = scenario.to_builtins()
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
+    if args.out is not None:
+        check_folder(args.out)
+    else:
+        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
     worker: RenderWorker | bool = True  # perform starts one if the set is rendered offline
     if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
         from bergain_actors.actors.streamer.render_worker import RenderWorker
@@ -534,12 +539,17 @@ def cmd_clip(args: argparse.Namespace) -> int:
 def cmd_ask(args: argparse.Namespace) -> int:
     from bergain_actors.service import client
 
+    if not args.question.strip():
+        raise BadInput("ask: no question given")
     token = api_token(args.token_env)
+    url = args.url or DEFAULT_URL
     body = {"question": args.question, "conversation": args.conversation}
     try:
-        answer = client.run(client.post, args.url, "/ask", body, token)
-        where = f"the set at {args.url}" if answer["context"].get("playing") else f"{args.url}, no set playing"
-    except httpx_errors():
+        answer = client.run(client.post, url, "/ask", body, token)
+        where = f"the set at {url}" if answer["context"].get("playing") else f"{url}, no set playing"
+    except httpx_errors() as exc:
+        if args.url:  # that set was asked for: an answer without it would be about no set
+            raise BadInput(f"ask: no set answers at {args.url} ({exc})") from None
         scenario, _ = scenarios.load(args.scenario)
         answer = client.run(client.ask_alone, scenario, args.question)
         where = "no set playing"
@@ -551,7 +561,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         if input(f"send {command!r} to the set? [y/N] ").strip().lower() in ("y", "yes"):
             body = {"question": "yes", "conversation": args.conversation, "confirm": True}
             try:
-                print(client.run(client.post, args.url, "/ask", body, token)["answer"])
+                print(client.run(client.post, url, "/ask", body, token)["answer"])
             except client.ApiError as exc:
                 raise BadInput(str(exc)) from None
     elif command:
@@ -715,7 +725,7 @@ def what_if(args: argparse.Namespace) -> int:
 
     if args.out is None:
         raise BadInput("--swap: say where the new set goes with --out DIR")
-    check_folder(args.out)
+    check_folder(args.out, make=False)  # what_if makes it once the log is found whole
     if args.wav or args.verify or args.midi:
         raise BadInput("--swap plays a new set; replay the original with --wav/--verify/--midi separately")
     try:
@@ -734,8 +744,10 @@ def what_if(args: argparse.Namespace) -> int:
     return OK
 
 
-def check_folder(path: Path | None, flag: str = "--out") -> None:
-    """Refuse, before any work, a folder to write into that cannot be one: a file, or a path through a file."""
+def check_folder(path: Path | None, flag: str = "--out", make: bool = True) -> None:
+    """Make, before any work, a folder to write into, or refuse in one line naming ``flag``: a file, a path
+    through a file, a folder that cannot be made or written into (else the set fails later, with a traceback).
+    ``make=False`` refuses the files only, for a command that makes the folder once its other checks pass."""
     if path is None:
         return
     if path.exists() and not path.is_dir():
@@ -743,6 +755,14 @@ def check_folder(path: Path | None, flag: str = "--out") -> None:
     blocker = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
     if blocker is not None:
         raise BadInput(f"{flag} {path}: must be a folder, and {blocker} is a file")
+    if not make:
+        return
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise BadInput(f"{flag} {path}: cannot make the folder: {exc.strerror or exc}") from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise BadInput(f"{flag} {path}: cannot write into the folder: permission denied")
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -751,7 +771,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     open_log(args.log)
     check_folder(args.out)
     print(f"report       {write_report(args.log, args.out)}")
-    return OK
+    return inspected(args.log, args.allow_partial, "reported")
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
@@ -779,15 +799,16 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     return inspected(args.log, args.allow_partial)
 
 
-def inspected(log: Path, allow_partial: bool) -> int:
-    """After ``inspect``: like replay, a log that is not whole says what is wrong, how much was read, and exits 4."""
+def inspected(log: Path, allow_partial: bool, done: str = "inspected") -> int:
+    """After ``inspect`` or ``report``: like replay, a log that is not whole says what is wrong, how much was read,
+    and exits 4 (a page of a cut set is useful, but never taken for the whole set)."""
     from bergain_actors.replay import audit
 
     found = audit(log)
     if not found.problems:
         return OK
     tell_problems(log, found.problems)
-    count = f"inspected {found.events} events, {found.bars} of {found.expected_bars} bars"
+    count = f"{done} {found.events} events, {found.bars} of {found.expected_bars} bars"
     print(f"bergain-actors: {count} (partial: the log is incomplete or damaged)", file=sys.stderr)
     if allow_partial:
         return OK
@@ -867,6 +888,7 @@ def cmd_devices(args: argparse.Namespace) -> int:
 def cmd_make_pack(args: argparse.Namespace) -> int:
     from bergain_actors.music.synth import write_pack
 
+    check_folder(args.out, "make-pack")
     paths = write_pack(args.out)
     print(f"wrote {len(paths)} samples to {args.out}")
     return OK

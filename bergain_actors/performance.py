@@ -300,6 +300,8 @@ async def perform(
                         bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
                     for lack in lacks:
                         bus.publish(lack, source="supervisor")
+                    for sample, why in pack.skipped.items():
+                        bus.publish(ev.SampleSkipped(sample=sample, reason=why), source="supervisor")
                     desk = Desk(bus)
                     if surface is not None:
                         await nursery.start(osc.serve, desk, surface)

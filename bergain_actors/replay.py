@@ -165,6 +165,8 @@ class Audit(msgspec.Struct, frozen=True, kw_only=True):
     """(seq, slot, kind) of every actor the set started, swapped in or fell back to."""
     damaged: bool = False
     """Reading stopped at a torn or corrupt record: more was written than could be read."""
+    read_to: int = 0
+    """Where its records end: the passes after it read no further, so a log its set still writes gives no more."""
     checksums: bool = True
     """Every bar must carry its audio checksum: the log is of format 2 or later, or any of its bars carries one (a
     log claiming format 1 to escape the check still has them). Only a true format-1 log has none to compare."""
@@ -229,6 +231,7 @@ def audit(path: Path) -> Audit:
         problems=tuple(problems),
         kinds=tuple(kinds),
         damaged=reader.problem is not None,
+        read_to=reader.good_bytes,
         checksums=checksums or reader.written_format >= CHECKSUM_FORMAT,
     )
 
@@ -369,7 +372,7 @@ def audio_mismatch(event: ev.BarPlayed, audio: np.ndarray, required: bool) -> Mi
 def render(log_path: Path, wav_path: Path, warn: Warn, pack: Path | None = None) -> Verdict:
     """Re-render a set's audio from its log into ``wav_path``, bar by bar, comparing each bar's checksum."""
     found = audit(log_path)
-    reader = LogReader(log_path)
+    reader = LogReader(log_path, end=found.read_to)
     scenario = scenario_of(reader, pack)
     samples, mismatch = _pack_for(reader, scenario, warn, pack)
     mismatch = mismatch or header_contradiction(reader, found.started)
@@ -637,7 +640,7 @@ def verify(
     verdict = Verdict(unit="events", done=0, total=found.events, problems=found.problems, damaged=found.damaged)
     if found.started is None:
         return verdict
-    reader = LogReader(log_path)
+    reader = LogReader(log_path, end=found.read_to)
     scenario = scenario_of(reader, pack)
     samples, mismatch = _pack_for(reader, scenario, warn, pack)
     mismatch = mismatch or header_contradiction(reader, found.started) or unknown_kind(found.kinds)

@@ -262,7 +262,10 @@ def what_if(
     new_log, new_wav = set_paths(scenario, out_dir, stamp="whatif")
     if new_log.exists() or new_wav.exists():
         raise WhatIfError(f"--out {out_dir}: already holds {new_log.name}; choose an empty folder")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WhatIfError(f"--out {out_dir}: cannot make the folder: {exc.strerror or exc}") from None
     script = out_dir / f".{new_log.stem}.answers.json"
     scenario = _recorded_router(scenario, record, script)
     try:

@@ -5,10 +5,12 @@ instruction a proposed command that ``control.parse`` accepts and that nothing a
 from __future__ import annotations
 
 import re
+import socket
 
 import httpx
 import trio
 
+from bergain_actors.cli import main
 from bergain_actors.control import commands
 from bergain_actors.core import events as ev
 from bergain_actors.music.theory import set_theory
@@ -132,3 +134,17 @@ async def test_thirty_questions_every_fact_checked_against_the_log(scenario_fact
     assert by_question == {"We are in A minor."}
     assert answers[-2][0]["answer"] == "LM providers: scripted (closed)."
     assert answers[-4][0]["answer"] == answers[-1][0]["answer"] == "No set is playing."
+
+
+def test_the_command_line_refuses_an_empty_question_and_a_set_that_does_not_answer(capsys):
+    """``ask --url URL`` asks that set: when it does not answer, exit 2 saying so, not an answer about no set."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    assert main(["ask", "what key are we in?", "--url", url]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"bergain-actors: ask: no set answers at {url} (")
+    assert len(captured.err.strip().splitlines()) == 1
+    for empty in ("", "   "):
+        assert main(["ask", empty, "--url", url]) == 2
+        assert capsys.readouterr().err.strip() == "bergain-actors: ask: no question given"

@@ -64,7 +64,12 @@ def evaluate(capsys, *argv: str) -> tuple[int, dict, str]:
 
 
 def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
+    shipped = (ROOT / "scenarios" / "autopilot.toml").read_text().replace("../", f"{ROOT}/")
+    (tmp_path / "typo.toml").write_text(shipped.replace("bpm = 128", 'bpm = "fast"'))
+    (tmp_path / "kind.toml").write_text(shipped.replace('kind = "arc"', 'kind = "harsh"'))
     for argv, problem in [
+        (["--brains", f"autopilot,{tmp_path / 'typo.toml'}"], 'typo.toml: bpm: expected float, got "fast"'),
+        (["--brains", str(tmp_path / "kind.toml")], "kind.toml: critic.kind: unknown kind 'harsh'"),
         (["--brains", "nobody"], "--brains: unknown brain 'nobody'"),
         (["--critics", "harsh"], "--critics: critic.kind: unknown kind 'harsh'"),
         (["--seeds", "9-1"], "--seeds 9-1: the range 9-1 runs backwards"),

@@ -43,6 +43,23 @@ def test_words_read_as_intents_of_the_vocabulary(words, want):
     assert abs(sum(i.p for i in reading.intents) - 1) < 1e-3
 
 
+@pytest.mark.parametrize(
+    "words",
+    ["hello", "see you later", "I think so", "thanks, that was quite a show", "what a stage", "since when",
+     "save the kick", "bring it on"],
+)  # fmt: skip
+def test_everyday_words_are_not_taken_for_misspelt_cues(words):
+    """Before, "hello" read as brighter ("hell"), "see you later" as energy up ("lauter"), "bring it on" as darker
+    and vary ("brooding", "boring"): typed into a set, a greeting changed the music."""
+    assert lexical(words).intents == ()
+
+
+def test_a_vocabulary_word_is_not_a_misspelling_of_another_cue():
+    assert [(i.kind, i.role, i.p) for i in lexical("bring the bass in").intents] == [("bring_in", "bassline", 1.0)]
+    assert [(i.kind, i.role) for i in lexical("brign the bass in").intents] == [("bring_in", "bassline")]
+    assert [(i.kind, i.role) for i in lexical("these hats out").intents] == [("mute", "hihat")]
+
+
 def test_every_intent_has_a_command_a_set_reads_back_as_that_intent():
     for kind in KINDS:
         role = "hihat" if kind in ("bring_in", "mute") else ""

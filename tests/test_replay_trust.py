@@ -172,6 +172,35 @@ def test_a_log_without_set_ended_exits_4(phrase_log, tmp_path, capsys):
     assert replay_cli(capsys, str(bad), "--verify", "--allow-partial")[0] == 0
 
 
+@pytest.mark.parametrize("how", ["--verify", "--wav"])
+def test_a_log_its_set_still_writes_replays_what_was_audited(phrase_log, tmp_path, capsys, monkeypatch, how):
+    """Replay reads a log more than once; a set still playing appends between the reads. Each pass stops where the
+    first did (before: "partial: 141 of 117 events replayed identically")."""
+    whole = phrase_log.read_bytes()
+    reader = LogReader(phrase_log)
+    for _ in zip(range(60), reader, strict=False):
+        pass
+    growing = tmp_path / "growing.bgnlog"
+    growing.write_bytes(whole[: reader.good_bytes])
+    audited = replay.audit
+
+    def audit_then_the_set_writes_on(path: Path) -> replay.Audit:
+        found = audited(path)
+        with open(path, "ab") as file:
+            file.write(whole[reader.good_bytes :])
+        return found
+
+    monkeypatch.setattr(replay, "audit", audit_then_the_set_writes_on)
+    wav = tmp_path / "growing.wav"
+    code, out, err = replay_cli(capsys, str(growing), *(["--verify"] if how == "--verify" else ["--wav", str(wav)]))
+    assert code == 4 and "no SetEnded" in err
+    if how == "--verify":
+        assert "partial: 60 of 60 events replayed identically" in out
+    else:
+        bars = sum(isinstance(e, ev.BarPlayed) for _, e in zip(range(60), LogReader(phrase_log), strict=False))
+        assert f"rendered {bars} of 32 bars" in out
+
+
 # --- 3: the set context comes from SetStarted -------------------------------------------------------------------
 
 

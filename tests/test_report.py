@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 from bergain_actors.cli import main
 from bergain_actors.control import parse
@@ -101,6 +102,14 @@ def test_report_command(scenario_factory, tmp_path, capsys):
     assert (tmp_path / "r" / (log.rsplit("/", 1)[1].removesuffix(".bgnlog") + ".html")).exists()
     assert main(["report", str(tmp_path / "missing.bgnlog")]) == 2
     assert "missing.bgnlog: no such log file" in capsys.readouterr().err
+    whole = Path(log).read_bytes()
+    cut = tmp_path / "cut.bgnlog"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])  # a set killed mid-record
+    assert main(["report", str(cut)]) == 4  # before: exit 0, the damage said only inside the page
+    err = capsys.readouterr().err
+    assert f"{cut}: torn tail at byte" in err and "reported " in err and "of 8 bars (partial:" in err
+    assert "torn tail" in (tmp_path / "cut.html").read_text()  # the page is written, and says so too
+    assert main(["report", str(cut), "--allow-partial"]) == 0
     assert parse("darker") == ev.Steer(intent="say", text="darker")
 
 

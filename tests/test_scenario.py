@@ -233,3 +233,31 @@ def test_out_must_be_a_folder_and_the_error_says_so(tmp_path, capsys, command, u
     blocker = existing if under else "that"
     assert (code, err) == (2, f"bergain-actors: --out {out}: must be a folder, and {blocker} is a file\n")
     assert existing.read_bytes() == b"RIFF" and list(tmp_path.iterdir()) == [existing]
+
+
+UNMAKEABLE = Path("/proc/bergain-no-folder-here")
+"""A folder no one can make, not even root: before, each command below failed late, several with a traceback."""
+
+
+@pytest.mark.parametrize("command", ["run", "what-if", "report", "evaluate", "make-pack"])
+def test_a_folder_that_cannot_be_made_is_refused_in_one_line_before_any_work(capsys, command):
+    log = str(Path(__file__).parent / "corpus" / "autopilot.bgnlog")
+    argv = {
+        "run": ["run", str(scenarios.DEFAULT_SCENARIO), "--fast", "--quiet", "--bars", "1", "--out"],
+        "what-if": ["replay", log, "--swap", "critic=none", "--out"],
+        "report": ["report", log, "--out"],
+        "evaluate": ["evaluate", "--brains", "autopilot", "--seeds", "1", "--minutes", "0.1", "--out"],
+        "make-pack": ["make-pack"],
+    }[command]
+    code, err = run_cli(capsys, *argv, str(UNMAKEABLE))
+    flag = "make-pack" if command == "make-pack" else "--out"
+    assert code == 2 and err.startswith(f"bergain-actors: {flag} {UNMAKEABLE}: cannot make the folder: "), err
+    assert len(err.splitlines()) == 1
+
+
+def test_a_log_dir_that_cannot_be_made_names_the_scenario_key(tmp_path, capsys):
+    text = scenarios.DEFAULT_SCENARIO.read_text().replace('log_dir = "../logs"', f'log_dir = "{UNMAKEABLE}"')
+    scenario = tmp_path / "set.toml"
+    scenario.write_text(text.replace('"../sample_pack"', f'"{scenarios.PACKAGE_ROOT / "sample_pack"}"'))
+    code, err = run_cli(capsys, "run", str(scenario), "--fast", "--quiet", "--bars", "1")
+    assert code == 2 and err.startswith(f"bergain-actors: set.toml: log_dir {UNMAKEABLE}: cannot make the folder"), err

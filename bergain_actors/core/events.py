@@ -104,6 +104,14 @@ class PackLacks(Event, frozen=True):
     cost: str
 
 
+class SampleSkipped(Event, frozen=True):
+    """The set → log: a file of the pack could not be decoded (``reason``), so the set plays without it. Said at
+    the start, never silently: a corrupt file in a pack is lost music the summary counts."""
+
+    sample: str
+    reason: str
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -672,6 +680,7 @@ AnyEvent = (
     | SurfaceStarted
     | KeyUnfit
     | PackLacks
+    | SampleSkipped
     | Steer
     | StopPlanned
     | BarPlanned

@@ -220,8 +220,11 @@ class LogReader:
 
     CHUNK = 1 << 20
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, end: int | None = None) -> None:
         self.path = Path(path)
+        self.end = end
+        """Read no further than this byte (an earlier pass's ``good_bytes``): a log its set still writes holds the
+        same records on every pass."""
         self.problem: LogProblem | None = None
         self.written_format = LOG_FORMAT
         try:
@@ -312,7 +315,7 @@ class LogReader:
                         continue
                 if eof:
                     break
-                more = file.read(self.CHUNK)
+                more = file.read(self.CHUNK if self.end is None else min(self.CHUNK, self.end - file.tell()))
                 eof = not more
                 buf = buf[pos:] + more
                 pos = 0

@@ -76,6 +76,10 @@ class Summary:
         """Roles with no sample in the set's key (they play their nearest ones)."""
         self.lacks: list[str] = []
         """Parts of the set the pack has nothing to make of (the set plays without them)."""
+        self.skipped: list[str] = []
+        """Files of the pack that could not be decoded (the set plays without them)."""
+        self.excluded: dict[str, str] = {}
+        """Providers the router could not use at all (unknown kind, missing key variable...) and why."""
         self.ableton_changes: list[str] = []
         """Live absent, lost, restored, reloaded: each with its bar and why."""
         self.end = ""
@@ -94,6 +98,8 @@ class Summary:
                 self.unfit.append(event.role)
             case ev.PackLacks():
                 self.lacks.append(f"no {event.need} for the {event.part}: {event.cost}")
+            case ev.SampleSkipped():
+                self.skipped.append(f"{event.sample} ({event.reason})")
             case ev.BarPlanned():
                 self.tempo_range.planned(event.seq, event.plan.bpm)
             case ev.BarPlayed():
@@ -145,6 +151,8 @@ class Summary:
                 self.provider_changes.append(
                     f"bar {event.bar}: {event.provider} {event.old} → {event.new} ({event.reason})"
                 )
+            case ev.ProviderHealth():
+                self.excluded.update(event.excluded)
             case ev.BrainChanged():
                 self.brain_changes.append(f"bar {event.bar}: {event.old} → {event.new} ({event.reason})")
             case ev.LMRequest():
@@ -221,6 +229,11 @@ class Summary:
             out.append(f"off key      {', '.join(self.unfit)}: no sample fits the key; the nearest ones play")
         if self.lacks:
             out.append(f"pack lacks   {len(self.lacks)}: {'; '.join(self.lacks)}")
+        if self.skipped:
+            out.append(f"pack skipped {len(self.skipped)} unreadable: {'; '.join(self.skipped)}")
+        if self.excluded:
+            why = "; ".join(f"{name}: {reason}" for name, reason in self.excluded.items())
+            out.append(f"providers    {len(self.excluded)} excluded, the set could not use them: {why}")
         if self.commands:
             out.append(f"commands     {self.commands} given, {self.rejected} rejected; {self.steers} steers answered")
         if self.lm_requests:

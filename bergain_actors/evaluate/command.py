@@ -72,8 +72,6 @@ def main(args: argparse.Namespace) -> int:
     try:
         if args.jobs < 1:
             raise GridError(f"--jobs: expected 1 or more, got {args.jobs}")
-        if args.out.exists() and not args.out.is_dir():
-            raise GridError(f"--out {args.out}: must be a folder, and that is a file")
         if args.whatif:
             return _whatif(args)
         if args.swap:
@@ -89,8 +87,11 @@ def grid_of(args: argparse.Namespace) -> Grid:
     brains = tuple(dict.fromkeys(b.strip() for b in args.brains.split(",") if b.strip()))
     if not brains:
         raise GridError("--brains: name at least one brain")
-    for brain in brains:
-        run.brain_scenario(brain)
+    for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
+        from bergain_actors.cli import check_kinds
+
+        path = run.brain_scenario(brain)
+        check_kinds(scenarios.load(path)[0], path.name)
     critics = tuple(dict.fromkeys(c.strip() for c in args.critics.split(",") if c.strip())) or (SCENARIO_CRITIC,)
     for critic in critics:
         if critic != SCENARIO_CRITIC:
@@ -112,7 +113,10 @@ def grid_of(args: argparse.Namespace) -> Grid:
 
 
 def _grid(args: argparse.Namespace) -> int:
+    from bergain_actors.cli import check_folder
+
     grid = grid_of(args)
+    check_folder(args.out, make=args.cluster is None)  # a cluster's address is checked first: nothing made for it
     out = args.out.resolve()
     cells = grid.cells()
     results = {cell: r for cell in cells if (r := run.done(grid, cell, out)) is not None}
@@ -238,6 +242,7 @@ def show_grid(grid: Grid, groups: list[Group]) -> None:
 
 
 def _whatif(args: argparse.Namespace) -> int:
+    from bergain_actors.cli import check_folder
     from bergain_actors.whatif import WhatIfError, parse_swaps
 
     if not args.swap:
@@ -249,6 +254,7 @@ def _whatif(args: argparse.Namespace) -> int:
     for log in args.whatif:
         if not log.is_file():
             raise GridError(f"--whatif {log}: no such log")
+    check_folder(args.out, make=args.cluster is None)
     out = args.out.resolve()
     logs = list(dict.fromkeys(args.whatif))
     results = {str(log): r for log in logs if (r := whatifs.done(out, log, swaps)) is not None}

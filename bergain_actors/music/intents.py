@@ -239,9 +239,20 @@ def normalize(text: str) -> str:
     return " ".join(re.findall(r"[a-z0-9][a-z0-9'-]*", plain)).replace("'", "")
 
 
+EVERYDAY = frozenset(
+    {"hello", "later", "late", "latter", "these", "since", "some", "show", "child", "state", "stage", "style",
+     "scale", "sale", "save", "saved", "think", "thing", "things", "phase", "chance", "charge", "quite", "heard",
+     "hate", "sense", "came", "unless", "ticket", "teams", "intend", "intent"}
+)  # fmt: skip
+SPELLED_RIGHT = EVERYDAY | NEGATORS | UP_WORDS | DOWN_WORDS | IN_WORDS | OUT_WORDS | set(SCALES) | set(ROLE_WORDS)
+"""Words of their own, never misspellings of a cue they are close to: the vocabulary's other words and everyday
+ones (before, "hello" read as "hell", German for bright; "see you later" as "lauter", louder; "bring it on" as
+"brooding" and "boring")."""
+
+
 def _close(word: str, cue: str) -> bool:
     """A misspelling of ``cue``: one or two letters off or two swapped, for words long enough to tell."""
-    if len(word) < 4 or len(cue) < 4 or word[0] != cue[0]:
+    if len(word) < 4 or len(cue) < 4 or word[0] != cue[0] or word in SPELLED_RIGHT:
         return False
     if len(word) == len(cue) and sorted(word) == sorted(cue):
         return True

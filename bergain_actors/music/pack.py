@@ -161,6 +161,8 @@ class SamplePack:
     samples: dict[str, Sample]
     content_hash: str
     """sha256 over the sorted (relative path, file bytes) of every indexed file: the log header stores it."""
+    skipped: dict[str, str] = field(default_factory=dict)
+    """Files that could not be decoded (relative path → why): each set says so (``SampleSkipped``)."""
 
     def by_role(self, role: str) -> list[Sample]:
         """Samples of one role, sorted by id so choices by index are deterministic."""
@@ -291,6 +293,7 @@ def index_pack(
         raise FileNotFoundError(f"sample pack folder not found: {root}")
     digest = hashlib.sha256()
     samples: dict[str, Sample] = {}
+    skipped: dict[str, str] = {}
     for rel, path in _audio_files(root):
         role, loop = classify(rel)
         stem = Path(rel).stem
@@ -299,7 +302,8 @@ def index_pack(
             data = _decode(raw, sample_rate, loop)
         except Exception as exc:  # any unreadable file is skipped, never fatal
             reason = getattr(exc, "error_string", None) or str(exc)
-            warn(f"skipping sample {rel}: {type(exc).__name__}: {reason}")
+            skipped[rel] = f"{type(exc).__name__}: {reason}"
+            warn(f"skipping sample {rel}: {skipped[rel]}")
             continue
         name = rel.encode()
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
@@ -324,7 +328,9 @@ def index_pack(
         )
     if shared is not None:
         samples = {rel: replace(sample, data=shared.view(rel)) for rel, sample in samples.items()}
-    return SamplePack(root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest())
+    return SamplePack(
+        root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest(), skipped=skipped
+    )
 
 
 _NOT_YET = np.zeros((0, 2), np.float32)
