@@ -312,7 +312,12 @@ def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
             raise scenarios.ScenarioError(f"{label}: router.providers[{index}].{key}: {why}")
     pack = scenario.path(scenario.sample_pack)
     if not pack.is_dir():
-        raise scenarios.ScenarioError(f"{label}: sample_pack: no such folder: {pack}")
+        raise scenarios.ScenarioError(f"{label}: sample_pack: {not_a_folder(pack)}: {pack}")
+
+
+def not_a_folder(path: Path) -> str:
+    """Why a folder asked for is not one: it is missing, or it is a file."""
+    return "not a folder" if path.exists() else "no such folder"
 
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
@@ -643,6 +648,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from bergain_actors import replay
 
     open_log(args.log)
+    if args.pack is not None and not args.pack.is_dir():
+        raise BadInput(f"--pack {args.pack}: {not_a_folder(args.pack)}")
     if args.swap:
         return what_if(args)
     if args.ableton is not None:
@@ -714,9 +721,10 @@ def report(log: Path, verdict: Verdict, done: str) -> None:
 
 
 def tell_problems(log: Path, problems: tuple[str, ...]) -> None:
+    from bergain_actors.replay import located
+
     for problem in problems:
-        where = "" if problem.startswith(f"{log}:") else f"{log}: "
-        print(f"bergain-actors: {where}{problem}", file=sys.stderr)
+        print(f"bergain-actors: {located(log, problem)}", file=sys.stderr)
 
 
 def what_if(args: argparse.Namespace) -> int:
@@ -824,7 +832,7 @@ def cmd_samples(args: argparse.Namespace) -> int:
 
     scenarios.check_flag(args.sample_rate, scenarios.SampleRate, "--sample-rate")
     if not args.path.is_dir():
-        raise BadInput(f"{args.path}: no such folder")
+        raise BadInput(f"{args.path}: {not_a_folder(args.path)}")
     pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
     print(pack.listing())
     print(f"content hash {pack.content_hash}")

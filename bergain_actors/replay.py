@@ -236,6 +236,11 @@ def audit(path: Path) -> Audit:
     )
 
 
+def located(log: Path, problem: str) -> str:
+    """``problem`` said of ``log``, its path once (a reader's problems name it already)."""
+    return problem if problem.startswith(f"{log}:") else f"{log}: {problem}"
+
+
 def scenario_of(reader: LogReader, pack: Path | None = None) -> Scenario:
     """The logged scenario, its sample pack found where it is now: ``pack`` if given, else beside the log as it
     was when the set played (a project moved with its logs), else where the set played."""

@@ -29,7 +29,7 @@ from bergain_actors.core.scenario import RouterConfig, Scenario, replace
 from bergain_actors.core.supervisor import Supervisor
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.performance import perform, set_paths
-from bergain_actors.replay import audit, played_plans, scenario_of
+from bergain_actors.replay import audit, located, played_plans, scenario_of
 
 SWAPPABLE = ("conductor", "critic")
 
@@ -245,13 +245,19 @@ def recording(reader: LogReader) -> Recording:
     return Recording(answers, tuple(commands))
 
 
+def check_whole(log_path: Path) -> None:
+    """Refuse a log cut short or damaged: the bars it lacks would count as divergence."""
+    found = audit(log_path)
+    if found.problems:
+        first = located(log_path, found.problems[0])
+        raise IncompleteLog(f"{first}; a what-if plays whole sets only (replay --verify tells)")
+
+
 def what_if(
     log_path: Path, swaps: dict[str, str], out_dir: Path, warn: Callable[[str], None], pack: Path | None = None
 ) -> tuple[Path, Path, MusicalDiff]:
     """Play the logged set again with ``swaps`` into ``out_dir``; returns the new log, WAV and the musical diff."""
-    found = audit(log_path)
-    if found.problems:
-        raise IncompleteLog(f"{log_path}: {found.problems[0]}; a what-if plays whole sets only (replay --verify tells)")
+    check_whole(log_path)
     if out_dir.resolve() == log_path.resolve().parent:
         raise WhatIfError(f"--out {out_dir}: that is the folder of the log being played again; choose another")
     reader = LogReader(log_path)

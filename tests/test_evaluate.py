@@ -253,3 +253,8 @@ def test_whatif_over_logged_sets_aggregates_the_changes(tmp_path, capsys):
     assert summary["change"]["combinations"]["mean"] == pytest.approx(sum(deltas) / 2)
     code, again, err = evaluate(capsys, *whatif)
     assert code == 0 and "2 of 2 what-ifs already done" in err and again == result
+    cut = tmp_path / "cut.bgnlog"
+    cut.write_bytes((CORPUS / "autopilot.bgnlog").read_bytes()[:-3])
+    code, _, err = evaluate(capsys, "--whatif", logs[0], str(cut), "--swap", "critic=none", "--out", f"{tmp_path}/o")
+    assert code == 4 and err.startswith(f"bergain-actors: {cut}: torn tail at byte"), err  # as replay --swap says
+    assert "a what-if plays whole sets only" in err and not (tmp_path / "o").exists()  # before: exit 1, 'failed'

@@ -82,6 +82,9 @@ def test_a_moved_project_replays_from_paths_relative_to_the_log(tmp_path, capsys
     assert main(["replay", str(log), "--verify"]) == 2
     assert "sample_pack: no such folder" in capsys.readouterr().err
     assert main(["replay", str(log), "--verify", "--pack", str(tmp_path / "pack")]) == 0
+    for wrong, why in ((tmp_path / "nowhere", "no such folder"), (log, "not a folder")):
+        assert main(["replay", str(log), "--verify", "--pack", str(wrong)]) == 2  # the flag as typed, not the key
+        assert capsys.readouterr().err == f"bergain-actors: --pack {wrong}: {why}\n"
 
 
 def test_replay_says_when_other_code_wrote_the_log(tmp_path, capsys, monkeypatch):

@@ -33,3 +33,6 @@ def test_broken_files_are_skipped_with_a_warning(tmp_path, capsys):
 def test_missing_folder_is_bad_input(tmp_path, capsys):
     assert main(["samples", str(tmp_path / "nope")]) == 2
     assert "no such folder" in capsys.readouterr().err
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    assert main(["samples", str(tmp_path / "a.wav")]) == 2
+    assert capsys.readouterr().err == f"bergain-actors: {tmp_path / 'a.wav'}: not a folder\n"

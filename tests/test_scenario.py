@@ -66,6 +66,7 @@ def test_cli_bad_scenarios_exit_2_with_one_line(tmp_path, capsys):
         "range.toml": ("lookahead_bars = 0\n", "range.toml: lookahead_bars: expected int >= 1, got 0"),
         "toml.toml": ("[critic\n", "toml.toml: invalid TOML"),
         "pack.toml": ('sample_pack = "nowhere"\n', "pack.toml: sample_pack: no such folder"),
+        "file.toml": ('sample_pack = "file.toml"\n', "file.toml: sample_pack: not a folder"),
         "kind.toml": ('[critic]\nkind = "grumpy"\n', "kind.toml: critic.kind: unknown kind 'grumpy'"),
     }
     for name, (text, expected) in cases.items():

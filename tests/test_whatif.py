@@ -142,6 +142,10 @@ def test_a_what_if_of_a_damaged_or_cut_log_is_refused(tmp_path, capsys):
     code, printed, err = what_if(capsys, short, tmp_path / "out", "critic=none")
     assert code == 4 and "no SetEnded" in err and "a what-if plays whole sets only" in err, err
     assert not (tmp_path / "out").exists() and "divergent" not in printed
+    torn = tmp_path / "in" / "torn.bgnlog"
+    torn.write_bytes(short.read_bytes()[:-3])  # cut inside its last record
+    code, _, err = what_if(capsys, torn, tmp_path / "out", "critic=none")
+    assert code == 4 and err.count(str(torn)) == 1 and f"{torn}: torn tail at byte" in err, err  # its path once
 
 
 def test_a_what_if_into_the_logs_own_folder_is_refused(tmp_path, capsys):

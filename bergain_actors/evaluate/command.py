@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import json
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -67,7 +68,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from bergain_actors.cli import BadInput
+    from bergain_actors.cli import INCOMPLETE, BadInput
+    from bergain_actors.whatif import IncompleteLog
 
     try:
         if args.jobs < 1:
@@ -79,6 +81,9 @@ def main(args: argparse.Namespace) -> int:
         return _grid(args)
     except GridError as exc:
         raise BadInput(str(exc)) from None
+    except IncompleteLog as exc:
+        print(f"bergain-actors: {exc}", file=sys.stderr)
+        return INCOMPLETE
 
 
 def grid_of(args: argparse.Namespace) -> Grid:
@@ -243,7 +248,7 @@ def show_grid(grid: Grid, groups: list[Group]) -> None:
 
 def _whatif(args: argparse.Namespace) -> int:
     from bergain_actors.cli import check_folder
-    from bergain_actors.whatif import WhatIfError, parse_swaps
+    from bergain_actors.whatif import WhatIfError, check_whole, parse_swaps
 
     if not args.swap:
         raise GridError("--whatif: say what to swap, e.g. --swap conductor=autopilot")
@@ -254,6 +259,7 @@ def _whatif(args: argparse.Namespace) -> int:
     for log in args.whatif:
         if not log.is_file():
             raise GridError(f"--whatif {log}: no such log")
+        check_whole(log)  # before any plays: not a failed set that playing again would fail the same way
     check_folder(args.out, make=args.cluster is None)
     out = args.out.resolve()
     logs = list(dict.fromkeys(args.whatif))
