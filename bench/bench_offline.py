@@ -2,7 +2,8 @@
 --no-audio --no-report``, seed 1) by this code and by the code of 5d6d18b (a ``git worktree`` of that commit,
 with this checkout's Python), runs interleaved so both see the same load: wall time, times real time, CPU time (the
 set's process and its render worker) and the peak RSS of each process and their sum (each process's own peak, as
-``run`` prints it: ``wait4`` of the set only gives the largest in its tree). Then the 8-minute default set's cost
+``run`` prints it: ``wait4`` of the set only gives the largest in its tree; the pack's audio, in memory the two
+share, counts in the process that reads it, the worker). Then the 8-minute default set's cost
 per bar as its streamer pays it (render, hearing, the bar's checksum, its 16-bit samples): median, mean, p99 and
 the cold first bar, timed over the set's logged plans (``--no-per-bar`` skips it).
 

@@ -332,8 +332,7 @@ def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int
     if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
         from bergain_actors.actors.streamer.render_worker import RenderWorker
 
-        early = RenderWorker.start(scenario.path(scenario.sample_pack).resolve(), scenario.sample_rate,
-                                   scenario.bpm, scenario.beats_per_bar)  # fmt: skip
+        early = RenderWorker.start(scenario.sample_rate)
         worker = early if not isinstance(early, str) else True
     try:
         return _run(args, stdio, scenario, text, worker)

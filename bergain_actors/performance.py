@@ -20,7 +20,7 @@ import trio
 from bergain_actors import __version__
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
-from bergain_actors.actors.streamer.render_worker import RenderWorker
+from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost
 from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, WavBehind, WavWriter
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
@@ -36,6 +36,7 @@ from bergain_actors.identity import source_hash
 from bergain_actors.music import arrangement
 from bergain_actors.music.mixer import menu_from_pack, off_key
 from bergain_actors.music.pack import SamplePack, index_pack
+from bergain_actors.music.shared_audio import SharedAudio
 from bergain_actors.music.theory import DEFAULT_KEY
 
 log = structlog.get_logger("set")
@@ -43,14 +44,18 @@ log = structlog.get_logger("set")
 _PACKS: dict[tuple[str, int], SamplePack] = {}
 
 
-def load_pack(scenario: Scenario, warn: Callable[[str], None] | None = None) -> SamplePack:
-    """The scenario's sample pack, decoded once per process (tests and replays reuse it)."""
+def load_pack(
+    scenario: Scenario, warn: Callable[[str], None] | None = None, shared: SharedAudio | None = None
+) -> SamplePack:
+    """The scenario's sample pack, decoded once per process (tests and replays reuse it); with ``shared``, decoded
+    into it (a render worker's: ``index_pack``) unless it was decoded before."""
     root = scenario.path(scenario.sample_pack).resolve()
     key = (str(root), scenario.sample_rate)
     if not root.is_dir():  # even when decoded before: the folder may have moved since
         raise FileNotFoundError(f"sample_pack: no such folder: {root}")
     if key not in _PACKS:
-        pack = index_pack(root, scenario.sample_rate, warn=warn or (lambda m: log.warning("sample skipped", why=m)))
+        warn = warn or (lambda m: log.warning("sample skipped", why=m))
+        pack = index_pack(root, scenario.sample_rate, warn=warn, shared=shared)
         if not pack.samples:
             raise FileNotFoundError(f"sample_pack: no usable samples in {root}")
         _PACKS[key] = pack
@@ -139,8 +144,7 @@ def stopped(exc: BaseException) -> bool:
 
 def start_render_worker(scenario: Scenario) -> RenderWorker | None:
     """The child process an offline set renders in, or None (then it renders in its own; said in the log)."""
-    root = scenario.path(scenario.sample_pack).resolve()
-    worker = RenderWorker.start(root, scenario.sample_rate, scenario.bpm, scenario.beats_per_bar)
+    worker = RenderWorker.start(scenario.sample_rate)
     if isinstance(worker, str):
         log.info("rendering in the set's process", why=worker)
         return None
@@ -196,7 +200,16 @@ async def perform(
     API) serves from before the first bar until its clients have been told the set ended (at most ``LINGER_S``
     after ``SetEnded``): nothing it is asked after the end is logged. ``render_worker`` (True, or one started early):
     a set that is not paced by a clock renders in a child process beside this one (``streamer.render_worker``)."""
-    pack = load_pack(scenario)
+    sink = sink or OfflineSink()
+    worker = render_worker if isinstance(render_worker, RenderWorker) else None
+    if worker is None and render_worker and not sink.live and scenario.ableton.kind != "osc":
+        worker = start_render_worker(scenario)  # before the pack: the set decodes it into the worker's memory
+    try:
+        pack = load_pack(scenario, shared=worker.audio if worker is not None else None)
+    except BaseException:
+        if worker is not None:
+            worker.close()
+        raise
     key = scenario.key or DEFAULT_KEY
     unfit = off_key(pack, key)  # those roles play their nearest samples: said, logged, counted
     for role in unfit:
@@ -207,7 +220,6 @@ async def perform(
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
-    sink = sink or OfflineSink()
     set_ctx = SetContext(scenario, fast=not sink.live, total_bars=scenario.total_bars(), pack=pack)
     if scenario.ableton.kind == "osc":  # Live's beat is the clock; our audio is the monitor and the fallback
         from bergain_actors.actors.ableton.actor import clocked_by_live
@@ -233,13 +245,15 @@ async def perform(
         base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
-    early = render_worker if isinstance(render_worker, RenderWorker) else None
-    if render_worker and not sink.live and set_ctx.link is None:
-        set_ctx.render_worker = early or start_render_worker(scenario)
-        if set_ctx.render_worker is not None:
-            set_ctx.render_worker.pack_hash = pack.content_hash
-    elif early is not None:
-        early.close()
+    if worker is not None and not sink.live and set_ctx.link is None:
+        try:
+            worker.share(pack, scenario.bpm, scenario.beats_per_bar)
+            set_ctx.render_worker = worker
+        except WorkerLost as lost:
+            worker.close()
+            log.warning("rendering in the set's process: the render worker is gone", why=str(lost))
+    elif worker is not None:
+        worker.close()
     try:
         wav = WavWriter(wav_path, scenario.sample_rate)
         # With a render worker this thread has time to write the WAV itself: a thread of its own would take the GIL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import filecmp
+import mmap
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import soundfile as sf
 
 from bergain_actors.music.pack import SamplePack, classify, index_pack, resample_rate
+from bergain_actors.music.shared_audio import SharedAudio
 from bergain_actors.music.synth import write_pack
 
 SHIPPED = Path(__file__).resolve().parent.parent / "sample_pack"
@@ -206,13 +208,21 @@ def test_synth_command_line_needs_an_out_dir(capsys: pytest.CaptureFixture[str])
     assert "usage" in capsys.readouterr().err
 
 
-def test_unmeasured_pack_has_the_same_audio_and_hash(shipped: SamplePack) -> None:
-    """The render worker's pack: the same samples, bytes and hash as the set's, without pitch, peak or RMS."""
-    bare = index_pack(shipped.root, shipped.sample_rate, measure=False)
-    assert bare.content_hash == shipped.content_hash and bare.samples.keys() == shipped.samples.keys()
+def test_a_pack_decoded_into_shared_memory_is_the_same_pack(shipped: SamplePack) -> None:
+    """The render worker's pack: decoded into shared memory as it is read, the same samples, bytes, measures and
+    hash as one decoded into the process's own, and read-only (two processes render from it)."""
+    shared = SharedAudio.create()
+    try:
+        pack = index_pack(shipped.root, shipped.sample_rate, shared=shared)
+    finally:
+        shared.close()
+    assert pack.content_hash == shipped.content_hash and pack.samples.keys() == shipped.samples.keys()
     for rel, sample in shipped.samples.items():
-        other = bare.samples[rel]
-        assert other.data.tobytes() == sample.data.tobytes()
-        assert (other.is_loop, other.bpm, other.bars) == (sample.is_loop, sample.bpm, sample.bars)
-        assert other.pitches == () and other.peak == 0.0
-    assert any(sample.pitches for sample in shipped.samples.values())
+        other = shared.view(rel)
+        assert pack.samples[rel].data.base is not None and not pack.samples[rel].data.flags.writeable
+        assert other.tobytes() == pack.samples[rel].data.tobytes() == sample.data.tobytes(), rel
+        assert pack.samples[rel].frames == sample.frames
+        kept = ("role", "is_loop", "bpm", "bars", "peak", "rms", "pitches", "pitch_from")
+        assert [getattr(pack.samples[rel], k) for k in kept] == [getattr(sample, k) for k in kept]
+    offsets = sorted(offset for offset, _ in shared.layout.values())
+    assert all(offset % mmap.PAGESIZE == 0 for offset in offsets) and len(set(offsets)) == len(offsets)

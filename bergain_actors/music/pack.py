@@ -14,13 +14,13 @@ import io
 import re
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
 from bergain_actors.music import keys
+from bergain_actors.music.shared_audio import SharedAudio
 
 AUDIO_EXTENSIONS = frozenset({".wav", ".wave", ".aif", ".aiff", ".aifc", ".flac", ".ogg", ".oga", ".mp3"})
 
@@ -242,6 +242,8 @@ def resample_rate(data: np.ndarray, rate_in: int, rate_out: int, *, circular: bo
 
 
 def _decode(raw: bytes, sample_rate: int, loop: bool) -> np.ndarray:
+    import soundfile as sf  # here: 2.5 MB that the render worker, which decodes nothing, does without
+
     if not raw:
         raise ValueError("empty file")
     data, rate = sf.read(io.BytesIO(raw), dtype="float32", always_2d=True)
@@ -277,10 +279,14 @@ def _audio_files(root: Path) -> list[tuple[str, Path]]:
 
 
 def index_pack(
-    root: Path, sample_rate: int = 44100, warn: Callable[[str], None] | None = None, measure: bool = True
+    root: Path,
+    sample_rate: int = 44100,
+    warn: Callable[[str], None] | None = None,
+    shared: SharedAudio | None = None,
 ) -> SamplePack:
     """Scan `root` recursively, classify and decode every audio file; skip (and warn about) unreadable ones.
-    ``measure=False`` leaves out what only a decision needs (pitch, peak, RMS): a renderer needs the audio alone."""
+    With ``shared``, each sample's audio goes there as it is decoded, and the pack's samples are views of it: the
+    decoded pack is never in this process's memory at once, nor after (``SharedAudio``)."""
     root = Path(root)
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=3))
     if not root.is_dir():
@@ -303,13 +309,15 @@ def index_pack(
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
-        flat = data.reshape(-1).astype(np.float64) if measure else np.zeros(1)
-        pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate) if measure else ((), "")
+        flat = data.reshape(-1).astype(np.float64)
+        pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate)
+        if shared is not None:
+            shared.put(rel, data)
         samples[rel] = Sample(
             id=rel,
             role=role,
             path=path,
-            data=data,
+            data=data if shared is None else _NOT_YET,
             is_loop=loop,
             bpm=bpm,
             bars=bars,
@@ -318,6 +326,12 @@ def index_pack(
             pitches=pitches,
             pitch_from=pitch_from,
         )
+    if shared is not None:
+        samples = {rel: replace(sample, data=shared.view(rel)) for rel, sample in samples.items()}
     return SamplePack(
         root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest(), skipped=skipped
     )
+
+
+_NOT_YET = np.zeros((0, 2), np.float32)
+"""A shared sample's audio until it is all written and mapped."""

@@ -67,10 +67,11 @@ TRIMS = {role: 10.0 ** (db / 20.0) for role, db in TRIM_DB.items()}
 ECHO_REPEATS = 16
 """The delay runs this many periods past its last input (0.42^16: -120 dB), then rests."""
 
-_CACHE_BYTES = 64 << 20
+_CACHE_BYTES = 24 << 20
 """Budget for stretched, widened, reverberated and filtered copies of samples (at unity: the levels multiply them
 as they are added), so steady-state bars only add views. The 60-minute autopilot set holds 87 MB of them when
-nothing is dropped, yet at 64 MB makes no copy twice (its sweeps' spans come and go); at 48 MB it makes 24 again."""
+nothing is dropped; at 64 MB it makes 249, at 24 MB 281 (its sweeps' spans come and go), for the same CPU time
+(rendering its 1920 bars: 2.95-3.17 s against 2.84-3.28 s) and a render worker 10-20 MB smaller at its peak."""
 _BUS_BYTES = 8 << 20
 """Budget for the steady layers' summed bars: 6-8 of a dense bar's with reverb tails and sends, so the two onset
 patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a change of the mix or two; a tempo glide sums
@@ -354,17 +355,19 @@ class Renderer:
         self._frames = 0
         """Whole frames rendered so far; the next bar starts ``self._frac`` of a frame later."""
         self._frac = Fraction(0)
-        self._longest = max((s.frames for s in pack.samples.values()), default=0)
-        self._longest += (
+        self._rings = (
             effects.TAIL_FRAMES
             + effects.DECORRELATOR_FRAMES
             + math.ceil((effects.REVERB_S + effects.REVERB_PREDELAY_S) * sample_rate)
         )
-        """Longest one-shot, with room for a filter's ringing, the widener and the reverb's tail."""
-        self._acc = np.zeros((2 * (self._longest + 2 * sample_rate), 2), np.float32)
+        """What a one-shot's copy may be longer than its sample: a filter's ringing, the widener, the reverb's tail."""
+        self._longest = max((s.frames for s in pack.samples.values()), default=0) + self._rings
+        """Longest one-shot, rings included (and the longest a synth note sounds)."""
+        self._acc = np.zeros((0, 2), np.float32)
         self._feed = np.zeros_like(self._acc)
         """The delay's line: the layers' sends and the echoes fed back, at the line's level (``PingPong``)."""
         self._scratch = np.zeros_like(self._acc)
+        """Room for a bar or a one-shot's copy, leveled before it is added (nothing in it outlives the add)."""
         self.delay = effects.PingPong()
         self._head = 0
         self._end = 0
@@ -418,23 +421,31 @@ class Renderer:
         grid = self._grid((plan.bpm, plan.beats_per_bar), self._frac)
         n = grid.n
         self._frames, self._frac = self._frames + n, grid.after
-        self._make_room(n)
-        head = self._head
         skipped_layers = 0
+        reach = 0
+        """The longest a one-shot of this bar may sound past its onset (its sample, rings included)."""
         steady: list[tuple[Layer, Sample]] = []
         moving: list[tuple[Layer, Sample | None]] = []
         for layer in plan.layers:
             sample = self.pack.samples.get(layer.sample)
             if layer.kind == "notes":
                 moving.append((layer, None))
-            elif sample is None:
-                skipped_layers += 1
-            elif layer.gain == 0.0 and not layer.gain_end:
+                reach = self._longest
                 continue
-            elif (layer.kind == "loop" and sample.is_loop) or layer.filter is not None or layer.gain_end is not None:
+            if sample is None:
+                skipped_layers += 1
+                continue
+            if layer.gain == 0.0 and not layer.gain_end:
+                continue
+            looped = layer.kind == "loop" and sample.is_loop
+            if not looped:
+                reach = max(reach, sample.frames + self._rings)
+            if looped or layer.filter is not None or layer.gain_end is not None:
                 moving.append((layer, sample))
             else:
                 steady.append((layer, sample))
+        self._make_room(n, reach)
+        head = self._head
         skipped_hits = self._add_steady(steady, grid)
         for layer, sample in moving:
             if sample is None:
@@ -481,11 +492,14 @@ class Renderer:
             grid = self._grids[key] = _Grid(tempo, *self._tempo(*tempo), frac, self.sample_rate)
         return grid
 
-    def _make_room(self, n: int) -> None:
-        """Ensure acc can take a bar of n frames plus the longest one-shot starting anywhere in it."""
-        if self._scratch.shape[0] < n:
-            self._scratch = np.zeros((n, 2), np.float32)
-        need = n + n // 4 + self._longest  # a quarter bar more: the delay writes its echoes a dotted eighth on
+    def _make_room(self, n: int, reach: int) -> None:
+        """Ensure acc can take a bar of n frames plus a one-shot of ``reach`` frames starting anywhere in it, and
+        what earlier bars left ringing. Sized by the bar rather than by the pack's longest sample (a loop, which
+        only ever adds its bar): the accumulator, its delay line and the scratch buffer are a third of the size."""
+        if self._scratch.shape[0] < max(n, reach):
+            self._scratch = np.zeros((max(n, reach), 2), np.float32)
+        need = n + n // 4 + reach  # a quarter bar more: the delay writes its echoes a dotted eighth on
+        need = max(need, self._end - self._head)
         if self._head + need <= self._acc.shape[0]:
             return
         head, end = self._head, self._end
@@ -529,19 +543,21 @@ class Renderer:
     ) -> tuple[np.ndarray, np.ndarray | None]:
         """The steady layers' bus and send bus (None when nothing sends), each as long as its last hit rings; hits
         start at ``starts`` (-1: outside the bar)."""
-        placed: list[tuple[int, np.ndarray, np.ndarray | None]] = []
-        for (layer, sample), offsets in zip(steady, starts, strict=True):
-            placed_at_unity = self._placed(layer, sample, None, sample.data)
-            src = _leveled(placed_at_unity, self._levels(layer), np.empty_like(placed_at_unity))
-            sent = src * np.float32(self._sent(layer)) if layer.send > 0.0 else None
-            placed += [(offset, src, sent) for offset in offsets if offset >= 0]
-        bus = np.zeros((max((o + src.shape[0] for o, src, _ in placed), default=0), 2), np.float32)
-        reach = max((o + sent.shape[0] for o, _, sent in placed if sent is not None), default=None)
+        placed = [
+            (layer, self._placed(layer, sample, None, sample.data), [o for o in offsets if o >= 0])
+            for (layer, sample), offsets in zip(steady, starts, strict=True)
+        ]
+        bus = np.zeros((max((o + src.shape[0] for _, src, at in placed for o in at), default=0), 2), np.float32)
+        reach = max((o + src.shape[0] for layer, src, at in placed if layer.send > 0.0 for o in at), default=None)
         send = None if reach is None else np.zeros((reach, 2), np.float32)
-        for offset, src, sent in placed:
-            bus[offset : offset + src.shape[0]] += src
-            if sent is not None:
-                send[offset : offset + sent.shape[0]] += sent
+        for layer, src, at in placed:  # leveled in the scratch buffer, added at each onset, then sent from there
+            leveled = _leveled(src, self._levels(layer), self._scratch[: src.shape[0]])
+            for offset in at:
+                bus[offset : offset + src.shape[0]] += leveled
+            if send is not None and layer.send > 0.0:
+                leveled *= np.float32(self._sent(layer))
+                for offset in at:
+                    send[offset : offset + src.shape[0]] += leveled
         return bus, send
 
     def _add_hits(self, layer: Layer, sample: Sample, grid: _Grid) -> int:

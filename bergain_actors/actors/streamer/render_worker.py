@@ -5,18 +5,19 @@ the set's gained no wall time). In a process of its own, the renderer works on b
 decide on bar N, on the machine's other core; the set's process then holds no renderer, no mix buffers, no cached
 copies of samples.
 
-The worker is the same ``Renderer`` fed the same plans in the same order, so its bars are the same bytes. The set
-sends a bar's plan once it is planned (at most ``SLOTS`` bars ahead of the bar being played); the worker answers each
-with what it skipped and leaves the bar as mixed (float32 frames) in a slot of memory shared with the set (a memfd,
-bar N in slot N mod ``SLOTS``), where the set masters it (``Mastering``: the limiter, whose state goes from bar to
-bar), hears it, checksums it and makes the WAV's 16-bit samples of it: work that balances the two processes (the
-mix is the larger part). The set reads a slot before it sends the plan that
-reuses it.
+The worker is the same ``Renderer`` fed the same plans in the same order, from the very audio the set decoded (shared
+memory: ``music/shared_audio.py``; the worker decodes nothing), so its bars are the same bytes. The set sends its
+pack's layout first, then each bar's plan once it is planned (at most ``SLOTS`` bars ahead of the bar being played);
+the worker answers each with what it skipped and leaves the bar as mixed (float32 frames) in a slot of memory shared
+with the set (a memfd, bar N in slot N mod ``SLOTS``), where the set masters it (``Mastering``: the limiter, whose
+state goes from bar to bar), hears it, checksums it and makes the WAV's 16-bit samples of it: work that balances the
+two processes (the mix is the larger part). The set reads a slot before it sends the plan that reuses it.
 
-Protocol, both ways: ``u32 length`` then a msgpack message. Set → worker: ``Render``; end of input: exit. Worker →
-set: ``Ready`` first, then ``Done`` per bar, or ``Failed`` (and it exits). A worker that exits, fails or says nothing
-for ``RenderWorker.SILENCE_S`` is given up on: the streamer renders in the set's process from that bar on, after
-rendering the bars before it again (its state is a function of the plans so far), so the bytes stay the same.
+Protocol, both ways: ``u32 length`` then a msgpack message. Set → worker: ``Pack``, then ``Render``s; end of input:
+exit. Worker → set: ``Ready`` first, then ``Done`` per bar, or ``Failed`` (and it exits). A worker that exits, fails
+or says nothing for ``RenderWorker.SILENCE_S`` is given up on: the streamer renders in the set's process from that
+bar on, after rendering the bars before it again (its state is a function of the plans so far), so the bytes stay
+the same.
 """
 
 from __future__ import annotations
@@ -32,11 +33,14 @@ import struct
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import msgspec
 import numpy as np
 
+from bergain_actors.music.pack import Sample, SamplePack
 from bergain_actors.music.plan import BarPlan
+from bergain_actors.music.shared_audio import SharedAudio
 
 HEADER = struct.Struct("<I")
 
@@ -46,8 +50,32 @@ class Render(msgspec.Struct, tag=True):
     plan: BarPlan
 
 
+class SharedSample(msgspec.Struct, array_like=True):
+    """What the renderer needs of a sample besides its audio, and where that is in the shared memory."""
+
+    id: str
+    role: str
+    is_loop: bool
+    bpm: float | None
+    bars: int | None
+    offset: int
+    frames: int
+
+
+class Pack(msgspec.Struct, tag=True):
+    """The set's decoded pack (its audio in the shared memory of ``size`` bytes) and its tempo, before any plan."""
+
+    root: str
+    sample_rate: int
+    content_hash: str
+    size: int
+    samples: list[SharedSample]
+    bpm: float
+    beats: int
+
+
 class Ready(msgspec.Struct, tag=True):
-    pack_hash: str
+    pass
 
 
 class Done(msgspec.Struct, tag=True):
@@ -61,7 +89,7 @@ class Failed(msgspec.Struct, tag=True):
     reason: str
 
 
-_to_worker = msgspec.msgpack.Decoder(Render)
+_to_worker = msgspec.msgpack.Decoder(Pack | Render)
 _from_worker = msgspec.msgpack.Decoder(Ready | Done | Failed)
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -90,39 +118,58 @@ class RenderWorker:
     SILENCE_S = 60.0
     """A worker that says nothing this long (its start, a cold bar on a loaded machine: seconds) is given up on."""
 
-    def __init__(self, process: subprocess.Popen[bytes], slots: Slots) -> None:
+    def __init__(self, process: subprocess.Popen[bytes], slots: Slots, audio: SharedAudio) -> None:
         self.process = process
         self.slots = slots
-        self.pack_hash = ""
-        """The set's pack (its content hash), which the worker must have decoded too."""
+        self.audio = audio
+        """Where the set decodes its pack for the worker (``index_pack(shared=...)``), before ``share``."""
         self.usage: resource.struct_rusage | None = None
         """The worker's CPU time and peak RSS, once it has ended."""
         self._buffer = bytearray()
 
     @classmethod
-    def start(cls, pack_root: Path, sample_rate: int, bpm: float, beats: int) -> RenderWorker | str:
-        """A worker rendering from the pack at ``pack_root``, or why there is none (no memfd off Linux). The set
-        says which pack it decoded (``pack_hash``) before it asks for a bar."""
+    def start(cls, sample_rate: int) -> RenderWorker | str:
+        """A worker for a set at ``sample_rate``, or why there is none (no memfd off Linux, one core). It starts
+        at once (its imports beside the set's), and renders once the set has decoded its pack into ``audio`` and
+        said so (``share``)."""
         if not hasattr(os, "memfd_create"):
             return "no shared memory (memfd) on this system"
         if len(os.sched_getaffinity(0)) < 2:  # two processes on one core: the same work and more switching
             return "one core to run on"
         capacity = int(cls.CAPACITY_S * sample_rate)
         fd = os.memfd_create("bergain-bars")
+        audio = SharedAudio.create()
         try:
             os.ftruncate(fd, Slots.size(cls.SLOTS, capacity))
             memory = mmap.mmap(fd, Slots.size(cls.SLOTS, capacity))
-            argv = [sys.executable, "-m", "bergain_actors.actors.streamer.render_worker", str(pack_root)]
-            argv += [str(sample_rate), repr(bpm), str(beats), str(fd), str(cls.SLOTS), str(capacity)]
-            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd,))
+            argv = [sys.executable, "-m", "bergain_actors.actors.streamer.render_worker"]
+            argv += [str(fd), str(audio.fd), str(cls.SLOTS), str(capacity)]
+            process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, pass_fds=(fd, audio.fd))
+        except BaseException:
+            audio.close()
+            raise
         finally:
             os.close(fd)
-        return cls(process, Slots(memory, cls.SLOTS, capacity))
+        return cls(process, Slots(memory, cls.SLOTS, capacity), audio)
+
+    def share(self, pack: SamplePack, bpm: float, beats: int) -> None:
+        """Tell the worker the pack the set decoded into ``audio`` (all of it: a pack decoded before is written
+        there now) and the set's tempo; raises ``WorkerLost``."""
+        for sample in pack.samples.values():
+            if sample.id not in self.audio.layout:
+                self.audio.put(sample.id, sample.data)
+        layout = self.audio.layout
+        samples = [SharedSample(s.id, s.role, s.is_loop, s.bpm, s.bars, *layout[s.id]) for s in pack.samples.values()]
+        self._say(Pack(str(pack.root), pack.sample_rate, pack.content_hash, self.audio.size, samples, bpm, beats))
+        self.audio.close()  # the worker has its own descriptor; the set's mapping (its views) stays
 
     def send(self, bar: int, plan: BarPlan) -> bytes:
         """Ask for bar ``bar`` (the worker renders bars in the order asked); returns the message, which renders it
         again (``plan_of``). A worker that takes nothing for ``SILENCE_S`` raises ``WorkerLost``."""
-        message = _encode(Render(bar, plan))
+        return self._say(Render(bar, plan))
+
+    def _say(self, said: Pack | Render) -> bytes:
+        message = _encode(said)
         assert self.process.stdin is not None
         fd = self.process.stdin.fileno()
         view = memoryview(HEADER.pack(len(message)) + message)
@@ -142,8 +189,6 @@ class RenderWorker:
             if isinstance(message, Failed):
                 raise WorkerLost(f"the render worker failed: {message.reason}")
             if isinstance(message, Ready):
-                if message.pack_hash != self.pack_hash:
-                    raise WorkerLost("the render worker decoded another pack than the set (changed on disk?)")
                 continue
             if message.bar != bar:
                 raise WorkerLost(f"the render worker answered bar {message.bar} for bar {bar}")
@@ -174,6 +219,7 @@ class RenderWorker:
                 while select.select([stdout], [], [], 5.0)[0] and os.read(stdout.fileno(), 1 << 20):
                     pass  # its output ends as it exits
         self.kill()
+        self.audio.close()
 
     def kill(self) -> None:
         """End the worker now (given up on); harmless when it has ended."""
@@ -204,12 +250,26 @@ class WorkerLost(Exception):
 
 def plan_of(message: bytes) -> BarPlan:
     """The plan a ``send`` message asked for."""
-    return _to_worker.decode(message).plan
+    asked = _to_worker.decode(message)
+    assert isinstance(asked, Render)
+    return asked.plan
 
 
-def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: int, capacity: int) -> int:
-    """The worker: render the plans read on stdin, in order, into the shared slots."""
-    from bergain_actors.music.pack import index_pack
+def shared_pack(told: Pack, fd: int) -> SamplePack:
+    """The set's pack over the shared memory at ``fd`` (unmeasured: a renderer needs none of a decision's
+    measures)."""
+    audio = SharedAudio(fd, told.size, {s.id: (s.offset, s.frames) for s in told.samples})
+    root = Path(told.root)
+    samples = {
+        s.id: Sample(s.id, s.role, root / s.id, audio.view(s.id), s.is_loop, s.bpm, s.bars, 0.0, 0.0)
+        for s in told.samples
+    }
+    audio.close()  # the mapping stays
+    return SamplePack(root, told.sample_rate, samples, told.content_hash)
+
+
+def serve(fd: int, audio_fd: int, count: int, capacity: int) -> int:
+    """The worker: take the set's pack, then render the plans read on stdin, in order, into the shared slots."""
     from bergain_actors.music.render import Renderer
 
     out = sys.stdout.buffer
@@ -221,13 +281,16 @@ def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: in
 
     try:
         slots = Slots(mmap.mmap(fd, Slots.size(count, capacity)), count, capacity)
-        pack = index_pack(pack_root, rate, warn=lambda _: None, measure=False)  # the set said what it skipped
-        renderer = Renderer(pack, rate)
-        renderer.prepare(bpm, beats)
-        say(Ready(pack.content_hash))
         source = sys.stdin.buffer
-        while header := source.read(HEADER.size):
-            asked = _to_worker.decode(source.read(HEADER.unpack(header)[0]))
+        told = _read(source)
+        if not isinstance(told, Pack):
+            return 0  # the set ended (or gave up on the worker) before it had a pack to render from
+        renderer = Renderer(shared_pack(told, audio_fd), told.sample_rate)
+        renderer.prepare(told.bpm, told.beats)
+        say(Ready())
+        while (asked := _read(source)) is not None:
+            if not isinstance(asked, Render):
+                raise ValueError("the set sent its pack twice")
             audio = renderer.render(asked.plan, into=slots.floats(asked.bar, capacity), master=False)
             say(Done(asked.bar, audio.shape[0], *renderer.last_skipped))
     except BrokenPipeError:  # the set ended first
@@ -239,15 +302,19 @@ def serve(pack_root: Path, rate: int, bpm: float, beats: int, fd: int, count: in
     return 0
 
 
+def _read(source: BinaryIO) -> Pack | Render | None:
+    """The set's next message; None at the end of its input."""
+    header = source.read(HEADER.size)
+    return _to_worker.decode(source.read(HEADER.unpack(header)[0])) if len(header) == HEADER.size else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    for name, kind in (("pack", Path), ("rate", int), ("bpm", float), ("beats", int), ("fd", int)):
-        parser.add_argument(name, type=kind)
-    parser.add_argument("slots", type=int)
-    parser.add_argument("capacity", type=int)
+    for name in ("fd", "audio_fd", "slots", "capacity"):
+        parser.add_argument(name, type=int)
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the set's to handle; the worker ends with its input
-    sys.exit(serve(args.pack, args.rate, args.bpm, args.beats, args.fd, args.slots, args.capacity))
+    sys.exit(serve(args.fd, args.audio_fd, args.slots, args.capacity))
 
 
 if __name__ == "__main__":
