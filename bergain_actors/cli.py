@@ -322,15 +322,12 @@ def not_a_folder(path: Path) -> str:
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
     scenario, text = load_scenario(args)
+    check_folder(args.out, make=False)
     if args.dry_run:
         resolved = scenario.to_builtins()
         resolved["total_bars"] = scenario.total_bars()
         print(msgspec.json.format(msgspec.json.encode(resolved)).decode())
         return OK
-    if args.out is not None:
-        check_folder(args.out)
-    else:
-        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
     worker: RenderWorker | bool = True  # perform starts one if the set is rendered offline
     if args.fast:  # it is: the render worker starts now, beside this process's imports and pack
         from bergain_actors.actors.streamer.render_worker import RenderWorker
@@ -357,6 +354,11 @@ def _run(
         sink, detail = choose_sink(scenario, fast=args.fast, no_audio=args.no_audio)
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
+    # the set's folder is made once its port and device are known to be usable: a refused run writes nothing
+    if args.out is not None:
+        check_folder(args.out)
+    else:
+        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
     if isinstance(sink, DeviceSink):
         detail += f"; the set at {raise_set_priority()}"
     face = http or stdio
@@ -856,7 +858,7 @@ def cmd_intent(args: argparse.Namespace) -> int:
         print(f"{label(intent['kind'], intent.get('role', '')):<20} {intent['p']:.2f}")
     lm = found["lm"]
     how = f"the LM's calibrated choice ({lm['provider']}) among {', '.join(lm['options'])}" if lm else "code alone"
-    print(f"read by {how}" + (f" ({found['fallback']})" if found["fallback"] else ""))
+    print(found["fallback"] or f"read by {how}")  # the fallback says it was read by code alone, and why
     if found["command"]:
         print(f"in a set: {found['command']!r}")
     return OK

@@ -18,6 +18,7 @@ import structlog
 import trio
 
 from bergain_actors import __version__
+from bergain_actors.actors.conductor.autopilot import PHASE_ROLES
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost
@@ -63,11 +64,19 @@ def load_pack(
 
 
 def pack_lacks(pack: SamplePack, key: str) -> list[ev.PackLacks]:
-    """What of the set ``pack`` has nothing to make of, in ``key`` (the Conductor's menu): to be said at start."""
-    if arrangement.bed_sample(menu_from_pack(pack, key)) is not None:
-        return []
-    cost = "the set plays without its stereo bed, so it is narrower"
-    return [ev.PackLacks(part="bed", need="texture loop", cost=cost)]
+    """What of the set ``pack`` has nothing to make of, in ``key`` (the Conductor's menu): to be said at start.
+    A role the arc asks for with no sample at all (a pack without kicks) is a set without it."""
+    menu = menu_from_pack(pack, key)
+    arc_roles = dict.fromkeys(role for roles in PHASE_ROLES.values() for role in roles)
+    lacks = [
+        ev.PackLacks(part="arc", need=f"{role} sample", cost=f"the set plays without a {role}")
+        for role in arc_roles
+        if not menu.get(role)
+    ]
+    if arrangement.bed_sample(menu) is None:
+        cost = "the set plays without its stereo bed, so it is narrower"
+        lacks.append(ev.PackLacks(part="bed", need="texture loop", cost=cost))
+    return lacks
 
 
 def slots_of(scenario: Scenario) -> tuple[str, ...]:

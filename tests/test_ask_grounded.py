@@ -126,7 +126,10 @@ async def test_thirty_questions_every_fact_checked_against_the_log(scenario_fact
                 reply = await client.post("/ask", json={"question": question})
                 assert reply.status_code == 200
                 answers.append((reply.json(), [], None))
+            blank = await client.post("/ask", json={"question": "   "})  # before: 200, the LM guessed a topic
         nursery.cancel_scope.cancel()
+    empty = "question: empty; ask about the set, e.g. 'what key are we in?'"
+    assert (blank.status_code, blank.json()) == (422, {"error": empty, "field": "question"})
     assert len(answers) == 30
     for answer, events, glide in answers:
         check(answer, events, glide)

@@ -53,6 +53,15 @@ def test_prompts_parse(prompt: str, expected: ClipRequest) -> None:
 
 
 @pytest.mark.parametrize(
+    "prompt",
+    ["D minor bassline", "bassline in the key of D minor", "a bassline (D minor)", "bassline, key of D minor"],
+)
+def test_a_key_named_anywhere_is_the_clips_key(prompt: str) -> None:
+    """Before, only "in D minor" was read: these gave the set's key (A minor) and said nothing."""
+    assert parse_prompt(prompt) == ClipRequest(bars=4, role="bass", key="D minor")
+
+
+@pytest.mark.parametrize(
     ("prompt", "message"),
     [
         ("", "prompt: empty"),
@@ -62,8 +71,11 @@ def test_prompts_parse(prompt: str, expected: ClipRequest) -> None:
         ("40-bar bassline", "bars: 40 is not between 1 and 32"),
         ("999-bar bassline in H minor", "bars: 999 is not between 1 and 32"),
         ("0 bar bassline", "bars: 0 is not between 1 and 32"),
+        ("1.5 bar bassline", "bars: 1.5 is not a whole number of bars"),  # before: a 5-bar clip
+        ("a 2,5-bar pad", "bars: 2,5 is not a whole number of bars"),
         ("bassline in A blues", "unknown scale 'blues'"),
         ("4-bar bassline in H minor", "key: 'H' is not a note; notes are A to G"),
+        ("H minor bassline", "key: 'H' is not a note; notes are A to G"),
         ("chords in X dorian", "key: 'X' is not a note"),
     ],
 )

@@ -155,4 +155,7 @@ def test_the_intent_command_prints_what_words_do_without_an_lm(capsys, tmp_path)
     assert main(["intent", "bass raus", "--scenario", str(scenario)]) == 0
     out = capsys.readouterr().out
     assert "mute:bassline" in out and "'bassline out'" in out
+    assert main(["intent", "make it darker and busier", "--scenario", str(scenario)]) == 0  # two: the LM is asked
+    out = capsys.readouterr().out
+    assert out.count("read by code alone") == 1 and "the LM failed: no provider configured" in out, out
     assert main(["intent", "   ", "--scenario", str(scenario)]) == 2

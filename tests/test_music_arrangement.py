@@ -136,9 +136,10 @@ def test_a_pack_with_no_texture_loop_plays_without_a_bed_and_says_so(tmp_path, c
     shutil.copytree(ROOT / "sample_pack", pack, ignore=shutil.ignore_patterns("texture"))
     log_path, wav_path, printed = _set_on(tmp_path, pack, capsys)
     assert f"the pack at {pack} has no texture loop for the bed: the set plays without its stereo bed" in printed
-    assert "pack lacks   1: no texture loop for the bed" in printed  # the summary counts it
+    # the summary counts it, and the texture layer the arc asks for, which the pack cannot give either
+    assert "pack lacks   2: no texture sample for the arc: the set plays without a texture; no texture loop" in printed
     events = logged(log_path)
-    assert [(e.part, e.need) for e in of(events, ev.PackLacks)] == [("bed", "texture loop")]
+    assert [(e.part, e.need) for e in of(events, ev.PackLacks)] == [("arc", "texture sample"), ("bed", "texture loop")]
     assert not any(layer.role == BED for e in of(events, ev.BarPlanned) for layer in e.plan.layers)
     assert main(["replay", str(log_path), "--verify", "--wav", str(tmp_path / "again.wav")]) == 0
     assert (tmp_path / "again.wav").read_bytes() == wav_path.read_bytes()

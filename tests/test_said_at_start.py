@@ -45,6 +45,19 @@ def test_a_corrupt_sample_is_skipped_said_logged_and_counted(tmp_path, capsys):
     assert main(["replay", str(log_path), "--verify"]) == 0
 
 
+def test_a_pack_without_kicks_is_a_set_without_a_kick_said_logged_and_counted(tmp_path, capsys):
+    pack = tmp_path / "pack"
+    shutil.copytree(ROOT / "sample_pack", pack, ignore=shutil.ignore_patterns("kick"))
+    log_path, printed = _set(tmp_path, capsys, pack)
+    assert f"the pack at {pack} has no kick sample for the arc: the set plays without a kick" in printed
+    events = logged(log_path)
+    assert [(e.part, e.need) for e in of(events, ev.PackLacks)] == [("arc", "kick sample")]  # before: nothing said
+    assert not any(layer.role == "kick" for e in of(events, ev.BarPlanned) for layer in e.plan.layers)
+    line = "pack lacks   1: no kick sample for the arc: the set plays without a kick"
+    assert line in printed and line in _inspected(log_path, capsys)
+    assert main(["replay", str(log_path), "--verify"]) == 0
+
+
 def test_a_provider_the_set_cannot_use_is_counted_in_the_summary(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("BERGAIN_UNSET_KEY", raising=False)
     cloud = '{ name = "cloud", kind = "openai", model = "m", key_env = "BERGAIN_UNSET_KEY" }'
@@ -59,5 +72,5 @@ def test_a_provider_the_set_cannot_use_is_counted_in_the_summary(tmp_path, capsy
 
 def test_a_whole_pack_and_usable_providers_add_no_line(tmp_path, capsys):
     log_path, printed = _set(tmp_path, capsys, ROOT / "sample_pack")
-    assert "pack skipped" not in printed and "excluded" not in printed
-    assert not of(logged(log_path), ev.SampleSkipped)
+    assert "pack skipped" not in printed and "excluded" not in printed and "pack lacks" not in printed
+    assert not of(logged(log_path), ev.SampleSkipped) and not of(logged(log_path), ev.PackLacks)

@@ -119,6 +119,7 @@ _FILLER = frozenset(
         "of",
         "with",
         "line",
+        "key",
     }
     | {"un", "una", "el", "la", "los", "las", "de", "del", "por", "favor", "hazme", "haz"}
     | {"ein", "eine", "einen", "mir", "bitte", "mach", "der", "die", "das"}
@@ -202,12 +203,16 @@ def parse_prompt(text: str) -> ClipRequest:
             f"prompt {text!r}: role: say what to write ({choices}); prompts in English, Spanish or German are read"
         )
     bars = DEFAULT_BARS
+    fraction = re.search(r"\b(\d+[.,]\d+)[ -]?" + _BAR_WORDS + r"(?!\w)", lowered)
+    if fraction is not None:  # else "1.5 bar" would read as 5 bars
+        raise ClipError(f"prompt {text!r}: bars: {fraction.group(1)} is not a whole number of bars, 1 to {MAX_BARS}")
     count = re.search(r"\b(\d+|" + "|".join(_NUMBERS) + r")[ -]?" + _BAR_WORDS + r"(?!\w)", lowered)
     if count is not None:
         bars = int(count.group(1)) if count.group(1).isdigit() else _NUMBERS[count.group(1)]
         if not 1 <= bars <= MAX_BARS:
             raise ClipError(f"prompt {text!r}: bars: {bars} is not between 1 and {MAX_BARS}")
-    key = _key_in(text)
+    key, rest = _key_in(text)
+    lowered = " ".join(rest.lower().replace("‐", "-").split())  # without the key's words: the rest is style
     role_word = words[role_at[0]]
     before = _without_counts(lowered[: _position(lowered, role_word)])
     after = []
@@ -227,34 +232,44 @@ def parse_prompt(text: str) -> ClipRequest:
     )
 
 
-def _key_in(text: str) -> str | None:
-    """The key after "in" ("in A minor", "in F#m", "in Bb"; Spanish "en re menor"; German "in a-moll", "h-moll"),
-    checked; None when the prompt names none. A word after the note that reads like a scale ("in A blues") must
-    be one we know, and a scale after a letter that is no note ("in H minor") is an error."""
+def _key_in(text: str) -> tuple[str | None, str]:
+    """The key ("in A minor", "in F#m", "in Bb", "in the key of D", "D minor bassline"; Spanish "en re menor";
+    German "in a-moll", "h-moll"), checked, and the prompt without it; None when the prompt names none. A word
+    after the note that reads like a scale ("in A blues") must be one we know, and a scale after a letter that is
+    no note ("in H minor") is an error."""
+
+    def without(match: re.Match[str]) -> str:  # the note and scale only: an "in" before them still ends the style
+        return f"{text[: match.start(1)]} {text[match.end() :]}"
+
     spanish = re.search(r"\b(do|re|mi|fa|sol|la|si)\s*(sostenido|bemol|#|b)?\s+(menor|mayor)\b", text, re.IGNORECASE)
     if spanish is not None:
         accidental = {"sostenido": "#", "bemol": "b"}.get((spanish.group(2) or "").lower(), spanish.group(2) or "")
         scale = "minor" if spanish.group(3).lower() == "menor" else "major"
-        return _checked(text, f"{_SOLFEGE[spanish.group(1).lower()]}{accidental} {scale}")
+        return _checked(text, f"{_SOLFEGE[spanish.group(1).lower()]}{accidental} {scale}"), without(spanish)
     german = re.search(r"\b([a-h](?:is|es)?|as|es)-(moll|dur)\b", text, re.IGNORECASE)
     if german is not None:
         scale = "minor" if german.group(2).lower() == "moll" else "major"
-        return _checked(text, f"{_GERMAN_NOTES[german.group(1).lower()]} {scale}")
-    match = re.search(r"\bin\s+([A-Ga-g][#b♯♭]?m?)(?=\s|$|[,.;!?])((?:\s+harmonic)?\s+[a-z]+)?", text)
+        return _checked(text, f"{_GERMAN_NOTES[german.group(1).lower()]} {scale}"), without(german)
+    match = re.search(
+        r"\b(?:in\s+(?:the\s+key\s+of\s+)?|key\s+of\s+)([A-Ga-g][#b♯♭]?m?)(?=\s|$|[,.;!?)])((?:\s+harmonic)?\s+[a-z]+)?",
+        text,
+    ) or re.search(r"\b([A-G][#b♯♭]?)(?=\s)(\s+" + _SCALE_WORD + r")\b", text)  # "D minor bassline", "(D minor)"
     if match is None:
-        nonsense = re.search(r"\bin\s+([A-Za-z][#b♯♭]?)\s+" + _SCALE_WORD + r"\b", text, re.IGNORECASE)
+        nonsense = re.search(r"\bin\s+([A-Za-z][#b♯♭]?)\s+" + _SCALE_WORD + r"\b", text, re.IGNORECASE) or re.search(
+            r"\b([H-Z][#b♯♭]?)\s+" + _SCALE_WORD + r"\b", text
+        )
         if nonsense is not None:
             raise ClipError(
                 f"prompt {text!r}: key: {nonsense.group(1)!r} is not a note; notes are A to G "
                 "(with # or b), e.g. 'in B minor' (German h-moll)"
             )
-        return None
+        return None, text
     note, word = match.group(1), (match.group(2) or "").strip().lower()
     if word and (word in SCALE_ALIASES or word.endswith(("ian", "ic", "blues", "scale", "mode"))):
         note = f"{note} {word}"
     elif note[0].islower():
-        return None  # "in a club style": an article, not A major
-    return _checked(text, note)
+        return None, text  # "in a club style": an article, not A major
+    return _checked(text, note), without(match)
 
 
 def _checked(text: str, key: str) -> str:

@@ -270,7 +270,10 @@ class Api:
             if not sent.ok:
                 return reply(Problem(sent.text, "confirm", sent.seq), 422)
             return reply(CommandReply(True, f"sent {line!r}: {sent.text}", sent.seq), 202)
-        return reply(await chat.converse(self.session, self.memory, body.question, body.conversation))
+        try:
+            return reply(await chat.converse(self.session, self.memory, body.question, body.conversation))
+        except chat.EmptyQuestion as exc:
+            return reply(Problem(str(exc), "question"), 422)
 
     async def clip(self, request: Request) -> Response:
         from bergain_actors.service import clips

@@ -81,6 +81,10 @@ COMMAND_OF: dict[str, str] = {
 """The command line a confirmed instruction sends, per intent (roles: ``<role> in`` / ``<role> out``)."""
 
 
+class EmptyQuestion(ValueError):
+    """A question with no words: refused, not handed to the LM to guess a topic for."""
+
+
 class Memory:
     """The last ``TURNS`` exchanges of each conversation id."""
 
@@ -203,6 +207,8 @@ async def converse(session: Session, memory: Memory, question: str, conversation
     the command an instruction asks for (never applied), remembered."""
     from bergain_actors.service.replies import AskReply
 
+    if not question.strip():
+        raise EmptyQuestion("question: empty; ask about the set, e.g. 'what key are we in?'")
     facts = context(session)
     command = proposed(question)
     asked = topics(question)

@@ -321,7 +321,7 @@ class SetTools:
         """An LM-backed tool: its reply, or an error naming why no provider could answer."""
         try:
             made = await call()
-        except (NoRouter, ClipError) as exc:
+        except (NoRouter, ClipError, chat.EmptyQuestion) as exc:
             return answered(False, str(exc), {"seq": 0})
         if isinstance(made, ev.LMFailed):
             rows = msgspec.to_builtins(self.session.providers())
