@@ -5,6 +5,7 @@ This is where the world meets the core: file paths, the audio device, the wall c
 
 from __future__ import annotations
 
+import itertools
 import os
 import resource
 import signal
@@ -161,8 +162,13 @@ def start_render_worker(scenario: Scenario) -> RenderWorker | None:
 
 
 def set_paths(scenario: Scenario, out_dir: Path | None, stamp: str | None = None) -> tuple[Path, Path]:
+    """The set's log and WAV. Named by the time (no ``stamp``), a name another set took in the same second gets
+    ``-2``, ``-3``...: the set plays, where it was refused with "File exists"."""
     folder = (out_dir if out_dir is not None else scenario.path(scenario.log_dir)).resolve()
     stem = f"{_slug(scenario.name)}-{stamp or time.strftime('%Y%m%d-%H%M%S')}-seed{scenario.seed}"
+    if stamp is None:
+        names = itertools.chain([stem], (f"{stem}-{n}" for n in itertools.count(2)))
+        stem = next(s for s in names if not (folder / f"{s}.bgnlog").exists() and not (folder / f"{s}.wav").exists())
     return folder / f"{stem}.bgnlog", folder / f"{stem}.wav"
 
 

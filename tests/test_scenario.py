@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -262,3 +263,18 @@ def test_a_log_dir_that_cannot_be_made_names_the_scenario_key(tmp_path, capsys):
     scenario.write_text(text.replace('"../sample_pack"', f'"{scenarios.PACKAGE_ROOT / "sample_pack"}"'))
     code, err = run_cli(capsys, "run", str(scenario), "--fast", "--quiet", "--bars", "1")
     assert code == 2 and err.startswith(f"bergain-actors: set.toml: log_dir {UNMAKEABLE}: cannot make the folder"), err
+
+
+def test_a_second_set_of_a_scenario_and_seed_in_the_same_second_plays_into_files_of_its_own(tmp_path, capsys):
+    """Before, the second was refused ("...-seed7.bgnlog: File exists", exit 2): a script running short sets
+    back to back lost some."""
+    out = tmp_path / "out"
+    out.mkdir()
+    now = time.time()
+    for ahead in range(120):  # every name the set may take by the time-stamp in the next two minutes is taken
+        (out / f"autopilot-{time.strftime('%Y%m%d-%H%M%S', time.localtime(now + ahead))}-seed7.bgnlog").touch()
+    autopilot = scenarios.PACKAGE_ROOT / "scenarios" / "autopilot.toml"
+    assert main(["run", str(autopilot), "--fast", "--quiet", "--bars", "1", "--no-report", "--out", str(out)]) == 0
+    (log,) = out.glob("*-2.bgnlog")
+    assert f"log          {log}\nwav          {log.with_suffix('.wav')}" in capsys.readouterr().out
+    assert log.stat().st_size > 0 and log.with_suffix(".wav").stat().st_size > 0
