@@ -94,6 +94,17 @@ def test_bars_match_an_independent_reference_and_the_limiter_stays_out(pack: Sam
     assert renderer.limiter_engaged_frames == 0
 
 
+def test_a_loop_played_as_a_one_shot_rings_whole_across_the_bars_after_it(pack: SamplePack) -> None:
+    """The accumulator is sized by each bar's longest one-shot: a 4-bar loop hit as a one-shot (longer than any
+    one-shot of the pack) grows it, and the short bars after it, which need less, keep its tail whole."""
+    kick = Layer("kick", "kick/k.wav", 0.8, hits=pattern_hits("four_on_floor"))
+    steps = Layer("texture", "texture/steps_128bpm_4bar_loop.wav", 0.5, hits=(380,))
+    plans = [_plan(0, kick), _plan(1, kick, steps)] + [_plan(bar, kick) for bar in range(2, 9)]
+    renderer = Renderer(pack, SR, master=1.0, trims={})
+    for plan, expected in zip(plans, _reference(pack, plans), strict=True):
+        np.testing.assert_allclose(renderer.render(plan), expected, atol=2e-6, rtol=0)
+
+
 def test_hit_onsets_are_sample_exact_at_odd_tempos(pack: SamplePack) -> None:
     renderer = Renderer(pack, SR, master=1.0, trims={})
     dc = Layer("perc", "perc/dc.wav", 1.0, hits=(0, 37, 200))

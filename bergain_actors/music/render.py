@@ -67,11 +67,18 @@ TRIMS = {role: 10.0 ** (db / 20.0) for role, db in TRIM_DB.items()}
 ECHO_REPEATS = 16
 """The delay runs this many periods past its last input (0.42^16: -120 dB), then rests."""
 
-_CACHE_BYTES = 24 << 20
-"""Budget for stretched, widened, reverberated and filtered copies of samples (at unity: the levels multiply them
-as they are added), so steady-state bars only add views. The 60-minute autopilot set holds 87 MB of them when
-nothing is dropped; at 64 MB it makes 249, at 24 MB 281 (its sweeps' spans come and go), for the same CPU time
-(rendering its 1920 bars: 2.95-3.17 s against 2.84-3.28 s) and a render worker 10-20 MB smaller at its peak."""
+_CACHE_BYTES = 8 << 20
+"""Budget for the filtered copies of samples (at unity: the levels multiply them as they are added), the spectra
+they are made from and a sweep's spans, so steady-state bars only add views; the stretched and spread copies they
+are made of have a budget of their own (``_BASE_BYTES``). The 60-minute autopilot set makes 66 filtered copies and
+9 spectra at 8 MB (64 and 5 with no limit; 90 and 54 at 6 MB)."""
+_BASE_BYTES = 16 << 20
+"""Budget for the stretched and the widened-and-reverberated copies, which cost a transform of a whole sample or
+loop each (a 4-bar loop's: 20-50 ms) where a filter step or a span costs a few: kept apart from the filtered ones,
+so that a burst of sweeps does not push them out. The 60-minute autopilot set makes each of its 17 once at 16 MB
+(15 MB of them); at 12 MB 29, at 8 MB 155. Rendering its 1920 bars took 3.14-3.20 s of CPU with 8 + 16 MB against
+3.29-3.45 s with one budget of 24 MB (31 spreads) and 3.00-3.31 s of 64 MB; its render worker's peak RSS: 128 MB
+against 144-150 MB."""
 _BUS_BYTES = 8 << 20
 """Budget for the steady layers' summed bars: 6-8 of a dense bar's with reverb tails and sends, so the two onset
 patterns of 128 BPM (a bar of 82687.5 frames) stay cached through a change of the mix or two; a tempo glide sums
@@ -123,30 +130,40 @@ class _Budgeted(Generic[T]):
 
 
 _COPIES: _Budgeted[np.ndarray] = _Budgeted(_CACHE_BYTES, lambda copy: copy.nbytes)
-"""The copies made from a pack's samples (stretched, widened, reverberated, filtered) depend on nothing
-but the samples, the rate and the key: every renderer of the process shares them (a replay after its set, what-ifs,
-an evaluation's sets, a test's renderers), each key led by its pack's content hash and rate. A set's first bars
-then cost what its steady ones do when an earlier set made the copies."""
+"""The copies made from a pack's samples (filtered here; stretched, widened and reverberated in ``_BASES``) depend
+on nothing but the samples, the rate and the key: every renderer of the process shares them (a replay after its set,
+what-ifs, an evaluation's sets, a test's renderers), each key led by its pack's content hash and rate. A set's first
+bars then cost what its steady ones do when an earlier set made the copies."""
+
+
+_BASES: _Budgeted[np.ndarray] = _Budgeted(_BASE_BYTES, lambda copy: copy.nbytes)
+"""The stretched and the widened-and-reverberated copies (``_BASE_BYTES``), shared like ``_COPIES``."""
+_BASE_KINDS = frozenset({"stretch", "spread"})
 
 
 class _Scoped:
     """A renderer's view of the shared copies: its keys led by its pack and rate; what it made itself, counted."""
 
-    def __init__(self, shared: _Budgeted[np.ndarray], scope: tuple[str, int]) -> None:
-        self._shared, self._scope = shared, scope
+    def __init__(self, scope: tuple[str, int]) -> None:
+        self._scope = scope
         self.made = 0
 
     def get(self, key: tuple) -> np.ndarray | None:
-        return self._shared.get((self._scope, key))
+        return _shared(key).get((self._scope, key))
 
     def put(self, key: tuple, value: np.ndarray) -> np.ndarray:
         self.made += 1
-        return self._shared.put((self._scope, key), value)
+        return _shared(key).put((self._scope, key), value)
+
+
+def _shared(key: tuple) -> _Budgeted[np.ndarray]:
+    return _BASES if key[0] in _BASE_KINDS else _COPIES
 
 
 def forget_copies() -> None:
     """Empty the shared copies: the next bars are cold again (benchmarks measure the cold cost)."""
     _COPIES.clear()
+    _BASES.clear()
 
 
 def _buses_size(buses: tuple[np.ndarray, np.ndarray | None]) -> int:
@@ -385,7 +402,7 @@ class Renderer:
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
         self._tiled: dict[tuple[float, float], np.ndarray] = {}
         """Each pair of levels tiled for ``_leveled``, by pair."""
-        self._copies = _Scoped(_COPIES, (pack.content_hash, sample_rate))
+        self._copies = _Scoped((pack.content_hash, sample_rate))
         """Stretched, widened, reverberated, filtered copies of samples, and spectra."""
 
     @property
@@ -503,14 +520,16 @@ class Renderer:
         if self._head + need <= self._acc.shape[0]:
             return
         head, end = self._head, self._end
+        live = end - head
         buffers = []
         for buffer in (self._acc, self._feed):
-            live = buffer[head:end].copy()
             if need > buffer.shape[0] // 2:
-                buffer = np.zeros((2 * need, 2), np.float32)
-            else:
-                buffer[head:end] = 0.0
-            buffer[: live.shape[0]] = live
+                grown = np.zeros((2 * need, 2), np.float32)
+                grown[:live] = buffer[head:end]
+                buffer = grown
+            else:  # moved to the front in place (numpy copies overlapping ranges as memmove does), the rest zeroed
+                buffer[:live] = buffer[head:end]
+                _silence(buffer[live:end])
             buffers.append(buffer)
         self._acc, self._feed = buffers
         if self._sending is not None:
