@@ -141,7 +141,7 @@ def test_a_set_too_short_for_a_figure_is_tabled_without_it_and_the_json_is_stric
     and reading the set's result back failed (a traceback, exit 1), and ``--json`` printed ``NaN``."""
     argv = ["--brains", "autopilot", "--seeds", "1", "--minutes", "0.001", "--out", str(tmp_path)]
     assert main(["evaluate", *argv, "--json"]) == 0
-    out, err = capsys.readouterr()
+    out = capsys.readouterr().out
     result = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert result["sets"][0]["report"]["bars"] == 1 and result["sets"][0]["report"]["breakdown_to_peak_lu"] is None
     assert main(["evaluate", *argv]) == 0  # read back from its result.json: done, not played again
