@@ -155,7 +155,7 @@ async def lm_readings(
                 print(f"  {index + 1}/{len(rows)} phrases read", file=sys.stderr, flush=True)
             if not labels:
                 continue
-            everything = reading.ballot(text, KINDS, random.Random(index))
+            everything = reading.ballot(text, KINDS, random.Random(index), abstain=False)
             answer = await scored(session, everything, f"all:{text}")
             picked = choice.decide(everything, answer, 0.0, random.Random(0))
             first = choice.distributions(choice.ballot(everything.options, system="", context="", question="",

@@ -5,12 +5,16 @@ set and in replay."""
 from __future__ import annotations
 
 import json
+import math
+import random
 
 import pytest
 
+from bergain_actors import choice
 from bergain_actors.cli import main
 from bergain_actors.control import commands
 from bergain_actors.core import events as ev
+from bergain_actors.music import reading
 from bergain_actors.music.intents import KINDS, keywords, label, lexical
 from bergain_actors.service.chat import command_for
 from tests.test_control import play, verified
@@ -52,6 +56,26 @@ def test_everyday_words_are_not_taken_for_misspelt_cues(words):
     """Before, "hello" read as brighter ("hell"), "see you later" as energy up ("lauter"), "bring it on" as darker
     and vary ("brooding", "boring"): typed into a set, a greeting changed the music."""
     assert lexical(words).intents == ()
+
+
+@pytest.mark.parametrize(
+    ("liked", "strength", "want"),
+    [("tension", 1.0, []), ("tension", 5.0, []), ("tension", 40.0, ["tension"]), ("nothing", 40.0, [])],
+)
+def test_words_code_finds_nothing_in_take_the_lms_pick_only_when_it_is_sure(liked, strength, want):
+    """Over the whole vocabulary the LM may choose "nothing", and its pick stands only at ``SURE``: the embedded
+    model gave "more tension" about 0.27 for "thanks" and "asdfgh" alike, and a typed "thanks" raised the tension."""
+    lex, kinds = reading.candidates("thanks")
+    b = reading.ballot("thanks", kinds, random.Random(0))
+    assert kinds == KINDS and b.options[-1] == reading.NOTHING and reading.options(kinds)[-1] == "nothing"
+    index = reading.options(kinds).index(liked)
+    scores = [{label: math.log(strength if order[i] == index else 1.0) for i, label in enumerate(b.labels)}
+              for order in b.orders]  # fmt: skip
+    scores.append(dict.fromkeys(b.labels, 0.0))  # the content-free prompt: no bias
+    answer = ev.LMResponse(request_id="r", provider="p", text="", scores=tuple(scores))
+    picked = choice.decide(b, answer, 0.0, random.Random(0))
+    assert picked.option == b.options[index] or strength == 1.0
+    assert [i.kind for i in reading.combine(lex, kinds, picked).intents[:1]] == want  # the likeliest, or none
 
 
 def test_a_vocabulary_word_is_not_a_misspelling_of_another_cue():

@@ -2,8 +2,9 @@
 
 ``lexical`` (code) proposes the candidates; with two or more, the LM chooses among them and the reading's
 probabilities are the code's and the LM's calibrated ones multiplied; with none, the LM chooses among the whole
-vocabulary; with one there is nothing to choose. ``bench/bench_intents.py`` measures each way against the
-keyword baseline. Pure: the ballot goes out as an ``LMRequest``, its answer comes back as the reading.
+vocabulary and ``NOTHING``, its pick standing only when ``SURE``; with one there is nothing to choose.
+``bench/bench_intents.py`` measures each way against the keyword baseline. Pure: the ballot goes out as an
+``LMRequest``, its answer comes back as the reading.
 """
 
 from __future__ import annotations
@@ -42,6 +43,14 @@ CLOZE: dict[IntentKind, str] = {
 }
 """Each intent as the words that finish ``CLOZE_ANSWER`` (the cloze choice scores these, not labels)."""
 
+NOTHING = "nothing: the words ask for no change (talk, thanks, a greeting)"
+"""The option a ballot over the whole vocabulary adds: words code finds nothing in often ask nothing, and without
+it the LM must name some intent (the embedded model read "thanks" as more tension)."""
+
+SURE = 0.5
+"""Over the whole vocabulary, the calibrated probability the LM's pick needs to stand: below it the words read as
+nothing (the embedded model gives its favourite about 0.27 for "thanks", "asdfgh" and "more tenshun" alike)."""
+
 MAX_CANDIDATES = 5
 LEXICAL_WEIGHT = 1.0
 """Exponent of the code's probability in the product with the LM's (0: the LM alone among the candidates)."""
@@ -56,9 +65,17 @@ def candidates(text: str) -> tuple[Reading, tuple[IntentKind, ...]]:
     return lex, kinds or KINDS
 
 
-def ballot(text: str, kinds: tuple[IntentKind, ...], rng: random.Random, calibrate: bool = True) -> choice.Ballot:
+def options(kinds: tuple[IntentKind, ...]) -> tuple[str, ...]:
+    """The names of the ballot's options for ``kinds``, as the decision is logged."""
+    return (*kinds, "nothing") if kinds == KINDS else kinds
+
+
+def ballot(
+    text: str, kinds: tuple[IntentKind, ...], rng: random.Random, calibrate: bool = True, abstain: bool = True
+) -> choice.Ballot:
+    """``abstain``: offer ``NOTHING`` beside the whole vocabulary (the benchmark's pure LM reading goes without)."""
     return choice.ballot(
-        [GLOSS[kind] for kind in kinds],
+        [GLOSS[kind] for kind in kinds] + ([NOTHING] if abstain and kinds == KINDS else []),
         system=SYSTEM,
         context=f'The performer typed: "{text}"',
         question=QUESTION,
@@ -84,13 +101,16 @@ def cloze(text: str, kinds: tuple[IntentKind, ...] = KINDS) -> choice.cloze.Cloz
 
 def combine(lex: Reading, kinds: tuple[IntentKind, ...], picked: choice.Choice) -> Reading:
     """The reading from the LM's choice: its calibrated probabilities times the code's (when the code proposed
-    the candidates), renormalised."""
+    the candidates), renormalised; the code's own when it chose ``NOTHING`` or, over the whole vocabulary, was
+    not ``SURE``."""
+    if picked.index == len(kinds) or (kinds == KINDS and picked.calibrated and max(picked.calibrated) < SURE):
+        return lex
     if picked.method not in ("scored", "cloze"):
         return lex if picked.index < 0 else weighted(lex, {kinds[picked.index]: 1.0}, "lm")
     code = {i.kind: i.p for i in lex.intents}
     probs = {
         kind: p * (code[kind] ** LEXICAL_WEIGHT if kind in code else 1.0)
-        for kind, p in zip(kinds, picked.calibrated, strict=True)
+        for kind, p in zip(kinds, picked.calibrated[: len(kinds)], strict=True)
     }
     return weighted(lex, probs, "lm")
 

@@ -281,5 +281,5 @@ async def read_intents(session: Session | None, text: str, *, timeout: float = 6
             found["fallback"] = f"the LM failed: {asked.reason}; read by code alone"
         else:
             got = reading.combine(lex, kinds, asked[0])
-            found["lm"] = {"options": list(kinds), **msgspec.to_builtins(asked[0])}
+            found["lm"] = {"options": list(reading.options(kinds)), **msgspec.to_builtins(asked[0])}
     return {**msgspec.to_builtins(got), **found, "command": command_for(got)}

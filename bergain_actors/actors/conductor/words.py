@@ -81,7 +81,7 @@ class Words:
         if isinstance(answer, ev.LMFailed):
             return lex, {}, f"the LM failed: {answer.reason}"
         picked = choice.decide(b, answer, 0.0, random.Random(0))
-        logged = {"options": list(kinds), **msgspec.json.decode(msgspec.json.encode(picked))}
+        logged = {"options": list(reading.options(kinds)), **msgspec.json.decode(msgspec.json.encode(picked))}
         if picked.method == "none":
             return lex, logged, "nothing readable in the LM's answer"
         return reading.combine(lex, kinds, picked), logged, ""
