@@ -166,6 +166,7 @@ class AudioStreamer(Actor):
                     heard=hear(ready.audio, self.ctx.scenario.sample_rate, ready.planned.plan.beats_per_bar),
                 )
             )
+            self._ask_worker(bar + 1)  # the plan this bar's end made (the worker renders it while the WAV is written)
             if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
                 self.ctx.bus.write_through()
                 self.ctx.set.wav.write(ready.pcm if ready.pcm is not None else ready.audio)
