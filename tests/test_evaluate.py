@@ -136,6 +136,18 @@ def test_a_set_that_cannot_be_played_is_named_the_others_play_and_the_evaluation
     assert (tmp_path / "out" / "sets" / Cell("autopilot", "", -1, 1).folder() / "result.json").is_file()
 
 
+def test_a_set_too_short_for_a_figure_is_tabled_without_it_and_the_json_is_strict(tmp_path, capsys):
+    """A 1-bar set has no breakdown to compare with its peaks: the figure is NaN. Before, JSON carried it as null
+    and reading the set's result back failed (a traceback, exit 1), and ``--json`` printed ``NaN``."""
+    argv = ["--brains", "autopilot", "--seeds", "1", "--minutes", "0.001", "--out", str(tmp_path)]
+    assert main(["evaluate", *argv, "--json"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
+    assert result["sets"][0]["report"]["bars"] == 1 and result["sets"][0]["report"]["breakdown_to_peak_lu"] is None
+    assert main(["evaluate", *argv]) == 0  # read back from its result.json: done, not played again
+    assert "1 of 1 sets already done" in capsys.readouterr().err
+
+
 GRID = ["--brains", "autopilot,phrase-scripted", "--seeds", "1-2", "--minutes", "1"]
 
 

@@ -69,6 +69,14 @@ def test_cli_bad_scenarios_exit_2_with_one_line(tmp_path, capsys):
         "pack.toml": ('sample_pack = "nowhere"\n', "pack.toml: sample_pack: no such folder"),
         "file.toml": ('sample_pack = "file.toml"\n', "file.toml: sample_pack: not a folder"),
         "kind.toml": ('[critic]\nkind = "grumpy"\n', "kind.toml: critic.kind: unknown kind 'grumpy'"),
+        "twice.toml": (  # before: both listed, the router kept one
+            '[router]\nproviders = [{ name = "a", kind = "local" }, { name = "a", kind = "local" }]\n',
+            "twice.toml: router.providers[1].name: 'a' is already providers[0]'s name",
+        ),
+        "url.toml": (  # before: the set played, the provider "unreachable"
+            '[router]\nproviders = [{ name = "a", kind = "openai", base_url = "localhost:1234/v1" }]\n',
+            "url.toml: router.providers[0].base_url: 'localhost:1234/v1' is not an http(s):// URL",
+        ),
     }
     for name, (text, expected) in cases.items():
         path = tmp_path / name

@@ -196,6 +196,7 @@ async def test_the_router_alone_answers_provider_requests_and_refuses_set_comman
             steer = await client.post("/control", json={"command": "darker"})
             reset = await client.post("/control", json={"command": "provider reset scripted"})
             asked = await client.post("/ask", json={"question": "what key are we in?"})
+            into_no_set = await client.post("/clip", json={"prompt": "2-bar acid bassline", "target": "set"})
         out = tmp_path / "from-the-router.mid"
         argv = ["clip", "2-bar acid bassline", "--url", f"http://127.0.0.1:{port}", "--midi", str(out)]
         clipped = await trio.to_thread.run_sync(main, argv)  # the command line, as a user runs it
@@ -207,3 +208,4 @@ async def test_the_router_alone_answers_provider_requests_and_refuses_set_comman
     assert asked.status_code == 200 and context["playing"] is False and "key" not in context  # no set: no key
     assert asked.json()["answer"] == "No set is playing." and context["providers"] == {"scripted": "closed"}
     assert clipped == 0 and mido.MidiFile(str(out)).length > 0  # no set: the notes only, into the file
+    assert into_no_set.status_code == 422 and into_no_set.json()["field"] == "target"  # was "prompt"

@@ -322,6 +322,14 @@ def _validated(raw: dict[str, Any]) -> Scenario:
             parse_key(scenario.key)
         except TheoryError as exc:
             raise _Problem(str(exc)) from None
+    names: dict[str, int] = {}
+    for index, provider in enumerate(scenario.router.providers):
+        if provider.name in names:  # the router knows providers by name: the second would silently replace the first
+            first = names[provider.name]
+            raise _Problem(f"router.providers[{index}].name: {provider.name!r} is already providers[{first}]'s name")
+        names[provider.name] = index
+        if provider.base_url and not re.match(r"https?://\S", provider.base_url):  # a typo, not a server down
+            raise _Problem(f"router.providers[{index}].base_url: {provider.base_url!r} is not an http(s):// URL")
     return scenario
 
 

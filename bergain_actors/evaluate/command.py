@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import signal
 import sys
 import threading
@@ -133,7 +132,7 @@ def _grid(args: argparse.Namespace) -> int:
     tasks: list[run.Task] = [(run.play_cell, (grid, cell, str(out))) for cell in todo]
 
     def arrived(answer: bytes) -> str:
-        result = msgspec.json.decode(answer, type=SetResult)
+        result = run.read_result(answer, SetResult)
         results[result.cell] = result
         return result.cell.folder()
 
@@ -145,7 +144,7 @@ def _grid(args: argparse.Namespace) -> int:
     groups = summarize(ordered)
     if args.json:
         payload = {"grid": grid, "groups": groups, "sets": ordered}
-        print(json.dumps(msgspec.to_builtins(payload), sort_keys=True))
+        print(msgspec.json.encode(payload, order="sorted").decode())  # strict JSON: a figure with no value is null
     else:
         show_grid(grid, groups)
     return 0
@@ -270,7 +269,7 @@ def _whatif(args: argparse.Namespace) -> int:
         err.print(f"evaluate: {len(results)} of {len(logs)} what-ifs already done in {out}")
 
     def arrived(answer: bytes) -> str:
-        result = msgspec.json.decode(answer, type=whatifs.WhatIfResult)
+        result = run.read_result(answer, whatifs.WhatIfResult)
         results[result.log] = result
         return Path(result.log).name
 
@@ -281,7 +280,7 @@ def _whatif(args: argparse.Namespace) -> int:
     ordered = [results[str(log)] for log in logs]
     summary = whatifs.summarize(ordered)
     if args.json:
-        print(json.dumps(msgspec.to_builtins({"swaps": swaps, "summary": summary, "sets": ordered}), sort_keys=True))
+        print(msgspec.json.encode({"swaps": swaps, "summary": summary, "sets": ordered}, order="sorted").decode())
     else:
         show_whatif(swaps, summary)
     return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import multiprocessing
 import os
 import shutil
@@ -18,7 +19,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
@@ -67,12 +68,31 @@ def cell_scenario(grid: Grid, cell: Cell) -> tuple[scenarios.Scenario, str]:
     return scenario, text
 
 
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def read_result(data: bytes, kind: type[R]) -> R:
+    """A result from its JSON. A figure a set has no value for is NaN (a set too short for a breakdown has no
+    breakdown-to-peak figure), which JSON writes as null: read back as NaN (no result field is ever None)."""
+    return msgspec.convert(_nan_for_null(msgspec.json.decode(data)), kind)
+
+
+def _nan_for_null(value: Any) -> Any:
+    if value is None:
+        return math.nan
+    if isinstance(value, dict):
+        return {key: _nan_for_null(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_for_null(item) for item in value]
+    return value
+
+
 def done(grid: Grid, cell: Cell, out: Path) -> SetResult | None:
     """The cell's result if its set was played to the end before, as this grid asks (its log and WAV still
     there)."""
     folder = out / SETS / cell.folder()
     try:
-        result = msgspec.json.decode((folder / RESULT).read_bytes(), type=SetResult)
+        result = read_result((folder / RESULT).read_bytes(), SetResult)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
     if (result.cell, result.minutes, result.brief) != (cell, grid.minutes, grid.brief(cell)):

@@ -44,8 +44,10 @@ def folder_of(log: Path, swaps: dict[str, str]) -> str:
 
 
 def done(out: Path, log: Path, swaps: dict[str, str]) -> WhatIfResult | None:
+    from bergain_actors.evaluate.run import read_result
+
     try:
-        result = msgspec.json.decode((out / folder_of(log, swaps) / RESULT).read_bytes(), type=WhatIfResult)
+        result = read_result((out / folder_of(log, swaps) / RESULT).read_bytes(), WhatIfResult)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
     return result if (out / result.new_log).is_file() and (out / result.new_wav).is_file() else None

@@ -288,8 +288,8 @@ class Api:
                 slot=body.slot,
                 request_id=_rid(request),
             )
-        except clips.ClipError as exc:
-            return reply(Problem(str(exc), "prompt"), 422)
+        except clips.ClipError as exc:  # the prompt's problem, or the target's ("target: no set is playing")
+            return reply(Problem(str(exc), "target" if str(exc).startswith("target:") else "prompt"), 422)
         return reply(made, 201)
 
     def _unavailable(self, failed: ev.LMFailed) -> Response:
