@@ -15,6 +15,7 @@ import pytest
 import trio
 
 from bergain_actors.actors.streamer import sinks
+from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost
 from bergain_actors.actors.streamer.sinks import ClockSink
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
@@ -103,6 +104,27 @@ def test_a_worker_lost_mid_set_is_said_and_the_set_renders_on_the_same(in_proces
     assert main(["replay", str(result.log_path), "--verify"]) == 0
     assert main(["replay", str(result.log_path), "--wav", str(tmp_path / "replayed.wav")]) == 0
     assert (tmp_path / "replayed.wav").read_bytes() == wav
+
+
+@TWO_CORES
+def test_a_plan_the_worker_cannot_take_after_a_bar_is_played_renders_on_the_same(in_process, tmp_path, monkeypatch):
+    """The plan a ``BarPlayed`` makes goes to the worker before that bar's WAV is written; a worker lost there is
+    replaced from the bar after the one just played (rendered again up to it), the same bytes."""
+    send, refused = RenderWorker.send, []
+
+    def refuse_bar_10(self, bar, plan):
+        if bar == 10 and not refused:
+            refused.append(bar)
+            raise WorkerLost("injected: the pipe is gone")
+        return send(self, bar, plan)
+
+    monkeypatch.setattr(RenderWorker, "send", refuse_bar_10)
+    expected, wav = in_process
+    result, lost_wav = play(tmp_path, worker=True)
+    (lost,) = [e for e in result.events if isinstance(e, ev.RenderWorkerLost)]
+    assert refused == [10] and lost.bar == 9 and "injected" in lost.reason  # bar 10's plan: made as bar 8 played
+    assert comparable(result) == comparable(expected)
+    assert lost_wav == wav
 
 
 async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock, tmp_path):

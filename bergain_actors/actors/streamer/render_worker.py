@@ -75,7 +75,7 @@ class Pack(msgspec.Struct, tag=True):
 
 
 class Ready(msgspec.Struct, tag=True):
-    pass
+    """The worker has mapped the pack and stretched its loops to the set's tempo."""
 
 
 class Done(msgspec.Struct, tag=True):
@@ -283,8 +283,10 @@ def serve(fd: int, audio_fd: int, count: int, capacity: int) -> int:
         slots = Slots(mmap.mmap(fd, Slots.size(count, capacity)), count, capacity)
         source = sys.stdin.buffer
         told = _read(source)
-        if not isinstance(told, Pack):
+        if told is None:
             return 0  # the set ended (or gave up on the worker) before it had a pack to render from
+        if not isinstance(told, Pack):
+            raise ValueError("the set sent a plan before its pack")
         renderer = Renderer(shared_pack(told, audio_fd), told.sample_rate)
         renderer.prepare(told.bpm, told.beats)
         say(Ready())

@@ -31,7 +31,6 @@ from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music.fingerprint import bar_checksum
 from bergain_actors.music.hearing import hear
-from bergain_actors.music.pcm import pcm16
 from bergain_actors.music.plan import BarPlan
 from bergain_actors.music.render import Mastering, Renderer, RenderStats
 
@@ -76,8 +75,6 @@ class Rendered(msgspec.Struct, frozen=True):
     out: np.ndarray
     """What the sink plays: the audio, placed on the Link session's phase with ``[link]`` on."""
     checksum: int
-    pcm: np.ndarray | None = None
-    """The WAV's 16-bit samples, made now of audio the render worker's next bars will overwrite."""
 
 
 class AudioStreamer(Actor):
@@ -166,9 +163,10 @@ class AudioStreamer(Actor):
                     heard=hear(ready.audio, self.ctx.scenario.sample_rate, ready.planned.plan.beats_per_bar),
                 )
             )
+            self._ask_worker(bar + 1, reading=bar)  # the plan this bar made: rendered while this one is written
             if self.ctx.set.wav is not None:  # log first: the WAV never holds a bar the log lacks, even if killed
                 self.ctx.bus.write_through()
-                self.ctx.set.wav.write(ready.pcm if ready.pcm is not None else ready.audio)
+                self.ctx.set.wav.write(ready.audio)
             self._report(bar, played)
             if played.anchor_frame >= 0 and state.timeline is not None:
                 state.timeline.anchor(played.anchor_frame, played.anchor_us)
@@ -193,19 +191,21 @@ class AudioStreamer(Actor):
             else:
                 audio = worker.slots.floats(bar, done.frames)
                 stats = self.state.mastering.finish(audio, bar, done.skipped_layers, done.skipped_hits)
-                return Rendered(bar, planned, held, audio, stats, audio, bar_checksum(audio), pcm16(audio))
+                return Rendered(bar, planned, held, audio, stats, audio, bar_checksum(audio))
         audio, stats = await self._render(plan, in_thread=ahead)
         out = self._on_link(bar, tempo, audio) if self.ctx.set.link else audio
         return Rendered(bar, planned, held, audio, stats, out, bar_checksum(audio))
 
-    def _ask_worker(self, bar: int) -> None:
+    def _ask_worker(self, bar: int, reading: int | None = None) -> None:
         """Send the render worker every plan there is for bars it has not been asked for, up to ``SLOTS`` bars from
-        ``bar`` (the bar to play next; the slot of a bar after those is still being read), in order."""
+        ``reading`` (the bar whose slot is still being read; by default ``bar``, the bar to play next: the slot of a
+        bar after those is still being read), in order."""
         state, worker = self.state, self.state.worker
         if worker is None:
             return
         asked = state.asked
-        while len(asked) < min(bar + worker.SLOTS, self._end()) and len(asked) in state.pending:
+        first = bar if reading is None else reading
+        while len(asked) < min(first + worker.SLOTS, self._end()) and len(asked) in state.pending:
             try:
                 asked.append(worker.send(len(asked), state.pending[len(asked)].plan))
             except WorkerLost as lost:
