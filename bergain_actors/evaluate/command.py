@@ -91,9 +91,9 @@ def grid_of(args: argparse.Namespace) -> Grid:
     brains = tuple(dict.fromkeys(b.strip() for b in args.brains.split(",") if b.strip()))
     if not brains:
         raise GridError("--brains: name at least one brain")
-    for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
-        from bergain_actors.cli import check_kinds
+    from bergain_actors.cli import check_kinds
 
+    for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
         path = run.brain_scenario(brain)
         check_kinds(scenarios.load(path)[0], path.name)
     critics = tuple(dict.fromkeys(c.strip() for c in args.critics.split(",") if c.strip())) or (SCENARIO_CRITIC,)

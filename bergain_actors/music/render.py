@@ -439,8 +439,7 @@ class Renderer:
         n = grid.n
         self._frames, self._frac = self._frames + n, grid.after
         skipped_layers = 0
-        reach = 0
-        """The longest a one-shot of this bar may sound past its onset (its sample, rings included)."""
+        reach = 0  # the longest a one-shot of this bar may sound past its onset (its sample, rings included)
         steady: list[tuple[Layer, Sample]] = []
         moving: list[tuple[Layer, Sample | None]] = []
         for layer in plan.layers:

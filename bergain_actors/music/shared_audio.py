@@ -20,8 +20,8 @@ ALIGN = mmap.PAGESIZE
 
 
 class SharedAudio:
-    """Float32 stereo samples, by id, in one memfd: ``put`` while decoding, then ``view`` (or ``layout`` for the
-    worker, which opens the same file with ``at``)."""
+    """Float32 stereo samples, by id, in one memfd: ``put`` while decoding, then ``view``. The worker, given the
+    file, its ``size`` and ``layout``, makes one over the same pages and only views."""
 
     def __init__(self, fd: int, size: int = 0, layout: dict[str, tuple[int, int]] | None = None) -> None:
         self.fd = fd
