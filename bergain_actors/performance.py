@@ -260,13 +260,15 @@ async def perform(
         base_dir=os.path.relpath(Path(scenario.base_dir or ".").resolve(), log_path.parent.resolve()),
     )
     writer = LogWriter.create(log_path, header, scenario.fsync)
+    unshared = ""  # why the worker could not take the set's pack: said as a RenderWorkerLost at bar 0
     if worker is not None and not sink.live and set_ctx.link is None:
         try:
             worker.share(pack, scenario.bpm, scenario.beats_per_bar)
             set_ctx.render_worker = worker
         except WorkerLost as lost:
             worker.close()
-            log.warning("rendering in the set's process: the render worker is gone", why=str(lost))
+            unshared = str(lost)
+            log.warning("rendering in the set's process: the render worker is gone", why=unshared)
     elif worker is not None:
         worker.close()
     try:
@@ -317,6 +319,8 @@ async def perform(
                         bus.publish(lack, source="supervisor")
                     for sample, why in pack.skipped.items():
                         bus.publish(ev.SampleSkipped(sample=sample, reason=why), source="supervisor")
+                    if unshared:
+                        bus.publish(ev.RenderWorkerLost(bar=0, reason=unshared), source="supervisor")
                     desk = Desk(bus)
                     if surface is not None:
                         await nursery.start(osc.serve, desk, surface)

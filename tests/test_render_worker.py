@@ -127,6 +127,25 @@ def test_a_plan_the_worker_cannot_take_after_a_bar_is_played_renders_on_the_same
     assert lost_wav == wav
 
 
+@TWO_CORES
+def test_a_worker_lost_before_it_has_the_pack_is_said_and_the_set_renders_here(in_process, tmp_path, monkeypatch):
+    """Gone before the set's first bar (it cannot take the pack): not only a warning, the event and the summary's
+    line a worker lost mid-set gets, and the same bytes."""
+
+    def gone(self, pack, bpm, beats):
+        raise WorkerLost("injected: the worker is gone before the pack")
+
+    monkeypatch.setattr(RenderWorker, "share", gone)
+    expected, wav = in_process
+    result, here_wav = play(tmp_path, worker=True)
+    (lost,) = [e for e in result.events if isinstance(e, ev.RenderWorkerLost)]
+    assert lost.bar == 0 and "injected" in lost.reason
+    assert any("render worker lost" in line for line in result.summary.device_losses)
+    assert comparable(result) == comparable(expected)
+    assert here_wav == wav
+    assert main(["replay", str(result.log_path), "--verify"]) == 0
+
+
 async def test_a_set_paced_by_a_clock_renders_in_its_own_process(autojump_clock, tmp_path):
     scenario = make_scenario(tmp_path, bars=4)
     log_path, wav_path = set_paths(scenario, tmp_path, stamp="set")
