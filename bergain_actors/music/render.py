@@ -36,7 +36,7 @@ from typing import Generic, TypeVar
 import msgspec
 import numpy as np
 
-from bergain_actors.music import effects
+from bergain_actors.music import copy_cache, effects
 from bergain_actors.music.pack import Sample, SamplePack, resample
 from bergain_actors.music.plan import TICKS_PER_BEAT, BarPlan, Filter, Layer
 from bergain_actors.music.voice import tone
@@ -141,19 +141,46 @@ _BASES: _Budgeted[np.ndarray] = _Budgeted(_BASE_BYTES, lambda copy: copy.nbytes)
 _BASE_KINDS = frozenset({"stretch", "spread"})
 
 
-class _Scoped:
-    """A renderer's view of the shared copies: its keys led by its pack and rate; what it made itself, counted."""
+_NOT_ON_DISK = frozenset({"spectrum", "unit circle"})
+"""Kept in memory only: a spectrum (complex, twice a copy's size) and a unit circle only serve to make filtered
+copies, which are kept on disk themselves."""
 
-    def __init__(self, scope: tuple[str, int]) -> None:
-        self._scope = scope
+
+class _Scoped:
+    """A renderer's view of the shared copies: its keys led by its pack and rate; what it made itself, counted. A
+    copy not in memory is looked for on disk (``copy_cache``: kept there by an earlier set) before it is made."""
+
+    def __init__(self, scope: tuple[str, int], pack: SamplePack, disk: copy_cache.DiskCopies | None) -> None:
+        self._scope, self._pack, self._disk = scope, pack, disk
         self.made = 0
+        self.loaded = 0
+        """Copies read back from disk."""
+        self._digests: dict[str, bytes] = {}
+        """Each sample's audio hashed (``copy_cache.digest``), by id."""
 
     def get(self, key: tuple) -> np.ndarray | None:
-        return _shared(key).get((self._scope, key))
+        value = _shared(key).get((self._scope, key))
+        if value is None and self._disk is not None and key[0] not in _NOT_ON_DISK:
+            value = self._disk.get(self._name(key))
+            if value is not None:
+                self.loaded += 1
+                value = _shared(key).put((self._scope, key), value)
+        return value
 
     def put(self, key: tuple, value: np.ndarray) -> np.ndarray:
         self.made += 1
+        if self._disk is not None and key[0] not in _NOT_ON_DISK:
+            self._disk.put(self._name(key), value)
         return _shared(key).put((self._scope, key), value)
+
+    def _name(self, key: tuple) -> str:
+        """The copy's name on disk: of its sample's audio (hashed once) and the key (a kind and the sample's id, or
+        a filtered copy's sample id first), at the rate."""
+        sample_id = key[1] if key[0] in _BASE_KINDS or key[0] == "span" else key[0]
+        digest = self._digests.get(sample_id)
+        if digest is None:
+            digest = self._digests[sample_id] = copy_cache.digest(self._pack.samples[sample_id].data)
+        return copy_cache.name(digest, (self._scope[1], key))
 
 
 def _shared(key: tuple) -> _Budgeted[np.ndarray]:
@@ -402,7 +429,7 @@ class Renderer:
         """The steady layers' summed bars (``_add_steady``), by layers and onsets."""
         self._tiled: dict[tuple[float, float], np.ndarray] = {}
         """Each pair of levels tiled for ``_leveled``, by pair."""
-        self._copies = _Scoped((pack.content_hash, sample_rate))
+        self._copies = _Scoped((pack.content_hash, sample_rate), pack, copy_cache.from_environment())
         """Stretched, widened, reverberated, filtered copies of samples, and spectra."""
 
     @property
@@ -418,6 +445,11 @@ class Renderer:
     def copies_made(self) -> int:
         """Cached copies made so far (stretched, spread, filtered, spectra): each is a one-off cost of a bar."""
         return self._copies.made
+
+    @property
+    def copies_loaded(self) -> int:
+        """Copies read back from disk (``copy_cache``), made by an earlier set."""
+        return self._copies.loaded
 
     def prepare(self, bpm: float, beats_per_bar: int = 4) -> None:
         """Stretch every loop to ``bpm`` now (50-100 ms per loop bar), so that no bar of the set pays for it."""
