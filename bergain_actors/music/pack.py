@@ -260,6 +260,15 @@ def _decode(raw: bytes, sample_rate: int, loop: bool) -> np.ndarray:
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
+def _levels(data: np.ndarray) -> tuple[float, float]:
+    """The sample's peak and RMS (over both channels), in one float64 copy of it: a set's process decodes the pack
+    at its start, where the largest sample's transients made most of its peak RSS."""
+    peak = float(np.max(np.abs(data)))  # exact in float32
+    squares = data.reshape(-1).astype(np.float64)
+    squares *= squares
+    return peak, float(np.sqrt(np.mean(squares)))
+
+
 def _loop_bars(stem: str, frames: int, sample_rate: int, bpm: float | None) -> int:
     m = _BARS_RE.search(stem)
     if m and int(m.group(1)) > 0:
@@ -309,7 +318,7 @@ def index_pack(
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
-        flat = data.reshape(-1).astype(np.float64)
+        peak, rms = _levels(data)
         pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate)
         if shared is not None:
             shared.put(rel, data)
@@ -321,8 +330,8 @@ def index_pack(
             is_loop=loop,
             bpm=bpm,
             bars=bars,
-            peak=float(np.max(np.abs(flat))),
-            rms=float(np.sqrt(np.mean(flat * flat))),
+            peak=peak,
+            rms=rms,
             pitches=pitches,
             pitch_from=pitch_from,
         )
