@@ -4,6 +4,7 @@ folder stays under its bound."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from pathlib import Path
@@ -111,6 +112,19 @@ def test_another_pack_with_the_same_names_reads_none_of_the_copies(
     mine, _ = _played(pack)
     theirs, renderer = _played(_pack(tmp_path, 2))
     assert theirs != mine and renderer.copies_made > 0 and renderer.copies_loaded == 0
+
+
+def test_another_decoder_or_a_pack_not_decoded_from_files_reads_none_of_the_copies(
+    pack: SamplePack, render_cache: Path
+) -> None:
+    mine, _ = _played(pack)
+    kept = sorted(render_cache.iterdir())
+    theirs, renderer = _played(dataclasses.replace(pack, decoded_by="another decoder"))
+    assert theirs == mine and renderer.copies_made > 0 and renderer.copies_loaded == 0  # the same audio here
+    assert len(list(render_cache.iterdir())) == 2 * len(kept)
+    _, unnamed = _played(dataclasses.replace(pack, decoded_by=""))
+    assert unnamed.copies_made > 0 and unnamed.copies_loaded == 0
+    assert len(list(render_cache.iterdir())) == 2 * len(kept)
 
 
 def test_the_folder_is_kept_under_its_bound_the_least_recently_used_going_first(tmp_path: Path) -> None:

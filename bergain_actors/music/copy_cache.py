@@ -2,10 +2,11 @@
 kept on disk across sets: the first bars that need one read it back instead of making it again (a whole-sample
 transform each), in a later set, a replay, another process of ``evaluate --jobs``.
 
-A copy is named by a hash of what it is made from and how: the sample's decoded audio itself (not its file: the
-decoder may change), the renderer's key (the sample, the copy's length, width, reverb, filter and step), the rate,
-the source of the code that makes copies and numpy's version. Another input or another recipe is another name, so
-a copy read back is the very array the renderer would have made (the same bytes out). Each file holds a CRC-32 of
+A copy is named by a hash of what it is made from and how: the pack's content hash (every file's name and bytes),
+the decoder's version (``SamplePack.decoded_by``) and the rate, which together name the decoded audio; the
+renderer's key (the sample, the copy's length, width, reverb, filter and step); the source of the code that makes
+copies and numpy's version. Another input or another recipe is another name, so a copy read back is the very array
+the renderer would have made (the same bytes out). Each file holds a CRC-32 of
 its audio, checked on every read: a truncated or corrupt file is made again (with a warning), never played. Files
 are written whole under a temporary name and renamed into place, so sets writing the same copy at once (the test
 suite's workers, ``evaluate --jobs``) never see half of one. A copy read back is mapped read-only from the page
@@ -67,15 +68,11 @@ def recipe() -> bytes:
     return _recipe
 
 
-def digest(source: np.ndarray) -> bytes:
-    """A hash of the audio a copy is made from (the sample as decoded)."""
-    return hashlib.blake2b(np.ascontiguousarray(source).data, digest_size=16).digest()
-
-
-def name(source: bytes, key: tuple) -> str:
-    """A copy's file name: of its source's ``digest``, the renderer's ``key`` (strings, numbers and tuples: ``repr``
-    is exact) and the ``recipe``."""
-    return hashlib.blake2b(recipe() + source + repr(key).encode(), digest_size=20).hexdigest()
+def name(decoded: tuple[str, str, int], key: tuple) -> str:
+    """A copy's file name: of the audio it is made from (``decoded``: the pack's content hash, its decoder, the
+    rate), the renderer's ``key`` (strings, numbers and tuples, naming the sample: ``repr`` is exact) and the
+    ``recipe``."""
+    return hashlib.blake2b(recipe() + repr((decoded, key)).encode(), digest_size=20).hexdigest()
 
 
 class DiskCopies:

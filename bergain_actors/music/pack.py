@@ -163,6 +163,10 @@ class SamplePack:
     """sha256 over the sorted (relative path, file bytes) of every indexed file: the log header stores it."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Files that could not be decoded (relative path → why): each set says so (``SampleSkipped``)."""
+    decoded_by: str = ""
+    """The decoder that made the samples' audio from the files (soundfile's and libsndfile's versions): with the
+    content hash and the rate, it names that audio, so the renderer's copies kept on disk are named by it
+    (``copy_cache``); "" for a pack not decoded from files, whose copies are kept in memory only."""
 
     def by_role(self, role: str) -> list[Sample]:
         """Samples of one role, sorted by id so choices by index are deterministic."""
@@ -337,9 +341,14 @@ def index_pack(
         )
     if shared is not None:
         samples = {rel: replace(sample, data=shared.view(rel)) for rel, sample in samples.items()}
-    return SamplePack(
-        root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest(), skipped=skipped
-    )
+    return SamplePack(root, sample_rate, samples, digest.hexdigest(), skipped, decoder())
+
+
+def decoder() -> str:
+    """What decodes a pack's files (``SamplePack.decoded_by``)."""
+    import soundfile as sf
+
+    return f"soundfile {sf.__version__}, {sf.__libsndfile_version__}"
 
 
 _NOT_YET = np.zeros((0, 2), np.float32)
