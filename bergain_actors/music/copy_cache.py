@@ -47,7 +47,12 @@ def folder_from_environment() -> Path | None:
     said = os.environ.get(ENV)
     if said is not None:
         return None if said.strip().lower() in ("off", "0", "no", "") else Path(said).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = os.environ.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except RuntimeError:  # no home to find: nothing kept
+            return None
     return Path(base) / "bergain-actors" / "copies"
 
 
