@@ -79,7 +79,7 @@ def test_a_corrupt_or_truncated_copy_is_made_again_with_a_warning(
     pack: SamplePack, render_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cold_audio, _ = _played(pack)
-    files = sorted(render_cache.iterdir())
+    files = sorted(render_cache.iterdir())  # copies only: the module's pack keeps its facts elsewhere
     flipped, cut = files[0], files[1]
     raw = bytearray(flipped.read_bytes())
     raw[-3] ^= 0x40  # one bit of the last sample
