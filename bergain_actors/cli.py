@@ -290,7 +290,21 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
     if changes:
         scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
+    check_lm(scenario, Path(args.scenario).name)
     return allow_keys(scenario, args.allow_key_env), text
+
+
+def check_lm(scenario: scenarios.Scenario, label: str) -> None:
+    """An LM brain no provider can answer plays the autopilot only when ``conductor.fallback`` lists it: a scenario
+    that leaves it out asked for its LM explicitly, and is refused."""
+    from bergain_actors.performance import lm_lacking
+
+    lacking = lm_lacking(scenario)
+    if lacking is not None and lacking.plays not in scenario.conductor.fallback:
+        raise scenarios.ScenarioError(
+            f"{label}: conductor.kind: the {lacking.brain} brain needs an LM and none can answer ({lacking.reason});"
+            f' list "{lacking.plays}" in conductor.fallback to play without one'
+        )
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:

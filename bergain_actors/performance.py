@@ -80,6 +80,28 @@ def pack_lacks(pack: SamplePack, key: str) -> list[ev.PackLacks]:
     return lacks
 
 
+def lm_lacking(scenario: Scenario) -> ev.LMLacking | None:
+    """The conductor's brain needs an LM and no provider could ever answer it: none is listed, the router could use
+    none of them (a key variable unset, the embedded model missing) and none is looked for (``router.auto``). The
+    brain that plays instead is the floor under every LM brain."""
+    from bergain_actors.actors.conductor.base import LM_BRAINS
+
+    if scenario.conductor.kind not in LM_BRAINS or scenario.router.auto:
+        return None
+    from bergain_actors.actors.router.providers import ConfigError, build  # httpx and jsonschema: only if needed
+
+    unusable = []
+    for config in scenario.router.providers:
+        try:
+            build(config, scenario.path)
+        except ConfigError as exc:
+            unusable.append(f"{config.name}: {exc}")
+        else:
+            return None
+    reason = "; ".join(unusable) if unusable else "no [router] providers"
+    return ev.LMLacking(brain=scenario.conductor.kind, reason=reason, plays="autopilot")
+
+
 def slots_of(scenario: Scenario) -> tuple[str, ...]:
     """The slots a scenario fills, in delivery order."""
     wanted = ["conductor", "critic", "streamer"]
@@ -232,6 +254,9 @@ async def perform(
     lacks = pack_lacks(pack, key)  # parts of the set the pack cannot make: said, logged, counted
     for lack in lacks:
         log.warning(f"the pack at {pack.root} has no {lack.need} for the {lack.part}: {lack.cost}", part=lack.part)
+    lacking = lm_lacking(scenario)  # allowed by conductor.fallback (the command line refuses it otherwise)
+    if lacking is not None:
+        log.warning(f"the {lacking.brain} brain has no LM ({lacking.reason}): {lacking.plays} plays the set")
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
@@ -317,6 +342,8 @@ async def perform(
                         bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
                     for lack in lacks:
                         bus.publish(lack, source="supervisor")
+                    if lacking is not None:
+                        bus.publish(lacking, source="supervisor")
                     for sample, why in pack.skipped.items():
                         bus.publish(ev.SampleSkipped(sample=sample, reason=why), source="supervisor")
                     if unshared:

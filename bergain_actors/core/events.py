@@ -112,6 +112,16 @@ class SampleSkipped(Event, frozen=True):
     reason: str
 
 
+class LMLacking(Event, frozen=True):
+    """The set → log: the conductor's ``brain`` decides with an LM and no provider can answer it (``reason``: none
+    listed, or none the router can use), so ``plays`` decides, as the scenario's ``conductor.fallback`` allows,
+    until a provider is added. Said at the start, never silently."""
+
+    brain: str
+    reason: str
+    plays: str
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -681,6 +691,7 @@ AnyEvent = (
     | KeyUnfit
     | PackLacks
     | SampleSkipped
+    | LMLacking
     | Steer
     | StopPlanned
     | BarPlanned
