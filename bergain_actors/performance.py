@@ -20,6 +20,7 @@ import trio
 
 from bergain_actors import __version__
 from bergain_actors.actors.conductor.autopilot import PHASE_ROLES
+from bergain_actors.actors.conductor.base import tempo_limits
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost
@@ -348,7 +349,7 @@ async def perform(
                         bus.publish(ev.SampleSkipped(sample=sample, reason=why), source="supervisor")
                     if unshared:
                         bus.publish(ev.RenderWorkerLost(bar=0, reason=unshared), source="supervisor")
-                    desk = Desk(bus)
+                    desk = Desk(bus, tempo_limits=tempo_limits(scenario.bpm))
                     if surface is not None:
                         await nursery.start(osc.serve, desk, surface)
                     if controls is not None:
