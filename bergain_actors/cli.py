@@ -844,12 +844,19 @@ def inspected(log: Path, allow_partial: bool, done: str = "inspected") -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from bergain_actors.music.pack import index_pack
+    from bergain_actors.display.scan import scan_progress
+    from bergain_actors.music.pack import PackTooBig, index_pack
 
     scenarios.check_flag(args.sample_rate, scenarios.SampleRate, "--sample-rate")
     if not args.path.is_dir():
         raise BadInput(f"{args.path}: {not_a_folder(args.path)}")
-    pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    err = Console(stderr=True, soft_wrap=True)  # a long path stays one line
+    try:
+        with scan_progress(err, str(args.path)) as progress:
+            warn = lambda m: err.print(f"warning: {m}", highlight=False, markup=False)  # noqa: E731
+            pack = index_pack(args.path, args.sample_rate, warn=warn, progress=progress)
+    except PackTooBig as exc:
+        raise BadInput(str(exc)) from None
     print(pack.listing())
     print(f"content hash {pack.content_hash}")
     return OK
