@@ -7,8 +7,13 @@ share, counts in the process that reads it, the worker). Then the 8-minute defau
 per bar as its streamer pays it (render, hearing, the bar's checksum, its 16-bit samples): median, mean, p99 and
 the cold first bar, timed over the set's logged plans (``--no-per-bar`` skips it).
 
+The renderer keeps its cold copies on disk across sets (``music/copy_cache.py``): this code's first round starts
+from an empty cache folder the bench makes (cold: it makes every copy and writes it), its later rounds find them
+there (warm: a set played again, a replay, an evaluation's next set); ``--cold`` empties the folder before every
+round. The table's "cache" column says which. The per-bar figures start cold.
+
     .venv/bin/python bench/bench_offline.py [--rounds 3] [--minutes 60] [--before 5d6d18b] [--default-log LOG]
-        [--no-per-bar]
+        [--no-per-bar] [--cold]
 
 Both trees are byte-compiled first (as an installed package is). The machine is shared: the load average is printed
 beside the figures, and the ratio of each interleaved pair is the figure to compare. Without ``--default-log`` the
@@ -20,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -34,6 +40,8 @@ from rich.table import Table
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bergain_actors.music import copy_cache  # noqa: E402
+
 
 class Run(NamedTuple):
     code: str
@@ -45,20 +53,22 @@ class Run(NamedTuple):
     worker_cpu: float = 0.0
     worker_rss: float = 0.0
     """MB; 0 when the set rendered in its own process."""
+    cache: str = "-"
+    """This code's copies on disk: cold (none there) or warm."""
 
 
 PROCESSES = re.compile(r"^processes +this one ([\d.]+) s CPU, peak RSS (\d+) MB(?:; render worker ([\d.]+) s CPU, "
                        r"peak RSS (\d+) MB)?", re.M)  # fmt: skip
 
 
-def run_set(tree: Path, minutes: float, out: Path, name: str) -> Run:
+def run_set(tree: Path, minutes: float, out: Path, name: str, cache: Path) -> Run:
     """One set played by the code in ``tree``: wall and CPU seconds, each process's peak RSS. On a shared machine
     the CPU time (user + system) moves less with the load than the wall time does."""
     argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tree / "scenarios" / "autopilot.toml")]
     argv += ["--minutes", f"{minutes:g}", "--fast", "--no-audio", "--quiet", "--seed", "1", "--out", str(out)]
     if "--no-report" in (tree / "bergain_actors" / "cli.py").read_text():
         argv.append("--no-report")  # 5d6d18b had no report to skip
-    env = {**os.environ, "PYTHONPATH": str(tree)}
+    env = {**os.environ, "PYTHONPATH": str(tree), copy_cache.ENV: str(cache)}
     started = time.perf_counter()
     with tempfile.TemporaryFile() as said, tempfile.TemporaryFile() as err:
         child = subprocess.Popen(argv, cwd=tree, env=env, stdout=said, stderr=err)
@@ -145,6 +155,7 @@ def main() -> None:
     parser.add_argument("--before", default="5d6d18b", help="the commit to compare with")
     parser.add_argument("--default-log", type=Path, help="a logged 8-minute default set (else one is played)")
     parser.add_argument("--no-per-bar", action="store_true", help="only the interleaved sets")
+    parser.add_argument("--cold", action="store_true", help="every round from an empty cache of copies")
     args = parser.parse_args()
     console = Console(width=140)
     seconds = args.minutes * 60
@@ -158,28 +169,34 @@ def main() -> None:
         try:
             load_before = load()
             runs: list[Run] = []
-            for _ in range(args.rounds):
-                for name, tree in ((args.before, before), ("this code", ROOT)):
-                    runs.append(run_set(tree, args.minutes, out, name))
+            cache = tmp / "copies"
+            for round_ in range(args.rounds):
+                cold = round_ == 0 or args.cold
+                if cold and cache.exists():
+                    shutil.rmtree(cache)
+                runs.append(run_set(before, args.minutes, out, args.before, cache))
+                run = run_set(ROOT, args.minutes, out, "this code", cache)
+                runs.append(run._replace(cache="cold" if cold else "warm"))
             load_after = load()
         finally:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
         title = f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} interleaved rounds"
         table = Table(title=f"{title}, both byte-compiled; load {load_before} before, {load_after} after")
-        columns = ("round", "code", "wall s", "× real time", "CPU s (all)", "worker CPU s", "peak RSS MB: set",
+        columns = ("round", "code", "cache", "wall s", "× real time", "CPU s (all)", "worker CPU s", "peak RSS MB: set",
                    "worker", "sum", "this / before (wall)")  # fmt: skip
         for column in columns:
             table.add_column(column, justify="right")
         for i, run in enumerate(runs):
             worker = (f"{run.worker_cpu:.2f}", f"{run.worker_rss:.0f}") if run.worker_rss else ("-", "-")
             ratio = f"{run.wall / runs[i - 1].wall:.2f}" if i % 2 else ""
-            table.add_row(str(i // 2 + 1) if i % 2 == 0 else "", run.code, f"{run.wall:.2f}",
+            table.add_row(str(i // 2 + 1) if i % 2 == 0 else "", run.code, run.cache, f"{run.wall:.2f}",
                           f"{seconds / run.wall:.0f}", f"{run.cpu:.2f}", worker[0], f"{run.rss:.0f}", worker[1],
                           f"{run.rss + run.worker_rss:.0f}", ratio)  # fmt: skip
         console.print(table)
         if args.no_per_bar:
             return
         log = args.default_log or default_set(out)
+        os.environ[copy_cache.ENV] = str(tmp / "per-bar copies")  # none yet: the first bar cold
         costs = per_bar(log)
         console.print(
             f"8-minute default set ({log.name}), per bar (render + hearing + checksum + 16-bit samples,"

@@ -38,6 +38,17 @@ def scenario_factory(tmp_path: Path):
     return factory
 
 
+@pytest.fixture(autouse=True)
+def render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The renderer's copies on disk (``music/copy_cache.py``) go in a folder of each test's own, never the user's
+    cache, and no test finds copies an earlier one made (the sets a test starts inherit it)."""
+    from bergain_actors.music import copy_cache
+
+    folder = tmp_path_factory.mktemp("copies")
+    monkeypatch.setenv(copy_cache.ENV, str(folder))
+    return folder
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """JACK keeps at most 8 servers in a registry in /dev/shm and frees a dead server's slot only when a server of the
     same name starts, so servers killed by earlier runs could fill it for good ("Too many servers already active").

@@ -166,6 +166,10 @@ class SamplePack:
     """sha256 over the sorted (relative path, file bytes) of every indexed file: the log header stores it."""
     skipped: dict[str, str] = field(default_factory=dict)
     """Files that could not be decoded (relative path → why): each set says so (``SampleSkipped``)."""
+    decoded_by: str = ""
+    """The decoder that made the samples' audio from the files (soundfile's and libsndfile's versions): with the
+    content hash and the rate, it names that audio, so the renderer's copies kept on disk are named by it
+    (``copy_cache``); "" for a pack not decoded from files, whose copies are kept in memory only."""
 
     def by_role(self, role: str) -> list[Sample]:
         """Samples of one role, sorted by id so choices by index are deterministic."""
@@ -275,6 +279,15 @@ def _check_length(path: Path) -> None:
         raise ValueError(f"{info.frames / info.samplerate:.0f} s long: a sample lasts {MAX_SAMPLE_S} s at most")
 
 
+def _levels(data: np.ndarray) -> tuple[float, float]:
+    """The sample's peak and RMS (over both channels), in one float64 copy of it: a set's process decodes the pack
+    at its start, where the largest sample's transients made most of its peak RSS."""
+    peak = float(np.max(np.abs(data)))  # exact in float32
+    squares = data.reshape(-1).astype(np.float64)
+    squares *= squares
+    return peak, float(np.sqrt(np.mean(squares)))
+
+
 def _loop_bars(stem: str, frames: int, sample_rate: int, bpm: float | None) -> int:
     m = _BARS_RE.search(stem)
     if m and int(m.group(1)) > 0:
@@ -356,7 +369,7 @@ def index_pack(
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
-        flat = data.reshape(-1).astype(np.float64)
+        peak, rms = _levels(data)
         pitches, pitch_from = keys.pitch_classes(stem, data, sample_rate)
         if shared is not None:
             shared.put(rel, data)
@@ -368,17 +381,22 @@ def index_pack(
             is_loop=loop,
             bpm=bpm,
             bars=bars,
-            peak=float(np.max(np.abs(flat))),
-            rms=float(np.sqrt(np.mean(flat * flat))),
+            peak=peak,
+            rms=rms,
             pitches=pitches,
             pitch_from=pitch_from,
         )
     progress("decoded", len(files), len(files))
     if shared is not None:
         samples = {rel: replace(sample, data=shared.view(rel)) for rel, sample in samples.items()}
-    return SamplePack(
-        root=root, sample_rate=sample_rate, samples=samples, content_hash=digest.hexdigest(), skipped=skipped
-    )
+    return SamplePack(root, sample_rate, samples, digest.hexdigest(), skipped, decoder())
+
+
+def decoder() -> str:
+    """What decodes a pack's files (``SamplePack.decoded_by``)."""
+    import soundfile as sf
+
+    return f"soundfile {sf.__version__}, {sf.__libsndfile_version__}"
 
 
 _NOT_YET = np.zeros((0, 2), np.float32)

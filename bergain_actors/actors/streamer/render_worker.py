@@ -68,6 +68,7 @@ class Pack(msgspec.Struct, tag=True):
     root: str
     sample_rate: int
     content_hash: str
+    decoded_by: str
     size: int
     samples: list[SharedSample]
     bpm: float
@@ -160,7 +161,10 @@ class RenderWorker:
                 self.audio.put(sample.id, sample.data)
         layout = self.audio.layout
         samples = [SharedSample(s.id, s.role, s.is_loop, s.bpm, s.bars, *layout[s.id]) for s in pack.samples.values()]
-        self._say(Pack(str(pack.root), pack.sample_rate, pack.content_hash, self.audio.size, samples, bpm, beats))
+        told = Pack(
+            str(pack.root), pack.sample_rate, pack.content_hash, pack.decoded_by, self.audio.size, samples, bpm, beats
+        )
+        self._say(told)
         self.audio.close()  # the worker has its own descriptor; the set's mapping (its views) stays
 
     def send(self, bar: int, plan: BarPlan) -> bytes:
@@ -265,7 +269,7 @@ def shared_pack(told: Pack, fd: int) -> SamplePack:
         for s in told.samples
     }
     audio.close()  # the mapping stays
-    return SamplePack(root, told.sample_rate, samples, told.content_hash)
+    return SamplePack(root, told.sample_rate, samples, told.content_hash, decoded_by=told.decoded_by)
 
 
 def serve(fd: int, audio_fd: int, count: int, capacity: int) -> int:

@@ -1,0 +1,143 @@
+"""The renderer's cold copies kept on disk across sets (``music/copy_cache.py``): read back they play the same bytes
+and make nothing again; a corrupt or truncated one is made again with a warning, never played; off is off; the
+folder stays under its bound."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from bergain_actors.music import copy_cache
+from bergain_actors.music.pack import SamplePack, index_pack
+from bergain_actors.music.plan import BarPlan, Filter, Layer
+from bergain_actors.music.render import Renderer, forget_copies
+
+SR = 44100
+
+
+def _pack(root: Path, seed: int) -> SamplePack:
+    """A one-shot, a loop tagged 120 BPM (stretched at 128) and a 4-bar loop at 128 BPM (swept)."""
+    rng = np.random.default_rng(seed)
+    sounds = {
+        "kick/k.wav": rng.standard_normal(8000) * 0.3 * np.exp(-np.arange(8000) / 2000.0),
+        "drum_loop/d_120bpm_1bar_loop.wav": rng.standard_normal((88200, 2)) * 0.1,
+        "texture/t_128bpm_4bar_loop.wav": rng.standard_normal((330750, 2)) * 0.1,
+    }
+    for rel, data in sounds.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / rel, data.astype(np.float32), SR, subtype="FLOAT")
+    return index_pack(root, SR)
+
+
+@pytest.fixture(scope="module")
+def pack(tmp_path_factory: pytest.TempPathFactory) -> SamplePack:
+    return _pack(tmp_path_factory.mktemp("cache_pack"), 1)
+
+
+def _plans() -> list[BarPlan]:
+    plans = []
+    for bar in range(3):
+        layers = (
+            Layer("kick", "kick/k.wav", 0.8, hits=(0, 96, 192, 288), width=0.4, reverb=0.3),
+            Layer("drum_loop", "drum_loop/d_120bpm_1bar_loop.wav", 0.5, kind="loop",
+                  filter=Filter("highpass", 400.0, 400.0)),
+            Layer("texture", "texture/t_128bpm_4bar_loop.wav", 0.3, kind="loop", width=0.6,
+                  filter=Filter("lowpass", 300.0 * 2**bar, 300.0 * 2 ** (bar + 1))),
+        )  # fmt: skip
+        plans.append(BarPlan(bar=bar, bpm=128.0, layers=layers))
+    return plans
+
+
+def _played(pack: SamplePack) -> tuple[bytes, Renderer]:
+    """The plans rendered by a renderer of their own, no copy in memory from an earlier one."""
+    forget_copies()
+    renderer = Renderer(pack, SR)
+    return b"".join(renderer.render(plan).tobytes() for plan in _plans()), renderer
+
+
+def test_copies_read_back_from_disk_play_the_same_bytes_and_make_nothing(
+    pack: SamplePack, render_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cold_audio, cold = _played(pack)
+    kept = sorted(render_cache.iterdir())
+    assert cold.copies_made > 0 and kept
+    warm_audio, warm = _played(pack)
+    assert warm_audio == cold_audio
+    assert warm.copies_made == 0 and 0 < warm.copies_loaded <= len(kept)  # (spans read back need no spread)
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    assert _played(pack)[0] == cold_audio  # as made with no disk at all
+    assert sorted(render_cache.iterdir()) == kept
+
+
+def test_a_corrupt_or_truncated_copy_is_made_again_with_a_warning(
+    pack: SamplePack, render_cache: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cold_audio, _ = _played(pack)
+    files = sorted(render_cache.iterdir())
+    flipped, cut = files[0], files[1]
+    raw = bytearray(flipped.read_bytes())
+    raw[-3] ^= 0x40  # one bit of the last sample
+    flipped.write_bytes(bytes(raw))
+    cut.write_bytes(cut.read_bytes()[:-4])
+    with caplog.at_level(logging.WARNING, logger=copy_cache.__name__):
+        audio, again = _played(pack)
+    assert audio == cold_audio
+    assert again.copies_made >= 2 and again.copies_loaded <= len(files) - 2
+    corrupt = [record.getMessage() for record in caplog.records if "is corrupt" in record.getMessage()]
+    assert len(corrupt) == 2 and any(flipped.name in said and "CRC-32" in said for said in corrupt), corrupt
+    assert any(cut.name in said and "bytes" in said for said in corrupt), corrupt
+    third_audio, third = _played(pack)  # both written again, whole
+    assert third_audio == cold_audio and third.copies_made == 0
+
+
+def test_off_keeps_nothing_on_disk(pack: SamplePack, render_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    assert copy_cache.from_environment() is None
+    _played(pack)
+    assert list(render_cache.iterdir()) == []
+    monkeypatch.delenv(copy_cache.ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(render_cache / "xdg"))
+    assert copy_cache.folder_from_environment() == render_cache / "xdg" / "bergain-actors" / "copies"
+
+
+def test_another_pack_with_the_same_names_reads_none_of_the_copies(
+    pack: SamplePack, tmp_path: Path, render_cache: Path
+) -> None:
+    mine, _ = _played(pack)
+    theirs, renderer = _played(_pack(tmp_path, 2))
+    assert theirs != mine and renderer.copies_made > 0 and renderer.copies_loaded == 0
+
+
+def test_another_decoder_or_a_pack_not_decoded_from_files_reads_none_of_the_copies(
+    pack: SamplePack, render_cache: Path
+) -> None:
+    mine, _ = _played(pack)
+    kept = sorted(render_cache.iterdir())
+    theirs, renderer = _played(dataclasses.replace(pack, decoded_by="another decoder"))
+    assert theirs == mine and renderer.copies_made > 0 and renderer.copies_loaded == 0  # the same audio here
+    assert len(list(render_cache.iterdir())) == 2 * len(kept)
+    _, unnamed = _played(dataclasses.replace(pack, decoded_by=""))
+    assert unnamed.copies_made > 0 and unnamed.copies_loaded == 0
+    assert len(list(render_cache.iterdir())) == 2 * len(kept)
+
+
+def test_the_folder_is_kept_under_its_bound_the_least_recently_used_going_first(tmp_path: Path) -> None:
+    disk = copy_cache.DiskCopies(tmp_path, max_bytes=10 * (copy_cache.HEADER.size + 4096 * 8))
+    copies = {f"c{k}": np.full((4096, 2), k, np.float32) for k in range(12)}
+    for k, (name, copy) in enumerate(copies.items()):
+        disk.put(name, copy)
+        os.utime(tmp_path / name, (1000 + k, 1000 + k))
+    os.utime(tmp_path / "c0", (5000, 5000))  # the oldest, read lately
+    disk.prune()
+    left = {path.name for path in tmp_path.iterdir()}
+    assert sum(path.stat().st_size for path in tmp_path.iterdir()) <= disk.max_bytes * 3 // 4
+    assert "c0" in left and "c11" in left and "c1" not in left and "c2" not in left
+    got = disk.get("c11")
+    assert got is not None and got.tobytes() == copies["c11"].tobytes() and not got.flags.writeable
+    assert disk.get("c1") is None
