@@ -299,12 +299,12 @@ def check_lm(scenario: scenarios.Scenario, label: str) -> None:
     that leaves it out asked for its LM explicitly, and is refused."""
     from bergain_actors.performance import lm_lacking
 
-    lacking = lm_lacking(scenario)
-    if lacking is not None and lacking.plays not in scenario.conductor.fallback:
-        raise scenarios.ScenarioError(
-            f"{label}: conductor.kind: the {lacking.brain} brain needs an LM and none can answer ({lacking.reason});"
-            f' list "{lacking.plays}" in conductor.fallback to play without one'
-        )
+    for lack in lm_lacking(scenario):
+        if lack.slot == "conductor" and lack.plays not in scenario.conductor.fallback:
+            raise scenarios.ScenarioError(
+                f"{label}: conductor.kind: {lack.who()} needs an LM and none can answer ({lack.reason});"
+                f' list "{lack.plays}" in conductor.fallback to play without one'
+            )
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:

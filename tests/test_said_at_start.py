@@ -85,26 +85,35 @@ UNUSABLE = '[{ name = "cloud", kind = "openai", model = "m", key_env = "BERGAIN_
 """A provider list none of which the router can use: its key variable is not set."""
 
 
-def _lm_set(tmp_path: Path, conductor: str, providers: str) -> list[str]:
-    """``run`` of the autopilot scenario with ``conductor`` lines in its [conductor] table and ``providers``."""
+def _lm_set(tmp_path: Path, conductor: str, providers: str, critic: str = 'kind = "arc"') -> list[str]:
+    """``run`` of the autopilot scenario with ``conductor`` and ``critic`` lines in those tables, and ``providers``."""
     path = _written(tmp_path, ROOT / "sample_pack", f"\n[router]\nproviders = {providers}\n", conductor)
+    path.write_text(path.read_text().replace('kind = "arc"', critic))
     argv = ["run", str(path), "--bars", "8", "--fast", "--no-audio", "--no-report"]
     return [*argv, "--out", str(tmp_path / "out")]
 
 
-@pytest.mark.parametrize(("conductor", "providers"), [('kind = "phrase"', "[]"), ('kind = "rlm"', UNUSABLE)])
-def test_an_lm_brain_no_provider_can_answer_plays_its_fallback_said_logged_and_counted(
-    tmp_path, capsys, monkeypatch, conductor, providers
+@pytest.mark.parametrize(
+    ("conductor", "providers", "who", "plays"),
+    [
+        ('kind = "phrase"', "[]", "the phrase brain", "autopilot"),
+        ('kind = "rlm"', UNUSABLE, "the rlm brain", "autopilot"),
+        ('kind = "autopilot"', "[]", "the llm critic", "arc"),  # before: not even a warning
+    ],
+)
+def test_an_lm_kind_no_provider_can_answer_plays_its_fallback_said_logged_and_counted(
+    tmp_path, capsys, monkeypatch, conductor, providers, who, plays
 ):
     monkeypatch.delenv("BERGAIN_UNSET_KEY", raising=False)
-    assert main(_lm_set(tmp_path, conductor, providers)) == 0  # the default fallback allows the autopilot
+    critic = 'kind = "llm"' if who.endswith("critic") else 'kind = "arc"'
+    assert main(_lm_set(tmp_path, conductor, providers, critic)) == 0  # the default fallback allows the autopilot
     captured = capsys.readouterr()
     (log_path,) = (tmp_path / "out").glob("*.bgnlog")
-    (lacking,) = of(logged(log_path), ev.LMLacking)  # before: only a BrainChanged once the first request failed
+    (lacking,) = of(logged(log_path), ev.LMLacking)  # before: a BrainChanged once the first request failed, at best
     why = "no [router] providers" if providers == "[]" else "cloud: key variable BERGAIN_UNSET_KEY is not set"
-    assert (lacking.brain, lacking.reason, lacking.plays) == (conductor.split('"')[1], why, "autopilot")
-    assert f"the {lacking.brain} brain has no LM ({why}): autopilot plays the set" in captured.out + captured.err
-    line = f"no LM        the {lacking.brain} brain had none to ask ({why}): autopilot played"
+    assert (lacking.who(), lacking.reason, lacking.plays) == (who, why, plays)
+    assert f"{who} has no LM ({why}): {plays} plays in its place" in captured.out + captured.err
+    line = f"no LM        {who} had none to ask ({why}): {plays} played"
     assert line in captured.out and line in _inspected(log_path, capsys)
     assert main(["replay", str(log_path), "--verify"]) == 0
 

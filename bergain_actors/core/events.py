@@ -113,13 +113,18 @@ class SampleSkipped(Event, frozen=True):
 
 
 class LMLacking(Event, frozen=True):
-    """The set → log: the conductor's ``brain`` decides with an LM and no provider can answer it (``reason``: none
-    listed, or none the router can use), so ``plays`` decides, as the scenario's ``conductor.fallback`` allows,
-    until a provider is added. Said at the start, never silently."""
+    """The set → log: the ``slot``'s ``kind`` (an LM brain, the ``llm`` critic) decides with an LM and no provider
+    can answer it (``reason``: none listed, or none the router can use), so ``plays`` decides in its place (the
+    conductor's as its ``fallback`` allows) until a provider is added. Said at the start, never silently."""
 
-    brain: str
+    slot: str
+    kind: str
     reason: str
     plays: str
+
+    def who(self) -> str:
+        """``the phrase brain``, ``the llm critic``."""
+        return f"the {self.kind} {'brain' if self.slot == 'conductor' else self.slot}"
 
 
 class Steer(Event, frozen=True):
