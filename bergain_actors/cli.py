@@ -290,7 +290,21 @@ def load_scenario(args: argparse.Namespace) -> tuple[scenarios.Scenario, str]:
     if changes:
         scenario = scenarios.override(scenario, **changes)
     check_kinds(scenario, Path(args.scenario).name)
+    check_lm(scenario, Path(args.scenario).name)
     return allow_keys(scenario, args.allow_key_env), text
+
+
+def check_lm(scenario: scenarios.Scenario, label: str) -> None:
+    """An LM brain no provider can answer plays the autopilot only when ``conductor.fallback`` lists it: a scenario
+    that leaves it out asked for its LM explicitly, and is refused."""
+    from bergain_actors.performance import lm_lacking
+
+    for lack in lm_lacking(scenario):
+        if lack.slot == "conductor" and lack.plays not in scenario.conductor.fallback:
+            raise scenarios.ScenarioError(
+                f"{label}: conductor.kind: {lack.who()} needs an LM and none can answer ({lack.reason});"
+                f' list "{lack.plays}" in conductor.fallback to play without one'
+            )
 
 
 def check_kinds(scenario: scenarios.Scenario, label: str) -> None:
@@ -830,12 +844,19 @@ def inspected(log: Path, allow_partial: bool, done: str = "inspected") -> int:
 
 
 def cmd_samples(args: argparse.Namespace) -> int:
-    from bergain_actors.music.pack import index_pack
+    from bergain_actors.display.scan import scan_progress
+    from bergain_actors.music.pack import PackTooBig, index_pack
 
     scenarios.check_flag(args.sample_rate, scenarios.SampleRate, "--sample-rate")
     if not args.path.is_dir():
         raise BadInput(f"{args.path}: {not_a_folder(args.path)}")
-    pack = index_pack(args.path, args.sample_rate, warn=lambda m: print(f"warning: {m}", file=sys.stderr))
+    err = Console(stderr=True, soft_wrap=True)  # a long path stays one line
+    try:
+        with scan_progress(err, str(args.path)) as progress:
+            warn = lambda m: err.print(f"warning: {m}", highlight=False, markup=False)  # noqa: E731
+            pack = index_pack(args.path, args.sample_rate, warn=warn, progress=progress)
+    except PackTooBig as exc:
+        raise BadInput(str(exc)) from None
     print(pack.listing())
     print(f"content hash {pack.content_hash}")
     return OK

@@ -20,6 +20,7 @@ import trio
 
 from bergain_actors import __version__
 from bergain_actors.actors.conductor.autopilot import PHASE_ROLES
+from bergain_actors.actors.conductor.base import tempo_limits
 from bergain_actors.actors.streamer.devices import NoDevice
 from bergain_actors.actors.streamer.link_session import LinkSession
 from bergain_actors.actors.streamer.render_worker import RenderWorker, WorkerLost
@@ -27,7 +28,7 @@ from bergain_actors.actors.streamer.sinks import DeviceSink, OfflineSink, Sink, 
 from bergain_actors.control import osc
 from bergain_actors.control.desk import Desk
 from bergain_actors.core import events as ev
-from bergain_actors.core.actor import SLOT_ORDER, SetContext
+from bergain_actors.core.actor import ASKS_AN_LM, SLOT_ORDER, SetContext
 from bergain_actors.core.bus import Bus
 from bergain_actors.core.fatal import SetCannotContinue
 from bergain_actors.core.log import LogHeader, LogWriter
@@ -78,6 +79,31 @@ def pack_lacks(pack: SamplePack, key: str) -> list[ev.PackLacks]:
         cost = "the set plays without its stereo bed, so it is narrower"
         lacks.append(ev.PackLacks(part="bed", need="texture loop", cost=cost))
     return lacks
+
+
+LM_FLOORS = {"conductor": "autopilot", "critic": "arc"}
+"""What decides in a slot whose LM kind has no LM: the floor under every LM brain, the llm critic's own rules."""
+
+
+def lm_lacking(scenario: Scenario) -> list[ev.LMLacking]:
+    """The slots whose kind asks an LM that no provider could ever answer: none is listed, the router could use
+    none of them (a key variable unset, the embedded model missing) and none is looked for (``router.auto``)."""
+    asking = [(slot, getattr(scenario, slot).kind) for slot in LM_FLOORS]
+    asking = [(slot, kind) for slot, kind in asking if kind in ASKS_AN_LM[slot]]
+    if not asking or scenario.router.auto:
+        return []
+    from bergain_actors.actors.router.providers import ConfigError, build  # httpx and jsonschema: only if needed
+
+    unusable = []
+    for config in scenario.router.providers:
+        try:
+            build(config, scenario.path)
+        except ConfigError as exc:
+            unusable.append(f"{config.name}: {exc}")
+        else:
+            return []
+    reason = "; ".join(unusable) if unusable else "no [router] providers"
+    return [ev.LMLacking(slot=slot, kind=kind, reason=reason, plays=LM_FLOORS[slot]) for slot, kind in asking]
 
 
 def slots_of(scenario: Scenario) -> tuple[str, ...]:
@@ -232,6 +258,9 @@ async def perform(
     lacks = pack_lacks(pack, key)  # parts of the set the pack cannot make: said, logged, counted
     for lack in lacks:
         log.warning(f"the pack at {pack.root} has no {lack.need} for the {lack.part}: {lack.cost}", part=lack.part)
+    lacking = lm_lacking(scenario)  # the conductor's allowed by its fallback (the command line refuses it otherwise)
+    for lack in lacking:
+        log.warning(f"{lack.who()} has no LM ({lack.reason}): {lack.plays} plays in its place")
     surface = None
     if scenario.control.osc_port is not None:  # bound before the log exists: a taken port costs nothing
         surface = await osc.listen(scenario.control.osc_host, scenario.control.osc_port)
@@ -317,11 +346,13 @@ async def perform(
                         bus.publish(ev.KeyUnfit(role=role, key=key), source="supervisor")
                     for lack in lacks:
                         bus.publish(lack, source="supervisor")
+                    for lack in lacking:
+                        bus.publish(lack, source="supervisor")
                     for sample, why in pack.skipped.items():
                         bus.publish(ev.SampleSkipped(sample=sample, reason=why), source="supervisor")
                     if unshared:
                         bus.publish(ev.RenderWorkerLost(bar=0, reason=unshared), source="supervisor")
-                    desk = Desk(bus)
+                    desk = Desk(bus, tempo_limits=tempo_limits(scenario.bpm))
                     if surface is not None:
                         await nursery.start(osc.serve, desk, surface)
                     if controls is not None:

@@ -46,6 +46,7 @@ ROLES = ("bass", "chords", "stab", "drums", "texture")
         ("Basslinie in a-moll", ClipRequest(4, "bass", "A minor", "")),
         ("4 Takte Akkorde in h-moll", ClipRequest(4, "chords", "B minor", "")),
         ("Akkorde in fis-moll", ClipRequest(4, "chords", "F# minor", "")),
+        ("chords in Am, 4 bars, in A minor, four bars", ClipRequest(4, "chords", "A minor", "")),  # said twice: one
     ],
 )
 def test_prompts_parse(prompt: str, expected: ClipRequest) -> None:
@@ -77,6 +78,9 @@ def test_a_key_named_anywhere_is_the_clips_key(prompt: str) -> None:
         ("4-bar bassline in H minor", "key: 'H' is not a note; notes are A to G"),
         ("H minor bassline", "key: 'H' is not a note; notes are A to G"),
         ("chords in X dorian", "key: 'X' is not a note"),
+        ("bassline in A minor in C major", "key: A minor and C major both asked for; say one key"),  # before: A minor
+        ("bajo en re menor in C major", "key: D minor and C major both asked for"),
+        ("4-bar bassline, 8 bars", "bars: 4 and 8 both asked for; say one length"),  # before: 4 bars
     ],
 )
 def test_bad_prompts_say_what_is_wrong(prompt: str, message: str) -> None:
@@ -155,6 +159,7 @@ def test_the_chosen_candidate_is_the_clip() -> None:
         ("4-bar bassline in H minor", "key: 'H' is not a note"),
         ("999-bar bassline in H minor", "bars: 999 is not between 1 and 32"),
         ("a kazoo solo", "role: say what to write"),
+        ("4-bar bassline in A minor in C major", "key: A minor and C major both asked for"),
     ],
 )
 def test_the_command_line_refuses_a_bad_prompt_in_one_line_with_exit_2(prompt: str, message: str, tmp_path) -> None:

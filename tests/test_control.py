@@ -126,6 +126,19 @@ async def test_wrong_swaps_are_rejected_visibly_and_never_count_as_crashes(scena
         registry.KINDS["conductor"].pop("registered_later")
 
 
+async def test_a_swap_to_a_kind_that_asks_an_lm_is_refused_in_a_set_without_a_router(
+    scenario_factory, tmp_path, autojump_clock
+):
+    answers = []
+    result = await play(
+        scenario_factory(bars=8), tmp_path, [(1, "swap conductor phrase"), (1, "swap critic llm")], answers
+    )
+    why = "asks an LM, and this set has no LM router (add [router] providers to the scenario)"
+    assert [a.text for a in answers] == [f"rejected: swap: conductor phrase {why}", f"rejected: swap: critic llm {why}"]
+    assert not [e for e in result.events if isinstance(e, ev.ActorSwapped)]  # before: swapped, then "LM late"
+    verified(result)
+
+
 async def test_stop_now_ends_the_set_at_the_next_bar_line(scenario_factory, tmp_path, autojump_clock):
     answers = []
     result = await play(scenario_factory(bars=400), tmp_path, [(5, "stop now")], answers)

@@ -14,11 +14,16 @@ from tests.brain_support import logged, of
 from tests.conftest import AUTOPILOT, ROOT
 
 
+def _written(tmp_path: Path, pack: Path, extra: str = "", conductor: str = 'kind = "autopilot"') -> Path:
+    """The autopilot scenario on ``pack``, with ``conductor`` lines for its kind and ``extra`` after it."""
+    text = AUTOPILOT.read_text().replace('sample_pack = "../sample_pack"', f'sample_pack = "{pack}"')
+    (tmp_path / "set.toml").write_text(text.replace('kind = "autopilot"', conductor, 1) + extra)
+    return tmp_path / "set.toml"
+
+
 def _set(tmp_path: Path, capsys: pytest.CaptureFixture[str], pack: Path, extra: str = "") -> tuple[Path, str]:
     """A 16-bar autopilot set on ``pack`` from the command line: its log and what it printed."""
-    text = AUTOPILOT.read_text().replace('sample_pack = "../sample_pack"', f'sample_pack = "{pack}"')
-    (tmp_path / "set.toml").write_text(text + extra)
-    argv = ["run", str(tmp_path / "set.toml"), "--bars", "16", "--fast", "--no-audio", "--no-report"]
+    argv = ["run", str(_written(tmp_path, pack, extra)), "--bars", "16", "--fast", "--no-audio", "--no-report"]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 0
     (log_path,) = (tmp_path / "out").glob("*.bgnlog")
     captured = capsys.readouterr()
@@ -74,3 +79,52 @@ def test_a_whole_pack_and_usable_providers_add_no_line(tmp_path, capsys):
     log_path, printed = _set(tmp_path, capsys, ROOT / "sample_pack")
     assert "pack skipped" not in printed and "excluded" not in printed and "pack lacks" not in printed
     assert not of(logged(log_path), ev.SampleSkipped) and not of(logged(log_path), ev.PackLacks)
+
+
+UNUSABLE = '[{ name = "cloud", kind = "openai", model = "m", key_env = "BERGAIN_UNSET_KEY" }]'
+"""A provider list none of which the router can use: its key variable is not set."""
+
+
+def _lm_set(tmp_path: Path, conductor: str, providers: str, critic: str = 'kind = "arc"') -> list[str]:
+    """``run`` of the autopilot scenario with ``conductor`` and ``critic`` lines in those tables, and ``providers``."""
+    path = _written(tmp_path, ROOT / "sample_pack", f"\n[router]\nproviders = {providers}\n", conductor)
+    path.write_text(path.read_text().replace('kind = "arc"', critic))
+    argv = ["run", str(path), "--bars", "8", "--fast", "--no-audio", "--no-report"]
+    return [*argv, "--out", str(tmp_path / "out")]
+
+
+@pytest.mark.parametrize(
+    ("conductor", "providers", "who", "plays"),
+    [
+        ('kind = "phrase"', "[]", "the phrase brain", "autopilot"),
+        ('kind = "rlm"', UNUSABLE, "the rlm brain", "autopilot"),
+        ('kind = "autopilot"', "[]", "the llm critic", "arc"),  # before: not even a warning
+    ],
+)
+def test_an_lm_kind_no_provider_can_answer_plays_its_fallback_said_logged_and_counted(
+    tmp_path, capsys, monkeypatch, conductor, providers, who, plays
+):
+    monkeypatch.delenv("BERGAIN_UNSET_KEY", raising=False)
+    critic = 'kind = "llm"' if who.endswith("critic") else 'kind = "arc"'
+    assert main(_lm_set(tmp_path, conductor, providers, critic)) == 0  # the default fallback allows the autopilot
+    captured = capsys.readouterr()
+    (log_path,) = (tmp_path / "out").glob("*.bgnlog")
+    (lacking,) = of(logged(log_path), ev.LMLacking)  # before: a BrainChanged once the first request failed, at best
+    why = "no [router] providers" if providers == "[]" else "cloud: key variable BERGAIN_UNSET_KEY is not set"
+    assert (lacking.who(), lacking.reason, lacking.plays) == (who, why, plays)
+    assert f"{who} has no LM ({why}): {plays} plays in its place" in captured.out + captured.err
+    line = f"no LM        {who} had none to ask ({why}): {plays} played"
+    assert line in captured.out and line in _inspected(log_path, capsys)
+    assert main(["replay", str(log_path), "--verify"]) == 0
+
+
+def test_an_lm_brain_no_provider_can_answer_is_refused_when_the_scenario_allows_no_fallback(tmp_path, capsys):
+    argv = _lm_set(tmp_path, 'kind = "phrase"\nfallback = ["phrase"]', "[]")
+    assert main(argv) == 2
+    assert main([*argv, "--dry-run"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 2 and error.startswith(
+        "bergain-actors: set.toml: conductor.kind: the phrase brain needs an LM and none can answer (no [router]"
+        ' providers); list "autopilot" in conductor.fallback to play without one'
+    )
+    assert not (tmp_path / "out").exists()

@@ -106,6 +106,19 @@ def test_the_tempo_command_says_a_glide_is_coming():
     assert "+2 BPM" in answer(parse("tempo +2"), []).text
 
 
+async def test_a_tempo_beyond_the_limits_is_answered_with_the_tempo_the_set_will_glide_to(scenario_factory, tmp_path):
+    async with live_set(scenario_factory(bars=24), tmp_path) as live, httpx.AsyncClient(base_url=live.url) as client:
+        await live.bar(1)
+        said = (await client.post("/control", json={"command": "tempo 999"})).json()["answer"]
+        relative = (await client.post("/control", json={"command": "tempo -2"})).json()["answer"]
+        with trio.fail_after(90):
+            while len(live.of(ev.SteerActed)) < 2:
+                await live.bar(live.latest() + 1)
+    assert said.startswith("tempo to 153.6 BPM (999 asked; kept within 102.4-153.6 BPM): the glide starts")  # was 999
+    assert relative.startswith("tempo -2 BPM (kept within 102.4-153.6 BPM): the glide starts")
+    assert live.of(ev.SteerActed)[0].action.startswith("ok: tempo glides from 128 to 153.6 BPM")
+
+
 def test_the_summary_gives_the_tempos_played_and_splits_stalls_from_performer_holds():
     summary = Summary()
     summary.add(

@@ -31,9 +31,11 @@ class Answer(msgspec.Struct, frozen=True):
 
 
 class Desk:
-    def __init__(self, bus: Bus, source: str = "control") -> None:
+    def __init__(self, bus: Bus, source: str = "control", tempo_limits: tuple[float, float] | None = None) -> None:
         self.bus = bus
         self.source = source
+        self.tempo_limits = tempo_limits
+        """The tempos the set may glide to (the Conductor's ``tempo_limits``): a tempo answer says where it stops."""
         self._caught: list[ev.Event] | None = None
         bus.taps.append(self._catch)
 
@@ -51,15 +53,16 @@ class Desk:
             caused = [e for e in self._caught if e.cause == event.seq]
         finally:
             self._caught = None
-        return answer(event, caused)
+        return answer(event, caused, self.tempo_limits)
 
     def _catch(self, event: ev.Event) -> None:
         if self._caught is not None:
             self._caught.append(event)
 
 
-def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
-    """The answer to ``event`` given the events it caused at once (pure: front ends and tests share it)."""
+def answer(event: ev.Event, caused: list[ev.Event], tempo_limits: tuple[float, float] | None = None) -> Answer:
+    """The answer to ``event`` given the events it caused at once (pure: front ends and tests share it); a tempo
+    outside ``tempo_limits`` is answered with the tempo the set will glide to instead."""
     seq = event.seq
     rejected = next((e for e in [event, *caused] if isinstance(e, ev.CommandRejected)), None)
     if rejected is not None:
@@ -90,6 +93,13 @@ def answer(event: ev.Event, caused: list[ev.Event]) -> Answer:
             return Answer(True, "resuming: the brain changes things again from the next phrase", seq)
         case ev.Steer(intent="tempo"):
             what = f"to {event.value:g} BPM" if event.absolute else f"{event.value:+g} BPM"
+            if tempo_limits is not None:
+                lo, hi = tempo_limits
+                goal = min(hi, max(lo, event.value))
+                if not event.absolute:
+                    what += f" (kept within {lo:g}-{hi:g} BPM)"
+                elif goal != event.value:
+                    what = f"to {goal:g} BPM ({event.value:g} asked; kept within {lo:g}-{hi:g} BPM)"
             return Answer(True, f"tempo {what}: the glide starts at the next 4-bar line, 2 BPM a bar", seq)
         case ev.Steer(intent="energy"):
             what = f"to {event.value:.2f}" if event.absolute else f"{event.value:+.2f}"

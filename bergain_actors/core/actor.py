@@ -157,6 +157,9 @@ KINDS: dict[str, dict[str, str | Factory]] = {
     "ableton": {"osc": "bergain_actors.actors.ableton.actor:AbletonLink"},
 }
 
+ASKS_AN_LM: dict[str, tuple[str, ...]] = {"conductor": ("rlm", "phrase"), "critic": ("llm",)}
+"""Kinds that decide with an LM through the router: a set without one refuses a swap to them."""
+
 FALLBACKS: dict[str, dict[str, str]] = {
     "conductor": {"*": "autopilot", "rlm": "phrase", "phrase": "autopilot", "autopilot": "hold", "hold": "hold"},
     "critic": {"*": "none", "none": "none"},

@@ -112,6 +112,21 @@ class SampleSkipped(Event, frozen=True):
     reason: str
 
 
+class LMLacking(Event, frozen=True):
+    """The set → log: the ``slot``'s ``kind`` (an LM brain, the ``llm`` critic) decides with an LM and no provider
+    can answer it (``reason``: none listed, or none the router can use), so ``plays`` decides in its place (the
+    conductor's as its ``fallback`` allows) until a provider is added. Said at the start, never silently."""
+
+    slot: str
+    kind: str
+    reason: str
+    plays: str
+
+    def who(self) -> str:
+        """``the phrase brain``, ``the llm critic``."""
+        return f"the {self.kind} {'brain' if self.slot == 'conductor' else self.slot}"
+
+
 class Steer(Event, frozen=True):
     """A person → conductor: how the music should go. ``intent`` is ``say`` (free words in ``text``: the LM brains
     read them, the autopilot maps common ones to moves), ``energy`` (``value`` moves the target, or sets it when
@@ -681,6 +696,7 @@ AnyEvent = (
     | KeyUnfit
     | PackLacks
     | SampleSkipped
+    | LMLacking
     | Steer
     | StopPlanned
     | BarPlanned

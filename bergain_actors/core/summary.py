@@ -78,6 +78,8 @@ class Summary:
         """Parts of the set the pack has nothing to make of (the set plays without them)."""
         self.skipped: list[str] = []
         """Files of the pack that could not be decoded (the set plays without them)."""
+        self.lm_lacking: list[str] = []
+        """The LM brain or critic that had no provider to ask, and what played instead."""
         self.excluded: dict[str, str] = {}
         """Providers the router could not use at all (unknown kind, missing key variable...) and why."""
         self.ableton_changes: list[str] = []
@@ -100,6 +102,8 @@ class Summary:
                 self.lacks.append(f"no {event.need} for the {event.part}: {event.cost}")
             case ev.SampleSkipped():
                 self.skipped.append(f"{event.sample} ({event.reason})")
+            case ev.LMLacking():
+                self.lm_lacking.append(f"{event.who()} had none to ask ({event.reason}): {event.plays} played")
             case ev.BarPlanned():
                 self.tempo_range.planned(event.seq, event.plan.bpm)
             case ev.BarPlayed():
@@ -231,6 +235,7 @@ class Summary:
             out.append(f"pack lacks   {len(self.lacks)}: {'; '.join(self.lacks)}")
         if self.skipped:
             out.append(f"pack skipped {len(self.skipped)} unreadable: {'; '.join(self.skipped)}")
+        out.extend(f"no LM        {lacking}" for lacking in self.lm_lacking)
         if self.excluded:
             why = "; ".join(f"{name}: {reason}" for name, reason in self.excluded.items())
             out.append(f"providers    {len(self.excluded)} excluded, the set could not use them: {why}")

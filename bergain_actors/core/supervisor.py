@@ -197,6 +197,8 @@ class Supervisor:
             registry.factory(slot, kind)
         except LookupError:  # the kinds known are not named here: the log must not depend on what is registered
             return f"{slot}.kind: unknown kind {kind!r}"
+        if kind in registry.ASKS_AN_LM.get(slot, ()) and "router" not in self.set_slots:
+            return f"{slot} {kind} asks an LM, and this set has no LM router (add [router] providers to the scenario)"
         return ""
 
     def plan_stop(self, event: ev.Control) -> None:

@@ -190,8 +190,8 @@ def parse_prompt(text: str) -> ClipRequest:
     """``"4-bar acid bassline in A minor"`` → ClipRequest(bars=4, role="bass", key="A minor", style="acid").
 
     English, Spanish ("bajo ácido en re menor") and German ("Basslinie in a-moll") prompts are read. Bars default
-    to 4 and the key to the set's; a prompt with no role word, a key that is no key ("H minor") or bars out of
-    range is an error naming the field and the fix."""
+    to 4 and the key to the set's; a prompt with no role word, a key that is no key ("H minor"), bars out of range,
+    or two keys or lengths that disagree is an error naming the field and the fix."""
     lowered = " ".join(text.lower().replace("‐", "-").split())
     if not lowered:
         raise ClipError("prompt: empty; say what to write, e.g. '4-bar acid bassline in A minor'")
@@ -206,12 +206,18 @@ def parse_prompt(text: str) -> ClipRequest:
     fraction = re.search(r"\b(\d+[.,]\d+)[ -]?" + _BAR_WORDS + r"(?!\w)", lowered)
     if fraction is not None:  # else "1.5 bar" would read as 5 bars
         raise ClipError(f"prompt {text!r}: bars: {fraction.group(1)} is not a whole number of bars, 1 to {MAX_BARS}")
-    count = re.search(r"\b(\d+|" + "|".join(_NUMBERS) + r")[ -]?" + _BAR_WORDS + r"(?!\w)", lowered)
-    if count is not None:
-        bars = int(count.group(1)) if count.group(1).isdigit() else _NUMBERS[count.group(1)]
+    counts = re.findall(r"\b(\d+|" + "|".join(_NUMBERS) + r")[ -]?" + _BAR_WORDS + r"(?!\w)", lowered)
+    lengths = list(dict.fromkeys(int(c) if c.isdigit() else _NUMBERS[c] for c in counts))
+    if len(lengths) > 1:
+        raise ClipError(f"prompt {text!r}: bars: {' and '.join(map(str, lengths))} both asked for; say one length")
+    if lengths:
+        bars = lengths[0]
         if not 1 <= bars <= MAX_BARS:
             raise ClipError(f"prompt {text!r}: bars: {bars} is not between 1 and {MAX_BARS}")
     key, rest = _key_in(text)
+    other, _ = _key_in(rest) if key is not None else (None, rest)
+    if other is not None and other != key:
+        raise ClipError(f"prompt {text!r}: key: {key} and {other} both asked for; say one key")
     lowered = " ".join(rest.lower().replace("‐", "-").split())  # without the key's words: the rest is style
     role_word = words[role_at[0]]
     before = _without_counts(lowered[: _position(lowered, role_word)])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -79,6 +80,8 @@ _BPM_RE = re.compile(r"(?<!\d)(\d{2,3})[\s_-]*bpm", re.IGNORECASE)
 _BARS_RE = re.compile(r"(?<!\d)(\d{1,2})[\s_-]*bars?(?![a-z])", re.IGNORECASE)
 _STANDARD_BARS = (1, 2, 4, 8, 16)
 _DEFAULT_BPM = 128.0
+MAX_SAMPLE_S = 600
+"""The longest file taken for a sample: a longer one (a recorded set) is skipped with a warning, not decoded."""
 """Tempo assumed to guess the bar length of a loop whose name gives neither bars nor BPM."""
 
 
@@ -288,6 +291,18 @@ def _facts(
     return peak, rms, pitches, pitch_from
 
 
+def _check_length(path: Path) -> None:
+    """A file longer than ``MAX_SAMPLE_S`` by its header is refused before it is read: a recorded set is no sample."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # no header to read: decoding the file says why
+        return
+    if info.frames > MAX_SAMPLE_S * info.samplerate:
+        raise ValueError(f"{info.frames / info.samplerate:.0f} s long: a sample lasts {MAX_SAMPLE_S} s at most")
+
+
 def _levels(data: np.ndarray) -> tuple[float, float]:
     """The sample's peak and RMS (over both channels), in one float64 copy of it: a set's process decodes the pack
     at its start, where the largest sample's transients made most of its peak RSS."""
@@ -305,13 +320,34 @@ def _loop_bars(stem: str, frames: int, sample_rate: int, bpm: float | None) -> i
     return _nearest_bars(beats / 4.0)
 
 
-def _audio_files(root: Path) -> list[tuple[str, Path]]:
+MAX_FILES = 10_000
+"""More audio files than this under one folder is a disk, not a sample pack (``samples /tmp``): refused before one
+is decoded, as decoding them all would take hours and more memory than the machine has."""
+MAX_PACK_BYTES = 4 << 30
+"""Decoded audio a pack may hold (about 3 hours of stereo at 44.1 kHz): more is refused as the scan reaches it, not
+left to take the machine's memory (``samples /tmp`` took 24 GB before it was killed)."""
+
+
+class PackTooBig(OSError):
+    """A folder with more audio than a pack may hold (an OSError: every command refuses it as a missing pack)."""
+
+
+Progress = Callable[[str, int, int], None]
+"""Told how a scan goes: ``("folders", folders seen, audio files found)`` while it walks the tree, then
+``("decoded", files done, files in all)`` after each file."""
+
+
+def _audio_files(root: Path, progress: Progress) -> list[tuple[str, Path]]:
     found = []
-    for path in root.rglob("*"):
-        rel = path.relative_to(root).as_posix()
-        hidden = any(p.startswith(".") or p == "__MACOSX" for p in rel.split("/"))
-        if not hidden and path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
-            found.append((rel, path))
+    for folders, (here, subfolders, files) in enumerate(os.walk(root), start=1):
+        subfolders[:] = sorted(d for d in subfolders if not d.startswith(".") and d != "__MACOSX")
+        for name in files:
+            path = Path(here, name)
+            if not name.startswith(".") and path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file():
+                found.append((path.relative_to(root).as_posix(), path))
+        if len(found) > MAX_FILES:
+            raise PackTooBig(f"{root}: more than {MAX_FILES} audio files: a sample pack is one folder of samples")
+        progress("folders", folders, len(found))
     return sorted(found)
 
 
@@ -320,22 +356,30 @@ def index_pack(
     sample_rate: int = 44100,
     warn: Callable[[str], None] | None = None,
     shared: SharedAudio | None = None,
+    progress: Progress | None = None,
 ) -> SamplePack:
     """Scan `root` recursively, classify and decode every audio file; skip (and warn about) unreadable ones.
     With ``shared``, each sample's audio goes there as it is decoded, and the pack's samples are views of it: the
-    decoded pack is never in this process's memory at once, nor after (``SharedAudio``)."""
+    decoded pack is never in this process's memory at once, nor after (``SharedAudio``). A folder of more than
+    ``MAX_FILES`` audio files is refused (``PackTooBig``) before any is decoded, one of more than ``MAX_PACK_BYTES``
+    of decoded audio as the scan reaches them; a file longer than ``MAX_SAMPLE_S`` is skipped."""
     root = Path(root)
     warn = warn or (lambda msg: warnings.warn(msg, stacklevel=3))
+    progress = progress or (lambda stage, done, total: None)
     if not root.is_dir():
         raise FileNotFoundError(f"sample pack folder not found: {root}")
     digest = hashlib.sha256()
     samples: dict[str, Sample] = {}
     skipped: dict[str, str] = {}
     disk = copy_cache.from_environment()
-    for rel, path in _audio_files(root):
+    files = _audio_files(root, progress)
+    decoded = 0
+    for done, (rel, path) in enumerate(files, start=1):
+        progress("decoded", done - 1, len(files))
         role, loop = classify(rel)
         stem = Path(rel).stem
         try:
+            _check_length(path)
             raw = path.read_bytes()
             data = _decode(raw, sample_rate, loop)
         except Exception as exc:  # any unreadable file is skipped, never fatal
@@ -343,6 +387,9 @@ def index_pack(
             skipped[rel] = f"{type(exc).__name__}: {reason}"
             warn(f"skipping sample {rel}: {skipped[rel]}")
             continue
+        decoded += data.nbytes
+        if decoded > MAX_PACK_BYTES:
+            raise PackTooBig(f"{root}: more than {MAX_PACK_BYTES >> 30} GB of decoded audio: too much for one pack")
         name = rel.encode()
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
@@ -363,6 +410,7 @@ def index_pack(
             pitches=pitches,
             pitch_from=pitch_from,
         )
+    progress("decoded", len(files), len(files))
     if shared is not None:
         samples = {rel: replace(sample, data=shared.view(rel)) for rel, sample in samples.items()}
     return SamplePack(root, sample_rate, samples, digest.hexdigest(), skipped, decoder())

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 import trio
 
+from bergain_actors.actors.conductor.base import tempo_limits
 from bergain_actors.control import Desk
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import SetContext
@@ -41,10 +42,10 @@ class Session:
     def __init__(self, supervisor: Supervisor, *, plays: bool = True) -> None:
         self.supervisor = supervisor
         self.bus: Bus = supervisor.bus
-        self.desk = Desk(self.bus)
-        """Where ``/control`` commands enter the set, as typed ones do (the front ends share the language)."""
         self.plays = plays
         """Whether a set is playing (False: the router alone)."""
+        self.desk = Desk(self.bus, tempo_limits=tempo_limits(self.scenario.bpm) if plays else None)
+        """Where ``/control`` commands enter the set, as typed ones do (the front ends share the language)."""
         self.view = self._view()
         self.stream = EventStream()
         self.started = time.monotonic()
@@ -57,7 +58,6 @@ class Session:
         return self.supervisor.set.scenario
 
     def _view(self) -> SetView:
-        from bergain_actors.actors.conductor.base import tempo_limits
         from bergain_actors.music.theory import set_theory
 
         if not self.plays:

@@ -39,6 +39,7 @@ import trio
 
 from bergain_actors.actors.conductor.brief import Profile, Tone, profile
 from bergain_actors.actors.conductor.words import Words
+from bergain_actors.core import actor as registry
 from bergain_actors.core import events as ev
 from bergain_actors.core.actor import Actor, ActorContext
 from bergain_actors.music import arc, arrangement
@@ -77,7 +78,7 @@ BRAINS: dict[str, str] = {
 }
 """Every brain, most capable first (imported on first use: the LM brains pull in dspy)."""
 
-LM_BRAINS = ("rlm", "phrase")
+LM_BRAINS = registry.ASKS_AN_LM["conductor"]
 
 BRIEF_REQUEST = "intent:brief"
 
