@@ -1,6 +1,7 @@
 """The renderer's cold copies (stretched loops, widened and reverberated samples, filtered copies, a sweep's spans)
 kept on disk across sets: the first bars that need one read it back instead of making it again (a whole-sample
-transform each), in a later set, a replay, another process of ``evaluate --jobs``.
+transform each), in a later set, a replay, another process of ``evaluate --jobs``. A pack's facts (each sample's
+peak, RMS and estimated pitches: ``pack.index_pack``) are kept the same way, so a set's start transforms no sample.
 
 A copy is named by a hash of what it is made from and how: the pack's content hash (every file's name and bytes),
 the decoder's version (``SamplePack.decoded_by``) and the rate, which together name the decoded audio; the
