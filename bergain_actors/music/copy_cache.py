@@ -7,11 +7,11 @@ A copy is named by a hash of what it is made from and how: the pack's content ha
 the decoder's version (``SamplePack.decoded_by``) and the rate, which together name the decoded audio; the
 renderer's key (the sample, the copy's length, width, reverb, filter and step); the source of the code that makes
 copies and numpy's version. Another input or another recipe is another name, so a copy read back is the very array
-the renderer would have made (the same bytes out). Each file holds a CRC-32 of
-its audio, checked on every read: a truncated or corrupt file is made again (with a warning), never played. Files
-are written whole under a temporary name and renamed into place, so sets writing the same copy at once (the test
-suite's workers, ``evaluate --jobs``) never see half of one. A copy read back is mapped read-only from the page
-cache, which the processes that read it share.
+the renderer would have made (the same bytes out). Each file holds a CRC-32 of its data, checked on every read:
+a truncated or corrupt file is made again (with a warning), never played. Files are written whole under a temporary
+name and renamed into place, so sets writing the same copy at once (the test suite's workers, ``evaluate --jobs``)
+never see half of one. A copy read back is mapped read-only from the page cache, which the processes that read it
+share.
 
 ``BERGAIN_ACTORS_CACHE``: unset, the copies go in ``$XDG_CACHE_HOME/bergain-actors/copies`` (``~/.cache`` without
 it); ``off`` keeps nothing on disk; any other value is the folder to use. The folder is kept under ``MAX_BYTES``:
