@@ -200,3 +200,18 @@ def test_sets_writing_the_same_copies_at_once_leave_whole_ones(tmp_path: Path, r
     crc, made, loaded = after.stdout.split()
     assert crc in crcs and made == "0" and int(loaded) > 0 and "corrupt" not in after.stderr
     assert not [path for path in render_cache.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_folder_that_refuses_writes_is_warned_about_once_and_the_music_plays_on(
+    pack: SamplePack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    expected, _ = _played(pack)
+    monkeypatch.setenv(copy_cache.ENV, str(blocked / "copies"))
+    with caplog.at_level(logging.WARNING, logger=copy_cache.__name__):
+        audio, renderer = _played(pack)
+    said = [record.getMessage() for record in caplog.records]
+    assert audio == expected and renderer.copies_made > 2
+    assert len(said) == 1 and "cannot keep copies" in said[0], said

@@ -20,6 +20,7 @@ past it, the copies used longest ago go.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import mmap
@@ -91,6 +92,8 @@ class DiskCopies:
         self.max_bytes = max_bytes
         self.written = 0
         """Bytes this process wrote here."""
+        self.refused = False
+        """The folder refused a read or a write (a full disk, no permission): said once, nothing more written."""
         self._since_prune = _PRUNE_EVERY  # look at the folder's size at the first write
         self._lock = threading.Lock()
 
@@ -103,10 +106,12 @@ class DiskCopies:
                 if size < HEADER.size:
                     return self._corrupt(path, f"{size} bytes, shorter than its header")
                 memory = mmap.mmap(file.fileno(), size, prot=mmap.PROT_READ, flags=_MAP_FLAGS)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            log.warning("render cache: cannot read %s (%s); the copy is made again", path, exc)
+            if not self.refused:
+                log.warning("render cache: cannot read %s (%s); copies are made again", path, exc)
+            self.refused = True
             return None
         magic, frames, channels, crc, code = HEADER.unpack_from(memory)
         dtype = DTYPES.get(code)
@@ -119,7 +124,10 @@ class DiskCopies:
 
     def put(self, name: str, copy: np.ndarray) -> None:
         """Keep ``copy`` ((frames, channels) float32, or float64) as ``name``: written whole, then renamed into
-        place. A disk that refuses (full, read-only) costs only the copy's next making: a warning."""
+        place. A disk that refuses (full, read-only) costs only the copy's next making: a warning, once; this
+        process keeps nothing more there."""
+        if self.refused:
+            return
         code = next((code for code, dtype in DTYPES.items() if copy.dtype == dtype), None)
         if code is None or copy.ndim != 2:
             raise ValueError(f"the render cache keeps float32 or float64 frames, not {copy.dtype} {copy.shape}")
@@ -133,8 +141,10 @@ class DiskCopies:
                 file.write(data)
             os.replace(temporary, self.folder / name)
         except OSError as exc:
-            log.warning("render cache: cannot keep a copy in %s (%s)", self.folder, exc)
-            temporary.unlink(missing_ok=True)
+            log.warning("render cache: cannot keep copies in %s (%s); nothing more is kept there", self.folder, exc)
+            self.refused = True
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
             return
         with self._lock:
             self.written += len(header) + len(data)
