@@ -666,6 +666,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     open_log(args.log)
     if args.pack is not None and not args.pack.is_dir():
         raise BadInput(f"--pack {args.pack}: {not_a_folder(args.pack)}")
+    if args.out is not None and not args.swap:
+        raise BadInput("--out: the what-if's folder, for --swap SLOT=KIND (--wav and --midi take file names)")
+    if args.ableton is not None and (args.swap or args.wav or args.verify or args.midi):
+        raise BadInput("--ableton performs the set into Live; replay it with --wav/--verify/--midi or --swap apart")
     if args.swap:
         return what_if(args)
     if args.ableton is not None:
