@@ -78,6 +78,10 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
         (["--briefs", str(tmp_path / "none.txt")], "--briefs"),
         (["--swap", "conductor=autopilot"], "--swap: only with --whatif LOGS"),
         (["--whatif", str(tmp_path / "gone.bgnlog"), "--swap", "conductor=autopilot"], "--whatif "),
+        (
+            ["--whatif", str(CORPUS / "autopilot.bgnlog"), "--swap", "critic=none", "--seeds", "1-3", "--minutes", "1"],
+            "--seeds, --minutes: the grid's; --whatif plays each logged set again as it was",
+        ),  # before: ignored
     ]:
         code, _, err = evaluate(capsys, *argv, "--out", str(tmp_path / "out"))
         assert code == 2 and err.startswith(f"bergain-actors: {problem}"), (argv, err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -286,3 +287,13 @@ def test_a_second_set_of_a_scenario_and_seed_in_the_same_second_plays_into_files
     (log,) = out.glob("*-2.bgnlog")
     assert f"log          {log}\nwav          {log.with_suffix('.wav')}" in capsys.readouterr().out
     assert log.stat().st_size > 0 and log.with_suffix(".wav").stat().st_size > 0
+
+
+def test_every_help_text_reads_as_printed():
+    from bergain_actors.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        assert "%%" not in text and "%(" not in text, (name, text)  # before: evaluate said "95 %% interval"
