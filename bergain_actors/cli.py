@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     providers.set_defaults(func=cmd_providers)
 
     check = sub.add_parser("check", help="is Ableton Live (AbletonOSC) usable for a set?")
-    check.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
+    live = scenarios.PACKAGE_ROOT / "scenarios" / "ableton.toml"
+    check.add_argument("scenario", nargs="?", default=str(live), help=f"scenario.toml (default {live.name})")
     check.set_defaults(func=cmd_check)
 
     serve = sub.add_parser(
@@ -902,6 +903,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bergain_actors.actors.ableton.check import NotUsable, check
 
     scenario, _ = scenarios.load(args.scenario)
+    if scenario.ableton.kind != "osc":
+        raise BadInput(
+            f'check: {Path(args.scenario).name} plays without Live (ableton.kind = "{scenario.ableton.kind}"); check'
+            ' a scenario with ableton.kind = "osc", e.g. scenarios/ableton.toml (the default)'
+        )
     try:
         lines = trio.run(check, scenario.ableton)
     except NotUsable as exc:
