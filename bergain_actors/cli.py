@@ -336,6 +336,8 @@ def not_a_folder(path: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
+    if args.token_env and not args.http:
+        raise BadInput("--token-env: the token of the HTTP API; it goes with --http [HOST:]PORT")
     scenario, text = load_scenario(args)
     check_folder(args.out, make=False)
     if args.dry_run:

@@ -160,6 +160,7 @@ SEED_PROBLEM = "seed: expected a signed 64-bit integer, -9223372036854775808 to 
         ("", ["--minutes", "1e9"], "--minutes: expected float <= 600.0, got 1000000000.0"),
         ("", ["--minutes", "0"], "--minutes: expected float > 0.0, got 0.0"),
         ("", ["--bars", "0"], "--bars: expected int >= 1, got 0"),
+        ("", ["--token-env", "HOME"], "--token-env: the token of the HTTP API; it goes with --http"),  # was ignored
         ("bars = 1000000000000\n", [], "s.toml: bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
         ("", ["--bars", "1000000000000"], "--bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
         ("[router]\ncooldown_s = inf\n", [], "s.toml: router.cooldown_s: expected float <= 3600.0, got inf"),
