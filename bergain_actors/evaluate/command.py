@@ -104,10 +104,16 @@ def grid_of(args: argparse.Namespace) -> Grid:
     if not brains:
         raise GridError("--brains: name at least one brain")
     from bergain_actors.cli import check_kinds
+    from bergain_actors.performance import lm_lacking
 
     for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
         path = run.brain_scenario(brain)
-        check_kinds(scenarios.load(path)[0], path.name)
+        scenario = scenarios.load(path)[0]
+        check_kinds(scenario, path.name)
+        for lack in lm_lacking(scenario):  # its figures would be its fallback's, under its name
+            if lack.slot == "conductor":
+                why = f"{lack.who()} needs an LM and none can answer ({lack.reason})"
+                raise GridError(f"--brains {brain}: {why}; the sets would measure the {lack.plays}")
     critics = tuple(dict.fromkeys(c.strip() for c in _flag(args, "critics").split(",") if c.strip()))
     for critic in critics:
         if critic != SCENARIO_CRITIC:
