@@ -53,6 +53,8 @@ class Run(NamedTuple):
     worker_cpu: float = 0.0
     worker_rss: float = 0.0
     """MB; 0 when the set rendered in its own process."""
+    set_cpu: float = 0.0
+    """Seconds, the set's process alone (as it prints it; 0 for code that does not)."""
     cache: str = "-"
     """This code's copies on disk: cold (none there) or warm."""
 
@@ -86,7 +88,7 @@ def run_set(tree: Path, minutes: float, out: Path, name: str, cache: Path) -> Ru
     own = PROCESSES.search(printed)
     if own is None:  # code from before the line (one process: wait4 measured it)
         return Run(name, wall, cpu, rss)
-    return Run(name, wall, cpu, float(own[2]), float(own[3] or 0.0), float(own[4] or 0.0))
+    return Run(name, wall, cpu, float(own[2]), float(own[3] or 0.0), float(own[4] or 0.0), float(own[1]))
 
 
 def compiled(tree: Path) -> None:
@@ -182,15 +184,16 @@ def main() -> None:
             subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)], check=False)
         title = f"{args.minutes:g}-minute autopilot set, --fast --no-audio, seed 1: {args.rounds} interleaved rounds"
         table = Table(title=f"{title}, both byte-compiled; load {load_before} before, {load_after} after")
-        columns = ("round", "code", "cache", "wall s", "× real time", "CPU s (all)", "worker CPU s", "peak RSS MB: set",
-                   "worker", "sum", "this / before (wall)")  # fmt: skip
+        columns = ("round", "code", "cache", "wall s", "× real time", "CPU s (all)", "set CPU s", "worker CPU s",
+                   "peak RSS MB: set", "worker", "sum", "this / before (wall)")  # fmt: skip
         for column in columns:
             table.add_column(column, justify="right")
         for i, run in enumerate(runs):
             worker = (f"{run.worker_cpu:.2f}", f"{run.worker_rss:.0f}") if run.worker_rss else ("-", "-")
             ratio = f"{run.wall / runs[i - 1].wall:.2f}" if i % 2 else ""
             table.add_row(str(i // 2 + 1) if i % 2 == 0 else "", run.code, run.cache, f"{run.wall:.2f}",
-                          f"{seconds / run.wall:.0f}", f"{run.cpu:.2f}", worker[0], f"{run.rss:.0f}", worker[1],
+                          f"{seconds / run.wall:.0f}", f"{run.cpu:.2f}", f"{run.set_cpu:.2f}" if run.set_cpu else "-",
+                          worker[0], f"{run.rss:.0f}", worker[1],
                           f"{run.rss + run.worker_rss:.0f}", ratio)  # fmt: skip
         console.print(table)
         if args.no_per_bar:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -38,15 +40,25 @@ def scenario_factory(tmp_path: Path):
     return factory
 
 
+CACHE_ENV = "BERGAIN_ACTORS_CACHE"
+"""``music/copy_cache.py``'s: where the renderer keeps its copies and a pack's facts."""
+os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="bergain-copies-")
+"""Never the user's cache, not even for a fixture made before any test's own folder (a module's pack)."""
+
+
 @pytest.fixture(autouse=True)
 def render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The renderer's copies on disk (``music/copy_cache.py``) go in a folder of each test's own, never the user's
-    cache, and no test finds copies an earlier one made (the sets a test starts inherit it)."""
-    from bergain_actors.music import copy_cache
-
+    """The renderer's copies on disk go in a folder of each test's own, and no test finds copies an earlier one made
+    (the sets a test starts inherit it)."""
     folder = tmp_path_factory.mktemp("copies")
-    monkeypatch.setenv(copy_cache.ENV, str(folder))
+    monkeypatch.setenv(CACHE_ENV, str(folder))
     return folder
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    import shutil
+
+    shutil.rmtree(os.environ[CACHE_ENV], ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -79,7 +79,7 @@ def test_a_corrupt_or_truncated_copy_is_made_again_with_a_warning(
     pack: SamplePack, render_cache: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cold_audio, _ = _played(pack)
-    files = sorted(render_cache.iterdir())
+    files = sorted(render_cache.iterdir())  # copies only: the module's pack keeps its facts elsewhere
     flipped, cut = files[0], files[1]
     raw = bytearray(flipped.read_bytes())
     raw[-3] ^= 0x40  # one bit of the last sample
@@ -141,3 +141,32 @@ def test_the_folder_is_kept_under_its_bound_the_least_recently_used_going_first(
     got = disk.get("c11")
     assert got is not None and got.tobytes() == copies["c11"].tobytes() and not got.flags.writeable
     assert disk.get("c1") is None
+
+
+def test_a_packs_facts_read_back_from_disk_are_the_ones_measured(
+    tmp_path: Path, render_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sample's peak, RMS and estimated pitches are kept beside the copies: the next index of the pack reads them
+    back (no pitch estimated again), the same numbers; a pack whose file changed measures that file again."""
+    from bergain_actors.music import keys
+
+    root = tmp_path / "pack"
+    t = np.arange(SR) / SR
+    for rel, hz in (("stabs/stab_low.wav", 110.0), ("pad/pad_mid_128bpm_1bar_loop.wav", 261.63)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(root / rel, (0.4 * np.sin(2 * np.pi * hz * t)).astype(np.float32), SR, subtype="FLOAT")
+    estimated = []
+    real = keys.estimate
+    monkeypatch.setattr(keys, "estimate", lambda data, rate: estimated.append(1) or real(data, rate))
+
+    def facts(pack: SamplePack) -> dict[str, tuple]:
+        return {s.id: (s.peak, s.rms, s.pitches, s.pitch_from) for s in pack.samples.values()}
+
+    first = facts(index_pack(root, SR))
+    assert len(estimated) == 2 and all(pitches for _, _, pitches, _ in first.values())
+    assert facts(index_pack(root, SR)) == first and len(estimated) == 2
+    sf.write(root / "stabs/stab_low.wav", (0.2 * np.sin(2 * np.pi * 146.83 * t)).astype(np.float32), SR)
+    changed = facts(index_pack(root, SR))
+    assert len(estimated) == 3 and changed["stabs/stab_low.wav"] != first["stabs/stab_low.wav"]
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    assert facts(index_pack(root, SR)) == changed and len(estimated) == 5

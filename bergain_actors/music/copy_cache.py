@@ -33,9 +33,11 @@ import numpy as np
 ENV = "BERGAIN_ACTORS_CACHE"
 MAX_BYTES = 1 << 30
 """The folder's bound (the 60-minute autopilot set keeps 75 MB of copies)."""
-HEADER = struct.Struct("<8sQII8x")
-"""Magic, frames, channels, CRC-32 of the float32 audio that follows; 32 bytes."""
-MAGIC = b"BGNCOPY1"
+HEADER = struct.Struct("<8sQII4s4x")
+"""Magic, frames, channels, CRC-32 of the array that follows, its dtype; 32 bytes."""
+MAGIC = b"BGNCOPY2"
+DTYPES = {b"<f4\0": np.dtype("<f4"), b"<f8\0": np.dtype("<f8")}
+"""What a file may hold: a copy's float32 frames, a sample's facts (``pack``) in float64."""
 _PRUNE_EVERY = 64 << 20
 """Bytes written between two looks at the folder's size."""
 
@@ -60,14 +62,14 @@ _recipe: bytes | None = None
 
 
 def recipe() -> bytes:
-    """A hash of the code that makes copies (``effects``, ``pack.resample``, ``render``) and numpy's version: a
-    change to any of them names every copy anew."""
+    """A hash of the code that makes copies and facts (``effects``, ``keys``, ``pack``, ``render``) and numpy's
+    version: a change to any of them names every file anew."""
     global _recipe
     if _recipe is None:
-        from bergain_actors.music import effects, pack, render
+        from bergain_actors.music import effects, keys, pack, render
 
         digest = hashlib.blake2b(np.__version__.encode(), digest_size=16)
-        for module in (effects, pack, render):
+        for module in (effects, keys, pack, render):
             digest.update(Path(str(module.__file__)).read_bytes())
         _recipe = digest.digest()
     return _recipe
@@ -92,7 +94,7 @@ class DiskCopies:
         self._lock = threading.Lock()
 
     def get(self, name: str) -> np.ndarray | None:
-        """The copy named ``name``, mapped read-only, or None (none kept, or one that fails its check: removed)."""
+        """The array named ``name``, mapped read-only, or None (none kept, or one that fails its check: removed)."""
         path = self.folder / name
         try:
             with open(path, "rb") as file:
@@ -105,21 +107,23 @@ class DiskCopies:
         except OSError as exc:
             log.warning("render cache: cannot read %s (%s); the copy is made again", path, exc)
             return None
-        magic, frames, channels, crc = HEADER.unpack_from(memory)
-        if magic != MAGIC or size != HEADER.size + frames * channels * 4:
-            return self._corrupt(path, f"{size} bytes, not a copy of {frames} x {channels} float32 frames")
+        magic, frames, channels, crc, code = HEADER.unpack_from(memory)
+        dtype = DTYPES.get(code)
+        if magic != MAGIC or dtype is None or size != HEADER.size + frames * channels * dtype.itemsize:
+            return self._corrupt(path, f"{size} bytes, not {frames} x {channels} numbers of a known type")
         if zlib.crc32(memoryview(memory)[HEADER.size :]) != crc:
-            return self._corrupt(path, "its audio fails its CRC-32")
+            return self._corrupt(path, "its data fails its CRC-32")
         os.utime(path)  # used now: pruned last
-        return np.ndarray((frames, channels), np.float32, buffer=memory, offset=HEADER.size)
+        return np.ndarray((frames, channels), dtype, buffer=memory, offset=HEADER.size)
 
     def put(self, name: str, copy: np.ndarray) -> None:
-        """Keep ``copy`` ((frames, channels) float32) as ``name``: written whole, then renamed into place. A disk
-        that refuses (full, read-only) costs only the copy's next making: a warning."""
-        if copy.dtype != np.float32 or copy.ndim != 2:
-            raise ValueError(f"the render cache keeps float32 frames, not {copy.dtype} of shape {copy.shape}")
+        """Keep ``copy`` ((frames, channels) float32, or float64) as ``name``: written whole, then renamed into
+        place. A disk that refuses (full, read-only) costs only the copy's next making: a warning."""
+        code = next((code for code, dtype in DTYPES.items() if copy.dtype == dtype), None)
+        if code is None or copy.ndim != 2:
+            raise ValueError(f"the render cache keeps float32 or float64 frames, not {copy.dtype} {copy.shape}")
         data = np.ascontiguousarray(copy).data.cast("B")
-        header = HEADER.pack(MAGIC, copy.shape[0], copy.shape[1], zlib.crc32(data))
+        header = HEADER.pack(MAGIC, copy.shape[0], copy.shape[1], zlib.crc32(data), code)
         temporary = self.folder / f".{name}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
