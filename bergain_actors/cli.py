@@ -163,7 +163,8 @@ def build_parser() -> argparse.ArgumentParser:
     providers.set_defaults(func=cmd_providers)
 
     check = sub.add_parser("check", help="is Ableton Live (AbletonOSC) usable for a set?")
-    check.add_argument("scenario", nargs="?", default=str(scenarios.DEFAULT_SCENARIO), help="scenario.toml")
+    live = scenarios.PACKAGE_ROOT / "scenarios" / "ableton.toml"
+    check.add_argument("scenario", nargs="?", default=str(live), help=f"scenario.toml (default {live.name})")
     check.set_defaults(func=cmd_check)
 
     serve = sub.add_parser(
@@ -335,6 +336,8 @@ def not_a_folder(path: Path) -> str:
 
 
 def cmd_run(args: argparse.Namespace, stdio: StdioFrontend | None = None) -> int:
+    if args.token_env and not args.http:
+        raise BadInput("--token-env: the token of the HTTP API; it goes with --http [HOST:]PORT")
     scenario, text = load_scenario(args)
     check_folder(args.out, make=False)
     if args.dry_run:
@@ -666,6 +669,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     open_log(args.log)
     if args.pack is not None and not args.pack.is_dir():
         raise BadInput(f"--pack {args.pack}: {not_a_folder(args.pack)}")
+    if args.out is not None and not args.swap:
+        raise BadInput("--out: the what-if's folder, for --swap SLOT=KIND (--wav and --midi take file names)")
+    if args.ableton is not None and (args.swap or args.wav or args.verify or args.midi):
+        raise BadInput("--ableton performs the set into Live; replay it with --wav/--verify/--midi or --swap apart")
     if args.swap:
         return what_if(args)
     if args.ableton is not None:
@@ -898,6 +905,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     from bergain_actors.actors.ableton.check import NotUsable, check
 
     scenario, _ = scenarios.load(args.scenario)
+    if scenario.ableton.kind != "osc":
+        raise BadInput(
+            f'check: {Path(args.scenario).name} plays without Live (ableton.kind = "{scenario.ableton.kind}"); check'
+            ' a scenario with ableton.kind = "osc", e.g. scenarios/ableton.toml (the default)'
+        )
     try:
         lines = trio.run(check, scenario.ableton)
     except NotUsable as exc:

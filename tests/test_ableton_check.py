@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bergain_actors.cli import main
+from bergain_actors.cli import build_parser, main
 from tests.ableton_peer import ROOT, free_udp_port, peer_factory  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.timeout(120)
@@ -105,3 +105,12 @@ def test_ableton_tables_decode_strictly(table, message):
     with pytest.raises(ScenarioError) as info:
         parse(f'[ableton]\nkind = "osc"\n{table}\n', "s.toml")
     assert str(info.value) == f"s.toml: {message}"
+
+
+def test_check_of_a_scenario_that_plays_without_live_says_so_and_checks_the_live_scenario_by_default(capsys):
+    assert main(["check", str(ROOT / "scenarios" / "autopilot.toml")]) == 2  # before: probed Live for it anyway
+    assert capsys.readouterr().err == (
+        'bergain-actors: check: autopilot.toml plays without Live (ableton.kind = "none"); check a scenario with'
+        ' ableton.kind = "osc", e.g. scenarios/ableton.toml (the default)\n'
+    )
+    assert Path(build_parser().parse_args(["check"]).scenario) == ROOT / "scenarios" / "ableton.toml"  # was default

@@ -4,6 +4,7 @@ notes Live played equal to the plan, the clock Live's, faults that never stop th
 from __future__ import annotations
 
 import pytest
+import structlog
 import trio
 
 from bergain_actors.cli import main
@@ -104,7 +105,10 @@ def assert_midi_equals_live(result, peer, tracks, origin, tmp_path) -> None:
 
 def test_live_absent_at_start_the_set_plays_on_our_own_clock(tmp_path):
     scenario = ableton_scenario(tmp_path, None, port=free_udp_port(), reply_port=free_udp_port(), bars=6)
-    result = play(scenario, tmp_path)
+    with structlog.testing.capture_logs() as logs:
+        result = play(scenario, tmp_path)
+    said = [log for log in logs if log["event"] == "Live: absent"]
+    assert [log["log_level"] for log in said] == ["warning"]  # before: only the event and the summary's line
     statuses = of(result.events, ev.AbletonStatus)
     assert [s.state for s in statuses] == ["absent"] and "plays on our own audio" in statuses[0].detail
     assert_no_gap(result, 6)

@@ -67,10 +67,12 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
     shipped = (ROOT / "scenarios" / "autopilot.toml").read_text().replace("../", f"{ROOT}/")
     (tmp_path / "typo.toml").write_text(shipped.replace("bpm = 128", 'bpm = "fast"'))
     (tmp_path / "kind.toml").write_text(shipped.replace('kind = "arc"', 'kind = "harsh"'))
+    (tmp_path / "nolm.toml").write_text(shipped.replace('kind = "autopilot"', 'kind = "phrase"'))
     for argv, problem in [
         (["--brains", f"autopilot,{tmp_path / 'typo.toml'}"], 'typo.toml: bpm: expected float, got "fast"'),
         (["--brains", str(tmp_path / "kind.toml")], "kind.toml: critic.kind: unknown kind 'harsh'"),
         (["--brains", "nobody"], "--brains: unknown brain 'nobody'"),
+        (["--brains", str(tmp_path / "nolm.toml")], f"--brains {tmp_path / 'nolm.toml'}: the phrase brain needs an LM"),
         (["--critics", "harsh"], "--critics: critic.kind: unknown kind 'harsh'"),
         (["--seeds", "9-1"], "--seeds 9-1: the range 9-1 runs backwards"),
         (["--minutes", "0"], "--minutes: expected more than 0"),
@@ -78,6 +80,10 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
         (["--briefs", str(tmp_path / "none.txt")], "--briefs"),
         (["--swap", "conductor=autopilot"], "--swap: only with --whatif LOGS"),
         (["--whatif", str(tmp_path / "gone.bgnlog"), "--swap", "conductor=autopilot"], "--whatif "),
+        (
+            ["--whatif", str(CORPUS / "autopilot.bgnlog"), "--swap", "critic=none", "--seeds", "1-3", "--minutes", "1"],
+            "--seeds, --minutes: the grid's; --whatif plays each logged set again as it was",
+        ),  # before: ignored
     ]:
         code, _, err = evaluate(capsys, *argv, "--out", str(tmp_path / "out"))
         assert code == 2 and err.startswith(f"bergain-actors: {problem}"), (argv, err)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -159,6 +160,7 @@ SEED_PROBLEM = "seed: expected a signed 64-bit integer, -9223372036854775808 to 
         ("", ["--minutes", "1e9"], "--minutes: expected float <= 600.0, got 1000000000.0"),
         ("", ["--minutes", "0"], "--minutes: expected float > 0.0, got 0.0"),
         ("", ["--bars", "0"], "--bars: expected int >= 1, got 0"),
+        ("", ["--token-env", "HOME"], "--token-env: the token of the HTTP API; it goes with --http"),  # was ignored
         ("bars = 1000000000000\n", [], "s.toml: bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
         ("", ["--bars", "1000000000000"], "--bars: 1000000000000 bars at 128 bpm last 31250000000 minutes"),
         ("[router]\ncooldown_s = inf\n", [], "s.toml: router.cooldown_s: expected float <= 3600.0, got inf"),
@@ -286,3 +288,13 @@ def test_a_second_set_of_a_scenario_and_seed_in_the_same_second_plays_into_files
     (log,) = out.glob("*-2.bgnlog")
     assert f"log          {log}\nwav          {log.with_suffix('.wav')}" in capsys.readouterr().out
     assert log.stat().st_size > 0 and log.with_suffix(".wav").stat().st_size > 0
+
+
+def test_every_help_text_reads_as_printed():
+    from bergain_actors.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    for name, sub in commands.choices.items():
+        text = sub.format_help()
+        assert "%%" not in text and "%(" not in text, (name, text)  # before: evaluate said "95 %% interval"

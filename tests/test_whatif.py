@@ -199,3 +199,18 @@ async def test_a_provider_command_refused_in_the_what_if_is_said(tmp_path):
     [line] = diff.rejected
     assert line.startswith("the command 'provider switch scripted' (accepted in the original) was rejected: ")
     assert f"  {line}" in diff.lines() and any(line in w for w in warned)
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--wav", "r.wav", "--out", "sets"], "--out: the what-if's folder, for --swap SLOT=KIND (--wav and --midi"),
+        (["--ableton", "--wav", "r.wav"], "--ableton performs the set into Live; replay it with --wav/--verify/"),
+        (["--ableton", "--swap", "critic=none", "--out", "sets"], "--ableton performs the set into Live"),
+    ],
+)
+def test_a_replay_flag_the_chosen_replay_would_ignore_is_refused(flags, expected, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["replay", str(CORPUS / "autopilot.bgnlog"), *flags]) == 2  # before: --out ignored, r.wav written
+    assert capsys.readouterr().err.startswith(f"bergain-actors: {expected}")
+    assert list(tmp_path.iterdir()) == []

@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import msgspec
 from rich.console import Console
@@ -49,14 +50,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "evaluate",
         help="play a grid of sets (brains × critics × briefs × seeds) and compare the brains",
         description="Play every set of a grid offline (or --whatif: logged sets again with --swap), keep each set's "
-        "log and WAV, and print the music benchmark's figures and the decisions per brain: mean and 95 %% interval "
+        "log and WAV, and print the music benchmark's figures and the decisions per brain: mean and 95 % interval "
         "across seeds. Sets already done in --out are skipped.",
     )
-    p.add_argument("--brains", default="autopilot", help=f"comma-separated: {', '.join(BRAINS)} or scenario.toml paths")
-    p.add_argument("--critics", default="", help="comma-separated critic kinds (default: each brain's scenario's)")
-    p.add_argument("--seeds", default="1-10", help="e.g. 1-50 or 1,3,5 (default 1-10)")
-    p.add_argument("--briefs", type=Path, help="a file of briefs, one a line (default: each brain's scenario's)")
-    p.add_argument("--minutes", type=float, default=8.0, help="length of each set (default 8)")
+    grid = p.add_argument_group("the grid (not with --whatif: a logged set is played again as it was)")
+    brains = f"comma-separated: {', '.join(BRAINS)} or scenario.toml paths (default autopilot)"
+    grid.add_argument("--brains", help=brains)
+    grid.add_argument("--critics", help="comma-separated critic kinds (default: each brain's scenario's)")
+    grid.add_argument("--seeds", help="e.g. 1-50 or 1,3,5 (default 1-10)")
+    grid.add_argument("--briefs", type=Path, help="a file of briefs, one a line (default: each brain's scenario's)")
+    grid.add_argument("--minutes", type=float, help="length of each set (default 8)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"folder for the sets (default {DEFAULT_OUT})")
     p.add_argument("--jobs", type=int, default=1, help="sets played at once, each in its own process")
     p.add_argument("--cluster", metavar="ADDRESS", help="play the sets on this Dask scheduler (tcp://host:8786)")
@@ -74,6 +77,10 @@ def main(args: argparse.Namespace) -> int:
         if args.jobs < 1:
             raise GridError(f"--jobs: expected 1 or more, got {args.jobs}")
         if args.whatif:
+            given = [name for name in GRID_FLAGS if getattr(args, name) is not None]
+            if given:
+                flags = ", ".join(f"--{name}" for name in given)
+                raise GridError(f"{flags}: the grid's; --whatif plays each logged set again as it was, but --swap")
             return _whatif(args)
         if args.swap:
             raise GridError("--swap: only with --whatif LOGS")
@@ -85,18 +92,29 @@ def main(args: argparse.Namespace) -> int:
         return INCOMPLETE
 
 
+GRID_FLAGS = {"brains": "autopilot", "critics": "", "seeds": "1-10", "briefs": None, "minutes": 8.0}
+"""The grid's flags and their defaults (None on the command line: not given)."""
+
+
 def grid_of(args: argparse.Namespace) -> Grid:
-    if not 0 < args.minutes <= scenarios.MAX_MINUTES:
-        raise GridError(f"--minutes: expected more than 0 and at most {scenarios.MAX_MINUTES}, got {args.minutes:g}")
-    brains = tuple(dict.fromkeys(b.strip() for b in args.brains.split(",") if b.strip()))
+    minutes = _flag(args, "minutes")
+    if not 0 < minutes <= scenarios.MAX_MINUTES:
+        raise GridError(f"--minutes: expected more than 0 and at most {scenarios.MAX_MINUTES}, got {minutes:g}")
+    brains = tuple(dict.fromkeys(b.strip() for b in _flag(args, "brains").split(",") if b.strip()))
     if not brains:
         raise GridError("--brains: name at least one brain")
     from bergain_actors.cli import check_kinds
+    from bergain_actors.performance import lm_lacking
 
     for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
         path = run.brain_scenario(brain)
-        check_kinds(scenarios.load(path)[0], path.name)
-    critics = tuple(dict.fromkeys(c.strip() for c in args.critics.split(",") if c.strip())) or (SCENARIO_CRITIC,)
+        scenario = scenarios.load(path)[0]
+        check_kinds(scenario, path.name)
+        for lack in lm_lacking(scenario):  # its figures would be its fallback's, under its name
+            if lack.slot == "conductor":
+                why = f"{lack.who()} needs an LM and none can answer ({lack.reason})"
+                raise GridError(f"--brains {brain}: {why}; the sets would measure the {lack.plays}")
+    critics = tuple(dict.fromkeys(c.strip() for c in _flag(args, "critics").split(",") if c.strip()))
     for critic in critics:
         if critic != SCENARIO_CRITIC:
             try:
@@ -113,7 +131,13 @@ def grid_of(args: argparse.Namespace) -> Grid:
             raise GridError(f"--briefs {args.briefs}: {exc}") from None
         if not briefs:
             raise GridError(f"--briefs {args.briefs}: no brief in it (one a line; # starts a comment)")
-    return Grid(brains, critics, briefs, parse_seeds(args.seeds), args.minutes)
+    return Grid(brains, critics or (SCENARIO_CRITIC,), briefs, parse_seeds(_flag(args, "seeds")), minutes)
+
+
+def _flag(args: argparse.Namespace, name: str) -> Any:
+    """A grid flag as given, or its default."""
+    value = getattr(args, name)
+    return GRID_FLAGS[name] if value is None else value
 
 
 def _grid(args: argparse.Namespace) -> int:

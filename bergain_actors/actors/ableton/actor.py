@@ -336,7 +336,7 @@ class AbletonLink(Actor):
 
     def _away(self, state: str, detail: str) -> None:
         if self.state.ok or state == "absent":
-            self.ctx.emit(ev.AbletonStatus(state=state, detail=detail, bar=max(self.state.played, 0)))
+            self._change(state, detail)
         self.state.ok = False
         self.clock.down()
         self._ops_wake.set()  # operations waiting are answered: Live is away
