@@ -491,8 +491,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += ["--token-env", args.token_env] if args.token_env else []
         argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
-    if args.bars is not None or args.minutes is not None:
-        raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
+    given = {"--bars": args.bars is not None, "--minutes": args.minutes is not None, "--fast": args.fast}
+    given.update({"--no-audio": args.no_audio, "--out": args.out is not None})
+    if any(given.values()):
+        flags = ", ".join(flag for flag, on in given.items() if on)
+        raise BadInput(f"serve: {flags}: a set's; give the SCENARIO to play (without one the router alone answers)")
     scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
