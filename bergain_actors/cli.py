@@ -491,11 +491,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += ["--token-env", args.token_env] if args.token_env else []
         argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
-    given = {"--bars": args.bars is not None, "--minutes": args.minutes is not None, "--fast": args.fast}
-    given.update({"--no-audio": args.no_audio, "--out": args.out is not None})
-    if any(given.values()):
-        flags = ", ".join(flag for flag, on in given.items() if on)
-        raise BadInput(f"serve: {flags}: a set's; give the SCENARIO to play (without one the router alone answers)")
+    refuse_set_flags("serve", args, ("bars", "minutes", "fast", "no_audio", "out"))
     scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
@@ -507,10 +503,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
+def refuse_set_flags(command: str, args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """Without a SCENARIO only the router answers: a set's flag given then would be ignored, so it is refused."""
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
+    if given:
+        flags = ", ".join(given)
+        raise BadInput(f"{command}: {flags}: a set's; give the SCENARIO to play (without one the router alone answers)")
+
+
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bergain_actors.service.mcp_stdio import StdioFrontend, claim_stdio, serve_router_stdio
 
     if args.scenario is None:
+        refuse_set_flags("mcp", args, ("bars", "minutes", "fast", "no_audio", "out", "no_report"))
         scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
         trio.run(serve_router_stdio, scenario, claim_stdio())
         return OK

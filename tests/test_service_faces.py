@@ -154,6 +154,14 @@ def test_serve_takes_minutes(tmp_path, capsys):
     )
 
 
+def test_mcp_without_a_scenario_refuses_a_sets_flags(tmp_path, capsys):
+    assert main(["mcp", "--no-audio", "--no-report"]) == 2  # before: ignored, the router served on stdio
+    assert capsys.readouterr().err == (
+        "bergain-actors: mcp: --no-audio, --no-report: a set's; give the SCENARIO to play (without one the router"
+        " alone answers)\n"
+    )
+
+
 def _sigint_blocked() -> None:
     """As a runner that blocks SIGINT leaves its children (the mask is inherited through exec)."""
     signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
