@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged, 4 log in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -372,10 +373,9 @@ def _run(
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
     # the set's folder is made once its port and device are known to be usable: a refused run writes nothing
-    if args.out is not None:
-        check_folder(args.out)
-    else:
-        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
+    folder = args.out if args.out is not None else scenario.path(scenario.log_dir)
+    made = missing_from(folder)
+    check_folder(folder, "--out" if args.out is not None else f"{Path(args.scenario).name}: log_dir")
     if isinstance(sink, DeviceSink):
         detail += f"; the set at {raise_set_priority()}"
     face = http or stdio
@@ -417,6 +417,8 @@ def _run(
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return FAILED
     except OSError as exc:  # a missing pack, an --out that is a file: the user can fix these
+        if not log_path.exists():  # refused before the set began (a pack with no usable sample): nothing is left
+            unmake(folder, made)
         raise BadInput(f"{exc.filename or ''}: {exc.strerror or exc}" if exc.filename else str(exc)) from None
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
@@ -802,6 +804,27 @@ def check_folder(path: Path | None, flag: str = "--out", make: bool = True) -> N
         raise BadInput(f"{flag} {path}: cannot make the folder: {exc.strerror or exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise BadInput(f"{flag} {path}: cannot write into the folder: permission denied")
+
+
+def missing_from(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that is not there yet (what making ``path`` creates), or None."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def unmake(path: Path, made: Path | None) -> None:
+    """Remove the folders that making ``path`` created (up to ``made``), each only while it is empty."""
+    if made is None:
+        return
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        if folder == made:
+            return
 
 
 def cmd_report(args: argparse.Namespace) -> int:
