@@ -170,3 +170,48 @@ def test_a_packs_facts_read_back_from_disk_are_the_ones_measured(
     assert len(estimated) == 3 and changed["stabs/stab_low.wav"] != first["stabs/stab_low.wav"]
     monkeypatch.setenv(copy_cache.ENV, "off")
     assert facts(index_pack(root, SR)) == changed and len(estimated) == 5
+
+
+RENDER_ONCE = """
+import sys, zlib
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+from test_copy_cache import SR, _played, index_pack
+audio, renderer = _played(index_pack(Path(sys.argv[2]), SR))
+print(zlib.crc32(audio), renderer.copies_made, renderer.copies_loaded)
+"""
+
+
+def test_sets_writing_the_same_copies_at_once_leave_whole_ones(tmp_path: Path, render_cache: Path) -> None:
+    """Processes that make the same copies at the same time (the suite's workers, ``evaluate --jobs``) each write
+    whole files under names of their own and rename them into place: a set after them reads every copy back, whole,
+    and plays the same bytes."""
+    import subprocess
+    import sys
+
+    _pack(tmp_path / "pack", 1)
+    argv = [sys.executable, "-c", RENDER_ONCE, str(Path(__file__).parent), str(tmp_path / "pack")]
+    racing = [subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    said = [process.communicate(timeout=300) for process in racing]
+    assert all(process.returncode == 0 for process in racing), said
+    crcs = {out.split()[0] for out, _ in said}
+    assert len(crcs) == 1 and not any("corrupt" in err for _, err in said), said
+    after = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=True)
+    crc, made, loaded = after.stdout.split()
+    assert crc in crcs and made == "0" and int(loaded) > 0 and "corrupt" not in after.stderr
+    assert not [path for path in render_cache.iterdir() if path.name.endswith(".tmp")]
+
+
+def test_a_folder_that_refuses_writes_is_warned_about_once_and_the_music_plays_on(
+    pack: SamplePack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "a file, not a folder"
+    blocked.write_text("")
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    expected, _ = _played(pack)
+    monkeypatch.setenv(copy_cache.ENV, str(blocked / "copies"))
+    with caplog.at_level(logging.WARNING, logger=copy_cache.__name__):
+        audio, renderer = _played(pack)
+    said = [record.getMessage() for record in caplog.records]
+    assert audio == expected and renderer.copies_made > 2
+    assert len(said) == 1 and "cannot keep copies" in said[0], said

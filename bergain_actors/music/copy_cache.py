@@ -1,16 +1,17 @@
 """The renderer's cold copies (stretched loops, widened and reverberated samples, filtered copies, a sweep's spans)
 kept on disk across sets: the first bars that need one read it back instead of making it again (a whole-sample
-transform each), in a later set, a replay, another process of ``evaluate --jobs``.
+transform each), in a later set, a replay, another process of ``evaluate --jobs``. A pack's facts (each sample's
+peak, RMS and estimated pitches: ``pack.index_pack``) are kept the same way, so a set's start transforms no sample.
 
 A copy is named by a hash of what it is made from and how: the pack's content hash (every file's name and bytes),
 the decoder's version (``SamplePack.decoded_by``) and the rate, which together name the decoded audio; the
 renderer's key (the sample, the copy's length, width, reverb, filter and step); the source of the code that makes
 copies and numpy's version. Another input or another recipe is another name, so a copy read back is the very array
-the renderer would have made (the same bytes out). Each file holds a CRC-32 of
-its audio, checked on every read: a truncated or corrupt file is made again (with a warning), never played. Files
-are written whole under a temporary name and renamed into place, so sets writing the same copy at once (the test
-suite's workers, ``evaluate --jobs``) never see half of one. A copy read back is mapped read-only from the page
-cache, which the processes that read it share.
+the renderer would have made (the same bytes out). Each file holds a CRC-32 of its data, checked on every read:
+a truncated or corrupt file is made again (with a warning), never played. Files are written whole under a temporary
+name and renamed into place, so sets writing the same copy at once (the test suite's workers, ``evaluate --jobs``)
+never see half of one. A copy read back is mapped read-only from the page cache, which the processes that read it
+share.
 
 ``BERGAIN_ACTORS_CACHE``: unset, the copies go in ``$XDG_CACHE_HOME/bergain-actors/copies`` (``~/.cache`` without
 it); ``off`` keeps nothing on disk; any other value is the folder to use. The folder is kept under ``MAX_BYTES``:
@@ -19,6 +20,7 @@ past it, the copies used longest ago go.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import mmap
@@ -90,6 +92,8 @@ class DiskCopies:
         self.max_bytes = max_bytes
         self.written = 0
         """Bytes this process wrote here."""
+        self.refused = False
+        """The folder refused a read or a write (a full disk, no permission): said once, nothing more written."""
         self._since_prune = _PRUNE_EVERY  # look at the folder's size at the first write
         self._lock = threading.Lock()
 
@@ -102,10 +106,12 @@ class DiskCopies:
                 if size < HEADER.size:
                     return self._corrupt(path, f"{size} bytes, shorter than its header")
                 memory = mmap.mmap(file.fileno(), size, prot=mmap.PROT_READ, flags=_MAP_FLAGS)
-        except FileNotFoundError:
+        except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as exc:
-            log.warning("render cache: cannot read %s (%s); the copy is made again", path, exc)
+            if not self.refused:
+                log.warning("render cache: cannot read %s (%s); copies are made again", path, exc)
+            self.refused = True
             return None
         magic, frames, channels, crc, code = HEADER.unpack_from(memory)
         dtype = DTYPES.get(code)
@@ -118,7 +124,10 @@ class DiskCopies:
 
     def put(self, name: str, copy: np.ndarray) -> None:
         """Keep ``copy`` ((frames, channels) float32, or float64) as ``name``: written whole, then renamed into
-        place. A disk that refuses (full, read-only) costs only the copy's next making: a warning."""
+        place. A disk that refuses (full, read-only) costs only the copy's next making: a warning, once; this
+        process keeps nothing more there."""
+        if self.refused:
+            return
         code = next((code for code, dtype in DTYPES.items() if copy.dtype == dtype), None)
         if code is None or copy.ndim != 2:
             raise ValueError(f"the render cache keeps float32 or float64 frames, not {copy.dtype} {copy.shape}")
@@ -132,8 +141,10 @@ class DiskCopies:
                 file.write(data)
             os.replace(temporary, self.folder / name)
         except OSError as exc:
-            log.warning("render cache: cannot keep a copy in %s (%s)", self.folder, exc)
-            temporary.unlink(missing_ok=True)
+            log.warning("render cache: cannot keep copies in %s (%s); nothing more is kept there", self.folder, exc)
+            self.refused = True
+            with contextlib.suppress(OSError):
+                temporary.unlink(missing_ok=True)
             return
         with self._lock:
             self.written += len(header) + len(data)
