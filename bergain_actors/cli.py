@@ -423,14 +423,17 @@ def _run(
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
             raise
-        if log_path.exists():  # the summary of what was played, read back from the closed log
-            summary = Summary()
-            for event in LogReader(log_path):
-                summary.add(event)
-            print("\n".join(summary.lines()))
         how = "terminated" if terminated(exc) else "interrupted"
+        if not log_path.exists():  # stopped while the pack was read: nothing played, nothing is left
+            unmake(folder, made)
+            print(f"\n{how} before the set began: nothing was played or written", file=sys.stderr)
+            return 143 if terminated(exc) else 130
+        summary = Summary()  # the summary of what was played, read back from the closed log
+        for event in LogReader(log_path):
+            summary.add(event)
+        print("\n".join(summary.lines()))
         print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
-        if log_path.exists() and not args.no_report:
+        if not args.no_report:
             print(f"  report {_report(log_path, None)}", file=sys.stderr)
         return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
