@@ -6,6 +6,7 @@ Exit codes: 0 ok, 1 unexpected failure, 2 bad input, 3 replay diverged, 4 log in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -372,10 +373,9 @@ def _run(
     except NoDevice as exc:
         raise BadInput(str(exc)) from None
     # the set's folder is made once its port and device are known to be usable: a refused run writes nothing
-    if args.out is not None:
-        check_folder(args.out)
-    else:
-        check_folder(scenario.path(scenario.log_dir), f"{Path(args.scenario).name}: log_dir")
+    folder = args.out if args.out is not None else scenario.path(scenario.log_dir)
+    made = missing_from(folder)
+    check_folder(folder, "--out" if args.out is not None else f"{Path(args.scenario).name}: log_dir")
     if isinstance(sink, DeviceSink):
         detail += f"; the set at {raise_set_priority()}"
     face = http or stdio
@@ -417,18 +417,23 @@ def _run(
         print(f"bergain-actors: {exc}", file=sys.stderr)
         return FAILED
     except OSError as exc:  # a missing pack, an --out that is a file: the user can fix these
+        if not log_path.exists():  # refused before the set began (a pack with no usable sample): nothing is left
+            unmake(folder, made)
         raise BadInput(f"{exc.filename or ''}: {exc.strerror or exc}" if exc.filename else str(exc)) from None
     except BaseException as exc:  # Ctrl-C reaches us wrapped in trio's exception groups
         if not stopped(exc):
             raise
-        if log_path.exists():  # the summary of what was played, read back from the closed log
-            summary = Summary()
-            for event in LogReader(log_path):
-                summary.add(event)
-            print("\n".join(summary.lines()))
         how = "terminated" if terminated(exc) else "interrupted"
+        if not log_path.exists():  # stopped while the pack was read: nothing played, nothing is left
+            unmake(folder, made)
+            print(f"\n{how} before the set began: nothing was played or written", file=sys.stderr)
+            return 143 if terminated(exc) else 130
+        summary = Summary()  # the summary of what was played, read back from the closed log
+        for event in LogReader(log_path):
+            summary.add(event)
+        print("\n".join(summary.lines()))
         print(f"\n{how}; the set so far is in\n  log  {log_path}\n  wav  {wav_path}", file=sys.stderr)
-        if log_path.exists() and not args.no_report:
+        if not args.no_report:
             print(f"  report {_report(log_path, None)}", file=sys.stderr)
         return 143 if terminated(exc) else 130
     wall = time.perf_counter() - started
@@ -491,8 +496,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         argv += ["--token-env", args.token_env] if args.token_env else []
         argv += [f"--allow-key-env={name}" for name in args.allow_key_env]
         return cmd_run(build_parser().parse_args(argv))
-    if args.bars is not None or args.minutes is not None:
-        raise BadInput("serve: --bars and --minutes are a set's length; give the SCENARIO to play")
+    refuse_set_flags("serve", args, ("bars", "minutes", "fast", "no_audio", "out"))
     scenario = allow_keys(scenarios.load(scenarios.DEFAULT_SCENARIO)[0], args.allow_key_env)
     token = api_token(args.token_env)
     try:
@@ -504,10 +508,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return OK
 
 
+def refuse_set_flags(command: str, args: argparse.Namespace, names: tuple[str, ...]) -> None:
+    """Without a SCENARIO only the router answers: a set's flag given then would be ignored, so it is refused."""
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
+    if given:
+        flags = ", ".join(given)
+        raise BadInput(f"{command}: {flags}: a set's; give the SCENARIO to play (without one the router alone answers)")
+
+
 def cmd_mcp(args: argparse.Namespace) -> int:
     from bergain_actors.service.mcp_stdio import StdioFrontend, claim_stdio, serve_router_stdio
 
     if args.scenario is None:
+        refuse_set_flags("mcp", args, ("bars", "minutes", "fast", "no_audio", "out", "no_report"))
         scenario, _ = scenarios.load(scenarios.DEFAULT_SCENARIO)
         trio.run(serve_router_stdio, scenario, claim_stdio())
         return OK
@@ -794,6 +807,27 @@ def check_folder(path: Path | None, flag: str = "--out", make: bool = True) -> N
         raise BadInput(f"{flag} {path}: cannot make the folder: {exc.strerror or exc}") from None
     if not os.access(path, os.W_OK | os.X_OK):
         raise BadInput(f"{flag} {path}: cannot write into the folder: permission denied")
+
+
+def missing_from(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that is not there yet (what making ``path`` creates), or None."""
+    missing = None
+    for folder in (path, *path.parents):
+        if folder.exists():
+            break
+        missing = folder
+    return missing
+
+
+def unmake(path: Path, made: Path | None) -> None:
+    """Remove the folders that making ``path`` created (up to ``made``), each only while it is empty."""
+    if made is None:
+        return
+    for folder in (path, *path.parents):
+        with contextlib.suppress(OSError):
+            folder.rmdir()
+        if folder == made:
+            return
 
 
 def cmd_report(args: argparse.Namespace) -> int:

@@ -73,6 +73,7 @@ def test_bad_grids_exit_2_naming_the_flag(tmp_path, capsys):
         (["--brains", str(tmp_path / "kind.toml")], "kind.toml: critic.kind: unknown kind 'harsh'"),
         (["--brains", "nobody"], "--brains: unknown brain 'nobody'"),
         (["--brains", str(tmp_path / "nolm.toml")], f"--brains {tmp_path / 'nolm.toml'}: the phrase brain needs an LM"),
+        (["--critics", "arc,llm"], "--critics llm with autopilot: the llm critic needs an LM and none can answer"),
         (["--critics", "harsh"], "--critics: critic.kind: unknown kind 'harsh'"),
         (["--seeds", "9-1"], "--seeds 9-1: the range 9-1 runs backwards"),
         (["--minutes", "0"], "--minutes: expected more than 0"),

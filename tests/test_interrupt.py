@@ -70,3 +70,29 @@ def test_ctrl_c_while_the_rlm_plays_closes_the_log(tmp_path):
     assert problem is None
     assert isinstance(events[-1], ev.SetEnded) and events[-1].reason == "interrupted"
     assert any(isinstance(e, ev.ToolCall) for e in events)
+
+
+def test_ctrl_c_while_the_pack_is_read_leaves_nothing_and_says_nothing_was_played(tmp_path):
+    import numpy as np
+    import soundfile as sf
+
+    (tmp_path / "pack" / "kick").mkdir(parents=True)
+    (tmp_path / "pack" / "kick" / "a_broken.wav").write_bytes(b"")  # read first, and said: the pack is being read
+    for index in range(3000):  # seconds of reading after it, for the signal to arrive in
+        sf.write(tmp_path / "pack" / "kick" / f"k{index:04}.wav", np.full((64, 1), 0.1, np.float32), 44100)
+    text = (PACKAGE_ROOT / "scenarios" / "autopilot.toml").read_text()
+    (tmp_path / "set.toml").write_text(text.replace("../sample_pack", str(tmp_path / "pack")))
+    argv = [sys.executable, "-m", "bergain_actors.cli", "run", str(tmp_path / "set.toml"), "--no-audio", "--bars", "4"]
+    argv += ["--out", str(tmp_path / "sets" / "tonight")]
+    process = subprocess.Popen(  # Ctrl-C as a terminal delivers it (a runner may have left SIGINT ignored)
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
+    err = signal_when(process, lambda line: "a_broken.wav" in line)
+    assert process.returncode == 130, err
+    assert "interrupted before the set began: nothing was played or written" in err  # before: a log that never was
+    assert not (tmp_path / "sets").exists()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import soundfile as sf
 
 from bergain_actors.cli import main
@@ -76,3 +77,17 @@ def test_a_file_longer_than_a_sample_is_skipped_unread_and_a_pack_too_big_is_ref
     monkeypatch.setattr(pack, "MAX_PACK_BYTES", 64 * 2 * 4 - 1)  # the one sample, decoded to stereo float32
     assert main(["samples", str(tmp_path)]) == 2
     assert f"{tmp_path}: more than 0 GB of decoded audio" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("files", [0, MAX_FILES + 1], ids=["no-sample", "too-many"])
+def test_a_set_on_a_folder_that_is_no_pack_is_refused_and_leaves_no_folder(tmp_path, capsys, files):
+    (tmp_path / "pack").mkdir()
+    for index in range(files):
+        (tmp_path / "pack" / f"{index}.wav").write_bytes(b"")
+    text = (PACKAGE_ROOT / "scenarios" / "autopilot.toml").read_text().replace("../sample_pack", str(tmp_path / "pack"))
+    (tmp_path / "set.toml").write_text(text)
+    out = tmp_path / "sets" / "tonight"
+    assert main(["run", str(tmp_path / "set.toml"), "--fast", "--bars", "1", "--out", str(out)]) == 2
+    said = "no usable samples in" if files == 0 else f"more than {MAX_FILES} audio files"
+    assert said in capsys.readouterr().err
+    assert not (tmp_path / "sets").exists()  # before: the empty folders it made for the set were left behind

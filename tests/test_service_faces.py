@@ -147,6 +147,19 @@ def test_serve_takes_minutes(tmp_path, capsys):
     assert started.total_bars == 8  # a quarter minute at 128 BPM
     assert main(["serve", "--minutes", "1", "--port", "0"]) == 2
     assert "give the SCENARIO" in capsys.readouterr().err
+    assert main(["serve", "--fast", "--out", str(tmp_path / "sets"), "--port", "0"]) == 2  # before: the router served
+    assert capsys.readouterr().err == (
+        "bergain-actors: serve: --fast, --out: a set's; give the SCENARIO to play (without one the router alone"
+        " answers)\n"
+    )
+
+
+def test_mcp_without_a_scenario_refuses_a_sets_flags(tmp_path, capsys):
+    assert main(["mcp", "--no-audio", "--no-report"]) == 2  # before: ignored, the router served on stdio
+    assert capsys.readouterr().err == (
+        "bergain-actors: mcp: --no-audio, --no-report: a set's; give the SCENARIO to play (without one the router"
+        " alone answers)\n"
+    )
 
 
 def _sigint_blocked() -> None:

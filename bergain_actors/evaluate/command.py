@@ -104,25 +104,25 @@ def grid_of(args: argparse.Namespace) -> Grid:
     if not brains:
         raise GridError("--brains: name at least one brain")
     from bergain_actors.cli import check_kinds
+    from bergain_actors.core.actor import factory
     from bergain_actors.performance import lm_lacking
 
+    critics = tuple(dict.fromkeys(c.strip() for c in _flag(args, "critics").split(",") if c.strip()))
+    for critic in critics:
+        try:
+            factory("critic", critic)
+        except LookupError as exc:
+            raise GridError(f"--critics: {exc}") from None
     for brain in brains:  # a scenario that cannot play is the user's to fix, named now: not one failed set each
         path = run.brain_scenario(brain)
         scenario = scenarios.load(path)[0]
         check_kinds(scenario, path.name)
-        for lack in lm_lacking(scenario):  # its figures would be its fallback's, under its name
-            if lack.slot == "conductor":
+        for critic in critics or (scenario.critic.kind,):
+            played = scenarios.replace(scenario, critic=msgspec.structs.replace(scenario.critic, kind=critic))
+            for lack in lm_lacking(played):  # its figures would be its fallback's, under its name
+                flag = f"--brains {brain}" if lack.slot == "conductor" else f"--critics {critic} with {brain}"
                 why = f"{lack.who()} needs an LM and none can answer ({lack.reason})"
-                raise GridError(f"--brains {brain}: {why}; the sets would measure the {lack.plays}")
-    critics = tuple(dict.fromkeys(c.strip() for c in _flag(args, "critics").split(",") if c.strip()))
-    for critic in critics:
-        if critic != SCENARIO_CRITIC:
-            try:
-                from bergain_actors.core.actor import factory
-
-                factory("critic", critic)
-            except LookupError as exc:
-                raise GridError(f"--critics: {exc}") from None
+                raise GridError(f"{flag}: {why}; the sets would measure the {lack.plays}")
     briefs: tuple[str, ...] = ()
     if args.briefs is not None:
         try:
