@@ -215,3 +215,28 @@ def test_a_folder_that_refuses_writes_is_warned_about_once_and_the_music_plays_o
     said = [record.getMessage() for record in caplog.records]
     assert audio == expected and renderer.copies_made > 2
     assert len(said) == 1 and "cannot keep copies" in said[0], said
+
+
+def test_a_pack_resampled_to_the_sets_rate_is_read_back_the_same(
+    tmp_path: Path, render_cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A set at another rate than its pack's files resamples every sample at its start (2 s for the shipped pack at
+    48 kHz): the resampled audio is kept, and the next set reads the very same samples back."""
+    from bergain_actors.music import pack as packs
+
+    root = tmp_path / "pack"
+    _pack(root, 3)
+    resampled = []
+    real = packs.resample_rate
+    monkeypatch.setattr(packs, "resample_rate", lambda *a, **k: resampled.append(1) or real(*a, **k))
+
+    def audio(pack: SamplePack) -> dict[str, bytes]:
+        return {s.id: s.data.tobytes() for s in pack.samples.values()}
+
+    first = audio(index_pack(root, 48000))
+    assert len(resampled) == 3
+    again = index_pack(root, 48000)
+    assert audio(again) == first and len(resampled) == 3
+    assert all(s.data.flags.writeable for s in again.samples.values())  # as decoded: a copy, not the cache's map
+    monkeypatch.setenv(copy_cache.ENV, "off")
+    assert audio(index_pack(root, 48000)) == first and len(resampled) == 6

@@ -248,7 +248,12 @@ def resample_rate(data: np.ndarray, rate_in: int, rate_out: int, *, circular: bo
     return resample(data, n_out, circular=circular)
 
 
-def _decode(raw: bytes, sample_rate: int, loop: bool) -> np.ndarray:
+_Kept = tuple[copy_cache.DiskCopies, tuple[str, str, int]]
+"""Where a file's derived arrays are kept on disk (``copy_cache``) and what names them: the file's bytes hashed, the
+decoder and the rate."""
+
+
+def _decode(raw: bytes, sample_rate: int, loop: bool, kept: _Kept | None = None) -> np.ndarray:
     import soundfile as sf  # here: 2.5 MB that the render worker, which decodes nothing, does without
 
     if not raw:
@@ -261,33 +266,48 @@ def _decode(raw: bytes, sample_rate: int, loop: bool) -> np.ndarray:
     elif data.shape[1] > 2:
         data = data[:, :2]
     if rate != sample_rate:
-        data = resample_rate(data, rate, sample_rate, circular=loop)
+        data = _resampled(data, rate, sample_rate, loop, kept)
     if not np.all(np.isfinite(data)):
         raise ValueError("non-finite sample values")
     return np.ascontiguousarray(data, dtype=np.float32)
 
 
-def _facts(
-    disk: copy_cache.DiskCopies | None, raw: bytes, stem: str, data: np.ndarray, rate: int
-) -> tuple[float, float, tuple[int, ...], str]:
+def _file_name(raw: bytes, rate: int) -> tuple[str, str, int]:
+    """What names the arrays derived from a file (``_Kept``): its bytes hashed, the decoder, the rate."""
+    return hashlib.blake2b(raw, digest_size=16).hexdigest(), decoder(), rate
+
+
+def _resampled(data: np.ndarray, rate: int, sample_rate: int, loop: bool, kept: _Kept | None) -> np.ndarray:
+    """``data`` at ``sample_rate``, kept on disk (a set at another rate than its pack's files resampled the shipped
+    pack in 2 s at every start)."""
+    name = "" if kept is None else copy_cache.name(kept[1], ("resampled", loop))
+    found = kept[0].get(name) if kept is not None else None
+    if found is not None:
+        return np.array(found)  # a writable copy, as a decode gives
+    data = resample_rate(data, rate, sample_rate, circular=loop)
+    if kept is not None:
+        kept[0].put(name, data)
+    return data
+
+
+def _facts(kept: _Kept | None, stem: str, data: np.ndarray, rate: int) -> tuple[float, float, tuple[int, ...], str]:
     """The sample's peak, RMS, pitch classes and where they came from; the first three kept on disk with the
     renderer's copies (``copy_cache``, named by the file's bytes, the decoder, the rate and the name), so that a
     set's start, which waits for its pack, does not estimate a pitch again (a transform of the whole sample, 0.1 s
     of the shipped pack's 0.17 s)."""
     named = keys.from_name(stem)
-    name = ""
-    if disk is not None:
-        name = copy_cache.name((hashlib.blake2b(raw, digest_size=16).hexdigest(), decoder(), rate), ("facts", stem))
-        kept = disk.get(name)
-        if kept is not None:
-            peak, rms, *estimated = (float(x) for x in kept[:, 0])
+    name = "" if kept is None else copy_cache.name(kept[1], ("facts", stem))
+    if kept is not None:
+        found = kept[0].get(name)
+        if found is not None:
+            peak, rms, *estimated = (float(x) for x in found[:, 0])
             pitches = named if named is not None else tuple(int(p) for p in estimated)
             return peak, rms, pitches, "name" if named is not None else "estimate" if pitches else ""
     peak, rms = _levels(data)
     pitches, pitch_from = keys.pitch_classes(stem, data, rate)
-    if disk is not None:
+    if kept is not None:
         estimated = () if named is not None else pitches
-        disk.put(name, np.array([peak, rms, *estimated], np.float64).reshape(-1, 1))
+        kept[0].put(name, np.array([peak, rms, *estimated], np.float64).reshape(-1, 1))
     return peak, rms, pitches, pitch_from
 
 
@@ -381,7 +401,8 @@ def index_pack(
         try:
             _check_length(path)
             raw = path.read_bytes()
-            data = _decode(raw, sample_rate, loop)
+            kept = None if disk is None else (disk, _file_name(raw, sample_rate))
+            data = _decode(raw, sample_rate, loop, kept)
         except Exception as exc:  # any unreadable file is skipped, never fatal
             reason = getattr(exc, "error_string", None) or str(exc)
             skipped[rel] = f"{type(exc).__name__}: {reason}"
@@ -394,7 +415,7 @@ def index_pack(
         digest.update(len(name).to_bytes(8, "little") + name + len(raw).to_bytes(8, "little") + raw)
         bpm = next((b for b in map(_parse_bpm, [stem, *reversed(rel.split("/")[:-1])]) if b), None)
         bars = _loop_bars(stem, data.shape[0], sample_rate, bpm) if loop else None
-        peak, rms, pitches, pitch_from = _facts(disk, raw, stem, data, sample_rate)
+        peak, rms, pitches, pitch_from = _facts(kept, stem, data, sample_rate)
         if shared is not None:
             shared.put(rel, data)
         samples[rel] = Sample(
