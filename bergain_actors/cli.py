@@ -510,9 +510,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def refuse_set_flags(command: str, args: argparse.Namespace, names: tuple[str, ...]) -> None:
     """Without a SCENARIO only the router answers: a set's flag given then would be ignored, so it is refused."""
-    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
+    given = [name for name in names if getattr(args, name) is not None and getattr(args, name) is not False]
     if given:
-        flags = ", ".join(given)
+        flags = ", ".join(f"--{name.replace('_', '-')}" for name in given)
         raise BadInput(f"{command}: {flags}: a set's; give the SCENARIO to play (without one the router alone answers)")
 
 
@@ -894,13 +894,17 @@ def cmd_samples(args: argparse.Namespace) -> int:
     err = Console(stderr=True, soft_wrap=True)  # a long path stays one line
     try:
         with scan_progress(err, str(args.path)) as progress:
-            warn = lambda m: err.print(f"warning: {m}", highlight=False, markup=False)  # noqa: E731
-            pack = index_pack(args.path, args.sample_rate, warn=warn, progress=progress)
+            pack = index_pack(args.path, args.sample_rate, warn=lambda m: say_warning(err, m), progress=progress)
     except PackTooBig as exc:
         raise BadInput(str(exc)) from None
     print(pack.listing())
     print(f"content hash {pack.content_hash}")
     return OK
+
+
+def say_warning(console: Console, message: str) -> None:
+    """A warning on ``console`` (stderr), printed as it is: no markup, no highlighting."""
+    console.print(f"warning: {message}", highlight=False, markup=False)
 
 
 def cmd_intent(args: argparse.Namespace) -> int:

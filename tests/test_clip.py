@@ -47,6 +47,8 @@ ROLES = ("bass", "chords", "stab", "drums", "texture")
         ("4 Takte Akkorde in h-moll", ClipRequest(4, "chords", "B minor", "")),
         ("Akkorde in fis-moll", ClipRequest(4, "chords", "F# minor", "")),
         ("chords in Am, 4 bars, in A minor, four bars", ClipRequest(4, "chords", "A minor", "")),  # said twice: one
+        ("4-bar acid bassline at 130 bpm in A minor", ClipRequest(4, "bass", "A minor", "acid", bpm=130.0)),
+        ("130bpm bassline", ClipRequest(4, "bass", None, "", bpm=130.0)),  # before: "bpm" was its style
     ],
 )
 def test_prompts_parse(prompt: str, expected: ClipRequest) -> None:
@@ -81,6 +83,7 @@ def test_a_key_named_anywhere_is_the_clips_key(prompt: str) -> None:
         ("bassline in A minor in C major", "key: A minor and C major both asked for; say one key"),  # before: A minor
         ("bajo en re menor in C major", "key: D minor and C major both asked for"),
         ("4-bar bassline, 8 bars", "bars: 4 and 8 both asked for; say one length"),  # before: 4 bars
+        ("bassline 128 bpm, 140 BPM", "tempo: 128 and 140 BPM both asked for; say one"),
     ],
 )
 def test_bad_prompts_say_what_is_wrong(prompt: str, message: str) -> None:

@@ -17,6 +17,7 @@ from service_harness import SCRIPTED, live_set, sse_events
 from bergain_actors.cli import main
 from bergain_actors.core import events as ev
 from bergain_actors.core.log import read_all
+from bergain_actors.service import client as clients
 from bergain_actors.service.app import Api
 from bergain_actors.service.frontend import HttpFrontend, NeedsToken
 from bergain_actors.service.http import listen, serve_app
@@ -121,6 +122,10 @@ async def test_token_guards_every_route(fast_scenario, tmp_path):
             ok = await client.get("/health", headers={"authorization": "Bearer s3cret"})
             assert ok.status_code == 200
             assert (await client.get("/health?token=s3cret")).status_code == 200
+        hint = "401 missing or wrong bearer token; give the API's token with --token-env NAME"  # before: no way out
+        for ask in (clients.playing(url, None), clients.post(url, "/control", {"command": "stop"}, "nope")):
+            with pytest.raises(clients.ApiError, match=hint):
+                await ask
         assert not live.of(ev.Control)
 
 

@@ -84,6 +84,10 @@ async def test_bad_prompts_and_a_dead_provider_get_clear_answers(scenario_factor
         assert body["candidate"] == "offbeat" and body["how"].startswith("chosen by keywords: no LM could answer")
         worded = (await client.post("/clip", json={"prompt": "2-bar acid bassline", "target": "none"})).json()
         assert (worded["candidate"], worded["how"]) == ("acid", "chosen by the words")  # no LM asked
+        timed = (await client.post("/clip", json={"prompt": "2-bar acid bassline at 130 bpm", "target": "none"})).json()
+        assert timed["how"] == (  # before: the tempo was dropped without a word
+            "chosen by the words; 130 BPM: a clip has no tempo of its own, it plays at its set's (MIDI: the scenario's)"
+        )
         await live.bar(1)  # before its first bar a set says it is starting (tests/test_ask_grounded.py)
         asked = await client.post("/ask", json={"question": "what key are we in?"})
         assert asked.status_code == 200 and asked.json()["answer"] == "We are in A minor."  # the state, not an LM

@@ -160,6 +160,8 @@ def test_mcp_without_a_scenario_refuses_a_sets_flags(tmp_path, capsys):
         "bergain-actors: mcp: --no-audio, --no-report: a set's; give the SCENARIO to play (without one the router"
         " alone answers)\n"
     )
+    assert main(["serve", "--bars", "0", "--port", "0"]) == 2  # a length, even a wrong one, is a set's
+    assert "serve: --bars: a set's" in capsys.readouterr().err
 
 
 def _sigint_blocked() -> None:

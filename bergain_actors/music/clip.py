@@ -120,6 +120,7 @@ _FILLER = frozenset(
         "with",
         "line",
         "key",
+        "bpm",
     }
     | {"un", "una", "el", "la", "los", "las", "de", "del", "por", "favor", "hazme", "haz"}
     | {"ein", "eine", "einen", "mir", "bitte", "mach", "der", "die", "das"}
@@ -165,6 +166,8 @@ class ClipRequest(msgspec.Struct, frozen=True):
     """The prompt's other words about the sound ("acid", "dark rolling"): what the candidates are chosen by."""
     in_key: bool = True
     """False when the prompt asks for chromatic notes."""
+    bpm: float | None = None
+    """A tempo the prompt names ("at 130 bpm"): a clip has none of its own, so the answer says what plays it."""
 
 
 class Clip(msgspec.Struct, frozen=True):
@@ -191,7 +194,7 @@ def parse_prompt(text: str) -> ClipRequest:
 
     English, Spanish ("bajo ácido en re menor") and German ("Basslinie in a-moll") prompts are read. Bars default
     to 4 and the key to the set's; a prompt with no role word, a key that is no key ("H minor"), bars out of range,
-    or two keys or lengths that disagree is an error naming the field and the fix."""
+    or two keys, lengths or tempos that disagree is an error naming the field and the fix."""
     lowered = " ".join(text.lower().replace("‐", "-").split())
     if not lowered:
         raise ClipError("prompt: empty; say what to write, e.g. '4-bar acid bassline in A minor'")
@@ -214,6 +217,9 @@ def parse_prompt(text: str) -> ClipRequest:
         bars = lengths[0]
         if not 1 <= bars <= MAX_BARS:
             raise ClipError(f"prompt {text!r}: bars: {bars} is not between 1 and {MAX_BARS}")
+    tempos = list(dict.fromkeys(float(t) for t in re.findall(r"\b(\d+(?:\.\d+)?)\s*-?bpm\b", lowered)))
+    if len(tempos) > 1:
+        raise ClipError(f"prompt {text!r}: tempo: {' and '.join(f'{t:g}' for t in tempos)} BPM both asked for; say one")
     key, rest = _key_in(text)
     other, _ = _key_in(rest) if key is not None else (None, rest)
     if other is not None and other != key:
@@ -235,6 +241,7 @@ def parse_prompt(text: str) -> ClipRequest:
         key=key,
         style=" ".join(style_words),
         in_key=_CHROMATIC.search(lowered) is None,
+        bpm=tempos[0] if tempos else None,
     )
 
 

@@ -30,7 +30,7 @@ async def post(url: str, path: str, body: dict[str, Any], token: str | None, tim
     if answer.status_code >= 400:
         tried = "; ".join(data.get("attempts", ()))
         detail = f" ({tried})" if tried else ""
-        raise ApiError(f"{url}{path}: {answer.status_code} {data.get('error', data)}{detail}")
+        raise ApiError(f"{url}{path}: {answer.status_code} {data.get('error', data)}{detail}{_hint(answer)}")
     return data
 
 
@@ -40,8 +40,13 @@ async def playing(url: str, token: str | None) -> bool:
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         answer = await client.get("/health", headers=headers)
     if answer.status_code >= 400:
-        raise ApiError(f"{url}/health: {answer.status_code} {answer.json().get('error', '')}")
+        raise ApiError(f"{url}/health: {answer.status_code} {answer.json().get('error', '')}{_hint(answer)}")
     return bool(answer.json()["playing"])
+
+
+def _hint(answer: httpx.Response) -> str:
+    """What to do about a refused token: the commands take it from a variable named by ``--token-env``."""
+    return "; give the API's token with --token-env NAME" if answer.status_code == 401 else ""
 
 
 async def clip_alone(scenario: Scenario, prompt: str) -> dict[str, Any]:

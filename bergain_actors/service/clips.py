@@ -89,6 +89,8 @@ async def make_clip(
     index, how, picked = await choose(session, request, prompt, options, timeout)
     if not request.in_key:
         how += "; every candidate is in key: none is chromatic"
+    if request.bpm is not None:
+        how += f"; {request.bpm:g} BPM: a clip has no tempo of its own, it plays at its set's (MIDI: the scenario's)"
     clip = build_clip(request, theory, options[index])
     reply = ClipReply(
         prompt,
