@@ -42,7 +42,13 @@ def scenario_factory(tmp_path: Path):
 
 CACHE_ENV = "BERGAIN_ACTORS_CACHE"
 """``music/copy_cache.py``'s: where the renderer keeps its copies and a pack's facts."""
-os.environ[CACHE_ENV] = tempfile.mkdtemp(prefix="bergain-copies-")
+SESSION_CACHE_ENV = "BERGAIN_TEST_SESSION_COPIES"
+"""The session's folder for them, made once: this module imported again (``from conftest import ...``), an xdist
+worker or a test's subprocess finds it here and uses it rather than making another."""
+_MADE_HERE = SESSION_CACHE_ENV not in os.environ
+if _MADE_HERE:
+    os.environ[SESSION_CACHE_ENV] = tempfile.mkdtemp(prefix="bergain-copies-")
+os.environ[CACHE_ENV] = os.environ[SESSION_CACHE_ENV]
 """Never the user's cache, not even for a fixture made before any test's own folder (a module's pack)."""
 
 
@@ -58,7 +64,8 @@ def render_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.M
 def pytest_sessionfinish(session: pytest.Session) -> None:
     import shutil
 
-    shutil.rmtree(os.environ[CACHE_ENV], ignore_errors=True)
+    if _MADE_HERE:  # by the process that made it, once all its workers are done
+        shutil.rmtree(os.environ[SESSION_CACHE_ENV], ignore_errors=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
