@@ -73,6 +73,10 @@ async def test_bad_bodies_get_a_json_error_naming_the_field(fast_scenario, tmp_p
     async with live_set(fast_scenario(), tmp_path) as live, httpx.AsyncClient(base_url=live.url) as client:
         bad = await client.post("/control", content=b'{"command": "stop"')
         assert bad.status_code == 400 and "malformed JSON" in bad.json()["error"]
+        odd = (await client.post("/control", content=b"{bad")).json()["error"]
+        assert (
+            odd == "malformed JSON: object keys must be strings (byte 1)"
+        )  # before: "malformed JSON: JSON is malformed: …"
         wrong = await client.post("/control", json={"command": 7})
         assert wrong.status_code == 422 and wrong.json()["field"] == "command"
         unknown = await client.post("/control", json={"command": "stop", "force": True})

@@ -111,7 +111,8 @@ async def decode_body(request: Request, kind: type[B]) -> B:
     except msgspec.ValidationError as exc:
         raise BadRequest(422, Problem(str(exc), _field(str(exc)))) from None
     except msgspec.DecodeError as exc:
-        raise BadRequest(400, Problem(f"malformed JSON: {exc}")) from None
+        why = str(exc).removeprefix("JSON is malformed: ")  # msgspec's own words would say it twice
+        raise BadRequest(400, Problem(f"malformed JSON: {why}")) from None
 
 
 def reply(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
