@@ -80,9 +80,9 @@ _BPM_RE = re.compile(r"(?<!\d)(\d{2,3})[\s_-]*bpm", re.IGNORECASE)
 _BARS_RE = re.compile(r"(?<!\d)(\d{1,2})[\s_-]*bars?(?![a-z])", re.IGNORECASE)
 _STANDARD_BARS = (1, 2, 4, 8, 16)
 _DEFAULT_BPM = 128.0
+"""Tempo assumed to guess the bar length of a loop whose name gives neither bars nor BPM."""
 MAX_SAMPLE_S = 600
 """The longest file taken for a sample: a longer one (a recorded set) is skipped with a warning, not decoded."""
-"""Tempo assumed to guess the bar length of a loop whose name gives neither bars nor BPM."""
 
 
 def _tokens(name: str) -> list[str]:
